@@ -1,0 +1,166 @@
+"""What every plotter module provides, and the shared pieces they are built from.
+
+A plotter module knows four things about one plotter program: how to build its command line from
+the configuration, how to recognise its processes, how to read their arguments, and how to follow
+its log incrementally. Nothing here raises on bad input: logs and command lines come from the
+outside world.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from plotman_tui.farm.model import PHASE_START, Phase
+
+if TYPE_CHECKING:
+    from plotman_tui.config.schema import PlottingConfig
+
+
+@dataclass(frozen=True)
+class PlotArgs:
+    """What a plotter's command line says about the plot it makes (None: not given)."""
+
+    k: int | None = None
+    tmp_dir: str | None = None
+    tmp2_dir: str | None = None
+    dst_dir: str | None = None
+    threads: int | None = None
+    buckets: int | None = None
+    buffer_mib: int | None = None
+    count: int | None = None
+
+
+@dataclass(frozen=True)
+class LogInfo:
+    """What a plotter's log has said so far.
+
+    ``started_at`` is a POSIX timestamp read from the log (local time), ``phase_seconds`` maps a
+    phase number (1..4) to its duration, ``final_file`` is the finished plot's path once known.
+    """
+
+    phase: Phase = PHASE_START
+    plot_id: str | None = None
+    k: int | None = None
+    tmp_dir: str | None = None
+    tmp2_dir: str | None = None
+    dst_dir: str | None = None
+    threads: int | None = None
+    buckets: int | None = None
+    buffer_mib: int | None = None
+    started_at: float | None = None
+    phase_seconds: dict[int, float] = field(default_factory=dict)
+    total_seconds: float | None = None
+    copy_seconds: float | None = None
+    final_file: str | None = None
+    completed: bool = False
+
+
+class LogParser(Protocol):
+    """An incremental log parser: feed it bytes in any chunking; read ``info`` at any time."""
+
+    def feed(self, data: bytes) -> None: ...
+
+    @property
+    def info(self) -> LogInfo: ...
+
+
+class Plotter(Protocol):
+    """One plotter program."""
+
+    #: Short name used in the config (``[plotting] type``), tables and JSON.
+    name: str
+
+    def matches(self, argv: Sequence[str]) -> bool:
+        """Is this process command line a plot job of this plotter?"""
+        ...
+
+    def parse_args(self, argv: Sequence[str], cwd: str | None = None) -> PlotArgs:
+        """Read the plot's parameters from a command line that ``matches``; never raises."""
+        ...
+
+    def build_argv(
+        self, plotting: PlottingConfig, tmp_dir: str, tmp2_dir: str | None, dst_dir: str
+    ) -> list[str]:
+        """The command line that starts one plot (a list, never a shell string)."""
+        ...
+
+    def new_log_parser(self) -> LogParser:
+        """A fresh parser for one log file."""
+        ...
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+_PYTHON_RE = re.compile(r"^python(\d+(\.\d+)*)?[mdu]?(\.exe)?$")
+
+
+def is_python(arg: str) -> bool:
+    """``python``, ``python3``, ``python3.11`` (any path), as argv[0] of a script's process."""
+    return _PYTHON_RE.match(os.path.basename(arg)) is not None
+
+
+def strip_interpreter(argv: Sequence[str]) -> Sequence[str]:
+    """Drop a leading Python interpreter (and its ``-X``/``-u`` style options) from argv."""
+    if not argv or not is_python(argv[0]):
+        return argv
+    index = 1
+    while index < len(argv) and argv[index].startswith("-") and argv[index] != "-":
+        # Options such as -u, -O, -X dev, -W ignore; -m module is not a script path.
+        if argv[index] in ("-X", "-W"):
+            index += 1
+        index += 1
+    return argv[index:]
+
+
+def resolve_dir(path: str | None, cwd: str | None) -> str | None:
+    """An argument dir made absolute against the process's working dir, normalised."""
+    if path is None or path == "":
+        return None
+    if not os.path.isabs(path) and cwd:
+        path = os.path.join(cwd, path)
+    return os.path.normpath(path)
+
+
+_NEWLINE_RE = re.compile(r"\r\n|\r|\n")
+_ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+
+class LineSplitter:
+    """Turns bytes fed in any chunking into complete, clean text lines.
+
+    Decodes UTF-8 incrementally (a character split across chunks is joined; invalid bytes become
+    U+FFFD), drops ANSI colour codes, handles LF, CRLF and lone CR, and keeps a partial last line
+    until its end arrives. Lines longer than ``max_line`` are cut, so binary garbage with no
+    newline cannot grow memory without bound.
+    """
+
+    def __init__(self, max_line: int = 64 * 1024) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""
+        self._max_line = max_line
+
+    def feed(self, data: bytes) -> list[str]:
+        """The lines completed by ``data`` (possibly none)."""
+        text = self._pending + self._decoder.decode(data)
+        # Hold back a trailing CR: it may be the first half of a CRLF split across chunks.
+        hold = ""
+        if text.endswith("\r"):
+            text, hold = text[:-1], "\r"
+        parts = _NEWLINE_RE.split(text)
+        self._pending = parts.pop() + hold
+        if len(self._pending) > self._max_line:
+            parts.append(self._pending[: self._max_line])
+            self._pending = ""
+        return [_ANSI_RE.sub("", part) for part in parts]
+
+    def flush(self) -> list[str]:
+        """At end of file: the last line even though no newline ended it."""
+        text = self._pending + self._decoder.decode(b"", final=True)
+        self._pending = ""
+        text = text.rstrip("\r")
+        return [_ANSI_RE.sub("", text)] if text else []
