@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -47,3 +48,66 @@ class JobStatus(StrEnum):
     STP = "STP"  # stopped (suspended)
     ZMB = "ZMB"  # exited, not yet reaped
     UNK = "?"  # vanished or unreadable
+
+
+@dataclass(frozen=True)
+class Job:
+    """One running plot job, as seen in one scan of the process table and its log.
+
+    Values that could not be read are None (a vanished process, a permission error); ``problems``
+    says why, in words a farmer understands.
+    """
+
+    pid: int
+    plotter: str
+    argv: tuple[str, ...]
+    cwd: str | None
+    started_at: float  # process create time, POSIX seconds
+    wall_seconds: float
+    status: JobStatus
+    plot_id: str | None = None
+    k: int | None = None
+    tmp_dir: str | None = None
+    tmp2_dir: str | None = None
+    dst_dir: str | None = None
+    threads: int | None = None
+    buckets: int | None = None
+    buffer_mib: int | None = None
+    phase: Phase | None = None  # None: no log found, phase unknown
+    phase_seconds: tuple[tuple[int, float], ...] = ()
+    total_seconds: float | None = None
+    copy_seconds: float | None = None
+    final_file: str | None = None
+    completed: bool = False
+    log_file: str | None = None
+    tmp_files: tuple[TempFile, ...] = ()
+    tmp_usage_bytes: int | None = None
+    mem_rss_bytes: int | None = None
+    mem_vms_bytes: int | None = None
+    user_seconds: float | None = None
+    sys_seconds: float | None = None
+    iowait_seconds: float | None = None
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TempFile:
+    """A file that belongs to a job's plot (named with its plot id) in one of its dirs."""
+
+    path: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one scan saw: jobs (youngest first) and problems not tied to one job."""
+
+    jobs: tuple[Job, ...]
+    updated: float
+    problems: tuple[str, ...] = ()
+
+
+def job_dirs(job: Job) -> list[str]:
+    """The dirs a job may keep files in: tmp, tmp2 and dst, each once, in that order."""
+    dirs = [d for d in (job.tmp_dir, job.tmp2_dir, job.dst_dir) if d]
+    return list(dict.fromkeys(os.path.normpath(d) for d in dirs))

@@ -1,0 +1,168 @@
+"""Benchmark: how fast `plotman-tui status --json` sees a busy plotting machine.
+
+Builds N long-lived fake jobs — processes whose command line is a venv chia's
+(`python3 …/bin/chia plots create …`), whose stdout is a log in the log dir holding the real k32
+chia log cut at varied lines, with temp files in place — next to a log dir of 5,000 finished
+logs. Measures the wall time of `status --json` (median of several runs) at N = 10, 50, 200,
+next to the floor: a bare interpreter that imports psutil and reads every process's cmdline once.
+Also measures one warm rescan with a reused Scanner, and checks that it reads no log byte twice.
+
+Run: .venv/bin/python bench/status.py [--sizes 10,50,200] [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+K32_LOG = REPO / "tests" / "fixtures" / "plotter-logs" / "chianetwork.plot.log"
+K32_ID = "d2540dcfcffddbfbd7e60b4aca4d54fb937db71991298fabc253f020a87ff7d4"
+FINISHED_LOGS = 5000
+N_TMP = 12
+
+FAKE_CHIA = """\
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+while True:
+    time.sleep(3600)
+"""
+
+
+def build_farm(root: Path, n_jobs: int) -> tuple[Path, list[subprocess.Popen[bytes]]]:
+    """Lay out dirs, logs and temp files; start the jobs. Returns the config path and jobs."""
+    log_dir = root / "logs"
+    log_dir.mkdir()
+    tmp_dirs = [root / "tmp" / f"{i:02d}" for i in range(N_TMP)]
+    for directory in tmp_dirs:
+        directory.mkdir(parents=True)
+    dst = root / "dst"
+    dst.mkdir()
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    chia = bin_dir / "chia"
+    chia.write_text(FAKE_CHIA)
+    lines = K32_LOG.read_text().splitlines(keepends=True)
+    # Finished logs: the whole k32 log under distinct names, as a busy farm accumulates them.
+    whole = "".join(lines).encode()
+    for index in range(FINISHED_LOGS):
+        (log_dir / f"2021-01-01T00_00_{index:05d}.log").write_bytes(whole)
+    config = root / "plotman.toml"
+    config.write_text(
+        f'[logging]\nplots = "{log_dir}"\n\n[directories]\n'
+        f"tmp = {json.dumps([str(d) for d in tmp_dirs])}\n"
+        f'dst = ["{dst}"]\n\n[plotting]\ntype = "chia"\n'
+    )
+    jobs: list[subprocess.Popen[bytes]] = []
+    for index in range(n_jobs):
+        plot_id = secrets.token_hex(32)
+        cut = 20 + (index * 997) % (len(lines) - 20)
+        text = "".join(lines[:cut]).replace(K32_ID, plot_id).replace("/farm/yards/902", "/x")
+        tmp = tmp_dirs[index % N_TMP]
+        log = log_dir / f"2021-07-14T22_33_{index:05d}.log"
+        log.write_text(text)
+        name = f"plot-k32-2021-07-14-22-33-{plot_id}.plot"
+        for table in range(1, 8):
+            with open(tmp / f"{name}.table{table}.tmp", "wb") as handle:
+                handle.truncate(1 << 20)
+        for bucket in range(16):
+            (tmp / f"{name}.p1.t2.sort_bucket_{bucket:03d}.tmp").write_bytes(b"")
+        argv = [
+            sys.executable,
+            str(chia),
+            "plots",
+            "create",
+            "-k",
+            "32",
+            "-r",
+            "4",
+            "-u",
+            "128",
+            "-b",
+            "4000",
+            "-t",
+            str(tmp),
+            "-d",
+            str(dst),
+        ]
+        with open(log, "ab") as handle:
+            jobs.append(subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=root))
+    return config, jobs
+
+
+def timed(argv: list[str], runs: int, env: dict[str, str] | None = None) -> float:
+    """Median wall time of a command, in ms (one untimed warm-up run first)."""
+    subprocess.run(argv, check=True, capture_output=True, env=env)
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True, env=env)
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def warm_rescan(config_log_dir: Path, runs: int) -> tuple[float, int, int]:
+    """Median ms of a rescan with a reused Scanner; bytes read by the first and later scans."""
+    sys.path.insert(0, str(REPO))
+    from plotman_tui.farm.discovery import Scanner
+
+    scanner = Scanner(config_log_dir)
+    scanner.scan()
+    first = scanner.bytes_read
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        scanner.scan()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples), first, scanner.bytes_read - first
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,50,200")
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    floor_argv = [
+        sys.executable,
+        "-c",
+        "import psutil\nfor p in psutil.process_iter():\n"
+        "    try: p.cmdline()\n    except psutil.Error: pass",
+    ]
+    status = [str(Path(sys.executable).parent / "plotman-tui"), "status", "--json"]
+    print(f"status --json vs floor, median of {args.runs} runs, {os.cpu_count()} cores")
+    print(f"{'jobs':>5} {'floor ms':>9} {'status ms':>10} {'ratio':>6} {'rescan ms':>10}")
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="plotman-bench-") as tmp:
+            root = Path(tmp)
+            config, jobs = build_farm(root, size)
+            try:
+                time.sleep(0.5)  # let every fake job reach its sleep
+                env = dict(os.environ, PLOTMAN_TUI_CONFIG=str(config))
+                floor = timed(floor_argv, args.runs)
+                status_ms = timed(status, args.runs, env)
+                rescan_ms, first_bytes, again = warm_rescan(root / "logs", args.runs)
+                print(
+                    f"{size:>5} {floor:>9.1f} {status_ms:>10.1f} {status_ms / floor:>6.2f} "
+                    f"{rescan_ms:>10.2f}   (first scan read {first_bytes / 1e6:.1f} MB, "
+                    f"rescans read {again} B)"
+                )
+            finally:
+                for job in jobs:
+                    job.terminate()
+                for job in jobs:
+                    job.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

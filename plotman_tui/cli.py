@@ -1,0 +1,295 @@
+"""The ``plotman-tui`` command line.
+
+Imports are lazy: the one-shot commands (``status`` above all) must start fast and must never
+import textual.
+
+Exit status: 0 success; 1 the operation failed (an unreadable log, a job that vanished);
+2 usage or configuration error; 3 no such job, or an ambiguous id prefix; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from plotman_tui import __version__
+
+if TYPE_CHECKING:
+    from plotman_tui.config.schema import Config
+    from plotman_tui.farm.model import Job, Snapshot
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NO_JOB = 3
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """A one-line error for the user, with the exit status to leave with."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse's own usage errors: one line plus the hint, exit 2 as documented.
+        self.exit(EXIT_USAGE, f"plotman-tui: error: {message} (see plotman-tui --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="plotman-tui",
+        description="A plotting manager for Chia farmers.",
+        epilog="Exit status: 0 ok, 1 failed, 2 usage or config error, 3 no such job, "
+        "130 interrupted.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $PLOTMAN_TUI_CONFIG, else the user config dir)",
+    )
+    parser.add_argument("--version", action="version", version=f"plotman-tui {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    status = commands.add_parser("status", help="table of running plot jobs")
+    status.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    details = commands.add_parser("details", help="everything known about jobs")
+    details.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, or 'all'")
+
+    logs = commands.add_parser("logs", help="print a job's plotter log")
+    logs.add_argument("id", metavar="ID", help="plot id prefix")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing as the log grows")
+
+    files = commands.add_parser("files", help="a job's temp files and their sizes")
+    files.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, or 'all'")
+
+    commands.add_parser("dirs", help="tmp, tmp2 and dst dirs: jobs, phases, free space")
+    commands.add_parser("dsched", help="for each dst dir, the phases of jobs headed there")
+    commands.add_parser("version", help="print versions")
+
+    config = commands.add_parser("config", help="create, locate and check the config file")
+    config_commands = config.add_subparsers(
+        dest="config_command", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    generate = config_commands.add_parser("generate", help="write a commented template")
+    generate.add_argument("--force", action="store_true", help="overwrite an existing file")
+    config_commands.add_parser("path", help="print the config path and whether it exists")
+    config_commands.add_parser("check", help="validate the config and summarise it")
+
+    demo = commands.add_parser("demo", help="a sandbox farm with real tiny plots")
+    demo.add_argument("--dir", metavar="D", help="where to build it (default: a temp dir)")
+    demo.add_argument("--plots", type=int, default=3, help="how many plots to run (default 3)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args)
+    except CliError as error:
+        print(f"plotman-tui: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `plotman-tui status | head`: the reader left; say nothing more.
+        _silence_stdout()
+        return EXIT_OK
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    command = args.command
+    if command is None:
+        parser.print_help()
+        return EXIT_OK
+    if command == "version":
+        return _cmd_version()
+    if command == "config":
+        return _cmd_config(args)
+    if command == "demo":
+        from plotman_tui.sandbox.demo import run_demo
+
+        return run_demo(Path(args.dir) if args.dir else None, plots=args.plots)
+    config = load_config_or_exit(args.config)
+    handlers = {
+        "status": _cmd_status,
+        "details": _cmd_details,
+        "logs": _cmd_logs,
+        "files": _cmd_files,
+        "dirs": _cmd_dirs,
+        "dsched": _cmd_dsched,
+    }
+    return handlers[command](config, args)
+
+
+def load_config_or_exit(cli_value: str | None) -> Config:
+    """The config, or a CliError carrying the loader's one-line message and exit status 2."""
+    from plotman_tui.config import ConfigError, load_config, resolve_config_path
+
+    path = resolve_config_path(cli_value)
+    try:
+        # Dirs are checked per dir by the commands themselves: an unplugged disk must not
+        # stop `status` from showing the jobs on the others.
+        return load_config(path, check_dirs=False)
+    except ConfigError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+
+
+def _scan(config: Config) -> Snapshot:
+    from plotman_tui.farm.discovery import scan_once
+
+    return scan_once(config.logging.plots)
+
+
+def _width(config: Config) -> int | None:
+    from plotman_tui.report import terminal_width
+
+    return terminal_width(config.user_interface.use_stty_size)
+
+
+def _cmd_status(config: Config, args: argparse.Namespace) -> int:
+    snapshot = _scan(config)
+    if args.json:
+        import json
+
+        from plotman_tui.report import snapshot_to_json
+
+        print(json.dumps(snapshot_to_json(snapshot), indent=None))
+    else:
+        from plotman_tui.report import render_status
+
+        print(render_status(snapshot, _width(config)))
+    return EXIT_OK
+
+
+def _selected(config: Config, ids: Sequence[str]) -> list[Job]:
+    from plotman_tui.farm.discovery import select_jobs
+
+    jobs, errors = select_jobs(_scan(config).jobs, ids)
+    if errors:
+        raise CliError("; ".join(errors), EXIT_NO_JOB)
+    return jobs
+
+
+def _cmd_details(config: Config, args: argparse.Namespace) -> int:
+    from plotman_tui.report import render_details
+
+    print("\n\n".join(render_details(job) for job in _selected(config, args.ids)))
+    return EXIT_OK
+
+
+def _cmd_files(config: Config, args: argparse.Namespace) -> int:
+    from plotman_tui.report import render_files
+
+    print("\n".join(render_files(job) for job in _selected(config, args.ids)))
+    return EXIT_OK
+
+
+def _cmd_logs(config: Config, args: argparse.Namespace) -> int:
+    if args.id == "all":
+        raise CliError("logs takes one job id, not 'all'", EXIT_USAGE)
+    (job,) = _selected(config, [args.id])
+    if job.log_file is None:
+        raise CliError(
+            f"job {args.id} (pid {job.pid}) has no log in {config.logging.plots}", EXIT_FAILED
+        )
+    from plotman_tui.farm.logfollow import copy_log
+
+    try:
+        copy_log(job.log_file, sys.stdout.buffer, follow_pid=job.pid if args.follow else None)
+    except OSError as error:
+        raise CliError(f"log {job.log_file}: {error.strerror or error}") from None
+    return EXIT_OK
+
+
+def _configured_dirs(config: Config) -> tuple[list[str], str | None, list[str]]:
+    directories = config.directories
+    tmp = [os.fspath(path) for path in directories.tmp]
+    tmp2 = os.fspath(directories.tmp2) if directories.tmp2 else None
+    dst = [os.fspath(path) for path in directories.dst] or tmp
+    return tmp, tmp2, dst
+
+
+def _cmd_dirs(config: Config, args: argparse.Namespace) -> int:
+    from plotman_tui.farm.dirs import inspect_dir
+    from plotman_tui.report import render_dirs
+
+    tmp, tmp2, dst = _configured_dirs(config)
+    snapshot = _scan(config)
+    print(
+        render_dirs(
+            snapshot,
+            [inspect_dir(path) for path in tmp],
+            inspect_dir(tmp2) if tmp2 else None,
+            [inspect_dir(path, count_plots=True) for path in dst],
+            _width(config),
+        )
+    )
+    return EXIT_OK
+
+
+def _cmd_dsched(config: Config, args: argparse.Namespace) -> int:
+    from plotman_tui.farm.dirs import inspect_dir
+    from plotman_tui.report import render_dsched
+
+    _, _, dst = _configured_dirs(config)
+    print(render_dsched(_scan(config), [inspect_dir(path) for path in dst]))
+    return EXIT_OK
+
+
+def _cmd_version() -> int:
+    import platform
+
+    import psutil
+
+    print(f"plotman-tui {__version__}")
+    print(f"python {platform.python_version()}, psutil {psutil.__version__}")
+    return EXIT_OK
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from plotman_tui.config import (
+        ConfigError,
+        load_config,
+        resolve_config_path,
+        summarize,
+        write_template,
+    )
+
+    path = resolve_config_path(args.config)
+    action = args.config_command
+    try:
+        if action == "path":
+            state = (
+                "exists" if path.exists() else "does not exist yet (plotman-tui config generate)"
+            )
+            print(f"{path} ({state})")
+        elif action == "generate":
+            write_template(path, force=args.force)
+            print(f"wrote {path}")
+        else:
+            config = load_config(path, check_dirs=True)
+            print(f"{path}: ok")
+            print(summarize(config))
+    except ConfigError as error:
+        raise CliError(str(error), getattr(error, "exit_code", EXIT_USAGE)) from None
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The one place numbers become human-readable text (sizes, durations, timestamps)."""
+
+from __future__ import annotations
+
+import time
+
+_SIZE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_bytes(size: int | float | None, *, short: bool = False) -> str:
+    """``1536`` -> ``1.5 KiB`` (``1.5K`` when short); None -> ``-``."""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in _SIZE_UNITS:
+        if abs(value) < 1024 or unit == _SIZE_UNITS[-1]:
+            break
+        value /= 1024
+    if unit == "B":
+        text = f"{int(value)}"
+        return text if short else f"{text} B"
+    number = f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}"
+    return f"{number}{unit[0]}" if short else f"{number} {unit}"
+
+
+def human_duration(seconds: float | None) -> str:
+    """``3725`` -> ``1:02`` (h:mm); ``-`` for None; days shown as ``2d03:04``."""
+    if seconds is None:
+        return "-"
+    minutes_total = int(max(seconds, 0) // 60)
+    hours, minutes = divmod(minutes_total, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d{hours:02d}:{minutes:02d}"
+    return f"{hours}:{minutes:02d}"
+
+
+def human_seconds(seconds: float | None) -> str:
+    """CPU seconds as plotman shows them: ``1:02`` (h:mm) above an hour, else ``m:ss``."""
+    if seconds is None:
+        return "-"
+    whole = int(max(seconds, 0))
+    if whole >= 3600:
+        return human_duration(whole)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def local_time(timestamp: float | None) -> str:
+    """A POSIX timestamp as local ``YYYY-MM-DD HH:MM:SS``."""
+    if timestamp is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))

@@ -1,0 +1,351 @@
+"""Plain-text and JSON views of a snapshot, for the one-shot commands.
+
+Deliberately free of rich and textual: ``status`` must start fast, and its output is plain text
+that pipes and greps well. Column widths follow the terminal; when it is narrow the least useful
+columns go first, then long dir names are shortened from the left.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.model import Job, Snapshot, job_dirs
+from plotman_tui.farm.units import human_bytes, human_duration, human_seconds, local_time
+
+
+def job_to_json(job: Job) -> dict[str, Any]:
+    """A job as JSON-ready data; the keys are a stable interface for scripts."""
+    return {
+        "plot_id": job.plot_id,
+        "pid": job.pid,
+        "plotter": job.plotter,
+        "k": job.k,
+        "tmp_dir": job.tmp_dir,
+        "tmp2_dir": job.tmp2_dir,
+        "dst_dir": job.dst_dir,
+        "phase": str(job.phase) if job.phase is not None else None,
+        "phase_seconds": {str(number): seconds for number, seconds in job.phase_seconds},
+        "tmp_usage_bytes": job.tmp_usage_bytes,
+        "tmp_files": len(job.tmp_files),
+        "status": job.status.value,
+        "mem_rss_bytes": job.mem_rss_bytes,
+        "mem_vms_bytes": job.mem_vms_bytes,
+        "wall_seconds": round(job.wall_seconds, 3),
+        "user_seconds": job.user_seconds,
+        "sys_seconds": job.sys_seconds,
+        "iowait_seconds": job.iowait_seconds,
+        "started_at": job.started_at,
+        "threads": job.threads,
+        "buckets": job.buckets,
+        "buffer_mib": job.buffer_mib,
+        "log_file": job.log_file,
+        "final_file": job.final_file,
+        "completed": job.completed,
+        "argv": list(job.argv),
+        "cwd": job.cwd,
+        "problems": list(job.problems),
+    }
+
+
+def snapshot_to_json(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "jobs": [job_to_json(job) for job in snapshot.jobs],
+        "total_jobs": len(snapshot.jobs),
+        "updated": snapshot.updated,
+        "problems": list(snapshot.problems),
+    }
+
+
+# --- the status table ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column; ``drop_order`` 0 is never dropped, higher numbers go first."""
+
+    title: str
+    cell: Callable[[Job], str]
+    drop_order: int
+    align_right: bool = False
+    shrinkable: bool = False
+
+
+def common_prefix(paths: Sequence[str | None]) -> str:
+    """The dir prefix shared by all paths ('' when none), ending in a separator."""
+    real = [p for p in paths if p]
+    if not real:
+        return ""
+    if len(set(real)) == 1:
+        parent = os.path.dirname(real[0].rstrip(os.sep))
+    else:
+        try:
+            parent = os.path.commonpath(real)
+        except ValueError:
+            return ""
+        if parent in real:
+            parent = os.path.dirname(parent)
+    if parent in ("", os.sep):
+        return ""
+    return parent.rstrip(os.sep) + os.sep
+
+
+def _suffix(path: str | None, prefix: str) -> str:
+    if not path:
+        return "-"
+    if prefix and path.startswith(prefix):
+        return path[len(prefix) :] or "."
+    return path
+
+
+def status_columns(tmp_prefix: str, dst_prefix: str) -> list[Column]:
+    return [
+        Column("plot id", lambda j: (j.plot_id or "?")[:8], 0),
+        Column("plotter", lambda j: j.plotter, 7),
+        Column("k", lambda j: str(j.k) if j.k else "-", 5, align_right=True),
+        Column("tmp", lambda j: _suffix(j.tmp_dir, tmp_prefix), 3, shrinkable=True),
+        Column("dst", lambda j: _suffix(j.dst_dir, dst_prefix), 4, shrinkable=True),
+        Column("wall", lambda j: human_duration(j.wall_seconds), 1, align_right=True),
+        Column("phase", lambda j: str(j.phase) if j.phase else "?", 0),
+        Column("tmp", lambda j: human_bytes(j.tmp_usage_bytes, short=True), 2, align_right=True),
+        Column("pid", lambda j: str(j.pid), 1, align_right=True),
+        Column("stat", lambda j: j.status.value, 2),
+        Column("mem", lambda j: human_bytes(j.mem_rss_bytes, short=True), 5, align_right=True),
+        Column("user", lambda j: human_seconds(j.user_seconds), 6, align_right=True),
+        Column("sys", lambda j: human_seconds(j.sys_seconds), 6, align_right=True),
+        Column("io", lambda j: human_seconds(j.iowait_seconds), 7, align_right=True),
+    ]
+
+
+def render_table(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None
+) -> list[str]:
+    """Lay out rows under titles, dropping and shrinking columns to fit ``width`` if given."""
+    keep = list(range(len(columns)))
+    widths = [
+        max([len(columns[i].title), *(len(row[i]) for row in rows)]) for i in range(len(columns))
+    ]
+
+    def total(indices: list[int]) -> int:
+        return sum(widths[i] for i in indices) + 2 * (len(indices) - 1)
+
+    if width is not None:
+        for order in sorted({c.drop_order for c in columns if c.drop_order > 0}, reverse=True):
+            if total(keep) <= width:
+                break
+            # Before losing a column, shrink the dir columns down to a readable minimum.
+            for i in keep:
+                if columns[i].shrinkable and total(keep) > width:
+                    widths[i] = max(len(columns[i].title), 8, widths[i] - (total(keep) - width))
+            if total(keep) <= width:
+                break
+            keep = [i for i in keep if columns[i].drop_order != order]
+
+    def fit(text: str, size: int, right: bool) -> str:
+        if len(text) > size:
+            text = "…" + text[len(text) - size + 1 :]
+        return text.rjust(size) if right else text.ljust(size)
+
+    lines = []
+    header = [fit(columns[i].title, widths[i], columns[i].align_right) for i in keep]
+    lines.append("  ".join(header).rstrip())
+    for row in rows:
+        cells = [fit(row[i], widths[i], columns[i].align_right) for i in keep]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def terminal_width(use_stty_size: bool = True) -> int | None:
+    """The width to fit tables into; None means no limit (stty size ignored by config)."""
+    if not use_stty_size:
+        return None
+    return shutil.get_terminal_size(fallback=(200, 24)).columns
+
+
+def render_status(snapshot: Snapshot, width: int | None) -> str:
+    """``status``: plotman's table, youngest job first, plus a summary and any problems."""
+    jobs = snapshot.jobs
+    tmp_prefix = common_prefix([j.tmp_dir for j in jobs])
+    dst_prefix = common_prefix([j.dst_dir for j in jobs])
+    lines: list[str] = []
+    if tmp_prefix or dst_prefix:
+        lines.append(f"Prefixes: tmp={tmp_prefix or '-'}  dst={dst_prefix or '-'}")
+    columns = status_columns(tmp_prefix, dst_prefix)
+    rows = [[column.cell(job) for column in columns] for job in jobs]
+    lines.extend(render_table(columns, rows, width))
+    lines.append(summary_line(snapshot))
+    for job in jobs:
+        for problem in job.problems:
+            lines.append(f"! {(job.plot_id or '?')[:8]} (pid {job.pid}): {problem}")
+    lines.extend(f"! {problem}" for problem in snapshot.problems)
+    return "\n".join(lines)
+
+
+def summary_line(snapshot: Snapshot) -> str:
+    jobs = snapshot.jobs
+    if not jobs:
+        return "No plot jobs running."
+    states = Counter(job.status.value for job in jobs)
+    phases = Counter(str(job.phase) if job.phase else "?" for job in jobs)
+    used = sum(job.tmp_usage_bytes or 0 for job in jobs)
+    state_text = ", ".join(f"{name} {count}" for name, count in sorted(states.items()))
+    phase_text = " ".join(
+        f"{phase}x{count}" if count > 1 else phase for phase, count in sorted(phases.items())
+    )
+    return (
+        f"Total jobs: {len(jobs)} ({state_text}); phases: {phase_text}; "
+        f"temp space used: {human_bytes(used)}"
+    )
+
+
+# --- details and files ----------------------------------------------------------------------------
+
+
+def render_details(job: Job) -> str:
+    phase_times = ", ".join(
+        f"phase {number}: {human_seconds(seconds)}" for number, seconds in job.phase_seconds
+    )
+    rows: list[tuple[str, str]] = [
+        ("plot id", job.plot_id or "? (not in the log yet)"),
+        ("plotter", f"{job.plotter}, k{job.k if job.k else '?'}"),
+        ("pid", f"{job.pid} ({job.status.value})"),
+        ("started", f"{local_time(job.started_at)} ({human_duration(job.wall_seconds)} ago)"),
+        ("phase", str(job.phase) if job.phase else "? (no log found)"),
+        ("phase times", phase_times or "-"),
+        ("tmp", job.tmp_dir or "-"),
+        ("tmp2", job.tmp2_dir or "-"),
+        ("dst", job.dst_dir or "-"),
+        (
+            "threads/buckets/buffer",
+            f"{job.threads or '-'} / {job.buckets or '-'} / "
+            f"{f'{job.buffer_mib} MiB' if job.buffer_mib else '-'}",
+        ),
+        ("temp files", f"{len(job.tmp_files)} ({human_bytes(job.tmp_usage_bytes)})"),
+        ("memory", f"rss {human_bytes(job.mem_rss_bytes)}, vms {human_bytes(job.mem_vms_bytes)}"),
+        (
+            "cpu",
+            f"user {human_seconds(job.user_seconds)}, sys {human_seconds(job.sys_seconds)}, "
+            f"iowait {human_seconds(job.iowait_seconds)}",
+        ),
+        ("log", job.log_file or "-"),
+        ("cwd", job.cwd or "-"),
+        ("command", shlex.join(job.argv)),
+    ]
+    if job.final_file:
+        rows.append(("final file", job.final_file))
+    rows.extend(("problem", problem) for problem in job.problems)
+    label_width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label.rjust(label_width)}: {value}" for label, value in rows)
+
+
+def render_files(job: Job) -> str:
+    lines = [f"{job.plot_id or '?'} (pid {job.pid}):"]
+    for temp in job.tmp_files:
+        lines.append(f"  {human_bytes(temp.size_bytes).rjust(10)}  {temp.path}")
+    lines.append(
+        f"  {human_bytes(job.tmp_usage_bytes).rjust(10)}  total, {len(job.tmp_files)} files"
+    )
+    return "\n".join(lines)
+
+
+# --- dirs and dsched ----------------------------------------------------------------------------
+
+
+def phases_text(jobs: Sequence[Job]) -> str:
+    phases = sorted(job.phase for job in jobs if job.phase is not None)
+    unknown = sum(1 for job in jobs if job.phase is None)
+    parts = [str(phase) for phase in phases] + ["?"] * unknown
+    return " ".join(parts) if parts else "-"
+
+
+def jobs_using(jobs: Sequence[Job], directory: str, attribute: str) -> list[Job]:
+    wanted = os.path.normpath(directory)
+    return [
+        job
+        for job in jobs
+        if getattr(job, attribute) and os.path.normpath(getattr(job, attribute)) == wanted
+    ]
+
+
+def all_job_dirs(jobs: Sequence[Job]) -> set[str]:
+    return {directory for job in jobs for directory in job_dirs(job)}
+
+
+def _dir_table(
+    title: str,
+    infos: Sequence[DirInfo],
+    jobs: Sequence[Job],
+    attribute: str,
+    width: int | None,
+    with_plots: bool,
+) -> list[str]:
+    columns = [
+        Column(title, lambda _: "", 0, shrinkable=True),
+        Column("jobs", lambda _: "", 0, align_right=True),
+        Column("phases", lambda _: "", 1),
+        Column("free", lambda _: "", 0, align_right=True),
+        Column("size", lambda _: "", 3, align_right=True),
+    ]
+    if with_plots:
+        columns.append(Column("plots", lambda _: "", 2, align_right=True))
+    columns.append(Column("note", lambda _: "", 2))
+    rows = []
+    for info in infos:
+        using = jobs_using(jobs, info.path, attribute)
+        row = [
+            info.path,
+            str(len(using)),
+            phases_text(using),
+            human_bytes(info.free_bytes, short=True),
+            human_bytes(info.total_bytes, short=True),
+        ]
+        if with_plots:
+            row.append(f"{info.plots} ({human_bytes(info.plot_bytes, short=True)})")
+        row.append(info.error or "")
+        rows.append(row)
+    return render_table(columns, rows, width)
+
+
+def render_dirs(
+    snapshot: Snapshot,
+    tmp: Sequence[DirInfo],
+    tmp2: DirInfo | None,
+    dst: Sequence[DirInfo],
+    width: int | None,
+) -> str:
+    """``dirs``: every configured dir with its jobs, phases and free space."""
+    jobs = snapshot.jobs
+    lines = _dir_table("tmp dir", tmp, jobs, "tmp_dir", width, with_plots=False)
+    if tmp2 is not None:
+        lines.append("")
+        lines.extend(_dir_table("tmp2 dir", [tmp2], jobs, "tmp2_dir", width, with_plots=False))
+    lines.append("")
+    lines.extend(_dir_table("dst dir", dst, jobs, "dst_dir", width, with_plots=True))
+    return "\n".join(lines)
+
+
+def render_dsched(snapshot: Snapshot, dst: Sequence[DirInfo]) -> str:
+    """``dsched``: for each dst dir, the phases of the jobs that will write their plot there."""
+    jobs = snapshot.jobs
+    known = {os.path.normpath(info.path) for info in dst}
+    lines = []
+    width = max([len(info.path) for info in dst] + [7])
+    for info in dst:
+        inbound = jobs_using(jobs, info.path, "dst_dir")
+        free = human_bytes(info.free_bytes, short=True) if info.error is None else info.error
+        lines.append(f"{info.path.ljust(width)}  {free:>7}  {phases_text(inbound)}")
+    elsewhere = [
+        job for job in jobs if not job.dst_dir or os.path.normpath(job.dst_dir) not in known
+    ]
+    if elsewhere:
+        targets = sorted({job.dst_dir or "?" for job in elsewhere})
+        for target in targets:
+            inbound = [job for job in elsewhere if (job.dst_dir or "?") == target]
+            lines.append(f"{target.ljust(width)}  {'(not in config)':>7}  {phases_text(inbound)}")
+    return "\n".join(lines) if lines else "No dst dirs configured."

@@ -1,0 +1,188 @@
+"""The read-only commands, run as a user runs them: the installed `plotman-tui` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fakejobs import chia_argv, install_fake_chia, running
+from tests.integration.test_discovery import k32_log
+
+PLOTMAN_TUI = Path(sys.executable).parent / "plotman-tui"
+
+
+@pytest.fixture
+def farm(tmp_path: Path) -> dict[str, Path]:
+    dirs = {name: tmp_path / name for name in ("logs", "tmp", "tmp2", "dst", "bin")}
+    for path in dirs.values():
+        path.mkdir()
+    dirs["chia"] = install_fake_chia(dirs["bin"])
+    config = tmp_path / "plotman.toml"
+    config.write_text(
+        f'[logging]\nplots = "{dirs["logs"]}"\n\n'
+        f'[directories]\ntmp = ["{dirs["tmp"]}"]\ntmp2 = "{dirs["tmp2"]}"\n'
+        f'dst = ["{dirs["dst"]}", "{tmp_path / "unplugged"}"]\n\n'
+        '[plotting]\ntype = "chia"\n'
+    )
+    dirs["config"] = config
+    return dirs
+
+
+def cli(
+    *args: str, config: Path | None = None, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    argv = [str(PLOTMAN_TUI)] + (["--config", str(config)] if config else []) + list(args)
+    env = dict(os.environ, COLUMNS="200")
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, **kwargs)  # type: ignore[call-overload]
+
+
+def start_job(farm: dict[str, Path], lines: int, plot_id: str, name: str = "job.log"):  # type: ignore[no-untyped-def]
+    log = farm["logs"] / name
+    log.write_text(
+        k32_log(lines, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+    )
+    plot = f"plot-k32-2021-07-14-22-33-{plot_id}.plot"
+    (farm["tmp"] / f"{plot}.table1.tmp").write_bytes(b"x" * 2048)
+    argv = chia_argv(farm["chia"], str(farm["tmp"]), str(farm["dst"]), tmp2=str(farm["tmp2"]))
+    return running(argv, log)
+
+
+def test_status_json_has_the_documented_fields(farm: dict[str, Path]) -> None:
+    plot_id = secrets.token_hex(32)
+    with start_job(farm, 900, plot_id) as proc:
+        result = cli("status", "--json", config=farm["config"])
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) >= {"jobs", "total_jobs", "updated"}
+    mine = [job for job in data["jobs"] if job["pid"] == proc.pid]
+    assert len(mine) == 1 and data["total_jobs"] == len(data["jobs"])
+    job = mine[0]
+    required = {
+        "plot_id", "pid", "plotter", "k", "tmp_dir", "tmp2_dir", "dst_dir", "phase",
+        "tmp_usage_bytes", "status", "mem_rss_bytes", "wall_seconds", "user_seconds",
+        "sys_seconds", "iowait_seconds", "log_file",
+    }  # fmt: skip
+    assert required <= set(job)
+    assert job["plot_id"] == plot_id and job["phase"] == "2:1" and job["k"] == 32
+    assert job["tmp_usage_bytes"] == 2048 and job["plotter"] == "chia"
+    assert abs(data["updated"] - time.time()) < 60
+
+
+def test_status_table_youngest_first_and_fits_the_width(farm: dict[str, Path]) -> None:
+    ids = [secrets.token_hex(32), secrets.token_hex(32)]
+    with start_job(farm, 20, ids[0], "a.log"):
+        time.sleep(1.1)  # process start times have a resolution of one tick
+        with start_job(farm, 900, ids[1], "b.log"):
+            wide = cli("status", config=farm["config"])
+            narrow = cli("status", config=farm["config"], env=dict(os.environ, COLUMNS="60"))
+    assert wide.returncode == 0, wide.stderr
+    rows = [line for line in wide.stdout.splitlines() if line[:8] in (ids[0][:8], ids[1][:8])]
+    assert [row[:8] for row in rows] == [ids[1][:8], ids[0][:8]]
+    header = wide.stdout.splitlines()[1]
+    for title in ("plot id", "plotter", "k", "tmp", "dst", "wall", "phase", "pid", "stat", "mem"):
+        assert title in header
+    assert "Total jobs: 2" in wide.stdout
+    table = [
+        line
+        for line in narrow.stdout.splitlines()
+        if not line.startswith(("Prefixes", "Total", "!"))
+    ]
+    assert all(len(line) <= 60 for line in table), narrow.stdout
+    assert "phase" in narrow.stdout and ids[1][:8] in narrow.stdout
+
+
+def test_details_files_and_logs_by_prefix(farm: dict[str, Path]) -> None:
+    plot_id = secrets.token_hex(32)
+    with start_job(farm, 300, plot_id) as proc:
+        details = cli("details", plot_id[:6], config=farm["config"])
+        files = cli("files", plot_id[:6], config=farm["config"])
+        logs = cli("logs", plot_id[:6], config=farm["config"])
+    assert details.returncode == 0, details.stderr
+    assert plot_id in details.stdout and str(proc.pid) in details.stdout
+    assert "plots create" in details.stdout and "1:3" in details.stdout
+    assert files.returncode == 0 and ".table1.tmp" in files.stdout and "2.0 KiB" in files.stdout
+    assert logs.returncode == 0 and logs.stdout == (farm["logs"] / "job.log").read_text()
+
+
+def test_unknown_and_ambiguous_ids_exit_3_listing_candidates(farm: dict[str, Path]) -> None:
+    ids = ["c0" + secrets.token_hex(31), "c1" + secrets.token_hex(31)]
+    with start_job(farm, 20, ids[0], "a.log"), start_job(farm, 20, ids[1], "b.log"):
+        ambiguous = cli("details", "c", config=farm["config"])
+        unknown = cli("files", "eeee", config=farm["config"])
+    assert ambiguous.returncode == 3 and ids[0][:5] in ambiguous.stderr
+    assert "Traceback" not in ambiguous.stderr and len(ambiguous.stderr.splitlines()) == 1
+    assert unknown.returncode == 3 and ids[0][:8] in unknown.stderr and ids[1][:8] in unknown.stderr
+
+
+def test_logs_follow_prints_new_lines_and_stops_when_the_job_ends(farm: dict[str, Path]) -> None:
+    plot_id = secrets.token_hex(32)
+    log = farm["logs"] / "job.log"
+    with start_job(farm, 20, plot_id):
+        follower = subprocess.Popen(
+            [str(PLOTMAN_TUI), "--config", str(farm["config"]), "logs", "-f", plot_id[:8]],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert follower.stdout is not None
+        first = follower.stdout.readline()
+        assert "Creating 1 plots" in first
+        with open(log, "a") as handle:
+            handle.write("Computing table 2\n")
+        seen: list[str] = []
+        reader = threading.Thread(target=lambda: seen.extend(follower.stdout or []))
+        reader.start()
+        deadline = time.monotonic() + 10
+        while not any("Computing table 2" in line for line in seen) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any("Computing table 2" in line for line in seen)
+        assert follower.poll() is None, "follow ended while the job still runs"
+    assert follower.wait(timeout=10) == 0
+    reader.join(timeout=5)
+
+
+def test_dirs_and_dsched_show_each_dir_and_an_unplugged_one(farm: dict[str, Path]) -> None:
+    plot_id = secrets.token_hex(32)
+    (farm["dst"] / f"plot-k32-2021-01-01-00-00-{secrets.token_hex(32)}.plot").write_bytes(
+        b"p" * 4096
+    )
+    with start_job(farm, 900, plot_id):
+        dirs = cli("dirs", config=farm["config"])
+        dsched = cli("dsched", config=farm["config"])
+    assert dirs.returncode == 0, dirs.stderr
+    dst_row = next(line for line in dirs.stdout.splitlines() if line.startswith(str(farm["dst"])))
+    assert "1 (4.0K)" in dst_row and "2:1" in dst_row
+    assert any("unplugged" in line and "missing" in line for line in dirs.stdout.splitlines())
+    assert dsched.returncode == 0
+    assert any(
+        line.startswith(str(farm["dst"])) and "2:1" in line for line in dsched.stdout.splitlines()
+    )
+
+
+def test_missing_config_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = cli("status", config=tmp_path / "nope.toml")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "config generate" in result.stderr
+
+
+def test_bad_arguments_exit_2_without_traceback() -> None:
+    result = cli("status", "--nope")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_status_does_not_import_textual(farm: dict[str, Path]) -> None:
+    code = (
+        "import sys\nfrom plotman_tui.cli import main\n"
+        f"main(['--config', {str(farm['config'])!r}, 'status', '--json'])\n"
+        "assert 'textual' not in sys.modules, 'status imported textual'\n"
+        "assert 'rich' not in sys.modules, 'status imported rich'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

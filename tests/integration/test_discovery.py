@@ -1,0 +1,240 @@
+"""Discovery against real processes: fake jobs with a venv chia's command line and real logs."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from plotman_tui.farm.discovery import Scanner, select_jobs
+from plotman_tui.farm.model import JobStatus, Phase
+from tests.conftest import FIXTURES
+from tests.fakejobs import chia_argv, install_fake_chia, running
+
+K32_LOG = FIXTURES / "plotter-logs" / "chianetwork.plot.log"
+K32_ID = "d2540dcfcffddbfbd7e60b4aca4d54fb937db71991298fabc253f020a87ff7d4"
+
+
+def k32_log(lines: int, *, plot_id: str, tmp: Path, tmp2: Path, dst: Path) -> str:
+    """The first ``lines`` lines of the real k32 log, rewritten for this job's id and dirs."""
+    text = "".join(K32_LOG.read_text().splitlines(keepends=True)[:lines])
+    text = text.replace(K32_ID, plot_id).replace("/farm/yards/902/fake_tmp2", str(tmp2))
+    return text.replace("/farm/yards/902/fake_dst", str(dst)).replace("/farm/yards/902", str(tmp))
+
+
+@pytest.fixture
+def farm(tmp_path: Path) -> dict[str, Path]:
+    dirs = {name: tmp_path / name for name in ("logs", "tmp", "tmp2", "dst", "bin")}
+    for path in dirs.values():
+        path.mkdir()
+    dirs["chia"] = install_fake_chia(dirs["bin"])
+    return dirs
+
+
+def argv_for(farm: dict[str, Path]) -> list[str]:
+    return chia_argv(farm["chia"], str(farm["tmp"]), str(farm["dst"]), tmp2=str(farm["tmp2"]))
+
+
+def only_job(scanner: Scanner, pid: int):  # type: ignore[no-untyped-def]
+    jobs = [job for job in scanner.scan().jobs if job.pid == pid]
+    assert len(jobs) == 1, f"expected one job with pid {pid}, saw {jobs}"
+    return jobs[0]
+
+
+def test_job_seen_with_python3_interpreter_log_and_temp_files(farm: dict[str, Path]) -> None:
+    plot_id = secrets.token_hex(32)
+    log = farm["logs"] / "2021-07-14T22_33_24.log"
+    log.write_text(
+        k32_log(300, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+    )
+    name = f"plot-k32-2021-07-14-22-33-{plot_id}.plot"
+    (farm["tmp"] / f"{name}.table1.tmp").write_bytes(b"x" * 1000)
+    (farm["tmp"] / f"{name}.p1.t1.sort_bucket_000.tmp").write_bytes(b"x" * 500)
+    (farm["tmp2"] / f"{name}.2.tmp").write_bytes(b"x" * 24)
+    other = f"plot-k32-2021-07-14-22-33-{secrets.token_hex(32)}.plot"
+    (farm["tmp"] / f"{other}.table1.tmp").write_bytes(b"y" * 7777)  # another job's
+    (farm["dst"] / name).write_bytes(b"z" * 99)  # a finished plot is never a temp file
+
+    with running(argv_for(farm), log) as proc:
+        job = only_job(Scanner(farm["logs"]), proc.pid)
+
+    assert job.plotter == "chia"
+    assert job.argv[0].rsplit("/", 1)[-1].startswith("python")
+    assert job.plot_id == plot_id
+    assert job.k == 32
+    assert job.phase == Phase(1, 3)
+    assert (job.tmp_dir, job.tmp2_dir, job.dst_dir) == (
+        str(farm["tmp"]),
+        str(farm["tmp2"]),
+        str(farm["dst"]),
+    )
+    assert job.log_file == str(log)
+    assert job.tmp_usage_bytes == 1524
+    assert sorted(Path(f.path).name for f in job.tmp_files) == sorted(
+        [f"{name}.table1.tmp", f"{name}.p1.t1.sort_bucket_000.tmp", f"{name}.2.tmp"]
+    )
+    assert job.status in (JobStatus.SLP, JobStatus.RUN)
+    assert job.mem_rss_bytes and job.mem_rss_bytes > 1_000_000
+    assert job.user_seconds is not None and job.wall_seconds >= 0
+
+
+def test_rescan_reads_only_appended_bytes(farm: dict[str, Path]) -> None:
+    plot_id = secrets.token_hex(32)
+    log = farm["logs"] / "job.log"
+    full = k32_log(900, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+    head, tail = full[: len(full) // 2], full[len(full) // 2 :]
+    log.write_text(head)
+    with running(argv_for(farm), log) as proc:
+        scanner = Scanner(farm["logs"])
+        first = only_job(scanner, proc.pid)
+        assert scanner.bytes_read == len(head.encode())
+        only_job(scanner, proc.pid)
+        assert scanner.bytes_read == len(head.encode()), "an unchanged log was read again"
+        with open(log, "a") as handle:
+            handle.write(tail)
+        second = only_job(scanner, proc.pid)
+        assert scanner.bytes_read == len(full.encode())
+    assert first.phase is not None and second.phase is not None
+    assert first.phase < second.phase == Phase(2, 1)
+
+
+def test_truncated_log_is_read_again_from_the_start(farm: dict[str, Path]) -> None:
+    log = farm["logs"] / "job.log"
+    ids = secrets.token_hex(32), secrets.token_hex(32)
+    log.write_text(
+        k32_log(500, plot_id=ids[0], tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+    )
+    with running(argv_for(farm), log) as proc:
+        scanner = Scanner(farm["logs"])
+        assert only_job(scanner, proc.pid).phase == Phase(1, 4)
+        log.write_text(
+            k32_log(17, plot_id=ids[1], tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+        )
+        job = only_job(scanner, proc.pid)
+    assert (job.plot_id, job.phase) == (ids[1], Phase(1, 1))
+
+
+def test_symlinked_log_dir_is_matched_by_real_path(farm: dict[str, Path], tmp_path: Path) -> None:
+    link = tmp_path / "logs-link"
+    link.symlink_to(farm["logs"])
+    plot_id = secrets.token_hex(32)
+    log = link / "job.log"  # the job writes through the link; the kernel reports the real path
+    log.write_text(
+        k32_log(20, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+    )
+    with running(argv_for(farm), log) as proc:
+        via_link = only_job(Scanner(link), proc.pid)
+        via_real = only_job(Scanner(farm["logs"]), proc.pid)
+    assert via_link.plot_id == via_real.plot_id == plot_id
+    assert via_link.phase == Phase(1, 2)
+
+
+def test_log_outside_log_dir_still_shows_the_job_with_unknown_phase(
+    farm: dict[str, Path], tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere.log"
+    elsewhere.write_text(
+        k32_log(
+            20, plot_id=secrets.token_hex(32), tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"]
+        )
+    )
+    with running(argv_for(farm), elsewhere) as proc:
+        job = only_job(Scanner(farm["logs"]), proc.pid)
+    assert job.log_file is None and job.phase is None and job.plot_id is None
+    # What the command line says is still known.
+    assert (job.k, job.tmp_dir, job.dst_dir) == (32, str(farm["tmp"]), str(farm["dst"]))
+
+
+def test_relative_dirs_are_resolved_against_the_process_cwd(
+    farm: dict[str, Path], tmp_path: Path
+) -> None:
+    (tmp_path / "rel" / "t").mkdir(parents=True)
+    argv = chia_argv(farm["chia"], "rel/t", "../dst")
+    log = farm["logs"] / "job.log"
+    log.write_text("")
+    with running(argv, log, cwd=tmp_path / "rel") as proc:
+        job = only_job(Scanner(farm["logs"]), proc.pid)
+    assert job.tmp_dir == str(tmp_path / "rel" / "rel" / "t")
+    assert job.dst_dir == str(tmp_path / "dst")
+    assert job.phase == Phase(0, 0)
+
+
+def test_gui_parent_and_child_with_one_command_line_are_one_job(farm: dict[str, Path]) -> None:
+    log = farm["logs"] / "job.log"
+    log.write_text(
+        k32_log(
+            20, plot_id=secrets.token_hex(32), tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"]
+        )
+    )
+    env = dict(os.environ, FAKE_CHIA_GUI_PARENT="1")
+    with running(argv_for(farm), log, env=env) as proc:
+        import psutil
+
+        deadline = time.monotonic() + 10
+        children: list[psutil.Process] = []
+        while not children and time.monotonic() < deadline:
+            children = [c for c in psutil.Process(proc.pid).children() if "plots" in c.cmdline()]
+            time.sleep(0.02)
+        assert children, "the fake GUI parent did not start its child"
+        jobs = [job for job in Scanner(farm["logs"]).scan().jobs if job.log_file == str(log)]
+    assert [job.pid for job in jobs] == [children[0].pid]
+
+
+def test_suspended_job_shows_stp_and_resumed_job_runs_again(farm: dict[str, Path]) -> None:
+    log = farm["logs"] / "job.log"
+    log.write_text("")
+    with running(argv_for(farm), log) as proc:
+        scanner = Scanner(farm["logs"])
+        os.kill(proc.pid, signal.SIGSTOP)
+        assert only_job(scanner, proc.pid).status is JobStatus.STP
+        os.kill(proc.pid, signal.SIGCONT)
+        assert only_job(scanner, proc.pid).status in (JobStatus.SLP, JobStatus.RUN)
+
+
+def test_missing_tmp_dir_is_a_problem_not_a_crash(farm: dict[str, Path], tmp_path: Path) -> None:
+    gone = tmp_path / "unplugged"
+    plot_id = secrets.token_hex(32)
+    log = farm["logs"] / "job.log"
+    log.write_text(k32_log(20, plot_id=plot_id, tmp=gone, tmp2=farm["tmp2"], dst=farm["dst"]))
+    with running(chia_argv(farm["chia"], str(gone), str(farm["dst"])), log) as proc:
+        snapshot = Scanner(farm["logs"]).scan()
+    (job,) = [job for job in snapshot.jobs if job.pid == proc.pid]
+    assert job.tmp_usage_bytes is None
+    assert any(str(gone) in problem for problem in snapshot.problems)
+
+
+def test_ended_job_disappears_and_its_log_state_is_dropped(farm: dict[str, Path]) -> None:
+    log = farm["logs"] / "job.log"
+    log.write_text(
+        k32_log(
+            20, plot_id=secrets.token_hex(32), tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"]
+        )
+    )
+    scanner = Scanner(farm["logs"])
+    with running(argv_for(farm), log) as proc:
+        only_job(scanner, proc.pid)
+        pid = proc.pid
+    assert all(job.pid != pid for job in scanner.scan().jobs)
+    assert scanner._followers == {}
+
+
+def test_id_prefixes_select_unique_jobs_and_explain_the_rest(farm: dict[str, Path]) -> None:
+    ids = ["aa" + secrets.token_hex(31), "ab" + secrets.token_hex(31)]
+    logs = [farm["logs"] / f"job{i}.log" for i in range(2)]
+    for plot_id, log in zip(ids, logs, strict=True):
+        log.write_text(
+            k32_log(20, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+        )
+    with running(argv_for(farm), logs[0]), running(argv_for(farm), logs[1]):
+        jobs = [job for job in Scanner(farm["logs"]).scan().jobs if job.log_file]
+    chosen, errors = select_jobs(jobs, ["aa", ids[1][:6]])
+    assert [job.plot_id for job in chosen] == ids and errors == []
+    chosen, errors = select_jobs(jobs, ["a"])
+    assert chosen == [] and "ambiguous" in errors[0] and ids[0][:5] in errors[0]
+    chosen, errors = select_jobs(jobs, ["ff"])
+    assert chosen == [] and ids[0][:8] in errors[0] and ids[1][:8] in errors[0]
+    assert len(select_jobs(jobs, ["all"])[0]) == 2
