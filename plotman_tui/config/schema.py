@@ -36,7 +36,7 @@ class LoggingConfig:
 
 @dataclass(frozen=True)
 class TmpOverride:
-    """``[directories.tmp_overrides."<path>"]``: per-tmp-dir scheduling limits (None: use global)."""
+    """``[directories.tmp_overrides."<path>"]``: per-tmp-dir scheduling limits (None: global)."""
 
     tmpdir_stagger_phase_major: int | None = None
     tmpdir_stagger_phase_minor: int | None = None
@@ -127,6 +127,8 @@ class Bladebit2DiskOptions:
     alternate: bool = False
     no_t1_direct: bool = False
     no_t2_direct: bool = False
+    # plotman's bladebit2disk key (BladeBit's --no-cpu-affinity); added after the fields above.
+    no_cpu_affinity: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,419 @@
+"""The commented example config that ``plotman-tui config generate`` writes.
+
+The file is built from the schema: every table and key of the dataclasses is written, in their
+order, under a comment saying what it does, its unit and its default (the default is read from the
+schema, so the two cannot drift apart). A schema field without a help text below is a KeyError
+at render time, which the template test turns into a failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import textwrap
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from plotman_tui.config.errors import ConfigError, KeyPath, format_key_path
+from plotman_tui.config.loader import is_required, parse_config
+from plotman_tui.config.schema import (
+    Bladebit2DiskOptions,
+    BladebitCudaOptions,
+    BladebitOptions,
+    ChiaOptions,
+    CommandsConfig,
+    Config,
+    DirectoriesConfig,
+    InteractiveConfig,
+    LoggingConfig,
+    MadmaxOptions,
+    PlotterType,
+    PlottingConfig,
+    SchedulingConfig,
+    TmpOverride,
+    UserInterfaceConfig,
+)
+
+_WIDTH: Final = 99
+
+_INTRO: Final = """\
+plotman-tui configuration (TOML). Section and key names follow plotman's plotman.yaml.
+Check it with `plotman-tui config check`.
+
+Paths: "~" is your home directory; a relative path is relative to the directory of this file.
+Keys written as "# key = value" are optional: remove the "# " to use them. A key that is left
+out takes the default named in its comment.
+"""
+
+_SECTION_HELP: Final[Mapping[type, str]] = {
+    LoggingConfig: "Where logs are written.",
+    DirectoriesConfig: "Where plots are made and where finished plots go.",
+    SchedulingConfig: (
+        "When a new plot job may start. A job starts on a tmp dir only if fewer than "
+        "tmpdir_stagger_phase_limit of that dir's jobs are still before phase "
+        "tmpdir_stagger_phase_major:tmpdir_stagger_phase_minor, the dir runs fewer than "
+        "tmpdir_max_jobs jobs, fewer than global_max_jobs run in all, and the last job started "
+        "at least global_stagger_m minutes ago."
+    ),
+    PlottingConfig: "Which plotter runs new jobs, and the keys the plots are made for.",
+    ChiaOptions: 'The stock plotter, `chia plots create` (used when type = "chia").',
+    MadmaxOptions: 'The madMAx plotter, chia_plot (used when type = "madmax").',
+    BladebitOptions: 'BladeBit\'s RAM plotter, needs about 416 GiB of RAM (type = "bladebit").',
+    Bladebit2DiskOptions: 'BladeBit\'s disk plotter, `bladebit diskplot` (type = "bladebit2disk").',
+    BladebitCudaOptions: 'BladeBit\'s GPU plotter, bladebit_cuda (type = "bladebit_cuda").',
+    UserInterfaceConfig: "The dashboard.",
+    CommandsConfig: "Settings of single commands (only the dashboard has some so far).",
+    InteractiveConfig: "The dashboard (`plotman-tui` without a command) when it starts.",
+}
+
+_OVERRIDE_HELP: Final = (
+    "Per-tmp-dir limits: one table per tmp dir, named by the dir exactly as listed in tmp. "
+    "A key left out uses the [scheduling] value; the phase major and minor go together. "
+    "Example for a bigger, faster first tmp dir:"
+)
+
+_ARCHIVING_HELP: Final = (
+    "Moving finished plots to the farmer's disks. Optional; off unless enabled = true. The "
+    "targets are described in the documentation of the archiving feature."
+)
+
+# (table, key) -> what the key does and its unit. The default is appended from the schema.
+_HELP: Final[Mapping[tuple[type, str], str]] = {
+    (LoggingConfig, "plots"): (
+        "Directory for the plot jobs' logs (each plotter's output). They are read to follow each "
+        "job's progress, so a fast local disk is best. Required; must exist."
+    ),
+    (LoggingConfig, "transfers"): "Directory for the logs of plot transfers (archiving).",
+    (LoggingConfig, "application"): "File for plotman-tui's own log.",
+    (DirectoriesConfig, "tmp"): (
+        "Temp dirs to plot in, at least one. New jobs are spread over all of them; each should "
+        "be its own physical disk. Required; each must exist."
+    ),
+    (DirectoriesConfig, "dst"): (
+        "Dirs the finished plots are written to, spread over all of them. If the list is empty "
+        "the plots stay in the tmp dir they were made in. Each must exist."
+    ),
+    (DirectoriesConfig, "tmp2"): (
+        "One shared second temp dir (the plotter's -2 option), used by every job. Must exist. "
+        "When left out, jobs use only their tmp dir."
+    ),
+    (TmpOverride, "tmpdir_stagger_phase_major"): (
+        "This dir's tmpdir_stagger_phase_major (needs tmpdir_stagger_phase_minor too)."
+    ),
+    (TmpOverride, "tmpdir_stagger_phase_minor"): (
+        "This dir's tmpdir_stagger_phase_minor (needs tmpdir_stagger_phase_major too)."
+    ),
+    (TmpOverride, "tmpdir_stagger_phase_limit"): "This dir's tmpdir_stagger_phase_limit.",
+    (TmpOverride, "tmpdir_max_jobs"): "This dir's tmpdir_max_jobs.",
+    (SchedulingConfig, "tmpdir_stagger_phase_major"): (
+        "Plot phase (1 and up) that a tmp dir's jobs must reach before another job starts there."
+    ),
+    (SchedulingConfig, "tmpdir_stagger_phase_minor"): (
+        "Step within that phase (the table, 0 and up): together major:minor, e.g. 2:1."
+    ),
+    (SchedulingConfig, "tmpdir_stagger_phase_limit"): (
+        "How many of a tmp dir's jobs may be before major:minor when a new one starts there "
+        "(at least 1)."
+    ),
+    (SchedulingConfig, "tmpdir_max_jobs"): "Most jobs at a time on one tmp dir (at least 1).",
+    (SchedulingConfig, "global_max_jobs"): "Most jobs at a time in all (at least 1).",
+    (SchedulingConfig, "global_stagger_m"): (
+        "Minutes between two job starts, over all tmp dirs (0: no wait)."
+    ),
+    (SchedulingConfig, "polling_time_s"): (
+        "Seconds between two checks whether a new job may start (at least 1)."
+    ),
+    (PlottingConfig, "type"): (
+        "The plotter new jobs use: chia, madmax, bladebit, bladebit2disk or bladebit_cuda. "
+        "Its options are in the [plotting.<type>] table below. Required."
+    ),
+    (PlottingConfig, "farmer_pk"): (
+        "Farmer public key (see `chia keys show`). chia reads it from its keychain when left "
+        "out; madMAx and BladeBit need it here."
+    ),
+    (PlottingConfig, "pool_pk"): (
+        "Pool public key, for solo plots (OG plots). Use pool_pk or pool_contract_address, "
+        "not both; madMAx and BladeBit need one of them."
+    ),
+    (PlottingConfig, "pool_contract_address"): (
+        "Pool contract address (xch1..., see `chia plotnft show`), for plots that can join a "
+        "pool. Use pool_pk or pool_contract_address, not both."
+    ),
+    (ChiaOptions, "executable"): "The chia command: a name on PATH or a full path.",
+    (ChiaOptions, "k"): (
+        "Plot size k (-k). 32 is the smallest the network farms; 18 to 31 only for tests; "
+        "at most 50."
+    ),
+    (ChiaOptions, "e"): "Disable bitfield plotting (-e): slower on most machines.",
+    (ChiaOptions, "n_threads"): "Threads per job (-r).",
+    (ChiaOptions, "n_buckets"): "Buckets the data is sorted in (-u): more buckets, less memory.",
+    (ChiaOptions, "job_buffer"): "Memory per job in MiB (-b).",
+    (ChiaOptions, "x"): ("Do not add the dst dir to the harvester's plot directories (-x)."),
+    (
+        MadmaxOptions,
+        "executable",
+    ): "The chia_plot command for k up to 32: a name on PATH or a path.",
+    (MadmaxOptions, "executable_k34"): "The chia_plot_k34 command, used for k 33 and 34.",
+    (MadmaxOptions, "k"): "Plot size k (-k), 29 to 34.",
+    (MadmaxOptions, "n_threads"): "Threads per job (-r).",
+    (MadmaxOptions, "n_buckets"): "Buckets in phases 1 and 2 (-u).",
+    (MadmaxOptions, "n_buckets3"): "Buckets in phases 3 and 4 (-v).",
+    (MadmaxOptions, "n_rmulti2"): "Thread multiplier for phase 2 (-K).",
+    (MadmaxOptions, "port"): (
+        "Network port the plot is made for (-x): only for forks of chia; chia_plot's own "
+        "default when left out."
+    ),
+    (BladebitOptions, "executable"): "The bladebit command: a name on PATH or a full path.",
+    (BladebitOptions, "threads"): "Threads (-t); all cores when left out.",
+    (BladebitOptions, "no_numa"): "Disable NUMA-aware memory (--no-numa).",
+    (Bladebit2DiskOptions, "executable"): "The bladebit command: a name on PATH or a full path.",
+    (Bladebit2DiskOptions, "threads"): "Threads (-t); all cores when left out.",
+    (Bladebit2DiskOptions, "no_numa"): "Disable NUMA-aware memory (--no-numa).",
+    (Bladebit2DiskOptions, "buckets"): "Buckets (-b).",
+    (Bladebit2DiskOptions, "cache_size"): (
+        'RAM used as a cache for the tmp dir (--cache), with a unit, e.g. "32G"; none when '
+        "left out."
+    ),
+    (Bladebit2DiskOptions, "f1_threads"): (
+        "Threads for the F1 table (--f1-threads); the threads value when left out."
+    ),
+    (Bladebit2DiskOptions, "fp_threads"): (
+        "Threads for the forward propagation (--fp-threads); the threads value when left out."
+    ),
+    (Bladebit2DiskOptions, "c_threads"): (
+        "Threads for the C tables (--c-threads); the threads value when left out."
+    ),
+    (Bladebit2DiskOptions, "p2_threads"): (
+        "Threads for phase 2 (--p2-threads); the threads value when left out."
+    ),
+    (Bladebit2DiskOptions, "p3_threads"): (
+        "Threads for phase 3 (--p3-threads); the threads value when left out."
+    ),
+    (Bladebit2DiskOptions, "alternate"): "Alternate the tmp dirs between tables (--alternate).",
+    (Bladebit2DiskOptions, "no_t1_direct"): "No direct I/O on the tmp dir (--no-t1-direct).",
+    (Bladebit2DiskOptions, "no_t2_direct"): "No direct I/O on the tmp2 dir (--no-t2-direct).",
+    (Bladebit2DiskOptions, "no_cpu_affinity"): (
+        "Do not pin threads to CPU cores (--no-cpu-affinity)."
+    ),
+    (BladebitCudaOptions, "executable"): "The bladebit_cuda command: a name on PATH or a path.",
+    (BladebitCudaOptions, "threads"): "CPU threads (-t); all cores when left out.",
+    (BladebitCudaOptions, "no_numa"): "Disable NUMA-aware memory (--no-numa).",
+    (BladebitCudaOptions, "device"): "Index of the GPU to plot on (--device), from 0.",
+    (BladebitCudaOptions, "compress"): (
+        "Compression level (--compress), 0 (none) to 9; higher levels need more farming power."
+    ),
+    (UserInterfaceConfig, "use_stty_size"): (
+        "Ask `stty` for the terminal size, for terminals that do not report resizes."
+    ),
+    (InteractiveConfig, "autostart_plotting"): "Start plot jobs as soon as the dashboard opens.",
+    (InteractiveConfig, "autostart_archiving"): (
+        "Start archiving as soon as the dashboard opens (when archiving is enabled)."
+    ),
+}
+
+# Example values where the schema default is not what a farmer should see (or is None).
+_EXAMPLES: Final[Mapping[tuple[type, str], object]] = {
+    (LoggingConfig, "plots"): "~/plotman-tui/logs/plots",
+    (LoggingConfig, "transfers"): "~/plotman-tui/logs/transfers",
+    (LoggingConfig, "application"): "~/plotman-tui/logs/plotman-tui.log",
+    (DirectoriesConfig, "tmp"): ["/mnt/tmp/00", "/mnt/tmp/01"],
+    (DirectoriesConfig, "dst"): ["/mnt/dst/00", "/mnt/dst/01"],
+    (DirectoriesConfig, "tmp2"): "/mnt/tmp2",
+    (TmpOverride, "tmpdir_stagger_phase_major"): 1,
+    (TmpOverride, "tmpdir_stagger_phase_minor"): 5,
+    (TmpOverride, "tmpdir_stagger_phase_limit"): 2,
+    (TmpOverride, "tmpdir_max_jobs"): 5,
+    (PlottingConfig, "farmer_pk"): "<farmer public key>",
+    (PlottingConfig, "pool_pk"): "<pool public key>",
+    (PlottingConfig, "pool_contract_address"): "<xch1... pool contract address>",
+    (MadmaxOptions, "port"): 8444,
+    (BladebitOptions, "threads"): 8,
+    (Bladebit2DiskOptions, "threads"): 8,
+    (Bladebit2DiskOptions, "cache_size"): "32G",
+    (Bladebit2DiskOptions, "f1_threads"): 8,
+    (Bladebit2DiskOptions, "fp_threads"): 8,
+    (Bladebit2DiskOptions, "c_threads"): 8,
+    (Bladebit2DiskOptions, "p2_threads"): 8,
+    (Bladebit2DiskOptions, "p3_threads"): 8,
+    (BladebitCudaOptions, "threads"): 8,
+}
+
+_ARCHIVING_BODY: Final = """\
+# Turn archiving on (true) or off (false). Default: false.
+enabled = false
+# Where plots go: one [[archiving.targets]] table per target, read by the archiving feature.
+# [[archiving.targets]]
+"""
+
+
+def render_template(overrides: Mapping[str, object] | None = None) -> str:
+    """The commented example config, with ``overrides`` written in.
+
+    ``overrides`` maps dotted key paths of the template (``"directories.tmp"``,
+    ``"plotting.chia.k"``) to values (paths may be ``Path`` objects). A key that is commented out in
+    the template is written active when given; ``None`` writes it commented out. The per-tmp-dir
+    example is named after the first tmp dir. Raises ValueError for a key the template does not
+    have, and ConfigError if the result would not load.
+    """
+    given = dict(overrides or {})
+    renderer = _Renderer(given)
+    text = renderer.render()
+    unknown = sorted(set(given) - renderer.used)
+    if unknown:
+        raise ValueError(f"not keys of the config template: {', '.join(unknown)}")
+    parse_config(text, check_dirs=False)
+    return text
+
+
+def write_template(path: Path, *, force: bool) -> None:
+    """Write the example config to ``path``, creating its directory.
+
+    Refuses to replace an existing file unless ``force``; every failure is a ConfigError.
+    """
+    path = Path(path).expanduser()
+    if path.exists() and not force:
+        raise ConfigError("already exists; use --force to replace it", source=path)
+    text = render_template()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target and rename, so a forced overwrite never leaves half a file.
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            os.replace(temp_name, path)
+        except BaseException:
+            os.unlink(temp_name)
+            raise
+    except OSError as error:
+        raise ConfigError(f"cannot write: {error.strerror or error}", source=path) from None
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, Path):
+        value = str(value)
+    elif isinstance(value, list | tuple):
+        value = [str(item) if isinstance(item, Path) else item for item in value]
+    elif isinstance(value, PlotterType):
+        value = value.value
+    import tomlkit  # only `config generate` needs it; status must start fast
+
+    return str(tomlkit.item(value).as_string())
+
+
+def _comment(text: str) -> list[str]:
+    return textwrap.wrap(text, _WIDTH - 2, initial_indent="# ", subsequent_indent="# ")
+
+
+def _default_text(field: dataclasses.Field[Any]) -> str:
+    if field.default is None:
+        return "Default: not set."
+    if field.default is not dataclasses.MISSING:
+        return f"Default: {_toml_value(field.default)}."
+    if field.default_factory is not dataclasses.MISSING:
+        return f"Default: {_toml_value(field.default_factory())}."
+    return ""
+
+
+class _Renderer:
+    def __init__(self, overrides: dict[str, object]) -> None:
+        self.overrides = overrides
+        self.used: set[str] = set()
+        self.lines: list[str] = []
+
+    def _override(self, path: KeyPath) -> tuple[bool, object]:
+        name = format_key_path(path)
+        if name in self.overrides:
+            self.used.add(name)
+            return True, self.overrides[name]
+        return False, None
+
+    def render(self) -> str:
+        self.lines = [*_comment_block(_INTRO), ""]
+        for field in dataclasses.fields(Config):
+            if field.name == "source":
+                continue
+            if field.name == "archiving":
+                self.lines += _comment(_ARCHIVING_HELP)
+                self.lines += ["[archiving]", *_ARCHIVING_BODY.splitlines(), ""]
+                continue
+            self._table(_FIELD_TYPES[(Config, field.name)], (field.name,))
+        return "\n".join(self.lines).rstrip("\n") + "\n"
+
+    def _table(self, cls: type, path: KeyPath) -> None:
+        self.lines += _comment(_SECTION_HELP[cls])
+        self.lines.append(f"[{format_key_path(path)}]")
+        subtables: list[tuple[type, KeyPath]] = []
+        for field in dataclasses.fields(cls):
+            field_type = _FIELD_TYPES[(cls, field.name)]
+            if isinstance(field_type, type) and dataclasses.is_dataclass(field_type):
+                subtables.append((field_type, (*path, field.name)))
+            elif (cls, field.name) == (DirectoriesConfig, "tmp_overrides"):
+                continue  # written after the plain keys, as tables
+            else:
+                self._key(cls, field, path)
+        if cls is DirectoriesConfig:
+            self._tmp_overrides(path)
+        self.lines.append("")
+        for sub_cls, sub_path in subtables:
+            self._table(sub_cls, sub_path)
+
+    def _key(self, cls: type, field: dataclasses.Field[Any], path: KeyPath) -> None:
+        overridden, value = self._override((*path, field.name))
+        # Optional keys without a default TOML could spell (None) are shown commented out: using
+        # them is the farmer's choice (tmp2, the pool key or the contract, thread counts).
+        commented = value is None if overridden else field.default is None
+        if value is None:
+            value = _EXAMPLES.get((cls, field.name), field.default)
+        help_text = _HELP[(cls, field.name)]
+        # Some help texts say themselves what leaving the key out does.
+        if not is_required(cls, field) and "left out" not in help_text:
+            help_text += " " + _default_text(field)
+        self.lines += _comment(help_text)
+        prefix = "# " if commented else ""
+        self.lines.append(f"{prefix}{field.name} = {_toml_value(value)}")
+
+    def _tmp_overrides(self, path: KeyPath) -> None:
+        tmp_dirs = self.overrides.get(format_key_path((*path, "tmp")))
+        if not isinstance(tmp_dirs, list | tuple) or not tmp_dirs:
+            tmp_dirs = typing.cast(list[str], _EXAMPLES[(DirectoriesConfig, "tmp")])
+        first = str(tmp_dirs[0])
+        self.lines.append("")
+        self.lines += _comment(_OVERRIDE_HELP)
+        table = format_key_path((*path, "tmp_overrides", first))
+        self.lines.append(f"# [{table}]")
+        for field in dataclasses.fields(TmpOverride):
+            help_text = _HELP[(TmpOverride, field.name)] + " Default: the scheduling table's value."
+            self.lines += _comment(help_text)
+            value = _EXAMPLES[(TmpOverride, field.name)]
+            self.lines.append(f"# {field.name} = {_toml_value(value)}")
+
+
+def _comment_block(text: str) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.split("\n\n"):
+        if lines:
+            lines.append("#")
+        lines += _comment(" ".join(paragraph.split()))
+    return lines
+
+
+def _field_types() -> dict[tuple[type, str], Any]:
+    types: dict[tuple[type, str], Any] = {}
+    pending: list[type] = [Config]
+    while pending:
+        cls = pending.pop()
+        for name, hint in typing.get_type_hints(cls).items():
+            types[(cls, name)] = hint
+            if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+                pending.append(hint)
+    return types
+
+
+_FIELD_TYPES: Final = _field_types()
