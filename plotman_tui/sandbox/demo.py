@@ -11,9 +11,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.report import render_status, terminal_width
+
+if TYPE_CHECKING:
+    from plotman_tui.sandbox import StartedPlot
 
 # A mix of sizes so phases visibly advance at different speeds (about 1 s, 3 s and 12 s each).
 _DEMO_SIZES = (20, 22, 18, 21, 19, 22)
@@ -32,7 +36,7 @@ def run_demo(directory: Path | None, *, plots: int = 3) -> int:
     sandbox = make_sandbox(root)
     print(f"Sandbox farm in {root} (config {sandbox.config_path})")
     scanner = Scanner(sandbox.log_dir)
-    started = []
+    started: list[StartedPlot] = []
     clear = sys.stdout.isatty()
     next_start = time.monotonic()
     try:
