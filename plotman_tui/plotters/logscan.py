@@ -1,0 +1,160 @@
+"""The machinery every plotter's incremental log parser shares.
+
+A parser subclasses :class:`PlotLogParser` and implements ``_line``, which looks at one clean line
+and updates the parser's fields. Feeding, line splitting, the lazily built :class:`LogInfo` and the
+reset when a second plot starts in the same log live here. Handlers must stay cheap: a log of
+thousands of lines is parsed for every job on every rescan, so each ``_line`` starts with
+``startswith`` checks and only runs a regular expression on the few lines that can match.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from plotman_tui.farm.model import PHASE_START, Phase
+from plotman_tui.plotters.base import LineSplitter, LogInfo, resolve_dir
+
+# Regexes take bounded digit runs so int() can never meet a number too large to convert.
+PLOT_NAME_RE = re.compile(
+    r"plot-k(\d{2})-(?:c\d{1,2}-)?(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-([0-9a-fA-F]{64})"
+)
+NUMBER = r"(\d{1,12}(?:\.\d{1,9})?)"
+_INT_RE = re.compile(r"(?<!\d)(\d{1,12})(?!\d)")
+
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+# ``Sun Apr  4 19:00:50 2021``: C's asctime, as chiapos prints it (always English).
+_ASCTIME_RE = re.compile(
+    r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})"
+)
+
+
+def first_int(text: str) -> int | None:
+    """The first whole number of at most 12 digits in ``text`` (longer ones cannot be real)."""
+    match = _INT_RE.search(text)
+    return int(match.group(1)) if match else None
+
+
+def local_timestamp(
+    year: int, month: int, day: int, hour: int, minute: int, second: int = 0
+) -> float | None:
+    """The POSIX timestamp of a local wall-clock time; None when the fields make no date."""
+    try:
+        return datetime(year, month, day, hour, minute, second).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def asctime_timestamp(text: str) -> float | None:
+    """The first ``Sun Apr  4 19:00:50 2021`` in ``text`` as a timestamp (locale independent)."""
+    match = _ASCTIME_RE.search(text)
+    if match is None:
+        return None
+    month = _MONTHS.get(match.group(1))
+    if month is None:
+        return None
+    day, hour, minute, second, year = (int(match.group(i)) for i in range(2, 7))
+    return local_timestamp(year, month, day, hour, minute, second)
+
+
+class PlotLogParser:
+    """Bytes in any chunking -> lines -> ``_line``; ``info`` is built only when read."""
+
+    def __init__(self) -> None:
+        self._splitter = LineSplitter()
+        self._cached: LogInfo | None = None
+        # Settings of the run: they stay when a second plot starts in the same log.
+        self.k: int | None = None
+        self.tmp_dir: str | None = None
+        self.tmp2_dir: str | None = None
+        self.dst_dir: str | None = None
+        self.threads: int | None = None
+        self.buckets: int | None = None
+        self.buffer_mib: int | None = None
+        self._reset_plot()
+
+    def _reset_plot(self) -> None:
+        """Forget what belongs to one plot, when the log starts the next one."""
+        self.phase: Phase = PHASE_START
+        self.plot_id: str | None = None
+        self.started_at: float | None = None
+        self.phase_seconds: dict[int, float] = {}
+        self.total_seconds: float | None = None
+        self.copy_seconds: float | None = None
+        self.final_file: str | None = None
+        self.completed = False
+
+    def _start_plot(self) -> None:
+        """Called on a line that begins a plot; a second plot in one log starts afresh."""
+        if self.plot_id is not None or self.phase.major > 0:
+            self._reset_plot()
+
+    def feed(self, data: bytes) -> None:
+        lines = self._splitter.feed(data)
+        if lines:
+            self._cached = None
+        for line in lines:
+            self._line(line)
+
+    def finish(self) -> None:
+        """At the end of a log whose writer is gone: read the last line even without a newline."""
+        lines = self._splitter.flush()
+        if lines:
+            self._cached = None
+        for line in lines:
+            self._line(line)
+
+    @property
+    def info(self) -> LogInfo:
+        if self._cached is None:
+            self._cached = LogInfo(
+                phase=self.phase,
+                plot_id=self.plot_id,
+                k=self.k,
+                tmp_dir=self.tmp_dir,
+                tmp2_dir=self.tmp2_dir,
+                dst_dir=self.dst_dir,
+                threads=self.threads,
+                buckets=self.buckets,
+                buffer_mib=self.buffer_mib,
+                started_at=self.started_at,
+                phase_seconds=dict(self.phase_seconds),
+                total_seconds=self.total_seconds,
+                copy_seconds=self.copy_seconds,
+                final_file=self.final_file,
+                completed=self.completed,
+            )
+        return self._cached
+
+    def _line(self, line: str) -> None:
+        raise NotImplementedError
+
+    # --- helpers for subclasses -----------------------------------------------------------
+
+    def _set_phase(self, major: int, minor: int = 0) -> None:
+        self.phase = Phase(major, minor)
+
+    def _set_minor(self, minor: int) -> None:
+        self.phase = Phase(self.phase.major, minor)
+
+    def _take_plot_name(self, text: str) -> bool:
+        """Read k, start time and plot id from a plot file name in ``text``."""
+        match = PLOT_NAME_RE.search(text)
+        if match is None:
+            return False
+        self.k = int(match.group(1))
+        year, month, day, hour, minute = (int(match.group(i)) for i in range(2, 7))
+        if self.started_at is None:
+            self.started_at = local_timestamp(year, month, day, hour, minute)
+        self.plot_id = match.group(7).lower()
+        return True
+
+    @staticmethod
+    def _dir(text: str) -> str | None:
+        """A directory as the log prints it, normalised (madMAx adds trailing slashes)."""
+        return resolve_dir(text.strip(), None)

@@ -1,0 +1,216 @@
+"""madMAx ``chia_plot``: recognising, reading and building its command line; following its log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from plotman_tui.config.schema import MadmaxOptions, PlotterType, PlottingConfig
+from plotman_tui.farm.model import Phase
+from plotman_tui.plotters.base import LogInfo, PlotArgs
+from plotman_tui.plotters.madmax import PLOTTER, MadmaxLogParser
+
+LOGS = Path(__file__).parents[1] / "fixtures" / "plotter-logs"
+FARMER = (
+    "b0a374845f4f4d6eab62fc4c5e17965d82ad7eee105818e5"
+    "bd0cfcb46275a16acc4cd30955779bec841a716473416b21"
+)
+CONTRACT = "xch1u8ll2ztwhseej45d6u2zp9j4mlnzhwseccr0axqws9fl2tyj5u0svdy04y"
+PLOT_ID = "522acbd6308af7e229281352f746449134126482cfabd51d38e0f89745d21698"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["chia_plot", "-n", "1"],
+        ["./chia_plot", "--count", "1"],
+        ["/usr/local/bin/chia_plot_k34", "-k", "34", "-t", "/t/"],
+        ["C:\\madmax\\chia_plot.exe", "-t", "D:\\t\\"],
+    ],
+)
+def test_matches_madmax_jobs(argv: list[str]) -> None:
+    assert PLOTTER.matches(argv)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["grep", "chia_plot"],
+        ["chia_plot", "--help"],
+        ["chia_plot", "--version"],
+        ["chia_plot_gui"],
+        ["chia", "plotters", "madmax", "-t", "/t"],
+        ["chia", "plots", "create"],
+        ["bladebit", "-f", FARMER, "/out"],
+    ],
+)
+def test_does_not_match_other_processes(argv: list[str]) -> None:
+    assert not PLOTTER.matches(argv)
+
+
+def test_parse_args_of_the_recorded_command_line() -> None:
+    notes = (LOGS / "madmax.notes").read_text().split()
+    argv = notes[: notes.index("&>")]
+    assert argv[0] == "./chia_plot"
+    assert PLOTTER.parse_args(argv, "/home/farmer") == PlotArgs(
+        k=32,
+        tmp_dir="/farm/yards/902",
+        tmp2_dir="/farm/yards/902/fake_tmp2",
+        dst_dir="/farm/yards/902/fake_dst",
+        threads=8,
+        buckets=256,
+        count=1,
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["-k", "33", "-r", "12", "-u", "128", "-n", "3"],
+        ["-k33", "-r12", "-u128", "-n3"],
+        ["--size=33", "--threads=12", "--buckets=128", "--count=3"],
+        ["-w", "-G", "--size", "33", "--threads", "12", "--buckets", "128", "--count", "3"],
+    ],
+)
+def test_parse_args_numbers_in_every_form(options: list[str]) -> None:
+    args = PLOTTER.parse_args(["/opt/chia_plot", *options])
+    assert (args.k, args.threads, args.buckets, args.count) == (33, 12, 128, 3)
+
+
+def test_parse_args_relative_dirs_and_junk() -> None:
+    args = PLOTTER.parse_args(
+        ["chia_plot", "-t", "tmp/", "-2", "../ram/", "--finaldir=dst", "-r", "eight"], "/w/plots"
+    )
+    assert (args.tmp_dir, args.tmp2_dir, args.dst_dir) == ("/w/plots/tmp", "/w/ram", "/w/plots/dst")
+    assert args.threads is None
+    assert PLOTTER.parse_args(["chia_plot", "-k", "x"]).k is None
+
+
+def plotting(**madmax: object) -> PlottingConfig:
+    return PlottingConfig(
+        type=PlotterType.MADMAX,
+        farmer_pk=FARMER,
+        pool_contract_address=CONTRACT,
+        madmax=MadmaxOptions(**madmax),  # type: ignore[arg-type]
+    )
+
+
+def test_build_argv() -> None:
+    argv = PLOTTER.build_argv(
+        plotting(executable="/opt/madmax/chia_plot", n_rmulti2=2), "/mnt/t", "/mnt/ram/", "/mnt/d"
+    )
+    assert argv == [
+        "/opt/madmax/chia_plot",
+        "-n",
+        "1",
+        "-r",
+        "4",
+        "-u",
+        "256",
+        "-v",
+        "256",
+        "-t",
+        "/mnt/t/",
+        "-2",
+        "/mnt/ram/",
+        "-d",
+        "/mnt/d/",
+        "-K",
+        "2",
+        "-f",
+        FARMER,
+        "-c",
+        CONTRACT,
+    ]
+
+
+@pytest.mark.parametrize("k", [33, 34])
+def test_build_argv_above_k32_uses_the_k34_build_and_names_the_port(k: int) -> None:
+    argv = PLOTTER.build_argv(plotting(k=k, port=8444), "/mnt/t", None, "/mnt/d")
+    assert argv[0] == "chia_plot_k34"
+    assert argv[-4:] == ["-k", str(k), "-x", "8444"]
+    assert "-2" not in argv
+
+
+def test_build_argv_round_trip() -> None:
+    config = plotting(k=33, n_threads=12, n_buckets=128)
+    argv = PLOTTER.build_argv(config, "/mnt/t", "/mnt/t2", "/mnt/d")
+    assert PLOTTER.matches(argv)
+    assert PLOTTER.parse_args(argv) == PlotArgs(
+        k=33,
+        tmp_dir="/mnt/t",
+        tmp2_dir="/mnt/t2",
+        dst_dir="/mnt/d",
+        threads=12,
+        buckets=128,
+        count=1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("log", "k"), [("madmax.plot.log", 33), ("madmax-k32/madmax.plot.log", 32)]
+)
+def test_log(log: str, k: int) -> None:
+    parser = PLOTTER.new_log_parser()
+    parser.feed((LOGS / log).read_bytes())
+    name = f"plot-k{k}-2021-07-14-21-56-{PLOT_ID}.plot"
+    assert parser.info == LogInfo(
+        phase=Phase(5, 2),
+        plot_id=PLOT_ID,
+        k=k,
+        tmp_dir="/farm/yards/902",
+        tmp2_dir="/farm/yards/902/fake_tmp2",
+        dst_dir="/farm/yards/902/fake_dst",
+        threads=8,
+        buckets=256,
+        buffer_mib=None,
+        started_at=datetime(2021, 7, 14, 21, 56).timestamp(),  # from the plot name
+        phase_seconds={1: 2197.52, 2: 1363.42, 3: 1320.47, 4: 86.9555},
+        total_seconds=4968.41,
+        copy_seconds=None,
+        final_file="/farm/yards/902/fake_dst/" + name,
+        completed=True,
+    )
+
+
+def log_until_copy() -> bytes:
+    data = (LOGS / "madmax-k32" / "madmax.plot.log").read_bytes()
+    return data[: data.index(b"Renamed final plot")]
+
+
+def test_copy_to_another_disk_finishes_the_plot() -> None:
+    parser = MadmaxLogParser()
+    parser.feed(log_until_copy())
+    assert parser.info.phase == Phase(5, 1)
+    assert not parser.info.completed
+    parser.feed(b"Copy to /mnt/far/plot-k32-x.plot finished, took 312.5 sec, 330.1 MB/s avg.\n")
+    info = parser.info
+    assert (info.phase, info.completed) == (Phase(5, 2), True)
+    assert (info.final_file, info.copy_seconds) == ("/mnt/far/plot-k32-x.plot", 312.5)
+
+
+def test_a_failed_copy_leaves_the_plot_unfinished() -> None:
+    parser = MadmaxLogParser()
+    parser.feed(log_until_copy())
+    parser.feed(b"Copy to /mnt/far/plot-k32-x.plot failed with: No space left on device\n")
+    assert parser.info.phase == Phase(5, 1)
+    assert (parser.info.final_file, parser.info.completed) == (None, False)
+
+
+def test_a_second_plot_starts_afresh_but_keeps_the_settings() -> None:
+    data = (LOGS / "madmax-k32" / "madmax.plot.log").read_bytes()
+    parser = MadmaxLogParser()
+    parser.feed(data)
+    parser.feed(b"Crafting plot 2 out of 2\n")
+    info = parser.info
+    assert info.phase == Phase(0, 0)
+    assert (info.plot_id, info.final_file, info.completed, info.phase_seconds) == (
+        None,
+        None,
+        False,
+        {},
+    )
+    assert (info.threads, info.dst_dir) == (8, "/farm/yards/902/fake_dst")
