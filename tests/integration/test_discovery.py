@@ -66,7 +66,7 @@ def test_job_seen_with_python3_interpreter_log_and_temp_files(farm: dict[str, Pa
     assert job.argv[0].rsplit("/", 1)[-1].startswith("python")
     assert job.plot_id == plot_id
     assert job.k == 32
-    assert job.phase == Phase(1, 3)
+    assert job.phase == Phase(1, 4)
     assert (job.tmp_dir, job.tmp2_dir, job.dst_dir) == (
         str(farm["tmp"]),
         str(farm["tmp2"]),
@@ -99,7 +99,7 @@ def test_rescan_reads_only_appended_bytes(farm: dict[str, Path]) -> None:
         second = only_job(scanner, proc.pid)
         assert scanner.bytes_read == len(full.encode())
     assert first.phase is not None and second.phase is not None
-    assert first.phase < second.phase == Phase(2, 1)
+    assert first.phase < second.phase == Phase(3, 1)
 
 
 def test_truncated_log_is_read_again_from_the_start(farm: dict[str, Path]) -> None:
@@ -110,7 +110,7 @@ def test_truncated_log_is_read_again_from_the_start(farm: dict[str, Path]) -> No
     )
     with running(argv_for(farm), log) as proc:
         scanner = Scanner(farm["logs"])
-        assert only_job(scanner, proc.pid).phase == Phase(1, 4)
+        assert only_job(scanner, proc.pid).phase == Phase(1, 5)
         log.write_text(
             k32_log(17, plot_id=ids[1], tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
         )
