@@ -13,14 +13,17 @@ Run: .venv/bin/python bench/status.py [--sizes 10,50,200] [--runs 7]
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -99,11 +102,18 @@ def build_farm(root: Path, n_jobs: int) -> tuple[Path, list[subprocess.Popen[byt
     return config, jobs
 
 
-def timed(argv: list[str], runs: int, env: dict[str, str] | None = None) -> float:
+def timed(
+    argv: list[str],
+    runs: int,
+    env: dict[str, str] | None = None,
+    before: Callable[[], None] | None = None,
+) -> float:
     """Median wall time of a command, in ms (one untimed warm-up run first)."""
     subprocess.run(argv, check=True, capture_output=True, env=env)
     samples = []
     for _ in range(runs):
+        if before is not None:
+            before()
         start = time.perf_counter()
         subprocess.run(argv, check=True, capture_output=True, env=env)
         samples.append((time.perf_counter() - start) * 1000)
@@ -139,22 +149,38 @@ def main() -> int:
         "    try: p.cmdline()\n    except psutil.Error: pass",
     ]
     status = [str(Path(sys.executable).parent / "plotman-tui"), "status", "--json"]
+    # An installed package has its bytecode compiled; a checkout run with
+    # PYTHONDONTWRITEBYTECODE would otherwise compile every module on every run.
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPO / "plotman_tui")], check=True
+    )
     print(f"status --json vs floor, median of {args.runs} runs, {os.cpu_count()} cores")
-    print(f"{'jobs':>5} {'floor ms':>9} {'status ms':>10} {'ratio':>6} {'rescan ms':>10}")
+    print(
+        f"{'jobs':>5} {'floor ms':>9} {'status ms':>10} {'ratio':>6} {'cold ms':>8} "
+        f"{'ratio':>6} {'rescan ms':>10}"
+    )
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="plotman-bench-") as tmp:
             root = Path(tmp)
             config, jobs = build_farm(root, size)
             try:
                 time.sleep(0.5)  # let every fake job reach its sleep
-                env = dict(os.environ, PLOTMAN_TUI_CONFIG=str(config))
+                cache_dir = root / "cache"
+                env = dict(
+                    os.environ, PLOTMAN_TUI_CONFIG=str(config), PLOTMAN_TUI_CACHE_DIR=str(cache_dir)
+                )
                 floor = timed(floor_argv, args.runs)
+                # Warm: the log-state cache of the previous run is there (`watch status`).
                 status_ms = timed(status, args.runs, env)
+                # Cold: no cache, every job's whole log is parsed.
+                cold_ms = timed(
+                    status, args.runs, env, before=functools.partial(shutil.rmtree, cache_dir, True)
+                )
                 rescan_ms, first_bytes, again = warm_rescan(root / "logs", args.runs)
                 print(
                     f"{size:>5} {floor:>9.1f} {status_ms:>10.1f} {status_ms / floor:>6.2f} "
-                    f"{rescan_ms:>10.2f}   (first scan read {first_bytes / 1e6:.1f} MB, "
-                    f"rescans read {again} B)"
+                    f"{cold_ms:>8.1f} {cold_ms / floor:>6.2f} {rescan_ms:>10.2f}   "
+                    f"(first scan read {first_bytes / 1e6:.1f} MB, rescans read {again} B)"
                 )
             finally:
                 for job in jobs:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.model import Job, Snapshot, job_dirs
 from plotman_tui.farm.units import human_bytes, human_duration, human_seconds, local_time
+
+if TYPE_CHECKING:
+    from plotman_tui.farm.dirs import DirInfo
 
 
 def job_to_json(job: Job) -> dict[str, Any]:
@@ -165,7 +166,15 @@ def terminal_width(use_stty_size: bool = True) -> int | None:
     """The width to fit tables into; None means no limit (stty size ignored by config)."""
     if not use_stty_size:
         return None
-    return shutil.get_terminal_size(fallback=(200, 24)).columns
+    # shutil.get_terminal_size, without importing shutil (and its compression modules) here.
+    try:
+        return max(int(os.environ["COLUMNS"]), 1)
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(1).columns or 200
+    except OSError:
+        return 200  # not a terminal: a pipe or a file, keep the lines whole
 
 
 def render_status(snapshot: Snapshot, width: int | None) -> str:

@@ -27,3 +27,9 @@ def require_real(available: bool, reason: str) -> None:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the tests' (and their subprocesses') log-state cache out of the user's cache dir."""
+    os.environ["PLOTMAN_TUI_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))

@@ -12,7 +12,6 @@ say (ranges, required keys, keys that name directories) is listed in the tables 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import json
 import os
@@ -24,8 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Final
-
-import platformdirs
 
 from plotman_tui.config.errors import ConfigError, KeyPath, format_key_path
 from plotman_tui.config.positions import KeyLines, scan_key_lines
@@ -116,6 +113,8 @@ def resolve_config_path(cli_value: str | None) -> Path:
     from_env = os.environ.get(CONFIG_ENV_VAR)
     if from_env:
         return Path(from_env).expanduser()
+    import platformdirs  # only when neither --config nor the variable says where
+
     return Path(platformdirs.user_config_dir("plotman-tui")) / CONFIG_FILE_NAME
 
 
@@ -268,6 +267,8 @@ def _describe(value: object) -> str:
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    import difflib  # only on the error path
+
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:
         return f'did you mean "{close[0]}"?'

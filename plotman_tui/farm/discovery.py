@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import psutil
 
-from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile, job_dirs
+from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile
 from plotman_tui.plotters import identify
 from plotman_tui.plotters.base import LogInfo, LogParser, PlotArgs, Plotter
 
@@ -26,6 +27,11 @@ from plotman_tui.plotters.base import LogInfo, LogParser, PlotArgs, Plotter
 _READ_CHUNK = 4 * 1024 * 1024
 
 _PLOT_ID_RE = re.compile(r"[0-9a-f]{64}")
+
+# How much of a log's start is kept to recognise it again: enough to hold the plot id line of
+# every plotter's log, so a log rewritten for another plot always differs here.
+_HEAD_BYTES = 4096
+_CACHE_FORMAT = 1
 
 _STATUS = {
     psutil.STATUS_RUNNING: JobStatus.RUN,
@@ -48,28 +54,33 @@ class _LogFollower:
     parser: LogParser
     offset: int = 0
     inode: int | None = None
+    head: bytes = b""  # the log's first bytes: tells a cached state from a rewritten log
+    # False for a state loaded from the cache, until the log's first bytes have been compared.
+    verified: bool = True
 
 
 @dataclass
-class _Candidate:
-    """A process whose command line is a plotter's, before its details are read."""
+class _Tracked:
+    """What stays true for a process its whole life: read once, reused by every rescan."""
 
-    proc: psutil.Process
     argv: tuple[str, ...]
     plotter: Plotter
+    cwd: str | None
+    args: PlotArgs
+    log_file: str | None
+    follower: _LogFollower | None
+    problems: tuple[str, ...] = ()
 
 
 @dataclass
-class _Gathered:
-    """What one scan read about one process (mutable while it is filled in)."""
+class _Sample:
+    """What one scan read about one process."""
 
-    candidate: _Candidate
-    args: PlotArgs
+    pid: int
     create_time: float
+    ppid: int | None
     status: JobStatus
-    cwd: str | None = None
-    log_file: str | None = None
-    info: LogInfo | None = None
+    tracked: _Tracked
     rss: int | None = None
     vms: int | None = None
     user: float | None = None
@@ -83,6 +94,8 @@ class Scanner:
 
     ``log_dir`` is the configured ``[logging] plots`` dir: a job's log is the open file of the
     process that lies in it, compared by resolved real path so a symlinked log dir works.
+    What never changes for a process (its command line, working dir and log) is read once per
+    process, keyed by (pid, create time) so a reused pid is a new job.
     """
 
     def __init__(
@@ -90,7 +103,9 @@ class Scanner:
     ) -> None:
         self._log_dir = os.path.realpath(log_dir) if log_dir is not None else None
         self._clock = clock
-        self._followers: dict[tuple[int, float, str], _LogFollower] = {}
+        self._tracked: dict[tuple[int, float], _Tracked] = {}
+        # Parser states carried over from an earlier run (see load_cache); used once each.
+        self._cached: dict[str, _LogFollower] = {}
         #: Log bytes read since this scanner was made (tests and the benchmark check it).
         self.bytes_read = 0
 
@@ -99,65 +114,78 @@ class Scanner:
     def scan(self) -> Snapshot:
         """One pass over the process table; returns the jobs, youngest first."""
         now = self._clock()
-        problems: list[str] = []
-        candidates = _drop_gui_parents(self._candidates())
-        gathered = [g for g in (self._gather(c) for c in candidates) if g is not None]
-        seen_keys = set()
-        for item in gathered:
-            if item.log_file is not None:
-                key = (item.candidate.proc.pid, item.create_time, item.log_file)
-                seen_keys.add(key)
-                item.info = self._follow(key, item)
-        for key in list(self._followers):
-            if key not in seen_keys:
-                del self._followers[key]
-        jobs = [_make_job(item, now) for item in gathered]
-        jobs = _attach_temp_files(jobs, problems)
-        jobs.sort(key=lambda job: (-job.started_at, job.pid))
-        return Snapshot(jobs=tuple(jobs), updated=now, problems=tuple(problems))
-
-    def _candidates(self) -> list[_Candidate]:
-        found: list[_Candidate] = []
+        samples: list[_Sample] = []
         for proc in psutil.process_iter(["cmdline"]):
             argv = proc.info.get("cmdline")
             if not argv:
                 continue
             plotter = identify(argv)
             if plotter is not None:
-                found.append(_Candidate(proc=proc, argv=tuple(argv), plotter=plotter))
-        return found
+                sample = self._sample(proc, tuple(argv), plotter)
+                if sample is not None:
+                    samples.append(sample)
+        samples = _drop_gui_parents(samples)
+        live = {(sample.pid, sample.create_time) for sample in samples}
+        for key in [key for key in self._tracked if key not in live]:
+            del self._tracked[key]
+        infos = [self._follow(sample) for sample in samples]
+        problems: list[str] = []
+        jobs = _build_jobs(samples, infos, now, problems)
+        jobs.sort(key=lambda job: (-job.started_at, job.pid))
+        return Snapshot(jobs=tuple(jobs), updated=now, problems=tuple(problems))
 
-    def _gather(self, candidate: _Candidate) -> _Gathered | None:
-        proc = candidate.proc
+    def _sample(
+        self, proc: psutil.Process, argv: tuple[str, ...], plotter: Plotter
+    ) -> _Sample | None:
         try:
             with proc.oneshot():
                 create_time = proc.create_time()
                 status = _STATUS.get(proc.status(), JobStatus.UNK)
-                item = _Gathered(
-                    candidate=candidate,
-                    args=PlotArgs(),
-                    create_time=create_time,
-                    status=status,
-                )
-                if status is JobStatus.ZMB:
-                    item.args = candidate.plotter.parse_args(candidate.argv, None)
-                    return item
-                _read_process_details(proc, item)
+                key = (proc.pid, create_time)
+                tracked = self._tracked.get(key)
+                if tracked is None or tracked.argv != argv:
+                    tracked = self._track(proc, argv, plotter, status)
+                    self._tracked[key] = tracked
+                sample = _Sample(proc.pid, create_time, proc.ppid(), status, tracked)
+                if status is not JobStatus.ZMB:
+                    _read_usage(proc, sample)
+                return sample
         except psutil.NoSuchProcess:
             return None  # it ended between the listing and now: not a job any more
         except psutil.AccessDenied:
-            return _Gathered(
-                candidate=candidate,
-                args=candidate.plotter.parse_args(candidate.argv, None),
-                create_time=0.0,
-                status=JobStatus.UNK,
-                problems=[_denied(proc.pid)],
+            tracked = _Tracked(
+                argv,
+                plotter,
+                None,
+                plotter.parse_args(argv, None),
+                None,
+                None,
+                (_denied(proc.pid),),
             )
-        item.args = candidate.plotter.parse_args(candidate.argv, item.cwd)
-        item.log_file = self._find_log(proc, item)
-        return item
+            return _Sample(proc.pid, 0.0, None, JobStatus.UNK, tracked)
 
-    def _find_log(self, proc: psutil.Process, item: _Gathered) -> str | None:
+    def _track(
+        self, proc: psutil.Process, argv: tuple[str, ...], plotter: Plotter, status: JobStatus
+    ) -> _Tracked:
+        """Read what a process keeps for life: its cwd, its arguments and its log."""
+        problems: list[str] = []
+        cwd = None
+        log_file = None
+        if status is not JobStatus.ZMB:  # a zombie has no cwd and no open files left
+            # Without the cwd, relative dirs stay relative; absolute ones are unaffected.
+            with contextlib.suppress(psutil.AccessDenied):
+                cwd = proc.cwd()
+            log_file = self._find_log(proc, problems)
+        follower = None
+        if log_file is not None:
+            follower = self._cached.pop(log_file, None)
+            if follower is None or type(follower.parser) is not type(plotter.new_log_parser()):
+                follower = _LogFollower(parser=plotter.new_log_parser())
+        return _Tracked(
+            argv, plotter, cwd, plotter.parse_args(argv, cwd), log_file, follower, tuple(problems)
+        )
+
+    def _find_log(self, proc: psutil.Process, problems: list[str]) -> str | None:
         if self._log_dir is None:
             return None
         if _HAS_PROC_FD:
@@ -175,7 +203,7 @@ class Scanner:
                 if self._in_log_dir(opened.path):
                     return opened.path
         except psutil.AccessDenied:
-            item.problems.append(_denied(proc.pid))
+            problems.append(_denied(proc.pid))
         except (psutil.NoSuchProcess, OSError):
             pass
         return None
@@ -183,133 +211,218 @@ class Scanner:
     def _in_log_dir(self, path: str) -> bool:
         return path.startswith("/") and os.path.dirname(path) == self._log_dir
 
-    def _follow(self, key: tuple[int, float, str], item: _Gathered) -> LogInfo | None:
-        path = key[2]
-        follower = self._followers.get(key)
-        if follower is None:
-            follower = _LogFollower(parser=item.candidate.plotter.new_log_parser())
-            self._followers[key] = follower
+    def _follow(self, sample: _Sample) -> LogInfo | None:
+        """Read what the job's log gained since the last scan; its parser's view of it."""
+        tracked = sample.tracked
+        follower = tracked.follower
+        if follower is None or tracked.log_file is None:
+            return None
+        path = tracked.log_file
         try:
+            stat = os.stat(path)
+            unchanged = stat.st_size == follower.offset and stat.st_ino == follower.inode
+            if unchanged and follower.verified:
+                return follower.parser.info  # nothing new: not even an open()
             with open(path, "rb") as handle:
                 stat = os.fstat(handle.fileno())
-                if stat.st_size < follower.offset or (
-                    follower.inode is not None and stat.st_ino != follower.inode
+                head = handle.read(len(follower.head)) if follower.head else b""
+                if (
+                    stat.st_size < follower.offset
+                    or (follower.inode is not None and stat.st_ino != follower.inode)
+                    or head != follower.head
                 ):
                     # Truncated or replaced: start over rather than show stale progress.
-                    follower.parser = item.candidate.plotter.new_log_parser()
+                    follower.parser = tracked.plotter.new_log_parser()
                     follower.offset = 0
+                    follower.head = b""
                 follower.inode = stat.st_ino
-                if stat.st_size > follower.offset:
-                    handle.seek(follower.offset)
-                    while True:
-                        data = handle.read(_READ_CHUNK)
-                        if not data:
-                            break
-                        follower.offset += len(data)
-                        self.bytes_read += len(data)
-                        follower.parser.feed(data)
+                follower.verified = True
+                handle.seek(follower.offset)
+                while True:
+                    data = handle.read(_READ_CHUNK)
+                    if not data:
+                        break
+                    if follower.offset == 0:
+                        follower.head = data[:_HEAD_BYTES]
+                    follower.offset += len(data)
+                    self.bytes_read += len(data)
+                    follower.parser.feed(data)
         except OSError as error:
-            item.problems.append(f"log {path}: {error.strerror or error}")
+            sample.problems.append(f"log {path}: {error.strerror or error}")
         return follower.parser.info
+
+    # -- carrying parser state across runs -------------------------------------------------------
+
+    def load_cache(self, path: str | os.PathLike[str]) -> None:
+        """Take the parser states a previous run saved; anything unreadable is ignored.
+
+        A one-shot command is a new process each time; without this it would parse every job's
+        whole log on every run. The cache is derived data only: each state is checked against
+        the log's inode and first bytes before use, and deleting the file changes nothing but
+        speed.
+        """
+        try:
+            with open(path, "rb") as handle:
+                saved = pickle.load(handle)
+            if saved.get("format") != _CACHE_FORMAT:
+                return
+            followers = saved["followers"]
+            self._cached = {
+                log: follower
+                for log, follower in followers.items()
+                if isinstance(log, str) and isinstance(follower, _LogFollower)
+            }
+            for follower in self._cached.values():
+                follower.verified = False
+        except Exception:  # a broken cache must never stop a scan
+            self._cached = {}
+
+    def save_cache(self, path: str | os.PathLike[str]) -> None:
+        """Save the parser state of every log followed now (best effort, atomic replace)."""
+        followers = {
+            tracked.log_file: tracked.follower
+            for tracked in self._tracked.values()
+            if tracked.log_file is not None and tracked.follower is not None
+        }
+        target = os.fspath(path)
+        temporary = f"{target}.{os.getpid()}.tmp"
+        try:
+            os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+            with open(temporary, "wb") as handle:
+                pickle.dump({"format": _CACHE_FORMAT, "followers": followers}, handle)
+            os.replace(temporary, target)
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 def _denied(pid: int) -> str:
     return f"pid {pid}: permission denied (run as the user that owns the job, or as root)"
 
 
-def _read_process_details(proc: psutil.Process, item: _Gathered) -> None:
-    """CPU, memory and working dir; each may fail on its own without losing the others."""
+def _read_usage(proc: psutil.Process, sample: _Sample) -> None:
+    """CPU and memory; each may fail on its own without losing the other."""
     try:
         times = proc.cpu_times()
-        item.user = times.user
-        item.system = times.system
-        item.iowait = getattr(times, "iowait", None)
+        sample.user = times.user
+        sample.system = times.system
+        sample.iowait = getattr(times, "iowait", None)
     except psutil.AccessDenied:
-        item.problems.append(_denied(proc.pid))
+        sample.problems.append(_denied(proc.pid))
     try:
         memory = proc.memory_info()
-        item.rss = memory.rss
-        item.vms = memory.vms
+        sample.rss = memory.rss
+        sample.vms = memory.vms
     except psutil.AccessDenied:
-        item.problems.append(_denied(proc.pid))
-    # Without the cwd, relative dirs stay relative; absolute ones (the usual case) are unaffected.
-    with contextlib.suppress(psutil.AccessDenied):
-        item.cwd = proc.cwd()
+        sample.problems.append(_denied(proc.pid))
 
 
-def _drop_gui_parents(candidates: list[_Candidate]) -> list[_Candidate]:
+def _drop_gui_parents(samples: list[_Sample]) -> list[_Sample]:
     """The chia GUI runs a parent and a child with one command line: report the child only."""
-    by_pid = {c.proc.pid: c for c in candidates}
-    parents: set[int] = set()
-    for candidate in candidates:
-        try:
-            ppid = candidate.proc.ppid()
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        parent = by_pid.get(ppid)
-        if parent is not None and parent.argv == candidate.argv:
-            parents.add(ppid)
-    return [c for c in candidates if c.proc.pid not in parents]
+    by_pid = {sample.pid: sample for sample in samples}
+    parents = {
+        sample.ppid
+        for sample in samples
+        if sample.ppid in by_pid and by_pid[sample.ppid].tracked.argv == sample.tracked.argv
+    }
+    return [sample for sample in samples if sample.pid not in parents]
 
 
-def _make_job(item: _Gathered, now: float) -> Job:
-    args = item.args
-    info = item.info
-    candidate = item.candidate
+def _build_jobs(
+    samples: list[_Sample], infos: list[LogInfo | None], now: float, problems: list[str]
+) -> list[Job]:
+    """Jobs from samples and log infos, with each job's temp files found (dirs listed once)."""
+    layouts = [
+        _layout(sample.tracked.args, info) for sample, info in zip(samples, infos, strict=True)
+    ]
+    wanted: dict[str, set[str]] = {}
+    for info, dirs in zip(infos, layouts, strict=True):
+        if info is not None and info.plot_id:
+            for directory in _distinct_dirs(dirs):
+                wanted.setdefault(directory, set()).add(info.plot_id)
+    files, broken = _find_temp_files(wanted, problems)
+    jobs = []
+    for sample, info, dirs in zip(samples, infos, layouts, strict=True):
+        plot_id = info.plot_id if info is not None else None
+        own: tuple[TempFile, ...] = ()
+        usage: int | None = None
+        if plot_id:
+            own = tuple(sorted(files.get(plot_id, ()), key=lambda temp: temp.path))
+            if not any(directory in broken for directory in _distinct_dirs(dirs)):
+                usage = sum(temp.size_bytes for temp in own)
+        jobs.append(_make_job(sample, info, dirs, own, usage, now))
+    return jobs
 
-    def pick(from_log: object, from_argv: object) -> object:
+
+def _layout(args: PlotArgs, info: LogInfo | None) -> tuple[str | None, str | None, str | None]:
+    """tmp, tmp2 and dst: what the log says, else what the command line says."""
+    tmp_dir = info.tmp_dir if info and info.tmp_dir else args.tmp_dir
+    tmp2_dir = info.tmp2_dir if info and info.tmp2_dir else args.tmp2_dir
+    dst_dir = info.dst_dir if info and info.dst_dir else args.dst_dir
+    # Plotters write into the tmp dir when no final dir is given.
+    return tmp_dir, tmp2_dir, dst_dir if dst_dir is not None else tmp_dir
+
+
+def _distinct_dirs(dirs: tuple[str | None, ...]) -> list[str]:
+    return list(dict.fromkeys(os.path.normpath(d) for d in dirs if d))
+
+
+def _make_job(
+    sample: _Sample,
+    info: LogInfo | None,
+    dirs: tuple[str | None, str | None, str | None],
+    tmp_files: tuple[TempFile, ...],
+    tmp_usage: int | None,
+    now: float,
+) -> Job:
+    tracked = sample.tracked
+    args = tracked.args
+
+    def pick(from_log: int | None, from_argv: int | None) -> int | None:
         return from_log if from_log is not None else from_argv
 
-    tmp_dir = info.tmp_dir if info and info.tmp_dir else args.tmp_dir
-    dst_dir = info.dst_dir if info and info.dst_dir else args.dst_dir
     return Job(
-        pid=candidate.proc.pid,
-        plotter=candidate.plotter.name,
-        argv=candidate.argv,
-        cwd=item.cwd,
-        started_at=item.create_time,
-        wall_seconds=max(now - item.create_time, 0.0) if item.create_time else 0.0,
-        status=item.status,
+        pid=sample.pid,
+        plotter=tracked.plotter.name,
+        argv=tracked.argv,
+        cwd=tracked.cwd,
+        started_at=sample.create_time,
+        wall_seconds=max(now - sample.create_time, 0.0) if sample.create_time else 0.0,
+        status=sample.status,
         plot_id=info.plot_id if info else None,
-        k=_int(pick(info.k if info else None, args.k)),
-        tmp_dir=tmp_dir,
-        tmp2_dir=info.tmp2_dir if info and info.tmp2_dir else args.tmp2_dir,
-        # Plotters write into the tmp dir when no final dir is given.
-        dst_dir=dst_dir if dst_dir is not None else tmp_dir,
-        threads=_int(pick(info.threads if info else None, args.threads)),
-        buckets=_int(pick(info.buckets if info else None, args.buckets)),
-        buffer_mib=_int(pick(info.buffer_mib if info else None, args.buffer_mib)),
+        k=pick(info.k if info else None, args.k),
+        tmp_dir=dirs[0],
+        tmp2_dir=dirs[1],
+        dst_dir=dirs[2],
+        threads=pick(info.threads if info else None, args.threads),
+        buckets=pick(info.buckets if info else None, args.buckets),
+        buffer_mib=pick(info.buffer_mib if info else None, args.buffer_mib),
         phase=info.phase if info else None,
         phase_seconds=tuple(sorted(info.phase_seconds.items())) if info else (),
         total_seconds=info.total_seconds if info else None,
         copy_seconds=info.copy_seconds if info else None,
         final_file=info.final_file if info else None,
         completed=info.completed if info else False,
-        log_file=item.log_file,
-        mem_rss_bytes=item.rss,
-        mem_vms_bytes=item.vms,
-        user_seconds=item.user,
-        sys_seconds=item.system,
-        iowait_seconds=item.iowait,
-        problems=tuple(dict.fromkeys(item.problems)),
+        log_file=tracked.log_file,
+        tmp_files=tmp_files,
+        tmp_usage_bytes=tmp_usage,
+        mem_rss_bytes=sample.rss,
+        mem_vms_bytes=sample.vms,
+        user_seconds=sample.user,
+        sys_seconds=sample.system,
+        iowait_seconds=sample.iowait,
+        problems=tuple(dict.fromkeys([*tracked.problems, *sample.problems])),
     )
 
 
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) else None
+def _find_temp_files(
+    wanted: dict[str, set[str]], problems: list[str]
+) -> tuple[dict[str, list[TempFile]], set[str]]:
+    """Files named with a wanted plot id in each dir (each dir listed once per scan).
 
-
-def _attach_temp_files(jobs: list[Job], problems: list[str]) -> list[Job]:
-    """Find each job's temp files: files named with its plot id in its tmp, tmp2 and dst dirs.
-
-    Each dir is listed once per scan however many jobs share it. A finished ``.plot`` is not a
-    temp file. A dir that cannot be listed is reported once, and its jobs' usage is unknown.
+    A finished ``.plot`` is not a temp file. A dir that cannot be listed is reported once, and
+    returned as broken so its jobs' usage shows as unknown rather than as zero.
     """
-    wanted: dict[str, set[str]] = {}
-    for job in jobs:
-        if job.plot_id:
-            for directory in job_dirs(job):
-                wanted.setdefault(directory, set()).add(job.plot_id)
     files: dict[str, list[TempFile]] = {}
     broken: set[str] = set()
     for directory, plot_ids in wanted.items():
@@ -319,21 +432,11 @@ def _attach_temp_files(jobs: list[Job], problems: list[str]) -> list[Job]:
         except OSError as error:
             broken.add(directory)
             problems.append(f"dir {directory}: {error.strerror or error}")
-    result = []
-    for job in jobs:
-        if not job.plot_id:
-            result.append(job)
-            continue
-        own = tuple(sorted(files.get(job.plot_id, ()), key=lambda f: f.path))
-        unknown = any(d in broken for d in job_dirs(job))
-        result.append(
-            replace(
-                job,
-                tmp_files=own,
-                tmp_usage_bytes=None if unknown else sum(f.size_bytes for f in own),
-            )
-        )
-    return result
+    return files, broken
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
 
 
 def _list_plot_files(directory: str, plot_ids: set[str]) -> Iterable[tuple[str, str, int]]:
@@ -352,9 +455,17 @@ def _list_plot_files(directory: str, plot_ids: set[str]) -> Iterable[tuple[str, 
             yield entry.path, match.group(0), size
 
 
-def scan_once(log_dir: str | os.PathLike[str] | None) -> Snapshot:
-    """One scan with a throwaway scanner (the one-shot CLI commands)."""
-    return Scanner(log_dir).scan()
+def scan_once(
+    log_dir: str | os.PathLike[str] | None, *, cache: str | os.PathLike[str] | None = None
+) -> Snapshot:
+    """One scan with a throwaway scanner (the one-shot commands), resuming from ``cache``."""
+    scanner = Scanner(log_dir)
+    if cache is not None:
+        scanner.load_cache(cache)
+    snapshot = scanner.scan()
+    if cache is not None:
+        scanner.save_cache(cache)
+    return snapshot
 
 
 def select_jobs(jobs: Sequence[Job], prefixes: Sequence[str]) -> tuple[list[Job], list[str]]:

@@ -65,6 +65,10 @@ class LogParser(Protocol):
 
     def feed(self, data: bytes) -> None: ...
 
+    def finish(self) -> None:
+        """The log's writer is gone: read a last line that no newline ended."""
+        ...
+
     @property
     def info(self) -> LogInfo: ...
 
@@ -151,12 +155,20 @@ class LineSplitter:
         hold = ""
         if text.endswith("\r"):
             text, hold = text[:-1], "\r"
-        parts = _NEWLINE_RE.split(text)
-        self._pending = parts.pop() + hold
+        end = max(text.rfind("\n"), text.rfind("\r"))
+        self._pending = text[end + 1 :] + hold
+        parts: list[str] = []
+        if end >= 0:
+            # A job's whole log is read on its first scan: plain LF logs split in C, and only the
+            # few lines with an escape character pay for the ANSI regex.
+            complete = text[: end - 1 if text[end - 1 : end + 1] == "\r\n" else end]
+            parts = _NEWLINE_RE.split(complete) if "\r" in complete else complete.split("\n")
+            if "\x1b" in complete:
+                parts = [_ANSI_RE.sub("", part) if "\x1b" in part else part for part in parts]
         if len(self._pending) > self._max_line:
-            parts.append(self._pending[: self._max_line])
+            parts.append(_ANSI_RE.sub("", self._pending[: self._max_line]))
             self._pending = ""
-        return [_ANSI_RE.sub("", part) for part in parts]
+        return parts
 
     def flush(self) -> list[str]:
         """At end of file: the last line even though no newline ended it."""

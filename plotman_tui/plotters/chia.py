@@ -147,13 +147,12 @@ def _seconds(line: str) -> float | None:
 class ChiaLogParser(PlotLogParser):
     """Follows a chiapos log (chia 1.0 to 2.x)."""
 
+    _NOISE = "\tBucket"
+
     def _line(self, line: str) -> None:
         if not line:
             return
         if line[0] == "\t":
-            # Nearly every line of a chiapos log is "\tBucket N uniform sort ..."; leave early.
-            if line.startswith("\tBucket"):
-                return
             if line.startswith("\tStarting to write C1 and C3 tables"):
                 self._set_phase(4, 1)
             elif line.startswith("\tWriting C2 table"):

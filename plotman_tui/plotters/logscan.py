@@ -94,12 +94,18 @@ class PlotLogParser:
         if self.plot_id is not None or self.phase.major > 0:
             self._reset_plot()
 
+    #: Lines that start with this never matter (chia's thousands of "\tBucket N ..." lines);
+    #: they are skipped without a call to ``_line``.
+    _NOISE: str | tuple[str, ...] = ()
+
     def feed(self, data: bytes) -> None:
         lines = self._splitter.feed(data)
         if lines:
             self._cached = None
+        noise = self._NOISE
         for line in lines:
-            self._line(line)
+            if not line.startswith(noise):
+                self._line(line)
 
     def finish(self) -> None:
         """At the end of a log whose writer is gone: read the last line even without a newline."""

@@ -218,8 +218,10 @@ def test_ended_job_disappears_and_its_log_state_is_dropped(farm: dict[str, Path]
     with running(argv_for(farm), log) as proc:
         only_job(scanner, proc.pid)
         pid = proc.pid
+        assert any(key[0] == pid for key in scanner._tracked)
     assert all(job.pid != pid for job in scanner.scan().jobs)
-    assert scanner._followers == {}
+    # Other jobs may run on the machine; this one's remembered state must be gone.
+    assert all(key[0] != pid for key in scanner._tracked)
 
 
 def test_id_prefixes_select_unique_jobs_and_explain_the_rest(farm: dict[str, Path]) -> None:
@@ -238,3 +240,44 @@ def test_id_prefixes_select_unique_jobs_and_explain_the_rest(farm: dict[str, Pat
     chosen, errors = select_jobs(jobs, ["ff"])
     assert chosen == [] and ids[0][:8] in errors[0] and ids[1][:8] in errors[0]
     assert len(select_jobs(jobs, ["all"])[0]) == 2
+
+
+def test_saved_parser_state_lets_the_next_run_read_only_new_bytes(
+    farm: dict[str, Path], tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache" / "logstate.pickle"
+    plot_id = secrets.token_hex(32)
+    log = farm["logs"] / "job.log"
+    full = k32_log(900, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+    head = full[: len(full) // 2]
+    log.write_text(head)
+    with running(argv_for(farm), log) as proc:
+        first = Scanner(farm["logs"])
+        first.scan()
+        first.save_cache(cache)
+        with open(log, "a") as handle:
+            handle.write(full[len(head) :])
+        second = Scanner(farm["logs"])
+        second.load_cache(cache)
+        job = only_job(second, proc.pid)
+        # Only the appended half was read, and the phase is what the whole log says.
+        assert second.bytes_read == len(full.encode()) - len(head.encode())
+        assert (job.plot_id, job.phase) == (plot_id, Phase(3, 1))
+
+        # A log rewritten in place (same inode, new content) is never mistaken for the old one.
+        other = secrets.token_hex(32)
+        second.save_cache(cache)
+        log.write_text(
+            k32_log(900, plot_id=other, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+        )
+        third = Scanner(farm["logs"])
+        third.load_cache(cache)
+        assert only_job(third, proc.pid).plot_id == other
+        assert third.bytes_read == log.stat().st_size
+
+        # A damaged cache is ignored: the scan reads the whole log.
+        cache.write_bytes(b"\x80\x04garbage")
+        fourth = Scanner(farm["logs"])
+        fourth.load_cache(cache)
+        assert only_job(fourth, proc.pid).plot_id == other
+        assert fourth.bytes_read == log.stat().st_size
