@@ -69,8 +69,12 @@ def build_farm(root: Path, n_jobs: int) -> tuple[Path, list[subprocess.Popen[byt
     for index in range(n_jobs):
         plot_id = secrets.token_hex(32)
         cut = 20 + (index * 997) % (len(lines) - 20)
-        text = "".join(lines[:cut]).replace(K32_ID, plot_id).replace("/farm/yards/902", "/x")
         tmp = tmp_dirs[index % N_TMP]
+        text = "".join(lines[:cut]).replace(K32_ID, plot_id)
+        # The log names the job's real dirs, so its temp files are found and measured.
+        text = text.replace("/farm/yards/902/fake_tmp2", str(tmp))
+        text = text.replace("/farm/yards/902/fake_dst", str(dst))
+        text = text.replace("/farm/yards/902", str(tmp))
         log = log_dir / f"2021-07-14T22_33_{index:05d}.log"
         log.write_text(text)
         name = f"plot-k32-2021-07-14-22-33-{plot_id}.plot"
@@ -93,6 +97,8 @@ def build_farm(root: Path, n_jobs: int) -> tuple[Path, list[subprocess.Popen[byt
             "-b",
             "4000",
             "-t",
+            str(tmp),
+            "-2",
             str(tmp),
             "-d",
             str(dst),

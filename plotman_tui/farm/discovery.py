@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile
+from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile, distinct_dirs
 from plotman_tui.plotters import identify
 from plotman_tui.plotters.base import LogInfo, LogParser, PlotArgs, Plotter
 
@@ -76,9 +76,8 @@ class _Tracked:
 class _Sample:
     """What one scan read about one process."""
 
-    pid: int
+    proc: psutil.Process
     create_time: float
-    ppid: int | None
     status: JobStatus
     tracked: _Tracked
     rss: int | None = None
@@ -87,6 +86,10 @@ class _Sample:
     system: float | None = None
     iowait: float | None = None
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
 
 class Scanner:
@@ -106,6 +109,7 @@ class Scanner:
         self._tracked: dict[tuple[int, float], _Tracked] = {}
         # Parser states carried over from an earlier run (see load_cache); used once each.
         self._cached: dict[str, _LogFollower] = {}
+        self._identified: dict[tuple[str, ...], Plotter | None] = {}
         #: Log bytes read since this scanner was made (tests and the benchmark check it).
         self.bytes_read = 0
 
@@ -115,13 +119,19 @@ class Scanner:
         """One pass over the process table; returns the jobs, youngest first."""
         now = self._clock()
         samples: list[_Sample] = []
+        known = self._identified
+        self._identified = {}
         for proc in psutil.process_iter(["cmdline"]):
-            argv = proc.info.get("cmdline")
-            if not argv:
+            cmdline = proc.info.get("cmdline")
+            if not cmdline:
                 continue
-            plotter = identify(argv)
+            argv = tuple(cmdline)
+            # Most processes are not plot jobs and keep their command line for life: decide
+            # once per distinct command line, not once per process per scan.
+            plotter = known[argv] if argv in known else identify(argv)
+            self._identified[argv] = plotter
             if plotter is not None:
-                sample = self._sample(proc, tuple(argv), plotter)
+                sample = self._sample(proc, argv, plotter)
                 if sample is not None:
                     samples.append(sample)
         samples = _drop_gui_parents(samples)
@@ -146,7 +156,7 @@ class Scanner:
                 if tracked is None or tracked.argv != argv:
                     tracked = self._track(proc, argv, plotter, status)
                     self._tracked[key] = tracked
-                sample = _Sample(proc.pid, create_time, proc.ppid(), status, tracked)
+                sample = _Sample(proc, create_time, status, tracked)
                 if status is not JobStatus.ZMB:
                     _read_usage(proc, sample)
                 return sample
@@ -162,7 +172,7 @@ class Scanner:
                 None,
                 (_denied(proc.pid),),
             )
-            return _Sample(proc.pid, 0.0, None, JobStatus.UNK, tracked)
+            return _Sample(proc, 0.0, JobStatus.UNK, tracked)
 
     def _track(
         self, proc: psutil.Process, argv: tuple[str, ...], plotter: Plotter, status: JobStatus
@@ -318,13 +328,26 @@ def _read_usage(proc: psutil.Process, sample: _Sample) -> None:
 
 
 def _drop_gui_parents(samples: list[_Sample]) -> list[_Sample]:
-    """The chia GUI runs a parent and a child with one command line: report the child only."""
-    by_pid = {sample.pid: sample for sample in samples}
-    parents = {
-        sample.ppid
-        for sample in samples
-        if sample.ppid in by_pid and by_pid[sample.ppid].tracked.argv == sample.tracked.argv
-    }
+    """The chia GUI runs a parent and a child with one command line: report the child only.
+
+    Parents are only looked up among jobs that share a command line, which is rare, so the
+    usual scan reads no parent pids at all.
+    """
+    by_argv: dict[tuple[str, ...], list[_Sample]] = {}
+    for sample in samples:
+        by_argv.setdefault(sample.tracked.argv, []).append(sample)
+    parents: set[int] = set()
+    for group in by_argv.values():
+        if len(group) < 2:
+            continue
+        pids = {sample.pid for sample in group}
+        for sample in group:
+            try:
+                ppid = sample.proc.ppid()
+            except psutil.Error:
+                continue
+            if ppid in pids:
+                parents.add(ppid)
     return [sample for sample in samples if sample.pid not in parents]
 
 
@@ -335,20 +358,21 @@ def _build_jobs(
     layouts = [
         _layout(sample.tracked.args, info) for sample, info in zip(samples, infos, strict=True)
     ]
+    own_dirs = [distinct_dirs(*dirs) for dirs in layouts]
     wanted: dict[str, set[str]] = {}
-    for info, dirs in zip(infos, layouts, strict=True):
+    for info, directories in zip(infos, own_dirs, strict=True):
         if info is not None and info.plot_id:
-            for directory in _distinct_dirs(dirs):
+            for directory in directories:
                 wanted.setdefault(directory, set()).add(info.plot_id)
     files, broken = _find_temp_files(wanted, problems)
     jobs = []
-    for sample, info, dirs in zip(samples, infos, layouts, strict=True):
+    for sample, info, dirs, directories in zip(samples, infos, layouts, own_dirs, strict=True):
         plot_id = info.plot_id if info is not None else None
         own: tuple[TempFile, ...] = ()
         usage: int | None = None
         if plot_id:
             own = tuple(sorted(files.get(plot_id, ()), key=lambda temp: temp.path))
-            if not any(directory in broken for directory in _distinct_dirs(dirs)):
+            if broken.isdisjoint(directories):
                 usage = sum(temp.size_bytes for temp in own)
         jobs.append(_make_job(sample, info, dirs, own, usage, now))
     return jobs
@@ -361,10 +385,6 @@ def _layout(args: PlotArgs, info: LogInfo | None) -> tuple[str | None, str | Non
     dst_dir = info.dst_dir if info and info.dst_dir else args.dst_dir
     # Plotters write into the tmp dir when no final dir is given.
     return tmp_dir, tmp2_dir, dst_dir if dst_dir is not None else tmp_dir
-
-
-def _distinct_dirs(dirs: tuple[str | None, ...]) -> list[str]:
-    return list(dict.fromkeys(os.path.normpath(d) for d in dirs if d))
 
 
 def _make_job(

@@ -107,7 +107,11 @@ class Snapshot:
     problems: tuple[str, ...] = ()
 
 
+def distinct_dirs(*dirs: str | None) -> list[str]:
+    """The given dirs normalised, each once, in order; None and empty ones left out."""
+    return list(dict.fromkeys(os.path.normpath(d) for d in dirs if d))
+
+
 def job_dirs(job: Job) -> list[str]:
     """The dirs a job may keep files in: tmp, tmp2 and dst, each once, in that order."""
-    dirs = [d for d in (job.tmp_dir, job.tmp2_dir, job.dst_dir) if d]
-    return list(dict.fromkeys(os.path.normpath(d) for d in dirs))
+    return distinct_dirs(job.tmp_dir, job.tmp2_dir, job.dst_dir)
