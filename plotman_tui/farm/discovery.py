@@ -13,7 +13,7 @@ import pickle
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import psutil
@@ -72,6 +72,15 @@ class _Tracked:
     problems: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class _TempMeasure:
+    """A job's temp files and their total size, as measured at ``taken_at``."""
+
+    taken_at: float
+    files: tuple[TempFile, ...]
+    usage_bytes: int | None
+
+
 @dataclass
 class _Sample:
     """What one scan read about one process."""
@@ -102,14 +111,23 @@ class Scanner:
     """
 
     def __init__(
-        self, log_dir: str | os.PathLike[str] | None, *, clock: Callable[[], float] = time.time
+        self,
+        log_dir: str | os.PathLike[str] | None,
+        *,
+        clock: Callable[[], float] = time.time,
+        temp_refresh_s: float = 0.0,
     ) -> None:
         self._log_dir = os.path.realpath(log_dir) if log_dir is not None else None
         self._clock = clock
+        # Temp space needs a stat of every temp file (hundreds per k32 job), while a phase
+        # costs one stat of the log: a long-running scanner may measure space less often.
+        self._temp_refresh_s = temp_refresh_s
+        self._temp_seen: dict[str, _TempMeasure] = {}
         self._tracked: dict[tuple[int, float], _Tracked] = {}
         # Parser states carried over from an earlier run (see load_cache); used once each.
         self._cached: dict[str, _LogFollower] = {}
         self._identified: dict[tuple[str, ...], Plotter | None] = {}
+        self._procs: dict[int, psutil.Process] = {}
         #: Log bytes read since this scanner was made (tests and the benchmark check it).
         self.bytes_read = 0
 
@@ -121,26 +139,38 @@ class Scanner:
         samples: list[_Sample] = []
         known = self._identified
         self._identified = {}
-        for proc in psutil.process_iter(["cmdline"]):
-            cmdline = proc.info.get("cmdline")
-            if not cmdline:
-                continue
-            argv = tuple(cmdline)
+        procs = self._procs
+        self._procs = {}
+        tracked_argv = {pid: tracked.argv for (pid, _), tracked in self._tracked.items()}
+        for pid, argv in _command_lines():
+            if not argv:
+                # A zombie's command line is empty: a job seen alive before is still shown.
+                if pid not in tracked_argv:
+                    continue
+                argv = tracked_argv[pid]
             # Most processes are not plot jobs and keep their command line for life: decide
             # once per distinct command line, not once per process per scan.
             plotter = known[argv] if argv in known else identify(argv)
             self._identified[argv] = plotter
-            if plotter is not None:
-                sample = self._sample(proc, argv, plotter)
-                if sample is not None:
-                    samples.append(sample)
+            if plotter is None:
+                continue
+            proc = procs.get(pid)
+            if proc is None:
+                try:
+                    proc = psutil.Process(pid)
+                except psutil.Error:
+                    continue  # gone since the listing
+            self._procs[pid] = proc
+            sample = self._sample(proc, argv, plotter)
+            if sample is not None:
+                samples.append(sample)
         samples = _drop_gui_parents(samples)
         live = {(sample.pid, sample.create_time) for sample in samples}
         for key in [key for key in self._tracked if key not in live]:
             del self._tracked[key]
         infos = [self._follow(sample) for sample in samples]
         problems: list[str] = []
-        jobs = _build_jobs(samples, infos, now, problems)
+        jobs = self._build_jobs(samples, infos, now, problems)
         jobs.sort(key=lambda job: (-job.started_at, job.pid))
         return Snapshot(jobs=tuple(jobs), updated=now, problems=tuple(problems))
 
@@ -261,6 +291,56 @@ class Scanner:
             sample.problems.append(f"log {path}: {error.strerror or error}")
         return follower.parser.info
 
+    def _build_jobs(
+        self,
+        samples: list[_Sample],
+        infos: list[LogInfo | None],
+        now: float,
+        problems: list[str],
+    ) -> list[Job]:
+        """Jobs from samples and log infos, each with its temp files (dirs listed once)."""
+        layouts = [
+            _layout(sample.tracked.args, info) for sample, info in zip(samples, infos, strict=True)
+        ]
+        own_dirs = [distinct_dirs(*dirs) for dirs in layouts]
+        previous = self._temp_seen
+        fresh = {
+            plot_id: measure
+            for plot_id, measure in previous.items()
+            if now - measure.taken_at < self._temp_refresh_s
+        }
+        wanted: dict[str, set[str]] = {}
+        for info, directories in zip(infos, own_dirs, strict=True):
+            if info is not None and info.plot_id and info.plot_id not in fresh:
+                for directory in directories:
+                    wanted.setdefault(directory, set()).add(info.plot_id)
+        files, broken = _find_temp_files(wanted, problems)
+        self._temp_seen = {}
+        jobs = []
+        for sample, info, dirs, directories in zip(samples, infos, layouts, own_dirs, strict=True):
+            plot_id = info.plot_id if info is not None else None
+            measure = None
+            if plot_id:
+                measure = fresh.get(plot_id)
+                if measure is None:
+                    own = tuple(sorted(files.get(plot_id, ()), key=lambda temp: temp.path))
+                    usage = None
+                    if broken.isdisjoint(directories):
+                        usage = sum(temp.size_bytes for temp in own)
+                    measure = _TempMeasure(now, own, usage)
+                self._temp_seen[plot_id] = measure
+            jobs.append(
+                _make_job(
+                    sample,
+                    info,
+                    dirs,
+                    measure.files if measure else (),
+                    measure.usage_bytes if measure else None,
+                    now,
+                )
+            )
+        return jobs
+
     # -- carrying parser state across runs -------------------------------------------------------
 
     def load_cache(self, path: str | os.PathLike[str]) -> None:
@@ -306,6 +386,42 @@ class Scanner:
                 os.unlink(temporary)
 
 
+def _command_lines() -> Iterator[tuple[int, tuple[str, ...]]]:
+    """Every process's pid and command line (empty for kernel threads and zombies).
+
+    On Linux this reads ``/proc/<pid>/cmdline`` directly: one read per process, where
+    ``psutil.process_iter`` also reads each process's stat file to check its identity; the few
+    processes that are plot jobs get a ``psutil.Process`` afterwards. Elsewhere, psutil.
+    """
+    if not _HAS_PROC_FD:
+        for proc in psutil.process_iter(["cmdline"]):
+            yield proc.pid, tuple(proc.info.get("cmdline") or ())
+        return
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as handle:
+                raw = handle.read()
+        except OSError:
+            continue  # ended since the listing, or not ours to read
+        yield int(name), _split_cmdline(raw)
+
+
+def _split_cmdline(raw: bytes) -> tuple[str, ...]:
+    """A raw ``/proc`` command line as argv, as psutil reads it."""
+    if not raw:
+        return ()
+    separator = b"\0" if raw.endswith(b"\0") else b" "
+    if raw.endswith(separator):
+        raw = raw[:-1]
+    parts = raw.split(separator)
+    # A process that rewrote its title with spaces (setproctitle) keeps one NUL-ended string.
+    if separator == b"\0" and len(parts) == 1 and b" " in raw:
+        parts = raw.split(b" ")
+    return tuple(os.fsdecode(part) for part in parts)
+
+
 def _denied(pid: int) -> str:
     return f"pid {pid}: permission denied (run as the user that owns the job, or as root)"
 
@@ -349,33 +465,6 @@ def _drop_gui_parents(samples: list[_Sample]) -> list[_Sample]:
             if ppid in pids:
                 parents.add(ppid)
     return [sample for sample in samples if sample.pid not in parents]
-
-
-def _build_jobs(
-    samples: list[_Sample], infos: list[LogInfo | None], now: float, problems: list[str]
-) -> list[Job]:
-    """Jobs from samples and log infos, with each job's temp files found (dirs listed once)."""
-    layouts = [
-        _layout(sample.tracked.args, info) for sample, info in zip(samples, infos, strict=True)
-    ]
-    own_dirs = [distinct_dirs(*dirs) for dirs in layouts]
-    wanted: dict[str, set[str]] = {}
-    for info, directories in zip(infos, own_dirs, strict=True):
-        if info is not None and info.plot_id:
-            for directory in directories:
-                wanted.setdefault(directory, set()).add(info.plot_id)
-    files, broken = _find_temp_files(wanted, problems)
-    jobs = []
-    for sample, info, dirs, directories in zip(samples, infos, layouts, own_dirs, strict=True):
-        plot_id = info.plot_id if info is not None else None
-        own: tuple[TempFile, ...] = ()
-        usage: int | None = None
-        if plot_id:
-            own = tuple(sorted(files.get(plot_id, ()), key=lambda temp: temp.path))
-            if broken.isdisjoint(directories):
-                usage = sum(temp.size_bytes for temp in own)
-        jobs.append(_make_job(sample, info, dirs, own, usage, now))
-    return jobs
 
 
 def _layout(args: PlotArgs, info: LogInfo | None) -> tuple[str | None, str | None, str | None]:

@@ -184,15 +184,27 @@ def test_gui_parent_and_child_with_one_command_line_are_one_job(farm: dict[str, 
     assert [job.pid for job in jobs] == [children[0].pid]
 
 
+def wait_for_status(scanner: Scanner, pid: int, wanted: set[JobStatus]) -> JobStatus:
+    """The job's status once it is one of ``wanted`` (or the last seen, after 5 s)."""
+    deadline = time.monotonic() + 5
+    status = only_job(scanner, pid).status
+    while status not in wanted and time.monotonic() < deadline:
+        time.sleep(0.02)
+        status = only_job(scanner, pid).status
+    return status
+
+
 def test_suspended_job_shows_stp_and_resumed_job_runs_again(farm: dict[str, Path]) -> None:
     log = farm["logs"] / "job.log"
     log.write_text("")
     with running(argv_for(farm), log) as proc:
         scanner = Scanner(farm["logs"])
         os.kill(proc.pid, signal.SIGSTOP)
-        assert only_job(scanner, proc.pid).status is JobStatus.STP
+        # A signal is delivered asynchronously: give the kernel a moment to stop the process.
+        assert wait_for_status(scanner, proc.pid, {JobStatus.STP}) is JobStatus.STP
         os.kill(proc.pid, signal.SIGCONT)
-        assert only_job(scanner, proc.pid).status in (JobStatus.SLP, JobStatus.RUN)
+        running_states = {JobStatus.SLP, JobStatus.RUN}
+        assert wait_for_status(scanner, proc.pid, running_states) in running_states
 
 
 def test_missing_tmp_dir_is_a_problem_not_a_crash(farm: dict[str, Path], tmp_path: Path) -> None:
@@ -281,3 +293,24 @@ def test_saved_parser_state_lets_the_next_run_read_only_new_bytes(
         fourth.load_cache(cache)
         assert only_job(fourth, proc.pid).plot_id == other
         assert fourth.bytes_read == log.stat().st_size
+
+
+def test_temp_space_is_remeasured_after_the_refresh_interval(farm: dict[str, Path]) -> None:
+    plot_id = secrets.token_hex(32)
+    log = farm["logs"] / "job.log"
+    log.write_text(
+        k32_log(20, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+    )
+    name = f"plot-k32-2021-07-14-22-33-{plot_id}.plot"
+    (farm["tmp"] / f"{name}.table1.tmp").write_bytes(b"x" * 100)
+    now = [1000.0]
+    with running(argv_for(farm), log) as proc:
+        scanner = Scanner(farm["logs"], clock=lambda: now[0], temp_refresh_s=10)
+        assert only_job(scanner, proc.pid).tmp_usage_bytes == 100
+        (farm["tmp"] / f"{name}.table2.tmp").write_bytes(b"x" * 50)
+        now[0] += 5
+        job = only_job(scanner, proc.pid)
+        assert job.tmp_usage_bytes == 100 and len(job.tmp_files) == 1  # still the last sample
+        now[0] += 6
+        job = only_job(scanner, proc.pid)
+        assert job.tmp_usage_bytes == 150 and len(job.tmp_files) == 2
