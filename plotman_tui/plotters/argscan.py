@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from plotman_tui.plotters.base import PlotArgs, resolve_dir
+
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
@@ -177,3 +179,19 @@ def program_name(arg: str) -> str:
 def with_trailing_slash(path: str) -> str:
     """madMAx joins file names onto its directories without a separator, so they need one."""
     return path if path.endswith(("/", "\\")) else path + "/"
+
+
+def plot_args(found: Scan, cwd: str | None, *, default_k: int) -> PlotArgs:
+    """The plot parameters of a scan that uses the common keys (k, tmp, tmp2, dst, threads,
+    buckets, buffer, count); dirs resolved against ``cwd``, k defaulting to ``default_k``."""
+    return PlotArgs(
+        # The plotter's own default applies when -k is absent: disk space depends on it.
+        k=found.get_int("k") if "k" in found.values else default_k,
+        tmp_dir=resolve_dir(found.get("tmp"), cwd),
+        tmp2_dir=resolve_dir(found.get("tmp2"), cwd),
+        dst_dir=resolve_dir(found.get("dst"), cwd),
+        threads=found.get_int("threads"),
+        buckets=found.get_int("buckets"),
+        buffer_mib=found.get_int("buffer"),
+        count=found.get_int("count"),
+    )

@@ -12,8 +12,15 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from plotman_tui.plotters.argscan import OptionSpec, program_name, scan, spellings, to_int
-from plotman_tui.plotters.base import PlotArgs, resolve_dir, strip_interpreter
+from plotman_tui.plotters.argscan import (
+    OptionSpec,
+    plot_args,
+    program_name,
+    scan,
+    spellings,
+    to_int,
+)
+from plotman_tui.plotters.base import PlotArgs, strip_interpreter
 from plotman_tui.plotters.logscan import NUMBER, PlotLogParser, asctime_timestamp, first_int
 
 if TYPE_CHECKING:
@@ -87,18 +94,7 @@ class ChiaPlotter:
         args = _create_args(argv)
         if args is None:
             return PlotArgs()
-        found = scan(args, _CREATE_SPEC)
-        return PlotArgs(
-            # chia plots k32 unless -k says otherwise (the size is what disk space depends on).
-            k=found.get_int("k") if "k" in found.values else DEFAULT_K,
-            tmp_dir=resolve_dir(found.get("tmp"), cwd),
-            tmp2_dir=resolve_dir(found.get("tmp2"), cwd),
-            dst_dir=resolve_dir(found.get("dst"), cwd),
-            threads=found.get_int("threads"),
-            buckets=found.get_int("buckets"),
-            buffer_mib=found.get_int("buffer"),
-            count=found.get_int("count"),
-        )
+        return plot_args(scan(args, _CREATE_SPEC), cwd, default_k=DEFAULT_K)
 
     def build_argv(
         self, plotting: PlottingConfig, tmp_dir: str, tmp2_dir: str | None, dst_dir: str
