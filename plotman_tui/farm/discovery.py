@@ -1,25 +1,30 @@
 """Stateless discovery: find every plot job in the process table and read what its log says.
 
 Nothing is remembered between runs of the tool: a job is whatever process runs a plotter, and its
-progress is whatever its log says. A :class:`Scanner` only keeps, per log, how far it has read and
-the parser's state, so that a rescan reads just the bytes appended since the last one.
+progress is whatever its log says. A :class:`Scanner` only keeps, per process, what never
+changes (command line, working dir, log) and, per log, how far it has read and the parser's
+state, so that a rescan reads just the bytes appended since the last one. One-shot commands can
+carry that parser state from run to run in a cache file (plain JSON, derived data only).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import pickle
 import re
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
+from plotman_tui import __version__
 from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile, distinct_dirs
-from plotman_tui.plotters import identify
+from plotman_tui.plotters import get_plotter, identify
 from plotman_tui.plotters.base import LogInfo, LogParser, PlotArgs, Plotter
 
 # Most of a log arrives on the first read; after that, appends are small. Reading in bounded
@@ -28,10 +33,10 @@ _READ_CHUNK = 4 * 1024 * 1024
 
 _PLOT_ID_RE = re.compile(r"[0-9a-f]{64}")
 
-# How much of a log's start is kept to recognise it again: enough to hold the plot id line of
-# every plotter's log, so a log rewritten for another plot always differs here.
+# How much of a log's start identifies it: enough to hold the plot id line of every plotter's
+# log, so a log rewritten for another plot always differs here.
 _HEAD_BYTES = 4096
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 _STATUS = {
     psutil.STATUS_RUNNING: JobStatus.RUN,
@@ -45,6 +50,7 @@ _STATUS = {
 }
 
 _HAS_PROC_FD = sys.platform.startswith("linux") and os.path.isdir("/proc/self/fd")
+_DELETED = " (deleted)"
 
 
 @dataclass
@@ -52,9 +58,11 @@ class _LogFollower:
     """How far one log has been read, and the parser that has read it."""
 
     parser: LogParser
-    offset: int = 0
+    offset: int = 0  # bytes fed to the parser
+    boundary: int = 0  # end of the last complete line fed: where a saved state is exact
     inode: int | None = None
-    head: bytes = b""  # the log's first bytes: tells a cached state from a rewritten log
+    head_length: int = 0  # how many of the log's first bytes head_crc covers
+    head_crc: int = 0
     # False for a state loaded from the cache, until the log's first bytes have been compared.
     verified: bool = True
 
@@ -67,9 +75,26 @@ class _Tracked:
     plotter: Plotter
     cwd: str | None
     args: PlotArgs
-    log_file: str | None
-    follower: _LogFollower | None
+    log_file: str | None  # the log's path, as shown
+    read_path: str | None  # where to read it: the path, or the job's fd once it is deleted
     problems: tuple[str, ...] = ()
+    follower: _LogFollower | None = None  # made on the first read of the log
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    """A job as a previous run saved it: its identity, its log and its parser's state."""
+
+    pid: int
+    create_time: float
+    argv: tuple[str, ...]
+    plotter: str
+    log_file: str | None
+    inode: int | None
+    offset: int
+    head_length: int
+    head_crc: int
+    state: Any
 
 
 @dataclass(frozen=True)
@@ -100,6 +125,10 @@ class _Sample:
     def pid(self) -> int:
         return self.proc.pid
 
+    @property
+    def key(self) -> tuple[int, float]:
+        return (self.proc.pid, self.create_time)
+
 
 class Scanner:
     """Finds plot jobs; reuse one instance so rescans read only new log bytes.
@@ -124,10 +153,9 @@ class Scanner:
         self._temp_refresh_s = temp_refresh_s
         self._temp_seen: dict[str, _TempMeasure] = {}
         self._tracked: dict[tuple[int, float], _Tracked] = {}
-        # Parser states carried over from an earlier run (see load_cache); used once each.
-        self._cached: dict[str, _LogFollower] = {}
         self._identified: dict[tuple[str, ...], Plotter | None] = {}
-        self._procs: dict[int, psutil.Process] = {}
+        # Jobs a previous run saved (see load_cache), by pid; each is used at most once.
+        self._remembered: dict[int, _Remembered] = {}
         #: Log bytes read since this scanner was made (tests and the benchmark check it).
         self.bytes_read = 0
 
@@ -136,55 +164,69 @@ class Scanner:
     def scan(self) -> Snapshot:
         """One pass over the process table; returns the jobs, youngest first."""
         now = self._clock()
-        samples: list[_Sample] = []
+        problems: list[str] = []
+        self._check_log_dir(problems)
+        # A zombie's command line is empty: a job seen alive before (in this scanner or by the
+        # run that saved the cache) is still recognised, if its create time is the same.
+        earlier = {pid: (r.create_time, r.argv) for pid, r in self._remembered.items()}
+        earlier.update({pid: (ctime, t.argv) for (pid, ctime), t in self._tracked.items()})
         known = self._identified
         self._identified = {}
-        procs = self._procs
-        self._procs = {}
-        tracked_argv = {pid: tracked.argv for (pid, _), tracked in self._tracked.items()}
+        samples: list[_Sample] = []
         for pid, argv in _command_lines():
+            expected_create_time = None
             if not argv:
-                # A zombie's command line is empty: a job seen alive before is still shown.
-                if pid not in tracked_argv:
+                if pid not in earlier:
                     continue
-                argv = tracked_argv[pid]
+                expected_create_time, argv = earlier[pid]
             # Most processes are not plot jobs and keep their command line for life: decide
             # once per distinct command line, not once per process per scan.
             plotter = known[argv] if argv in known else identify(argv)
             self._identified[argv] = plotter
-            if plotter is None:
-                continue
-            proc = procs.get(pid)
-            if proc is None:
-                try:
-                    proc = psutil.Process(pid)
-                except psutil.Error:
-                    continue  # gone since the listing
-            self._procs[pid] = proc
-            sample = self._sample(proc, argv, plotter)
-            if sample is not None:
-                samples.append(sample)
-        samples = _drop_gui_parents(samples)
-        live = {(sample.pid, sample.create_time) for sample in samples}
+            if plotter is not None:
+                sample = self._sample(pid, argv, plotter, expected_create_time)
+                if sample is not None:
+                    samples.append(sample)
+        live = {sample.key for sample in samples}
         for key in [key for key in self._tracked if key not in live]:
             del self._tracked[key]
+        samples = _drop_gui_parents(samples)
         infos = [self._follow(sample) for sample in samples]
-        problems: list[str] = []
         jobs = self._build_jobs(samples, infos, now, problems)
         jobs.sort(key=lambda job: (-job.started_at, job.pid))
         return Snapshot(jobs=tuple(jobs), updated=now, problems=tuple(problems))
 
+    def _check_log_dir(self, problems: list[str]) -> None:
+        if self._log_dir is None:
+            return
+        if not os.path.isdir(self._log_dir):
+            problems.append(f"log dir {self._log_dir}: missing, so no job's phase is known")
+        elif not os.access(self._log_dir, os.R_OK | os.X_OK):
+            problems.append(f"log dir {self._log_dir}: not readable, so no job's phase is known")
+
     def _sample(
-        self, proc: psutil.Process, argv: tuple[str, ...], plotter: Plotter
+        self,
+        pid: int,
+        argv: tuple[str, ...],
+        plotter: Plotter,
+        expected_create_time: float | None,
     ) -> _Sample | None:
+        # A new Process each scan: psutil caches the create time in the object, and a reused
+        # pid must not pass for the job it replaced.
+        try:
+            proc = psutil.Process(pid)
+        except psutil.Error:
+            return None  # it ended between the listing and now: not a job any more
         try:
             with proc.oneshot():
                 create_time = proc.create_time()
+                if expected_create_time is not None and create_time != expected_create_time:
+                    return None  # a process with no command line took a known job's pid
                 status = _STATUS.get(proc.status(), JobStatus.UNK)
-                key = (proc.pid, create_time)
+                key = (pid, create_time)
                 tracked = self._tracked.get(key)
                 if tracked is None or tracked.argv != argv:
-                    tracked = self._track(proc, argv, plotter, status)
+                    tracked = self._track(proc, key, argv, plotter, status)
                     self._tracked[key] = tracked
                 sample = _Sample(proc, create_time, status, tracked)
                 if status is not JobStatus.ZMB:
@@ -193,103 +235,120 @@ class Scanner:
         except psutil.NoSuchProcess:
             return None  # it ended between the listing and now: not a job any more
         except psutil.AccessDenied:
-            tracked = _Tracked(
-                argv,
-                plotter,
-                None,
-                plotter.parse_args(argv, None),
-                None,
-                None,
-                (_denied(proc.pid),),
-            )
+            args = plotter.parse_args(argv, None)
+            tracked = _Tracked(argv, plotter, None, args, None, None, (_denied(pid),))
             return _Sample(proc, 0.0, JobStatus.UNK, tracked)
 
     def _track(
-        self, proc: psutil.Process, argv: tuple[str, ...], plotter: Plotter, status: JobStatus
+        self,
+        proc: psutil.Process,
+        key: tuple[int, float],
+        argv: tuple[str, ...],
+        plotter: Plotter,
+        status: JobStatus,
     ) -> _Tracked:
         """Read what a process keeps for life: its cwd, its arguments and its log."""
         problems: list[str] = []
         cwd = None
-        log_file = None
-        if status is not JobStatus.ZMB:  # a zombie has no cwd and no open files left
+        log_file = read_path = None
+        if status is not JobStatus.ZMB:
             # Without the cwd, relative dirs stay relative; absolute ones are unaffected.
             with contextlib.suppress(psutil.AccessDenied):
                 cwd = proc.cwd()
-            log_file = self._find_log(proc, problems)
-        follower = None
-        if log_file is not None:
-            follower = self._cached.pop(log_file, None)
-            if follower is None or type(follower.parser) is not type(plotter.new_log_parser()):
-                follower = _LogFollower(parser=plotter.new_log_parser())
+            log_file, read_path = self._find_log(proc, problems)
+        else:
+            # A zombie has no cwd and no open files left; a previous run may know its log.
+            remembered = self._remembered.get(key[0])
+            if remembered is not None and remembered.create_time == key[1]:
+                log_file = read_path = remembered.log_file
         return _Tracked(
-            argv, plotter, cwd, plotter.parse_args(argv, cwd), log_file, follower, tuple(problems)
+            argv, plotter, cwd, plotter.parse_args(argv, cwd), log_file, read_path, tuple(problems)
         )
 
-    def _find_log(self, proc: psutil.Process, problems: list[str]) -> str | None:
+    def _find_log(self, proc: psutil.Process, problems: list[str]) -> tuple[str | None, str | None]:
+        """The job's log in the log dir (as shown, and where to read it), or (None, None)."""
         if self._log_dir is None:
-            return None
+            return None, None
         if _HAS_PROC_FD:
             # The log is almost always the job's stdout or stderr: two readlinks instead of
             # listing every open file (a k32 chia job holds well over a hundred).
             for fd in (1, 2):
                 try:
                     target = os.readlink(f"/proc/{proc.pid}/fd/{fd}")
+                except PermissionError:
+                    problems.append(_denied(proc.pid))
+                    break
                 except OSError:
                     continue
+                if target.endswith(_DELETED) and self._in_log_dir(target[: -len(_DELETED)]):
+                    # Deleted while the job runs: still readable through the job's own fd.
+                    return target, f"/proc/{proc.pid}/fd/{fd}"
                 if self._in_log_dir(target):
-                    return target
+                    return target, target
         try:
             for opened in proc.open_files():
                 if self._in_log_dir(opened.path):
-                    return opened.path
+                    return opened.path, opened.path
         except psutil.AccessDenied:
             problems.append(_denied(proc.pid))
         except (psutil.NoSuchProcess, OSError):
             pass
-        return None
+        return None, None
 
     def _in_log_dir(self, path: str) -> bool:
         return path.startswith("/") and os.path.dirname(path) == self._log_dir
 
     def _follow(self, sample: _Sample) -> LogInfo | None:
-        """Read what the job's log gained since the last scan; its parser's view of it."""
+        """Read what the job's log gained since the last scan; its parser's view of it.
+
+        None when the job has no log, or none of it could be read yet (phase unknown).
+        """
         tracked = sample.tracked
-        follower = tracked.follower
-        if follower is None or tracked.log_file is None:
+        path = tracked.read_path
+        if path is None:
             return None
-        path = tracked.log_file
+        follower = tracked.follower
+        if follower is None:
+            follower = self._resume(sample) or _LogFollower(tracked.plotter.new_log_parser())
+            tracked.follower = follower
         try:
             stat = os.stat(path)
             unchanged = stat.st_size == follower.offset and stat.st_ino == follower.inode
-            if unchanged and follower.verified:
-                return follower.parser.info  # nothing new: not even an open()
-            with open(path, "rb") as handle:
-                stat = os.fstat(handle.fileno())
-                head = handle.read(len(follower.head)) if follower.head else b""
-                if (
-                    stat.st_size < follower.offset
-                    or (follower.inode is not None and stat.st_ino != follower.inode)
-                    or head != follower.head
-                ):
-                    # Truncated or replaced: start over rather than show stale progress.
-                    follower.parser = tracked.plotter.new_log_parser()
-                    follower.offset = 0
-                    follower.head = b""
-                follower.inode = stat.st_ino
-                follower.verified = True
-                handle.seek(follower.offset)
-                while True:
-                    data = handle.read(_READ_CHUNK)
-                    if not data:
-                        break
-                    if follower.offset == 0:
-                        follower.head = data[:_HEAD_BYTES]
-                    follower.offset += len(data)
-                    self.bytes_read += len(data)
-                    follower.parser.feed(data)
+            if not (unchanged and follower.verified):
+                self._read_log(path, follower, tracked.plotter)
         except OSError as error:
-            sample.problems.append(f"log {path}: {error.strerror or error}")
+            sample.problems.append(f"log {tracked.log_file}: {error.strerror or error}")
+            if follower.offset == 0:
+                return None
         return follower.parser.info
+
+    def _read_log(self, path: str, follower: _LogFollower, plotter: Plotter) -> None:
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            stale = stat.st_size < follower.offset or (
+                follower.inode is not None and stat.st_ino != follower.inode
+            )
+            if not stale and not follower.verified:
+                head = handle.read(follower.head_length)
+                stale = zlib.crc32(head) != follower.head_crc
+            if stale:
+                # Truncated, replaced or rewritten: start over rather than show stale progress.
+                follower.parser = plotter.new_log_parser()
+                follower.offset = follower.boundary = follower.head_length = 0
+            follower.inode = stat.st_ino
+            follower.verified = True
+            handle.seek(follower.offset)
+            while data := handle.read(_READ_CHUNK):
+                if follower.offset == 0:
+                    follower.head_length = min(len(data), _HEAD_BYTES)
+                    follower.head_crc = zlib.crc32(data[: follower.head_length])
+                # A CR as the very last byte may be half of a CRLF: its line is not done yet.
+                end = max(data.rfind(b"\n"), data.rfind(b"\r", 0, len(data) - 1))
+                if end >= 0:
+                    follower.boundary = follower.offset + end + 1
+                follower.offset += len(data)
+                self.bytes_read += len(data)
+                follower.parser.feed(data)
 
     def _build_jobs(
         self,
@@ -302,88 +361,134 @@ class Scanner:
         layouts = [
             _layout(sample.tracked.args, info) for sample, info in zip(samples, infos, strict=True)
         ]
-        own_dirs = [distinct_dirs(*dirs) for dirs in layouts]
-        previous = self._temp_seen
+        # Temp space lives in tmp and tmp2; dst holds the finished plot.
+        temp_dirs = [distinct_dirs(tmp, tmp2) for tmp, tmp2, _ in layouts]
         fresh = {
             plot_id: measure
-            for plot_id, measure in previous.items()
+            for plot_id, measure in self._temp_seen.items()
             if now - measure.taken_at < self._temp_refresh_s
         }
         wanted: dict[str, set[str]] = {}
-        for info, directories in zip(infos, own_dirs, strict=True):
+        for info, directories in zip(infos, temp_dirs, strict=True):
             if info is not None and info.plot_id and info.plot_id not in fresh:
                 for directory in directories:
                     wanted.setdefault(directory, set()).add(info.plot_id)
         files, broken = _find_temp_files(wanted, problems)
         self._temp_seen = {}
         jobs = []
-        for sample, info, dirs, directories in zip(samples, infos, layouts, own_dirs, strict=True):
-            plot_id = info.plot_id if info is not None else None
+        for sample, info, dirs, directories in zip(samples, infos, layouts, temp_dirs, strict=True):
             measure = None
-            if plot_id:
-                measure = fresh.get(plot_id)
+            if info is not None and info.plot_id:
+                measure = fresh.get(info.plot_id)
                 if measure is None:
-                    own = tuple(sorted(files.get(plot_id, ()), key=lambda temp: temp.path))
+                    own = tuple(sorted(files.get(info.plot_id, ()), key=lambda temp: temp.path))
                     usage = None
                     if broken.isdisjoint(directories):
                         usage = sum(temp.size_bytes for temp in own)
                     measure = _TempMeasure(now, own, usage)
-                self._temp_seen[plot_id] = measure
-            jobs.append(
-                _make_job(
-                    sample,
-                    info,
-                    dirs,
-                    measure.files if measure else (),
-                    measure.usage_bytes if measure else None,
-                    now,
-                )
-            )
+                self._temp_seen[info.plot_id] = measure
+            jobs.append(_make_job(sample, info, dirs, measure, now))
         return jobs
 
     # -- carrying parser state across runs -------------------------------------------------------
 
+    def _resume(self, sample: _Sample) -> _LogFollower | None:
+        """A follower rebuilt from a previous run's saved state for this job, if one fits."""
+        remembered = self._remembered.pop(sample.pid, None)
+        tracked = sample.tracked
+        if (
+            remembered is None
+            or remembered.create_time != sample.create_time
+            or remembered.log_file != tracked.log_file
+            or remembered.plotter != tracked.plotter.name
+        ):
+            return None
+        parser = tracked.plotter.new_log_parser()
+        if not parser.restore_state(remembered.state):
+            return None
+        return _LogFollower(
+            parser,
+            offset=remembered.offset,
+            boundary=remembered.offset,
+            inode=remembered.inode,
+            head_length=remembered.head_length,
+            head_crc=remembered.head_crc,
+            verified=False,
+        )
+
     def load_cache(self, path: str | os.PathLike[str]) -> None:
-        """Take the parser states a previous run saved; anything unreadable is ignored.
+        """Take the jobs a previous run saved; a cache that is unreadable or from another
+        version of plotman-tui is ignored.
 
         A one-shot command is a new process each time; without this it would parse every job's
-        whole log on every run. The cache is derived data only: each state is checked against
-        the log's inode and first bytes before use, and deleting the file changes nothing but
-        speed.
+        whole log on every run. The cache is derived data only, plain JSON read into plain
+        fields: each state is checked against its job's create time and its log's inode and
+        first bytes before use, and deleting the file changes nothing but speed.
         """
         try:
-            with open(path, "rb") as handle:
-                saved = pickle.load(handle)
-            if saved.get("format") != _CACHE_FORMAT:
+            with open(path, encoding="utf-8") as handle:
+                saved = json.load(handle)
+            if saved.get("format") != _CACHE_FORMAT or saved.get("version") != __version__:
                 return
-            followers = saved["followers"]
-            self._cached = {
-                log: follower
-                for log, follower in followers.items()
-                if isinstance(log, str) and isinstance(follower, _LogFollower)
-            }
-            for follower in self._cached.values():
-                follower.verified = False
-        except Exception:  # a broken cache must never stop a scan
-            self._cached = {}
+            remembered = [_remembered_from_json(entry) for entry in saved["jobs"]]
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return
+        self._remembered = {entry.pid: entry for entry in remembered}
 
     def save_cache(self, path: str | os.PathLike[str]) -> None:
-        """Save the parser state of every log followed now (best effort, atomic replace)."""
-        followers = {
-            tracked.log_file: tracked.follower
-            for tracked in self._tracked.values()
-            if tracked.log_file is not None and tracked.follower is not None
-        }
+        """Save every job's identity and parser state (best effort, atomic replace)."""
+        jobs = []
+        for (pid, create_time), tracked in self._tracked.items():
+            follower = tracked.follower
+            entry: dict[str, Any] = {
+                "pid": pid,
+                "create_time": create_time,
+                "argv": list(tracked.argv),
+                "plotter": tracked.plotter.name,
+                "log_file": tracked.log_file,
+            }
+            if follower is not None and follower.boundary > 0:
+                entry.update(
+                    inode=follower.inode,
+                    offset=follower.boundary,
+                    head_length=follower.head_length,
+                    head_crc=follower.head_crc,
+                    state=follower.parser.save_state(),
+                )
+            jobs.append(entry)
         target = os.fspath(path)
         temporary = f"{target}.{os.getpid()}.tmp"
         try:
             os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-            with open(temporary, "wb") as handle:
-                pickle.dump({"format": _CACHE_FORMAT, "followers": followers}, handle)
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump({"format": _CACHE_FORMAT, "version": __version__, "jobs": jobs}, handle)
             os.replace(temporary, target)
-        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        except (OSError, TypeError, ValueError):
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+
+def _remembered_from_json(entry: dict[str, Any]) -> _Remembered:
+    """One saved job; raises (TypeError, ValueError, KeyError) on anything malformed."""
+    argv = tuple(entry["argv"])
+    if not all(isinstance(arg, str) for arg in argv):
+        raise TypeError("argv")
+    get_plotter(entry["plotter"])  # raises ValueError for a name this version does not know
+    log_file = entry["log_file"]
+    if log_file is not None and not isinstance(log_file, str):
+        raise TypeError("log_file")
+    return _Remembered(
+        pid=int(entry["pid"]),
+        create_time=float(entry["create_time"]),
+        argv=argv,
+        plotter=str(entry["plotter"]),
+        log_file=log_file,
+        inode=int(entry["inode"]) if "inode" in entry else None,
+        offset=int(entry.get("offset", 0)),
+        head_length=int(entry.get("head_length", 0)),
+        head_crc=int(entry.get("head_crc", 0)),
+        state=entry.get("state"),
+    )
 
 
 def _command_lines() -> Iterator[tuple[int, tuple[str, ...]]]:
@@ -472,16 +577,14 @@ def _layout(args: PlotArgs, info: LogInfo | None) -> tuple[str | None, str | Non
     tmp_dir = info.tmp_dir if info and info.tmp_dir else args.tmp_dir
     tmp2_dir = info.tmp2_dir if info and info.tmp2_dir else args.tmp2_dir
     dst_dir = info.dst_dir if info and info.dst_dir else args.dst_dir
-    # Plotters write into the tmp dir when no final dir is given.
-    return tmp_dir, tmp2_dir, dst_dir if dst_dir is not None else tmp_dir
+    return tmp_dir, tmp2_dir, dst_dir
 
 
 def _make_job(
     sample: _Sample,
     info: LogInfo | None,
     dirs: tuple[str | None, str | None, str | None],
-    tmp_files: tuple[TempFile, ...],
-    tmp_usage: int | None,
+    temp: _TempMeasure | None,
     now: float,
 ) -> Job:
     tracked = sample.tracked
@@ -513,8 +616,8 @@ def _make_job(
         final_file=info.final_file if info else None,
         completed=info.completed if info else False,
         log_file=tracked.log_file,
-        tmp_files=tmp_files,
-        tmp_usage_bytes=tmp_usage,
+        tmp_files=temp.files if temp else (),
+        tmp_usage_bytes=temp.usage_bytes if temp else None,
         mem_rss_bytes=sample.rss,
         mem_vms_bytes=sample.vms,
         user_seconds=sample.user,
@@ -542,10 +645,6 @@ def _find_temp_files(
             broken.add(directory)
             problems.append(f"dir {directory}: {error.strerror or error}")
     return files, broken
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) else None
 
 
 def _list_plot_files(directory: str, plot_ids: set[str]) -> Iterable[tuple[str, str, int]]:

@@ -181,15 +181,23 @@ def with_trailing_slash(path: str) -> str:
     return path if path.endswith(("/", "\\")) else path + "/"
 
 
-def plot_args(found: Scan, cwd: str | None, *, default_k: int) -> PlotArgs:
+def plot_args(found: Scan, cwd: str | None, *, default_k: int, default_dst: str | None) -> PlotArgs:
     """The plot parameters of a scan that uses the common keys (k, tmp, tmp2, dst, threads,
-    buckets, buffer, count); dirs resolved against ``cwd``, k defaulting to ``default_k``."""
+    buckets, buffer, count); dirs resolved against ``cwd``.
+
+    The plotter's own defaults apply when an option is absent: ``default_k`` (disk space
+    depends on it) and ``default_dst``, where the finished plot goes without ``-d``.
+    """
+    dst = resolve_dir(found.get("dst"), cwd)
+    if dst is None:
+        dst = resolve_dir(default_dst, cwd)
+        if dst is not None and not os.path.isabs(dst):
+            dst = None  # "the working dir", but the job's working dir could not be read
     return PlotArgs(
-        # The plotter's own default applies when -k is absent: disk space depends on it.
         k=found.get_int("k") if "k" in found.values else default_k,
         tmp_dir=resolve_dir(found.get("tmp"), cwd),
         tmp2_dir=resolve_dir(found.get("tmp2"), cwd),
-        dst_dir=resolve_dir(found.get("dst"), cwd),
+        dst_dir=dst,
         threads=found.get_int("threads"),
         buckets=found.get_int("buckets"),
         buffer_mib=found.get_int("buffer"),

@@ -69,6 +69,14 @@ class LogParser(Protocol):
         """The log's writer is gone: read a last line that no newline ended."""
         ...
 
+    def save_state(self) -> dict[str, object]:
+        """JSON-ready state, valid up to the end of the last complete line fed."""
+        ...
+
+    def restore_state(self, state: object) -> bool:
+        """Take a saved state (on a fresh parser); False when it does not fit this parser."""
+        ...
+
     @property
     def info(self) -> LogInfo: ...
 

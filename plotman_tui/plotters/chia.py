@@ -94,7 +94,8 @@ class ChiaPlotter:
         args = _create_args(argv)
         if args is None:
             return PlotArgs()
-        return plot_args(scan(args, _CREATE_SPEC), cwd, default_k=DEFAULT_K)
+        # chia writes the plot to its working dir without -d.
+        return plot_args(scan(args, _CREATE_SPEC), cwd, default_k=DEFAULT_K, default_dst=".")
 
     def build_argv(
         self, plotting: PlottingConfig, tmp_dir: str, tmp2_dir: str | None, dst_dir: str

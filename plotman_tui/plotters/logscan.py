@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any, TypeGuard
 
 from plotman_tui.farm.model import PHASE_START, Phase
 from plotman_tui.plotters.base import LineSplitter, LogInfo, resolve_dir
@@ -60,6 +61,10 @@ def asctime_timestamp(text: str) -> float | None:
         return None
     day, hour, minute, second, year = (int(match.group(i)) for i in range(2, 7))
     return local_timestamp(year, month, day, hour, minute, second)
+
+
+def _is_pair(value: object) -> TypeGuard[list[Any]]:
+    return isinstance(value, list) and len(value) == 2
 
 
 class PlotLogParser:
@@ -114,6 +119,57 @@ class PlotLogParser:
             self._cached = None
         for line in lines:
             self._line(line)
+
+    def save_state(self) -> dict[str, object]:
+        """The parser's fields as JSON-ready data.
+
+        Valid for the log up to the end of the last complete line fed: whatever follows it
+        (a partial line) must be fed again after :meth:`restore_state`.
+        """
+        state: dict[str, object] = {}
+        for name, value in vars(self).items():
+            if name.startswith("_"):
+                continue
+            if isinstance(value, Phase):
+                state[name] = [value.major, value.minor]
+            elif isinstance(value, dict):
+                state[name] = [[key, item] for key, item in value.items()]
+            else:
+                state[name] = value
+        return state
+
+    def restore_state(self, state: object) -> bool:
+        """Take fields saved by :meth:`save_state` (on a fresh parser); False if they don't fit.
+
+        Only the fields a fresh parser has are accepted, each in its own shape, so a state saved
+        by another version of the parser is refused rather than half applied.
+        """
+        if not isinstance(state, dict):
+            return False
+        fields = vars(self)
+        restored: dict[str, object] = {}
+        for name, value in state.items():
+            if not isinstance(name, str) or name.startswith("_") or name not in fields:
+                return False
+            current = fields[name]
+            if isinstance(current, Phase):
+                if not (_is_pair(value) and all(type(part) is int for part in value)):
+                    return False
+                restored[name] = Phase(value[0], value[1])
+            elif isinstance(current, dict):
+                if not isinstance(value, list) or not all(
+                    _is_pair(pair) and type(pair[0]) is int and type(pair[1]) in (int, float)
+                    for pair in value
+                ):
+                    return False
+                restored[name] = {pair[0]: pair[1] for pair in value}
+            elif value is None or type(value) in (str, int, float, bool):
+                restored[name] = value
+            else:
+                return False
+        fields.update(restored)
+        self._cached = None
+        return True
 
     @property
     def info(self) -> LogInfo:

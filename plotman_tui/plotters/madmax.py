@@ -76,7 +76,9 @@ class MadmaxPlotter:
         args = _plot_args(argv)
         if args is None:
             return PlotArgs()
-        return plot_args(scan(args, _SPEC), cwd, default_k=DEFAULT_K)
+        found = scan(args, _SPEC)
+        # madMAx writes the plot to its tmp dir without -d.
+        return plot_args(found, cwd, default_k=DEFAULT_K, default_dst=found.get("tmp"))
 
     def build_argv(
         self, plotting: PlottingConfig, tmp_dir: str, tmp2_dir: str | None, dst_dir: str
