@@ -200,15 +200,20 @@ def _selected(config: Config, ids: Sequence[str]) -> list[Job]:
 def _cmd_details(config: Config, args: argparse.Namespace) -> int:
     from plotman_tui.report import render_details
 
-    print("\n\n".join(render_details(job) for job in _selected(config, args.ids)))
+    jobs = _selected(config, args.ids)
+    print("\n\n".join(render_details(job) for job in jobs) if jobs else _NO_JOBS)
     return EXIT_OK
 
 
 def _cmd_files(config: Config, args: argparse.Namespace) -> int:
     from plotman_tui.report import render_files
 
-    print("\n".join(render_files(job) for job in _selected(config, args.ids)))
+    jobs = _selected(config, args.ids)
+    print("\n".join(render_files(job) for job in jobs) if jobs else _NO_JOBS)
     return EXIT_OK
+
+
+_NO_JOBS = "No plot jobs running."
 
 
 def _cmd_logs(config: Config, args: argparse.Namespace) -> int:
@@ -219,12 +224,16 @@ def _cmd_logs(config: Config, args: argparse.Namespace) -> int:
         raise CliError(
             f"job {args.id} (pid {job.pid}) has no log in {config.logging.plots}", EXIT_FAILED
         )
-    from plotman_tui.farm.logfollow import copy_log
+    from plotman_tui.farm.logfollow import LogFollowError, copy_log
 
     try:
         copy_log(job.log_file, sys.stdout.buffer, follow_pid=job.pid if args.follow else None)
+    except LogFollowError as error:
+        raise CliError(str(error)) from None
+    except BrokenPipeError:
+        raise
     except OSError as error:
-        raise CliError(f"log {job.log_file}: {error.strerror or error}") from None
+        raise CliError(f"cannot write the log out: {error.strerror or error}") from None
     return EXIT_OK
 
 
@@ -232,8 +241,7 @@ def _configured_dirs(config: Config) -> tuple[list[str], str | None, list[str]]:
     directories = config.directories
     tmp = [os.fspath(path) for path in directories.tmp]
     tmp2 = os.fspath(directories.tmp2) if directories.tmp2 else None
-    dst = [os.fspath(path) for path in directories.dst] or tmp
-    return tmp, tmp2, dst
+    return tmp, tmp2, [os.fspath(path) for path in directories.dst_or_tmp]
 
 
 def _cmd_dirs(config: Config, args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from plotman_tui.farm.model import Job, Snapshot, job_dirs
+from plotman_tui.farm.model import Job, Snapshot, dir_identity
 from plotman_tui.farm.units import human_bytes, human_duration, human_seconds, local_time
 
 if TYPE_CHECKING:
@@ -69,11 +69,12 @@ def snapshot_to_json(snapshot: Snapshot) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Column:
-    """A table column; ``drop_order`` 0 is never dropped, higher numbers go first."""
+    """A table column; ``drop_order`` 0 is never dropped, higher numbers go first (one column
+    at a time when each has its own number)."""
 
     title: str
-    cell: Callable[[Job], str]
     drop_order: int
+    cell: Callable[[Job], str] = lambda _job: ""
     align_right: bool = False
     shrinkable: bool = False
 
@@ -107,46 +108,53 @@ def _suffix(path: str | None, prefix: str) -> str:
 
 def status_columns(tmp_prefix: str, dst_prefix: str) -> list[Column]:
     return [
-        Column("plot id", lambda j: (j.plot_id or "?")[:8], 0),
-        Column("plotter", lambda j: j.plotter, 7),
-        Column("k", lambda j: str(j.k) if j.k else "-", 5, align_right=True),
-        Column("tmp", lambda j: _suffix(j.tmp_dir, tmp_prefix), 3, shrinkable=True),
-        Column("dst", lambda j: _suffix(j.dst_dir, dst_prefix), 4, shrinkable=True),
-        Column("wall", lambda j: human_duration(j.wall_seconds), 1, align_right=True),
-        Column("phase", lambda j: str(j.phase) if j.phase else "?", 0),
-        Column("tmp", lambda j: human_bytes(j.tmp_usage_bytes, short=True), 2, align_right=True),
-        Column("pid", lambda j: str(j.pid), 1, align_right=True),
-        Column("stat", lambda j: j.status.value, 2),
-        Column("mem", lambda j: human_bytes(j.mem_rss_bytes, short=True), 5, align_right=True),
-        Column("user", lambda j: human_seconds(j.user_seconds), 6, align_right=True),
-        Column("sys", lambda j: human_seconds(j.sys_seconds), 6, align_right=True),
-        Column("io", lambda j: human_seconds(j.iowait_seconds), 7, align_right=True),
+        Column("plot id", 0, lambda j: (j.plot_id or "?")[:8]),
+        Column("plotter", 11, lambda j: j.plotter),
+        Column("k", 8, lambda j: str(j.k) if j.k else "-", align_right=True),
+        Column("tmp", 1, lambda j: _suffix(j.tmp_dir, tmp_prefix), shrinkable=True),
+        Column("dst", 6, lambda j: _suffix(j.dst_dir, dst_prefix), shrinkable=True),
+        Column("wall", 2, lambda j: human_duration(j.wall_seconds), align_right=True),
+        Column("phase", 0, lambda j: str(j.phase) if j.phase else "?"),
+        Column("tmp", 4, lambda j: human_bytes(j.tmp_usage_bytes, short=True), align_right=True),
+        Column("pid", 3, lambda j: str(j.pid), align_right=True),
+        Column("stat", 5, lambda j: j.status.value),
+        Column("mem", 7, lambda j: human_bytes(j.mem_rss_bytes, short=True), align_right=True),
+        Column("user", 9, lambda j: human_seconds(j.user_seconds), align_right=True),
+        Column("sys", 10, lambda j: human_seconds(j.sys_seconds), align_right=True),
+        Column("io", 12, lambda j: human_seconds(j.iowait_seconds), align_right=True),
     ]
 
 
 def render_table(
     columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None
 ) -> list[str]:
-    """Lay out rows under titles, dropping and shrinking columns to fit ``width`` if given."""
-    keep = list(range(len(columns)))
-    widths = [
+    """Lay out rows under titles, fitting ``width`` if given.
+
+    Dir columns shrink first (down to a readable minimum, keeping their right end); only when
+    that is not enough do whole columns go, highest ``drop_order`` first.
+    """
+    natural = [
         max([len(columns[i].title), *(len(row[i]) for row in rows)]) for i in range(len(columns))
     ]
-
-    def total(indices: list[int]) -> int:
-        return sum(widths[i] for i in indices) + 2 * (len(indices) - 1)
-
+    smallest = [
+        min(natural[i], max(len(column.title), _MIN_SHRUNK)) if column.shrinkable else natural[i]
+        for i, column in enumerate(columns)
+    ]
+    keep = list(range(len(columns)))
+    widths = list(natural)
     if width is not None:
-        for order in sorted({c.drop_order for c in columns if c.drop_order > 0}, reverse=True):
-            if total(keep) <= width:
-                break
-            # Before losing a column, shrink the dir columns down to a readable minimum.
-            for i in keep:
-                if columns[i].shrinkable and total(keep) > width:
-                    widths[i] = max(len(columns[i].title), 8, widths[i] - (total(keep) - width))
-            if total(keep) <= width:
+        orders = sorted({c.drop_order for c in columns if c.drop_order > 0}, reverse=True)
+        for order in [*orders, None]:
+            if _line_width(keep, smallest) <= width or order is None:
                 break
             keep = [i for i in keep if columns[i].drop_order != order]
+        excess = _line_width(keep, natural) - width
+        for i in keep:
+            if excess <= 0:
+                break
+            cut = min(natural[i] - smallest[i], excess)
+            widths[i] -= cut
+            excess -= cut
 
     def fit(text: str, size: int, right: bool) -> str:
         if len(text) > size:
@@ -162,6 +170,13 @@ def render_table(
     return lines
 
 
+_MIN_SHRUNK = 8  # a dir column is never cut below this many characters
+
+
+def _line_width(indices: Sequence[int], widths: Sequence[int]) -> int:
+    return sum(widths[i] for i in indices) + 2 * (len(indices) - 1)
+
+
 def terminal_width(use_stty_size: bool = True) -> int | None:
     """The width to fit tables into; None means no limit (stty size ignored by config)."""
     if not use_stty_size:
@@ -172,9 +187,9 @@ def terminal_width(use_stty_size: bool = True) -> int | None:
     except (KeyError, ValueError):
         pass
     try:
-        return os.get_terminal_size(1).columns or 200
+        return os.get_terminal_size(1).columns or None
     except OSError:
-        return 200  # not a terminal: a pipe or a file, keep the lines whole
+        return None  # not a terminal: a pipe or a file, keep the lines whole
 
 
 def render_status(snapshot: Snapshot, width: int | None) -> str:
@@ -203,14 +218,16 @@ def summary_line(snapshot: Snapshot) -> str:
     states = Counter(job.status.value for job in jobs)
     phases = Counter(str(job.phase) if job.phase else "?" for job in jobs)
     used = sum(job.tmp_usage_bytes or 0 for job in jobs)
+    unknown = sum(1 for job in jobs if job.tmp_usage_bytes is None)
     state_text = ", ".join(f"{name} {count}" for name, count in sorted(states.items()))
     phase_text = " ".join(
         f"{phase}x{count}" if count > 1 else phase for phase, count in sorted(phases.items())
     )
-    return (
-        f"Total jobs: {len(jobs)} ({state_text}); phases: {phase_text}; "
-        f"temp space used: {human_bytes(used)}"
-    )
+    if unknown == len(jobs):
+        space = "unknown"
+    else:
+        space = human_bytes(used) + (f" (+{unknown} jobs unknown)" if unknown else "")
+    return f"Total jobs: {len(jobs)} ({state_text}); phases: {phase_text}; temp space used: {space}"
 
 
 # --- details and files ----------------------------------------------------------------------------
@@ -274,16 +291,13 @@ def phases_text(jobs: Sequence[Job]) -> str:
 
 
 def jobs_using(jobs: Sequence[Job], directory: str, attribute: str) -> list[Job]:
-    wanted = os.path.normpath(directory)
+    """The jobs whose ``attribute`` dir (tmp_dir, tmp2_dir, dst_dir) is ``directory``."""
+    wanted = dir_identity(directory)
     return [
         job
         for job in jobs
-        if getattr(job, attribute) and os.path.normpath(getattr(job, attribute)) == wanted
+        if getattr(job, attribute) and dir_identity(getattr(job, attribute)) == wanted
     ]
-
-
-def all_job_dirs(jobs: Sequence[Job]) -> set[str]:
-    return {directory for job in jobs for directory in job_dirs(job)}
 
 
 def _dir_table(
@@ -295,15 +309,15 @@ def _dir_table(
     with_plots: bool,
 ) -> list[str]:
     columns = [
-        Column(title, lambda _: "", 0, shrinkable=True),
-        Column("jobs", lambda _: "", 0, align_right=True),
-        Column("phases", lambda _: "", 1),
-        Column("free", lambda _: "", 0, align_right=True),
-        Column("size", lambda _: "", 3, align_right=True),
+        Column(title, 0, shrinkable=True),
+        Column("jobs", 0, align_right=True),
+        Column("phases", 1),
+        Column("free", 0, align_right=True),
+        Column("size", 3, align_right=True),
     ]
     if with_plots:
-        columns.append(Column("plots", lambda _: "", 2, align_right=True))
-    columns.append(Column("note", lambda _: "", 2))
+        columns.append(Column("plots", 2, align_right=True))
+    columns.append(Column("note", 2))
     rows = []
     for info in infos:
         using = jobs_using(jobs, info.path, attribute)
@@ -342,16 +356,14 @@ def render_dirs(
 def render_dsched(snapshot: Snapshot, dst: Sequence[DirInfo]) -> str:
     """``dsched``: for each dst dir, the phases of the jobs that will write their plot there."""
     jobs = snapshot.jobs
-    known = {os.path.normpath(info.path) for info in dst}
+    known = {dir_identity(info.path) for info in dst}
     lines = []
     width = max([len(info.path) for info in dst] + [7])
     for info in dst:
         inbound = jobs_using(jobs, info.path, "dst_dir")
         free = human_bytes(info.free_bytes, short=True) if info.error is None else info.error
         lines.append(f"{info.path.ljust(width)}  {free:>7}  {phases_text(inbound)}")
-    elsewhere = [
-        job for job in jobs if not job.dst_dir or os.path.normpath(job.dst_dir) not in known
-    ]
+    elsewhere = [job for job in jobs if not job.dst_dir or dir_identity(job.dst_dir) not in known]
     if elsewhere:
         targets = sorted({job.dst_dir or "?" for job in elsewhere})
         for target in targets:

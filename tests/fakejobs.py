@@ -24,8 +24,8 @@ if os.environ.pop("FAKE_CHIA_GUI_PARENT", None):
     # Like the chia GUI: a parent and a child that share one command line.
     child = subprocess.Popen(sys.argv and [sys.executable, *sys.argv])
     print(child.pid, file=sys.stderr, flush=True)
-while True:
-    time.sleep(3600)
+lifetime = float(os.environ.get("FAKE_CHIA_LIFETIME", "3600"))
+time.sleep(lifetime)
 """
 
 

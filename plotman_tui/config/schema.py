@@ -60,6 +60,11 @@ class DirectoriesConfig:
     tmp2: Path | None = None
     tmp_overrides: Mapping[Path, TmpOverride] = field(default_factory=_empty_overrides)
 
+    @property
+    def dst_or_tmp(self) -> tuple[Path, ...]:
+        """Where finished plots go: the dst dirs, or the tmp dirs when none are configured."""
+        return self.dst or self.tmp
+
 
 @dataclass(frozen=True)
 class SchedulingConfig:

@@ -312,12 +312,21 @@ class Scanner:
             follower = self._resume(sample) or _LogFollower(tracked.plotter.new_log_parser())
             tracked.follower = follower
         try:
-            stat = os.stat(path)
+            try:
+                stat = os.stat(path)
+            except FileNotFoundError:
+                # Deleted since it was found: the job may still hold it open, readable
+                # through its fd (same inode, so nothing is read twice).
+                tracked.log_file, tracked.read_path = self._find_log(sample.proc, [])
+                if tracked.read_path is None or tracked.read_path == path:
+                    raise
+                path = tracked.read_path
+                stat = os.stat(path)
             unchanged = stat.st_size == follower.offset and stat.st_ino == follower.inode
             if not (unchanged and follower.verified):
                 self._read_log(path, follower, tracked.plotter)
         except OSError as error:
-            sample.problems.append(f"log {tracked.log_file}: {error.strerror or error}")
+            sample.problems.append(f"log {tracked.log_file or path}: {error.strerror or error}")
             if follower.offset == 0:
                 return None
         return follower.parser.info
@@ -679,22 +688,33 @@ def scan_once(
 def select_jobs(jobs: Sequence[Job], prefixes: Sequence[str]) -> tuple[list[Job], list[str]]:
     """Jobs named by plot-id prefixes (``all`` for every job); second item: errors, one a prefix.
 
-    A prefix that names several jobs, or none, is an error that lists the candidates.
+    A prefix that names several jobs, or none, is an error that lists the candidates; jobs whose
+    log has not named their plot id yet are listed by pid, since no prefix can name them.
     """
-    if any(prefix == "all" for prefix in prefixes):
-        return list(jobs), []
-    chosen: list[Job] = []
+    chosen: list[Job] = list(jobs) if "all" in prefixes else []
     errors: list[str] = []
     for prefix in prefixes:
+        if prefix == "all":
+            continue
         lowered = prefix.lower()
         matches = [job for job in jobs if job.plot_id and job.plot_id.startswith(lowered)]
         if len(matches) == 1:
             if matches[0] not in chosen:
                 chosen.append(matches[0])
         elif not matches:
-            known = ", ".join(job.plot_id[:8] for job in jobs if job.plot_id) or "none running"
-            errors.append(f"no job with an id starting {prefix!r} (running: {known})")
+            errors.append(f"no job with an id starting {prefix!r} ({_candidates(jobs)})")
         else:
             names = ", ".join(job.plot_id[: len(lowered) + 4] for job in matches if job.plot_id)
             errors.append(f"id prefix {prefix!r} is ambiguous: {names}")
     return chosen, errors
+
+
+def _candidates(jobs: Sequence[Job]) -> str:
+    if not jobs:
+        return "no plot jobs are running"
+    named = [job.plot_id[:8] for job in jobs if job.plot_id]
+    unnamed = [f"pid {job.pid}" for job in jobs if not job.plot_id]
+    text = "running: " + ", ".join(named) if named else "running"
+    if unnamed:
+        text += f"{', ' if named else ': '}{', '.join(unnamed)} (no plot id in its log yet)"
+    return text

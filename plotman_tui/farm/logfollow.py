@@ -15,9 +15,16 @@ _CHUNK = 1 << 16
 _LIVENESS_CHECK_MS = 1000
 
 
-def _pump(source: BinaryIO, out: BinaryIO) -> None:
+class LogFollowError(Exception):
+    """The log could not be read or watched (the message names the log and the reason)."""
+
+
+def _pump(path: str, source: BinaryIO, out: BinaryIO) -> None:
     while True:
-        data = source.read(_CHUNK)
+        try:
+            data = source.read(_CHUNK)
+        except OSError as error:
+            raise LogFollowError(f"log {path}: {error.strerror or error}") from None
         if not data:
             break
         out.write(data)
@@ -29,25 +36,39 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+    except psutil.AccessDenied:
+        return True  # it exists; it is just not ours to inspect
 
 
 def copy_log(path: str, out: BinaryIO, *, follow_pid: int | None = None) -> None:
-    """Write the log at ``path`` to ``out``; with ``follow_pid``, go on until that job ends."""
-    with open(path, "rb") as source:
-        _pump(source, out)
+    """Write the log at ``path`` to ``out``; with ``follow_pid``, go on until that job ends.
+
+    Raises LogFollowError when the log cannot be read or watched; errors writing ``out`` are
+    the caller's (OSError).
+    """
+    try:
+        source = open(path, "rb")  # noqa: SIM115 - closed below, after following
+    except OSError as error:
+        raise LogFollowError(f"log {path}: {error.strerror or error}") from None
+    with source:
+        _pump(path, source, out)
         if follow_pid is None:
             return
         from watchfiles import watch
 
-        for _changes in watch(
-            path,
-            rust_timeout=_LIVENESS_CHECK_MS,
-            yield_on_timeout=True,
-            debounce=50,
-            step=20,
-            raise_interrupt=True,
-        ):
-            _pump(source, out)
-            if not _alive(follow_pid):
-                break
-        _pump(source, out)
+        try:
+            for _changes in watch(
+                path,
+                rust_timeout=_LIVENESS_CHECK_MS,
+                yield_on_timeout=True,
+                debounce=50,
+                step=20,
+                raise_interrupt=True,
+            ):
+                _pump(path, source, out)
+                if not _alive(follow_pid):
+                    break
+        except (RuntimeError, OSError) as error:
+            # watchfiles reports inotify trouble (watch limits, a vanished file) this way.
+            raise LogFollowError(f"cannot watch log {path}: {error}") from None
+        _pump(path, source, out)

@@ -112,6 +112,10 @@ def distinct_dirs(*dirs: str | None) -> list[str]:
     return list(dict.fromkeys(os.path.normpath(d) for d in dirs if d))
 
 
-def job_dirs(job: Job) -> list[str]:
-    """The dirs a job may keep files in: tmp, tmp2 and dst, each once, in that order."""
-    return distinct_dirs(job.tmp_dir, job.tmp2_dir, job.dst_dir)
+def dir_identity(path: str) -> str:
+    """What decides whether two dir names mean the same dir: the real path, symlinks resolved.
+
+    Used to match jobs to configured dirs (a job started by hand through a symlink is still
+    that dir's job); the scan itself only normalises names, as it must not touch the disks.
+    """
+    return os.path.realpath(path)

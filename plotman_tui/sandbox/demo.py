@@ -32,8 +32,13 @@ def run_demo(directory: Path | None, *, plots: int = 3) -> int:
     if plots < 1:
         print("plotman-tui: demo: --plots must be at least 1", file=sys.stderr)
         return 2
-    root = directory or Path(tempfile.mkdtemp(prefix="plotman-tui-demo-"))
-    sandbox = make_sandbox(root)
+    try:
+        root = directory or Path(tempfile.mkdtemp(prefix="plotman-tui-demo-"))
+        sandbox = make_sandbox(root)
+    except OSError as error:
+        where = directory if directory is not None else "a temp dir"
+        print(f"plotman-tui: demo: cannot build the farm in {where}: {error}", file=sys.stderr)
+        return 2
     print(f"Sandbox farm in {root} (config {sandbox.config_path})")
     scanner = Scanner(sandbox.log_dir)
     started: list[StartedPlot] = []
@@ -61,11 +66,13 @@ def run_demo(directory: Path | None, *, plots: int = 3) -> int:
                 break
             time.sleep(_REFRESH_SECONDS)
     except KeyboardInterrupt:
-        for plot in started:
-            if plot.popen.poll() is None:
-                plot.popen.terminate()
+        _stop(started)
         print("\nDemo stopped; its plot jobs were stopped too.")
         return 130
+    except OSError as error:
+        _stop(started)
+        print(f"plotman-tui: demo: cannot start a plot: {error}", file=sys.stderr)
+        return 1
     failed = [p for p in started if p.popen.returncode != 0]
     finished = sorted(
         name for dst in sandbox.dst_dirs for name in os.listdir(dst) if name.endswith(".plot")
@@ -77,3 +84,9 @@ def run_demo(directory: Path | None, *, plots: int = 3) -> int:
         print(f"  plot with log {plot.log_path} failed (exit {plot.popen.returncode})")
     print(f"\nTry: plotman-tui --config {sandbox.config_path} dirs")
     return 0 if not failed else 1
+
+
+def _stop(started: list[StartedPlot]) -> None:
+    for plot in started:
+        if plot.popen.poll() is None:
+            plot.popen.terminate()

@@ -316,3 +316,186 @@ def test_temp_space_is_remeasured_after_the_refresh_interval(farm: dict[str, Pat
         now[0] += 6
         job = only_job(scanner, proc.pid)
         assert job.tmp_usage_bytes == 150 and len(job.tmp_files) == 2
+
+
+def test_zombie_job_is_shown_as_zmb_by_a_scanner_and_by_the_next_run(
+    farm: dict[str, Path], tmp_path: Path
+) -> None:
+    """A finished job its parent has not reaped yet is a zombie: no command line, still a job."""
+    import subprocess
+
+    log = farm["logs"] / "job.log"
+    plot_id = secrets.token_hex(32)
+    log.write_text(
+        k32_log(20, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+    )
+    cache = tmp_path / "cache.json"
+    with open(log, "ab") as handle:
+        # This test process is the parent and does not wait(), so the job stays a zombie.
+        proc = subprocess.Popen(
+            argv_for(farm), stdout=handle, env=dict(os.environ, FAKE_CHIA_LIFETIME="0.5")
+        )
+    try:
+        scanner = Scanner(farm["logs"])
+        assert only_job(scanner, proc.pid).plot_id == plot_id
+        first_run = Scanner(farm["logs"])
+        first_run.scan()
+        first_run.save_cache(cache)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open(f"/proc/{proc.pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.05)
+        job = only_job(scanner, proc.pid)
+        assert (job.status, job.plot_id) == (JobStatus.ZMB, plot_id)
+        next_run = Scanner(farm["logs"])
+        next_run.load_cache(cache)
+        job = only_job(next_run, proc.pid)
+        assert (job.status, job.plot_id, job.phase) == (JobStatus.ZMB, plot_id, Phase(1, 2))
+        # A run without the cache cannot know an empty command line was a plot job.
+        assert all(job.pid != proc.pid for job in Scanner(farm["logs"]).scan().jobs)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_log_deleted_under_a_running_job_is_still_read(farm: dict[str, Path]) -> None:
+    plot_id = secrets.token_hex(32)
+    log = farm["logs"] / "job.log"
+    text = k32_log(900, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+    log.write_text(text[:1000])
+    with running(argv_for(farm), log) as proc:
+        scanner = Scanner(farm["logs"])
+        only_job(scanner, proc.pid)
+        log.unlink()
+        with open(f"/proc/{proc.pid}/fd/1", "a") as job_stdout:  # the job keeps writing
+            job_stdout.write(text[1000:])
+        job = only_job(scanner, proc.pid)
+        fresh = only_job(Scanner(farm["logs"]), proc.pid)
+    assert job.phase == fresh.phase == Phase(3, 1)
+    assert job.log_file == f"{log} (deleted)" and job.problems == ()
+
+
+def test_missing_log_dir_is_reported(farm: dict[str, Path], tmp_path: Path) -> None:
+    snapshot = Scanner(tmp_path / "no-such-logs").scan()
+    assert any("no-such-logs" in problem and "missing" in problem for problem in snapshot.problems)
+
+
+def test_gui_parent_never_takes_its_childs_saved_state(
+    farm: dict[str, Path], tmp_path: Path
+) -> None:
+    log = farm["logs"] / "job.log"
+    log.write_text(
+        k32_log(
+            900, plot_id=secrets.token_hex(32), tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"]
+        )
+    )
+    cache = tmp_path / "cache.json"
+    env = dict(os.environ, FAKE_CHIA_GUI_PARENT="1")
+    with running(argv_for(farm), log, env=env) as proc:
+        import psutil
+
+        deadline = time.monotonic() + 10
+        while len(psutil.Process(proc.pid).children()) < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first = Scanner(farm["logs"])
+        assert [job.pid for job in first.scan().jobs if job.log_file == str(log)] != [proc.pid]
+        first.save_cache(cache)
+        second = Scanner(farm["logs"])
+        second.load_cache(cache)
+        jobs = [job for job in second.scan().jobs if job.log_file == str(log)]
+    assert len(jobs) == 1 and jobs[0].pid != proc.pid and jobs[0].phase == Phase(3, 1)
+    assert second.bytes_read == 0, "the child's saved state was not used"
+
+
+def test_cache_from_another_version_is_ignored(farm: dict[str, Path], tmp_path: Path) -> None:
+    import json
+
+    log = farm["logs"] / "job.log"
+    log.write_text(
+        k32_log(
+            900, plot_id=secrets.token_hex(32), tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"]
+        )
+    )
+    cache = tmp_path / "cache.json"
+    with running(argv_for(farm), log) as proc:
+        first = Scanner(farm["logs"])
+        first.scan()
+        first.save_cache(cache)
+        saved = json.loads(cache.read_text())
+        saved["version"] = "0.0.0-other"
+        for entry in saved["jobs"]:
+            entry["state"] = {"phase": [4, 3]}  # what an old version might have kept
+        cache.write_text(json.dumps(saved))
+        later = Scanner(farm["logs"])
+        later.load_cache(cache)
+        job = only_job(later, proc.pid)
+    assert job.phase == Phase(3, 1) and later.bytes_read == log.stat().st_size
+
+
+def test_jobs_coming_and_going_during_scans_never_break_a_scan(farm: dict[str, Path]) -> None:
+    import subprocess
+
+    env = dict(os.environ, FAKE_CHIA_LIFETIME="0.05")
+    procs = []
+    scanner = Scanner(farm["logs"])
+    try:
+        for index in range(15):
+            with open(farm["logs"] / f"short{index}.log", "ab") as handle:
+                procs.append(subprocess.Popen(argv_for(farm), stdout=handle, env=env))
+            scanner.scan()  # must not raise while processes start, exit and get reaped
+            for proc in procs:
+                proc.poll()
+        for _ in range(5):
+            scanner.scan()
+            time.sleep(0.05)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    assert all(job.log_file is None or "short" not in job.log_file for job in scanner.scan().jobs)
+
+
+def test_a_job_we_may_not_inspect_is_listed_with_the_reason(farm: dict[str, Path]) -> None:
+    """Scanning as another user: the job is still seen, with 'permission denied', no crash."""
+    import json
+
+    from tests.conftest import require_real
+
+    require_real(os.geteuid() == 0, "needs root to scan as another user (nobody)")
+    log = farm["logs"] / "job.log"
+    log.write_text(
+        k32_log(
+            20, plot_id=secrets.token_hex(32), tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"]
+        )
+    )
+    with running(argv_for(farm), log) as proc:
+        # A forked child drops to nobody and scans: root's job is not its to inspect.
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child
+            status = 1
+            try:
+                os.close(read_end)
+                os.setgid(65534)
+                os.setuid(65534)
+                snapshot = Scanner(farm["logs"]).scan()
+                found = [
+                    [j.pid, str(j.phase) if j.phase else None, list(j.problems)]
+                    for j in snapshot.jobs
+                ]
+                os.write(write_end, json.dumps(found).encode())
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as reader:
+            output = reader.read()
+        _, wait_status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(wait_status) == 0
+    mine = [job for job in json.loads(output) if job[0] == proc.pid]
+    assert len(mine) == 1
+    _, phase, problems = mine[0]
+    assert phase is None
+    assert any("permission denied" in problem for problem in problems)

@@ -1,4 +1,4 @@
-"""House rule: the domain core (farm/, plotters/, config/) never imports textual."""
+"""House rule: the domain core (farm/, plotters/, config/) never imports textual (nor rich)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ def core_modules() -> list[str]:
     return names
 
 
-def test_core_modules_do_not_import_textual() -> None:
+def test_core_modules_do_not_import_textual_or_rich() -> None:
     modules = core_modules()
     assert "plotman_tui.farm.discovery" in modules and "plotman_tui.plotters.chia" in modules
     code = "import sys\n" + "".join(f"import {name}\n" for name in modules)
-    code += "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
+    code += "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
     code += "assert not bad, bad\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -99,3 +99,35 @@ def test_json_phase_is_text_or_null() -> None:
     data = snapshot_to_json(Snapshot(jobs=jobs, updated=12.5))
     assert [job["phase"] for job in data["jobs"]] == ["2:7", None]
     assert data["total_jobs"] == 2 and data["updated"] == 12.5
+
+
+def test_columns_go_one_at_a_time_and_only_when_needed() -> None:
+    # Short dir names: nothing to shrink, so each step narrower must cost exactly one column.
+    jobs = (make_job(11, "ab" * 32, Phase(3, 4), 200.0, tmp_dir="/t/0", dst_dir="/d/0"),)
+    snapshot = Snapshot(jobs=jobs, updated=0.0)
+
+    def header(width: int | None) -> list[str]:
+        table = [line for line in render_status(snapshot, width).splitlines()]
+        line = next(line for line in table if line.startswith("plot id"))
+        return line.split()
+
+    full = header(None)
+    full_width = max(len(line) for line in render_status(snapshot, None).splitlines()[1:3])
+    assert header(full_width) == full  # exactly wide enough: nothing dropped
+    narrower = header(full_width - 1)
+    assert "io" in full and "io" not in narrower
+    assert len(narrower) == len(full) - 1  # one column, the least useful, and no more
+
+
+def test_long_dirs_shrink_before_any_column_is_dropped() -> None:
+    # Dirs with no common prefix to strip, so their full names must be shown (or shortened).
+    jobs = (
+        make_job(11, "ab" * 32, Phase(1, 2), 2.0, tmp_dir="/a" + "x" * 40 + "/tmp0"),
+        make_job(12, "cd" * 32, Phase(1, 2), 1.0, tmp_dir="/b" + "y" * 40 + "/tmp1"),
+    )
+    snapshot = Snapshot(jobs=jobs, updated=0.0)
+    text = render_status(snapshot, 100)
+    header = next(line for line in text.splitlines() if line.startswith("plot id"))
+    assert "io" in header.split() and "plotter" in header.split()  # all columns kept
+    row = next(line for line in text.splitlines() if line.startswith("abababab"))
+    assert len(row) <= 100 and "…" in row and "tmp0" in row  # cut from the left, end kept
