@@ -65,7 +65,7 @@ def running(
             start_new_session=True,
         )
     try:
-        _wait_until_running(proc)
+        wait_until_running(proc)
         yield proc
     finally:
         with suppress(ProcessLookupError):
@@ -73,7 +73,7 @@ def running(
         proc.wait()
 
 
-def _wait_until_running(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+def wait_until_running(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """Wait until the interpreter has replaced the fork's argv (cmdline readable and final)."""
     import psutil
 

@@ -13,7 +13,7 @@ import pytest
 from plotman_tui.farm.discovery import Scanner, select_jobs
 from plotman_tui.farm.model import JobStatus, Phase
 from tests.conftest import FIXTURES
-from tests.fakejobs import chia_argv, install_fake_chia, running
+from tests.fakejobs import chia_argv, install_fake_chia, running, wait_until_running
 
 K32_LOG = FIXTURES / "plotter-logs" / "chianetwork.plot.log"
 K32_ID = "d2540dcfcffddbfbd7e60b4aca4d54fb937db71991298fabc253f020a87ff7d4"
@@ -333,9 +333,10 @@ def test_zombie_job_is_shown_as_zmb_by_a_scanner_and_by_the_next_run(
     with open(log, "ab") as handle:
         # This test process is the parent and does not wait(), so the job stays a zombie.
         proc = subprocess.Popen(
-            argv_for(farm), stdout=handle, env=dict(os.environ, FAKE_CHIA_LIFETIME="0.5")
+            argv_for(farm), stdout=handle, env=dict(os.environ, FAKE_CHIA_LIFETIME="2")
         )
     try:
+        wait_until_running(proc)
         scanner = Scanner(farm["logs"])
         assert only_job(scanner, proc.pid).plot_id == plot_id
         first_run = Scanner(farm["logs"])
