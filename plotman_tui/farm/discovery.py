@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import re
-import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,6 +23,14 @@ import psutil
 
 from plotman_tui import __version__
 from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile, distinct_dirs
+from plotman_tui.farm.procfs import (
+    LINUX_PROC,
+    ProcessSample,
+    fd_target,
+    open_paths,
+    process_cwd,
+    sample_process,
+)
 from plotman_tui.plotters import get_plotter, identify
 from plotman_tui.plotters.base import LogInfo, LogParser, PlotArgs, Plotter
 
@@ -38,18 +45,6 @@ _PLOT_ID_RE = re.compile(r"[0-9a-f]{64}")
 _HEAD_BYTES = 4096
 _CACHE_FORMAT = 2
 
-_STATUS = {
-    psutil.STATUS_RUNNING: JobStatus.RUN,
-    psutil.STATUS_SLEEPING: JobStatus.SLP,
-    psutil.STATUS_IDLE: JobStatus.SLP,
-    psutil.STATUS_DISK_SLEEP: JobStatus.DSK,
-    psutil.STATUS_STOPPED: JobStatus.STP,
-    psutil.STATUS_TRACING_STOP: JobStatus.STP,
-    psutil.STATUS_ZOMBIE: JobStatus.ZMB,
-    psutil.STATUS_DEAD: JobStatus.ZMB,
-}
-
-_HAS_PROC_FD = sys.platform.startswith("linux") and os.path.isdir("/proc/self/fd")
 _DELETED = " (deleted)"
 
 
@@ -110,24 +105,16 @@ class _TempMeasure:
 class _Sample:
     """What one scan read about one process."""
 
-    proc: psutil.Process
+    pid: int
     create_time: float
     status: JobStatus
     tracked: _Tracked
-    rss: int | None = None
-    vms: int | None = None
-    user: float | None = None
-    system: float | None = None
-    iowait: float | None = None
+    reading: ProcessSample | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
     def key(self) -> tuple[int, float]:
-        return (self.proc.pid, self.create_time)
+        return (self.pid, self.create_time)
 
 
 class Scanner:
@@ -211,88 +198,70 @@ class Scanner:
         plotter: Plotter,
         expected_create_time: float | None,
     ) -> _Sample | None:
-        # A new Process each scan: psutil caches the create time in the object, and a reused
-        # pid must not pass for the job it replaced.
-        try:
-            proc = psutil.Process(pid)
-        except psutil.Error:
+        reading = sample_process(pid)
+        if reading is None:
             return None  # it ended between the listing and now: not a job any more
-        try:
-            with proc.oneshot():
-                create_time = proc.create_time()
-                if expected_create_time is not None and create_time != expected_create_time:
-                    return None  # a process with no command line took a known job's pid
-                status = _STATUS.get(proc.status(), JobStatus.UNK)
-                key = (pid, create_time)
-                tracked = self._tracked.get(key)
-                if tracked is None or tracked.argv != argv:
-                    tracked = self._track(proc, key, argv, plotter, status)
-                    self._tracked[key] = tracked
-                sample = _Sample(proc, create_time, status, tracked)
-                if status is not JobStatus.ZMB:
-                    _read_usage(proc, sample)
-                return sample
-        except psutil.NoSuchProcess:
-            return None  # it ended between the listing and now: not a job any more
-        except psutil.AccessDenied:
+        if reading.denied:
             args = plotter.parse_args(argv, None)
-            tracked = _Tracked(argv, plotter, None, args, None, None, (_denied(pid),))
-            return _Sample(proc, 0.0, JobStatus.UNK, tracked)
+            denied = _Tracked(argv, plotter, None, args, None, None, (_denied(pid),))
+            return _Sample(pid, 0.0, JobStatus.UNK, denied)
+        if expected_create_time is not None and reading.create_time != expected_create_time:
+            return None  # a process with no command line took a known job's pid
+        key = (pid, reading.create_time)
+        tracked = self._tracked.get(key)
+        if tracked is None or tracked.argv != argv:
+            tracked = self._track(key, argv, plotter, reading.status)
+            self._tracked[key] = tracked
+        return _Sample(pid, reading.create_time, reading.status, tracked, reading)
 
     def _track(
         self,
-        proc: psutil.Process,
         key: tuple[int, float],
         argv: tuple[str, ...],
         plotter: Plotter,
         status: JobStatus,
     ) -> _Tracked:
         """Read what a process keeps for life: its cwd, its arguments and its log."""
+        pid = key[0]
         problems: list[str] = []
         cwd = None
         log_file = read_path = None
         if status is not JobStatus.ZMB:
             # Without the cwd, relative dirs stay relative; absolute ones are unaffected.
-            with contextlib.suppress(psutil.AccessDenied):
-                cwd = proc.cwd()
-            log_file, read_path = self._find_log(proc, problems)
+            with contextlib.suppress(PermissionError):
+                cwd = process_cwd(pid)
+            log_file, read_path = self._find_log(pid, problems)
         else:
             # A zombie has no cwd and no open files left; a previous run may know its log.
-            remembered = self._remembered.get(key[0])
+            remembered = self._remembered.get(pid)
             if remembered is not None and remembered.create_time == key[1]:
                 log_file = read_path = remembered.log_file
         return _Tracked(
             argv, plotter, cwd, plotter.parse_args(argv, cwd), log_file, read_path, tuple(problems)
         )
 
-    def _find_log(self, proc: psutil.Process, problems: list[str]) -> tuple[str | None, str | None]:
+    def _find_log(self, pid: int, problems: list[str]) -> tuple[str | None, str | None]:
         """The job's log in the log dir (as shown, and where to read it), or (None, None)."""
         if self._log_dir is None:
             return None, None
-        if _HAS_PROC_FD:
-            # The log is almost always the job's stdout or stderr: two readlinks instead of
-            # listing every open file (a k32 chia job holds well over a hundred).
-            for fd in (1, 2):
-                try:
-                    target = os.readlink(f"/proc/{proc.pid}/fd/{fd}")
-                except PermissionError:
-                    problems.append(_denied(proc.pid))
-                    break
-                except OSError:
-                    continue
-                if target.endswith(_DELETED) and self._in_log_dir(target[: -len(_DELETED)]):
-                    # Deleted while the job runs: still readable through the job's own fd.
-                    return target, f"/proc/{proc.pid}/fd/{fd}"
-                if self._in_log_dir(target):
-                    return target, target
         try:
-            for opened in proc.open_files():
-                if self._in_log_dir(opened.path):
-                    return opened.path, opened.path
-        except psutil.AccessDenied:
-            problems.append(_denied(proc.pid))
-        except (psutil.NoSuchProcess, OSError):
-            pass
+            if LINUX_PROC:
+                # The log is almost always the job's stdout or stderr: two readlinks instead
+                # of listing every open file (a k32 chia job holds well over a hundred).
+                for fd in (1, 2):
+                    target = fd_target(pid, fd)
+                    if target is None:
+                        continue
+                    if target.endswith(_DELETED) and self._in_log_dir(target[: -len(_DELETED)]):
+                        # Deleted while the job runs: still readable through the job's own fd.
+                        return target, f"/proc/{pid}/fd/{fd}"
+                    if self._in_log_dir(target):
+                        return target, target
+            for path in open_paths(pid):
+                if self._in_log_dir(path):
+                    return path, path
+        except PermissionError:
+            problems.append(_denied(pid))
         return None, None
 
     def _in_log_dir(self, path: str) -> bool:
@@ -317,7 +286,7 @@ class Scanner:
             except FileNotFoundError:
                 # Deleted since it was found: the job may still hold it open, readable
                 # through its fd (same inode, so nothing is read twice).
-                tracked.log_file, tracked.read_path = self._find_log(sample.proc, [])
+                tracked.log_file, tracked.read_path = self._find_log(sample.pid, [])
                 if tracked.read_path is None or tracked.read_path == path:
                     raise
                 path = tracked.read_path
@@ -505,9 +474,9 @@ def _command_lines() -> Iterator[tuple[int, tuple[str, ...]]]:
 
     On Linux this reads ``/proc/<pid>/cmdline`` directly: one read per process, where
     ``psutil.process_iter`` also reads each process's stat file to check its identity; the few
-    processes that are plot jobs get a ``psutil.Process`` afterwards. Elsewhere, psutil.
+    processes that are plot jobs are sampled afterwards. Elsewhere, psutil.
     """
-    if not _HAS_PROC_FD:
+    if not LINUX_PROC:
         for proc in psutil.process_iter(["cmdline"]):
             yield proc.pid, tuple(proc.info.get("cmdline") or ())
         return
@@ -540,44 +509,16 @@ def _denied(pid: int) -> str:
     return f"pid {pid}: permission denied (run as the user that owns the job, or as root)"
 
 
-def _read_usage(proc: psutil.Process, sample: _Sample) -> None:
-    """CPU and memory; each may fail on its own without losing the other."""
-    try:
-        times = proc.cpu_times()
-        sample.user = times.user
-        sample.system = times.system
-        sample.iowait = getattr(times, "iowait", None)
-    except psutil.AccessDenied:
-        sample.problems.append(_denied(proc.pid))
-    try:
-        memory = proc.memory_info()
-        sample.rss = memory.rss
-        sample.vms = memory.vms
-    except psutil.AccessDenied:
-        sample.problems.append(_denied(proc.pid))
-
-
 def _drop_gui_parents(samples: list[_Sample]) -> list[_Sample]:
-    """The chia GUI runs a parent and a child with one command line: report the child only.
-
-    Parents are only looked up among jobs that share a command line, which is rare, so the
-    usual scan reads no parent pids at all.
-    """
-    by_argv: dict[tuple[str, ...], list[_Sample]] = {}
+    """The chia GUI runs a parent and a child with one command line: report the child only."""
+    by_argv: dict[tuple[str, ...], set[int]] = {}
     for sample in samples:
-        by_argv.setdefault(sample.tracked.argv, []).append(sample)
-    parents: set[int] = set()
-    for group in by_argv.values():
-        if len(group) < 2:
-            continue
-        pids = {sample.pid for sample in group}
-        for sample in group:
-            try:
-                ppid = sample.proc.ppid()
-            except psutil.Error:
-                continue
-            if ppid in pids:
-                parents.add(ppid)
+        by_argv.setdefault(sample.tracked.argv, set()).add(sample.pid)
+    parents = {
+        sample.reading.ppid
+        for sample in samples
+        if sample.reading is not None and sample.reading.ppid in by_argv[sample.tracked.argv]
+    }
     return [sample for sample in samples if sample.pid not in parents]
 
 
@@ -598,6 +539,7 @@ def _make_job(
 ) -> Job:
     tracked = sample.tracked
     args = tracked.args
+    reading = sample.reading
 
     def pick(from_log: int | None, from_argv: int | None) -> int | None:
         return from_log if from_log is not None else from_argv
@@ -627,11 +569,11 @@ def _make_job(
         log_file=tracked.log_file,
         tmp_files=temp.files if temp else (),
         tmp_usage_bytes=temp.usage_bytes if temp else None,
-        mem_rss_bytes=sample.rss,
-        mem_vms_bytes=sample.vms,
-        user_seconds=sample.user,
-        sys_seconds=sample.system,
-        iowait_seconds=sample.iowait,
+        mem_rss_bytes=reading.rss_bytes if reading else None,
+        mem_vms_bytes=reading.vms_bytes if reading else None,
+        user_seconds=reading.user_seconds if reading else None,
+        sys_seconds=reading.sys_seconds if reading else None,
+        iowait_seconds=reading.iowait_seconds if reading else None,
         problems=tuple(dict.fromkeys([*tracked.problems, *sample.problems])),
     )
 
