@@ -140,7 +140,7 @@ class Scanner:
         self._temp_refresh_s = temp_refresh_s
         self._temp_seen: dict[str, _TempMeasure] = {}
         self._tracked: dict[tuple[int, float], _Tracked] = {}
-        self._identified: dict[tuple[str, ...], Plotter | None] = {}
+        self._identified: dict[_RawCommand, tuple[tuple[str, ...], Plotter | None]] = {}
         # Jobs a previous run saved (see load_cache), by pid; each is used at most once.
         self._remembered: dict[int, _Remembered] = {}
         #: Log bytes read since this scanner was made (tests and the benchmark check it).
@@ -160,16 +160,20 @@ class Scanner:
         known = self._identified
         self._identified = {}
         samples: list[_Sample] = []
-        for pid, argv in _command_lines():
+        for pid, raw in _command_lines():
+            # Most processes are not plot jobs and keep their command line for life: read and
+            # judge each distinct command line once, not once per process per scan.
+            seen = known.get(raw)
+            if seen is None:
+                seen = _judge(raw)
+            self._identified[raw] = seen
+            argv, plotter = seen
             expected_create_time = None
             if not argv:
                 if pid not in earlier:
                     continue
                 expected_create_time, argv = earlier[pid]
-            # Most processes are not plot jobs and keep their command line for life: decide
-            # once per distinct command line, not once per process per scan.
-            plotter = known[argv] if argv in known else identify(argv)
-            self._identified[argv] = plotter
+                plotter = identify(argv)
             if plotter is not None:
                 sample = self._sample(pid, argv, plotter, expected_create_time)
                 if sample is not None:
@@ -469,8 +473,12 @@ def _remembered_from_json(entry: dict[str, Any]) -> _Remembered:
     )
 
 
-def _command_lines() -> Iterator[tuple[int, tuple[str, ...]]]:
-    """Every process's pid and command line (empty for kernel threads and zombies).
+# A command line as listed: raw bytes from /proc, or psutil's argv elsewhere.
+_RawCommand = bytes | tuple[str, ...]
+
+
+def _command_lines() -> Iterator[tuple[int, _RawCommand]]:
+    """Every process's pid and raw command line (empty for kernel threads and zombies).
 
     On Linux this reads ``/proc/<pid>/cmdline`` directly: one read per process, where
     ``psutil.process_iter`` also reads each process's stat file to check its identity; the few
@@ -488,7 +496,13 @@ def _command_lines() -> Iterator[tuple[int, tuple[str, ...]]]:
                 raw = handle.read()
         except OSError:
             continue  # ended since the listing, or not ours to read
-        yield int(name), _split_cmdline(raw)
+        yield int(name), raw
+
+
+def _judge(raw: _RawCommand) -> tuple[tuple[str, ...], Plotter | None]:
+    """A raw command line as argv, and the plotter it runs (None: not a plot job)."""
+    argv = _split_cmdline(raw) if isinstance(raw, bytes) else raw
+    return argv, identify(argv) if argv else None
 
 
 def _split_cmdline(raw: bytes) -> tuple[str, ...]:
