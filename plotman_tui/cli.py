@@ -164,7 +164,7 @@ def _scan(config: Config) -> Snapshot:
     from plotman_tui.farm.discovery import scan_once
 
     # Each run is a new process: the cache lets it resume every log where the last run stopped.
-    return scan_once(config.logging.plots, cache=cache_dir() / "logstate.pickle")
+    return scan_once(config.logging.plots, cache=cache_dir() / "logstate.json")
 
 
 def _width(config: Config) -> int | None:

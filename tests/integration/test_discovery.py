@@ -257,7 +257,7 @@ def test_id_prefixes_select_unique_jobs_and_explain_the_rest(farm: dict[str, Pat
 def test_saved_parser_state_lets_the_next_run_read_only_new_bytes(
     farm: dict[str, Path], tmp_path: Path
 ) -> None:
-    cache = tmp_path / "cache" / "logstate.pickle"
+    cache = tmp_path / "cache" / "logstate.json"
     plot_id = secrets.token_hex(32)
     log = farm["logs"] / "job.log"
     full = k32_log(900, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
