@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plotman_tui.farm.model import Job, Snapshot, dir_identity
-from plotman_tui.farm.units import human_bytes, human_duration, human_seconds, local_time
+from plotman_tui.farm.units import human_bytes, human_duration, local_time
 
 if TYPE_CHECKING:
     from plotman_tui.farm.dirs import DirInfo
@@ -119,9 +119,9 @@ def status_columns(tmp_prefix: str, dst_prefix: str) -> list[Column]:
         Column("pid", 3, lambda j: str(j.pid), align_right=True),
         Column("stat", 5, lambda j: j.status.value),
         Column("mem", 7, lambda j: human_bytes(j.mem_rss_bytes, short=True), align_right=True),
-        Column("user", 9, lambda j: human_seconds(j.user_seconds), align_right=True),
-        Column("sys", 10, lambda j: human_seconds(j.sys_seconds), align_right=True),
-        Column("io", 12, lambda j: human_seconds(j.iowait_seconds), align_right=True),
+        Column("user", 9, lambda j: human_duration(j.user_seconds), align_right=True),
+        Column("sys", 10, lambda j: human_duration(j.sys_seconds), align_right=True),
+        Column("io", 12, lambda j: human_duration(j.iowait_seconds), align_right=True),
     ]
 
 
@@ -235,7 +235,7 @@ def summary_line(snapshot: Snapshot) -> str:
 
 def render_details(job: Job) -> str:
     phase_times = ", ".join(
-        f"phase {number}: {human_seconds(seconds)}" for number, seconds in job.phase_seconds
+        f"phase {number}: {human_duration(seconds)}" for number, seconds in job.phase_seconds
     )
     rows: list[tuple[str, str]] = [
         ("plot id", job.plot_id or "? (not in the log yet)"),
@@ -256,8 +256,8 @@ def render_details(job: Job) -> str:
         ("memory", f"rss {human_bytes(job.mem_rss_bytes)}, vms {human_bytes(job.mem_vms_bytes)}"),
         (
             "cpu",
-            f"user {human_seconds(job.user_seconds)}, sys {human_seconds(job.sys_seconds)}, "
-            f"iowait {human_seconds(job.iowait_seconds)}",
+            f"user {human_duration(job.user_seconds)}, sys {human_duration(job.sys_seconds)}, "
+            f"iowait {human_duration(job.iowait_seconds)}",
         ),
         ("log", job.log_file or "-"),
         ("cwd", job.cwd or "-"),

@@ -24,25 +24,23 @@ def human_bytes(size: int | float | None, *, short: bool = False) -> str:
 
 
 def human_duration(seconds: float | None) -> str:
-    """``3725`` -> ``1:02`` (h:mm); ``-`` for None; days shown as ``2d03:04``."""
+    """A duration, short and unambiguous: ``25s``, ``42m``, ``1:02`` (h:mm), ``2d03:04``.
+
+    Hours and more read as plotman's h:mm; below an hour the unit is spelled, so a
+    sandbox plot's 25 seconds is not mistaken for 25 minutes. ``-`` for None.
+    """
     if seconds is None:
         return "-"
-    minutes_total = int(max(seconds, 0) // 60)
-    hours, minutes = divmod(minutes_total, 60)
+    whole = int(max(seconds, 0))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m"
+    hours, minutes = divmod(whole // 60, 60)
     days, hours = divmod(hours, 24)
     if days:
         return f"{days}d{hours:02d}:{minutes:02d}"
     return f"{hours}:{minutes:02d}"
-
-
-def human_seconds(seconds: float | None) -> str:
-    """CPU seconds as plotman shows them: ``1:02`` (h:mm) above an hour, else ``m:ss``."""
-    if seconds is None:
-        return "-"
-    whole = int(max(seconds, 0))
-    if whole >= 3600:
-        return human_duration(whole)
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def local_time(timestamp: float | None) -> str:

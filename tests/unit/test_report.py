@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from plotman_tui.farm.model import Job, JobStatus, Phase, Snapshot
-from plotman_tui.farm.units import human_bytes, human_duration, human_seconds
+from plotman_tui.farm.units import human_bytes, human_duration
 from plotman_tui.report import common_prefix, render_status, snapshot_to_json, summary_line
 
 
@@ -48,12 +48,14 @@ def test_human_bytes(size: int | None, short: bool, text: str) -> None:
     assert human_bytes(size, short=short) == text
 
 
-def test_durations_read_like_plotman() -> None:
+def test_durations_read_like_plotman_above_an_hour_and_spell_units_below() -> None:
     assert human_duration(3725) == "1:02"
     assert human_duration(2 * 86400 + 3 * 3600 + 4 * 60) == "2d03:04"
     assert human_duration(None) == "-"
-    assert human_seconds(61) == "1:01"
-    assert human_seconds(4000) == "1:06"
+    assert human_duration(25.9) == "25s"
+    assert human_duration(61) == "1m"
+    assert human_duration(3599) == "59m"
+    assert human_duration(-5) == "0s"
 
 
 def test_common_prefix_keeps_a_distinguishing_suffix() -> None:
