@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import psutil
-
 from plotman_tui import __version__
 from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile, distinct_dirs
 from plotman_tui.farm.procfs import (
@@ -485,6 +483,8 @@ def _command_lines() -> Iterator[tuple[int, _RawCommand]]:
     processes that are plot jobs are sampled afterwards. Elsewhere, psutil.
     """
     if not LINUX_PROC:
+        import psutil
+
         for proc in psutil.process_iter(["cmdline"]):
             yield proc.pid, tuple(proc.info.get("cmdline") or ())
         return

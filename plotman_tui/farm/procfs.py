@@ -4,15 +4,15 @@ On Linux the per-scan sample is read straight from ``/proc/<pid>/stat`` and ``st
 reads, where psutil would add a pid-reuse check (a second Process object) and a read of the
 boot time per call. Elsewhere psutil does the work. The values are the same either way: create
 time is boot time plus the start tick, as psutil computes it, so keys made by either agree.
+psutil is imported only where it is used, so `status` on Linux does not pay for its import.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
-
-import psutil
 
 from plotman_tui.farm.model import JobStatus
 
@@ -29,15 +29,16 @@ _LINUX_STATES = {
     "X": JobStatus.ZMB,
 }
 
+# psutil's status names (its STATUS_* constants are these strings).
 _PSUTIL_STATES = {
-    psutil.STATUS_RUNNING: JobStatus.RUN,
-    psutil.STATUS_SLEEPING: JobStatus.SLP,
-    psutil.STATUS_IDLE: JobStatus.SLP,
-    psutil.STATUS_DISK_SLEEP: JobStatus.DSK,
-    psutil.STATUS_STOPPED: JobStatus.STP,
-    psutil.STATUS_TRACING_STOP: JobStatus.STP,
-    psutil.STATUS_ZOMBIE: JobStatus.ZMB,
-    psutil.STATUS_DEAD: JobStatus.ZMB,
+    "running": JobStatus.RUN,
+    "sleeping": JobStatus.SLP,
+    "idle": JobStatus.SLP,
+    "disk-sleep": JobStatus.DSK,
+    "stopped": JobStatus.STP,
+    "tracing-stop": JobStatus.STP,
+    "zombie": JobStatus.ZMB,
+    "dead": JobStatus.ZMB,
 }
 
 
@@ -66,8 +67,20 @@ class _Clock:
     @classmethod
     def boot_time(cls) -> float:
         if cls._boot is None:
-            cls._boot = psutil.boot_time()
+            cls._boot = _read_boot_time()
         return cls._boot
+
+
+def _read_boot_time() -> float:
+    """The boot time as psutil gives it: the ``btime`` line of ``/proc/stat`` on Linux."""
+    if LINUX_PROC:
+        with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/stat", "rb") as stat:
+            for line in stat:
+                if line.startswith(b"btime"):
+                    return float(line.split()[1])
+    import psutil
+
+    return psutil.boot_time()
 
 
 def sample_process(pid: int) -> ProcessSample | None:
@@ -107,6 +120,8 @@ def _sample_linux(pid: int) -> ProcessSample | None:
 
 
 def _sample_psutil(pid: int) -> ProcessSample | None:
+    import psutil
+
     try:
         proc = psutil.Process(pid)
         with proc.oneshot():
@@ -142,6 +157,8 @@ def process_cwd(pid: int) -> str | None:
             raise
         except OSError:
             return None
+    import psutil
+
     try:
         return psutil.Process(pid).cwd()
     except psutil.AccessDenied:
@@ -162,6 +179,8 @@ def fd_target(pid: int, fd: int) -> str | None:
 
 def open_paths(pid: int) -> list[str]:
     """Paths of the regular files ``pid`` has open; raises PermissionError."""
+    import psutil
+
     try:
         return [opened.path for opened in psutil.Process(pid).open_files()]
     except psutil.AccessDenied:
