@@ -150,17 +150,8 @@ def load_config_or_exit(cli_value: str | None) -> Config:
         raise CliError(str(error), EXIT_USAGE) from None
 
 
-def cache_dir() -> Path:
-    """Where derived, deletable state lives: ``$PLOTMAN_TUI_CACHE_DIR`` or the user cache dir."""
-    override = os.environ.get("PLOTMAN_TUI_CACHE_DIR")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("plotman-tui"))
-
-
 def _scan(config: Config) -> Snapshot:
+    from plotman_tui.appdirs import cache_dir
     from plotman_tui.farm.discovery import scan_once
 
     # Each run is a new process: the cache lets it resume every log where the last run stopped.

@@ -31,5 +31,6 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Keep the tests' (and their subprocesses') log-state cache out of the user's cache dir."""
+    """Keep the tests' (and their subprocesses') cache and data out of the user's dirs."""
     os.environ["PLOTMAN_TUI_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["PLOTMAN_TUI_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))

@@ -77,6 +77,10 @@ class SchedulingConfig:
     global_max_jobs: int = 12
     global_stagger_m: int = 30
     polling_time_s: int = 20
+    # Not in plotman: the most jobs in phase 1 at once over all tmp dirs (None: no limit), and
+    # the free space a tmp dir must keep for a new job (None: a default for the plot's k).
+    global_max_phase1: int | None = None
+    tmp_min_free_gib: int | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,7 @@ class PlottingConfig:
     farmer_pk: str | None = None
     pool_pk: str | None = None
     pool_contract_address: str | None = None
+    nice: int = 15
     chia: ChiaOptions = field(default_factory=ChiaOptions)
     madmax: MadmaxOptions = field(default_factory=MadmaxOptions)
     bladebit: BladebitOptions = field(default_factory=BladebitOptions)

@@ -126,9 +126,20 @@ _HELP: Final[Mapping[tuple[type, str], str]] = {
     (SchedulingConfig, "polling_time_s"): (
         "Seconds between two checks whether a new job may start (at least 1)."
     ),
+    (SchedulingConfig, "global_max_phase1"): (
+        "Most jobs in phase 1 at once over all tmp dirs: phase 1 is the CPU- and RAM-heavy "
+        "one (at least 1). When left out, there is no such limit."
+    ),
+    (SchedulingConfig, "tmp_min_free_gib"): (
+        "GiB a tmp dir must have free before a job starts on it. When left out, a default "
+        "for the plot's k (what one job of that size needs)."
+    ),
     (PlottingConfig, "type"): (
         "The plotter new jobs use: chia, madmax, bladebit, bladebit2disk or bladebit_cuda. "
         "Its options are in the [plotting.<type>] table below. Required."
+    ),
+    (PlottingConfig, "nice"): (
+        "Niceness of new plot jobs, -20 (first) to 19 (last); 15 keeps the machine responsive."
     ),
     (PlottingConfig, "farmer_pk"): (
         "Farmer public key (see `chia keys show`). chia reads it from its keychain when left "
@@ -239,6 +250,8 @@ _EXAMPLES: Final[Mapping[tuple[type, str], object]] = {
     (Bladebit2DiskOptions, "p2_threads"): 8,
     (Bladebit2DiskOptions, "p3_threads"): 8,
     (BladebitCudaOptions, "threads"): 8,
+    (SchedulingConfig, "global_max_phase1"): 4,
+    (SchedulingConfig, "tmp_min_free_gib"): 300,
 }
 
 _ARCHIVING_BODY: Final = """\
