@@ -1,0 +1,624 @@
+"""Job control: suspend, resume and kill plot jobs, and delete a killed job's own temp files.
+
+The house rule is that nothing is ever deleted but a job's own temp files, and only after the job
+is gone. So every action first checks that the pid still is the job (its create time matches the
+job's, read from ``/proc`` as discovery reads it): a job that ended, or whose pid a new process
+took, gets a clear refusal and never a signal. On Linux the signal goes through a pidfd opened
+before that check, so not even a pid reused between the check and the signal can receive it.
+
+Killing is split into steps so a UI can ask for confirmation in between:
+
+1. :func:`prepare_kill` stops the job (SIGSTOP, so its temp files stop changing) and lists the
+   files that would be deleted;
+2. :func:`cancel_kill` lets it run on (SIGCONT), nothing deleted; or
+3. :func:`execute_kill` ends it (SIGTERM, SIGKILL after a timeout), waits until it is gone, lists
+   its temp files again (some may have appeared since the plan) and deletes them.
+
+Which files are a job's is decided by name (:func:`match_temp_name`, per plotter) and by place:
+regular files directly inside the job's tmp, tmp2 and dst dirs, never through a symlink. chia,
+madMAx and BladeBit name their temp files with the plot id; BladeBit's ``diskplot`` bucket files
+do not (see :func:`match_temp_name` for the rule that keeps those safe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import stat
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+
+from plotman_tui.farm.model import Job, JobStatus, TempFile
+from plotman_tui.farm.procfs import sample_process
+from plotman_tui.farm.units import human_bytes
+
+# Create times are computed the same way everywhere (boot time + start tick), so a job's own
+# process always matches exactly; a tolerance under one clock tick (10 ms) only absorbs float
+# round trips, never lets a younger process pass.
+_CREATE_TIME_TOLERANCE_S = 0.005
+# How long prepare_kill waits to see the job stopped: a process in disk sleep stops only when
+# its I/O call returns.
+_STOP_WAIT_S = 2.0
+# After SIGKILL a process is normally gone at once; one stuck in uninterruptible disk I/O
+# (a hung NFS mount, a dying disk) is not, and its files may still be written.
+_KILL_GRACE_S = 5.0
+_POLL_S = 0.05
+# BladeBit bucket files carry no plot id: only those written since the job started can be its
+# own. The create time is tick-exact but file times and clocks are coarser; allow a little.
+_MTIME_SLACK_S = 2.0
+
+_PLOT_ID_RE = re.compile(r"^[0-9a-f]{64}$")
+_HEX = "0123456789abcdef"
+
+# BladeBit's DiskBufferQueue names every temp file ``<set>_<bucket>.tmp`` (``sprintf("%s_%u.tmp",
+# name, i)``), with set names such as y0, index1, meta0, t1..t7, map2..map7, lp, lp_map_0,
+# table_2_marks, fx_0 that differ between versions: the shape is fixed, the list is not.
+_BLADEBIT_BUCKET_RE = re.compile(r"^[a-z][a-z0-9_]*_[0-9]+\.tmp$")
+
+
+class DirRole(StrEnum):
+    """Which of a job's dirs a file lies in."""
+
+    TMP = "tmp"
+    TMP2 = "tmp2"
+    DST = "dst"
+
+
+class NameMatch(StrEnum):
+    """Why a file name belongs to a job."""
+
+    #: Named with the job's plot id and ending in ``.tmp``: the job's own, whatever the dir.
+    PLOT_ID = "plot-id"
+    #: A BladeBit ``diskplot`` bucket file: no plot id in its name, so it is the job's only if
+    #: no other job uses the dir and it was written while the job ran.
+    BLADEBIT_BUCKET = "bladebit-bucket"
+
+
+def match_temp_name(
+    plotter: str, name: str, plot_id: str | None, role: DirRole
+) -> NameMatch | None:
+    """Is a file called ``name`` in the job's ``role`` dir one of its temp files, and why?
+
+    The rules, per plotter (a finished ``.plot`` never matches, as it does not end in ``.tmp``):
+
+    * every plotter: the name holds the job's plot id (64 lowercase hex digits, not part of a
+      longer hex run) and ends in ``.tmp``. That covers chia's ``NAME.sort.tmp``,
+      ``NAME.table1.tmp``, ``NAME.p1.t1.sort_bucket_000.tmp`` ... in tmp and ``NAME.2.tmp`` in
+      tmp2 and, during the final copy, in dst; madMAx's ``NAME.p1.t1.sort_bucket_000.tmp``,
+      ``NAME.p1.table1.tmp`` ... and ``NAME.plot.tmp`` (in tmp, tmp2 or, while copying, dst);
+      BladeBit's ``NAME.plot.tmp`` in dst.
+    * ``bladebit2disk`` only, in its tmp (``-t1``) and tmp2 (``-t2``) dirs: names shaped like
+      BladeBit's bucket files (``y0_12.tmp``, ``t3_0.tmp``, ``table_2_marks_0.tmp``, lowercase
+      set name, underscore, bucket number, ``.tmp``). They carry no plot id; the caller must
+      also check that no other job uses the dir and that the file was written since the job
+      started (:func:`list_temp_files` does).
+
+    No plot id, no match by id: without it one job's files cannot be told from another's.
+    """
+    if plot_id is not None and name.endswith(".tmp") and _has_plot_id(name, plot_id):
+        return NameMatch.PLOT_ID
+    if (
+        plotter == "bladebit2disk"
+        and role in (DirRole.TMP, DirRole.TMP2)
+        and _BLADEBIT_BUCKET_RE.match(name)
+    ):
+        return NameMatch.BLADEBIT_BUCKET
+    return None
+
+
+def _has_plot_id(name: str, plot_id: str) -> bool:
+    if _PLOT_ID_RE.match(plot_id) is None:
+        return False  # not a plot id: matching by it could match anything
+    start = name.find(plot_id)
+    while start >= 0:
+        end = start + len(plot_id)
+        # The id must stand alone: inside a longer hex run it would be part of another name.
+        alone_before = start == 0 or name[start - 1] not in _HEX
+        alone_after = end == len(name) or name[end] not in _HEX
+        if alone_before and alone_after:
+            return True
+        start = name.find(plot_id, start + 1)
+    return False
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    """What a suspend, resume or cancelled kill did, in one line a farmer understands."""
+
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class TempListing:
+    """A job's temp files as found now, and why some were left out (one line each)."""
+
+    files: tuple[TempFile, ...]
+    total_bytes: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KillPlan:
+    """A job stopped for killing, and the temp files a kill would delete now.
+
+    ``stopped`` is False when the job could not be stopped (it ended, its pid belongs to
+    another process, no permission): ``message`` says why, and :func:`execute_kill` refuses.
+    """
+
+    job: Job
+    files: tuple[TempFile, ...]
+    total_bytes: int
+    stopped: bool
+    message: str = ""
+    notes: tuple[str, ...] = ()
+    #: False when the job was already suspended before the plan: a cancel leaves it so.
+    resume_on_cancel: bool = True
+
+
+@dataclass(frozen=True)
+class KillResult:
+    """What a kill did: the files deleted (paths), the bytes freed, and what went wrong."""
+
+    ok: bool
+    message: str
+    deleted: tuple[str, ...] = ()
+    freed_bytes: int = 0
+    errors: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+# -- suspend and resume ------------------------------------------------------------------------
+
+
+def suspend(job: Job) -> ControlResult:
+    """Stop the job (SIGSTOP); it keeps its memory and files and can be resumed."""
+    error = _send(job, (signal.SIGSTOP,), "suspend")
+    if error is not None:
+        return ControlResult(False, error)
+    # SIGSTOP takes effect when the kernel next schedules the job: wait for it, so that what
+    # the caller sees (and a kill planned right after) agrees with this result.
+    if not _wait_stopped(job, _STOP_WAIT_S):
+        return ControlResult(
+            True, f"suspending {_label(job)}: it stops once its disk I/O call returns"
+        )
+    return ControlResult(True, f"suspended {_label(job)}")
+
+
+def resume(job: Job) -> ControlResult:
+    """Let a suspended job run on (SIGCONT)."""
+    error = _send(job, (signal.SIGCONT,), "resume")
+    if error is not None:
+        return ControlResult(False, error)
+    return ControlResult(True, f"resumed {_label(job)}")
+
+
+# -- kill --------------------------------------------------------------------------------------
+
+
+def prepare_kill(job: Job) -> KillPlan:
+    """Stop the job and list the temp files a kill would delete; nothing is deleted yet."""
+    reading = sample_process(job.pid)
+    already_stopped = reading is not None and reading.status is JobStatus.STP
+    error = _send(job, (signal.SIGSTOP,), "kill")
+    if error is not None:
+        return KillPlan(job=job, files=(), total_bytes=0, stopped=False, message=error)
+    notes: list[str] = []
+    if not _wait_stopped(job, _STOP_WAIT_S):
+        notes.append(
+            f"{_label(job)} has not stopped yet (busy with disk I/O?): "
+            "its temp files may still change; the kill lists them again"
+        )
+    listing = list_temp_files(job)
+    notes.extend(listing.notes)
+    count = len(listing.files)
+    if count:
+        what = f"killing it deletes {_files(count)} ({human_bytes(listing.total_bytes)})"
+    else:
+        what = "it has no temp files to delete"
+    return KillPlan(
+        job=job,
+        files=listing.files,
+        total_bytes=listing.total_bytes,
+        stopped=True,
+        message=f"{_label(job)} is stopped; {what}",
+        notes=tuple(notes),
+        resume_on_cancel=not already_stopped,
+    )
+
+
+def cancel_kill(plan: KillPlan) -> ControlResult:
+    """Give up a planned kill: the job runs on (unless it was suspended before); nothing deleted."""
+    label = _label(plan.job)
+    if not plan.stopped:
+        return ControlResult(True, f"kill of {label} cancelled; nothing was done")
+    if not plan.resume_on_cancel:
+        return ControlResult(True, f"kill of {label} cancelled; it stays suspended, as before")
+    error = _send(plan.job, (signal.SIGCONT,), "resume")
+    if error is not None:
+        return ControlResult(False, f"kill cancelled, but {error}")
+    return ControlResult(True, f"kill of {label} cancelled; it runs on")
+
+
+def execute_kill(plan: KillPlan, *, timeout_s: float = 10.0) -> KillResult:
+    """End the planned job, wait until it is gone, then delete its temp files.
+
+    SIGTERM first (with SIGCONT, so the stopped job can act on it), SIGKILL when it is still
+    there after ``timeout_s``. Temp files are listed again once the job is gone, by the same
+    rules as the plan, and only then deleted; if the job will not die nothing is deleted.
+    A job that ended by itself since the plan is gone too: its temp files are deleted.
+    """
+    job = plan.job
+    label = _label(job)
+    if not plan.stopped:
+        return KillResult(False, f"kill of {label} was not prepared: {plan.message}")
+    how = ""
+    state = _identify(job)
+    if state is _State.ALIVE:
+        # TERM before CONT: the job wakes with the signal already pending and dies at once,
+        # without another moment of writing.
+        error = _send(job, (signal.SIGTERM, signal.SIGCONT), "kill")
+        if error is not None and _identify(job) is _State.ALIVE:
+            return KillResult(False, f"{error}; nothing deleted")
+        if not _wait_gone(job, timeout_s):
+            error = _send(job, (signal.SIGKILL,), "kill")
+            if error is not None and _identify(job) is _State.ALIVE:
+                return KillResult(False, f"{error}; nothing deleted")
+            if not _wait_gone(job, _KILL_GRACE_S):
+                return KillResult(
+                    False,
+                    f"{label} did not exit even after SIGKILL (stuck in disk I/O?); "
+                    "nothing deleted, as its files may still be in use: try the kill again later",
+                )
+            how = f" with SIGKILL (it was still running {timeout_s:g}s after SIGTERM)"
+    elif state is _State.UNKNOWN:
+        # Not known to be gone: deleting now could pull files from under a running job.
+        return KillResult(False, f"{_refusal(job, state, 'kill')}; nothing deleted")
+    else:
+        how = " (it had already ended)"
+    listing, candidates = _list(job, None)
+    deleted, freed, errors = _delete(candidates)
+    message = f"killed {label}{how}; deleted {_files(len(deleted))} ({human_bytes(freed)})"
+    if errors:
+        message += f"; {len(errors)} not deleted (first: {errors[0]})"
+    return KillResult(
+        ok=not errors,
+        message=message,
+        deleted=tuple(deleted),
+        freed_bytes=freed,
+        errors=tuple(errors),
+        notes=listing.notes,
+    )
+
+
+# -- which process ------------------------------------------------------------------------------
+
+
+class _State(Enum):
+    ALIVE = "alive"
+    ENDED = "ended"  # vanished, or exited and not reaped yet (a zombie)
+    REUSED = "reused"  # the pid belongs to a younger process
+    UNKNOWN = "unknown"  # the job's start time was never read: it cannot be recognised
+
+
+def _identify(job: Job) -> _State:
+    """Is the job's pid still the job, judged by its create time?"""
+    if job.started_at <= 0:
+        return _State.UNKNOWN
+    reading = sample_process(job.pid)
+    if reading is None:
+        return _State.ENDED
+    if reading.denied:
+        return _State.UNKNOWN
+    if abs(reading.create_time - job.started_at) > _CREATE_TIME_TOLERANCE_S:
+        return _State.REUSED
+    # A zombie has exited and closed its files; whoever started it reaps it (reaping it here
+    # would take its exit status from its owner, e.g. a subprocess.Popen).
+    if reading.status is JobStatus.ZMB:
+        return _State.ENDED
+    return _State.ALIVE
+
+
+def _refusal(job: Job, state: _State, action: str) -> str:
+    label = _label(job)
+    if state is _State.ENDED:
+        return f"{label} has ended: nothing to {action}"
+    if state is _State.REUSED:
+        return (
+            f"pid {job.pid} now belongs to another process ({label} has ended): "
+            f"nothing to {action}, no signal sent"
+        )
+    return (
+        f"{label}: its start time is unknown, so it cannot be told from a process that took "
+        f"its pid; not signalled (run as the user that owns the job, or as root)"
+    )
+
+
+def _send(job: Job, signals: Sequence[signal.Signals], action: str) -> str | None:
+    """Send ``signals`` to the job's process, never to another; None, or why not (one line)."""
+    with _pidfd(job.pid) as pidfd:
+        # The pidfd was opened first: if the check below still finds the job under this pid,
+        # the pidfd is the job's, and signals through it cannot reach a later owner of the pid.
+        state = _identify(job)
+        if state is not _State.ALIVE:
+            return _refusal(job, state, action)
+        try:
+            for sig in signals:
+                if pidfd is not None and sys.platform == "linux":
+                    signal.pidfd_send_signal(pidfd, sig)
+                else:
+                    os.kill(job.pid, sig)
+        except ProcessLookupError:
+            return _refusal(job, _State.ENDED, action)
+        except PermissionError:
+            return (
+                f"{_label(job)}: permission denied (run as the user that owns the job, or as root)"
+            )
+        except OSError as error:
+            return f"{_label(job)}: could not {action}: {error.strerror or error}"
+    return None
+
+
+@contextlib.contextmanager
+def _pidfd(pid: int) -> Iterator[int | None]:
+    """A pidfd for ``pid`` where the system has them (Linux 5.3+), else None (plain kill)."""
+    fd: int | None = None
+    if sys.platform == "linux":
+        # ESRCH (gone) and ENOSYS/EPERM (old kernel, seccomp) alike fall back to os.kill, whose
+        # own check and error then tell what happened.
+        with contextlib.suppress(OSError):
+            fd = os.pidfd_open(pid)
+    try:
+        yield fd
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _wait_gone(job: Job, timeout_s: float) -> bool:
+    """Poll until the job's process has ended (or its pid moved on); False at the timeout."""
+    deadline = time.monotonic() + max(timeout_s, 0.0)
+    while True:
+        if _identify(job) in (_State.ENDED, _State.REUSED):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL_S)
+
+
+def _wait_stopped(job: Job, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        reading = sample_process(job.pid)
+        if reading is None or reading.status in (JobStatus.STP, JobStatus.ZMB):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL_S)
+
+
+# -- which files ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Dir:
+    """One of a job's dirs: as the job names it, where it really is, and in which roles."""
+
+    shown: str
+    real: str
+    roles: tuple[DirRole, ...]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A file to delete, with what identifies it: deleted only if still the same file."""
+
+    dir: _Dir
+    dir_key: tuple[int, int]  # st_dev, st_ino of the dir as listed
+    name: str
+    inode: int
+    size_bytes: int
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.dir.shown, self.name)
+
+
+def list_temp_files(job: Job, *, other_jobs: Sequence[Job] | None = None) -> TempListing:
+    """The job's temp files now, by :func:`match_temp_name`, directly inside its dirs.
+
+    Only regular files count; symlinks are skipped whatever they point to. ``other_jobs``
+    (the other running jobs) matters only for BladeBit ``diskplot``, whose bucket files carry
+    no plot id: they are the job's only in a dir no other job uses. None: scan for them now.
+    """
+    listing, _ = _list(job, other_jobs)
+    return listing
+
+
+def _list(job: Job, other_jobs: Sequence[Job] | None) -> tuple[TempListing, list[_Candidate]]:
+    notes: list[str] = []
+    dirs = _job_dirs(job, notes)
+    if job.plot_id is None:
+        which = "only BladeBit's bucket files are" if job.plotter == "bladebit2disk" else "none is"
+        notes.append(
+            f"{_label(job)}: plot id not known yet (its log has not named it), so its temp "
+            f"files cannot be told from other jobs'; {which} listed"
+        )
+    if job.plotter == "bladebit_cuda" and (job.tmp_dir or job.tmp2_dir):
+        notes.append(
+            "bladebit_cuda: temp files of its disk modes carry no plot id and are not deleted; "
+            "remove them by hand once no job uses the dir"
+        )
+    shared: set[str] = set()
+    if job.plotter == "bladebit2disk":
+        shared = _dirs_used_by_others(job, _running_jobs() if other_jobs is None else other_jobs)
+    candidates: list[_Candidate] = []
+    for directory in dirs:
+        buckets_allowed = directory.real not in shared
+        found, bucket_skipped = _list_dir(job, directory, buckets_allowed, notes)
+        candidates.extend(found)
+        if bucket_skipped:
+            notes.append(
+                f"{directory.shown}: another job uses this dir too, so BladeBit bucket files "
+                "(which carry no plot id) are not deleted there"
+            )
+    files = tuple(TempFile(path=c.path, size_bytes=c.size_bytes) for c in candidates)
+    total = sum(c.size_bytes for c in candidates)
+    return TempListing(files=files, total_bytes=total, notes=tuple(notes)), candidates
+
+
+def _job_dirs(job: Job, notes: list[str]) -> list[_Dir]:
+    """The job's tmp, tmp2 and dst dirs, each once (the same dir may play several roles)."""
+    by_real: dict[str, _Dir] = {}
+    roles = ((DirRole.TMP, job.tmp_dir), (DirRole.TMP2, job.tmp2_dir), (DirRole.DST, job.dst_dir))
+    for role, path in roles:
+        if not path:
+            continue
+        if not os.path.isabs(path):
+            # Relative to a working dir we could not read: which dir it means is unknown.
+            notes.append(f"{role} dir {path!r} is relative to an unknown working dir: skipped")
+            continue
+        shown = os.path.normpath(path)
+        real = os.path.realpath(shown)
+        known = by_real.get(real)
+        if known is None:
+            by_real[real] = _Dir(shown, real, (role,))
+        elif role not in known.roles:
+            by_real[real] = _Dir(known.shown, real, (*known.roles, role))
+    return list(by_real.values())
+
+
+def _list_dir(
+    job: Job, directory: _Dir, buckets_allowed: bool, notes: list[str]
+) -> tuple[list[_Candidate], bool]:
+    """Matching regular files directly in one dir; second item: bucket files left out."""
+    found: list[_Candidate] = []
+    bucket_skipped = False
+    try:
+        fd = _open_dir(directory.real)
+    except OSError as error:
+        notes.append(f"{directory.shown}: {error.strerror or error}; nothing listed there")
+        return found, False
+    try:
+        info = os.fstat(fd)
+        dir_key = (info.st_dev, info.st_ino)
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                match = _match_in(job, entry.name, directory.roles)
+                if match is None:
+                    continue
+                try:
+                    # Regular files only: a symlink (to anywhere) or a dir is never deleted.
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue  # gone since the listing
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                if match is NameMatch.BLADEBIT_BUCKET:
+                    if not buckets_allowed:
+                        bucket_skipped = True
+                        continue
+                    if st.st_mtime < job.started_at - _MTIME_SLACK_S:
+                        continue  # left by an earlier run: not this job's
+                found.append(_Candidate(directory, dir_key, entry.name, st.st_ino, st.st_size))
+    except OSError as error:
+        notes.append(f"{directory.shown}: {error.strerror or error}; listing incomplete")
+    finally:
+        os.close(fd)
+    found.sort(key=lambda candidate: candidate.name)
+    return found, bucket_skipped
+
+
+def _match_in(job: Job, name: str, roles: Sequence[DirRole]) -> NameMatch | None:
+    """The strongest match of a name over every role its dir plays for the job."""
+    matches = {match_temp_name(job.plotter, name, job.plot_id, role) for role in roles}
+    if NameMatch.PLOT_ID in matches:
+        return NameMatch.PLOT_ID
+    if NameMatch.BLADEBIT_BUCKET in matches:
+        return NameMatch.BLADEBIT_BUCKET
+    return None
+
+
+def _open_dir(path: str) -> int:
+    # Listing and deleting relative to this descriptor keeps every file directly in this very
+    # dir, even if a path component is swapped for a symlink meanwhile.
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+
+
+def _dirs_used_by_others(job: Job, jobs: Sequence[Job]) -> set[str]:
+    """Real paths of every dir another job (any plotter) uses."""
+    used: set[str] = set()
+    for other in jobs:
+        if other.pid == job.pid and other.started_at == job.started_at:
+            continue
+        for path in (other.tmp_dir, other.tmp2_dir, other.dst_dir):
+            if path and os.path.isabs(path):
+                used.add(os.path.realpath(path))
+    return used
+
+
+def _running_jobs() -> Sequence[Job]:
+    """Every plot job running now, dirs as their command lines say (no logs needed)."""
+    # Imported here: control is used by commands that need no scanner otherwise.
+    from plotman_tui.farm.discovery import Scanner
+
+    return Scanner(None).scan().jobs
+
+
+def _delete(candidates: Sequence[_Candidate]) -> tuple[list[str], int, list[str]]:
+    """Delete each file that is still the one listed; (deleted paths, bytes freed, errors)."""
+    deleted: list[str] = []
+    errors: list[str] = []
+    freed = 0
+    by_dir: dict[str, list[_Candidate]] = {}
+    for candidate in candidates:
+        by_dir.setdefault(candidate.dir.real, []).append(candidate)
+    for real, group in by_dir.items():
+        shown = group[0].dir.shown
+        try:
+            fd = _open_dir(real)
+        except OSError as error:
+            errors.append(f"{shown}: {error.strerror or error}; nothing deleted there")
+            continue
+        try:
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) != group[0].dir_key:
+                errors.append(f"{shown}: replaced by another dir since it was listed; skipped")
+                continue
+            for candidate in group:
+                try:
+                    st = os.stat(candidate.name, dir_fd=fd, follow_symlinks=False)
+                    if not stat.S_ISREG(st.st_mode) or st.st_ino != candidate.inode:
+                        continue  # replaced since the listing: not the file we judged
+                    os.unlink(candidate.name, dir_fd=fd)
+                except FileNotFoundError:
+                    continue  # already gone: nothing to free
+                except OSError as error:
+                    errors.append(f"could not delete {candidate.path}: {error.strerror or error}")
+                    continue
+                deleted.append(candidate.path)
+                freed += st.st_size
+        finally:
+            os.close(fd)
+    return deleted, freed, errors
+
+
+# -- words ---------------------------------------------------------------------------------------
+
+
+def _label(job: Job) -> str:
+    if job.plot_id:
+        return f"job {job.plot_id[:8]} (pid {job.pid})"
+    return f"the job with pid {job.pid}"
+
+
+def _files(count: int) -> str:
+    return f"{count} temp file{'' if count == 1 else 's'}"
