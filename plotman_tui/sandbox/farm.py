@@ -7,8 +7,8 @@
     root/dst/0 …         destination dirs     root/logs       plot logs
     root/plotman.toml    a config for all of the above
 
-``start_plot`` starts one plot job the way plotman does (a new session, stdout and stderr into a
-new log file named by its start time). It stands in for the spawn module in the demo and tests.
+``start_plot`` starts one plot job of this farm with :func:`plotman_tui.farm.spawn.start_job` (a
+new session, stdout and stderr into a new log file named by its start time).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import plotman_tui
+from plotman_tui.farm.spawn import start_job
 from plotman_tui.sandbox.bech32m import encode_puzzle_hash
 
 CONFIG_NAME = "plotman.toml"
@@ -262,19 +262,6 @@ def plot_argv(
     )
 
 
-def _open_new_log(log_dir: Path, log_name: str | None) -> tuple[Path, int]:
-    """Create the job's log file exclusively; a clash of start-time names takes a new time."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-    while True:
-        name = log_name or (datetime.now().astimezone().strftime("%Y-%m-%dT%H_%M_%S.%f%z") + ".log")
-        path = log_dir / name
-        try:
-            return path, os.open(path, flags, 0o644)
-        except FileExistsError:
-            if log_name is not None:
-                raise
-
-
 def start_plot(
     sandbox: Sandbox,
     *,
@@ -284,25 +271,18 @@ def start_plot(
     use_tmp2: bool = True,
     threads: int = 2,
     log_name: str | None = None,
+    nice: int = 15,
 ) -> StartedPlot:
     """Start one plot job with stdout and stderr into a new log in ``sandbox.log_dir``.
 
-    The job runs in its own session (like plotman's jobs, it outlives the caller's terminal and
-    can be signalled as a group). The caller owns the process: wait for it or kill it.
+    Started by :func:`plotman_tui.farm.spawn.start_job`: its own session (like plotman's jobs,
+    it outlives the caller's terminal and can be signalled as a group), reaped by a background
+    thread when it ends; ``popen`` still answers ``poll()`` and ``wait()``. ``nice`` as in
+    ``[plotting] nice`` (default 15, as plotman-tui starts real jobs).
     ``FileExistsError`` when ``log_name`` is given and taken.
     """
     argv = plot_argv(
         sandbox, k=k, tmp_index=tmp_index, dst_index=dst_index, use_tmp2=use_tmp2, threads=threads
     )
-    log_path, log_fd = _open_new_log(sandbox.log_dir, log_name)
-    try:
-        popen = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log_fd,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    finally:
-        os.close(log_fd)  # the child has its own copy
-    return StartedPlot(popen=popen, log_path=log_path, argv=tuple(argv))
+    job = start_job(argv, sandbox.log_dir, nice=nice, log_name=log_name)
+    return StartedPlot(popen=job.popen, log_path=job.log_path, argv=job.argv)
