@@ -84,6 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands.add_parser("path", help="print the config path and whether it exists")
     config_commands.add_parser("check", help="validate the config and summarise it")
 
+    suspend = commands.add_parser("suspend", help="stop jobs for now (SIGSTOP)")
+    suspend.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, or 'all'")
+    resume = commands.add_parser("resume", help="let suspended jobs run on (SIGCONT)")
+    resume.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, or 'all'")
+    kill = commands.add_parser(
+        "kill", help="end jobs and delete their temp files (asks first; --force does not)"
+    )
+    kill.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, or 'all'")
+    kill.add_argument(
+        "--force", action="store_true", help="do not ask (needed when not run from a terminal)"
+    )
+    history = commands.add_parser("history", help="what was started, killed, suspended, resumed")
+    history.add_argument("--since", metavar="WHEN", help="e.g. 2h, 30m, 1d, or 2026-11-24")
+    history.add_argument("--json", action="store_true", help="print JSON lines for scripts")
+
     demo = commands.add_parser("demo", help="a sandbox farm with real tiny plots")
     demo.add_argument("--dir", metavar="D", help="where to build it (default: a temp dir)")
     demo.add_argument("--plots", type=int, default=3, help="how many plots to run (default 3)")
@@ -126,7 +141,12 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
         return run_demo(Path(args.dir) if args.dir else None, plots=args.plots)
     config = load_config_or_exit(args.config)
+    if command == "history":
+        return _cmd_history(args)
     handlers = {
+        "suspend": _cmd_suspend,
+        "resume": _cmd_resume,
+        "kill": _cmd_kill,
         "status": _cmd_status,
         "details": _cmd_details,
         "logs": _cmd_logs,
@@ -225,6 +245,118 @@ def _cmd_logs(config: Config, args: argparse.Namespace) -> int:
         raise
     except OSError as error:
         raise CliError(f"cannot write the log out: {error.strerror or error}") from None
+    return EXIT_OK
+
+
+def _record(action: str, job: Job, result: str, reason: str, **extra: object) -> None:
+    """One action log entry; a log that cannot be written is reported, never fatal."""
+    from plotman_tui.farm.actionlog import default_action_log
+
+    try:
+        default_action_log().record(
+            action,
+            plot_id=job.plot_id,
+            pid=job.pid,
+            argv=job.argv,
+            reason=reason,
+            result=result,
+            **extra,
+        )
+    except (OSError, ValueError, TypeError) as error:
+        print(f"plotman-tui: action log not written: {error}", file=sys.stderr)
+
+
+def _signal_jobs(config: Config, ids: Sequence[str], action: str) -> int:
+    from plotman_tui.farm import control
+
+    act = control.suspend if action == "suspend" else control.resume
+    failed = False
+    for job in _selected(config, ids):
+        result = act(job)
+        print(result.message)
+        _record(action, job, "ok" if result.ok else "failed", f"cli: {result.message}")
+        failed = failed or not result.ok
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _cmd_suspend(config: Config, args: argparse.Namespace) -> int:
+    return _signal_jobs(config, args.ids, "suspend")
+
+
+def _cmd_resume(config: Config, args: argparse.Namespace) -> int:
+    return _signal_jobs(config, args.ids, "resume")
+
+
+def _cmd_kill(config: Config, args: argparse.Namespace) -> int:
+    from plotman_tui.farm import control
+    from plotman_tui.farm.units import human_bytes
+
+    if not args.force and not sys.stdin.isatty():
+        raise CliError("kill asks for confirmation: run it in a terminal, or pass --force", 2)
+    failed = False
+    for job in _selected(config, args.ids):
+        plan = control.prepare_kill(job)
+        if not plan.stopped:
+            print(plan.message)
+            _record("kill", job, "failed", f"cli: {plan.message}")
+            failed = True
+            continue
+        print(plan.message + (":" if plan.files else ""))
+        for temp in plan.files:
+            print(f"  {human_bytes(temp.size_bytes).rjust(10)}  {temp.path}")
+        for note in plan.notes:
+            print(f"  note: {note}")
+        try:
+            confirmed = args.force or _confirm(f"Kill {(job.plot_id or str(job.pid))[:8]}?")
+        except KeyboardInterrupt:
+            control.cancel_kill(plan)  # never leave a job stopped behind an interrupted question
+            raise
+        if not confirmed:
+            print(control.cancel_kill(plan).message)
+            continue
+        result = control.execute_kill(plan)
+        print(result.message)
+        for error in result.errors:
+            print(f"  ! {error}")
+        _record(
+            "kill",
+            job,
+            "ok" if result.ok else "failed",
+            "cli --force" if args.force else "cli",
+            deleted=list(result.deleted),
+            freed_bytes=result.freed_bytes,
+        )
+        failed = failed or not result.ok
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _confirm(question: str) -> bool:
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    import time
+
+    from plotman_tui.farm.actionlog import default_action_log, format_entry, parse_since
+
+    since = None
+    if args.since:
+        try:
+            since = parse_since(args.since, time.time())
+        except ValueError as error:
+            raise CliError(str(error), EXIT_USAGE) from None
+    entries = default_action_log().entries(since)
+    if args.json:
+        for entry in entries:
+            print(entry.to_json())
+    elif entries:
+        print("\n".join(format_entry(entry) for entry in entries))
+    else:
+        print("No actions recorded" + (" in that time." if since is not None else " yet."))
     return EXIT_OK
 
 
