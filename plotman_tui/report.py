@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plotman_tui.farm.model import Job, Snapshot, dir_identity
-from plotman_tui.farm.units import human_bytes, human_duration, local_time
+from plotman_tui.farm.units import common_prefix, human_bytes, human_duration, local_time
 
 if TYPE_CHECKING:
     from plotman_tui.farm.dirs import DirInfo
@@ -77,25 +77,6 @@ class Column:
     cell: Callable[[Job], str] = lambda _job: ""
     align_right: bool = False
     shrinkable: bool = False
-
-
-def common_prefix(paths: Sequence[str | None]) -> str:
-    """The dir prefix shared by all paths ('' when none), ending in a separator."""
-    real = [p for p in paths if p]
-    if not real:
-        return ""
-    if len(set(real)) == 1:
-        parent = os.path.dirname(real[0].rstrip(os.sep))
-    else:
-        try:
-            parent = os.path.commonpath(real)
-        except ValueError:
-            return ""
-        if parent in real:
-            parent = os.path.dirname(parent)
-    if parent in ("", os.sep):
-        return ""
-    return parent.rstrip(os.sep) + os.sep
 
 
 def _suffix(path: str | None, prefix: str) -> str:

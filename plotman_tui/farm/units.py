@@ -1,8 +1,11 @@
-"""The one place numbers become human-readable text (sizes, durations, timestamps)."""
+"""The one place numbers and paths become short human-readable text (sizes, durations,
+timestamps, shared dir prefixes)."""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Sequence
 
 _SIZE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -48,3 +51,22 @@ def local_time(timestamp: float | None) -> str:
     if timestamp is None:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def common_prefix(paths: Sequence[str | None]) -> str:
+    """The dir prefix shared by all paths ('' when none), ending in a separator."""
+    real = [p for p in paths if p]
+    if not real:
+        return ""
+    if len(set(real)) == 1:
+        parent = os.path.dirname(real[0].rstrip(os.sep))
+    else:
+        try:
+            parent = os.path.commonpath(real)
+        except ValueError:
+            return ""
+        if parent in real:
+            parent = os.path.dirname(parent)
+    if parent in ("", os.sep):
+        return ""
+    return parent.rstrip(os.sep) + os.sep

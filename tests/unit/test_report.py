@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from plotman_tui.farm.model import Job, JobStatus, Phase, Snapshot
-from plotman_tui.farm.units import human_bytes, human_duration
-from plotman_tui.report import common_prefix, render_status, snapshot_to_json, summary_line
+from plotman_tui.farm.units import common_prefix, human_bytes, human_duration
+from plotman_tui.report import render_status, snapshot_to_json, summary_line
 
 
 def make_job(pid: int, plot_id: str, phase: Phase | None, started: float, **extra: object) -> Job:
