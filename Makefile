@@ -34,6 +34,7 @@ demo: $(STAMP_RUN)
 
 bench: $(STAMP)
 	$(BIN)/python bench/status.py
+	$(BIN)/python bench/schedule.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

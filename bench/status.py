@@ -64,6 +64,9 @@ def build_farm(root: Path, n_jobs: int) -> tuple[Path, list[subprocess.Popen[byt
         f'[logging]\nplots = "{log_dir}"\n\n[directories]\n'
         f"tmp = {json.dumps([str(d) for d in tmp_dirs])}\n"
         f'dst = ["{dst}"]\n\n[plotting]\ntype = "chia"\n'
+        # Limits high enough that bench/schedule.py's decide() runs every rule, not the first.
+        "\n[scheduling]\nglobal_max_jobs = 1000\ntmpdir_max_jobs = 100\n"
+        "tmpdir_stagger_phase_limit = 100\nglobal_stagger_m = 0\ntmp_min_free_gib = 1\n"
     )
     jobs: list[subprocess.Popen[bytes]] = []
     for index in range(n_jobs):
