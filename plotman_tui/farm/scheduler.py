@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from plotman_tui.config.schema import Config, PlotterType, TmpOverride
-from plotman_tui.farm.model import Job, Phase
+from plotman_tui.farm.model import Job, Phase, distinct_dirs
 from plotman_tui.farm.plotsize import GIB, final_plot_bytes, plot_k, tmp_space_bytes
 from plotman_tui.farm.units import common_prefix, human_bytes
 from plotman_tui.plotters import get_plotter
@@ -105,7 +105,7 @@ def _occupants(jobs: Sequence[Job], pending: Sequence[PendingStart]) -> list[_Oc
 
 
 def _unique(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
-    return list(dict.fromkeys(os.path.normpath(os.fspath(path)) for path in paths))
+    return distinct_dirs(*(os.fspath(path) for path in paths))
 
 
 def tmp_limits(config: Config, tmp_dir: str) -> TmpLimits:
