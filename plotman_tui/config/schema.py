@@ -78,9 +78,11 @@ class SchedulingConfig:
     global_stagger_m: int = 30
     polling_time_s: int = 20
     # Not in plotman: the most jobs in phase 1 at once over all tmp dirs (None: no limit), and
-    # the free space a tmp dir must keep for a new job (None: a default for the plot's k).
+    # the free space a tmp dir must keep for a new job (None: a default for the plot's k), and
+    # the free space a dst dir keeps beyond the plots headed there.
     global_max_phase1: int | None = None
     tmp_min_free_gib: int | None = None
+    dst_min_free_gib: int = 0
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,10 @@ _HELP: Final[Mapping[tuple[type, str], str]] = {
         "GiB a tmp dir must have free before a job starts on it. When left out, a default "
         "for the plot's k (what one job of that size needs)."
     ),
+    (SchedulingConfig, "dst_min_free_gib"): (
+        "GiB a dst dir keeps free: a job starts only when the dst holds its plot, every plot "
+        "already headed there and this reserve."
+    ),
     (PlottingConfig, "type"): (
         "The plotter new jobs use: chia, madmax, bladebit, bladebit2disk or bladebit_cuda. "
         "Its options are in the [plotting.<type>] table below. Required."

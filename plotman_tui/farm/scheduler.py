@@ -178,11 +178,15 @@ class _DstCheck:
 
 
 def _check_dst(
-    path: str, occupants: Sequence[_Occupant], free: Mapping[str, int | None], k: int
+    path: str,
+    occupants: Sequence[_Occupant],
+    free: Mapping[str, int | None],
+    k: int,
+    reserve: int = 0,
 ) -> _DstCheck:
     # Every plot headed there will land there; a finished job's plot is already in the free space.
     inbound = [o for o in occupants if o.dst_dir == path and not o.completed]
-    needed = final_plot_bytes(k) + sum(
+    needed = reserve + final_plot_bytes(k) + sum(
         final_plot_bytes(o.k if o.k is not None and o.k > 0 else k) for o in inbound
     )
     return _DstCheck(path=path, free=free.get(path), needed=needed, inbound=len(inbound))
@@ -262,10 +266,11 @@ def decide(
     k = plot_k(config.plotting)
     tmp2 = _norm(directories.tmp2)
 
+    reserve = scheduling.dst_min_free_gib * GIB
     if directories.dst:
         dst_dirs = _unique(directories.dst)
         dst_names = _short_namer(dst_dirs)
-        checks = [_check_dst(dst, occupants, free, k) for dst in dst_dirs]
+        checks = [_check_dst(dst, occupants, free, k, reserve) for dst in dst_dirs]
         fitting = [(index, check) for index, check in enumerate(checks) if check.fits]
         if not fitting:
             return _dst_wait(checks, dst_names)
@@ -278,7 +283,7 @@ def decide(
         dst_reason = _dst_reason(dst_names[dst], dst_check, fitting_count=len(fitting))
     else:
         # No dst dirs: the plot stays in its tmp dir, which must then hold it too.
-        tmp_checks = [_check_dst(tmp, occupants, free, k) for tmp in tmp_order]
+        tmp_checks = [_check_dst(tmp, occupants, free, k, reserve) for tmp in tmp_order]
         chosen = next((check for check in tmp_checks if check.fits), None)
         if chosen is None:
             return _dst_wait(tmp_checks, tmp_names)

@@ -277,6 +277,18 @@ WAIT_CASES = {
         free={"d0": 150 * GIB},
         reason="dst full (d0: 150 GiB free, needs 209 GiB)",
     ),
+    "dst-full-keeps-the-configured-reserve": Case(
+        jobs=[],
+        cfg=config(dst_min_free_gib=100),
+        free={"d0": 150 * GIB},
+        reason="dst full (d0: 150 GiB free, needs 204 GiB)",
+    ),
+    "no-dst-dirs-the-reserve-applies-to-the-tmp-dir": Case(
+        jobs=[],
+        cfg=config(dst=(), tmp_min_free_gib=100, dst_min_free_gib=100),
+        free={"t0": 150 * GIB},
+        reason="dst full (t0: 150 GiB free, needs 204 GiB)",
+    ),
     "dst-full-uses-each-jobs-own-k": Case(
         jobs=[job(ELSEWHERE, "3:1", dst=D0, k=34)],
         cfg=config(),
