@@ -7,10 +7,16 @@ on a laptop without it they skip with the reason; in CI (``PLOTMAN_TUI_REQUIRE_R
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -22,6 +28,25 @@ def require_real(available: bool, reason: str) -> None:
     if os.environ.get("PLOTMAN_TUI_REQUIRE_REAL"):
         pytest.fail(f"required real service missing: {reason}")
     pytest.skip(reason)
+
+
+def require_chiapos() -> None:
+    """Skip (laptop) or fail (CI) when chiapos, the real plotter, is not installed."""
+    require_real(
+        importlib.util.find_spec("chiapos") is not None,
+        "chiapos (the real plotter) is not installed",
+    )
+
+
+def wait_for(predicate: Callable[[], T], timeout_s: float, what: str) -> T:
+    """Poll until ``predicate`` returns something true, and return that."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 @pytest.fixture

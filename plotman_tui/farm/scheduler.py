@@ -186,8 +186,10 @@ def _check_dst(
 ) -> _DstCheck:
     # Every plot headed there will land there; a finished job's plot is already in the free space.
     inbound = [o for o in occupants if o.dst_dir == path and not o.completed]
-    needed = reserve + final_plot_bytes(k) + sum(
-        final_plot_bytes(o.k if o.k is not None and o.k > 0 else k) for o in inbound
+    needed = (
+        reserve
+        + final_plot_bytes(k)
+        + sum(final_plot_bytes(o.k if o.k is not None and o.k > 0 else k) for o in inbound)
     )
     return _DstCheck(path=path, free=free.get(path), needed=needed, inbound=len(inbound))
 

@@ -3,7 +3,6 @@ stand-ins (``sleep``, a Python script that ignores SIGTERM) for the cases a plot
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import signal
@@ -28,15 +27,11 @@ from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.farm.procfs import sample_process
 from plotman_tui.sandbox import StartedPlot, make_sandbox, start_plot
-from tests.conftest import require_real
+from tests.conftest import require_chiapos
 
 pytestmark = pytest.mark.real_service
 
 RUNNING = {JobStatus.RUN, JobStatus.SLP, JobStatus.DSK}
-
-
-def require_chiapos() -> None:
-    require_real(importlib.util.find_spec("chiapos") is not None, "chiapos is not installed")
 
 
 @pytest.fixture

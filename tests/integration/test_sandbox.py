@@ -12,11 +12,9 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import psutil
 import pytest
@@ -28,17 +26,12 @@ from plotman_tui.sandbox.chia_front import (
     max_stripe_size,
     max_working_buckets,
 )
-from tests.conftest import require_real
+from tests.conftest import require_chiapos, wait_for
 
-T = TypeVar("T")
 HAVE_CHIAPOS = importlib.util.find_spec("chiapos") is not None
 ID_LINE = re.compile(r"^ID: ([0-9a-f]{64})$", re.MULTILINE)
 PLOT_NAME = re.compile(r"^plot-k(\d+)-\d{4}-\d\d-\d\d-\d\d-\d\d-([0-9a-f]{64})\.plot$")
 LOG_NAME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d_\d\d_\d\d\.\d{6}[+-]\d{4}\.log$")
-
-
-def require_chiapos() -> None:
-    require_real(HAVE_CHIAPOS, "chiapos (the real plotter) is not installed")
 
 
 @pytest.fixture
@@ -55,17 +48,6 @@ def jobs() -> Iterator[list[StartedPlot]]:
         if job.popen.poll() is None:
             os.killpg(job.popen.pid, signal.SIGKILL)
             job.popen.wait(timeout=10)
-
-
-def wait_for(predicate: Callable[[], T], timeout_s: float, what: str) -> T:
-    """Poll until ``predicate`` returns something true, and return that."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 # -- pure pieces ---------------------------------------------------------------------------------

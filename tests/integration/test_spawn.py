@@ -11,31 +11,19 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
 import psutil
 import pytest
 
 from plotman_tui.farm.spawn import StartedJob, log_name_for, start_job
+from tests.conftest import wait_for
 
-T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOG_NAME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d_\d\d_\d\d\.\d{6}[+-]\d{4}\.log$")
 PY = sys.executable
-
-
-def wait_for(predicate: Callable[[], T], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def gone(pid: int, create_time: float) -> bool:
