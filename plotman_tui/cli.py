@@ -5,6 +5,8 @@ import textual.
 
 Exit status: 0 success; 1 the operation failed (an unreadable log, a job that vanished);
 2 usage or configuration error; 3 no such job, or an ambiguous id prefix; 130 interrupted.
+The loops (``plot``, ``--no-ui``) exit 0 when a signal stops them; with ``--once``, 0 when
+nothing failed in the pass and 1 otherwise.
 """
 
 from __future__ import annotations
@@ -56,6 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $PLOTMAN_TUI_CONFIG, else the user config dir)",
     )
     parser.add_argument("--version", action="version", version=f"plotman-tui {__version__}")
+    parser.add_argument(
+        "--no-ui",
+        action="store_true",
+        help="run the engine (plotting) without a screen, for services; one line per event",
+    )
+    parser.add_argument(
+        "--once",
+        dest="headless_once",
+        action="store_true",
+        help="with --no-ui: one pass, then exit",
+    )
+    parser.add_argument(
+        "--json", dest="headless_json", action="store_true", help="with --no-ui: JSON lines"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     status = commands.add_parser("status", help="table of running plot jobs")
@@ -99,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--since", metavar="WHEN", help="e.g. 2h, 30m, 1d, or 2026-11-24")
     history.add_argument("--json", action="store_true", help="print JSON lines for scripts")
 
+    plot = commands.add_parser(
+        "plot", help="the plotting loop in the foreground: starts jobs on the configured schedule"
+    )
+    plot.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
+    plot.add_argument("--json", action="store_true", help="print JSON lines for scripts")
+
     demo = commands.add_parser("demo", help="a sandbox farm with real tiny plots")
     demo.add_argument("--dir", metavar="D", help="where to build it (default: a temp dir)")
     demo.add_argument("--plots", type=int, default=3, help="how many plots to run (default 3)")
@@ -129,6 +151,12 @@ def _silence_stdout() -> None:
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     command = args.command
+    if args.no_ui:
+        if command is not None:
+            raise CliError(f"--no-ui runs the engine and takes no command (got {command!r})", 2)
+        return _run_loop(args, once=args.headless_once, json_lines=args.headless_json)
+    if args.headless_once or args.headless_json:
+        raise CliError("--once and --json before the command go with --no-ui", EXIT_USAGE)
     if command is None:
         parser.print_help()
         return EXIT_OK
@@ -143,6 +171,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     config = load_config_or_exit(args.config)
     if command == "history":
         return _cmd_history(args)
+    if command == "plot":
+        return _run_loop(args, once=args.once, json_lines=args.json, config=config)
     handlers = {
         "suspend": _cmd_suspend,
         "resume": _cmd_resume,
@@ -168,6 +198,18 @@ def load_config_or_exit(cli_value: str | None) -> Config:
         return load_config(path, check_dirs=False)
     except ConfigError as error:
         raise CliError(str(error), EXIT_USAGE) from None
+
+
+def _run_loop(
+    args: argparse.Namespace, *, once: bool, json_lines: bool, config: Config | None = None
+) -> int:
+    from plotman_tui.config import resolve_config_path
+    from plotman_tui.headless import run_headless
+
+    if config is None:
+        config = load_config_or_exit(args.config)
+    path = resolve_config_path(args.config)
+    return run_headless(config, path, once=once, json_lines=json_lines)
 
 
 def _scan(config: Config) -> Snapshot:

@@ -1,0 +1,130 @@
+"""The ``--no-ui`` runner (and ``plot``): the engine without a screen, for services and cron.
+
+One line per event, stamped with the local time (or one JSON object per line with ``--json``),
+flushed at once so a service's journal shows it as it happens. SIGTERM, SIGINT and SIGHUP end the
+loop after the pass under way; plot jobs run on (they are in their own sessions). ``--once``
+makes one pass for cron and exits 0 when nothing failed, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from plotman_tui.appdirs import cache_dir
+from plotman_tui.config.schema import Config
+from plotman_tui.farm.actionlog import default_action_log
+from plotman_tui.farm.discovery import Scanner
+from plotman_tui.farm.engine import Engine, Event, EventKind, PassResult, PlottingEngine
+from plotman_tui.farm.lock import default_lock
+from plotman_tui.farm.units import local_time
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+# The scheduler reads phases, not temp sizes: temp files are measured at most this often.
+_TEMP_REFRESH_S = 60.0
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class EventPrinter:
+    """Writes events as timestamped lines or JSON lines."""
+
+    def __init__(self, out: TextIO, *, json_lines: bool) -> None:
+        self.out = out
+        self.json_lines = json_lines
+
+    def emit(self, event: Event) -> None:
+        if self.json_lines:
+            line = json.dumps(event.to_json(), ensure_ascii=False, default=str)
+        else:
+            line = f"{local_time(event.time)} {event.kind:<12} {event.message}"
+        self.out.write(line + "\n")
+        self.out.flush()
+
+
+def run_headless(
+    config: Config,
+    config_path: Path,
+    *,
+    once: bool = False,
+    json_lines: bool = False,
+    out: TextIO | None = None,
+    what: str = "plotting",
+) -> int:
+    """Run the engine until a stop signal (or one pass with ``once``); returns the exit status."""
+    printer = EventPrinter(out or sys.stdout, json_lines=json_lines)
+    scanner = Scanner(config.logging.plots, temp_refresh_s=_TEMP_REFRESH_S)
+    cache = cache_dir() / "logstate.json"
+    scanner.load_cache(cache)
+    plotting = PlottingEngine(
+        config, lock=default_lock(), action_log=default_action_log(), scanner=scanner
+    )
+    failed = False
+
+    def on_pass(result: PassResult) -> None:
+        nonlocal failed
+        failed = failed or result.failed
+        for event in result.events:
+            printer.emit(event)
+
+    def on_error(error: BaseException) -> None:
+        nonlocal failed
+        failed = True
+        message = f"pass failed: {type(error).__name__}: {error}"
+        printer.emit(Event(time.time(), EventKind.ERROR, message, failed=True))
+
+    engine = Engine(plotting, on_pass, on_error=on_error)
+    if once:
+        printer.emit(_info(f"{what}: one pass (config {config_path})"))
+    else:
+        printer.emit(
+            _info(
+                f"{what} loop started (config {config_path}; a pass every "
+                f"{engine.interval_s:g}s); SIGTERM or Ctrl-C stops it, plot jobs keep running"
+            )
+        )
+    try:
+        stopped_by = asyncio.run(_run(engine, once=once))
+    finally:
+        plotting.close()
+        scanner.save_cache(cache)
+    if once:
+        return EXIT_FAILED if failed else EXIT_OK
+    running = len(plotting.launched)
+    printer.emit(
+        _info(
+            f"{what} loop stopped ({stopped_by}); the scheduler lock is released"
+            + (f", {running} job(s) it started keep running" if running else "")
+        )
+    )
+    return EXIT_OK
+
+
+def _info(message: str) -> Event:
+    return Event(time.time(), EventKind.INFO, message)
+
+
+async def _run(engine: Engine, *, once: bool) -> str:
+    """Run passes until a stop signal; returns the signal's name ('' after one pass)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    received: list[str] = []
+
+    def on_signal(number: signal.Signals) -> None:
+        received.append(number.name)
+        stop.set()
+
+    for number in _STOP_SIGNALS:
+        loop.add_signal_handler(number, on_signal, number)
+    try:
+        await engine.run(stop, once=once)
+    finally:
+        for number in _STOP_SIGNALS:
+            loop.remove_signal_handler(number)
+    return received[0] if received else ""

@@ -1,0 +1,358 @@
+"""The plotting engine against real plot jobs (chiapos through the sandbox's ``chia``).
+
+The clock is the one fake part: the engine reads ``time.time() + offset`` so a test can skip a
+30-minute stagger. Jobs the engine starts are real; most tests suspend them at once, which keeps
+them in phase 1 (as a k32 job would be for hours) without spending the CPU on plotting.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plotman_tui.config import load_config
+from plotman_tui.config.schema import Config
+from plotman_tui.farm.actionlog import ActionLog
+from plotman_tui.farm.engine import EventKind, PassResult, PlottingEngine, wait_key
+from plotman_tui.farm.lock import SchedulerLock
+from plotman_tui.farm.scheduler import Start, Wait
+from plotman_tui.farm.spawn import StartedJob, start_job
+from plotman_tui.sandbox import Sandbox, make_sandbox, plot_argv
+from tests.conftest import require_chiapos, wait_for
+
+pytestmark = pytest.mark.real_service
+
+
+class Clock:
+    """The real time plus an offset a test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def farm(tmp_path: Path) -> Sandbox:
+    require_chiapos()
+    return make_sandbox(tmp_path / "farm", k=22, global_stagger_m=30)
+
+
+@pytest.fixture
+def started() -> Iterator[list[StartedJob]]:
+    """Jobs started in a test, by hand or by an engine; killed with their group at the end."""
+    jobs: list[StartedJob] = []
+    yield jobs
+    for job in jobs:
+        with suppress(ProcessLookupError):
+            os.killpg(job.pid, signal.SIGKILL)
+        job.popen.wait(timeout=30)
+
+
+class Harness:
+    """Engines over one sandbox, sharing a lock file and an action log, as processes would."""
+
+    def __init__(self, farm: Sandbox, root: Path, started: list[StartedJob]) -> None:
+        self.farm = farm
+        self.root = root
+        self.started = started
+        self.clock = Clock()
+        self.action_log = ActionLog(root / "actions.jsonl")
+        self.engines: list[PlottingEngine] = []
+
+    def config(self, **scheduling: Any) -> Config:
+        config = load_config(self.farm.config_path)
+        return replace(config, scheduling=replace(config.scheduling, **scheduling))
+
+    def engine(self, config: Config | None = None, **scheduling: Any) -> PlottingEngine:
+        engine = PlottingEngine(
+            config or self.config(**scheduling),
+            lock=SchedulerLock(self.root / "scheduler.lock"),
+            action_log=self.action_log,
+            clock=self.clock,
+        )
+        self.engines.append(engine)
+        return engine
+
+    def step(self, engine: PlottingEngine, *, hold: bool = True) -> PassResult:
+        """One pass; a job it starts is suspended at once when ``hold`` (it stays in phase 1)."""
+        result = engine.step()
+        if result.started is not None:
+            self.started.append(result.started)
+            if hold:
+                os.killpg(result.started.pid, signal.SIGSTOP)
+        return result
+
+    def close(self) -> None:
+        for engine in self.engines:
+            engine.close()
+
+
+@pytest.fixture
+def harness(farm: Sandbox, tmp_path: Path, started: list[StartedJob]) -> Iterator[Harness]:
+    made = Harness(farm, tmp_path, started)
+    yield made
+    made.close()
+
+
+def kinds(result: PassResult) -> list[EventKind]:
+    return [event.kind for event in result.events]
+
+
+def reason(result: PassResult) -> str:
+    assert isinstance(result.decision, Wait), result.decision
+    return result.decision.reason
+
+
+def actions(harness: Harness) -> list[tuple[str, str]]:
+    return [(entry.action, entry.result) for entry in harness.action_log.entries()]
+
+
+def test_stagger_and_the_per_dir_phase_limit(harness: Harness) -> None:
+    engine = harness.engine(global_stagger_m=30, global_max_jobs=4, tmpdir_max_jobs=2)
+    tmp0, tmp1 = (str(path) for path in harness.farm.tmp_dirs)
+
+    first = harness.step(engine)
+    assert kinds(first) == [EventKind.LOCK, EventKind.START]
+    assert isinstance(first.decision, Start) and first.decision.tmp_dir == tmp0
+    assert first.started is not None
+    assert first.started.log_path.parent == harness.farm.log_dir
+
+    waiting = harness.step(engine)
+    assert reason(waiting).startswith("stagger (") and reason(waiting).endswith("/1800s)")
+    assert kinds(waiting) == [EventKind.WAIT]
+    (job,) = waiting.snapshot.jobs  # the scan shows the job now, no longer a pending start
+    assert job.pid == first.started.pid and job.tmp_dir == tmp0
+    # The same reason with another countdown is not news.
+    assert harness.step(engine).events == ()
+
+    harness.clock.offset += 1800
+    second = harness.step(engine)
+    # tmp/0 already has a job before phase 2:1, so the next goes to tmp/1.
+    assert isinstance(second.decision, Start) and second.decision.tmp_dir == tmp1
+    assert kinds(second) == [EventKind.START]
+
+    harness.clock.offset += 1800
+    full = harness.step(engine)
+    assert reason(full) == "no eligible tmp dirs (0: 1 before 2:1; 1: 1 before 2:1)"
+    assert kinds(full) == [EventKind.WAIT]
+
+    logged = harness.action_log.entries()
+    assert [(entry.action, entry.pid) for entry in logged] == [
+        ("start", first.started.pid),
+        ("start", second.started.pid if second.started else None),
+    ]
+    assert logged[0].argv == first.started.argv and logged[0].reason == first.decision.reason
+    assert logged[0].extra["log"] == str(first.started.log_path)
+
+
+@pytest.mark.parametrize(
+    ("limits", "expected"),
+    [
+        ({"global_max_jobs": 1}, "max jobs (1)"),
+        ({"global_max_phase1": 1}, "max phase 1 jobs (1)"),
+        (
+            {"tmpdir_max_jobs": 1, "tmpdir_stagger_phase_limit": 5},
+            "no eligible tmp dirs (0: max jobs 1; 1: max jobs 1)",
+        ),
+    ],
+    ids=["global-max-jobs", "global-max-phase1", "tmpdir-max-jobs"],
+)
+def test_limits_hold_against_real_jobs(
+    harness: Harness, limits: dict[str, int], expected: str
+) -> None:
+    engine = harness.engine(global_stagger_m=0, **limits)
+    starts = 0
+    for _ in range(4):
+        result = harness.step(engine)
+        starts += result.started is not None
+        if isinstance(result.decision, Wait):
+            break
+    assert reason(result) == expected
+    assert starts == {"max jobs (1)": 1, "max phase 1 jobs (1)": 1}.get(expected, 2)
+    assert len(result.snapshot.jobs) + (result.started is not None) == starts
+
+
+def test_a_real_plot_lands_in_dst_and_its_end_is_reported(harness: Harness) -> None:
+    config = harness.config(global_stagger_m=0, global_max_jobs=1)
+    config = replace(
+        config, plotting=replace(config.plotting, chia=replace(config.plotting.chia, k=18))
+    )
+    engine = harness.engine(config)
+    first = harness.step(engine, hold=False)
+    assert first.started is not None
+    first.started.popen.wait(timeout=120)
+    ended = wait_for(
+        lambda: [e for e in harness.step(engine, hold=False).events if e.kind is EventKind.ENDED],
+        10,
+        "the end of the job",
+    )
+    assert ended[0].message.startswith("job ") and "finished after" in ended[0].message
+    plot_id = ended[0].details["plot_id"]
+    assert plot_id and len(plot_id) == 64
+    plots = [p.name for d in harness.farm.dst_dirs for p in d.glob("*.plot")]
+    assert len(plots) == 1 and plot_id in plots[0]
+    entries = harness.action_log.entries()
+    assert [(e.action, e.result) for e in entries[:2]] == [("start", "ok"), ("end", "ok")]
+    assert entries[1].plot_id == plot_id
+
+
+def test_a_second_engine_only_monitors_and_takes_over_without_a_double_start(
+    harness: Harness,
+) -> None:
+    first = harness.engine(global_stagger_m=30)
+    second = harness.engine(global_stagger_m=30)
+    started = harness.step(first)
+    assert started.started is not None
+
+    watching = harness.step(second)
+    assert watching.decision is None and watching.started is None and not watching.holds_lock
+    (event,) = watching.events
+    assert event.kind is EventKind.MONITOR and f"pid {os.getpid()}" in event.message
+    assert harness.step(second).events == ()  # said once
+
+    first.close()  # the holder stops (a crash releases the flock the same way)
+    taken = harness.step(second)
+    assert kinds(taken) == [EventKind.LOCK, EventKind.WAIT]
+    assert reason(taken).startswith("stagger (")  # the running job's start still counts
+    assert [action for action, _ in actions(harness)] == ["start"]
+
+
+def _script(path: Path, body: str) -> Path:
+    path.write_text(f"#!{sys.executable}\n{body}", encoding="utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def _with_executable(harness: Harness, executable: Path | str, **scheduling: Any) -> Config:
+    config = harness.config(**scheduling)
+    chia = replace(config.plotting.chia, executable=str(executable))
+    return replace(config, plotting=replace(config.plotting, chia=chia))
+
+
+def test_a_plotter_that_dies_at_once_backs_off_instead_of_a_stream_of_starts(
+    harness: Harness, tmp_path: Path
+) -> None:
+    (tmp_path / "bin").mkdir()
+    broken = _script(
+        tmp_path / "bin" / "chia",
+        "import sys\nprint('starting')\nprint('Error: no farmer key found in the keychain')\n"
+        "sys.exit(3)\n",
+    )
+    engine = harness.engine(_with_executable(harness, broken, global_stagger_m=0))
+    first = harness.step(engine, hold=False)
+    assert first.started is not None
+    first.started.popen.wait(timeout=30)
+
+    died = harness.step(engine)
+    assert kinds(died) == [EventKind.START_FAILED, EventKind.WAIT]
+    assert died.failed and died.started is None
+    assert "exit 3" in died.events[0].message
+    assert "Error: no farmer key found in the keychain" in died.events[0].message
+    assert "next start in 1m" in died.events[0].message
+    assert reason(died).startswith("start failed 1x in a row, next try in 1m")
+
+    harness.clock.offset += 61
+    again = harness.step(engine, hold=False)
+    assert again.started is not None  # one more try after the back-off ...
+    again.started.popen.wait(timeout=30)
+    twice = harness.step(engine)
+    assert "next start in 2m" in twice.events[0].message  # ... and a longer one after that
+    assert reason(twice).startswith("start failed 2x in a row")
+    logged = actions(harness)
+    assert [action for action, _ in logged] == ["start", "end", "start", "end"]
+    assert [result for _, result in logged[::2]] == ["ok", "ok"]
+    assert all(result.startswith("failed: exit 3 after") for _, result in logged[1::2])
+
+
+def test_a_missing_plotter_is_one_clear_failure(harness: Harness, tmp_path: Path) -> None:
+    engine = harness.engine(
+        _with_executable(harness, tmp_path / "nowhere" / "chia", global_stagger_m=0)
+    )
+    failed = harness.step(engine)
+    assert kinds(failed) == [EventKind.LOCK, EventKind.START_FAILED] and failed.failed
+    assert "program not found" in failed.events[1].message
+    assert reason(harness.step(engine)).startswith("start failed 1x in a row")
+    ((action, result),) = actions(harness)
+    assert action == "start" and result.startswith("failed:") and "not found" in result
+
+
+def test_a_job_the_scan_cannot_recognise_still_counts_and_is_reported(
+    harness: Harness, tmp_path: Path
+) -> None:
+    wrapper = _script(tmp_path / "plot-wrapper", "import time\ntime.sleep(60)\n")
+    engine = harness.engine(
+        _with_executable(harness, wrapper, global_stagger_m=0, global_max_jobs=1)
+    )
+    first = harness.step(engine)
+    assert first.started is not None
+    second = harness.step(engine)
+    assert second.snapshot.jobs == ()  # not a plot job to the scan ...
+    assert reason(second) == "max jobs (1)"  # ... yet it counts
+    harness.clock.offset += 61
+    warned = harness.step(engine)
+    (event,) = warned.events
+    assert event.kind is EventKind.ERROR and "not recognised as a plot job" in event.message
+
+
+def test_a_full_dst_gets_no_job_and_the_reason_says_so(harness: Harness) -> None:
+    engine = harness.engine(global_stagger_m=0, dst_min_free_gib=10**9)
+    result = harness.step(engine)
+    assert result.started is None and result.snapshot.jobs == ()
+    text = reason(result)
+    assert text.startswith("dst full (0: ") and "; 1: " in text and "needs" in text
+    assert [e.message for e in result.events if e.kind is EventKind.WAIT] == [f"waiting: {text}"]
+    assert actions(harness) == []
+
+
+def test_a_job_started_through_a_symlinked_tmp_dir_counts_against_that_dir(
+    harness: Harness, tmp_path: Path
+) -> None:
+    link = tmp_path / "t0-link"
+    link.symlink_to(harness.farm.tmp_dirs[0])
+    argv = plot_argv(harness.farm)
+    argv[argv.index(str(harness.farm.tmp_dirs[0]))] = str(link)
+    by_hand = start_job(argv, harness.farm.log_dir)
+    harness.started.append(by_hand)
+    os.killpg(by_hand.pid, signal.SIGSTOP)
+
+    engine = harness.engine(global_stagger_m=0, global_max_jobs=4)
+    result = harness.step(engine)
+    assert isinstance(result.decision, Start)
+    assert result.decision.tmp_dir == str(harness.farm.tmp_dirs[1])
+    assert reason(harness.step(engine)) == (
+        "no eligible tmp dirs (0: 1 before 2:1; 1: 1 before 2:1)"
+    )
+
+
+def test_paused_plotting_starts_nothing(harness: Harness) -> None:
+    engine = harness.engine(global_stagger_m=0)
+    engine.plotting_enabled = False
+    result = harness.step(engine)
+    assert result.decision is None and result.started is None
+    assert [e.message for e in result.events][-1] == "waiting: plotting is paused"
+
+
+def test_wait_keys_ignore_numbers_but_not_words() -> None:
+    assert wait_key("stagger (1623s/1800s)") == wait_key("stagger (7s/1800s)")
+    assert wait_key("dst full (d0: 80.0 GiB free, needs 104 GiB)") == wait_key(
+        "dst full (d0: 79.5 GiB free, needs 104 GiB)"
+    )
+    assert wait_key("start failed 1x in a row, next try in 42s (x)") == wait_key(
+        "start failed 1x in a row, next try in 3m (x)"
+    )
+    assert wait_key("max jobs (12)") != wait_key("max phase 1 jobs (12)")
+    assert wait_key("no eligible tmp dirs (0: max jobs 3)") != wait_key(
+        "no eligible tmp dirs (0: 1 before 2:1)"
+    )
