@@ -168,9 +168,9 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from plotman_tui.sandbox.demo import run_demo
 
         return run_demo(Path(args.dir) if args.dir else None, plots=args.plots)
-    config = load_config_or_exit(args.config)
     if command == "history":
-        return _cmd_history(args)
+        return _cmd_history(args)  # the action log is in the data dir: no config needed
+    config = load_config_or_exit(args.config)
     if command == "plot":
         return _run_loop(args, once=args.once, json_lines=args.json, config=config)
     handlers = {

@@ -1,0 +1,251 @@
+"""``plot`` and ``--no-ui`` as a farmer runs them: the installed command, a sandbox, real plots.
+
+Every loop gets its own data dir (its scheduler lock and action log), as a machine has one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomlkit
+
+from plotman_tui.sandbox import Sandbox, make_sandbox
+from tests.conftest import require_chiapos, wait_for
+from tests.integration.test_cli_readonly import PLOTMAN_TUI
+
+pytestmark = pytest.mark.real_service
+
+Event = dict[str, Any]
+
+
+def configure(sandbox: Sandbox, **scheduling: int) -> Path:
+    """Set [scheduling] keys in the sandbox's config (comments kept) and return its path."""
+    document = tomlkit.parse(sandbox.config_path.read_text(encoding="utf-8"))
+    table = document["scheduling"]
+    for key, value in scheduling.items():
+        table[key] = value  # type: ignore[index]
+    sandbox.config_path.write_text(tomlkit.dumps(document), encoding="utf-8")
+    return sandbox.config_path
+
+
+class Loop:
+    """A running ``plotman-tui ... --json`` loop whose JSON lines are collected as they come."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [str(PLOTMAN_TUI), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.events: list[Event] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                line = self._lines.get_nowait()
+            except queue.Empty:
+                return
+            if line is not None:
+                self.events.append(json.loads(line))
+
+    def wait(self, predicate: Callable[[Event], bool], timeout_s: float, what: str) -> Event:
+        def found() -> Event | None:
+            self._drain()
+            return next((event for event in self.events if predicate(event)), None)
+
+        try:
+            return wait_for(found, timeout_s, what)
+        except AssertionError:
+            raise AssertionError(f"{what}: not in {self.events}") from None
+
+    def of(self, kind: str) -> list[Event]:
+        self._drain()
+        return [event for event in self.events if event["event"] == kind]
+
+    def stop(self, number: int = signal.SIGTERM) -> tuple[int, str]:
+        self.proc.send_signal(number)
+        self.proc.wait(timeout=30)
+        self._reader.join(timeout=10)  # every line it printed, up to its last
+        self._drain()
+        assert self.proc.stderr is not None
+        return self.proc.returncode, self.proc.stderr.read()
+
+
+@pytest.fixture
+def loops() -> Iterator[list[Loop]]:
+    started: list[Loop] = []
+    yield started
+    for loop in started:
+        if loop.proc.poll() is None:
+            loop.proc.kill()
+        loop.proc.wait(timeout=30)
+
+
+def farm_jobs(sandbox: Sandbox) -> list[int]:
+    """Pids of the plot jobs running for this sandbox (its chia front in their command line)."""
+    needle = str(sandbox.chia).encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with suppress(OSError):
+                if needle in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    pids.append(int(entry))
+    return pids
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    require_chiapos()
+    farm = make_sandbox(tmp_path / "farm", k=22, global_stagger_m=30, polling_time_s=1)
+    yield farm
+    for pid in farm_jobs(farm):
+        with suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return dict(
+        os.environ,
+        PLOTMAN_TUI_DATA_DIR=str(tmp_path / "data"),
+        PLOTMAN_TUI_CACHE_DIR=str(tmp_path / "cache"),
+    )
+
+
+def start_loop(loops: list[Loop], env: dict[str, str], config: Path, *args: str) -> Loop:
+    loop = Loop(env, "--config", str(config), *args)
+    loops.append(loop)
+    return loop
+
+
+def history(env: dict[str, str]) -> list[Event]:
+    result = subprocess.run(
+        [str(PLOTMAN_TUI), "history", "--json"], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_the_loop_makes_real_plots_and_stops_cleanly(
+    sandbox: Sandbox, env: dict[str, str], loops: list[Loop]
+) -> None:
+    make_sandbox(sandbox.root, k=18, global_stagger_m=0, polling_time_s=1)
+    config = configure(sandbox, global_max_jobs=2)
+    loop = start_loop(loops, env, config, "plot", "--json")
+    wait_for(lambda: len(loop.of("ended")) >= 3, 90, "three plots to finish")
+    code, stderr = loop.stop(signal.SIGTERM)
+    assert code == 0 and stderr == ""
+    assert loop.events[0]["event"] == "info" and "loop started" in loop.events[0]["message"]
+    assert loop.events[-1]["event"] == "info" and "stopped (SIGTERM)" in loop.events[-1]["message"]
+    finished = [event for event in loop.of("ended") if event["returncode"] == 0]
+    assert len(finished) >= 3
+    plots = {p.name: p for d in sandbox.dst_dirs for p in d.glob("plot-k18-*.plot")}
+    for event in finished:
+        (name,) = [name for name in plots if event["plot_id"] in name]
+        assert event["plot"] == str(plots[name]) and plots[name].stat().st_size > 0
+    # Never more than global_max_jobs at once: starts minus ends, in the order they were said.
+    running = peak = 0
+    for event in loop.events:
+        running += {"start": 1, "ended": -1}.get(event["event"], 0)
+        peak = max(peak, running)
+    assert peak <= 2
+    starts = [entry for entry in history(env) if entry["action"] == "start"]
+    assert [entry["pid"] for entry in starts] == [event["pid"] for event in loop.of("start")]
+    assert all(entry["argv"][1:3] == ["plots", "create"] for entry in starts)
+
+
+def test_two_loops_and_a_killed_loop_never_start_twice(
+    sandbox: Sandbox, env: dict[str, str], loops: list[Loop]
+) -> None:
+    config = sandbox.config_path  # stagger 30 minutes: one start, then waiting
+    first = start_loop(loops, env, config, "plot", "--json")
+    (start,) = [first.wait(lambda e: e["event"] == "start", 20, "the first start")]
+    second = start_loop(loops, env, config, "--no-ui", "--json")
+    watching = second.wait(lambda e: e["event"] == "monitor", 20, "the second loop monitoring")
+    assert f"pid {first.proc.pid}" in watching["message"]
+    assert watching["holder_pid"] == first.proc.pid
+
+    first.stop(signal.SIGKILL)  # a crash: the kernel drops its lock
+    second.wait(lambda e: e["event"] == "lock", 20, "the second loop taking over")
+    waiting = second.wait(lambda e: e["event"] == "wait", 20, "the reason it waits")
+    assert waiting["reason"].startswith("stagger (")
+    time.sleep(2.5)  # more passes: still nothing started
+    code, _ = second.stop(signal.SIGINT)
+    assert code == 0 and second.of("start") == []
+
+    # A loop started afresh (here for one pass, as cron runs it) sees the job and waits too.
+    once = subprocess.run(
+        [str(PLOTMAN_TUI), "--config", str(config), "plot", "--once"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert once.returncode == 0, once.stderr
+    assert "waiting: stagger (" in once.stdout and " start " not in once.stdout
+    # The job outlived both loops, and exactly one start is on record.
+    os.kill(start["pid"], 0)
+    assert [entry["pid"] for entry in history(env) if entry["action"] == "start"] == [start["pid"]]
+
+
+LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (info|lock|wait|start|start-failed)\s+\S")
+
+
+def test_once_for_cron_exit_status_and_lines(
+    sandbox: Sandbox, env: dict[str, str], tmp_path: Path
+) -> None:
+    config = configure(sandbox, dst_min_free_gib=10**9)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [str(PLOTMAN_TUI), "--config", str(config), *args]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+
+    full = run("--no-ui", "--once", "--json")
+    assert full.returncode == 0, full.stderr
+    events = [json.loads(line) for line in full.stdout.splitlines()]
+    assert [event["event"] for event in events] == ["info", "lock", "wait"]
+    assert events[-1]["reason"].startswith("dst full (0: ")
+    assert farm_jobs(sandbox) == []
+
+    text = run("plot", "--once")
+    assert text.returncode == 0 and text.stdout.splitlines()
+    assert all(LINE.match(line) for line in text.stdout.splitlines()), text.stdout
+
+    document = tomlkit.parse(config.read_text(encoding="utf-8"))
+    document["plotting"]["chia"]["executable"] = str(tmp_path / "no" / "chia")  # type: ignore[index]
+    document["scheduling"]["dst_min_free_gib"] = 0  # type: ignore[index]
+    config.write_text(tomlkit.dumps(document), encoding="utf-8")
+    broken = run("plot", "--once")
+    assert broken.returncode == 1
+    assert "start-failed" in broken.stdout and "program not found" in broken.stdout
+
+    for args, message in [
+        (("--no-ui", "status"), "--no-ui runs the engine and takes no command"),
+        (("--once", "status"), "go with --no-ui"),
+    ]:
+        usage = run(*args)
+        assert usage.returncode == 2 and message in usage.stderr
+    for result in (full, text, broken):
+        assert "Traceback" not in result.stderr + result.stdout
