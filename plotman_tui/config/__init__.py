@@ -17,6 +17,8 @@ from plotman_tui.config.loader import (
     summarize,
 )
 from plotman_tui.config.schema import (
+    ArchiveTarget,
+    ArchivingConfig,
     Bladebit2DiskOptions,
     BladebitCudaOptions,
     BladebitOptions,
@@ -30,6 +32,7 @@ from plotman_tui.config.schema import (
     PlotterType,
     PlottingConfig,
     SchedulingConfig,
+    TargetType,
     TmpOverride,
     UserInterfaceConfig,
 )
@@ -49,6 +52,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "ArchiveTarget",
+    "ArchivingConfig",
     "Bladebit2DiskOptions",
     "BladebitCudaOptions",
     "BladebitOptions",
@@ -63,6 +68,7 @@ __all__ = [
     "PlotterType",
     "PlottingConfig",
     "SchedulingConfig",
+    "TargetType",
     "TmpOverride",
     "UserInterfaceConfig",
     "format_key_path",

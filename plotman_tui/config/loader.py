@@ -15,18 +15,26 @@ import dataclasses
 import functools
 import json
 import os
+import posixpath
 import re
 import tomllib
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
 from plotman_tui.config.errors import ConfigError, KeyPath, format_key_path
 from plotman_tui.config.positions import KeyLines, scan_key_lines
 from plotman_tui.config.schema import (
+    FREE_SPACE_VARIABLES,
+    RSYNC_TARGET_TYPES,
+    SSH_TARGET_TYPES,
+    TRANSFER_VARIABLES,
+    ArchiveTarget,
+    ArchivingConfig,
     BladebitCudaOptions,
     ChiaOptions,
     Config,
@@ -36,7 +44,9 @@ from plotman_tui.config.schema import (
     PlotterType,
     PlottingConfig,
     SchedulingConfig,
+    TargetType,
     TmpOverride,
+    command_variables,
 )
 
 #: The environment variable naming the config file when ``--config`` is not given.
@@ -68,6 +78,9 @@ _LIMITS: Final[Mapping[tuple[type, str], tuple[int | None, int | None]]] = {
     (MadmaxOptions, "port"): (1, 65535),
     (BladebitCudaOptions, "device"): (0, None),
     (BladebitCudaOptions, "compress"): (0, 9),
+    (ArchiveTarget, "free_space_margin_gib"): (0, None),
+    (ArchiveTarget, "ssh_port"): (1, 65535),
+    (ArchiveTarget, "rsync_port"): (1, 65535),
 }
 # Keys the schema gives a default but a usable file must still say.
 _REQUIRED: Final = frozenset({(PlottingConfig, "type")})
@@ -97,10 +110,35 @@ _MOVED: Final[Mapping[KeyPath, str]] = {
         ("plotting", key): f"plotman 0.4's flat key; put it in the [plotting.chia] table as {key}"
         for key in ("k", "e", "n_threads", "n_buckets", "job_buffer", "x")
     },
+    **{
+        ("archiving", key): (
+            "plotman's archiving setting; describe each place plots go in an "
+            "[[archiving.targets]] table"
+        )
+        for key in ("target", "env", "index")
+    },
 }
 
-# [archiving] is read as a plain table until the archiving issue gives it a schema.
-_ARCHIVING_KEYS: Final = ("enabled", "targets")
+# Keys of an archive target that only some target types use.
+_TARGET_KEY_TYPES: Final[Mapping[str, frozenset[TargetType]]] = {
+    "bwlimit_kbps": RSYNC_TARGET_TYPES,
+    "rsync_options": RSYNC_TARGET_TYPES,
+    **{
+        key: SSH_TARGET_TYPES
+        for key in ("host", "user", "ssh_port", "known_hosts", "identity_file", "verify_host_key")
+    },
+    **{key: frozenset({TargetType.RSYNCD}) for key in ("rsync_port", "module", "module_root")},
+    **{key: frozenset({TargetType.SCRIPT}) for key in ("transfer_command", "free_space_command")},
+}
+# Keys each target type needs beyond name, type and archive_dirs.
+_TARGET_REQUIRED: Final[Mapping[TargetType, tuple[str, ...]]] = {
+    TargetType.LOCAL: (),
+    TargetType.RSYNCD: ("host", "module", "module_root"),
+    TargetType.SSH: ("host",),
+    TargetType.SCRIPT: ("transfer_command", "free_space_command"),
+}
+# Target names appear in logs, transfer log file names and the dashboard.
+_TARGET_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class _Invalid:
@@ -228,7 +266,29 @@ def summarize(config: Config) -> str:
         f"a new job at most every {scheduling.global_stagger_m} min, "
         f"{scheduling.tmpdir_stagger_phase_limit} job(s) per tmp dir before phase "
         f"{scheduling.tmpdir_stagger_phase_major}:{scheduling.tmpdir_stagger_phase_minor}",
+        _summarize_archiving(config.archiving),
     ]
+    return "\n".join(lines)
+
+
+def _summarize_archiving(archiving: ArchivingConfig) -> str:
+    """Archiving on or off, then a line per target: ``name: type to where, N archive dirs``."""
+    state = "on" if archiving.enabled else "off"
+    count = len(archiving.targets)
+    if not count:
+        return f"archiving: {state}, no targets"
+    lines = [f"archiving: {state}, {count} target{'' if count == 1 else 's'}"]
+    for target in archiving.targets:
+        if target.type is TargetType.RSYNCD:
+            where = f" to {target.rsync_url(target.module_root or '/')}"
+        elif target.type is TargetType.SSH:
+            where = f" to {target.user + '@' if target.user else ''}{target.host}"
+        else:
+            where = ""
+        dirs = len(target.archive_dirs)
+        off = " (disabled)" if not target.enabled else ""
+        plural = "" if dirs == 1 else "s"
+        lines.append(f"  {target.name}: {target.type}{where}, {dirs} archive dir{plural}{off}")
     return "\n".join(lines)
 
 
@@ -303,7 +363,8 @@ class _Reader:
             (DirectoriesConfig, "tmp2"): self._read_tmp2,
             (DirectoriesConfig, "tmp_overrides"): self._read_tmp_overrides,
             (PlottingConfig, "type"): self._read_plotter_type,
-            (Config, "archiving"): self._read_archiving,
+            (ArchivingConfig, "targets"): self._read_targets,
+            (ArchiveTarget, "type"): self._read_target_type,
         }
 
     def problem(self, path: KeyPath, message: str) -> _Invalid:
@@ -355,6 +416,8 @@ class _Reader:
             elif is_required(cls, field):
                 table_name = format_key_path(path)
                 where = f" to the [{table_name}] table" if table_name else ""
+                if path and isinstance(path[-1], int):  # an element of an array of tables
+                    where = f" to this [[{format_key_path(path[:-1])}]] table"
                 result = self.problem(key_path, f"required key is missing (add it{where})")
             else:
                 continue
@@ -388,8 +451,23 @@ class _Reader:
             return self._dir_path(cls, name, value, path)
         if hint == tuple[Path, ...]:
             return self._path_list(cls, name, value, path)
+        if hint == tuple[str, ...]:
+            return self._string_list(value, path)
         # Only reached if the schema grows a type this reader does not know yet.
         return self.problem(path, f"plotman-tui cannot read this key (type {hint})")
+
+    def _string_list(self, value: object, path: KeyPath) -> tuple[str, ...] | _Invalid:
+        if isinstance(value, str):
+            return self.problem(
+                path,
+                f"expected an array of strings, got {_describe(value)} "
+                '(write each word as its own string: ["a", "b"])',
+            )
+        if not isinstance(value, list):
+            return self.problem(path, f"expected an array of strings, got {_describe(value)}")
+        items = [self._string(item, (*path, index), "a string") for index, item in enumerate(value)]
+        strings = [item for item in items if isinstance(item, str)]
+        return tuple(strings) if len(strings) == len(items) else _INVALID
 
     def _check_range(self, cls: type, name: str, value: int, path: KeyPath) -> int | _Invalid:
         low, high = _LIMITS.get((cls, name), (1, None))
@@ -507,35 +585,56 @@ class _Reader:
             return _INVALID
         return types.MappingProxyType(overrides)
 
-    def _read_plotter_type(self, value: object, path: KeyPath) -> object:
+    def _read_enum(self, value: object, path: KeyPath, choices: type[StrEnum], noun: str) -> object:
         text = self._string(value, path, "a string")
         if isinstance(text, _Invalid):
             return text
-        names = [member.value for member in PlotterType]
+        names = [member.value for member in choices]
         if text not in names:
             return self.problem(
-                path, f"unknown plotter {_describe(text)} ({_did_you_mean(text, names)})"
+                path, f"unknown {noun} {_describe(text)} ({_did_you_mean(text, names)})"
             )
-        return PlotterType(text)
+        return choices(text)
 
-    def _read_archiving(self, value: object, path: KeyPath) -> object:
-        table = self.table(value, path)
-        if table is None:
-            return _INVALID
-        self.unknown_keys(table, path, list(_ARCHIVING_KEYS))
-        ok = not any(key not in _ARCHIVING_KEYS for key in table)
-        enabled = table.get("enabled", False)
-        if not isinstance(enabled, bool):
-            ok = False
-            self.problem((*path, "enabled"), f"expected true or false, got {_describe(enabled)}")
-        targets = table.get("targets", [])
-        if not isinstance(targets, list) or not all(isinstance(t, dict) for t in targets):
-            ok = False
-            self.problem(
-                (*path, "targets"),
-                f"expected an array of tables ([[archiving.targets]]), got {_describe(targets)}",
+    def _read_plotter_type(self, value: object, path: KeyPath) -> object:
+        return self._read_enum(value, path, PlotterType, "plotter")
+
+    def _read_target_type(self, value: object, path: KeyPath) -> object:
+        return self._read_enum(value, path, TargetType, "target type")
+
+    def _read_targets(self, value: object, path: KeyPath) -> object:
+        if not isinstance(value, list):
+            return self.problem(
+                path,
+                f"expected an array of tables ([[archiving.targets]]), got {_describe(value)}",
             )
-        return types.MappingProxyType(table) if ok else _INVALID
+        targets: list[ArchiveTarget] = []
+        first_index: dict[str, int] = {}
+        ok = True
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                self.problem(
+                    (*path, index),
+                    f"expected a table ([[archiving.targets]]), got {_describe(item)}",
+                )
+                ok = False
+                continue
+            target = self.read_dataclass(ArchiveTarget, item, (*path, index))
+            if not isinstance(target, ArchiveTarget):
+                ok = False
+                continue
+            if target.name in first_index:
+                earlier = format_key_path((*path, first_index[target.name], "name"))
+                self.problem(
+                    (*path, index, "name"),
+                    f"{_describe(target.name)} is already the name of a target (at {earlier}); "
+                    "names must be unique",
+                )
+                ok = False
+                continue
+            first_index[target.name] = index
+            targets.append(target)
+        return tuple(targets) if ok else _INVALID
 
     # -- rules across keys -----------------------------------------------------------------------
     def _check_dataclass(
@@ -549,6 +648,13 @@ class _Reader:
                     return self.problem((*path, given), f"needs {other} in the same table")
         if isinstance(instance, PlottingConfig):
             return self._check_plotting(instance, table, path)
+        if isinstance(instance, ArchiveTarget):
+            return self._check_target(instance, table, path)
+        if isinstance(instance, ArchivingConfig) and instance.enabled and not instance.targets:
+            return self.problem(
+                (*path, "enabled"),
+                "archiving is on but no [[archiving.targets]] table says where plots go",
+            )
         return instance
 
     def _check_plotting(
@@ -575,3 +681,178 @@ class _Reader:
                     "pool_contract_address or pool_pk)",
                 )
         return plotting
+
+    # -- archive targets -------------------------------------------------------------------------
+    def _check_target(
+        self, target: ArchiveTarget, table: Mapping[str, object], path: KeyPath
+    ) -> object:
+        """The rules a target's type sets; every problem is reported, not only the first."""
+        kind = target.type
+        before = len(self.problems)
+        for key in table:
+            allowed = _TARGET_KEY_TYPES.get(key)
+            if allowed is not None and kind not in allowed:
+                users = _and_list(sorted(allowed))
+                self.problem((*path, key), f"not used by {kind} targets (only by {users} targets)")
+        required = _TARGET_REQUIRED[kind]
+        for key in required:
+            if key not in table:
+                self.problem(
+                    (*path, key),
+                    f"required key is missing ({kind} targets need {_and_list(required)})",
+                )
+        if not _TARGET_NAME.fullmatch(target.name):
+            self.problem(
+                (*path, "name"),
+                'must be letters, digits, ".", "_" and "-", starting with a letter or digit '
+                f"(it names the target in logs), got {_describe(target.name)}",
+            )
+        if kind in SSH_TARGET_TYPES:
+            self._check_remote_word(target.host, (*path, "host"), "a host name or address", "@/")
+            self._check_remote_word(target.user, (*path, "user"), "a user name", "@/:")
+        module_root = target.module_root
+        if kind is TargetType.RSYNCD:
+            if target.module is not None and "/" in target.module:
+                self.problem(
+                    (*path, "module"),
+                    f'must be a module name as in rsyncd.conf, without "/", '
+                    f"got {_describe(target.module)}",
+                )
+            if module_root is not None:
+                module_root = self._farmer_path(module_root, (*path, "module_root"))
+        archive_dirs = self._archive_dirs(
+            target, module_root, (*path, "archive_dirs"), "archive_dirs" in table
+        )
+        rsync_options = target.rsync_options if kind in RSYNC_TARGET_TYPES else ()
+        for index, option in enumerate(rsync_options):
+            if not option.startswith("-"):
+                self.problem(
+                    (*path, "rsync_options", index),
+                    f'must be an rsync option starting with "-", got {_describe(option)} '
+                    "(a bare word would be sent as a file)",
+                )
+        if kind is TargetType.SCRIPT:
+            self._check_command(
+                target.transfer_command, (*path, "transfer_command"), TRANSFER_VARIABLES, "source"
+            )
+            self._check_command(
+                target.free_space_command,
+                (*path, "free_space_command"),
+                FREE_SPACE_VARIABLES,
+                "archive_dir",
+            )
+        if len(self.problems) > before or archive_dirs is None:
+            return _INVALID
+        return dataclasses.replace(
+            target,
+            archive_dirs=archive_dirs,
+            module_root=module_root,
+        )
+
+    def _check_remote_word(
+        self, value: str | None, path: KeyPath, what: str, forbidden: str
+    ) -> None:
+        # Host and user go onto ssh's and rsync's command lines: no options, no user@host.
+        if value is None:
+            return
+        if value.startswith("-"):
+            self.problem(path, f'must be {what}, not start with "-", got {_describe(value)}')
+        elif any(char.isspace() or char in forbidden for char in value):
+            hint = " (put the user name in user)" if "@" in value else ""
+            self.problem(path, f"must be {what}, got {_describe(value)}{hint}")
+
+    def _farmer_path(self, text: str, path: KeyPath) -> str | None:
+        """A dir on the farmer: absolute, ``/``-separated, normalised; None if it is not one."""
+        if not text.startswith("/"):
+            self.problem(
+                path,
+                'must be an absolute path on the farmer (starting with "/"), '
+                f"got {_describe(text)}",
+            )
+            return None
+        return posixpath.normpath(text)
+
+    def _archive_dirs(
+        self, target: ArchiveTarget, module_root: str | None, path: KeyPath, given: bool
+    ) -> tuple[str, ...] | None:
+        if not target.archive_dirs:
+            if given:  # a missing key is reported as required already
+                self.problem(path, "needs at least one archive dir")
+            return None
+        dirs: list[str] = []
+        first_index: dict[str, int] = {}
+        ok = True
+        for index, text in enumerate(target.archive_dirs):
+            item_path = (*path, index)
+            directory: str | None
+            if target.type is TargetType.LOCAL:
+                # Archive disks come and go; a missing one is reported per dir while running.
+                directory = os.path.normpath(os.path.expanduser(text))
+                if not os.path.isabs(directory):
+                    self.problem(item_path, f"must be an absolute path, got {_describe(text)}")
+                    directory = None
+            elif target.type is TargetType.SCRIPT:
+                directory = text  # the farmer's own commands decide what it means
+            else:
+                directory = self._farmer_path(text, item_path)
+                if directory is not None and module_root is not None:
+                    inside = directory == module_root or directory.startswith(
+                        module_root.rstrip("/") + "/"
+                    )
+                    if not inside:
+                        self.problem(
+                            item_path,
+                            f"{directory} is not under module_root {module_root} "
+                            "(the rsync module serves only that dir)",
+                        )
+                        directory = None
+            if directory is None:
+                ok = False
+                continue
+            if directory in first_index:
+                earlier = format_key_path((*path, first_index[directory]))
+                self.problem(item_path, f"{directory} is listed twice (also at {earlier})")
+                ok = False
+                continue
+            first_index[directory] = index
+            dirs.append(directory)
+        return tuple(dirs) if ok else None
+
+    def _check_command(
+        self,
+        argv: tuple[str, ...] | None,
+        path: KeyPath,
+        variables: Mapping[str, str],
+        needed: str,
+    ) -> None:
+        if argv is None:
+            return
+        if not argv:
+            self.problem(path, "must not be empty (an array: the program, then its arguments)")
+            return
+        unknown = False
+        for index, arg in enumerate(argv):
+            for name in command_variables([arg]):
+                if name not in variables:
+                    unknown = True
+                    hint = _did_you_mean_variable(name, list(variables))
+                    self.problem((*path, index), f"unknown variable {{{name}}} ({hint})")
+        # A misspelt variable is the likelier cause of a missing one: report only that.
+        if not unknown and needed not in command_variables(argv):
+            self.problem(path, f"must use {{{needed}}} ({variables[needed]})")
+
+
+def _did_you_mean_variable(name: str, known: Sequence[str]) -> str:
+    import difflib  # only on the error path
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {{{close[0]}}}?"
+    return "known here: " + ", ".join(f"{{{word}}}" for word in known)
+
+
+def _and_list(words: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]

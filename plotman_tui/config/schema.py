@@ -7,12 +7,14 @@ problem with its key path and line number.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Final
 
 
 class PlotterType(StrEnum):
@@ -191,8 +193,122 @@ class CommandsConfig:
     interactive: InteractiveConfig = field(default_factory=InteractiveConfig)
 
 
-def _empty_table() -> Mapping[str, Any]:
-    return MappingProxyType({})
+class TargetType(StrEnum):
+    """The value of ``type`` in an ``[[archiving.targets]]`` table: how plots get there."""
+
+    LOCAL = "local"  # rsync to dirs of this machine (local disks, NFS or SMB mounts)
+    RSYNCD = "rsyncd"  # rsync to an rsync daemon module on the farmer; free space by df over SSH
+    SSH = "ssh"  # rsync over SSH; free space by df over SSH
+    SCRIPT = "script"  # the farmer's own transfer and free-space commands
+
+
+#: The types that copy with rsync (and so take ``bwlimit_kbps`` and ``rsync_options``).
+RSYNC_TARGET_TYPES: Final = frozenset({TargetType.LOCAL, TargetType.RSYNCD, TargetType.SSH})
+#: The types that reach the farmer over SSH (and so take the SSH keys).
+SSH_TARGET_TYPES: Final = frozenset({TargetType.RSYNCD, TargetType.SSH})
+
+#: Variables a script target's ``transfer_command`` may use, and what each stands for.
+TRANSFER_VARIABLES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "source": "the plot file to send, its full path on this machine",
+        "plot_name": "the plot's file name",
+        "archive_dir": "the archive dir chosen for it, as listed in archive_dirs",
+    }
+)
+#: Variables a script target's ``free_space_command`` may use.
+FREE_SPACE_VARIABLES: Final[Mapping[str, str]] = MappingProxyType(
+    {"archive_dir": TRANSFER_VARIABLES["archive_dir"]}
+)
+# ``{name}`` of a known variable; ``${name}`` is left to the shell a command may run.
+_VARIABLE = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def command_variables(argv: Sequence[str]) -> list[str]:
+    """The ``{variable}`` names ``argv`` uses, in order (``${shell}`` and ``{a b}`` are not)."""
+    return [match.group(1) for arg in argv for match in _VARIABLE.finditer(arg)]
+
+
+def expand_command(argv: Sequence[str], values: Mapping[str, str]) -> tuple[str, ...]:
+    """``argv`` with each ``{variable}`` of ``values`` replaced; any other text is kept as is.
+
+    Not ``str.format``: a command such as ``sh -c "df ... | awk '{print $4}'"`` must not need
+    its braces doubled. Each value stays one argument, whatever spaces it holds.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        return values.get(match.group(1), match.group(0))
+
+    return tuple(_VARIABLE.sub(replace, arg) for arg in argv)
+
+
+@dataclass(frozen=True)
+class ArchiveTarget:
+    """``[[archiving.targets]]``: one place finished plots are moved to.
+
+    Which keys apply depends on ``type`` (the loader refuses the others): ``host`` and the SSH
+    keys for rsyncd and ssh, ``rsync_port``/``module``/``module_root`` for rsyncd, the two
+    commands for script, ``bwlimit_kbps``/``rsync_options`` for the rsync types.
+    ``archive_dirs`` are dirs as seen on the farmer (local dirs for a local target, free text
+    for a script target), normalised, ``/``-separated.
+    """
+
+    name: str
+    type: TargetType
+    archive_dirs: tuple[str, ...]
+    enabled: bool = True
+    max_concurrent: int = 1
+    # A dir is chosen only if it keeps this much free beyond the plot and the transfers under way.
+    free_space_margin_gib: int = 1
+    bwlimit_kbps: int | None = None  # rsync's --bwlimit, KiB/s; None: no limit
+    rsync_options: tuple[str, ...] = ()
+    host: str | None = None
+    user: str | None = None  # None: the SSH default (~/.ssh/config, else the local user)
+    ssh_port: int = 22
+    known_hosts: Path | None = None  # None: ~/.ssh/known_hosts
+    identity_file: Path | None = None  # None: the SSH agent and the default keys
+    verify_host_key: bool = True
+    rsync_port: int = 873
+    module: str | None = None
+    module_root: str | None = None  # the farmer dir the rsync module serves
+    transfer_command: tuple[str, ...] | None = None
+    free_space_command: tuple[str, ...] | None = None
+
+    @property
+    def free_space_margin_bytes(self) -> int:
+        """``free_space_margin_gib`` in bytes."""
+        return self.free_space_margin_gib * 1024**3
+
+    def rsync_url(self, archive_dir: str) -> str:
+        """The rsync daemon URL of ``archive_dir`` (an rsyncd target; the dir under module_root).
+
+        ``rsync://user@host:port/module/<archive_dir relative to module_root>/``
+        """
+        if self.type is not TargetType.RSYNCD or self.module_root is None or self.host is None:
+            raise ValueError(f"target {self.name} is not an rsyncd target")
+        relative = posixpath.relpath(archive_dir, self.module_root)
+        if relative == ".":
+            relative = ""
+        elif relative == ".." or relative.startswith("../"):
+            raise ValueError(f"{archive_dir} is not under module_root {self.module_root}")
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        user = f"{self.user}@" if self.user else ""
+        path = posixpath.join(self.module or "", relative)
+        return f"rsync://{user}{host}:{self.rsync_port}/{path.rstrip('/')}/"
+
+
+@dataclass(frozen=True)
+class ArchivingConfig:
+    """``[archiving]``: moving finished plots to the farmer; off unless ``enabled``."""
+
+    enabled: bool = False
+    targets: tuple[ArchiveTarget, ...] = ()
+
+    @property
+    def active_targets(self) -> tuple[ArchiveTarget, ...]:
+        """The targets plots go to: none when archiving is off, else the enabled ones."""
+        if not self.enabled:
+            return ()
+        return tuple(target for target in self.targets if target.enabled)
 
 
 @dataclass(frozen=True)
@@ -205,6 +321,5 @@ class Config:
     plotting: PlottingConfig = field(default_factory=PlottingConfig)
     user_interface: UserInterfaceConfig = field(default_factory=UserInterfaceConfig)
     commands: CommandsConfig = field(default_factory=CommandsConfig)
-    # Filled in by the archiving issue; until then kept as the plain table that was read.
-    archiving: Mapping[str, Any] = field(default_factory=_empty_table)
+    archiving: ArchivingConfig = field(default_factory=ArchivingConfig)
     source: Path | None = None

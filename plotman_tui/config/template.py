@@ -20,6 +20,9 @@ from typing import Any, Final
 from plotman_tui.config.errors import ConfigError, KeyPath, format_key_path
 from plotman_tui.config.loader import is_required, parse_config
 from plotman_tui.config.schema import (
+    TRANSFER_VARIABLES,
+    ArchiveTarget,
+    ArchivingConfig,
     Bladebit2DiskOptions,
     BladebitCudaOptions,
     BladebitOptions,
@@ -76,8 +79,81 @@ _OVERRIDE_HELP: Final = (
 )
 
 _ARCHIVING_HELP: Final = (
-    "Moving finished plots to the farmer's disks. Optional; off unless enabled = true. The "
-    "targets are described in the documentation of the archiving feature."
+    "Moving finished plots off this machine, to the farmer's disks. Optional; nothing is moved "
+    "unless enabled = true."
+)
+
+_TARGETS_HELP: Final = (
+    "Where plots go: one [[archiving.targets]] table per target; all enabled targets are used "
+    "side by side, and a plot goes to one of them only. The oldest plot goes first, from the "
+    "fullest dst dir, leaving alone a dst dir that a job is about to copy its plot to "
+    "(phase 3:4 and later). Below is a commented example of each type: to use one, remove the "
+    '"# " in front of its lines. Each key is explained where it first appears.'
+)
+
+# One commented example per target type: (what it is, its keys in the order shown). Every key of
+# ArchiveTarget is in at least one of them (a test checks), and explained at its first use.
+_TARGET_EXAMPLES: Final[tuple[tuple[str, Mapping[str, object]], ...]] = (
+    (
+        'An rsync daemon module on the farmer (type = "rsyncd"), the fastest way over a network. '
+        "The free space of its archive dirs is read with df over SSH, so SSH login must work too.",
+        {
+            "name": "farmer",
+            "type": "rsyncd",
+            "host": "farmer.lan",
+            "user": "chia",
+            "module": "plots",
+            "module_root": "/farm",
+            "archive_dirs": ["/farm/disk00", "/farm/disk01"],
+            "enabled": True,
+            "max_concurrent": 1,
+            "free_space_margin_gib": 1,
+            "bwlimit_kbps": 80000,
+            "rsync_options": ["--timeout=300"],
+            "rsync_port": 873,
+            "ssh_port": 22,
+            "known_hosts": "~/.ssh/known_hosts",
+            "identity_file": "~/.ssh/id_ed25519",
+            "verify_host_key": True,
+        },
+    ),
+    (
+        'rsync over SSH (type = "ssh"): needs only an SSH login on the farmer; the encryption '
+        "costs CPU time on both machines.",
+        {
+            "name": "farmer-ssh",
+            "type": "ssh",
+            "host": "farmer.lan",
+            "user": "chia",
+            "archive_dirs": ["/farm/disk02", "/farm/disk03"],
+        },
+    ),
+    (
+        'Disks of this machine, or network shares mounted on it (type = "local").',
+        {
+            "name": "usb-disks",
+            "type": "local",
+            "archive_dirs": ["/mnt/farm/00", "/mnt/farm/01"],
+        },
+    ),
+    (
+        'Your own commands, for any other way (type = "script"). They run without a shell; a '
+        "command is an array: the program, then its arguments.",
+        {
+            "name": "my-script",
+            "type": "script",
+            "archive_dirs": ["/farm/disk04"],
+            "transfer_command": ["/usr/local/bin/send-plot", "{source}", "{archive_dir}"],
+            "free_space_command": [
+                "ssh",
+                "chia@farmer.lan",
+                "df",
+                "--output=avail",
+                "-B1",
+                "{archive_dir}",
+            ],
+        },
+    ),
 )
 
 # (table, key) -> what the key does and its unit. The default is appended from the schema.
@@ -227,6 +303,74 @@ _HELP: Final[Mapping[tuple[type, str], str]] = {
     (InteractiveConfig, "autostart_archiving"): (
         "Start archiving as soon as the dashboard opens (when archiving is enabled)."
     ),
+    (ArchivingConfig, "enabled"): (
+        "Move finished plots to the targets below (true), or leave them where they are (false)."
+    ),
+    (ArchiveTarget, "name"): (
+        'The target\'s name in logs and on the dashboard: letters, digits, ".", "_" and "-", '
+        "different for each target. Required."
+    ),
+    (ArchiveTarget, "type"): (
+        "How plots get there: local (rsync to dirs of this machine), rsyncd (to an rsync daemon "
+        "on the farmer), ssh (rsync over SSH) or script (your own commands). Required."
+    ),
+    (
+        ArchiveTarget,
+        "host",
+    ): "The farmer's host name or address. Required for rsyncd and ssh targets.",
+    (ArchiveTarget, "user"): (
+        "User name on the farmer, for SSH and the rsync daemon. When left out, the one "
+        "~/.ssh/config names, else your own."
+    ),
+    (ArchiveTarget, "module"): (
+        "The rsync daemon's module (its [name] in the farmer's rsyncd.conf). "
+        "Required for rsyncd targets."
+    ),
+    (ArchiveTarget, "module_root"): (
+        "The farmer dir that module serves (its path in rsyncd.conf); the archive dirs must be "
+        "in it. Required for rsyncd targets."
+    ),
+    (ArchiveTarget, "archive_dirs"): (
+        "Dirs the plots go to, as absolute paths on the farmer (for a local target: dirs of this "
+        "machine; for a script target: whatever your commands take). Each plot goes to the one "
+        "with the most free space. Required."
+    ),
+    (ArchiveTarget, "enabled"): "Use this target (true), or keep it here but idle (false).",
+    (ArchiveTarget, "max_concurrent"): "Most plots sent to this target at once (at least 1).",
+    (ArchiveTarget, "free_space_margin_gib"): (
+        "GiB an archive dir keeps free beyond the plot and the plots already on their way there."
+    ),
+    (ArchiveTarget, "bwlimit_kbps"): (
+        "Bandwidth limit of each transfer in KiB/s (rsync's --bwlimit); none when left out. "
+        "Not for script targets."
+    ),
+    (ArchiveTarget, "rsync_options"): (
+        'More rsync options, each one string starting with "-" (write --option=value). '
+        "Not for script targets."
+    ),
+    (ArchiveTarget, "rsync_port"): "Port of the rsync daemon on the farmer.",
+    (ArchiveTarget, "ssh_port"): "SSH port of the farmer.",
+    (ArchiveTarget, "known_hosts"): (
+        "File with the farmer's host key, checked before anything is sent; ~/.ssh/known_hosts "
+        "when left out."
+    ),
+    (ArchiveTarget, "identity_file"): (
+        "SSH private key; when left out, the SSH agent's keys and the default ones (~/.ssh/id_*)."
+    ),
+    (ArchiveTarget, "verify_host_key"): (
+        "Check the farmer's host key against known_hosts. Turn it off only on a network you "
+        "trust: anyone in between could then pose as the farmer."
+    ),
+    (ArchiveTarget, "transfer_command"): (
+        "Sends one plot: "
+        + "; ".join(f"{{{name}}} is {text}" for name, text in TRANSFER_VARIABLES.items())
+        + ". It must exit with 0 only once the plot is complete at the other end. "
+        "Required for script targets."
+    ),
+    (ArchiveTarget, "free_space_command"): (
+        "Prints the free space of {archive_dir} in bytes: the last whole number of its output "
+        "counts (so df's header line does no harm). Required for script targets."
+    ),
 }
 
 # Example values where the schema default is not what a farmer should see (or is None).
@@ -257,13 +401,6 @@ _EXAMPLES: Final[Mapping[tuple[type, str], object]] = {
     (SchedulingConfig, "global_max_phase1"): 4,
     (SchedulingConfig, "tmp_min_free_gib"): 300,
 }
-
-_ARCHIVING_BODY: Final = """\
-# Turn archiving on (true) or off (false). Default: false.
-enabled = false
-# Where plots go: one [[archiving.targets]] table per target, read by the archiving feature.
-# [[archiving.targets]]
-"""
 
 
 def render_template(overrides: Mapping[str, object] | None = None) -> str:
@@ -357,8 +494,7 @@ class _Renderer:
             if field.name == "source":
                 continue
             if field.name == "archiving":
-                self.lines += _comment(_ARCHIVING_HELP)
-                self.lines += ["[archiving]", *_ARCHIVING_BODY.splitlines(), ""]
+                self._archiving((field.name,))
                 continue
             self._table(_FIELD_TYPES[(Config, field.name)], (field.name,))
         return "\n".join(self.lines).rstrip("\n") + "\n"
@@ -395,6 +531,31 @@ class _Renderer:
         self.lines += _comment(help_text)
         prefix = "# " if commented else ""
         self.lines.append(f"{prefix}{field.name} = {_toml_value(value)}")
+
+    def _archiving(self, path: KeyPath) -> None:
+        self.lines += _comment(_ARCHIVING_HELP)
+        self.lines.append(f"[{format_key_path(path)}]")
+        for field in dataclasses.fields(ArchivingConfig):
+            if field.name != "targets":  # written below, as commented example tables
+                self._key(ArchivingConfig, field, path)
+        self.lines.append("")
+        self.lines += _comment(_TARGETS_HELP)
+        fields = {field.name: field for field in dataclasses.fields(ArchiveTarget)}
+        explained: set[str] = set()
+        header = f"# [[{format_key_path((*path, 'targets'))}]]"
+        for intro, example in _TARGET_EXAMPLES:
+            self.lines += ["#", *_comment(intro), header]
+            for name, value in example.items():
+                if name not in explained:
+                    help_text = _HELP[(ArchiveTarget, name)]
+                    field = fields[name]
+                    # Some keys are required for some types only: their help says which.
+                    if not any(word in help_text for word in ("left out", "Required")):
+                        help_text += " " + _default_text(field)
+                    self.lines += _comment(help_text)
+                    explained.add(name)
+                self.lines.append(f"# {name} = {_toml_value(value)}")
+        self.lines.append("")
 
     def _tmp_overrides(self, path: KeyPath) -> None:
         tmp_dirs = self.overrides.get(format_key_path((*path, "tmp")))

@@ -22,6 +22,7 @@ from plotman_tui.config import (
     resolve_config_path,
     summarize,
 )
+from plotman_tui.config.schema import ArchiveTarget, TargetType
 
 SOURCE = Path("plotman.toml")
 
@@ -152,6 +153,8 @@ def test_every_optional_section_is_read() -> None:
         enabled = true
         [[archiving.targets]]
         name = "farmer"
+        type = "local"
+        archive_dirs = ["/farm/a"]
         """
     )
     config = parse_config(text, SOURCE, check_dirs=False)
@@ -168,8 +171,10 @@ def test_every_optional_section_is_read() -> None:
     assert config.user_interface.use_stty_size is False
     assert config.commands.interactive.autostart_plotting is False
     assert config.commands.interactive.autostart_archiving is True
-    assert config.archiving["enabled"] is True
-    assert config.archiving["targets"] == [{"name": "farmer"}]
+    assert config.archiving.enabled is True
+    assert config.archiving.targets == (
+        ArchiveTarget(name="farmer", type=TargetType.LOCAL, archive_dirs=("/farm/a",)),
+    )
 
 
 def test_tmp_overrides_are_keyed_by_the_normalised_tmp_dir() -> None:
@@ -542,7 +547,7 @@ def test_tmp_override_checks_its_keys() -> None:
     assert "needs tmpdir_stagger_phase_minor" in error.problems[1].message
 
 
-def test_archiving_is_a_plain_table_with_two_known_keys() -> None:
+def test_archiving_keys_are_checked_and_plotmans_are_pointed_to_targets() -> None:
     text = EXAMPLE + '[archiving]\nenabled = 1\ntarget = "local_rsync"\n'
 
     error = error_of(text)
@@ -551,7 +556,7 @@ def test_archiving_is_a_plain_table_with_two_known_keys() -> None:
         ("archiving.enabled", line_of(text, "enabled = 1")),
         ("archiving.target", line_of(text, "target =")),
     ]
-    assert 'did you mean "targets"?' in error.problems[1].message
+    assert "[[archiving.targets]]" in error.problems[1].message
 
 
 def test_archiving_targets_must_be_tables() -> None:
@@ -559,8 +564,8 @@ def test_archiving_targets_must_be_tables() -> None:
 
     error = error_of(text)
 
-    assert error.key_path == "archiving.targets"
-    assert "expected an array of tables" in error.message
+    assert error.key_path == "archiving.targets[0]"
+    assert error.message == 'expected a table ([[archiving.targets]]), got "a"'
 
 
 def test_all_problems_are_collected_in_file_order() -> None:

@@ -27,6 +27,7 @@ from plotman_tui.config import (
     render_template,
     write_template,
 )
+from plotman_tui.config.schema import ArchivingConfig, TargetType
 
 
 def schema_tables() -> list[tuple[str, type]]:
@@ -87,7 +88,7 @@ def test_template_loads() -> None:
     assert config.plotting.bladebit_cuda == BladebitCudaOptions()
     assert config.user_interface == UserInterfaceConfig()
     assert config.commands == CommandsConfig()
-    assert dict(config.archiving) == {"enabled": False}
+    assert config.archiving == ArchivingConfig()
 
 
 @pytest.mark.parametrize(("header", "cls"), schema_tables(), ids=lambda v: str(v))
@@ -102,8 +103,8 @@ def test_every_key_is_in_the_template_under_its_explanation(header: str, cls: ty
     for field in dataclasses.fields(cls):
         if dataclasses.is_dataclass(typing.get_type_hints(cls)[field.name]):
             continue  # a sub-table, checked by its own case
-        if field.name == "tmp_overrides":
-            continue  # written as the tables checked in the TmpOverride case
+        if field.name in ("tmp_overrides", "targets"):
+            continue  # written as tables: TmpOverride's case here, the targets' in their tests
         assert field.name in keys, f"{field.name} missing under {header}"
         above = body[keys[field.name] - 1]
         assert above.startswith("# ") and not KEY_LINE.match(above), (field.name, above)
@@ -116,6 +117,8 @@ def test_the_comments_state_the_schema_defaults(header: str, cls: type) -> None:
     for field in dataclasses.fields(cls):
         if field.default in (dataclasses.MISSING, None) or isinstance(field.default, PlotterType):
             continue
+        if field.name == "targets":
+            continue  # commented example tables, checked in test_config_archiving
         index = next(n for n, line in enumerate(body) if line.startswith(f"{field.name} = "))
         comment: list[str] = []
         for line in reversed(body[:index]):
@@ -139,7 +142,7 @@ def test_required_keys_say_so() -> None:
 def test_every_optional_key_can_be_switched_on() -> None:
     # Uncomment every example line but pool_pk (it excludes pool_contract_address).
     text = re.sub(
-        r"^# ((?!pool_pk)\w+ = .*|\[directories\.tmp_overrides\..*\])$",
+        r"^# ((?!pool_pk)\w+ = .*|\[directories\.tmp_overrides\..*\]|\[\[archiving\.targets\]\])$",
         r"\1",
         render_template(),
         flags=re.MULTILINE,
@@ -165,6 +168,7 @@ def test_every_optional_key_can_be_switched_on() -> None:
     assert config.plotting.bladebit2disk.cache_size == "32G"
     assert config.plotting.bladebit2disk.p3_threads == 8
     assert config.plotting.bladebit_cuda.threads == 8
+    assert {target.type for target in config.archiving.targets} == set(TargetType)
 
 
 def test_overrides_are_written_in(tmp_path: Path) -> None:
