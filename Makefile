@@ -26,8 +26,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check plotman_tui tests bench
 	$(BIN)/mypy plotman_tui
 
+# Plotting loops count every plot job on the machine, so their tests (marked exclusive) run
+# alone, after the parallel run.
 test: lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not exclusive" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m exclusive $(PYTEST_ARGS)
 
 demo: $(STAMP_RUN)
 	$(BIN)/plotman-tui demo $(DEMO_ARGS)

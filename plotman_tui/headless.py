@@ -9,14 +9,16 @@ makes one pass for cron and exits 0 when nothing failed, 1 otherwise.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
-from plotman_tui.appdirs import cache_dir
+from plotman_tui.appdirs import cache_dir, data_dir
 from plotman_tui.config.schema import Config
 from plotman_tui.farm.actionlog import default_action_log
 from plotman_tui.farm.discovery import Scanner
@@ -33,19 +35,30 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class EventPrinter:
-    """Writes events as timestamped lines or JSON lines."""
+    """Writes events as timestamped lines or JSON lines.
+
+    Output that can no longer be written (a closed pipe, a journal that went away) is given up
+    and plotting goes on: the action log still records every action.
+    """
 
     def __init__(self, out: TextIO, *, json_lines: bool) -> None:
         self.out = out
         self.json_lines = json_lines
+        self.broken = False
 
     def emit(self, event: Event) -> None:
+        if self.broken:
+            return
         if self.json_lines:
             line = json.dumps(event.to_json(), ensure_ascii=False, default=str)
         else:
             line = f"{local_time(event.time)} {event.kind:<12} {event.message}"
-        self.out.write(line + "\n")
-        self.out.flush()
+        try:
+            self.out.write(line + "\n")
+            self.out.flush()
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            self.broken = True
+            _silence(self.out)
 
 
 def run_headless(
@@ -63,7 +76,11 @@ def run_headless(
     cache = cache_dir() / "logstate.json"
     scanner.load_cache(cache)
     plotting = PlottingEngine(
-        config, lock=default_lock(), action_log=default_action_log(), scanner=scanner
+        config,
+        lock=default_lock(),
+        action_log=default_action_log(),
+        scanner=scanner,
+        state_path=data_dir() / "plotting-state.json",
     )
     failed = False
 
@@ -104,6 +121,14 @@ def run_headless(
         )
     )
     return EXIT_OK
+
+
+def _silence(out: TextIO) -> None:
+    """Point a broken stream at /dev/null, so that Python's flush at exit does not fail too."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
 
 
 def _info(message: str) -> Event:

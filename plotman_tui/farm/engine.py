@@ -24,11 +24,9 @@ a lock change, an error); front ends print or show them, and starts go into the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import shlex
-import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,13 +38,12 @@ from plotman_tui.config.schema import Config
 from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.dirs import inspect_dir
 from plotman_tui.farm.discovery import Scanner
+from plotman_tui.farm.launches import BackOff, Launch, Outcome, load_state, save_state, state_text
 from plotman_tui.farm.lock import SchedulerLock
 from plotman_tui.farm.model import Job, Snapshot, distinct_dirs
-from plotman_tui.farm.scheduler import Decision, PendingStart, Start, Wait, decide
+from plotman_tui.farm.scheduler import Decision, Start, Wait, decide
 from plotman_tui.farm.spawn import StartedJob, start_job
 from plotman_tui.farm.units import human_duration
-from plotman_tui.plotters import identify
-from plotman_tui.plotters.base import LogInfo
 
 #: A job of ours that fails sooner than this after its start counts as a failed start.
 QUICK_EXIT_S = 120.0
@@ -55,11 +52,6 @@ BACKOFF_S = 60.0
 BACKOFF_MAX_S = 3600.0
 #: A job of ours that the scan has not recognised this long after its start gets a warning.
 UNSEEN_WARNING_S = 60.0
-
-# Exit statuses of a job that was stopped on purpose (a kill, a closed terminal), not a failure.
-_STOPPED_ON_PURPOSE = frozenset(
-    -s for s in (signal.SIGTERM, signal.SIGKILL, signal.SIGINT, signal.SIGHUP)
-)
 
 
 class EventKind(StrEnum):
@@ -115,18 +107,6 @@ class PassResult:
         return any(event.failed for event in self.events)
 
 
-@dataclass
-class _Launch:
-    """A job this engine started, followed until it ends."""
-
-    job: StartedJob
-    pending: PendingStart
-    seen: bool = False  # the scan has shown it
-    warned_unseen: bool = False
-    plot_id: str | None = None
-    phase: str | None = None
-
-
 FreeSpace = Callable[[str], int | None]
 Starter = Callable[..., StartedJob]
 
@@ -148,7 +128,11 @@ _NUMBER = re.compile(r"\d[\d.:]*(?:d\d[\d:]*)?(?:\s*(?:[KMGTPE]i?B\b|B\b|[smh]\b
 
 
 class PlottingEngine:
-    """Runs plotting passes; not thread-safe (one pass at a time, from one thread at a time)."""
+    """Runs plotting passes; not thread-safe (one pass at a time, from one thread at a time).
+
+    ``state_path``: where the lock holder keeps its launches and back-off between runs (None:
+    in memory only).
+    """
 
     def __init__(
         self,
@@ -157,6 +141,7 @@ class PlottingEngine:
         lock: SchedulerLock,
         action_log: ActionLog | None,
         scanner: Scanner | None = None,
+        state_path: Path | None = None,
         clock: Callable[[], float] = time.time,
         free_space: FreeSpace = _free_bytes,
         starter: Starter = start_job,
@@ -168,6 +153,7 @@ class PlottingEngine:
         self.lock = lock
         self.action_log = action_log
         self.scanner = scanner or Scanner(config.logging.plots)
+        self.state_path = state_path
         self._clock = clock
         self._free_space = free_space
         self._starter = starter
@@ -176,13 +162,12 @@ class PlottingEngine:
         self._backoff_max_s = backoff_max_s
         #: The dashboard's switch: False schedules nothing (jobs are still watched).
         self.plotting_enabled = True
-        self._launches: dict[int, _Launch] = {}
+        self._launches: dict[int, Launch] = {}
+        self._backoff = BackOff()
+        self._saved_state: str | None = None
         self._previous: dict[tuple[int, float], Job] = {}
         self._lock_state: str | None = None
         self._last_wait: str | None = None
-        self._failures = 0
-        self._retry_at: float | None = None
-        self._last_failure = ""
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -190,9 +175,11 @@ class PlottingEngine:
         """Look at the machine and start at most one job; returns what happened."""
         now = self._clock()
         events: list[Event] = []
+        # The lock before the scan: a holder that starts a job and dies between this pass's
+        # scan and its taking the lock would otherwise leave a job this pass does not count.
+        holds_lock = self._check_lock(now, events)
         snapshot = self.scanner.scan()
         events += self._follow_jobs(snapshot, now)
-        holds_lock = self._check_lock(now, events)
         decision: Decision | None = None
         started: StartedJob | None = None
         if holds_lock and self.plotting_enabled:
@@ -203,6 +190,8 @@ class PlottingEngine:
                 self._note_wait(decision, now, events)
         elif holds_lock:
             self._note_wait(Wait("plotting is paused"), now, events)
+        if holds_lock:
+            self._save_state(events)
         return PassResult(
             time=now,
             snapshot=snapshot,
@@ -215,13 +204,14 @@ class PlottingEngine:
     def close(self) -> None:
         """Give the scheduler lock up; the jobs run on."""
         self.lock.release()
+        self._lock_state = None
 
     @property
-    def launched(self) -> tuple[StartedJob, ...]:
-        """Jobs this engine started that have not ended yet."""
-        return tuple(launch.job for launch in self._launches.values())
+    def launched(self) -> tuple[int, ...]:
+        """Pids of the jobs this engine started (or took over) that have not ended yet."""
+        return tuple(self._launches)
 
-    # -- the lock -------------------------------------------------------------------------------
+    # -- the lock and the state that goes with it ------------------------------------------------
 
     def _check_lock(self, now: float, events: list[Event]) -> bool:
         try:
@@ -251,6 +241,7 @@ class PlottingEngine:
                         details={"lock": str(self.lock.path)},
                     )
                 )
+                self._load_state(now, events)
             self._lock_state = "held"
             return True
         holder = self.lock.holder()
@@ -268,126 +259,133 @@ class PlottingEngine:
         self._lock_state = state
         return False
 
+    def _load_state(self, now: float, events: list[Event]) -> None:
+        """Take over what the previous holder of the lock started (cron runs, restarts)."""
+        if self.state_path is None:
+            return
+        launches, backoff, problem = load_state(self.state_path)
+        if problem is not None:
+            events.append(Event(now, EventKind.ERROR, problem))
+        for launch in launches:
+            self._launches.setdefault(launch.pid, launch)
+        if backoff.failures and (backoff.retry_at or 0) + self._backoff_max_s < now:
+            backoff.reset()  # failures long past say nothing about the plotter now
+        if backoff.failures > self._backoff.failures:
+            self._backoff = backoff
+
+    def _save_state(self, events: list[Event]) -> None:
+        if self.state_path is None:
+            return
+        text = state_text(list(self._launches.values()), self._backoff)
+        if text == self._saved_state:
+            return
+        try:
+            save_state(self.state_path, text)
+        except OSError as error:
+            message = f"{self.state_path}: not written ({error.strerror or error})"
+            events.append(Event(self._clock(), EventKind.ERROR, message, failed=True))
+            return
+        self._saved_state = text
+
     # -- following jobs -------------------------------------------------------------------------
 
     def _follow_jobs(self, snapshot: Snapshot, now: float) -> list[Event]:
         events: list[Event] = []
         current = {(job.pid, job.started_at): job for job in snapshot.jobs}
-        by_pid = {job.pid: job for job in snapshot.jobs}
-        reported: set[int] = set()
+        ended_launches: set[int] = set()
         for pid, launch in list(self._launches.items()):
-            job = by_pid.get(pid)
+            job = next((job for job in snapshot.jobs if launch.matches(job)), None)
             if job is not None:
                 launch.seen = True
                 launch.plot_id = job.plot_id or launch.plot_id
-                launch.phase = str(job.phase) if job.phase is not None else launch.phase
-            returncode = launch.job.popen.poll()
-            age = now - launch.job.started_at
-            if returncode is None:
+            outcome = launch.outcome(now)
+            if outcome is None:
+                age = now - launch.started_at
                 if not launch.seen and not launch.warned_unseen and age >= UNSEEN_WARNING_S:
                     launch.warned_unseen = True
-                    events.append(self._unseen_warning(launch, now))
+                    events.append(_unseen_warning(launch, now))
+                # A job started since the last failure lives on: the plotter works again.
+                failed_at = self._backoff.failed_at
+                if (
+                    failed_at is not None
+                    and launch.started_at >= failed_at
+                    and age >= self._quick_exit_s
+                ):
+                    self._backoff.reset()
                 continue
             del self._launches[pid]
-            reported.add(pid)
-            events += self._ended_launch(launch, returncode, now)
+            ended_launches.add(pid)
+            events += self._ended_launch(launch, outcome, now)
         for key, job in self._previous.items():
-            if key not in current and job.pid not in reported and job.pid not in by_pid:
-                events.append(self._ended_job(job, now))
-        # A launch that lived past the quick-exit window proves the plotter works.
-        if any(
-            now - launch.job.started_at >= self._quick_exit_s for launch in self._launches.values()
-        ):
-            self._failures = 0
-            self._retry_at = None
-        self._previous = current
+            if key not in current and job.pid not in ended_launches:
+                events.append(_ended_job(job, now))
+        # A job that ended between the scan and its outcome is reported once, as a launch.
+        self._previous = {k: j for k, j in current.items() if j.pid not in ended_launches}
         return events
 
-    def _unseen_warning(self, launch: _Launch, now: float) -> Event:
-        return Event(
-            now,
-            EventKind.ERROR,
-            f"pid {launch.job.pid}, started {human_duration(now - launch.job.started_at)} ago, "
-            "is not recognised as a plot job by the process scan: it counts against the limits "
-            "only while this process runs. Check [plotting] executable.",
-            failed=True,
-            details={"pid": launch.job.pid, "argv": list(launch.job.argv)},
-        )
-
-    def _ended_launch(self, launch: _Launch, returncode: int, now: float) -> list[Event]:
+    def _ended_launch(self, launch: Launch, outcome: Outcome, now: float) -> list[Event]:
         """The news of a job of ours that ended; every end goes into the action log too."""
-        job = launch.job
-        lasted = now - job.started_at
-        info = _read_whole_log(job)
-        if info is not None:
-            launch.plot_id = launch.plot_id or info.plot_id
-        who = _who(launch.plot_id, job.pid)
+        lasted = outcome.ended_at - launch.started_at
+        who = _who(outcome.plot_id, launch.pid)
         details: dict[str, Any] = {
-            "pid": job.pid,
-            "plot_id": launch.plot_id,
-            "returncode": returncode,
+            "pid": launch.pid,
+            "plot_id": outcome.plot_id,
+            "returncode": outcome.returncode,
             "seconds": round(lasted, 1),
-            "log": str(job.log_path),
+            "log": str(launch.log_path),
         }
-        status = _exit_status(returncode)
+        status = outcome.status()
         failed = False
         kind = EventKind.ENDED
-        if returncode == 0:
-            self._failures, self._retry_at = 0, None  # the plotter works
+        if outcome.finished:
+            self._backoff.reset()  # the plotter works
             message = f"{who} finished after {human_duration(lasted)}"
-            if info is not None and info.final_file:
-                message += f": {info.final_file}"
-                details["plot"] = info.final_file
+            if outcome.final_file:
+                message += f": {outcome.final_file}"
+                details["plot"] = outcome.final_file
             result = "ok"
-        elif returncode in _STOPPED_ON_PURPOSE:
+        elif outcome.stopped_on_purpose:
             message = f"{who} was stopped ({status}) after {human_duration(lasted)}"
             result = f"stopped: {status}"
         else:
-            last_line = _last_log_line(job.log_path)
-            problem = f"{status} after {human_duration(lasted)}" + (
-                f": {last_line}" if last_line else ""
-            )
+            problem = f"{status} after {human_duration(lasted)}"
+            if outcome.last_line:
+                problem += f": {outcome.last_line}"
             failed = True
             result = f"failed: {problem}"
             if lasted >= self._quick_exit_s:
                 message = f"{who} failed: {problem}"
             else:
-                delay = self._failed_start(f"{who} died: {problem}", now)
+                delay = self._backoff.fail(
+                    f"{who} died: {problem}", outcome.ended_at, self._backoff_s, self._backoff_max_s
+                )
                 kind = EventKind.START_FAILED
+                wait_left = max(outcome.ended_at + delay - now, 0)
                 message = (
                     f"{who} died right after its start ({problem}); "
-                    f"next start in {human_duration(delay)}"
+                    f"next start in {human_duration(wait_left)}"
                 )
         events = [Event(now, kind, message, failed=failed, details=details)]
         self._record(
             events,
             "end",
-            job.pid,
-            job.argv,
+            launch.pid,
+            launch.argv,
             f"lasted {human_duration(lasted)}",
             result,
-            launch.plot_id,
-            log=str(job.log_path),
+            outcome.plot_id,
+            log=str(launch.log_path),
         )
         return events
-
-    def _ended_job(self, job: Job, now: float) -> Event:
-        phase = str(job.phase) if job.phase is not None else "?"
-        state = "finished" if job.completed else f"ended (last seen at phase {phase})"
-        return Event(
-            now,
-            EventKind.ENDED,
-            f"{_who(job.plot_id, job.pid)} {state}",
-            details={"pid": job.pid, "plot_id": job.plot_id, "phase": phase},
-        )
 
     # -- deciding and starting ------------------------------------------------------------------
 
     def _decide(self, snapshot: Snapshot, now: float) -> Decision:
-        if self._retry_at is not None and now < self._retry_at:
+        backoff = self._backoff
+        if backoff.retry_at is not None and now < backoff.retry_at:
             return Wait(
-                f"start failed {self._failures}x in a row, next try in "
-                f"{human_duration(self._retry_at - now)} ({self._last_failure})"
+                f"start failed {backoff.failures}x in a row, next try in "
+                f"{human_duration(backoff.retry_at - now)} ({backoff.last_failure})"
             )
         config = self.config
         dirs = distinct_dirs(
@@ -396,8 +394,11 @@ class PlottingEngine:
         )
         free = {path: self._free_space(path) for path in dirs}
         jobs = _match_configured_dirs(snapshot.jobs, config)
-        running = {job.pid for job in snapshot.jobs}
-        pending = [launch.pending for pid, launch in self._launches.items() if pid not in running]
+        pending = [
+            launch.pending()
+            for launch in self._launches.values()
+            if not any(launch.matches(job) for job in snapshot.jobs)
+        ]
         return decide(jobs, config, now, free, pending)
 
     def _start(self, decision: Start, now: float, events: list[Event]) -> StartedJob | None:
@@ -407,10 +408,8 @@ class PlottingEngine:
                 list(decision.argv), Path(config.logging.plots), nice=config.plotting.nice
             )
         except (OSError, ValueError) as error:
-            problem = getattr(error, "strerror", None) or str(error)
-            if isinstance(error, FileNotFoundError):
-                problem = f"{decision.argv[0]}: program not found"
-            delay = self._failed_start(problem, now)
+            problem = _start_problem(error, decision.argv[0])
+            delay = self._backoff.fail(problem, now, self._backoff_s, self._backoff_max_s)
             events.append(
                 Event(
                     now,
@@ -425,11 +424,8 @@ class PlottingEngine:
                 events, "start", None, decision.argv, decision.reason, f"failed: {problem}"
             )
             return None
-        self._launches[job.pid] = _Launch(
-            job=job,
-            pending=PendingStart(
-                tmp_dir=decision.tmp_dir, dst_dir=decision.dst_dir, k=decision.k, started_at=now
-            ),
+        self._launches[job.pid] = Launch.of(
+            job, now, decision.tmp_dir, decision.dst_dir, decision.k
         )
         self._last_wait = None  # whatever the next wait is, it is news after a start
         self._record(
@@ -469,14 +465,6 @@ class PlottingEngine:
             events.append(Event(now, EventKind.ERROR, job.warning, details={"pid": job.pid}))
         return job
 
-    def _failed_start(self, problem: str, now: float) -> float:
-        """Count a failed start and back off; returns the seconds until the next try."""
-        self._failures += 1
-        delay: float = min(self._backoff_s * 2.0 ** (self._failures - 1), self._backoff_max_s)
-        self._retry_at = now + delay
-        self._last_failure = problem
-        return delay
-
     def _note_wait(self, decision: Wait, now: float, events: list[Event]) -> None:
         key = wait_key(decision.reason)
         if key == self._last_wait:
@@ -514,48 +502,41 @@ class PlottingEngine:
             events.append(Event(self._clock(), EventKind.ERROR, message, failed=True))
 
 
+def _start_problem(error: OSError | ValueError, program: str) -> str:
+    """Why a start failed, naming the file it was about (the program, or the log dir)."""
+    if isinstance(error, FileNotFoundError) and error.filename in (None, program):
+        return f"{program}: program not found"
+    if isinstance(error, OSError):
+        name = f"{error.filename}: " if error.filename else ""
+        return f"{name}{error.strerror or error}"
+    return str(error)
+
+
+def _unseen_warning(launch: Launch, now: float) -> Event:
+    return Event(
+        now,
+        EventKind.ERROR,
+        f"pid {launch.pid}, started {human_duration(now - launch.started_at)} ago, "
+        "is not recognised as a plot job by the process scan: it counts against the limits "
+        "only while this loop runs. Check [plotting] executable.",
+        failed=True,
+        details={"pid": launch.pid, "argv": list(launch.argv)},
+    )
+
+
+def _ended_job(job: Job, now: float) -> Event:
+    phase = str(job.phase) if job.phase is not None else "?"
+    state = "finished" if job.completed else f"ended (last seen at phase {phase})"
+    return Event(
+        now,
+        EventKind.ENDED,
+        f"{_who(job.plot_id, job.pid)} {state}",
+        details={"pid": job.pid, "plot_id": job.plot_id, "phase": phase},
+    )
+
+
 def _who(plot_id: str | None, pid: int) -> str:
     return f"job {plot_id[:8]} (pid {pid})" if plot_id else f"job pid {pid}"
-
-
-def _exit_status(returncode: int) -> str:
-    if returncode < 0:
-        with contextlib.suppress(ValueError):
-            return f"killed by {signal.Signals(-returncode).name}"
-        return f"killed by signal {-returncode}"
-    return f"exit {returncode}"
-
-
-def _read_whole_log(job: StartedJob, limit: int = 16 << 20) -> LogInfo | None:
-    """What the log of an ended job says (its plot id and plot file, above all).
-
-    A short job can end between two scans, before discovery has read a line of it.
-    """
-    plotter = identify(job.argv)
-    if plotter is None:
-        return None
-    parser = plotter.new_log_parser()
-    try:
-        with job.log_path.open("rb") as log:
-            parser.feed(log.read(limit))
-    except OSError:
-        return None
-    parser.finish()
-    return parser.info
-
-
-def _last_log_line(path: Path, limit: int = 200) -> str:
-    """The last non-empty line of a log (at most ``limit`` characters), '' when unreadable."""
-    try:
-        with path.open("rb") as log:
-            log.seek(0, os.SEEK_END)
-            size = log.tell()
-            log.seek(max(size - 4096, 0))
-            tail = log.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    lines = [line.strip() for line in tail.splitlines() if line.strip()]
-    return lines[-1][:limit] if lines else ""
 
 
 def _match_configured_dirs(jobs: Sequence[Job], config: Config) -> list[Job]:

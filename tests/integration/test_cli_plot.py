@@ -25,7 +25,8 @@ from plotman_tui.sandbox import Sandbox, make_sandbox
 from tests.conftest import require_chiapos, wait_for
 from tests.integration.test_cli_readonly import PLOTMAN_TUI
 
-pytestmark = pytest.mark.real_service
+# Exclusive: a loop counts every plot job on the machine, so these run alone (see Makefile).
+pytestmark = [pytest.mark.real_service, pytest.mark.exclusive]
 
 Event = dict[str, Any]
 

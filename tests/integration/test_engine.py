@@ -23,6 +23,7 @@ import pytest
 from plotman_tui.config import load_config
 from plotman_tui.config.schema import Config
 from plotman_tui.farm.actionlog import ActionLog
+from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.engine import EventKind, PassResult, PlottingEngine, wait_key
 from plotman_tui.farm.lock import SchedulerLock
 from plotman_tui.farm.scheduler import Start, Wait
@@ -30,7 +31,8 @@ from plotman_tui.farm.spawn import StartedJob, start_job
 from plotman_tui.sandbox import Sandbox, make_sandbox, plot_argv
 from tests.conftest import require_chiapos, wait_for
 
-pytestmark = pytest.mark.real_service
+# Exclusive: an engine counts every plot job on the machine, so these run alone (see Makefile).
+pytestmark = [pytest.mark.real_service, pytest.mark.exclusive]
 
 
 class Clock:
@@ -75,11 +77,15 @@ class Harness:
         config = load_config(self.farm.config_path)
         return replace(config, scheduling=replace(config.scheduling, **scheduling))
 
-    def engine(self, config: Config | None = None, **scheduling: Any) -> PlottingEngine:
+    def engine(
+        self, config: Config | None = None, scanner: Scanner | None = None, **scheduling: Any
+    ) -> PlottingEngine:
         engine = PlottingEngine(
             config or self.config(**scheduling),
             lock=SchedulerLock(self.root / "scheduler.lock"),
             action_log=self.action_log,
+            scanner=scanner,
+            state_path=self.root / "plotting-state.json",
             clock=self.clock,
         )
         self.engines.append(engine)
@@ -203,6 +209,9 @@ def test_a_real_plot_lands_in_dst_and_its_end_is_reported(harness: Harness) -> N
     assert plot_id and len(plot_id) == 64
     plots = [p.name for d in harness.farm.dst_dirs for p in d.glob("*.plot")]
     assert len(plots) == 1 and plot_id in plots[0]
+    # Said once, however the end fell between a scan and a look at the process.
+    later = [harness.step(engine, hold=False) for _ in range(2)]
+    assert not [e for result in later for e in result.events if e.kind is EventKind.ENDED]
     entries = harness.action_log.entries()
     assert [(e.action, e.result) for e in entries[:2]] == [("start", "ok"), ("end", "ok")]
     assert entries[1].plot_id == plot_id
@@ -356,3 +365,91 @@ def test_wait_keys_ignore_numbers_but_not_words() -> None:
     assert wait_key("no eligible tmp dirs (0: max jobs 3)") != wait_key(
         "no eligible tmp dirs (0: 1 before 2:1)"
     )
+
+
+def _broken_chia(tmp_path: Path) -> Path:
+    (tmp_path / "bin").mkdir(exist_ok=True)
+    return _script(
+        tmp_path / "bin" / "chia",
+        "import sys\nprint('Error: no farmer key found in the keychain')\nsys.exit(3)\n",
+    )
+
+
+def test_a_long_running_job_does_not_cancel_the_back_off(harness: Harness, tmp_path: Path) -> None:
+    engine = harness.engine(global_stagger_m=0, global_max_jobs=4, tmpdir_max_jobs=2)
+    good = harness.step(engine)
+    assert good.started is not None
+    harness.clock.offset += 600  # the good job has long outlived the quick-exit window
+    engine.config = _with_executable(
+        harness, _broken_chia(tmp_path), global_stagger_m=0, global_max_jobs=4, tmpdir_max_jobs=2
+    )
+    bad = harness.step(engine, hold=False)
+    assert bad.started is not None
+    bad.started.popen.wait(timeout=30)
+    died = harness.step(engine)
+    assert EventKind.START_FAILED in kinds(died)
+    for _ in range(3):
+        assert reason(harness.step(engine)).startswith("start failed 1x in a row")
+
+
+def test_a_job_killed_by_sigkill_right_away_counts_as_a_failed_start(harness: Harness) -> None:
+    engine = harness.engine(global_stagger_m=0)
+    first = harness.step(engine)
+    assert first.started is not None
+    os.killpg(first.started.pid, signal.SIGKILL)  # as the out-of-memory killer would
+    first.started.popen.wait(timeout=30)
+    died = harness.step(engine)
+    (event,) = [e for e in died.events if e.kind is EventKind.START_FAILED]
+    assert "killed by SIGKILL (out of memory?)" in event.message
+    assert reason(died).startswith("start failed 1x in a row")
+
+
+def test_the_next_run_takes_over_the_launches_and_back_off_of_the_last(
+    harness: Harness, tmp_path: Path
+) -> None:
+    config = _with_executable(harness, _broken_chia(tmp_path), global_stagger_m=0)
+    first = harness.engine(config)
+    started = harness.step(first, hold=False).started
+    assert started is not None
+    first.close()  # the run ends (cron's --once), its job dies after that
+    started.popen.wait(timeout=30)
+
+    second = harness.engine(config)
+    result = harness.step(second)
+    assert result.started is None
+    (event,) = [e for e in result.events if e.kind is EventKind.START_FAILED]
+    assert "ended without finishing its plot" in event.message
+    assert "Error: no farmer key found in the keychain" in event.message
+    assert reason(result).startswith("start failed 1x in a row")
+    second.close()
+
+    third = harness.engine(config)  # and the back-off itself survives the next run
+    assert reason(harness.step(third)).startswith("start failed 1x in a row")
+    assert [action for action, _ in actions(harness)] == ["start", "end"]
+
+
+def test_a_job_started_while_this_engine_waits_for_the_lock_is_counted(
+    harness: Harness,
+) -> None:
+    holder = harness.engine(global_stagger_m=30)
+    assert harness.step(holder).started is not None  # takes the lock and starts a job
+    config = harness.config(global_stagger_m=30)
+
+    class RacingScanner(Scanner):
+        """Between this engine's lock check and its scan, the holder starts a job and dies."""
+
+        def scan(self) -> Any:
+            if holder.lock.held:
+                harness.clock.offset += 3600  # the holder's stagger has run out
+                started = harness.step(holder).started
+                assert started is not None
+                holder.close()
+            return super().scan()
+
+    waiting = harness.engine(config, scanner=RacingScanner(config.logging.plots))
+    assert harness.step(waiting).decision is None  # the lock was still held
+    taken = harness.step(waiting)
+    assert taken.holds_lock and taken.started is None
+    # Both of the holder's jobs count (a scan from before the lock would miss the second).
+    assert reason(taken) == "no eligible tmp dirs (0: 1 before 2:1; 1: 1 before 2:1)"
+    assert [action for action, _ in actions(harness)] == ["start", "start"]
