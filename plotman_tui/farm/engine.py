@@ -91,8 +91,9 @@ class Event:
 class PassResult:
     """What one pass saw and did.
 
-    ``decision`` is None when this engine did not schedule (the lock is held elsewhere, or
-    plotting is paused); ``started`` is the job it started, if any.
+    ``decision`` is None when this pass did not schedule (the lock is held elsewhere, or the
+    pass only looked); ``Wait("plotting is paused")`` while paused. ``started`` is the job it
+    started, if any.
     """
 
     time: float
@@ -171,8 +172,12 @@ class PlottingEngine:
 
     # -- one pass -------------------------------------------------------------------------------
 
-    def step(self) -> PassResult:
-        """Look at the machine and start at most one job; returns what happened."""
+    def step(self, *, schedule: bool = True) -> PassResult:
+        """Look at the machine and start at most one job; returns what happened.
+
+        ``schedule=False`` only looks (scan, jobs that ended, the lock): a view that refreshes
+        more often than ``polling_time_s`` schedules on every n-th pass only.
+        """
         now = self._clock()
         events: list[Event] = []
         # The lock before the scan: a holder that starts a job and dies between this pass's
@@ -182,14 +187,17 @@ class PlottingEngine:
         events += self._follow_jobs(snapshot, now)
         decision: Decision | None = None
         started: StartedJob | None = None
-        if holds_lock and self.plotting_enabled:
+        if not schedule:
+            pass
+        elif holds_lock and self.plotting_enabled:
             decision = self._decide(snapshot, now)
             if isinstance(decision, Start):
                 started = self._start(decision, now, events)
             else:
                 self._note_wait(decision, now, events)
         elif holds_lock:
-            self._note_wait(Wait("plotting is paused"), now, events)
+            decision = Wait("plotting is paused")
+            self._note_wait(decision, now, events)
         if holds_lock:
             self._save_state(events)
         return PassResult(

@@ -91,9 +91,11 @@ class Harness:
         self.engines.append(engine)
         return engine
 
-    def step(self, engine: PlottingEngine, *, hold: bool = True) -> PassResult:
+    def step(
+        self, engine: PlottingEngine, *, hold: bool = True, schedule: bool = True
+    ) -> PassResult:
         """One pass; a job it starts is suspended at once when ``hold`` (it stays in phase 1)."""
-        result = engine.step()
+        result = engine.step(schedule=schedule)
         if result.started is not None:
             self.started.append(result.started)
             if hold:
@@ -349,8 +351,12 @@ def test_paused_plotting_starts_nothing(harness: Harness) -> None:
     engine = harness.engine(global_stagger_m=0)
     engine.plotting_enabled = False
     result = harness.step(engine)
-    assert result.decision is None and result.started is None
+    assert reason(result) == "plotting is paused" and result.started is None
     assert [e.message for e in result.events][-1] == "waiting: plotting is paused"
+    engine.plotting_enabled = True
+    looked = harness.step(engine, schedule=False)  # a look between two scheduling passes
+    assert looked.decision is None and looked.started is None and looked.holds_lock
+    assert isinstance(harness.step(engine).decision, Start)
 
 
 def test_wait_keys_ignore_numbers_but_not_words() -> None:
