@@ -1,0 +1,838 @@
+"""Free space of the archive dirs: read locally, over SSH on the farmer, or by the user's command.
+
+How each target type is read:
+
+- ``local``: :func:`plotman_tui.farm.dirs.inspect_dir` on each dir, each in its own daemon
+  thread, so a hung network mount costs only that dir (and never blocks the event loop or the
+  interpreter's exit).
+- ``rsyncd`` and ``ssh``: one remote command over asyncssh (:func:`df_command`) that runs
+  ``df -P -k -- DIR`` for each dir, one section per dir, so a missing dir is an answer for that
+  dir and the others keep their numbers (:func:`parse_df_report`).
+- ``script``: the target's ``free_space_command`` per dir, no shell; the last whole number it
+  prints is the free bytes (:func:`last_whole_number`).
+
+Nothing here raises for a farmer's or the network's trouble: a :class:`TargetSpace` carries the
+one-line ``problem`` instead. :class:`SpaceMonitor` keeps one sample per target, refreshes it in
+the background when its TTL has run out, and backs off from a target that failed.
+
+**SSH connections.** :class:`SshConnections` keeps one connection per target open and reuses it
+(a refresh is then one channel, not a handshake), with SSH keepalives so a dead farmer or a NAT
+that forgot the connection is noticed. A connection that has dropped is replaced at the next
+read; one that times out is discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import pwd
+import re
+import shlex
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+import asyncssh
+
+from plotman_tui.config.schema import ArchiveTarget, TargetType, expand_command
+from plotman_tui.farm.archive.policy import TargetState
+from plotman_tui.farm.dirs import DirInfo, inspect_dir
+
+logger = logging.getLogger(__name__)
+
+#: Marks the start of one dir's section in :func:`df_command`'s output; unlikely in a motd.
+DF_MARK: Final = "@@plotman-tui-df@@"
+#: Where host keys are looked up when a target names no ``known_hosts``.
+DEFAULT_KNOWN_HOSTS: Final = Path("~/.ssh/known_hosts")
+#: Seconds between SSH keepalives on a kept connection (asyncssh drops it after 3 unanswered).
+KEEPALIVE_S: Final = 30.0
+# At most this many free_space_command processes per target at once: a command that is itself
+# an `ssh farmer df`, run for 40 disks at once, would hit sshd's MaxStartups (10 by default).
+SCRIPT_CONCURRENCY: Final = 4
+
+_SECTION = re.compile(rf"^{re.escape(DF_MARK)} (\d+) (missing|not-a-dir|df (\d+))\s*$")
+# A ``df -P`` row: the filesystem name may hold spaces (autofs "map auto_home"), so it is
+# matched lazily up to the four figures; the mount point is the rest of the line.
+_DF_ROW = re.compile(
+    r"^(?P<filesystem>.+?)\s+(?P<total>\d+|-)\s+(?P<used>\d+|-)\s+(?P<available>-?\d+|-)"
+    r"\s+(?P<capacity>\d+%|-)\s+(?P<mount>.+)$"
+)
+_DF_HEADER = re.compile(r"^Filesystem\s+(\d+)([KMG]?)-blocks\b", re.IGNORECASE)
+_UNIT_FACTORS: Final = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+# A whole number standing on its own: not part of a word or path ("disk04"), a decimal
+# ("1.5"), a grouped number ("1,234"), a percentage or a negative number.
+_WHOLE_NUMBER = re.compile(r"(?<![\w/.,-])[0-9]+(?![\w/%])(?![.,][0-9])")
+
+
+# -- results ------------------------------------------------------------------------------------
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+def _no_dirs() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class DirFree:
+    """One archive dir's free bytes, or None with the reason (``missing``, ``not a dir``, ...)."""
+
+    free_bytes: int | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetSpace:
+    """One sample of a target's free space.
+
+    ``free_bytes`` maps each archive dir, in the configured order, to its free bytes (None:
+    missing or unreadable, ``dir_problems`` says why). ``problem`` is target-wide and one line
+    (unreachable, host key refused, login refused, command failed); then no dir has a value.
+    ``reachable`` is False when the farmer did not answer (refused, timed out, unknown name,
+    connection lost; for a script target: every command failed or timed out); host key and
+    login problems leave it True, since the farmer answered and it is the user who must act.
+    ``checked_at`` is when the read started (POSIX seconds): a transfer that ended after it may
+    not be counted in these numbers yet.
+    """
+
+    target: str
+    free_bytes: Mapping[str, int | None] = field(default_factory=_no_dirs)
+    dir_problems: Mapping[str, str] = field(default_factory=_no_dirs)
+    problem: str | None = None
+    checked_at: float = 0.0
+    reachable: bool = True
+
+    @classmethod
+    def of_dirs(
+        cls, target: ArchiveTarget, dirs: Mapping[str, DirFree], checked_at: float
+    ) -> TargetSpace:
+        """A sample from per-dir answers; a dir without one is unknown."""
+        unanswered = DirFree(None, "no answer")
+        answers = {d: dirs.get(d, unanswered) for d in target.archive_dirs}
+        return cls(
+            target=target.name,
+            free_bytes=_frozen({d: a.free_bytes for d, a in answers.items()}),
+            dir_problems=_frozen({d: a.reason for d, a in answers.items() if a.reason}),
+            checked_at=checked_at,
+        )
+
+    @classmethod
+    def failed(
+        cls, target: ArchiveTarget, problem: str, checked_at: float, *, reachable: bool
+    ) -> TargetSpace:
+        """A sample where nothing could be read: every dir unknown, ``problem`` says why."""
+        return cls(
+            target=target.name,
+            free_bytes=_frozen(dict.fromkeys(target.archive_dirs)),
+            problem=problem,
+            checked_at=checked_at,
+            reachable=reachable,
+        )
+
+    def target_state(self, target: ArchiveTarget) -> TargetState:
+        """What the archive policy needs of ``target`` from this sample."""
+        return TargetState.of(target, self.free_bytes, self.problem)
+
+
+# -- df over SSH --------------------------------------------------------------------------------
+
+
+def df_command(dirs: Sequence[str]) -> str:
+    """The remote command that prints one section of ``df -P -k`` output per dir.
+
+    Each section starts with ``DF_MARK INDEX STATUS`` (``missing``, ``not-a-dir`` or ``df
+    EXIT``), so rows map to dirs even when df prints nothing for one, and whatever a login
+    script prints first is skipped. ``LC_ALL=C`` keeps df's words and numbers unlocalised. The
+    script runs under ``sh -c``: the farmer's login shell may be fish or csh.
+    """
+    probe = (
+        "p() { "
+        f'if [ ! -e "$2" ]; then echo "{DF_MARK} $1 missing"; '
+        f'elif [ ! -d "$2" ]; then echo "{DF_MARK} $1 not-a-dir"; '
+        f'else out=$(df -P -k -- "$2" 2>&1); echo "{DF_MARK} $1 df $?"; '
+        "printf '%s\\n' \"$out\"; fi; }"
+    )
+    calls = "".join(f"; p {index} {shlex.quote(d)}" for index, d in enumerate(dirs))
+    return "sh -c " + shlex.quote(f"LC_ALL=C; export LC_ALL; {probe}{calls}")
+
+
+def parse_df_section(text: str) -> DirFree:
+    """Available bytes from the ``df -P -k`` output of one dir (header, row, maybe errors)."""
+    block_bytes = 1024
+    row: re.Match[str] | None = None
+    messages: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        header = _DF_HEADER.match(stripped)
+        if header:
+            block_bytes = int(header.group(1)) * _UNIT_FACTORS[header.group(2).upper()]
+            continue
+        match = _DF_ROW.match(stripped)
+        if match:
+            row = match
+        else:
+            messages.append(stripped)
+    if row is None:
+        if messages:
+            message = messages[0].removeprefix("df: ")
+            return DirFree(None, f"df failed: {message}")
+        return DirFree(None, "df printed no figures")
+    available = row.group("available")
+    if available == "-":
+        return DirFree(None, "df gives no free space figure for this filesystem")
+    # BSD df shows the root reserve as negative room; no room is all that matters here.
+    return DirFree(max(int(available), 0) * block_bytes)
+
+
+def parse_df_report(output: str, dirs: Sequence[str]) -> dict[str, DirFree]:
+    """Each dir's answer in the output of :func:`df_command` ``(dirs)``.
+
+    A dir whose section is missing (the command stopped early) is unknown, with a reason.
+    """
+    sections: dict[int, tuple[str, list[str]]] = {}
+    current: list[str] | None = None
+    for line in output.splitlines():
+        mark = _SECTION.match(line)
+        if mark:
+            current = []
+            sections[int(mark.group(1))] = (mark.group(2), current)
+        elif current is not None:
+            current.append(line)
+    report: dict[str, DirFree] = {}
+    for index, directory in enumerate(dirs):
+        if index not in sections:
+            report[directory] = DirFree(None, "no answer from df for this dir")
+            continue
+        status, lines = sections[index]
+        if status == "missing":
+            report[directory] = DirFree(None, "missing")
+        elif status == "not-a-dir":
+            report[directory] = DirFree(None, "not a dir")
+        else:
+            report[directory] = parse_df_section("\n".join(lines))
+    return report
+
+
+def parse_df(output: str, dirs: Sequence[str]) -> dict[str, int | None]:
+    """Each dir's free bytes in the output of :func:`df_command` ``(dirs)`` (None: unknown)."""
+    return {d: answer.free_bytes for d, answer in parse_df_report(output, dirs).items()}
+
+
+def has_df_sections(output: str) -> bool:
+    """Whether ``output`` holds any section of :func:`df_command` (else the command failed)."""
+    return any(_SECTION.match(line) for line in output.splitlines())
+
+
+# -- problem messages ---------------------------------------------------------------------------
+
+
+def _where(target: ArchiveTarget) -> str:
+    host = target.host or "?"
+    return f"[{host}]:{target.ssh_port}" if ":" in host else f"{host}:{target.ssh_port}"
+
+
+def known_hosts_path(target: ArchiveTarget) -> Path:
+    """The known_hosts file the target's host key is checked against."""
+    return (target.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+
+
+def _host_pattern(target: ArchiveTarget) -> str:
+    """The farmer's name as known_hosts writes it: ``host``, or ``[host]:port`` off port 22."""
+    host = target.host or ""
+    return host if target.ssh_port == 22 else f"[{host}]:{target.ssh_port}"
+
+
+def _keyscan(target: ArchiveTarget) -> str:
+    port = [] if target.ssh_port == 22 else ["-p", str(target.ssh_port)]
+    command = shlex.join(["ssh-keyscan", *port, target.host or ""])
+    return f"{command} >> {shlex.quote(str(known_hosts_path(target)))}"
+
+
+def host_has_known_key(target: ArchiveTarget) -> bool:
+    """Whether known_hosts names the target's farmer at all (then a refused key has changed)."""
+    path = known_hosts_path(target)
+    host = target.host or ""
+    try:
+        known = asyncssh.read_known_hosts(str(path))
+        port = None if target.ssh_port == 22 else target.ssh_port
+        # No address: asyncssh then takes the host as one if it is an IP address.
+        return bool(known.match(host, "", port)[0])
+    except (OSError, ValueError):
+        return False
+
+
+def host_key_problem(target: ArchiveTarget, *, known: bool) -> str:
+    """What to do about a host key that known_hosts does not vouch for (one line)."""
+    path = known_hosts_path(target)
+    if known:
+        forget = shlex.join(["ssh-keygen", "-R", _host_pattern(target), "-f", str(path)])
+        return (
+            f"SSH host key of {_where(target)} has changed since it was added to {path}, so it "
+            "is refused (the farmer was reinstalled, or something poses as it): check the "
+            f"farmer's key, then replace it: {forget} && {_keyscan(target)}"
+        )
+    where = f"is not in {path}" if path.exists() else f"is unknown ({path} does not exist)"
+    return (
+        f"SSH host key of {_where(target)} {where}, so it is refused: check the farmer's key "
+        "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the farmer) and add it with: "
+        f"{_keyscan(target)}"
+    )
+
+
+def login_problem(target: ArchiveTarget) -> str:
+    """What to do when the farmer refuses our SSH login (one line)."""
+    who = f" as {target.user}" if target.user else ""
+    if target.identity_file is not None:
+        fix = f"add the public key of {target.identity_file} to the farmer's authorized_keys"
+    else:
+        fix = (
+            "set identity_file, or load a key into ssh-agent, whose public key is in the "
+            "farmer's authorized_keys"
+        )
+    return f"SSH login{who} on {_where(target)} refused (no key accepted): {fix}"
+
+
+def ssh_problem(
+    target: ArchiveTarget, error: BaseException, *, timeout_s: float, connected: bool
+) -> tuple[str, bool]:
+    """A one-line problem for an SSH failure, and whether the farmer still counts as reachable.
+
+    ``connected``: whether the SSH connection was up when ``error`` happened (a timeout then
+    means df hung, not that the farmer is silent).
+    """
+    where = _where(target)
+    if isinstance(error, TimeoutError):
+        if connected:
+            return (f"df on {where} did not finish within {timeout_s:g} s (a hung mount?)", True)
+        return (f"farmer unreachable: no SSH answer from {where} within {timeout_s:g} s", False)
+    if isinstance(error, asyncssh.HostKeyNotVerifiable):
+        return host_key_problem(target, known=host_has_known_key(target)), True
+    if isinstance(error, asyncssh.PermissionDenied):
+        return login_problem(target), True
+    if isinstance(error, asyncssh.KeyImportError):
+        key = target.identity_file
+        if "passphrase" in str(error).lower() or "encrypt" in str(error).lower():
+            return (
+                f"identity_file {key} is protected by a passphrase, which cannot be asked for "
+                f"here: load it into ssh-agent (ssh-add {key}) and leave identity_file out",
+                True,
+            )
+        return f"cannot use identity_file {key}: {error}", True
+    if isinstance(error, asyncssh.ConfigParseError):
+        return f"cannot read your SSH client config (~/.ssh/config): {error}", True
+    if isinstance(error, ValueError):  # asyncssh refusing an option before connecting
+        return f"SSH settings for {where} rejected: {error}", True
+    if isinstance(error, ConnectionRefusedError):
+        return (
+            f"farmer unreachable: {where} refused the connection (sshd not running, or the "
+            "wrong ssh_port?)",
+            False,
+        )
+    if isinstance(error, socket.gaierror):
+        return f"farmer unreachable: cannot resolve host {target.host} ({error.strerror})", False
+    if isinstance(error, OSError):
+        return f"farmer unreachable: {where}: {error.strerror or error}", False
+    if isinstance(error, asyncssh.Error):
+        return f"SSH connection to {where} failed: {error.reason or type(error).__name__}", False
+    return f"free space check of {where} failed: {error}", False
+
+
+# -- SSH connections ----------------------------------------------------------------------------
+
+
+def _connect_options(target: ArchiveTarget, timeout_s: float) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "port": target.ssh_port,
+        "connect_timeout": timeout_s,
+        "keepalive_interval": KEEPALIVE_S,
+    }
+    if target.user:
+        options["username"] = target.user
+    if not target.verify_host_key:
+        options["known_hosts"] = None
+    else:
+        path = known_hosts_path(target)
+        # A missing file trusts nothing (asyncssh would raise FileNotFoundError, which reads
+        # like a network error): the refusal then says which file to create.
+        options["known_hosts"] = str(path) if path.is_file() else b""
+    if target.identity_file is not None:
+        # Only that key, as the transfers' `ssh -i ... -o IdentitiesOnly=yes` does: an agent
+        # holding many keys could use up the farmer's MaxAuthTries.
+        options["client_keys"] = [str(target.identity_file.expanduser())]
+        options["agent_path"] = None
+    return options
+
+
+def _identity_problem(target: ArchiveTarget) -> str | None:
+    """A missing or unreadable identity_file, told before asyncssh reports it as an OSError."""
+    if target.identity_file is None:
+        return None
+    path = target.identity_file.expanduser()
+    if not path.is_file():
+        return (
+            f"identity_file {path} does not exist: fix the path, or leave it out to use ssh-agent"
+        )
+    if not os.access(path, os.R_OK):
+        return f"identity_file {path} is not readable by {_user_name()}"
+    return None
+
+
+def _user_name() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return "this user"
+
+
+def _connection_key(target: ArchiveTarget) -> tuple[object, ...]:
+    return (
+        target.host,
+        target.ssh_port,
+        target.user,
+        target.known_hosts,
+        target.identity_file,
+        target.verify_host_key,
+    )
+
+
+async def _connect(target: ArchiveTarget, timeout_s: float) -> asyncssh.SSHClientConnection:
+    return await asyncssh.connect(target.host or "", **_connect_options(target, timeout_s))
+
+
+class SshConnections:
+    """One SSH connection per target, kept open between reads and replaced when it drops.
+
+    Keyed by target name; a target whose host, port, user or keys changed gets a new one.
+    Used from one event loop.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[str, tuple[tuple[object, ...], asyncssh.SSHClientConnection]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(
+        self, target: ArchiveTarget, timeout_s: float
+    ) -> tuple[asyncssh.SSHClientConnection, bool]:
+        """An open connection to the target's farmer and whether it was reused."""
+        lock = self._locks.setdefault(target.name, asyncio.Lock())
+        async with lock:
+            key = _connection_key(target)
+            kept = self._open.get(target.name)
+            if kept is not None:
+                kept_key, connection = kept
+                if kept_key == key and not connection.is_closed():
+                    return connection, True
+                self.discard(target.name)
+            connection = await _connect(target, timeout_s)
+            self._open[target.name] = (key, connection)
+            return connection, False
+
+    def discard(self, name: str) -> None:
+        """Close and forget the target's connection (it failed or timed out)."""
+        kept = self._open.pop(name, None)
+        if kept is not None:
+            kept[1].abort()
+
+    async def close(self) -> None:
+        """Close every connection."""
+        connections = [connection for _, connection in self._open.values()]
+        self._open.clear()
+        for connection in connections:
+            connection.close()
+        for connection in connections:
+            with contextlib.suppress(TimeoutError, asyncssh.Error, OSError):
+                async with asyncio.timeout(2.0):
+                    await connection.wait_closed()
+
+
+async def _run_df(connection: asyncssh.SSHClientConnection, command: str) -> tuple[int, str, str]:
+    result = await connection.run(command, check=False, encoding="utf-8", errors="replace")
+    stdout = result.stdout if isinstance(result.stdout, str) else ""
+    stderr = result.stderr if isinstance(result.stderr, str) else ""
+    status = result.exit_status if result.exit_status is not None else -1
+    return status, stdout, stderr
+
+
+async def _read_ssh_space(
+    target: ArchiveTarget,
+    timeout_s: float,
+    connections: SshConnections | None,
+    checked_at: float,
+) -> TargetSpace:
+    problem = _identity_problem(target)
+    if problem is not None:
+        return TargetSpace.failed(target, problem, checked_at, reachable=True)
+    if not target.archive_dirs:
+        return TargetSpace.of_dirs(target, {}, checked_at)
+    command = df_command(target.archive_dirs)
+    connected = False
+    connection: asyncssh.SSHClientConnection | None = None
+    try:
+        async with asyncio.timeout(timeout_s):
+            if connections is None:
+                connection = await _connect(target, timeout_s)
+                connected = True
+                status, stdout, stderr = await _run_df(connection, command)
+            else:
+                connection, reused = await connections.get(target, timeout_s)
+                connected = not reused
+                try:
+                    status, stdout, stderr = await _run_df(connection, command)
+                except (asyncssh.Error, OSError):
+                    if not reused:
+                        raise
+                    # A kept connection may have died since the last read: one fresh try.
+                    connections.discard(target.name)
+                    connected = False
+                    connection, _ = await connections.get(target, timeout_s)
+                    connected = True
+                    status, stdout, stderr = await _run_df(connection, command)
+    except (TimeoutError, asyncssh.Error, OSError, ValueError) as error:
+        if connections is not None:
+            connections.discard(target.name)
+        text, reachable = ssh_problem(target, error, timeout_s=timeout_s, connected=connected)
+        return TargetSpace.failed(target, text, checked_at, reachable=reachable)
+    except asyncio.CancelledError:
+        if connections is not None:
+            connections.discard(target.name)
+        raise
+    finally:
+        if connections is None and connection is not None:
+            connection.abort()
+    if not has_df_sections(stdout):
+        detail = _first_line(stderr) or _first_line(stdout) or f"exit status {status}"
+        return TargetSpace.failed(
+            target, f"df on {_where(target)} failed: {detail}", checked_at, reachable=True
+        )
+    return TargetSpace.of_dirs(target, parse_df_report(stdout, target.archive_dirs), checked_at)
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+# -- local dirs ---------------------------------------------------------------------------------
+
+# Probes of local dirs still running, by path: a dir on a hung mount is not probed again while
+# its last probe hangs (each hung probe would hold a thread for good); the next read awaits it.
+_local_probes: dict[str, concurrent.futures.Future[DirInfo]] = {}
+_local_probes_lock = threading.Lock()
+
+
+def _probe_local_dir(path: str) -> concurrent.futures.Future[DirInfo]:
+    with _local_probes_lock:
+        running = _local_probes.get(path)
+        if running is not None and not running.done():
+            return running
+        future: concurrent.futures.Future[DirInfo] = concurrent.futures.Future()
+        _local_probes[path] = future
+
+    def probe() -> None:
+        try:
+            future.set_result(inspect_dir(path))
+        except BaseException as error:  # handed to the awaiting side
+            future.set_exception(error)
+
+    # A daemon thread, not an executor: a stat stuck on a dead NFS server must not keep the
+    # program from exiting (executors join their threads at exit).
+    threading.Thread(target=probe, name=f"space {path}", daemon=True).start()
+    return future
+
+
+async def _read_local_dir(path: str, timeout_s: float) -> DirFree:
+    future = _probe_local_dir(path)
+    try:
+        async with asyncio.timeout(timeout_s):
+            # Shielded: a timeout here must not mark the shared probe cancelled.
+            info = await asyncio.shield(asyncio.wrap_future(future))
+    except TimeoutError:
+        return DirFree(None, f"no answer within {timeout_s:g} s (a hung mount?)")
+    except OSError as error:
+        return DirFree(None, error.strerror or str(error))
+    if info.error is not None:
+        return DirFree(None, info.error)
+    return DirFree(info.free_bytes)
+
+
+async def _read_local_space(
+    target: ArchiveTarget, timeout_s: float, checked_at: float
+) -> TargetSpace:
+    answers = await asyncio.gather(*(_read_local_dir(d, timeout_s) for d in target.archive_dirs))
+    return TargetSpace.of_dirs(
+        target, dict(zip(target.archive_dirs, answers, strict=True)), checked_at
+    )
+
+
+# -- script targets -----------------------------------------------------------------------------
+
+
+def last_whole_number(text: str) -> int | None:
+    """The last whole number standing on its own in ``text`` (not ``disk04``, ``1.5``, ``50%``)."""
+    numbers = _WHOLE_NUMBER.findall(text)
+    return int(numbers[-1]) if numbers else None
+
+
+@dataclass(frozen=True)
+class _CommandResult:
+    status: int | None  # None: it could not start (``stderr`` says why); < 0: killed by a signal
+    stdout: str
+    stderr: str
+
+
+async def _run_command(argv: Sequence[str]) -> _CommandResult:
+    """Run ``argv`` (no shell); kill its whole process group if the caller gives up on it."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            # Its own group, so a timeout also ends what it started (sh -c "ssh ... df").
+            start_new_session=True,
+        )
+    except OSError as error:
+        return _CommandResult(None, "", f"cannot run {argv[0]}: {error.strerror or error}")
+    try:
+        stdout, stderr = await process.communicate()
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+    return _CommandResult(
+        process.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace")
+    )
+
+
+async def _read_script_dir(
+    target: ArchiveTarget, directory: str, limit: asyncio.Semaphore
+) -> DirFree:
+    argv = expand_command(target.free_space_command or (), {"archive_dir": directory})
+    async with limit:
+        result = await _run_command(argv)
+    if result.status is None:
+        return DirFree(None, result.stderr)
+    if result.status != 0:
+        how = (
+            f"was killed by signal {-result.status}"
+            if result.status < 0
+            else f"exited with status {result.status}"
+        )
+        detail = _last_line(result.stderr) or _last_line(result.stdout)
+        return DirFree(None, f"free_space_command {how}" + (f": {detail}" if detail else ""))
+    free = last_whole_number(result.stdout)
+    if free is None:
+        return DirFree(None, "free_space_command printed no whole number")
+    return DirFree(free)
+
+
+def _last_line(text: str) -> str:
+    for line in reversed(text.splitlines()):
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+async def _read_script_space(
+    target: ArchiveTarget, timeout_s: float, checked_at: float
+) -> TargetSpace:
+    if not target.free_space_command:
+        return TargetSpace.failed(
+            target, "no free_space_command configured", checked_at, reachable=True
+        )
+    limit = asyncio.Semaphore(SCRIPT_CONCURRENCY)
+    try:
+        async with asyncio.timeout(timeout_s):
+            answers = await asyncio.gather(
+                *(_read_script_dir(target, d, limit) for d in target.archive_dirs)
+            )
+    except TimeoutError:
+        problem = f"free_space_command did not finish within {timeout_s:g} s"
+        return TargetSpace.failed(target, problem, checked_at, reachable=False)
+    space = TargetSpace.of_dirs(
+        target, dict(zip(target.archive_dirs, answers, strict=True)), checked_at
+    )
+    if answers and all(answer.free_bytes is None for answer in answers):
+        # Every dir failed: most likely the farmer (or the command) as a whole.
+        return replace(space, problem=answers[0].reason, reachable=False)
+    return space
+
+
+# -- one read -----------------------------------------------------------------------------------
+
+
+async def read_target_space(
+    target: ArchiveTarget,
+    *,
+    timeout_s: float,
+    connection_cache: SshConnections | None = None,
+) -> TargetSpace:
+    """Free space of every archive dir of ``target``, in about ``timeout_s`` at most.
+
+    Never raises for the farmer's or the network's trouble: the answer's ``problem`` says what
+    went wrong. ``connection_cache`` keeps SSH connections open between reads; without it each
+    read connects and disconnects.
+    """
+    checked_at = time.time()
+    if target.type is TargetType.LOCAL:
+        return await _read_local_space(target, timeout_s, checked_at)
+    if target.type is TargetType.SCRIPT:
+        return await _read_script_space(target, timeout_s, checked_at)
+    return await _read_ssh_space(target, timeout_s, connection_cache, checked_at)
+
+
+# -- the monitor --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Watched:
+    target: ArchiveTarget
+    space: TargetSpace | None = None
+    due_at: float = float("-inf")  # on the monitor's clock
+    failures: int = 0
+    task: asyncio.Task[None] | None = None
+    # Invalidated while a read was under way: that read may predate the change, so read again.
+    read_again: bool = False
+
+
+class SpaceMonitor:
+    """Free space of every target, sampled in the background; :meth:`current` never waits.
+
+    A sample is kept ``ttl_s``; a target whose read failed (any target-wide problem) is tried
+    again after ``backoff_s``, doubled at each failure in a row up to ``max_backoff_s``. Reads
+    of several targets run side by side, so a silent farmer delays no other target.
+    """
+
+    def __init__(
+        self,
+        targets: Iterable[ArchiveTarget],
+        *,
+        ttl_s: float = 60.0,
+        timeout_s: float = 10.0,
+        backoff_s: float = 5.0,
+        max_backoff_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._watched = {target.name: _Watched(target) for target in targets}
+        self.ttl_s = ttl_s
+        self.timeout_s = timeout_s
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self._clock = clock
+        self._connections = SshConnections()
+        self._wake = asyncio.Event()
+
+    def current(self, name: str) -> TargetSpace | None:
+        """The last sample of target ``name`` (None: none yet, or no such target)."""
+        watched = self._watched.get(name)
+        return watched.space if watched is not None else None
+
+    def due_at(self, name: str) -> float | None:
+        """When (on the monitor's clock) target ``name`` is next read; None: no such target."""
+        watched = self._watched.get(name)
+        return watched.due_at if watched is not None else None
+
+    def invalidate(self, name: str) -> None:
+        """Read target ``name`` again as soon as possible (a transfer to it has just ended).
+
+        The old sample stays in :meth:`current` until the new one lands: count the transfer as
+        under way until ``current(name).checked_at`` is later than its end. A backoff is cut
+        short too: a transfer that just ended shows the farmer answers.
+        """
+        watched = self._watched.get(name)
+        if watched is None:
+            return
+        watched.due_at = float("-inf")
+        watched.read_again = watched.task is not None
+        self._wake.set()
+
+    async def refresh_due(self) -> None:
+        """Read every target whose sample is due, side by side, and wait for those reads."""
+        now = self._clock()
+        tasks = [
+            self._start(watched) for watched in self._watched.values() if now >= watched.due_at
+        ]
+        if tasks:
+            # asyncio.wait, not gather: cancelling this call leaves reads shared with run().
+            await asyncio.wait(tasks)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep every sample fresh until ``stop`` is set; a read never holds up another."""
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                now = self._clock()
+                for watched in self._watched.values():
+                    if now >= watched.due_at:
+                        self._start(watched)
+                idle = [w.due_at for w in self._watched.values() if w.task is None]
+                delay = max(min(idle) - now, 0.0) if idle else None
+                waking = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait(
+                        [stopping, waking], timeout=delay, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    waking.cancel()
+        finally:
+            stopping.cancel()
+            reads = [w.task for w in self._watched.values() if w.task is not None]
+            for task in reads:
+                task.cancel()
+            await asyncio.gather(*reads, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Close the kept SSH connections."""
+        await self._connections.close()
+
+    def _start(self, watched: _Watched) -> asyncio.Task[None]:
+        if watched.task is None:
+            watched.read_again = False
+            watched.task = asyncio.create_task(
+                self._refresh(watched), name=f"space {watched.target.name}"
+            )
+        return watched.task
+
+    async def _refresh(self, watched: _Watched) -> None:
+        target = watched.target
+        try:
+            space = await read_target_space(
+                target, timeout_s=self.timeout_s, connection_cache=self._connections
+            )
+        except Exception as error:  # a bug here must not stop the other targets' samples
+            logger.exception("free space of archive target %s", target.name)
+            space = TargetSpace.failed(
+                target, f"free space check failed: {error}", time.time(), reachable=False
+            )
+        finally:
+            watched.task = None
+        watched.space = space
+        if space.problem is None:
+            watched.failures = 0
+            watched.due_at = self._clock() + self.ttl_s
+        else:
+            watched.failures += 1
+            backoff = self.backoff_s * 2 ** (watched.failures - 1)
+            watched.due_at = self._clock() + min(backoff, self.max_backoff_s)
+        if watched.read_again:
+            watched.read_again = False
+            watched.due_at = float("-inf")
+        # The run loop sleeps until the earliest due time, which has just changed.
+        self._wake.set()
