@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shlex
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from plotman_tui.config.schema import Config
 from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.dirs import inspect_dir
 from plotman_tui.farm.discovery import Scanner
+from plotman_tui.farm.events import Event, EventKind, LockWatch, WaitNotes, wait_key
 from plotman_tui.farm.launches import BackOff, Launch, Outcome, load_state, save_state, state_text
 from plotman_tui.farm.lock import SchedulerLock
 from plotman_tui.farm.model import Job, Snapshot, distinct_dirs
@@ -52,39 +51,6 @@ BACKOFF_S = 60.0
 BACKOFF_MAX_S = 3600.0
 #: A job of ours that the scan has not recognised this long after its start gets a warning.
 UNSEEN_WARNING_S = 60.0
-
-
-class EventKind(StrEnum):
-    """What an engine event is about (the ``event`` field of ``--json`` lines)."""
-
-    INFO = "info"  # the front end's own news: started, stopped
-    START = "start"  # a job was started
-    START_FAILED = "start-failed"  # a job could not be started, or died right after its start
-    WAIT = "wait"  # the reason for starting nothing changed
-    ENDED = "ended"  # a job is gone from the process table
-    LOCK = "lock"  # this engine took the scheduler lock
-    MONITOR = "monitor"  # another process holds the scheduler lock
-    ERROR = "error"  # something the farmer must look at (not tied to one start)
-
-
-@dataclass(frozen=True)
-class Event:
-    """One line of news from the engine; ``details`` are JSON values for ``--json``."""
-
-    time: float
-    kind: EventKind
-    message: str
-    failed: bool = False
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "time": self.time,
-            "event": str(self.kind),
-            "message": self.message,
-            "failed": self.failed,
-            **self.details,
-        }
 
 
 @dataclass(frozen=True)
@@ -116,16 +82,7 @@ def _free_bytes(path: str) -> int | None:
     return inspect_dir(path).free_bytes
 
 
-def wait_key(reason: str) -> str:
-    """A wait reason with its numbers blanked: a countdown or a changing free space is not news.
-
-    ``stagger (1623s/1800s)`` and ``stagger (1700s/1800s)`` give the same key; ``max jobs (12)``
-    and ``stagger (...)`` do not.
-    """
-    return _NUMBER.sub("#", reason)
-
-
-_NUMBER = re.compile(r"\d[\d.:]*(?:d\d[\d:]*)?(?:\s*(?:[KMGTPE]i?B\b|B\b|[smh]\b))?")
+__all__ = ["Engine", "Event", "EventKind", "PassResult", "PlottingEngine", "wait_key"]
 
 
 class PlottingEngine:
@@ -167,8 +124,8 @@ class PlottingEngine:
         self._backoff = BackOff()
         self._saved_state: str | None = None
         self._previous: dict[tuple[int, float], Job] = {}
-        self._lock_state: str | None = None
-        self._last_wait: str | None = None
+        self._lock = LockWatch(lock, what="scheduler lock", role="starts the plot jobs")
+        self._waits = WaitNotes()
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -182,7 +139,10 @@ class PlottingEngine:
         events: list[Event] = []
         # The lock before the scan: a holder that starts a job and dies between this pass's
         # scan and its taking the lock would otherwise leave a job this pass does not count.
-        holds_lock = self._check_lock(now, events)
+        holds_lock, taken = self._lock.check(now, events)
+        if taken:
+            self._waits.forget()  # say the reason for waiting again, now it is ours
+            self._load_state(now, events)
         snapshot = self.scanner.scan()
         events += self._follow_jobs(snapshot, now)
         decision: Decision | None = None
@@ -211,8 +171,7 @@ class PlottingEngine:
 
     def close(self) -> None:
         """Give the scheduler lock up; the jobs run on."""
-        self.lock.release()
-        self._lock_state = None
+        self._lock.release()
 
     @property
     def launched(self) -> tuple[int, ...]:
@@ -220,52 +179,6 @@ class PlottingEngine:
         return tuple(self._launches)
 
     # -- the lock and the state that goes with it ------------------------------------------------
-
-    def _check_lock(self, now: float, events: list[Event]) -> bool:
-        try:
-            holds = self.lock.acquire()
-        except OSError as error:
-            state = f"error {error}"
-            if state != self._lock_state:
-                events.append(
-                    Event(
-                        now,
-                        EventKind.ERROR,
-                        f"cannot open the scheduler lock {self.lock.path}: "
-                        f"{error.strerror or error}; starting nothing",
-                        failed=True,
-                    )
-                )
-            self._lock_state = state
-            return False
-        if holds:
-            if self._lock_state != "held":
-                self._last_wait = None  # say the reason for waiting again, now it is ours
-                events.append(
-                    Event(
-                        now,
-                        EventKind.LOCK,
-                        "holding the scheduler lock: this process starts the plot jobs",
-                        details={"lock": str(self.lock.path)},
-                    )
-                )
-                self._load_state(now, events)
-            self._lock_state = "held"
-            return True
-        holder = self.lock.holder()
-        who = holder.describe(now) if holder is not None else "another process"
-        state = f"elsewhere {holder.pid if holder else None}"
-        if state != self._lock_state:
-            events.append(
-                Event(
-                    now,
-                    EventKind.MONITOR,
-                    f"plot jobs are started by {who}; monitoring only, taking over when it stops",
-                    details={"lock": str(self.lock.path), "holder_pid": holder and holder.pid},
-                )
-            )
-        self._lock_state = state
-        return False
 
     def _load_state(self, now: float, events: list[Event]) -> None:
         """Take over what the previous holder of the lock started (cron runs, restarts)."""
@@ -325,7 +238,12 @@ class PlottingEngine:
             ended_launches.add(pid)
             events += self._ended_launch(launch, outcome, now)
         for key, job in self._previous.items():
-            if key not in current and job.pid not in ended_launches:
+            # A job of ours is reported through its outcome, even when the scan loses it first.
+            if (
+                key not in current
+                and job.pid not in ended_launches
+                and job.pid not in self._launches
+            ):
                 events.append(_ended_job(job, now))
         # A job that ended between the scan and its outcome is reported once, as a launch.
         self._previous = {k: j for k, j in current.items() if j.pid not in ended_launches}
@@ -435,7 +353,7 @@ class PlottingEngine:
         self._launches[job.pid] = Launch.of(
             job, now, decision.tmp_dir, decision.dst_dir, decision.k
         )
-        self._last_wait = None  # whatever the next wait is, it is news after a start
+        self._waits.forget()  # whatever the next wait is, it is news after a start
         self._record(
             events,
             "start",
@@ -474,18 +392,7 @@ class PlottingEngine:
         return job
 
     def _note_wait(self, decision: Wait, now: float, events: list[Event]) -> None:
-        key = wait_key(decision.reason)
-        if key == self._last_wait:
-            return
-        self._last_wait = key
-        events.append(
-            Event(
-                now,
-                EventKind.WAIT,
-                f"waiting: {decision.reason}",
-                details={"reason": decision.reason},
-            )
-        )
+        self._waits.note(decision.reason, now, events)
 
     def _record(
         self,

@@ -54,11 +54,11 @@ class LockHolder:
             return ""
         return " ".join([os.path.basename(self.argv[0]), *self.argv[1:]])
 
-    def describe(self, now: float | None = None) -> str:
+    def describe(self, now: float | None = None, *, what: str = "scheduler lock") -> str:
         """``scheduler lock held by pid 1234 since 14:02 (plotman-tui plot)``."""
         if self.pid is None:
-            return "scheduler lock held by another process (it has not said which yet)"
-        text = f"scheduler lock held by pid {self.pid}"
+            return f"{what} held by another process (it has not said which yet)"
+        text = f"{what} held by pid {self.pid}"
         if self.hostname and self.hostname != socket.gethostname():
             text += f" on {self.hostname}"
         if self.since is not None:

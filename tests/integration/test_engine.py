@@ -26,13 +26,13 @@ from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.engine import EventKind, PassResult, PlottingEngine, wait_key
 from plotman_tui.farm.lock import SchedulerLock
+from plotman_tui.farm.model import Snapshot
 from plotman_tui.farm.scheduler import Start, Wait
 from plotman_tui.farm.spawn import StartedJob, start_job
 from plotman_tui.sandbox import Sandbox, make_sandbox, plot_argv
 from tests.conftest import require_chiapos, wait_for
 
-# Exclusive: an engine counts every plot job on the machine, so these run alone (see Makefile).
-pytestmark = [pytest.mark.real_service, pytest.mark.exclusive]
+pytestmark = pytest.mark.real_service
 
 
 class Clock:
@@ -62,6 +62,20 @@ def started() -> Iterator[list[StartedJob]]:
         job.popen.wait(timeout=30)
 
 
+class SandboxScanner(Scanner):
+    """A real scanner that keeps only the jobs under ``root``: plot jobs of other tests running
+    at the same time (or of a farmer, on a real plotting machine) stay out of these tests."""
+
+    def __init__(self, root: Path, log_dir: Path) -> None:
+        super().__init__(log_dir)
+        self.root = str(root)
+
+    def scan(self) -> Snapshot:
+        snapshot = super().scan()
+        mine = tuple(j for j in snapshot.jobs if any(a.startswith(self.root) for a in j.argv))
+        return replace(snapshot, jobs=mine)
+
+
 class Harness:
     """Engines over one sandbox, sharing a lock file and an action log, as processes would."""
 
@@ -84,7 +98,7 @@ class Harness:
             config or self.config(**scheduling),
             lock=SchedulerLock(self.root / "scheduler.lock"),
             action_log=self.action_log,
-            scanner=scanner,
+            scanner=scanner or SandboxScanner(self.root, self.farm.log_dir),
             state_path=self.root / "plotting-state.json",
             clock=self.clock,
         )
@@ -441,10 +455,10 @@ def test_a_job_started_while_this_engine_waits_for_the_lock_is_counted(
     assert harness.step(holder).started is not None  # takes the lock and starts a job
     config = harness.config(global_stagger_m=30)
 
-    class RacingScanner(Scanner):
+    class RacingScanner(SandboxScanner):
         """Between this engine's lock check and its scan, the holder starts a job and dies."""
 
-        def scan(self) -> Any:
+        def scan(self) -> Snapshot:
             if holder.lock.held:
                 harness.clock.offset += 3600  # the holder's stagger has run out
                 started = harness.step(holder).started
@@ -452,7 +466,7 @@ def test_a_job_started_while_this_engine_waits_for_the_lock_is_counted(
                 holder.close()
             return super().scan()
 
-    waiting = harness.engine(config, scanner=RacingScanner(config.logging.plots))
+    waiting = harness.engine(config, scanner=RacingScanner(harness.root, harness.farm.log_dir))
     assert harness.step(waiting).decision is None  # the lock was still held
     taken = harness.step(waiting)
     assert taken.holds_lock and taken.started is None
