@@ -45,7 +45,7 @@ class StartedJob:
     """A job ``start_job`` started.
 
     ``popen`` is reaped by a background thread (see the module doc); ``poll()``/``wait()`` on it
-    are safe. ``nice`` is the niceness the job got (None when it ended before it could be set);
+    are safe. ``nice`` is the niceness the job got (None when it ended before it could be read);
     ``warning`` says why it is not the one asked for, else None.
     """
 
@@ -68,15 +68,20 @@ def log_name_for(timestamp: float) -> str:
     return when.strftime("%Y-%m-%dT%H_%M_%S.%f%z") + ".log"
 
 
-def _open_new_log(log_dir: Path, started_at: float, log_name: str | None) -> tuple[Path, int]:
+def _open_new_log(
+    log_dir: Path, started_at: float, log_name: str | None, log_tag: str | None = None
+) -> tuple[Path, int]:
     """Create the job's log exclusively; a taken start-time name gets ``-1``, ``-2`` ... added.
 
-    An explicit ``log_name`` is used as is: ``FileExistsError`` when it is taken.
+    An explicit ``log_name`` is used as is: ``FileExistsError`` when it is taken. A ``log_tag``
+    follows the start time (``<time>-<tag>.log``).
     """
     if log_name is not None:
         path = log_dir / log_name
         return path, os.open(path, _LOG_FLAGS, 0o644)
     base = log_name_for(started_at).removesuffix(".log")
+    if log_tag:
+        base = f"{base}-{log_tag}"
     for attempt in range(_MAX_SUFFIX):
         name = f"{base}.log" if attempt == 0 else f"{base}-{attempt}.log"
         path = log_dir / name
@@ -137,20 +142,23 @@ def start_job(
     argv: Sequence[str],
     log_dir: Path,
     *,
-    nice: int = 15,
+    nice: int | None = 15,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     now: float | None = None,
     log_name: str | None = None,
+    log_tag: str | None = None,
 ) -> StartedJob:
     """Start ``argv`` as a plot job logging to a new file in ``log_dir``; return at once.
 
     ``argv[0]`` is looked up on PATH as ``execvp`` does; no shell is involved. ``env`` replaces
     the environment (None: inherit plotman-tui's). ``now`` is the start time that names the log
-    (default: the clock). ``log_name`` picks the log's name instead (``FileExistsError`` when
-    taken). ``log_dir`` is created if missing. Raises ``ValueError`` for an empty argv and
-    ``OSError`` (e.g. ``FileNotFoundError`` for a missing program) when the job cannot start;
-    the log file made for it is then removed again, as nothing has written to it.
+    (default: the clock); ``log_tag`` is added after that time (``<time>-<tag>.log``).
+    ``log_name`` picks the log's name instead (``FileExistsError`` when taken). ``nice`` None
+    leaves the job at plotman-tui's niceness. ``log_dir`` is created if missing. Raises
+    ``ValueError`` for an empty argv and ``OSError`` (e.g. ``FileNotFoundError`` for a missing
+    program) when the job cannot start; the log file made for it is then removed again, as
+    nothing has written to it.
     """
     argv = tuple(argv)
     if not argv:
@@ -159,7 +167,7 @@ def start_job(
         raise TypeError(f"a job's argv must be strings, not {argv!r}")
     started_at = time.time() if now is None else now
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path, log_fd = _open_new_log(log_dir, started_at, log_name)
+    log_path, log_fd = _open_new_log(log_dir, started_at, log_name, log_tag)
     try:
         # Niceness is set from here after the start, not in the child with preexec_fn: a
         # preexec_fn runs Python between fork and exec, which can deadlock when the parent has
@@ -180,7 +188,10 @@ def start_job(
             log_path.unlink()
         raise
     os.close(log_fd)  # the job has its own copy on stdout and stderr
-    niceness, warning = _set_niceness(popen.pid, nice)
+    if nice is None:
+        niceness, warning = _niceness(popen.pid), None
+    else:
+        niceness, warning = _set_niceness(popen.pid, nice)
     # The reaper: wait() without a timeout returns only once the job is reaped (see above).
     threading.Thread(target=popen.wait, name=f"reap-job-{popen.pid}", daemon=True).start()
     return StartedJob(

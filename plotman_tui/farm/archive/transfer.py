@@ -1,0 +1,636 @@
+"""Moving one plot to an archive target: its command line, starting it, finding it, judging it.
+
+**The command.** rsync types run ``rsync [options] -- SOURCE DESTINATION`` where DESTINATION
+names the plot's file in the archive dir (``DIR/NAME``, ``rsync://…/module/rel/NAME``,
+``[user@]host:DIR/NAME``), never just the dir: rsync then refuses a missing archive dir (a
+disk that is not mounted) instead of creating it. rsync writes each file to a hidden temp name
+beside it (``.NAME.XXXXXX``) and renames it when complete, so a harvester scanning the farmer's
+disks never sees a partly sent plot; options that would write under the final name
+(``--inplace``, ``--partial`` …) are refused (:func:`unsafe_rsync_option`). The source is
+deleted by rsync itself (``--remove-source-files``) and only once the far side has the whole
+file. The options, and why each (:data:`RSYNC_OPTIONS`):
+
+- ``--remove-source-files``: a move, not a copy; rsync deletes the source after success only.
+- ``--times``: the copy keeps the plot's mtime; a retry after a copy whose source removal was
+  lost then finds an identical file (size and mtime) and only removes the source.
+- ``--whole-file``: plots are random data; the delta algorithm can only cost a read of a stale
+  file at the far side.
+- ``--timeout=300``: a dead network or a hung farmer ends the transfer after 5 minutes without
+  data instead of never (rsync's default). A target's own ``--timeout=`` in ``rsync_options``
+  comes later and wins.
+- ``--info=progress2``: one progress line a second in the transfer log, for ``tail -f``.
+- rsyncd: ``--contimeout=30``, the same for a daemon that does not answer.
+- ssh: ``--protect-args`` (archive dirs with spaces also with rsync older than 3.2.4) and
+  ``-e "ssh -p PORT [-i KEY -o IdentitiesOnly=yes] [-o UserKnownHostsFile=KH]
+  -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=30"``.
+  ``~/.ssh/config`` is read (no ``-F /dev/null``): the config's ``user`` falls back to it,
+  and farmers keep ProxyJump, ciphers or ControlMaster there. It cannot weaken the options
+  above, since ssh keeps the first value it reads and the command line comes first. With
+  ``verify_host_key = false`` the host key is not checked and no known_hosts file is read or
+  written (``StrictHostKeyChecking=no``, both known-hosts files ``/dev/null``).
+- ``--bwlimit=KBPS`` when set, then the target's ``rsync_options``.
+
+A script target runs its ``transfer_command`` with ``{source}``, ``{plot_name}`` and
+``{archive_dir}`` filled in; like rsync above it must remove the source only once the plot is
+complete at the far side, since that is how the outcome is judged.
+
+**Finding transfers** (:func:`find_transfers`) is stateless: a transfer is a process whose
+command line is one :func:`transfer_argv` builds, so a restarted manager finds the ones it (or
+an earlier run) started and starts no second one for the same plot. An rsync move of the same
+shape to a destination no target names (the config changed since it started) is reported with
+``target`` None: its plot is on its way all the same.
+
+**Judging** (:func:`judge_transfer`) needs no exit status either: once no process of the
+transfer is found, the source being gone means the far side has the plot, the source still
+there means the transfer failed or was interrupted and the plot is sent again later.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import signal
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Final
+
+from plotman_tui.config.schema import ArchiveTarget, TargetType, expand_command
+from plotman_tui.farm.discovery import _command_lines, _split_cmdline
+from plotman_tui.farm.model import JobStatus
+from plotman_tui.farm.procfs import sample_process
+from plotman_tui.farm.spawn import start_job
+
+RSYNC: Final = "rsync"
+#: Seconds without data after which rsync gives up (its own default is never).
+IO_TIMEOUT_S: Final = 300
+#: Seconds to wait for the farmer to answer a connection (SSH or rsync daemon).
+CONNECT_TIMEOUT_S: Final = 30
+#: Options of every rsync transfer, before the type's own (see the module doc for why).
+RSYNC_OPTIONS: Final = (
+    "--remove-source-files",
+    "--times",
+    "--whole-file",
+    f"--timeout={IO_TIMEOUT_S}",
+    "--info=progress2",
+)
+
+# Options that write the file under its final name, where a harvester would load it half sent.
+_UNSAFE_LONG_OPTIONS: Final[Mapping[str, str]] = {
+    "--inplace": "writes the plot under its final name while it is sent",
+    "--partial": "keeps a partly sent plot under its final name",
+    "--partial-dir": "renames a partly sent plot to its final name when a retry resumes it",
+    "--append": "writes the plot under its final name while it is sent",
+    "--append-verify": "writes the plot under its final name while it is sent",
+    "--temp-dir": "copies the plot into place under its final name across file systems",
+}
+# Short options that take a value (the rest of the word): the letters after them are no options.
+_SHORT_WITH_VALUE: Final = frozenset("eBTfM@")
+_UNSAFE_SHORT_OPTIONS: Final[Mapping[str, str]] = {
+    "P": "is --partial --progress: keeps a partly sent plot under its final name",
+    "T": _UNSAFE_LONG_OPTIONS["--temp-dir"],
+}
+# What rsync's exit statuses mean (rsync(1), EXIT VALUES), for a farmer reading the reason.
+_RSYNC_EXIT: Final[Mapping[int, str]] = {
+    1: "syntax or usage error",
+    2: "protocol incompatibility",
+    3: "errors selecting input/output files, dirs",
+    4: "requested action not supported",
+    5: "error starting client-server protocol",
+    6: "daemon unable to append to log-file",
+    10: "error in socket I/O",
+    11: "error in file I/O",
+    12: "error in rsync protocol data stream",
+    13: "errors with program diagnostics",
+    14: "error in IPC code",
+    20: "received SIGUSR1 or SIGINT",
+    21: "some error returned by waitpid()",
+    22: "error allocating core memory buffers",
+    23: "partial transfer due to error",
+    24: "partial transfer due to vanished source files",
+    30: "timeout in data send/receive",
+    35: "timeout waiting for daemon connection",
+    255: "the SSH connection failed: host key, login or network",
+}
+# Interpreter words a script may run under (``/bin/sh script args``, ``env python3 script``).
+_MAX_INTERPRETER_WORDS: Final = 3
+# How far up the process tree a transfer's own helper processes are looked for.
+_MAX_ANCESTORS: Final = 32
+# Longest log tag kept: file names stop at 255 bytes, and the time takes 31 of them.
+_MAX_LOG_TAG: Final = 180
+
+
+class TransferError(Exception):
+    """A transfer could not be started; the message is one line for the farmer."""
+
+
+class TransferOutcome(StrEnum):
+    """How a transfer that is no longer running ended."""
+
+    DONE = "done"  # the source is gone: the far side has the plot
+    FAILED = "failed"  # the source is still here: sent again later
+    VANISHED = "vanished"  # the source is gone, but the plot is not at the (local) destination
+
+
+@dataclass(frozen=True)
+class TransferVerdict:
+    """A transfer's outcome and why, in one line."""
+
+    outcome: TransferOutcome
+    reason: str
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is TransferOutcome.DONE
+
+
+@dataclass(frozen=True)
+class TransferMatch:
+    """What a transfer's command line says: its target (None: none configured), plot and dir."""
+
+    target: str | None
+    source: str
+    archive_dir: str | None
+
+
+@dataclass(frozen=True)
+class RunningTransfer:
+    """A transfer found in the process table.
+
+    ``target`` and ``archive_dir`` are None for an rsync move of the shape
+    :func:`transfer_argv` builds whose destination no configured target names (started under
+    another config): its plot is on its way all the same and must not be picked again.
+    """
+
+    pid: int
+    create_time: float
+    target: str | None
+    source: str
+    archive_dir: str | None
+    argv: tuple[str, ...]
+
+    @property
+    def plot_name(self) -> str:
+        return os.path.basename(self.source)
+
+
+@dataclass(frozen=True)
+class StartedTransfer:
+    """A transfer :func:`start_transfer` started.
+
+    ``popen`` is reaped by a background thread (as a plot job is, see
+    :mod:`plotman_tui.farm.spawn`); ``poll()`` gives the exit status once it has ended.
+    ``create_time`` is the process's, as :func:`find_transfers` reports it (None when it ended
+    at once). ``nice`` and ``warning`` are those of :func:`plotman_tui.farm.spawn.start_job`.
+    """
+
+    pid: int
+    create_time: float | None
+    target: str
+    source: str
+    archive_dir: str
+    argv: tuple[str, ...]
+    log_path: Path
+    started_at: float
+    popen: subprocess.Popen[bytes] = field(compare=False, repr=False)
+    nice: int | None = None
+    warning: str | None = None
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def unsafe_rsync_option(option: str) -> str | None:
+    """Why ``option`` must not be among a target's ``rsync_options``; None when it may be."""
+    if option.startswith("--"):
+        reason = _UNSAFE_LONG_OPTIONS.get(option.split("=", 1)[0])
+        return None if reason is None else f"{option.split('=', 1)[0]} {reason}"
+    if option.startswith("-"):
+        for letter in option[1:]:
+            reason = _UNSAFE_SHORT_OPTIONS.get(letter)
+            if reason is not None:
+                return f"-{letter} {reason}"
+            if letter in _SHORT_WITH_VALUE:
+                break  # the rest of the word is that option's value
+    return None
+
+
+def transfer_argv(target: ArchiveTarget, source: str, archive_dir: str) -> list[str]:
+    """The command line that moves the plot ``source`` to ``archive_dir`` of ``target``.
+
+    ``source`` must be an absolute path (the command line alone must say which file moves)
+    and ``archive_dir`` one of the target's archive dirs; raises ``ValueError`` otherwise, and
+    for ``rsync_options`` that would leave a partly sent plot under its final name.
+    """
+    source = os.fspath(source)
+    plot_name = os.path.basename(source)
+    if not os.path.isabs(source) or not plot_name:
+        raise ValueError(f"{source}: the plot to send must be given by its absolute path")
+    if archive_dir not in target.archive_dirs:
+        raise ValueError(f"{archive_dir} is not an archive dir of target {target.name}")
+    if target.type is TargetType.SCRIPT:
+        if not target.transfer_command:
+            raise ValueError(f"target {target.name} has no transfer_command")
+        values = {"source": source, "plot_name": plot_name, "archive_dir": archive_dir}
+        return list(expand_command(target.transfer_command, values))
+    for option in target.rsync_options:
+        reason = unsafe_rsync_option(option)
+        if reason is not None:
+            raise ValueError(f"target {target.name}: rsync option {reason}; remove it")
+    argv = [RSYNC, *RSYNC_OPTIONS]
+    if target.type is TargetType.RSYNCD:
+        argv.append(f"--contimeout={CONNECT_TIMEOUT_S}")
+    elif target.type is TargetType.SSH:
+        argv += ["--protect-args", "-e", _rsync_rsh(ssh_argv(target))]
+    if target.bwlimit_kbps is not None:
+        argv.append(f"--bwlimit={target.bwlimit_kbps}")
+    argv += target.rsync_options
+    argv += ["--", source, transfer_destination(target, source, archive_dir)]
+    return argv
+
+
+def transfer_destination(target: ArchiveTarget, source: str, archive_dir: str) -> str:
+    """Where the plot lands, as the command line names it: a path (local), an rsync URL
+    (rsyncd), ``[user@]host:path`` (ssh); for a script target the path it is told of."""
+    plot_name = os.path.basename(source)
+    if target.type is TargetType.LOCAL:
+        return os.path.join(archive_dir, plot_name)
+    if target.type is TargetType.RSYNCD:
+        return target.rsync_url(archive_dir) + plot_name
+    if target.type is TargetType.SSH:
+        if target.host is None:
+            raise ValueError(f"target {target.name} has no host")
+        host = f"[{target.host}]" if ":" in target.host else target.host  # an IPv6 address
+        user = f"{target.user}@" if target.user else ""
+        return f"{user}{host}:{posixpath.join(archive_dir, plot_name)}"
+    return posixpath.join(archive_dir, plot_name)
+
+
+def ssh_argv(target: ArchiveTarget) -> list[str]:
+    """``ssh`` and its options for an ssh target, without the host (see the module doc)."""
+    argv = ["ssh", "-p", str(target.ssh_port)]
+    if target.identity_file is not None:
+        # Only that key: an agent holding many keys could use up the farmer's MaxAuthTries.
+        argv += ["-i", _ssh_path(target.identity_file), "-o", "IdentitiesOnly=yes"]
+    if target.verify_host_key:
+        if target.known_hosts is not None:
+            known_hosts = _ssh_path(target.known_hosts)
+            argv += ["-o", f"UserKnownHostsFile={_ssh_config_word(known_hosts)}"]
+        argv += ["-o", "StrictHostKeyChecking=yes"]
+    else:
+        argv += [
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+        ]
+    argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}"]
+    return argv
+
+
+def _ssh_path(path: Path) -> str:
+    # ssh expands %-tokens in key and known_hosts paths: a literal % is written %%.
+    return os.fspath(path).replace("%", "%%")
+
+
+def _ssh_config_word(value: str) -> str:
+    # An -o value is split like a config line: a path with spaces would name several files.
+    if any(char.isspace() for char in value):
+        return '"' + value + '"'
+    return value
+
+
+def _rsync_rsh(argv: Sequence[str]) -> str:
+    """``argv`` as one ``-e`` string, quoted the way rsync splits it (not the shell's way).
+
+    rsync splits on spaces; inside single or double quotes a doubled quote is a literal one.
+    """
+    words = []
+    for word in argv:
+        if word and not any(char.isspace() or char in "'\"" for char in word):
+            words.append(word)
+        else:
+            words.append("'" + word.replace("'", "''") + "'")
+    return " ".join(words)
+
+
+# -- recognising a command line -----------------------------------------------------------------
+
+
+def match_transfer_argv(
+    argv: Sequence[str], targets: Sequence[ArchiveTarget]
+) -> TransferMatch | None:
+    """Which transfer ``argv`` is, if it is one :func:`transfer_argv` builds; else None.
+
+    An rsync command line matches the first target whose command line for that plot and dir
+    is the same; failing that, the first whose destination is the same (the target's options
+    changed since it started); failing that, it is an rsync move of our shape to an unknown
+    place. A script target's command matches also when run by an interpreter (a ``#!`` script
+    shows as ``/bin/sh /path/to/script ARGS``) or found on PATH.
+    """
+    argv = tuple(argv)
+    if _is_rsync_move(argv):
+        return _match_rsync(argv, targets)
+    for target in targets:
+        if target.type is TargetType.SCRIPT:
+            found = _match_script(argv, target)
+            if found is not None:
+                return found
+    return None
+
+
+def _is_rsync_move(argv: tuple[str, ...]) -> bool:
+    """An rsync client moving one absolute file to a destination named after it."""
+    if len(argv) < 4 or os.path.basename(argv[0]) != RSYNC:
+        return False
+    if "--remove-source-files" not in argv or "--server" in argv or "--daemon" in argv:
+        return False
+    source, destination = argv[-2], argv[-1]
+    plot_name = os.path.basename(source)
+    return bool(plot_name) and source.startswith("/") and destination.endswith("/" + plot_name)
+
+
+def _match_rsync(argv: tuple[str, ...], targets: Sequence[ArchiveTarget]) -> TransferMatch:
+    source, destination = argv[-2], argv[-1]
+    same_destination: TransferMatch | None = None
+    for target in targets:
+        if target.type is TargetType.SCRIPT:
+            continue
+        for archive_dir in target.archive_dirs:
+            try:
+                built = transfer_argv(target, source, archive_dir)
+            except ValueError:
+                break  # this target cannot send at all (unsafe options, no host)
+            if built[-1] != destination:
+                continue
+            if tuple(built) == argv:
+                return TransferMatch(target.name, source, archive_dir)
+            if same_destination is None:
+                same_destination = TransferMatch(target.name, source, archive_dir)
+    return same_destination or TransferMatch(None, source, None)
+
+
+# Stand-ins for the variables while a script target's command is turned into a pattern.
+_MARK: Final = "\0"
+_MARKED_VARIABLE: Final = re.compile(_MARK + r"(source|plot_name|archive_dir)" + _MARK)
+_VARIABLE_PATTERNS: Final[Mapping[str, str]] = {
+    "source": "[^\0]+",
+    "plot_name": "[^\0/]+",
+    "archive_dir": "[^\0]*",
+}
+
+
+def _script_pattern(command: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for the arguments of ``command`` joined by NUL; repeats must be equal."""
+    marked = expand_command(command, {name: f"{_MARK}{name}{_MARK}" for name in _VARIABLE_PATTERNS})
+    seen: set[str] = set()
+    parts: list[str] = []
+    for word in marked:
+        pattern = ""
+        position = 0
+        for variable in _MARKED_VARIABLE.finditer(word):
+            pattern += re.escape(word[position : variable.start()])
+            name = variable.group(1)
+            if name in seen:
+                pattern += f"(?P={name})"
+            else:
+                pattern += f"(?P<{name}>{_VARIABLE_PATTERNS[name]})"
+                seen.add(name)
+            position = variable.end()
+        parts.append(pattern + re.escape(word[position:]))
+    return re.compile(re.escape(_MARK).join(parts))
+
+
+def _match_script(argv: tuple[str, ...], target: ArchiveTarget) -> TransferMatch | None:
+    command = target.transfer_command
+    if not command:
+        return None
+    offset = len(argv) - len(command)
+    if not 0 <= offset <= _MAX_INTERPRETER_WORDS:
+        return None
+    program, arguments = argv[offset], argv[offset + 1 :]
+    if program != command[0] and os.path.basename(program) != os.path.basename(command[0]):
+        return None
+    found = _script_pattern(command[1:]).fullmatch(_MARK.join(arguments))
+    if found is None or "source" not in found.groupdict():
+        return None
+    source = found.group("source")
+    captured_dir = found.groupdict().get("archive_dir")
+    for archive_dir in target.archive_dirs:
+        if captured_dir is not None and archive_dir != captured_dir:
+            continue
+        try:
+            built = transfer_argv(target, source, archive_dir)
+        except ValueError:
+            return None
+        if tuple(built[1:]) == arguments:
+            return TransferMatch(target.name, source, archive_dir)
+    return None
+
+
+# -- finding running transfers ------------------------------------------------------------------
+
+
+def find_transfers(targets: Sequence[ArchiveTarget]) -> list[RunningTransfer]:
+    """The transfers running now, one per transfer, oldest first (see the module doc).
+
+    A transfer's own helper processes are left out: the processes a local rsync forks (the
+    same command line), and an rsync that a script target runs; so is rsync's server side
+    (``--server``) when the farmer is this machine. Those helpers may outlive the process that
+    was started by a moment (a local rsync's receiver removing its temp file after the client
+    was stopped): the first of them left is reported, and a transfer is over only once no
+    process of it is found.
+    """
+    needles = _needles(targets)
+    matches: dict[int, tuple[TransferMatch, tuple[str, ...]]] = {}
+    for pid, raw in _command_lines():
+        if isinstance(raw, bytes):
+            # Most processes are not transfers: skip them before splitting their command line.
+            if not any(needle in raw for needle in needles):
+                continue
+            argv = _split_cmdline(raw)
+        else:
+            argv = raw
+        match = match_transfer_argv(argv, targets)
+        if match is not None:
+            matches[pid] = (match, argv)
+    parents: dict[int, int | None] = {}
+    found: list[RunningTransfer] = []
+    for pid, (match, argv) in matches.items():
+        sample = sample_process(pid)
+        if sample is None or sample.status is JobStatus.ZMB:
+            continue  # ended since the listing
+        parents[pid] = sample.ppid
+        if any(ancestor in matches for ancestor in _ancestors(pid, parents)):
+            continue
+        found.append(
+            RunningTransfer(
+                pid=pid,
+                create_time=sample.create_time,
+                target=match.target,
+                source=match.source,
+                archive_dir=match.archive_dir,
+                argv=argv,
+            )
+        )
+    found.sort(key=lambda transfer: (transfer.create_time, transfer.pid))
+    return found
+
+
+def _needles(targets: Sequence[ArchiveTarget]) -> tuple[bytes, ...]:
+    """Bytes every transfer's raw command line holds: rsync's option, or a script's program."""
+    needles = [b"--remove-source-files"]
+    for target in targets:
+        if target.type is TargetType.SCRIPT and target.transfer_command:
+            needles.append(os.fsencode(os.path.basename(target.transfer_command[0])))
+    return tuple(dict.fromkeys(needles))
+
+
+def _ancestors(pid: int, parents: dict[int, int | None]) -> Iterator[int]:
+    """The parent of ``pid``, its parent and so on (``parents`` caches what was read)."""
+    current: int | None = pid
+    for _ in range(_MAX_ANCESTORS):
+        if current is None:
+            return
+        if current not in parents:
+            sample = sample_process(current)
+            parents[current] = sample.ppid if sample is not None else None
+        parent = parents[current]
+        if parent is None or parent <= 1:
+            return
+        yield parent
+        current = parent
+
+
+# -- starting a transfer ------------------------------------------------------------------------
+
+
+def start_transfer(
+    target: ArchiveTarget,
+    source: str,
+    archive_dir: str,
+    log_dir: Path,
+    *,
+    nice: int | None = None,
+    now: float | None = None,
+) -> StartedTransfer:
+    """Start moving ``source`` to ``archive_dir`` of ``target``; return at once.
+
+    The transfer is a detached process like a plot job (its own session, stdin from
+    ``/dev/null``, reaped by a thread): it outlives a manager restart and is found again by
+    :func:`find_transfers`. Its output goes to a new log in ``log_dir`` named
+    ``<start time>-<target>-<plot name>.log``. ``nice`` None leaves it at plotman-tui's
+    niceness. Raises :class:`TransferError` (one line) when it cannot start.
+    """
+    try:
+        argv = transfer_argv(target, source, archive_dir)
+    except ValueError as error:
+        raise TransferError(str(error)) from None
+    if not os.path.isfile(source):
+        raise TransferError(f"{source}: no such plot file, nothing to send to {target.name}")
+    tag = f"{target.name}-{os.path.basename(source).removesuffix('.plot')}"
+    try:
+        job = start_job(argv, log_dir, nice=nice, now=now, log_tag=tag[:_MAX_LOG_TAG])
+    except FileNotFoundError as error:
+        if error.filename == argv[0]:
+            hint = "install rsync" if argv[0] == RSYNC else "check transfer_command"
+            raise TransferError(
+                f"target {target.name}: cannot run {argv[0]}: not found ({hint})"
+            ) from None
+        raise TransferError(f"{log_dir}: cannot create the transfer log: {_why(error)}") from None
+    except OSError as error:
+        raise TransferError(
+            f"target {target.name}: cannot start {argv[0]}: {_why(error)}"
+        ) from None
+    sample = sample_process(job.pid)
+    return StartedTransfer(
+        pid=job.pid,
+        create_time=sample.create_time if sample is not None else None,
+        target=target.name,
+        source=source,
+        archive_dir=archive_dir,
+        argv=job.argv,
+        log_path=job.log_path,
+        started_at=job.started_at,
+        popen=job.popen,
+        nice=job.nice,
+        warning=job.warning,
+    )
+
+
+def _why(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+# -- judging a transfer that has ended ----------------------------------------------------------
+
+
+def judge_transfer(
+    source: str,
+    *,
+    exit_code: int | None = None,
+    program: str = RSYNC,
+    local_destination: str | None = None,
+) -> TransferVerdict:
+    """How the transfer of ``source`` ended, from the file system alone (call it once
+    :func:`find_transfers` no longer finds it: helpers may outlive the process started).
+
+    The source gone means done: rsync (and a script, by its contract) removes it only once the
+    far side has the whole plot. The source still there means failed or interrupted: the plot
+    stays where it is and is sent again later. For a local target ``local_destination``
+    (:func:`transfer_destination`) is checked too: a gone source without the plot there is
+    ``VANISHED`` (moved or deleted by something else). ``exit_code`` (``Popen.returncode``, when
+    this process started it) and ``program`` only make the reason clearer.
+    """
+    name = os.path.basename(source)
+    status = _exit_text(exit_code, program)
+    try:
+        os.stat(source, follow_symlinks=False)
+        still_here = True
+    except FileNotFoundError:
+        still_here = False
+    except OSError as error:
+        return TransferVerdict(
+            TransferOutcome.FAILED, f"cannot tell whether {name} moved: {source}: {_why(error)}"
+        )
+    if still_here:
+        if exit_code == 0:
+            why = f"{program} exited with status 0 but did not remove it"
+        else:
+            why = status or "interrupted"
+        return TransferVerdict(
+            TransferOutcome.FAILED, f"{name} not moved ({why}); it is sent again later"
+        )
+    if not os.path.isdir(os.path.dirname(source)):
+        return TransferVerdict(
+            TransferOutcome.FAILED,
+            f"cannot tell whether {name} moved: {os.path.dirname(source)} is not there "
+            "(not mounted?); it is sent if it shows up again",
+        )
+    if local_destination is not None and not os.path.lexists(local_destination):
+        return TransferVerdict(
+            TransferOutcome.VANISHED,
+            f"{name} left {os.path.dirname(source)} but is not at {local_destination} "
+            "(moved or deleted by something else)",
+        )
+    note = f" ({status})" if exit_code else ""
+    return TransferVerdict(TransferOutcome.DONE, f"{name} moved{note}")
+
+
+def _exit_text(exit_code: int | None, program: str) -> str:
+    """``rsync exited with status 23 (partial transfer due to error)``; empty for None."""
+    if exit_code is None:
+        return ""
+    if exit_code < 0:
+        try:
+            signal_name = signal.Signals(-exit_code).name
+        except ValueError:
+            signal_name = f"signal {-exit_code}"
+        return f"{program} was killed by {signal_name}"
+    meaning = _RSYNC_EXIT.get(exit_code) if program == RSYNC else None
+    return f"{program} exited with status {exit_code}" + (f" ({meaning})" if meaning else "")
