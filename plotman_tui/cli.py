@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
     plot.add_argument("--json", action="store_true", help="print JSON lines for scripts")
+    archive = commands.add_parser(
+        "archive", help="the archiving loop in the foreground: moves finished plots to the farmer"
+    )
+    archive.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
+    archive.add_argument("--json", action="store_true", help="print JSON lines for scripts")
 
     demo = commands.add_parser("demo", help="a sandbox farm with real tiny plots")
     demo.add_argument("--dir", metavar="D", help="where to build it (default: a temp dir)")
@@ -171,8 +176,15 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if command == "history":
         return _cmd_history(args)  # the action log is in the data dir: no config needed
     config = load_config_or_exit(args.config)
-    if command == "plot":
-        return _run_loop(args, once=args.once, json_lines=args.json, config=config)
+    if command in ("plot", "archive"):
+        return _run_loop(
+            args,
+            once=args.once,
+            json_lines=args.json,
+            config=config,
+            plotting=command == "plot",
+            archiving=command == "archive",
+        )
     handlers = {
         "suspend": _cmd_suspend,
         "resume": _cmd_resume,
@@ -201,15 +213,26 @@ def load_config_or_exit(cli_value: str | None) -> Config:
 
 
 def _run_loop(
-    args: argparse.Namespace, *, once: bool, json_lines: bool, config: Config | None = None
+    args: argparse.Namespace,
+    *,
+    once: bool,
+    json_lines: bool,
+    config: Config | None = None,
+    plotting: bool = True,
+    archiving: bool = True,
 ) -> int:
     from plotman_tui.config import resolve_config_path
-    from plotman_tui.headless import run_headless
+    from plotman_tui.headless import HeadlessError, run_headless
 
     if config is None:
         config = load_config_or_exit(args.config)
     path = resolve_config_path(args.config)
-    return run_headless(config, path, once=once, json_lines=json_lines)
+    try:
+        return run_headless(
+            config, path, once=once, json_lines=json_lines, plotting=plotting, archiving=archiving
+        )
+    except HeadlessError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
 
 
 def _scan(config: Config) -> Snapshot:

@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from plotman_tui.appdirs import cache_dir, data_dir
+from plotman_tui.appdirs import cache_dir
 from plotman_tui.config.schema import Config
-from plotman_tui.farm.actionlog import default_action_log
+from plotman_tui.farm.archive.engine import ArchivePassResult
 from plotman_tui.farm.discovery import Scanner
-from plotman_tui.farm.engine import Engine, Event, EventKind, PassResult, PlottingEngine
-from plotman_tui.farm.lock import default_lock
+from plotman_tui.farm.engine import Engine, Event, EventKind, PassResult
 from plotman_tui.farm.units import local_time
+from plotman_tui.farm.wiring import archiving_engine, plotting_engine
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -68,23 +68,30 @@ def run_headless(
     once: bool = False,
     json_lines: bool = False,
     out: TextIO | None = None,
-    what: str = "plotting",
+    plotting: bool = True,
+    archiving: bool = True,
 ) -> int:
-    """Run the engine until a stop signal (or one pass with ``once``); returns the exit status."""
+    """Run the engines until a stop signal (or one pass with ``once``); returns the exit status.
+
+    ``archiving`` runs only when the config enables it with at least one target.
+    """
     printer = EventPrinter(out or sys.stdout, json_lines=json_lines)
     scanner = Scanner(config.logging.plots, temp_refresh_s=_TEMP_REFRESH_S)
     cache = cache_dir() / "logstate.json"
     scanner.load_cache(cache)
-    plotting = PlottingEngine(
-        config,
-        lock=default_lock(),
-        action_log=default_action_log(),
-        scanner=scanner,
-        state_path=data_dir() / "plotting-state.json",
+    plotter = plotting_engine(config, scanner) if plotting else None
+    archiver = archiving_engine(config, None if plotting else scanner) if archiving else None
+    what = " and ".join(
+        name for name, engine in (("plotting", plotter), ("archiving", archiver)) if engine
     )
+    if not what:
+        raise HeadlessError(
+            "archiving is off: set [archiving] enabled = true and add an enabled "
+            "[[archiving.targets]] table"
+        )
     failed = False
 
-    def on_pass(result: PassResult) -> None:
+    def on_pass(result: PassResult | ArchivePassResult) -> None:
         nonlocal failed
         failed = failed or result.failed
         for event in result.events:
@@ -96,31 +103,39 @@ def run_headless(
         message = f"pass failed: {type(error).__name__}: {error}"
         printer.emit(Event(time.time(), EventKind.ERROR, message, failed=True))
 
-    engine = Engine(plotting, on_pass, on_error=on_error)
+    engine = Engine(plotter, on_pass, archiving=archiver, on_error=on_error)
     if once:
         printer.emit(_info(f"{what}: one pass (config {config_path})"))
     else:
         printer.emit(
             _info(
                 f"{what} loop started (config {config_path}; a pass every "
-                f"{engine.interval_s:g}s); SIGTERM or Ctrl-C stops it, plot jobs keep running"
+                f"{engine.interval_s:g}s); SIGTERM or Ctrl-C stops it, plot jobs and "
+                "transfers keep running"
             )
         )
     try:
         stopped_by = asyncio.run(_run(engine, once=once))
     finally:
-        plotting.close()
+        if plotter is not None:
+            plotter.close()
+        if archiver is not None:
+            archiver.close()
         scanner.save_cache(cache)
     if once:
         return EXIT_FAILED if failed else EXIT_OK
-    running = len(plotting.launched)
+    running = len(plotter.launched) if plotter is not None else 0
     printer.emit(
         _info(
-            f"{what} loop stopped ({stopped_by}); the scheduler lock is released"
+            f"{what} loop stopped ({stopped_by}); its locks are released"
             + (f", {running} job(s) it started keep running" if running else "")
         )
     )
     return EXIT_OK
+
+
+class HeadlessError(Exception):
+    """Nothing to run; the message is one line for the user (exit status 2)."""
 
 
 def _silence(out: TextIO) -> None:

@@ -24,8 +24,12 @@ a lock change, an error); front ends print or show them, and starts go into the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import os
 import shlex
+import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -34,9 +38,17 @@ from typing import Any
 
 from plotman_tui.config.schema import Config
 from plotman_tui.farm.actionlog import ActionLog
+from plotman_tui.farm.archive.engine import ArchivePassResult, ArchivingEngine
 from plotman_tui.farm.dirs import inspect_dir
 from plotman_tui.farm.discovery import Scanner
-from plotman_tui.farm.events import Event, EventKind, LockWatch, WaitNotes, wait_key
+from plotman_tui.farm.events import (
+    Event,
+    EventKind,
+    LockWatch,
+    WaitNotes,
+    record_action,
+    wait_key,
+)
 from plotman_tui.farm.launches import BackOff, Launch, Outcome, load_state, save_state, state_text
 from plotman_tui.farm.lock import SchedulerLock
 from plotman_tui.farm.model import Job, Snapshot, distinct_dirs
@@ -405,16 +417,18 @@ class PlottingEngine:
         plot_id: str | None = None,
         **extra: object,
     ) -> None:
-        """One action log entry; an error event (not an exception) when it cannot be written."""
-        if self.action_log is None:
-            return
-        try:
-            self.action_log.record(
-                action, plot_id=plot_id, pid=pid, argv=argv, reason=reason, result=result, **extra
-            )
-        except (OSError, ValueError, TypeError) as error:
-            message = f"action log {self.action_log.path} not written: {error}"
-            events.append(Event(self._clock(), EventKind.ERROR, message, failed=True))
+        record_action(
+            self.action_log,
+            events,
+            self._clock(),
+            action,
+            pid=pid,
+            argv=argv,
+            reason=reason,
+            result=result,
+            plot_id=plot_id,
+            **extra,
+        )
 
 
 def _start_problem(error: OSError | ValueError, program: str) -> str:
@@ -490,54 +504,138 @@ def _match_configured_dirs(jobs: Sequence[Job], config: Config) -> list[Job]:
     return matched
 
 
-class Engine:
-    """Runs passes every ``polling_time_s`` in a worker thread and hands each result on.
+#: Seconds between archiving passes (a transfer that ends wakes the next one at once).
+ARCHIVE_INTERVAL_S = 5.0
 
-    ``on_pass`` (and ``on_error``, for a pass that raised: the loop goes on) are called in the
-    event loop's thread. ``wake()`` runs the next pass now.
+AnyPass = PassResult | ArchivePassResult
+
+
+class Engine:
+    """Runs the plotting and archiving passes on their schedules and hands each result on.
+
+    Passes run in worker threads (they block on /proc, disks and fork); the free space of the
+    archive dirs is refreshed by the archiving engine's :class:`SpaceMonitor` in this event
+    loop, so a farmer that does not answer delays nothing. ``on_pass`` and ``on_error`` (a pass
+    that raised: the loop goes on) are called in the event loop's thread. ``wake()`` runs the
+    next passes now.
     """
 
     def __init__(
         self,
-        plotting: PlottingEngine,
-        on_pass: Callable[[PassResult], None],
+        plotting: PlottingEngine | None,
+        on_pass: Callable[[AnyPass], None],
         *,
+        archiving: ArchivingEngine | None = None,
         on_error: Callable[[Exception], None] | None = None,
         interval_s: float | None = None,
+        archive_interval_s: float = ARCHIVE_INTERVAL_S,
     ) -> None:
         self.plotting = plotting
+        self.archiving = archiving
         self.on_pass = on_pass
         self.on_error = on_error
-        self.interval_s = (
-            float(plotting.config.scheduling.polling_time_s) if interval_s is None else interval_s
-        )
+        either = plotting or archiving
+        if either is None:
+            raise ValueError("an engine runs plotting, archiving or both")
+        polling = either.config.scheduling.polling_time_s
+        self.interval_s = float(polling) if interval_s is None else interval_s
+        self.archive_interval_s = archive_interval_s
         self._wake = asyncio.Event()
+        self._archive_wake = asyncio.Event()
+        self._jobs: tuple[Job, ...] | None = None
 
     def wake(self) -> None:
         self._wake.set()
+        self._archive_wake.set()
 
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> None:
-        """Pass after pass until ``stop`` is set (the pass under way is finished first)."""
+        """Pass after pass until ``stop`` is set (the passes under way are finished first)."""
+        loops = []
+        if self.plotting is not None:
+            loops.append(self._plotting_loop(self.plotting, stop, once))
+        if self.archiving is not None:
+            loops.append(self._archiving_loop(self.archiving, stop, once))
+        if once:  # one pass each, archiving after plotting so that it has the jobs' phases
+            for one in loops:
+                await one
+        else:
+            await asyncio.gather(*loops)
+
+    async def _plotting_loop(
+        self, plotting: PlottingEngine, stop: asyncio.Event, once: bool
+    ) -> None:
         while not stop.is_set():
             self._wake.clear()
-            try:
-                result = await asyncio.to_thread(self.plotting.step)
-            except Exception as error:  # a bug or an unforeseen OS error: report, go on
-                if self.on_error is None:
-                    raise
-                self.on_error(error)
-            else:
-                self.on_pass(result)
+            result = await self._pass(plotting.step)
+            if isinstance(result, PassResult):
+                self._jobs = result.snapshot.jobs
+                self._archive_wake.set()  # archiving wants the jobs' phases (dst priority)
             if once:
                 return
-            stopping = asyncio.ensure_future(stop.wait())
-            waking = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait(
-                    (stopping, waking),
-                    timeout=self.interval_s,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                stopping.cancel()
-                waking.cancel()
+            await _sleep(stop, self._wake, self.interval_s)
+
+    async def _archiving_loop(
+        self, archiving: ArchivingEngine, stop: asyncio.Event, once: bool
+    ) -> None:
+        space = archiving.space
+        # A new sample may let a waiting target start: look at once.
+        space.on_update = lambda _name: self._archive_wake.set()
+        if once:
+            await space.refresh_due()
+            refresher = None
+        else:
+            refresher = asyncio.ensure_future(space.run(stop))
+        loop = asyncio.get_running_loop()
+        try:
+            while not stop.is_set():
+                self._archive_wake.clear()
+                # Without plotting here, the archiving engine scans the jobs itself.
+                jobs = self._jobs if self.plotting is not None else None
+                result = await self._pass(functools.partial(archiving.step, jobs))
+                if isinstance(result, ArchivePassResult):
+                    for started in result.started:
+                        _wake_on_exit(started.popen, loop, self._archive_wake)
+                if once:
+                    return
+                await _sleep(stop, self._archive_wake, self.archive_interval_s)
+        finally:
+            if refresher is not None:
+                await refresher
+            await space.close()
+
+    async def _pass(self, step: Callable[[], AnyPass]) -> AnyPass | None:
+        try:
+            result = await asyncio.to_thread(step)
+        except Exception as error:  # a bug or an unforeseen OS error: report, go on
+            if self.on_error is None:
+                raise
+            self.on_error(error)
+            return None
+        self.on_pass(result)
+        return result
+
+
+async def _sleep(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
+    """Until ``timeout`` passes, ``stop`` is set or ``wake`` is."""
+    stopping = asyncio.ensure_future(stop.wait())
+    waking = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait((stopping, waking), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        waking.cancel()
+
+
+def _wake_on_exit(
+    popen: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop, wake: asyncio.Event
+) -> None:
+    """Set ``wake`` when the process ends, so the next transfer starts without waiting for the
+    next pass. A thread of its own: a transfer takes hours, and the event loop's default
+    executor has only a few threads, which the passes need."""
+
+    def wait() -> None:
+        popen.wait()
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody to wake
+            loop.call_soon_threadsafe(wake.set)
+
+    threading.Thread(target=wait, name=f"wake-on-{popen.pid}", daemon=True).start()

@@ -8,11 +8,12 @@ news), a change of who holds their lock, an error.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.lock import SchedulerLock
 
 
@@ -160,3 +161,28 @@ class LockWatch:
     def release(self) -> None:
         self.lock.release()
         self._state = None
+
+
+def record_action(
+    action_log: ActionLog | None,
+    events: list[Event],
+    now: float,
+    action: str,
+    *,
+    pid: int | None,
+    argv: Sequence[str],
+    reason: str,
+    result: str,
+    plot_id: str | None = None,
+    **extra: object,
+) -> None:
+    """One action log entry; an error event, never an exception, when it cannot be written."""
+    if action_log is None:
+        return
+    try:
+        action_log.record(
+            action, plot_id=plot_id, pid=pid, argv=argv, reason=reason, result=result, **extra
+        )
+    except (OSError, ValueError, TypeError) as error:
+        message = f"action log {action_log.path} not written: {error}"
+        events.append(Event(now, EventKind.ERROR, message, failed=True))

@@ -242,3 +242,8 @@ def _is_gone(holder: LockHolder) -> bool:
 def default_lock() -> SchedulerLock:
     """The scheduler lock in plotman-tui's data dir."""
     return SchedulerLock(data_dir() / "scheduler.lock")
+
+
+def default_archive_lock() -> SchedulerLock:
+    """The archiver's lock in plotman-tui's data dir: one process moves plots at a time."""
+    return SchedulerLock(data_dir() / "archiver.lock")

@@ -728,8 +728,11 @@ class SpaceMonitor:
         backoff_s: float = 5.0,
         max_backoff_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        on_update: Callable[[str], None] | None = None,
     ) -> None:
         self._watched = {target.name: _Watched(target) for target in targets}
+        #: Called (in the event loop) with a target's name when a new sample of it has landed.
+        self.on_update = on_update
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s
@@ -824,6 +827,8 @@ class SpaceMonitor:
         finally:
             watched.task = None
         watched.space = space
+        if self.on_update is not None:
+            self.on_update(target.name)
         if space.problem is None:
             watched.failures = 0
             watched.due_at = self._clock() + self.ttl_s

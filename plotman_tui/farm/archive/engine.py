@@ -1,0 +1,463 @@
+"""The archiving engine: one pass finds the transfers under way, reports those that ended, and
+starts the ones the archive policy picks.
+
+Like plotting, only the holder of a lock (``archiver.lock`` in the data dir) starts transfers;
+everything else is read from the machine on every pass: a transfer is a running rsync (or
+script) process whose command line names a target (:func:`transfer.find_transfers`), and its
+outcome is what the file system says once it is gone (:func:`transfer.judge_transfer`). So a
+restarted manager loses no transfer and starts none twice. Free space of the archive dirs comes
+from a :class:`SpaceMonitor` that refreshes it in the background; a pass never waits on a
+farmer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plotman_tui.config.schema import ArchiveTarget, Config, TargetType
+from plotman_tui.farm.actionlog import ActionLog
+from plotman_tui.farm.archive.policy import (
+    ArchiveWait,
+    DstState,
+    PlotCandidate,
+    TargetState,
+    Transfer,
+    is_finished_plot,
+    pick_transfers,
+    plot_name_k,
+)
+from plotman_tui.farm.archive.space import SpaceMonitor, TargetSpace
+from plotman_tui.farm.archive.transfer import (
+    RunningTransfer,
+    StartedTransfer,
+    TransferError,
+    find_transfers,
+    judge_transfer,
+    start_transfer,
+    transfer_destination,
+)
+from plotman_tui.farm.dirs import inspect_dir
+from plotman_tui.farm.discovery import Scanner
+from plotman_tui.farm.events import Event, EventKind, LockWatch, WaitNotes, record_action
+from plotman_tui.farm.launches import BackOff
+from plotman_tui.farm.lock import SchedulerLock
+from plotman_tui.farm.model import Job, distinct_dirs
+from plotman_tui.farm.units import human_bytes, human_duration
+
+#: A target whose transfer failed waits this long before its next one, doubling to the max.
+RETRY_S = 30.0
+RETRY_MAX_S = 900.0
+#: Seconds a plot must be unchanged before it counts as finished (a copy may still be writing).
+SETTLE_S = 60.0
+# Name under which a transfer of a target no longer configured counts in the policy.
+_UNCONFIGURED = "(not configured)"
+
+
+@dataclass(frozen=True)
+class ArchivePassResult:
+    """What one archiving pass saw and did; ``waits`` say why each idle target is idle."""
+
+    time: float
+    transfers: tuple[RunningTransfer, ...]
+    started: tuple[StartedTransfer, ...]
+    waits: tuple[ArchiveWait, ...]
+    spaces: Mapping[str, TargetSpace | None]
+    events: tuple[Event, ...]
+    holds_lock: bool
+
+    @property
+    def failed(self) -> bool:
+        return any(event.failed for event in self.events)
+
+
+@dataclass
+class _Seen:
+    """A transfer seen running: what its end will be reported with."""
+
+    transfer: RunningTransfer
+    size_bytes: int | None
+    started_at: float  # its process's create time
+
+
+@dataclass
+class _Finished:
+    """A transfer that ended, whose bytes the next free-space sample may not show yet."""
+
+    archive_dir: str
+    size_bytes: int
+    ended_at: float
+
+
+class ArchivingEngine:
+    """Runs archiving passes; one at a time, from one thread at a time."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        lock: SchedulerLock,
+        action_log: ActionLog | None,
+        space: SpaceMonitor,
+        log_dir: Path,
+        scanner: Scanner | None = None,
+        clock: Callable[[], float] = time.time,
+        settle_s: float = SETTLE_S,
+        retry_s: float = RETRY_S,
+        retry_max_s: float = RETRY_MAX_S,
+        nice: int | None = None,
+    ) -> None:
+        self.config = config
+        self.action_log = action_log
+        self.space = space
+        self.log_dir = log_dir
+        self._scanner = scanner
+        self._clock = clock
+        self._settle_s = settle_s
+        self._retry_s = retry_s
+        self._retry_max_s = retry_max_s
+        self._nice = nice
+        #: The dashboard's switch: False starts no transfer (those under way run on).
+        self.archiving_enabled = True
+        self._lock = LockWatch(lock, what="archiver lock", role="moves the finished plots")
+        self._waits = WaitNotes()
+        self._seen: dict[tuple[int, float], _Seen] = {}
+        self._ours: dict[int, StartedTransfer] = {}
+        self._finished: dict[str, list[_Finished]] = {}
+        self._retries: dict[str, BackOff] = {}
+
+    @property
+    def targets(self) -> tuple[ArchiveTarget, ...]:
+        return self.config.archiving.active_targets
+
+    def close(self) -> None:
+        """Give the archiver lock up; transfers under way run on."""
+        self._lock.release()
+
+    # -- one pass -------------------------------------------------------------------------------
+
+    def step(self, jobs: Sequence[Job] | None = None) -> ArchivePassResult:
+        """Report ended transfers and start new ones; ``jobs``: the last scan's plot jobs
+        (None: this engine scans itself, for ``archive`` without plotting)."""
+        now = self._clock()
+        events: list[Event] = []
+        holds_lock, taken = self._lock.check(now, events)
+        if taken:
+            self._waits.forget()
+        running = find_transfers(self.config.archiving.targets)
+        self._report_ended(running, now, events, record=holds_lock)
+        spaces = {target.name: self.space.current(target.name) for target in self.targets}
+        started: list[StartedTransfer] = []
+        waits: tuple[ArchiveWait, ...] = ()
+        if holds_lock and not self.archiving_enabled:
+            waits = (ArchiveWait("archiving is paused"),)
+            self._waits.note("archiving is paused", now, events)
+        elif holds_lock:
+            if jobs is None:
+                jobs = self._scanner.scan().jobs if self._scanner is not None else ()
+            waits = self._plan_and_start(jobs, running, spaces, now, events, started)
+        transfers = tuple(running) + tuple(
+            RunningTransfer(
+                pid=s.pid,
+                create_time=s.create_time or s.started_at,
+                target=s.target,
+                source=s.source,
+                archive_dir=s.archive_dir,
+                argv=s.argv,
+            )
+            for s in started
+        )
+        return ArchivePassResult(
+            time=now,
+            transfers=transfers,
+            started=tuple(started),
+            waits=waits,
+            spaces=spaces,
+            events=tuple(events),
+            holds_lock=holds_lock,
+        )
+
+    # -- transfers that ended -------------------------------------------------------------------
+
+    def _report_ended(
+        self, running: Sequence[RunningTransfer], now: float, events: list[Event], *, record: bool
+    ) -> None:
+        current = {(t.pid, t.create_time): t for t in running}
+        # A transfer's helper processes may outlive the process that started it: it has ended
+        # only once no process moves its plot.
+        moving = {os.path.normpath(t.source) for t in running}
+        for key, seen in list(self._seen.items()):
+            transfer = seen.transfer
+            if key in current or os.path.normpath(transfer.source) in moving:
+                continue
+            del self._seen[key]
+            events += self._ended(seen, now, record=record)
+        for key, transfer in current.items():
+            if key not in self._seen:
+                self._seen[key] = _Seen(transfer, _size(transfer.source), transfer.create_time)
+        for pid in [pid for pid, s in self._ours.items() if s.popen.poll() is not None]:
+            if not any(t.pid == pid for t in running):
+                self._ours.pop(pid)
+
+    def _ended(self, seen: _Seen, now: float, *, record: bool) -> list[Event]:
+        transfer = seen.transfer
+        target = self._target(transfer.target)
+        ours = self._ours.get(transfer.pid)
+        exit_code = ours.popen.poll() if ours is not None else None
+        local = None
+        if target is not None and target.type is TargetType.LOCAL and transfer.archive_dir:
+            local = transfer_destination(target, transfer.source, transfer.archive_dir)
+        program = "rsync" if target is None or target.type is not TargetType.SCRIPT else "script"
+        verdict = judge_transfer(
+            transfer.source, exit_code=exit_code, program=program, local_destination=local
+        )
+        seconds = max(now - seen.started_at, 0.001)
+        size = seen.size_bytes or 0
+        rate = size / seconds / 1e6
+        name = transfer.plot_name
+        where = f"{transfer.target or _UNCONFIGURED}:{transfer.archive_dir or '?'}"
+        if verdict.done:
+            message = (
+                f"{name} -> {where}: {human_bytes(size)} in {human_duration(seconds)} "
+                f"({rate:.1f} MB/s)"
+            )
+            if transfer.target is not None:
+                self._retries.pop(transfer.target, None)
+                if transfer.archive_dir:
+                    self._finished.setdefault(transfer.target, []).append(
+                        _Finished(transfer.archive_dir, size, now)
+                    )
+                self.space.invalidate(transfer.target)
+        else:
+            message = f"{name} -> {where} failed: {verdict.reason}"
+            if transfer.target is not None and record:
+                retry = self._retries.setdefault(transfer.target, BackOff())
+                retry.fail(verdict.reason, now, self._retry_s, self._retry_max_s)
+        details: dict[str, Any] = {
+            "pid": transfer.pid,
+            "target": transfer.target,
+            "source": transfer.source,
+            "archive_dir": transfer.archive_dir,
+            "bytes": size,
+            "seconds": round(seconds, 2),
+            "mb_per_s": round(rate, 2),
+            "outcome": str(verdict.outcome),
+        }
+        events = [
+            Event(now, EventKind.TRANSFERRED, message, failed=not verdict.done, details=details)
+        ]
+        if record:
+            record_action(
+                self.action_log,
+                events,
+                now,
+                "transfer",
+                pid=transfer.pid,
+                argv=transfer.argv,
+                reason=verdict.reason,
+                result="ok" if verdict.done else f"failed: {verdict.reason}",
+                plot_id=plot_id_of(transfer.plot_name),
+                **{key: value for key, value in details.items() if key != "pid"},
+            )
+        return events
+
+    # -- starting -------------------------------------------------------------------------------
+
+    def _plan_and_start(
+        self,
+        jobs: Sequence[Job],
+        running: Sequence[RunningTransfer],
+        spaces: Mapping[str, TargetSpace | None],
+        now: float,
+        events: list[Event],
+        started: list[StartedTransfer],
+    ) -> tuple[ArchiveWait, ...]:
+        if not self.targets:
+            return ()
+        dsts = self._dst_states(now)
+        in_flight = [self._in_flight(r) for r in running]
+        states = [
+            self._target_state(target, spaces.get(target.name), now) for target in self.targets
+        ]
+        plan = pick_transfers(dsts, jobs, states, in_flight)
+        for transfer in plan.starts:
+            one = self._start(transfer, now, events)
+            if one is not None:
+                started.append(one)
+        starting = {t.target for t in plan.starts}
+        for wait in plan.waits:
+            if wait.target is not None and wait.target not in starting:
+                self._waits.note(wait.reason, now, events, topic=wait.target, target=wait.target)
+        for target in starting:
+            self._waits.forget(target)
+        return plan.waits
+
+    def _dst_states(self, now: float) -> list[DstState]:
+        states = []
+        for directory in distinct_dirs(*(os.fspath(d) for d in self.config.directories.dst_or_tmp)):
+            plots: list[PlotCandidate] = []
+            try:
+                with os.scandir(directory) as entries:
+                    for entry in entries:
+                        k = plot_name_k(entry.name)
+                        if k is None or not entry.is_file(follow_symlinks=False):
+                            continue
+                        stat = entry.stat(follow_symlinks=False)
+                        if is_finished_plot(
+                            entry.name,
+                            stat.st_size,
+                            stat.st_mtime,
+                            now,
+                            settle_seconds=self._settle_s,
+                        ):
+                            plots.append(
+                                PlotCandidate(entry.path, directory, stat.st_size, stat.st_mtime, k)
+                            )
+            except OSError:
+                pass  # an unplugged dst: no plots from it this pass (the dirs view says why)
+            states.append(DstState(directory, inspect_dir(directory).free_bytes, tuple(plots)))
+        return states
+
+    def _in_flight(self, running: RunningTransfer) -> Transfer:
+        size = _size(running.source)
+        if size is None:
+            seen = self._seen.get((running.pid, running.create_time))
+            size = seen.size_bytes if seen is not None else None
+        k = plot_name_k(running.plot_name) or 0
+        plot = PlotCandidate(
+            path=running.source,
+            dst_dir=os.path.dirname(running.source),
+            size_bytes=size or 0,
+            mtime=0.0,
+            k=k,
+        )
+        return Transfer(
+            plot=plot,
+            target=running.target or _UNCONFIGURED,
+            archive_dir=running.archive_dir or "",
+        )
+
+    def _target_state(
+        self, target: ArchiveTarget, space: TargetSpace | None, now: float
+    ) -> TargetState:
+        retry = self._retries.get(target.name)
+        if retry is not None and retry.retry_at is not None and now < retry.retry_at:
+            left = human_duration(retry.retry_at - now)
+            problem = f"last transfer failed, next try in {left} ({retry.last_failure})"
+            return TargetState.of(target, {}, problem)
+        if space is None:
+            return TargetState.of(target, {}, "free space of the archive dirs not read yet")
+        free = dict(space.free_bytes)
+        # Plots sent since this sample was read are not in it yet.
+        recent = [f for f in self._finished.get(target.name, []) if f.ended_at > space.checked_at]
+        self._finished[target.name] = recent
+        for finished in recent:
+            if free.get(finished.archive_dir) is not None:
+                free[finished.archive_dir] = max(
+                    (free[finished.archive_dir] or 0) - finished.size_bytes, 0
+                )
+        return TargetState.of(target, free, space.problem)
+
+    def _start(self, transfer: Transfer, now: float, events: list[Event]) -> StartedTransfer | None:
+        target = self._target(transfer.target)
+        if target is None:
+            return None
+        try:
+            started = start_transfer(
+                target, transfer.plot.path, transfer.archive_dir, self.log_dir, nice=self._nice
+            )
+        except TransferError as error:
+            retry = self._retries.setdefault(target.name, BackOff())
+            retry.fail(str(error), now, self._retry_s, self._retry_max_s)
+            events.append(
+                Event(
+                    now,
+                    EventKind.ERROR,
+                    f"{target.name}: could not start the transfer of {transfer.plot.name}: {error}",
+                    failed=True,
+                    details={"target": target.name, "source": transfer.plot.path},
+                )
+            )
+            record_action(
+                self.action_log,
+                events,
+                now,
+                "transfer",
+                pid=None,
+                argv=(),
+                reason="could not start",
+                result=f"failed: {error}",
+                target=target.name,
+                source=transfer.plot.path,
+            )
+            return None
+        self._ours[started.pid] = started
+        key = (started.pid, started.create_time or started.started_at)
+        self._seen[key] = _Seen(
+            RunningTransfer(
+                pid=started.pid,
+                create_time=key[1],
+                target=started.target,
+                source=started.source,
+                archive_dir=started.archive_dir,
+                argv=started.argv,
+            ),
+            transfer.plot.size_bytes,
+            now,
+        )
+        details: dict[str, Any] = {
+            "pid": started.pid,
+            "target": target.name,
+            "source": started.source,
+            "archive_dir": started.archive_dir,
+            "bytes": transfer.plot.size_bytes,
+            "log": str(started.log_path),
+        }
+        record_action(
+            self.action_log,
+            events,
+            now,
+            "transfer",
+            pid=started.pid,
+            argv=started.argv,
+            reason=f"to {target.name}",
+            result="started",
+            plot_id=plot_id_of(transfer.plot.name),
+            **{key: value for key, value in details.items() if key != "pid"},
+        )
+        events.append(
+            Event(
+                now,
+                EventKind.TRANSFER,
+                f"sending {transfer.plot.name} ({human_bytes(transfer.plot.size_bytes)}) to "
+                f"{target.name}:{started.archive_dir}; log {started.log_path}",
+                details={**details, "argv": list(started.argv)},
+            )
+        )
+        return started
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _target(self, name: str | None) -> ArchiveTarget | None:
+        return next((t for t in self.config.archiving.targets if t.name == name), None)
+
+
+_PLOT_ID = re.compile(r"-([0-9a-f]{64})\.plot$")
+
+
+def plot_id_of(name: str) -> str | None:
+    """The plot id in a plot file's name (``plot-k32-2021-...-<64 hex>.plot``)."""
+    match = _PLOT_ID.search(name)
+    return match.group(1) if match else None
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.stat(path, follow_symlinks=False).st_size
+    except OSError:
+        return None

@@ -1,0 +1,57 @@
+"""The engines as the front ends use them: the user's data dir, locks and action log.
+
+``plot``, ``archive``, ``--no-ui`` and the dashboard build their engines here, so they share
+one scheduler lock, one archiver lock, one action log and one state file per machine user.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from plotman_tui.appdirs import data_dir
+from plotman_tui.config.schema import Config
+from plotman_tui.farm.actionlog import default_action_log
+from plotman_tui.farm.archive.engine import ArchivingEngine
+from plotman_tui.farm.archive.space import SpaceMonitor
+from plotman_tui.farm.discovery import Scanner
+from plotman_tui.farm.engine import PlottingEngine
+from plotman_tui.farm.lock import default_archive_lock, default_lock
+
+#: Seconds between two reads of an archive target's free space (sooner after a transfer).
+SPACE_TTL_S = 60.0
+#: Seconds a farmer has to answer a free-space read before it counts as unreachable.
+SPACE_TIMEOUT_S = 10.0
+
+
+def plotting_engine(config: Config, scanner: Scanner) -> PlottingEngine:
+    return PlottingEngine(
+        config,
+        lock=default_lock(),
+        action_log=default_action_log(),
+        scanner=scanner,
+        state_path=data_dir() / "plotting-state.json",
+    )
+
+
+def transfer_log_dir(config: Config) -> Path:
+    """``[logging] transfers``, else ``transfers`` in the data dir."""
+    return config.logging.transfers or data_dir() / "transfers"
+
+
+def archiving_engine(config: Config, scanner: Scanner | None) -> ArchivingEngine | None:
+    """The archiving engine, or None when archiving is off or has no enabled target.
+
+    ``scanner``: for the jobs' phases when no plotting engine runs beside it (None: it gets
+    them from the plotting engine's passes).
+    """
+    targets = config.archiving.active_targets
+    if not targets:
+        return None
+    return ArchivingEngine(
+        config,
+        lock=default_archive_lock(),
+        action_log=default_action_log(),
+        space=SpaceMonitor(targets, ttl_s=SPACE_TTL_S, timeout_s=SPACE_TIMEOUT_S),
+        log_dir=transfer_log_dir(config),
+        scanner=scanner,
+    )
