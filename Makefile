@@ -38,6 +38,7 @@ demo: $(STAMP_RUN)
 bench: $(STAMP)
 	$(BIN)/python bench/status.py
 	$(BIN)/python bench/schedule.py
+	$(BIN)/python bench/archive.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
