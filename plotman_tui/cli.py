@@ -12,6 +12,7 @@ nothing failed in the pass and 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from plotman_tui import __version__
 
 if TYPE_CHECKING:
     from plotman_tui.config.schema import Config
+    from plotman_tui.farm.archive.space import TargetSpace
     from plotman_tui.farm.model import Job, Snapshot
 
 EXIT_OK = 0
@@ -447,7 +449,41 @@ def _cmd_dirs(config: Config, args: argparse.Namespace) -> int:
             _width(config),
         )
     )
+    if config.archiving.active_targets:
+        print()
+        print(_archive_dirs(config))
     return EXIT_OK
+
+
+def _archive_dirs(config: Config) -> str:
+    """The archive dirs of every enabled target, read side by side (a silent farmer costs
+    at most the timeout)."""
+    import asyncio
+
+    from plotman_tui.farm.archive.space import read_target_space
+    from plotman_tui.farm.archive.transfer import transfer_destination
+    from plotman_tui.farm.wiring import SPACE_TIMEOUT_S
+    from plotman_tui.report import render_archive_dirs
+
+    targets = config.archiving.active_targets
+
+    async def read_all() -> list[TargetSpace]:
+        return list(
+            await asyncio.gather(
+                *(read_target_space(t, timeout_s=SPACE_TIMEOUT_S) for t in targets)
+            )
+        )
+
+    spaces = asyncio.run(read_all())
+    rows = []
+    for target, space in zip(targets, spaces, strict=True):
+        where = f"{target.type}"
+        if target.archive_dirs:
+            with contextlib.suppress(ValueError):
+                sample = transfer_destination(target, "/x.plot", target.archive_dirs[0])
+                where = f"{target.type}: {os.path.dirname(sample)}/"
+        rows.append((target.name, where, space))
+    return render_archive_dirs(rows, _width(config))
 
 
 def _cmd_dsched(config: Config, args: argparse.Namespace) -> int:

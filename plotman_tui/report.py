@@ -18,6 +18,7 @@ from plotman_tui.farm.model import Job, Snapshot, dir_identity
 from plotman_tui.farm.units import common_prefix, human_bytes, human_duration, local_time
 
 if TYPE_CHECKING:
+    from plotman_tui.farm.archive.space import TargetSpace
     from plotman_tui.farm.dirs import DirInfo
 
 
@@ -332,6 +333,31 @@ def render_dirs(
     lines.append("")
     lines.extend(_dir_table("dst dir", dst, jobs, "dst_dir", width, with_plots=True))
     return "\n".join(lines)
+
+
+def render_archive_dirs(spaces: Sequence[tuple[str, str, TargetSpace]], width: int | None) -> str:
+    """``dirs``: each archive target's dirs with their free space, or why it is not known.
+
+    ``spaces``: (target name, where it sends, its free-space sample), in config order.
+    """
+    columns = [
+        Column("archive dir", 0, shrinkable=True),
+        Column("target", 0),
+        Column("free", 0, align_right=True),
+        Column("note", 1),
+    ]
+    rows = []
+    notes = []
+    for name, where, space in spaces:
+        for directory, free in space.free_bytes.items():
+            note = space.dir_problems.get(directory, "")
+            if space.problem is not None:
+                note = "unreachable" if not space.reachable else "not read"
+            rows.append([directory, name, human_bytes(free, short=True), note])
+        if space.problem is not None:
+            notes.append(f"{name} ({where}): {space.problem}")
+    lines = render_table(columns, rows, width)
+    return "\n".join(lines + notes)
 
 
 def render_dsched(snapshot: Snapshot, dst: Sequence[DirInfo]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -189,6 +190,34 @@ def test_dirs_and_dsched_show_each_dir_and_an_unplugged_one(farm: dict[str, Path
     assert any(
         line.startswith(str(farm["dst"])) and "3:1" in line for line in dsched.stdout.splitlines()
     )
+
+
+def test_dirs_shows_archive_dirs_per_target_and_an_unreachable_farmer(
+    farm: dict[str, Path], tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    with socket.socket() as probe:  # a port nobody listens on: the farmer refuses
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    with farm["config"].open("a") as config:
+        config.write(
+            "\n[archiving]\nenabled = true\n\n"
+            f'[[archiving.targets]]\nname = "usb"\ntype = "local"\narchive_dirs = ["{archive}"]\n\n'
+            '[[archiving.targets]]\nname = "farmer"\ntype = "ssh"\nhost = "127.0.0.1"\n'
+            f"ssh_port = {closed_port}\nverify_host_key = false\n"
+            'archive_dirs = ["/farm/disk00"]\n'
+        )
+    started = time.monotonic()
+    dirs = cli("dirs", config=farm["config"])
+    assert dirs.returncode == 0, dirs.stderr
+    assert time.monotonic() - started < 30
+    lines = dirs.stdout.splitlines()
+    local = next(line for line in lines if line.startswith(str(archive)))
+    assert " usb " in local and "G" in local  # free space read
+    remote = next(line for line in lines if line.startswith("/farm/disk00"))
+    assert " farmer " in remote and "unreachable" in remote
+    assert any(line.startswith("farmer (ssh: ") for line in lines)
 
 
 def test_missing_config_is_one_line_exit_2(tmp_path: Path) -> None:
