@@ -312,6 +312,13 @@ def is_required(cls: type, field: dataclasses.Field[Any]) -> bool:
     return no_default or (cls, field.name) in _REQUIRED
 
 
+def _unsafe_rsync_option(option: str) -> str | None:
+    # Imported here: the transfer module is only needed when a config has rsync options.
+    from plotman_tui.farm.archive.transfer import unsafe_rsync_option
+
+    return unsafe_rsync_option(option)
+
+
 def _describe(value: object) -> str:
     """A value as the farmer wrote it, short enough for a one-line message."""
     if isinstance(value, bool):
@@ -731,6 +738,8 @@ class _Reader:
                     f'must be an rsync option starting with "-", got {_describe(option)} '
                     "(a bare word would be sent as a file)",
                 )
+            elif (unsafe := _unsafe_rsync_option(option)) is not None:
+                self.problem((*path, "rsync_options", index), f"{option} is refused: {unsafe}")
         if kind is TargetType.SCRIPT:
             self._check_command(
                 target.transfer_command, (*path, "transfer_command"), TRANSFER_VARIABLES, "source"

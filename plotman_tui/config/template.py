@@ -364,8 +364,9 @@ _HELP: Final[Mapping[tuple[type, str], str]] = {
     (ArchiveTarget, "transfer_command"): (
         "Sends one plot: "
         + "; ".join(f"{{{name}}} is {text}" for name, text in TRANSFER_VARIABLES.items())
-        + ". It must exit with 0 only once the plot is complete at the other end. "
-        "Required for script targets."
+        + ". It must delete {source} only once the plot is complete at the other end (a plot "
+        "whose source is gone counts as sent), and not write a partial file under the plot's "
+        "name there. Required for script targets."
     ),
     (ArchiveTarget, "free_space_command"): (
         "Prints the free space of {archive_dir} in bytes: the last whole number of its output "

@@ -749,3 +749,17 @@ def test_template_archiving_is_off_and_overridable() -> None:
     # The examples are commented out: switching archiving on alone says what is missing.
     with pytest.raises(ConfigError, match=r"no \[\[archiving.targets\]\] table says where"):
         render_template({"archiving.enabled": True})
+
+
+@pytest.mark.parametrize("option", ["--inplace", "--partial", "--partial-dir=.p", "-avP"])
+def test_rsync_options_that_would_show_a_half_sent_plot_are_refused(option: str) -> None:
+    body = f"""
+        [[archiving.targets]]
+        name = "usb"
+        type = "local"
+        archive_dirs = ["/mnt/usb"]
+        rsync_options = ["--timeout=60", "{option}"]
+    """
+    ((key, _line, message),) = problems_of(body)
+    assert key == "archiving.targets[0].rsync_options[1]"
+    assert message.startswith(f"{option} is refused: ")
