@@ -67,6 +67,7 @@ _LIMITS: Final[Mapping[tuple[type, str], tuple[int | None, int | None]]] = {
     (SchedulingConfig, "global_max_phase1"): (1, None),
     (SchedulingConfig, "tmp_min_free_gib"): (0, None),
     (SchedulingConfig, "dst_min_free_gib"): (0, None),
+    (ArchivingConfig, "min_plot_age_s"): (0, None),
     (PlottingConfig, "nice"): (-20, 19),
     (TmpOverride, "tmpdir_stagger_phase_major"): (1, None),
     (TmpOverride, "tmpdir_stagger_phase_minor"): (0, None),

@@ -301,6 +301,8 @@ class ArchivingConfig:
     """``[archiving]``: moving finished plots to the farmer; off unless ``enabled``."""
 
     enabled: bool = False
+    # Seconds a plot file must be unchanged before it is moved (a copy may still write it).
+    min_plot_age_s: int = 60
     targets: tuple[ArchiveTarget, ...] = ()
 
     @property

@@ -306,6 +306,10 @@ _HELP: Final[Mapping[tuple[type, str], str]] = {
     (ArchivingConfig, "enabled"): (
         "Move finished plots to the targets below (true), or leave them where they are (false)."
     ),
+    (ArchivingConfig, "min_plot_age_s"): (
+        "Seconds a plot file must be unchanged before it is moved: a plot being copied into a "
+        "dst dir by something else is left alone until it is complete."
+    ),
     (ArchiveTarget, "name"): (
         'The target\'s name in logs and on the dashboard: letters, digits, ".", "_" and "-", '
         "different for each target. Required."

@@ -54,4 +54,5 @@ def archiving_engine(config: Config, scanner: Scanner | None) -> ArchivingEngine
         space=SpaceMonitor(targets, ttl_s=SPACE_TTL_S, timeout_s=SPACE_TIMEOUT_S),
         log_dir=transfer_log_dir(config),
         scanner=scanner,
+        settle_s=float(config.archiving.min_plot_age_s),
     )
