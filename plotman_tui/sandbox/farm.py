@@ -72,6 +72,7 @@ class Sandbox:
     buffer_mib: int = 64
     farmer_pk: str = SANDBOX_FARMER_PK
     pool_contract_address: str = SANDBOX_POOL_CONTRACT_ADDRESS
+    archive_dirs: tuple[Path, ...] = ()  # a local archive target's dirs (none: no archiving)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,23 @@ def _toml_list(values: tuple[Path, ...]) -> str:
     return "[" + ", ".join(_toml_str(v) for v in values) + "]"
 
 
+def _archiving_text(sandbox: Sandbox) -> str:
+    if not sandbox.archive_dirs:
+        return ""
+    return f"""
+[archiving]
+enabled = true
+# Sandbox plots are complete the moment they are renamed into place.
+min_plot_age_s = 2
+
+# The "farmer" is a dir of this sandbox: plots are moved there with rsync.
+[[archiving.targets]]
+name = "sandbox-farmer"
+type = "local"
+archive_dirs = {_toml_list(sandbox.archive_dirs)}
+"""
+
+
 def _config_text(sandbox: Sandbox, *, global_stagger_m: int, polling_time_s: int) -> str:
     n_tmp = len(sandbox.tmp_dirs)
     tmp2_line = (
@@ -175,7 +193,7 @@ n_threads = {sandbox.threads}
 n_buckets = {sandbox.buckets}
 # MiB; plenty for k18..k22.
 job_buffer = {sandbox.buffer_mib}
-"""
+{_archiving_text(sandbox)}"""
 
 
 def make_sandbox(
@@ -190,11 +208,13 @@ def make_sandbox(
     buffer_mib: int = 64,
     global_stagger_m: int = 1,
     polling_time_s: int = 5,
+    n_archive: int = 0,
 ) -> Sandbox:
     """Lay out (or refresh) a sandbox farm in ``root`` and return where its parts are.
 
     Safe to run again on the same root: directories, plots and logs stay; ``bin/chia`` and the
-    config are rewritten only when they differ from what these arguments give.
+    config are rewritten only when they differ from what these arguments give. ``n_archive``
+    dirs under ``archive/`` make a local archive target (archiving on).
     """
     if n_tmp < 1 or n_dst < 0:
         raise ValueError(f"a sandbox needs n_tmp >= 1 and n_dst >= 0, not {n_tmp}, {n_dst}")
@@ -213,8 +233,9 @@ def make_sandbox(
         threads=threads,
         buckets=buckets,
         buffer_mib=buffer_mib,
+        archive_dirs=tuple(root / "archive" / str(i) for i in range(n_archive)),
     )
-    dirs = [bin_dir, sandbox.log_dir, *sandbox.tmp_dirs, *sandbox.dst_dirs]
+    dirs = [bin_dir, sandbox.log_dir, *sandbox.tmp_dirs, *sandbox.dst_dirs, *sandbox.archive_dirs]
     if sandbox.tmp2_dir is not None:
         dirs.append(sandbox.tmp2_dir)
     for directory in dirs:
