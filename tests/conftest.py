@@ -59,3 +59,24 @@ def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the tests' (and their subprocesses') cache and data out of the user's dirs."""
     os.environ["PLOTMAN_TUI_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     os.environ["PLOTMAN_TUI_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+
+
+# -- dashboard snapshots -------------------------------------------------------------------------
+# SVG baselines of the dashboard live in the top-level snapshots/ folder (one subfolder per test
+# module), not beside the tests: snap_compare looks SVGImageExtension up in its module when it
+# runs, so a subclass assigned there moves every baseline.
+try:
+    import pytest_textual_snapshot
+except ImportError:  # a run without the dev extras: no snapshot tests to place
+    pass
+else:
+    from typing import Any
+
+    SNAPSHOTS_DIR = Path(__file__).resolve().parent.parent / "snapshots"
+
+    class _TopLevelSnapshots(pytest_textual_snapshot.SVGImageExtension):  # type: ignore[misc]
+        @classmethod
+        def dirname(cls, *, test_location: Any) -> str:
+            return str(SNAPSHOTS_DIR / test_location.basename)
+
+    pytest_textual_snapshot.SVGImageExtension = _TopLevelSnapshots  # type: ignore[misc]

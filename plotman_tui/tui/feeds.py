@@ -1,0 +1,208 @@
+"""The dashboard's sources of data; each ``read`` blocks and runs in a worker thread (a Poller).
+
+- :class:`PlottingFeed`: engine passes. A look (``schedule=False``) every second keeps phases
+  fresh; every ``polling_time_s`` (and at once after a pause switch) the pass schedules.
+- :class:`DirFeed`: free space of the configured dirs, and finished plots in the dst dirs.
+- :class:`ActionLogFeed`: the action log's new entries, read only when the file changed.
+- :class:`LogTail`: the new lines of one job's log, for its details screen.
+
+None of them touches a widget: each returns a message for the poller to post.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from plotman_tui.farm.actionlog import ActionEntry, ActionLog
+from plotman_tui.farm.dirs import inspect_dir
+from plotman_tui.farm.engine import PlottingEngine
+from plotman_tui.farm.model import Job
+from plotman_tui.tui.messages import ActionsRead, DirsSampled, LogTailRead, PassCompleted
+from plotman_tui.tui.view import ACTIONS_KEPT
+
+#: A look at the jobs this often keeps a shown phase at most about this old (plus a pass).
+LOOK_INTERVAL_S = 1.0
+#: Free space moves slowly, and counting plots lists every dst dir.
+DIRS_INTERVAL_S = 10.0
+#: The action log is checked (one stat) this often; it is read only when it changed.
+ACTION_LOG_INTERVAL_S = 1.0
+#: A job's log on its details screen.
+LOG_TAIL_INTERVAL_S = 1.0
+LOG_TAIL_LINES = 200
+
+
+class PlottingFeed:
+    """Engine passes, one at a time, from whichever worker thread runs :meth:`read`.
+
+    The engine is not thread-safe: every use of it (a pass, the pause switch, ``close``) goes
+    through one lock, so quitting while a pass runs waits for that pass instead of racing it.
+    """
+
+    def __init__(
+        self,
+        engine: PlottingEngine,
+        *,
+        plotting_enabled: bool,
+        configured_dirs: Sequence[str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.schedule_interval_s = float(engine.config.scheduling.polling_time_s)
+        self._configured = {os.path.normpath(path) for path in configured_dirs}
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._plotting_enabled = plotting_enabled
+        self._schedule_now = True
+        self._last_schedule: float | None = None
+        self._closed = False
+
+    @property
+    def plotting_enabled(self) -> bool:
+        return self._plotting_enabled
+
+    def set_plotting(self, enabled: bool) -> None:
+        """Pause or resume plotting; the next pass applies it (and schedules, to say so)."""
+        self._plotting_enabled = enabled
+        self._schedule_now = True
+
+    def read(self) -> PassCompleted | None:
+        with self._lock:
+            if self._closed:
+                return None
+            now = self._clock()
+            due = self._last_schedule is None or now - self._last_schedule >= (
+                self.schedule_interval_s
+            )
+            schedule = self._schedule_now or due
+            self._schedule_now = False
+            self.engine.plotting_enabled = self._plotting_enabled
+            result = self.engine.step(schedule=schedule)
+            if schedule:
+                self._last_schedule = now
+        dir_of = self._match_dirs(result.snapshot.jobs)
+        return PassCompleted(result=result, scheduled=schedule, dir_of=dir_of)
+
+    def close(self) -> None:
+        """Release the scheduler lock (after the pass under way); jobs run on."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self.engine.close()
+
+    def _match_dirs(self, jobs: Iterable[Job]) -> dict[str, str]:
+        """Job dirs that are configured dirs under another name (symlinks): resolved here, in
+        the worker thread, as resolving touches the disk."""
+        names = {path for job in jobs for path in (job.tmp_dir, job.tmp2_dir, job.dst_dir) if path}
+        unknown = [name for name in names if os.path.normpath(name) not in self._configured]
+        if not unknown:
+            return {}
+        by_real = {os.path.realpath(path): path for path in sorted(self._configured)}
+        found = {}
+        for name in unknown:
+            real = by_real.get(os.path.realpath(name))
+            if real is not None:
+                found[name] = real
+        return found
+
+
+class DirFeed:
+    """Free space of the configured dirs; the dst dirs' finished plots are counted too."""
+
+    def __init__(self, tmp: Sequence[str], dst: Sequence[str]) -> None:
+        self.tmp = list(tmp)
+        self.dst = list(dst)
+
+    def read(self) -> DirsSampled:
+        taken_at = time.time()
+        dst = set(self.dst)
+        infos = [inspect_dir(path, count_plots=path in dst) for path in self.tmp if path not in dst]
+        infos += [inspect_dir(path, count_plots=True) for path in self.dst]
+        return DirsSampled(dirs=tuple(infos), taken_at=taken_at)
+
+
+class ActionLogFeed:
+    """New action log entries; the log is re-read only when one of its files changed."""
+
+    # Writers stamp an entry before they queue for the log's lock, so entries may land a little
+    # out of time order: each read looks back this far and drops what it already delivered.
+    _OVERLAP_S = 10.0
+
+    def __init__(self, log: ActionLog, *, keep: int = ACTIONS_KEPT) -> None:
+        self.log = log
+        self.keep = keep
+        self._stamp: tuple[tuple[int, int, int], ...] | None = None
+        self._since: float | None = None
+        self._delivered: set[ActionEntry] = set()
+
+    def read(self) -> ActionsRead | None:
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
+            return None
+        self._stamp = stamp
+        entries = self.log.entries(self._since)
+        new = [entry for entry in entries if entry not in self._delivered]
+        if self._since is None:
+            new = new[-self.keep :]
+        if entries:
+            latest = max(entry.time for entry in entries)
+            self._since = latest - self._OVERLAP_S
+            self._delivered = {entry for entry in entries if entry.time >= self._since}
+        return ActionsRead(entries=tuple(new)) if new else None
+
+    def _file_stamp(self) -> tuple[tuple[int, int, int], ...]:
+        stamps = []
+        for path in (self.log.path, self.log.rotated_path(1)):
+            try:
+                info = os.stat(path)
+            except OSError:
+                stamps.append((0, 0, 0))
+                continue
+            stamps.append((info.st_ino, info.st_size, info.st_mtime_ns))
+        return tuple(stamps)
+
+
+class LogTail:
+    """The last lines of a log file, then each line as it is appended."""
+
+    def __init__(self, path: str, *, lines: int = LOG_TAIL_LINES) -> None:
+        self.path = path
+        self.lines = lines
+        self._inode: int | None = None
+        self._offset = 0
+        self._partial = b""
+        self._problem: str | None = None
+
+    def read(self) -> LogTailRead | None:
+        try:
+            with open(self.path, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                reset = info.st_ino != self._inode or info.st_size < self._offset
+                if reset:
+                    self._inode = info.st_ino
+                    # The first read shows the last lines only: a log can be megabytes.
+                    self._offset = max(info.st_size - 256 * self.lines, 0)
+                    self._partial = b""
+                elif info.st_size == self._offset:
+                    return None
+                start = self._offset
+                handle.seek(start)
+                data = handle.read(info.st_size - start)
+        except OSError as error:
+            problem = f"{self.path}: {error.strerror or error}"
+            if problem == self._problem:
+                return None
+            self._problem = problem
+            self._inode = None
+            return LogTailRead(
+                path=self.path, lines=(f"[cannot read the log: {problem}]",), reset=True
+            )
+        self._problem = None
+        self._offset += len(data)
+        *complete, self._partial = (self._partial + data).split(b"\n")
+        if reset and start > 0 and complete:
+            complete = complete[1:]  # started mid-file: the first line is a fragment
+        text = tuple(line.decode("utf-8", "replace").rstrip("\r") for line in complete)
+        return LogTailRead(path=self.path, lines=text[-self.lines :], reset=reset)

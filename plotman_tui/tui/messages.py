@@ -1,0 +1,74 @@
+"""The messages workers post to the app (thread workers never touch widgets)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from plotman_tui.farm.actionlog import ActionEntry
+from plotman_tui.farm.control import KillPlan
+from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.engine import PassResult
+
+
+@dataclass
+class PassCompleted(Message):
+    """One engine pass: what it saw and did.
+
+    ``dir_of`` maps each job dir (as the job names it) that is one of the configured dirs under
+    another name (a symlink, a trailing slash) to the configured dir's name.
+    """
+
+    result: PassResult
+    scheduled: bool
+    dir_of: Mapping[str, str]
+
+
+@dataclass
+class DirsSampled(Message):
+    """Free space of every configured dir (and the finished plots in the dst dirs)."""
+
+    dirs: tuple[DirInfo, ...]
+    taken_at: float
+
+
+@dataclass
+class ActionsRead(Message):
+    """Action log entries that are new since the last read, oldest first."""
+
+    entries: tuple[ActionEntry, ...]
+
+
+@dataclass
+class LogTailRead(Message):
+    """New lines of a job's log (``reset``: the log is new or was replaced, start over)."""
+
+    path: str
+    lines: tuple[str, ...]
+    reset: bool
+
+
+@dataclass
+class WorkFailed(Message):
+    """A worker's job raised: a bug or an unforeseen OS error; the worker runs again later."""
+
+    group: str
+    error: str
+
+
+@dataclass
+class JobControlDone(Message):
+    """A suspend, resume, cancelled or executed kill is over; ``message`` says how it went."""
+
+    action: str
+    ok: bool
+    message: str
+
+
+@dataclass
+class KillPrepared(Message):
+    """The job is stopped and its temp files listed: time to ask."""
+
+    plan: KillPlan

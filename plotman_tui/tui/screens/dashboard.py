@@ -1,0 +1,81 @@
+"""The main screen: layout, keys and the breakpoints that reshape it; the app feeds it data."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Horizontal, Vertical
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
+from plotman_tui.tui.widgets.dst_table import DstTable
+from plotman_tui.tui.widgets.jobs_table import JobsTable
+from plotman_tui.tui.widgets.phase_histogram import PhaseHistogram
+from plotman_tui.tui.widgets.prefixes_line import PrefixesLine
+from plotman_tui.tui.widgets.status_line import StatusLine
+from plotman_tui.tui.widgets.tmp_table import TmpTable
+from plotman_tui.tui.widgets.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmall
+
+
+class DashboardScreen(Screen[None]):
+    """Every key lives here (the Footer shows them); the actions are the app's.
+
+    Keys bound on this screen do nothing while a modal (kill, help) is open over it.
+    """
+
+    # In the Footer's order: at 80 columns the last ones are cut (help lists them all).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "app.toggle_plotting", "Pause"),
+        Binding("s", "app.suspend_job", "Suspend"),
+        Binding("r", "app.resume_job", "Resume"),
+        Binding("k", "app.kill_job", "Kill"),
+        Binding("l", "app.pager", "Log"),
+        Binding("slash", "app.filter", "Filter"),
+        Binding("question_mark", "app.help", "Help"),
+        Binding("q", "app.quit", "Quit"),
+        Binding("o", "app.sort", "Sort"),
+        Binding("O", "app.reverse_sort", "Reverse"),
+        Binding("a", "app.archiving", "Archiving"),
+    ]
+
+    # Width: narrow (80 columns) drops job columns and stacks the panels; wide puts the
+    # action log beside the dir tables. Height: tall gives the panels borders and more lines.
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012 (Textual reads it as is)
+        (0, "-narrow"),
+        (100, "-medium"),
+        (160, "-wide"),
+    ]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]  # noqa: RUF012
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dashboard"):
+            yield StatusLine(id="status")
+            yield PrefixesLine(id="prefixes")
+            yield JobsTable(id="jobs")
+            yield PhaseHistogram(id="phases")
+            with Container(id="lower"):
+                with Horizontal(id="dir-tables"):
+                    yield TmpTable(id="tmp-table")
+                    yield DstTable(id="dst-table")
+                yield ActionLogPanel(id="actions")
+            yield Input(placeholder="filter jobs (enter keeps it, escape clears it)", id="filter")
+        yield TooSmall(id="too-small")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#jobs").border_title = "jobs"
+        self.query_one("#tmp-table").border_title = "tmp dirs"
+        self.query_one("#dst-table").border_title = "dst dirs"
+        self.query_one("#actions").border_title = "action log"
+        self.query_one(JobsTable).focus()
+
+    def on_resize(self, event: Resize) -> None:
+        width, height = event.size
+        too_small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.set_class(too_small, "-too-small")
+        if too_small:
+            self.query_one(TooSmall).show(width, height)

@@ -1,0 +1,68 @@
+"""The kill question: the job is already stopped; these temp files go if you say yes."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from plotman_tui.farm.control import KillPlan
+from plotman_tui.tui.widgets.temp_files import temp_files_grid
+
+
+def plan_text(plan: KillPlan) -> Group:
+    """The files a kill deletes, by dir, then the notes (Text: paths are not markup).
+
+    Every file's name holds the job's whole plot id (that is how it was chosen); the names show
+    its first 8 characters, so that a bucket number or a table name is what stands out.
+    """
+    parts: list[RenderableType] = []
+    plot_id = plan.job.plot_id
+    if plot_id and plan.files:
+        parts.append(Text.assemble(("every file is named with plot id ", "dim"), (plot_id, "bold")))
+    if plan.files:
+        parts.append(temp_files_grid(plan.files, plot_id))
+    parts.extend(Text(f"note: {note}", "yellow") for note in plan.notes)
+    return Group(*parts)
+
+
+class KillScreen(ModalScreen[bool]):
+    """Answers True to kill (and delete the listed temp files), False to let the job run on."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Kill"),
+        Binding("n,escape", "answer(False)", "Cancel"),
+    ]
+
+    def __init__(self, plan: KillPlan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        job = self.plan.job
+        who = (job.plot_id or "?")[:8]
+        with Vertical(id="kill-dialog") as dialog:
+            dialog.border_title = f"Kill job {who} (pid {job.pid})?"
+            yield Static(Text(self.plan.message), id="kill-message")
+            with VerticalScroll(id="kill-files"):
+                yield Static(plan_text(self.plan))
+            with Horizontal(id="kill-buttons"):
+                yield Button("Kill, delete files (y)", variant="error", id="kill-yes")
+                yield Button("Cancel: let it run (n)", variant="primary", id="kill-no")
+
+    def on_mount(self) -> None:
+        # The safe answer has the focus: a stray enter does not kill.
+        self.query_one("#kill-no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "kill-yes")
+
+    def action_answer(self, kill: bool) -> None:
+        self.dismiss(kill)

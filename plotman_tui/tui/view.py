@@ -1,0 +1,425 @@
+"""What the dashboard shows, computed from the engine's data.
+
+Plain functions over the model (no textual here), so the rules are tested without a screen:
+the jobs table's columns (``report.status_columns``, plus a sort key each), ordering and
+filtering, the phase histogram's bins, the tmp and dst tables' rows, and the status line's words.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from plotman_tui.config.schema import Config
+from plotman_tui.farm.actionlog import ActionEntry
+from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.model import Job, Phase, Snapshot, distinct_dirs
+from plotman_tui.farm.scheduler import Decision, Start, Wait, tmp_limits, tmp_need_bytes
+from plotman_tui.farm.units import common_prefix, human_bytes, human_duration
+from plotman_tui.report import Column, phases_text, status_columns
+
+#: How many action log entries the dashboard keeps and shows.
+ACTIONS_KEPT = 200
+
+# -- jobs ----------------------------------------------------------------------------------------
+
+
+def job_key(job: Job) -> str:
+    """A job's identity across scans: a reused pid with a new create time is another job."""
+    return f"{job.pid}@{job.started_at:.3f}"
+
+
+SortValue = tuple[int, Any]
+
+
+def _known(value: Any) -> SortValue:
+    # Unknown values (None) sort before every known one, whatever their type.
+    return (0, 0) if value is None else (1, value)
+
+
+# The sort key of each status column, by column id (a repeated title gets "#2"). Sorting by the
+# shown text would put "1:02" before "25s"; these sort by the value behind it.
+_SORT_KEYS: dict[str, Callable[[Job], SortValue]] = {
+    "plot id": lambda j: _known(j.plot_id),
+    "plotter": lambda j: _known(j.plotter),
+    "k": lambda j: _known(j.k),
+    "tmp": lambda j: _known(j.tmp_dir),
+    "dst": lambda j: _known(j.dst_dir),
+    "wall": lambda j: _known(j.wall_seconds),
+    "phase": lambda j: _known(j.phase),
+    "tmp#2": lambda j: _known(j.tmp_usage_bytes),
+    "pid": lambda j: _known(j.pid),
+    "stat": lambda j: _known(j.status.value),
+    "mem": lambda j: _known(j.mem_rss_bytes),
+    "user": lambda j: _known(j.user_seconds),
+    "sys": lambda j: _known(j.sys_seconds),
+    "io": lambda j: _known(j.iowait_seconds),
+}
+
+#: Names of columns whose title says too little on its own (the sort order names them).
+COLUMN_NAMES: dict[str, str] = {
+    "tmp": "tmp dir",
+    "dst": "dst dir",
+    "tmp#2": "temp space",
+    "stat": "state",
+}
+
+
+@dataclass(frozen=True)
+class JobColumn:
+    """A column of the jobs table: ``report``'s column, a unique id and a sort key."""
+
+    id: str
+    column: Column
+    sort_key: Callable[[Job], SortValue]
+
+    @property
+    def title(self) -> str:
+        return self.column.title
+
+    @property
+    def name(self) -> str:
+        return COLUMN_NAMES.get(self.id, self.id)
+
+
+def _text_sort_key(column: Column) -> Callable[[Job], SortValue]:
+    """For a column this module does not know yet: its text."""
+    return lambda job: (1, column.cell(job))
+
+
+def job_columns(tmp_prefix: str, dst_prefix: str) -> list[JobColumn]:
+    """The ``status`` command's columns, each with an id and a sort key."""
+    columns: list[JobColumn] = []
+    seen: dict[str, int] = {}
+    for column in status_columns(tmp_prefix, dst_prefix):
+        seen[column.title] = seen.get(column.title, 0) + 1
+        column_id = (
+            column.title if seen[column.title] == 1 else f"{column.title}#{seen[column.title]}"
+        )
+        sort_key = _SORT_KEYS.get(column_id) or _text_sort_key(column)
+        columns.append(JobColumn(column_id, column, sort_key))
+    return columns
+
+
+@dataclass(frozen=True)
+class SortOrder:
+    """How the jobs table is sorted: by a column id, or (None) as the scan lists jobs."""
+
+    column: str | None = None
+    descending: bool = False
+
+    def describe(self, columns: Sequence[JobColumn]) -> str:
+        if self.column is None:
+            return "youngest first"
+        name = next((c.name for c in columns if c.id == self.column), self.column)
+        return f"by {name} {'▼' if self.descending else '▲'}"
+
+    def next_column(self, columns: Sequence[JobColumn]) -> SortOrder:
+        """The next column in table order; after the last, back to the scan's order."""
+        ids = [column.id for column in columns]
+        if self.column not in ids:
+            return SortOrder(ids[0]) if ids else SortOrder()
+        index = ids.index(self.column) + 1
+        return SortOrder(ids[index]) if index < len(ids) else SortOrder()
+
+    def by(self, column_id: str) -> SortOrder:
+        """Sort by ``column_id``: ascending, or flipped when it is already the sort column."""
+        if self.column == column_id:
+            return SortOrder(column_id, not self.descending)
+        return SortOrder(column_id)
+
+    def reversed(self) -> SortOrder:
+        return SortOrder(self.column, not self.descending)
+
+
+def ordered_jobs(jobs: Sequence[Job], columns: Sequence[JobColumn], order: SortOrder) -> list[Job]:
+    """Jobs in display order; ties keep the scan's order (youngest first)."""
+    found = next((c for c in columns if c.id == order.column), None)
+    if found is None:
+        return list(jobs)
+    rank = {job_key(job): index for index, job in enumerate(jobs)}
+    ordered = sorted(jobs, key=lambda job: rank[job_key(job)])
+    return sorted(ordered, key=found.sort_key, reverse=order.descending)
+
+
+def job_matches(job: Job, text: str, columns: Sequence[JobColumn]) -> bool:
+    """Whether a job shows under the filter ``text`` (case-insensitive, any word anywhere).
+
+    Each word of the filter must occur in the job's cells, its full plot id, dirs or command.
+    """
+    words = text.lower().split()
+    if not words:
+        return True
+    haystack = " ".join(
+        [
+            *(column.column.cell(job) for column in columns),
+            job.plot_id or "",
+            job.tmp_dir or "",
+            job.tmp2_dir or "",
+            job.dst_dir or "",
+            str(job.pid),
+            " ".join(job.argv),
+        ]
+    ).lower()
+    return all(word in haystack for word in words)
+
+
+def columns_that_fit(
+    columns: Sequence[JobColumn], widths: Sequence[int], available: int, gap: int
+) -> list[int]:
+    """Indices of the columns to show in ``available`` cells, each column ``gap`` wider.
+
+    As ``status`` does: the highest ``drop_order`` goes first, until the rest fit.
+    """
+    keep = list(range(len(columns)))
+    orders = sorted({c.column.drop_order for c in columns if c.column.drop_order > 0}, reverse=True)
+    for order in orders:
+        if sum(widths[i] + gap for i in keep) <= available:
+            break
+        keep = [i for i in keep if columns[i].column.drop_order != order]
+    return keep
+
+
+# -- dirs ----------------------------------------------------------------------------------------
+
+
+def configured_tmp_dirs(config: Config) -> list[str]:
+    return distinct_dirs(*(os.fspath(path) for path in config.directories.tmp))
+
+
+def configured_tmp2_dir(config: Config) -> str | None:
+    tmp2 = config.directories.tmp2
+    return os.path.normpath(os.fspath(tmp2)) if tmp2 else None
+
+
+def configured_dst_dirs(config: Config) -> list[str]:
+    return distinct_dirs(*(os.fspath(path) for path in config.directories.dst_or_tmp))
+
+
+def dir_prefixes(config: Config, jobs: Sequence[Job]) -> tuple[str, str]:
+    """The shared prefixes of the tmp dirs and of the dst dirs (configured and the jobs')."""
+    tmp2 = configured_tmp2_dir(config)
+    tmp = common_prefix(
+        [*configured_tmp_dirs(config), *(job.tmp_dir for job in jobs), *([tmp2] if tmp2 else [])]
+    )
+    dst = common_prefix([*configured_dst_dirs(config), *(job.dst_dir for job in jobs)])
+    return tmp, dst
+
+
+def short_dir(path: str, prefix: str) -> str:
+    """``path`` without ``prefix`` (``.`` when they are the same dir)."""
+    if prefix and path.startswith(prefix):
+        return path[len(prefix) :] or "."
+    return path
+
+
+def placed(path: str | None, dir_of: Mapping[str, str]) -> str | None:
+    """Which configured dir a job's dir is (by ``dir_of``), else the dir itself, normalised."""
+    if not path:
+        return None
+    return dir_of.get(path) or os.path.normpath(path)
+
+
+@dataclass(frozen=True)
+class TmpRow:
+    """A row of the tmp table: a tmp dir (or the tmp2 dir), its jobs and whether it is ready."""
+
+    path: str
+    role: str  # "tmp" or "tmp2"
+    jobs: int
+    phases: str
+    free_bytes: int | None
+    error: str | None
+    ready: bool | None  # None: cannot tell (free space unknown), or not scheduled (tmp2)
+    why: str
+
+
+@dataclass(frozen=True)
+class DstRow:
+    """A row of the dst table: a dst dir, its finished plots and the jobs headed there."""
+
+    path: str
+    plots: int | None  # None: not counted yet
+    plot_bytes: int
+    free_bytes: int | None
+    error: str | None
+    inbound: int
+    phases: str
+
+
+def tmp_readiness(
+    config: Config, tmp_dir: str, jobs_here: Sequence[Job], free: int | None
+) -> tuple[bool | None, str]:
+    """Whether the scheduler would start a job in ``tmp_dir`` now, going by the dir alone.
+
+    The same per-dir rules as ``scheduler.decide`` (max jobs, the phase limit before the
+    milestone, free space); global limits (max jobs, stagger) are the status line's business.
+    """
+    limits = tmp_limits(config, tmp_dir)
+    before = sum(1 for job in jobs_here if job.phase is None or job.phase < limits.milestone)
+    if len(jobs_here) >= limits.max_jobs:
+        return False, f"max jobs {limits.max_jobs}"
+    if before >= limits.phase_limit:
+        return False, f"{before} before {limits.milestone}"
+    if free is None:
+        return None, "free space unknown"
+    needed = tmp_need_bytes(config)
+    if free < needed:
+        return False, f"{human_bytes(free)} free, needs {human_bytes(needed)}"
+    return True, "ready"
+
+
+def tmp_rows(
+    config: Config,
+    jobs: Sequence[Job],
+    dir_of: Mapping[str, str],
+    infos: Mapping[str, DirInfo],
+) -> list[TmpRow]:
+    rows = []
+    for path in configured_tmp_dirs(config):
+        here = [job for job in jobs if placed(job.tmp_dir, dir_of) == path]
+        info = infos.get(path)
+        free = info.free_bytes if info is not None else None
+        if info is None:
+            ready, why = None, "?"
+        else:
+            ready, why = tmp_readiness(config, path, here, free)
+        error = info.error if info is not None else None
+        rows.append(TmpRow(path, "tmp", len(here), phases_text(here), free, error, ready, why))
+    tmp2 = configured_tmp2_dir(config)
+    if tmp2 is not None:
+        here = [job for job in jobs if placed(job.tmp2_dir, dir_of) == tmp2]
+        info = infos.get(tmp2)
+        rows.append(
+            TmpRow(
+                tmp2,
+                "tmp2",
+                len(here),
+                "",  # every job's phase again: the tmp dirs' rows say it
+                info.free_bytes if info is not None else None,
+                info.error if info is not None else None,
+                None,
+                "shared tmp2",
+            )
+        )
+    return rows
+
+
+def dst_rows(
+    config: Config,
+    jobs: Sequence[Job],
+    dir_of: Mapping[str, str],
+    infos: Mapping[str, DirInfo],
+) -> list[DstRow]:
+    rows = []
+    for path in configured_dst_dirs(config):
+        inbound = [job for job in jobs if placed(job.dst_dir, dir_of) == path and not job.completed]
+        info = infos.get(path)
+        rows.append(
+            DstRow(
+                path=path,
+                plots=info.plots if info is not None else None,
+                plot_bytes=info.plot_bytes if info is not None else 0,
+                free_bytes=info.free_bytes if info is not None else None,
+                error=info.error if info is not None else None,
+                inbound=len(inbound),
+                phases=phases_text(inbound),
+            )
+        )
+    return rows
+
+
+# -- the phase histogram -------------------------------------------------------------------------
+
+#: plotman's strip: chia's phases 1:0-1:7, 2:0-2:7, 3:0-3:6 and 4:0, one bin each.
+PLOTMAN_PHASES: tuple[Phase, ...] = (
+    *(Phase(1, minor) for minor in range(8)),
+    *(Phase(2, minor) for minor in range(8)),
+    *(Phase(3, minor) for minor in range(7)),
+    Phase(4, 0),
+)
+
+
+@dataclass(frozen=True)
+class PhaseBin:
+    """How many jobs are at ``phase`` (None: phase unknown)."""
+
+    phase: Phase | None
+    count: int
+
+
+def phase_bins(jobs: Sequence[Job]) -> list[PhaseBin]:
+    """plotman's bins, plus any other phase a job is at (in order), plus unknown when any."""
+    counts: dict[Phase, int] = dict.fromkeys(PLOTMAN_PHASES, 0)
+    unknown = 0
+    for job in jobs:
+        if job.phase is None:
+            unknown += 1
+        else:
+            counts[job.phase] = counts.get(job.phase, 0) + 1
+    bins: list[PhaseBin] = [PhaseBin(phase, counts[phase]) for phase in sorted(counts)]
+    if unknown:
+        bins.append(PhaseBin(None, unknown))
+    return bins
+
+
+# -- the status line -----------------------------------------------------------------------------
+
+
+@dataclass
+class PlottingState:
+    """What the status line says about plotting; kept by the app from pass to pass."""
+
+    enabled: bool
+    holds_lock: bool | None = None  # None: no pass yet
+    lock_note: str = ""  # the engine's word on who starts jobs, when it is not us
+    decision: Decision | None = None  # the last scheduling pass's
+    last_start: float | None = None
+    error: str | None = None  # the last pass failed with this
+
+
+def plotting_words(state: PlottingState, now: float) -> tuple[str, str]:
+    """``("active" | "paused", detail)`` for ``Plotting: <word> <detail>``.
+
+    The word is the pause switch; the detail is why nothing starts, or when the last job did.
+    """
+    word = "active" if state.enabled else "paused"
+    last = (
+        f"last start {human_duration(now - state.last_start)} ago"
+        if state.last_start is not None
+        else "no start yet"
+    )
+    if state.error is not None:
+        return word, f"pass failed: {state.error}"
+    if state.holds_lock is False:
+        note = state.lock_note or "another process starts the plot jobs"
+        return word, f"monitoring only: {note}"
+    if not state.enabled:
+        return word, f"({last})"
+    decision = state.decision
+    if isinstance(decision, Start):
+        return word, f"starting a job: {decision.reason}"
+    if isinstance(decision, Wait):
+        return word, f"waiting: {decision.reason}; {last}"
+    return word, f"({last})"
+
+
+def archiving_words(config: Config) -> str:
+    """``Archiving: <this>``. The hook for the archiving snapshot, once the engine has one."""
+    return "not set up" if not config.archiving.active_targets else "coming"
+
+
+@dataclass
+class DashboardState:
+    """Everything the dashboard shows, as the workers last reported it."""
+
+    snapshot: Snapshot = field(default_factory=lambda: Snapshot(jobs=(), updated=0.0))
+    dir_of: Mapping[str, str] = field(default_factory=dict)
+    dirs: dict[str, DirInfo] = field(default_factory=dict)
+    dirs_taken_at: float | None = None
+    last_pass_at: float | None = None  # the clock of the last pass that reached the screen
+    #: The action log's newest entries, in the order they were read (oldest first).
+    actions: deque[ActionEntry] = field(default_factory=lambda: deque(maxlen=ACTIONS_KEPT))

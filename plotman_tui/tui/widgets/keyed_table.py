@@ -1,0 +1,44 @@
+"""A DataTable with fixed columns whose rows are kept in step with a list, by key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+
+class KeyedTable(DataTable[Text]):
+    """Rows added, updated and removed by key inside one batch: never cleared."""
+
+    COLUMNS: Sequence[tuple[str, str, bool]] = ()  # (key, title, right-aligned)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="none", zebra_stripes=False, show_cursor=False)
+        self.can_focus = False
+        self._rows: dict[str, list[Text]] = {}
+
+    def on_mount(self) -> None:
+        for key, title, right in self.COLUMNS:
+            self.add_column(Text(title, justify="right" if right else "left"), key=key)
+
+    def show_rows(self, rows: Sequence[tuple[str, Sequence[Text]]]) -> None:
+        wanted = dict(rows)
+        with self.app.batch_update():
+            for key in [key for key in self._rows if key not in wanted]:
+                self.remove_row(key)
+                del self._rows[key]
+            for key, cells in wanted.items():
+                old = self._rows.get(key)
+                if old is None:
+                    self.add_row(*cells, key=key)
+                else:
+                    for (column, _, _), before, after in zip(self.COLUMNS, old, cells, strict=True):
+                        if before.plain != after.plain or before.style != after.style:
+                            self.update_cell(key, column, after, update_width=True)
+                self._rows[key] = list(cells)
+
+
+def cell(text: str, style: str = "", *, right: bool = False) -> Text:
+    """A table cell: Text, never markup (paths and reasons hold brackets)."""
+    return Text(text, style=style, justify="right" if right else "left", no_wrap=True)

@@ -1,0 +1,51 @@
+"""The tmp table: each tmp dir (and tmp2), whether a new job may start there, its jobs and space."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+
+from plotman_tui.farm.units import human_bytes
+from plotman_tui.tui.view import TmpRow, short_dir
+from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
+
+
+def _ready(row: TmpRow) -> Text:
+    if row.role == "tmp2":
+        return cell("tmp2", "dim")
+    if row.ready is True:
+        return cell("ready", "bold green")
+    if row.ready is None:
+        return cell(row.why, "dim")
+    return cell(row.why, "yellow")
+
+
+class TmpTable(KeyedTable):
+    COLUMNS = (
+        ("dir", "tmp", False),
+        ("jobs", "jobs", True),
+        ("phases", "phases", False),
+        ("free", "free", True),
+        # Last: its reasons are the longest cells, and a cut one still reads.
+        ("ready", "ready", False),
+    )
+
+    def show(self, rows: Sequence[TmpRow], prefix: str) -> None:
+        self.show_rows(
+            [
+                (
+                    row.path,
+                    [
+                        cell(short_dir(row.path, prefix)),
+                        cell(str(row.jobs), right=True),
+                        cell(row.phases),
+                        cell(row.error, "bold red", right=True)
+                        if row.error
+                        else cell(human_bytes(row.free_bytes, short=True), right=True),
+                        _ready(row),
+                    ],
+                )
+                for row in rows
+            ]
+        )

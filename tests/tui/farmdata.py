@@ -1,0 +1,214 @@
+"""A fixed farm for the dashboard's snapshot tests: the messages the workers would post.
+
+Everything is built from ``farm.model`` objects at a fixed time, so a screenshot is the same on
+every machine (the tests pin the time zone to UTC too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from plotman_tui.config.schema import (
+    Config,
+    DirectoriesConfig,
+    LoggingConfig,
+    SchedulingConfig,
+)
+from plotman_tui.farm.actionlog import ActionEntry
+from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.engine import PassResult
+from plotman_tui.farm.model import Job, JobStatus, Phase, Snapshot, TempFile
+from plotman_tui.farm.scheduler import Decision, Wait
+from plotman_tui.tui.app import DashboardApp
+from plotman_tui.tui.messages import ActionsRead, DirsSampled, PassCompleted
+
+#: 2023-11-14 22:13:20 UTC.
+NOW = 1_700_000_000.0
+GIB = 1024**3
+
+STAGGER = Wait("stagger (1623s/1800s)")
+
+TMP = ("/mnt/nvme/tmp/0", "/mnt/nvme/tmp/1")
+TMP2 = "/mnt/nvme/tmp2"
+DST = ("/mnt/farm/dst/0", "/mnt/farm/dst/1")
+
+
+def farm_config(**scheduling: int) -> Config:
+    return Config(
+        logging=LoggingConfig(plots=Path("/var/log/plots")),
+        directories=DirectoriesConfig(
+            tmp=tuple(Path(p) for p in TMP), tmp2=Path(TMP2), dst=tuple(Path(p) for p in DST)
+        ),
+        scheduling=replace(SchedulingConfig(), **scheduling),
+    )
+
+
+def plot_id(seed: int) -> str:
+    return hashlib.sha256(f"plot {seed}".encode()).hexdigest()
+
+
+def make_job(
+    seed: int,
+    *,
+    age_s: float,
+    phase: Phase | None,
+    tmp: int = 0,
+    dst: int = 0,
+    status: JobStatus = JobStatus.RUN,
+    phase_seconds: Sequence[tuple[int, float]] = (),
+    tmp_usage: int | None = None,
+) -> Job:
+    pid = 4100 + seed
+    the_id = plot_id(seed)
+    tmp_dir, dst_dir = TMP[tmp], DST[dst]
+    files = (
+        (TempFile(f"{tmp_dir}/plot-k32-{the_id}.plot.sort.tmp", tmp_usage),) if tmp_usage else ()
+    )
+    return Job(
+        pid=pid,
+        plotter="chia",
+        argv=("chia", "plots", "create", "-k", "32", "-t", tmp_dir, "-2", TMP2, "-d", dst_dir),
+        cwd="/home/farmer",
+        started_at=NOW - age_s,
+        wall_seconds=age_s,
+        status=status,
+        plot_id=the_id,
+        k=32,
+        tmp_dir=tmp_dir,
+        tmp2_dir=TMP2,
+        dst_dir=dst_dir,
+        threads=4,
+        buckets=128,
+        buffer_mib=3389,
+        phase=phase,
+        phase_seconds=tuple(phase_seconds),
+        log_file=f"/var/log/plots/{the_id[:8]}.log",
+        tmp_files=files,
+        tmp_usage_bytes=tmp_usage,
+        mem_rss_bytes=3 * GIB + seed * 100 * 1024**2,
+        user_seconds=age_s * 1.6,
+        sys_seconds=age_s * 0.2,
+        iowait_seconds=age_s * 0.05,
+    )
+
+
+def farm_jobs() -> tuple[Job, ...]:
+    """Five jobs, youngest first (as a scan lists them), in every state the table colours."""
+    return (
+        make_job(1, age_s=600, phase=Phase(1, 2), tmp=1, dst=1, tmp_usage=40 * GIB),
+        make_job(2, age_s=4_000, phase=Phase(1, 6), tmp=0, dst=0, tmp_usage=120 * GIB),
+        make_job(
+            3,
+            age_s=11_000,
+            phase=Phase(2, 3),
+            tmp=1,
+            dst=0,
+            status=JobStatus.STP,
+            phase_seconds=((1, 9_000.0),),
+            tmp_usage=180 * GIB,
+        ),
+        make_job(
+            4,
+            age_s=19_000,
+            phase=Phase(3, 5),
+            tmp=0,
+            dst=1,
+            status=JobStatus.DSK,
+            phase_seconds=((1, 9_100.0), (2, 4_000.0)),
+            tmp_usage=150 * GIB,
+        ),
+        make_job(5, age_s=30, phase=None, tmp=0, dst=0, status=JobStatus.SLP),
+    )
+
+
+def pass_completed(
+    jobs: Sequence[Job] | None = None,
+    *,
+    decision: Decision | None = STAGGER,
+    holds_lock: bool = True,
+    at: float = NOW,
+) -> PassCompleted:
+    snapshot = Snapshot(jobs=tuple(farm_jobs() if jobs is None else jobs), updated=at)
+    result = PassResult(
+        time=at,
+        snapshot=snapshot,
+        decision=decision,
+        started=None,
+        events=(),
+        holds_lock=holds_lock,
+    )
+    return PassCompleted(result=result, scheduled=decision is not None, dir_of={})
+
+
+def dirs_sampled() -> DirsSampled:
+    infos = (
+        DirInfo(TMP[0], total_bytes=2000 * GIB, free_bytes=1400 * GIB),
+        DirInfo(TMP[1], total_bytes=2000 * GIB, free_bytes=210 * GIB),
+        DirInfo(TMP2, total_bytes=1000 * GIB, free_bytes=600 * GIB),
+        DirInfo(
+            DST[0],
+            total_bytes=18_000 * GIB,
+            free_bytes=5_200 * GIB,
+            plots=3,
+            plot_bytes=3 * 101 * GIB,
+        ),
+        DirInfo(DST[1], error="missing"),
+    )
+    return DirsSampled(dirs=infos, taken_at=NOW)
+
+
+def actions_read() -> ActionsRead:
+    jobs = farm_jobs()
+    entries = [
+        ActionEntry(
+            time=NOW - job.wall_seconds,
+            action="start",
+            plot_id=None,
+            pid=job.pid,
+            argv=job.argv,
+            reason="tmp/0 ready (empty); dst/0: most space, 5.1 TiB free",
+        )
+        for job in reversed(jobs)
+    ]
+    entries.append(
+        ActionEntry(
+            time=NOW - 3_000,
+            action="suspend",
+            plot_id=jobs[2].plot_id,
+            pid=jobs[2].pid,
+            reason="dashboard: suspended job 035eedc0 (pid 4103)",
+        )
+    )
+    entries.append(
+        ActionEntry(
+            time=NOW - 60,
+            action="kill",
+            plot_id=plot_id(9),
+            pid=4109,
+            reason="dashboard",
+            result="failed: permission denied [as root?]",
+        )
+    )
+    entries.sort(key=lambda entry: entry.time)
+    return ActionsRead(entries=tuple(entries))
+
+
+def still_app(*, plotting_enabled: bool = True, **scheduling: int) -> DashboardApp:
+    """The dashboard with no worker: it shows only what a test posts."""
+    return DashboardApp(
+        farm_config(**scheduling),
+        Path("/etc/plotman-tui/config.toml"),
+        plotting_enabled=plotting_enabled,
+        live=False,
+        clock=lambda: NOW + 0.5,
+    )
+
+
+def feed(app: DashboardApp) -> None:
+    """Post what the workers would: a pass, the dirs and the action log."""
+    app.post_message(pass_completed())
+    app.post_message(dirs_sampled())
+    app.post_message(actions_read())

@@ -1,0 +1,141 @@
+"""The dashboard fed by hand (no workers): the cursor follows its job, sorting, filtering,
+resizing and the too-small notice, help and quitting."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from plotman_tui.farm.model import Phase
+from plotman_tui.tui.screens.help_screen import HelpScreen
+from plotman_tui.tui.screens.job_screen import JobScreen
+from plotman_tui.tui.view import job_key
+from plotman_tui.tui.widgets.too_small import TooSmall
+from tests.tui.farmdata import (
+    dirs_sampled,
+    farm_jobs,
+    feed,
+    make_job,
+    pass_completed,
+    still_app,
+)
+from tests.tui.pilots import jobs_table, shown_keys
+
+
+async def test_cursor_stays_on_its_job_while_rows_come_go_and_resort() -> None:
+    app = still_app()
+    jobs = list(farm_jobs())
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        await pilot.pause()
+        table = jobs_table(app)
+        watched = job_key(jobs[2])
+        assert table.select_key(watched)
+        # A new (youngest) job arrives on top, the oldest one ends.
+        newcomer = make_job(6, age_s=1, phase=None)
+        app.post_message(pass_completed([newcomer, *jobs[:4]]))
+        await pilot.pause()
+        assert shown_keys(app)[0] == job_key(newcomer)
+        assert table.selected_key == watched
+        # Sorted by phase, then phases move on so that the order changes under the cursor.
+        await pilot.press(*["o"] * 7)
+        assert app.jobs_order.column == "phase"
+        assert table.selected_key == watched
+        moved = [
+            replace(job, phase=Phase(4, 0)) if job_key(job) == watched else job for job in jobs
+        ]
+        app.post_message(pass_completed(moved))
+        await pilot.pause()
+        assert shown_keys(app)[-1] == watched  # the furthest along sorts last
+        assert table.selected_key == watched
+        # The cursor's job ends: the cursor stays in the table.
+        app.post_message(pass_completed(jobs[:2]))
+        await pilot.pause()
+        assert table.selected_key in {job_key(job) for job in jobs[:2]}
+
+
+async def test_header_click_sorts_and_a_second_click_reverses() -> None:
+    app = still_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        await pilot.pause()
+        table = jobs_table(app)
+        wall_x = sum(column.get_render_width(table) for column in table.ordered_columns[:5])
+        await pilot.click(table, offset=(wall_x + 2, 1))  # inside the border, on "wall"
+        assert app.jobs_order.column == "wall" and not app.jobs_order.descending
+        await pilot.click(table, offset=(wall_x + 2, 1))
+        assert app.jobs_order.descending
+
+
+async def test_filter_narrows_the_rows_and_escape_brings_them_back() -> None:
+    app = still_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app)
+        await pilot.pause()
+        await pilot.press("slash", *"stp")
+        assert [key.split("@")[0] for key in shown_keys(app)] == ["4103"]
+        await pilot.press("enter")
+        assert jobs_table(app).has_focus and app.filter_text == "stp"
+        await pilot.press("escape")
+        assert len(shown_keys(app)) == 5 and app.filter_text == ""
+
+
+async def test_resizing_with_data_flowing_reflows_columns_and_shows_the_notice() -> None:
+    app = still_app()
+    jobs = farm_jobs()
+    async with app.run_test(size=(200, 60)) as pilot:
+        feed(app)
+        await pilot.pause()
+        table = jobs_table(app)
+        table.select_key(job_key(jobs[3]))
+        wide_columns = list(table.columns)
+        for step, (width, height) in enumerate(
+            [(80, 24), (50, 12), (120, 40), (30, 5), (81, 25), (200, 60), (60, 16)]
+        ):
+            await pilot.resize_terminal(width, height)
+            app.post_message(pass_completed([*jobs[: step % 3], jobs[3]]))
+            app.post_message(dirs_sampled())
+            await pilot.pause()
+            notice = app.dashboard.query_one(TooSmall)
+            too_small = width < 60 or height < 16
+            assert notice.display == too_small, (width, height)
+            assert app.dashboard.query_one("#dashboard").display == (not too_small)
+            if not too_small:
+                assert table.row_count == 1 + step % 3
+                assert table.selected_key == job_key(jobs[3])
+        await pilot.resize_terminal(80, 24)
+        app.post_message(pass_completed())
+        await pilot.pause()
+        assert len(table.columns) < len(wide_columns)  # narrow: the least useful went
+        assert {"plot id", "phase"} <= {str(key.value) for key in table.columns}
+        assert table.selected_key == job_key(jobs[3])
+
+
+async def test_help_and_details_screens_open_and_close() -> None:
+    app = still_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app)
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("p")  # the dashboard's keys sleep while a modal is open
+        assert app.plotting.enabled
+        await pilot.press("escape")
+        await pilot.press("down", "enter")
+        assert isinstance(app.screen, JobScreen)
+        assert app.screen.job.pid == farm_jobs()[1].pid
+        # The job ends while its screen is open: the screen says so, keys refuse.
+        app.post_message(pass_completed(farm_jobs()[2:]))
+        await pilot.pause()
+        assert app.screen.ended
+        await pilot.press("escape")
+        assert app.screen is app.dashboard
+
+
+async def test_archiving_key_says_it_is_not_set_up_and_q_quits_with_0() -> None:
+    app = still_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        assert any("not set up" in str(n.message) for n in app._notifications)
+        await pilot.press("q")
+    assert app.return_code == 0

@@ -1,0 +1,121 @@
+"""Screenshots of the dashboard at 80x24, 120x40 and 200x60, fed the messages its workers post.
+
+The app runs without workers (``live=False``) at a fixed time, in UTC; the baselines are in the
+top-level ``snapshots/`` folder. After a deliberate change of the look, refresh them with
+``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the report.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from textual.pilot import Pilot
+
+from plotman_tui.farm.control import KillPlan
+from plotman_tui.farm.model import TempFile
+from plotman_tui.farm.scheduler import Wait
+from plotman_tui.tui.messages import KillPrepared
+from tests.tui.farmdata import GIB, TMP, TMP2, farm_jobs, feed, pass_completed, still_app
+
+SIZES = [(80, 24), (120, 40), (200, 60)]
+SnapCompare = Callable[..., bool]
+
+
+@pytest.fixture(autouse=True)
+def utc() -> Iterator[None]:
+    """Times on screen are local: pin the zone so the baselines hold everywhere."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+async def fed(pilot: Pilot[int]) -> None:
+    feed(pilot.app)  # type: ignore[arg-type]
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_dashboard(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    assert snap_compare(still_app(), terminal_size=size, run_before=fed)
+
+
+def test_dashboard_before_any_data(snap_compare: SnapCompare) -> None:
+    assert snap_compare(still_app(), terminal_size=(80, 24))
+
+
+def test_paused_and_monitoring(snap_compare: SnapCompare) -> None:
+    async def run_before(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        await fed(pilot)
+        app.post_message(pass_completed(decision=None, holds_lock=False))
+        await pilot.pause()
+
+    app = still_app(plotting_enabled=False)
+    app.plotting.lock_note = "plot jobs are started by pid 812 (plotman-tui plot) since 20:02"
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_no_eligible_dir(snap_compare: SnapCompare) -> None:
+    async def run_before(pilot: Pilot[int]) -> None:
+        await fed(pilot)
+        reason = "no eligible tmp dirs (tmp/0: max jobs 3; tmp/1: 1 before 2:1)"
+        pilot.app.post_message(pass_completed(decision=Wait(reason)))
+        await pilot.pause()
+
+    assert snap_compare(still_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_job_details(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    assert snap_compare(
+        still_app(), terminal_size=size, run_before=fed, press=["down", "down", "enter"]
+    )
+
+
+def test_kill_question(snap_compare: SnapCompare) -> None:
+    job = farm_jobs()[1]
+    name = f"plot-k32-2023-11-14-21-06-{job.plot_id}"
+    files = (
+        TempFile(f"{TMP[0]}/{name}.plot.sort.tmp", 90 * GIB),
+        TempFile(f"{TMP[0]}/{name}.plot.table1.tmp", 30 * GIB),
+        TempFile(f"{TMP2}/{name}.plot.2.tmp", 0),
+    )
+    plan = KillPlan(
+        job=job,
+        files=files,
+        total_bytes=120 * GIB,
+        stopped=True,
+        message=f"job {job.plot_id[:8]} (pid {job.pid}) is stopped; killing it deletes "  # type: ignore[index]
+        "3 temp files (120.0 GiB)",
+    )
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        await fed(pilot)
+        pilot.app.post_message(KillPrepared(plan=plan))
+        await pilot.pause()
+
+    assert snap_compare(still_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help(snap_compare: SnapCompare) -> None:
+    assert snap_compare(
+        still_app(), terminal_size=(120, 40), run_before=fed, press=["question_mark"]
+    )
+
+
+def test_filter_and_sort(snap_compare: SnapCompare) -> None:
+    keys = ["slash", "t", "m", "p", "slash", "0", "enter", "o", "o", "o", "o", "o", "o", "O"]
+    assert snap_compare(still_app(), terminal_size=(80, 24), run_before=fed, press=keys)
+
+
+def test_terminal_too_small(snap_compare: SnapCompare) -> None:
+    assert snap_compare(still_app(), terminal_size=(50, 12), run_before=fed)

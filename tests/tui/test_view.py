@@ -1,0 +1,182 @@
+"""The dashboard's rules, without a screen: columns, order, filter, bins, dir rows, words."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.model import Phase
+from plotman_tui.farm.scheduler import Start, Wait
+from plotman_tui.report import status_columns
+from plotman_tui.tui.view import (
+    PLOTMAN_PHASES,
+    PlottingState,
+    SortOrder,
+    archiving_words,
+    columns_that_fit,
+    dir_prefixes,
+    dst_rows,
+    job_columns,
+    job_key,
+    job_matches,
+    ordered_jobs,
+    phase_bins,
+    plotting_words,
+    short_dir,
+    tmp_readiness,
+    tmp_rows,
+)
+from tests.tui.farmdata import DST, GIB, NOW, TMP, TMP2, farm_config, farm_jobs, make_job
+
+
+def test_every_status_column_has_its_own_id_and_a_sort_key_by_value() -> None:
+    columns = job_columns("", "")
+    assert [c.title for c in columns] == [c.title for c in status_columns("", "")]
+    ids = [c.id for c in columns]
+    assert len(set(ids)) == len(ids)
+    assert "tmp#2" in ids  # the second "tmp" column: temp space, not the dir
+    # A known sort key for each (a new report column would sort by its text: add it to view).
+    from plotman_tui.tui.view import _SORT_KEYS
+
+    assert set(ids) <= set(_SORT_KEYS)
+
+
+def test_sorting_by_wall_uses_seconds_not_text() -> None:
+    jobs = farm_jobs()
+    columns = job_columns("", "")
+    ordered = ordered_jobs(jobs, columns, SortOrder("wall"))
+    assert [job.wall_seconds for job in ordered] == sorted(job.wall_seconds for job in jobs)
+    backwards = ordered_jobs(jobs, columns, SortOrder("wall", descending=True))
+    assert backwards == list(reversed(ordered))
+
+
+def test_unknown_values_sort_first_and_ties_keep_the_scan_order() -> None:
+    jobs = farm_jobs()
+    columns = job_columns("", "")
+    by_phase = ordered_jobs(jobs, columns, SortOrder("phase"))
+    assert by_phase[0].phase is None
+    by_k = ordered_jobs(jobs, columns, SortOrder("k"))  # all k32: the scan's order stays
+    assert [job_key(j) for j in by_k] == [job_key(j) for j in jobs]
+    assert ordered_jobs(jobs, columns, SortOrder()) == list(jobs)
+
+
+def test_sort_order_cycles_and_flips() -> None:
+    columns = job_columns("", "")
+    order = SortOrder()
+    seen = []
+    for _ in range(len(columns) + 1):
+        order = order.next_column(columns)
+        seen.append(order.column)
+    assert seen[:2] == ["plot id", "plotter"] and seen[-1] is None
+    assert SortOrder("wall").by("wall") == SortOrder("wall", descending=True)
+    assert SortOrder("wall", True).by("pid") == SortOrder("pid")
+    assert "temp space" in SortOrder("tmp#2").describe(columns)
+
+
+def test_filter_words_must_all_match_somewhere_in_the_job() -> None:
+    jobs = farm_jobs()
+    columns = job_columns(*dir_prefixes(farm_config(), jobs))
+    stopped = [job for job in jobs if job_matches(job, "STP", columns)]
+    assert [job.pid for job in stopped] == [4103]
+    assert all(job_matches(job, "", columns) for job in jobs)
+    on_tmp1 = [job.pid for job in jobs if job_matches(job, "tmp/1", columns)]
+    assert on_tmp1 == [4101, 4103]
+    assert [job.pid for job in jobs if job_matches(job, "tmp/1 run", columns)] == [4101]
+    # The full plot id, not only the 8 shown characters.
+    tail = jobs[1].plot_id[-12:]  # type: ignore[index]
+    assert [job.pid for job in jobs if job_matches(job, tail.upper(), columns)] == [4102]
+
+
+def test_columns_that_fit_drop_the_least_useful_first() -> None:
+    columns = job_columns("", "")
+    widths = [len(c.title) + 3 for c in columns]
+    everything = sum(w + 2 for w in widths)
+    assert columns_that_fit(columns, widths, everything, 2) == list(range(len(columns)))
+    fewer = columns_that_fit(columns, widths, everything - 1, 2)
+    dropped = {columns[i].id for i in range(len(columns))} - {columns[i].id for i in fewer}
+    assert dropped == {"io"}  # drop order 12, the highest
+    tiny = [columns[i].id for i in columns_that_fit(columns, widths, 10, 2)]
+    assert tiny == ["plot id", "phase"]  # drop order 0: never dropped
+
+
+def test_prefixes_cover_configured_dirs_and_tmp2() -> None:
+    config = farm_config()
+    tmp, dst = dir_prefixes(config, farm_jobs())
+    assert (tmp, dst) == ("/mnt/nvme/", "/mnt/farm/dst/")
+    assert short_dir(TMP[0], tmp) == "tmp/0" and short_dir(TMP2, tmp) == "tmp2"
+    assert short_dir("/elsewhere", tmp) == "/elsewhere"
+
+
+def test_phase_bins_are_plotmans_strip_plus_others_and_unknown() -> None:
+    jobs = [
+        *farm_jobs(),
+        make_job(7, age_s=5, phase=Phase(0, 0)),
+        make_job(8, age_s=5, phase=Phase(5, 1)),
+    ]
+    bins = phase_bins(jobs)
+    phases = [b.phase for b in bins]
+    assert phases[0] == Phase(0, 0) and phases[-2] == Phase(5, 1) and phases[-1] is None
+    assert set(PLOTMAN_PHASES) <= set(phases)
+    counts = {b.phase: b.count for b in bins}
+    assert counts[Phase(1, 2)] == 1 and counts[Phase(2, 0)] == 0 and counts[None] == 1
+    assert sum(b.count for b in bins) == len(jobs)
+    assert all(b.phase is not None for b in phase_bins(jobs[:4]))
+
+
+def test_tmp_readiness_follows_the_schedulers_per_dir_rules() -> None:
+    config = farm_config(tmpdir_max_jobs=3, tmpdir_stagger_phase_limit=1)
+    early = make_job(1, age_s=60, phase=Phase(1, 2))
+    late = make_job(2, age_s=60, phase=Phase(3, 1))
+    unknown = make_job(3, age_s=60, phase=None)
+    assert tmp_readiness(config, TMP[0], [], 2000 * GIB) == (True, "ready")
+    assert tmp_readiness(config, TMP[0], [late], 2000 * GIB) == (True, "ready")
+    assert tmp_readiness(config, TMP[0], [early], 2000 * GIB) == (False, "1 before 2:1")
+    assert tmp_readiness(config, TMP[0], [unknown], 2000 * GIB)[0] is False
+    assert tmp_readiness(config, TMP[0], [late] * 3, 2000 * GIB) == (False, "max jobs 3")
+    assert tmp_readiness(config, TMP[0], [], None) == (None, "free space unknown")
+    ready, why = tmp_readiness(config, TMP[0], [], 10 * GIB)
+    assert ready is False and why.startswith("10.0 GiB free, needs")
+
+
+def test_dir_rows_match_jobs_to_configured_dirs_also_under_another_name() -> None:
+    config = farm_config()
+    jobs = [
+        replace(make_job(1, age_s=60, phase=Phase(1, 2)), tmp_dir="/link/to/tmp0"),
+        make_job(2, age_s=60, phase=Phase(3, 1), dst=1),
+    ]
+    infos = {TMP[0]: DirInfo(TMP[0], free_bytes=5 * GIB), DST[1]: DirInfo(DST[1], error="missing")}
+    rows = {row.path: row for row in tmp_rows(config, jobs, {"/link/to/tmp0": TMP[0]}, infos)}
+    assert rows[TMP[0]].jobs == 2 and rows[TMP[0]].phases == "1:2 3:1"
+    assert rows[TMP[1]].ready is None  # not sampled yet
+    assert rows[TMP2].role == "tmp2" and rows[TMP2].jobs == 2
+    dst = {row.path: row for row in dst_rows(config, jobs, {}, infos)}
+    assert dst[DST[0]].inbound == 1 and dst[DST[1]].inbound == 1
+    assert dst[DST[1]].error == "missing" and dst[DST[0]].plots is None
+
+
+def test_plotting_words() -> None:
+    state = PlottingState(enabled=True)
+    assert plotting_words(state, NOW) == ("active", "(no start yet)")
+    state.holds_lock = True
+    state.decision = Wait("stagger (60s/1800s)")
+    state.last_start = NOW - 120
+    assert plotting_words(state, NOW) == (
+        "active",
+        "waiting: stagger (60s/1800s); last start 2m ago",
+    )
+    state.decision = Start("t", None, "d", ("chia",), 32, "tmp/0 ready (empty)")
+    assert plotting_words(state, NOW) == ("active", "starting a job: tmp/0 ready (empty)")
+    state.enabled = False
+    assert plotting_words(state, NOW) == ("paused", "(last start 2m ago)")
+    state.holds_lock = False
+    state.lock_note = "plot jobs are started by pid 7"
+    assert plotting_words(state, NOW) == (
+        "paused",
+        "monitoring only: plot jobs are started by pid 7",
+    )
+    state.error = "OSError: boom"
+    assert plotting_words(state, NOW) == ("paused", "pass failed: OSError: boom")
+
+
+def test_archiving_words() -> None:
+    assert archiving_words(farm_config()) == "not set up"
