@@ -63,7 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-ui",
         action="store_true",
-        help="run the engine (plotting) without a screen, for services; one line per event",
+        help="run the engine (plotting, and archiving when enabled) without a screen, for "
+        "services; one line per event",
+    )
+    parser.add_argument(
+        "--no-autostart-plotting",
+        action="store_true",
+        help="open the dashboard with plotting paused (default: [commands.interactive])",
+    )
+    parser.add_argument(
+        "--no-autostart-archiving",
+        action="store_true",
+        help="open the dashboard with archiving paused (default: [commands.interactive])",
     )
     parser.add_argument(
         "--once",
@@ -128,9 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
     archive.add_argument("--json", action="store_true", help="print JSON lines for scripts")
 
-    demo = commands.add_parser("demo", help="a sandbox farm with real tiny plots")
+    commands.add_parser("interactive", help="the dashboard (the same as no command)")
+    demo = commands.add_parser(
+        "demo", help="the dashboard on a sandbox farm plotting and archiving real tiny plots"
+    )
     demo.add_argument("--dir", metavar="D", help="where to build it (default: a temp dir)")
-    demo.add_argument("--plots", type=int, default=3, help="how many plots to run (default 3)")
+    demo.add_argument(
+        "--no-ui", dest="demo_headless", action="store_true", help="the engine's lines, no screen"
+    )
+    demo.add_argument("--json", dest="demo_json", action="store_true", help="with --no-ui: JSON")
     return parser
 
 
@@ -164,9 +181,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _run_loop(args, once=args.headless_once, json_lines=args.headless_json)
     if args.headless_once or args.headless_json:
         raise CliError("--once and --json before the command go with --no-ui", EXIT_USAGE)
-    if command is None:
-        parser.print_help()
-        return EXIT_OK
+    if command in (None, "interactive"):
+        return _cmd_dashboard(args)
     if command == "version":
         return _cmd_version()
     if command == "config":
@@ -174,7 +190,11 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if command == "demo":
         from plotman_tui.sandbox.demo import run_demo
 
-        return run_demo(Path(args.dir) if args.dir else None, plots=args.plots)
+        return run_demo(
+            Path(args.dir) if args.dir else None,
+            headless=args.demo_headless,
+            json_lines=args.demo_json,
+        )
     if command == "history":
         return _cmd_history(args)  # the action log is in the data dir: no config needed
     config = load_config_or_exit(args.config)
@@ -199,6 +219,27 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         "dsched": _cmd_dsched,
     }
     return handlers[command](config, args)
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from plotman_tui.config import resolve_config_path
+
+    config = load_config_or_exit(args.config)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise CliError(
+            "the dashboard needs a terminal; for a service or a pipe use --no-ui "
+            "(see plotman-tui --help)",
+            EXIT_USAGE,
+        )
+    from plotman_tui.tui.app import run_dashboard
+
+    interactive = config.commands.interactive
+    return run_dashboard(
+        config,
+        resolve_config_path(args.config),
+        autostart_plotting=interactive.autostart_plotting and not args.no_autostart_plotting,
+        autostart_archiving=interactive.autostart_archiving and not args.no_autostart_archiving,
+    )
 
 
 def load_config_or_exit(cli_value: str | None) -> Config:

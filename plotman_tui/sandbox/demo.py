@@ -1,92 +1,105 @@
-"""``plotman-tui demo``: a sandbox farm with real tiny plots, watched with ``status``.
+"""``plotman-tui demo``: the dashboard on a sandbox farm, plotting and archiving real tiny plots.
 
-Until the dashboard exists this shows the one-shot status view, refreshed every second, while a
-few real chiapos plots (k18 to k22) run through the sandbox's ``chia`` front.
+The farm has two tmp dirs, two dst dirs and a local archive target (two dirs standing in for
+the farmer's disks); its config starts k20 chiapos plots with no stagger, so within seconds jobs
+move through their phases and finished plots are moved to the archive. The demo keeps its own
+data dir (scheduler lock, action log) inside the farm, so it never takes the lock of a real
+plotting loop on the same machine; it does see every plot job of the machine, as the real
+dashboard does. The "farmer" keeps only the newest plots: older ones are deleted, so a demo left
+running does not fill the disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
-import time
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from plotman_tui.farm.discovery import Scanner
-from plotman_tui.report import render_status, terminal_width
+from plotman_tui.sandbox.farm import Sandbox, make_sandbox
 
-if TYPE_CHECKING:
-    from plotman_tui.sandbox import StartedPlot
-
-# A mix of sizes so phases visibly advance at different speeds (about 1 s, 3 s and 12 s each).
-_DEMO_SIZES = (20, 22, 18, 21, 19, 22)
-_STAGGER_SECONDS = 2.0
-_REFRESH_SECONDS = 1.0
+DEMO_K = 20
+#: Plots the sandbox's "farmer" keeps; older ones are deleted.
+KEEP_ARCHIVED = 12
+_PRUNE_EVERY_S = 5.0
 
 
-def run_demo(directory: Path | None, *, plots: int = 3) -> int:
-    """Build the farm, start ``plots`` staggered plots, show status until they are done."""
-    from plotman_tui.sandbox import make_sandbox, start_plot
+def build_demo_farm(directory: Path | None) -> Sandbox:
+    """The demo's sandbox (``OSError`` when it cannot be built)."""
+    root = directory or Path(tempfile.mkdtemp(prefix="plotman-tui-demo-"))
+    return make_sandbox(
+        root,
+        n_tmp=2,
+        n_dst=2,
+        n_archive=2,
+        k=DEMO_K,
+        global_stagger_m=0,
+        polling_time_s=2,
+    )
 
-    if plots < 1:
-        print("plotman-tui: demo: --plots must be at least 1", file=sys.stderr)
-        return 2
+
+def run_demo(directory: Path | None, *, headless: bool = False, json_lines: bool = False) -> int:
+    """Build the farm and open the dashboard on it (``headless``: the ``--no-ui`` engine)."""
+    from plotman_tui.config import ConfigError, load_config
+
     try:
-        root = directory or Path(tempfile.mkdtemp(prefix="plotman-tui-demo-"))
-        sandbox = make_sandbox(root)
-    except OSError as error:
+        sandbox = build_demo_farm(directory)
+        config = load_config(sandbox.config_path)
+    except (OSError, ConfigError) as error:
         where = directory if directory is not None else "a temp dir"
         print(f"plotman-tui: demo: cannot build the farm in {where}: {error}", file=sys.stderr)
         return 2
-    print(f"Sandbox farm in {root} (config {sandbox.config_path})")
-    scanner = Scanner(sandbox.log_dir)
-    started: list[StartedPlot] = []
-    clear = sys.stdout.isatty()
-    next_start = time.monotonic()
-    try:
-        while True:
-            if len(started) < plots and time.monotonic() >= next_start:
-                index = len(started)
-                started.append(
-                    start_plot(
-                        sandbox,
-                        k=_DEMO_SIZES[index % len(_DEMO_SIZES)],
-                        tmp_index=index % len(sandbox.tmp_dirs),
-                        dst_index=index % len(sandbox.dst_dirs),
-                    )
-                )
-                next_start = time.monotonic() + _STAGGER_SECONDS
-            text = render_status(scanner.scan(), terminal_width())
-            if clear:
-                sys.stdout.write("\x1b[H\x1b[2J")
-            print(f"plotman-tui demo: {len(started)}/{plots} plots started in {root}\n")
-            print(text, flush=True)
-            if len(started) == plots and all(p.popen.poll() is not None for p in started):
-                break
-            time.sleep(_REFRESH_SECONDS)
-    except KeyboardInterrupt:
-        _stop(started)
-        print("\nDemo stopped; its plot jobs were stopped too.")
-        return 130
-    except OSError as error:
-        _stop(started)
-        print(f"plotman-tui: demo: cannot start a plot: {error}", file=sys.stderr)
-        return 1
-    failed = [p for p in started if p.popen.returncode != 0]
-    finished = sorted(
-        name for dst in sandbox.dst_dirs for name in os.listdir(dst) if name.endswith(".plot")
+    if not headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print(
+            "plotman-tui: demo: the dashboard needs a terminal (or run `plotman-tui demo "
+            "--no-ui` to see the engine's lines)",
+            file=sys.stderr,
+        )
+        return 2
+    # The demo's own lock, action log and state: a real loop on this machine is left alone.
+    os.environ["PLOTMAN_TUI_DATA_DIR"] = str(sandbox.root / "data")
+    # On stderr: stdout is the engine's lines (JSON with --json).
+    print(f"Sandbox farm in {sandbox.root} (config {sandbox.config_path})", file=sys.stderr)
+    stop = threading.Event()
+    pruner = threading.Thread(
+        target=_prune_archive, args=(sandbox, stop), name="demo-farmer", daemon=True
     )
-    print(f"\nDone: {len(finished)} finished plots in {root / 'dst'}:")
-    for name in finished:
-        print(f"  {name}")
-    for plot in failed:
-        print(f"  plot with log {plot.log_path} failed (exit {plot.popen.returncode})")
-    print(f"\nTry: plotman-tui --config {sandbox.config_path} dirs")
-    return 0 if not failed else 1
+    pruner.start()
+    try:
+        if headless:
+            from plotman_tui.headless import run_headless
+
+            return run_headless(config, sandbox.config_path, json_lines=json_lines)
+        from plotman_tui.tui.app import run_dashboard
+
+        return run_dashboard(
+            config, sandbox.config_path, autostart_plotting=True, autostart_archiving=True
+        )
+    finally:
+        stop.set()
+        print(
+            f"Demo ended; its plot jobs run on until they finish. Farm: {sandbox.root}\n"
+            f"Look again: plotman-tui --config {sandbox.config_path} status",
+            file=sys.stderr,
+        )
 
 
-def _stop(started: list[StartedPlot]) -> None:
-    for plot in started:
-        if plot.popen.poll() is None:
-            plot.popen.terminate()
+def _prune_archive(sandbox: Sandbox, stop: threading.Event) -> None:
+    """The sandbox farmer's housekeeping: keep the newest ``KEEP_ARCHIVED`` plots."""
+    while not stop.wait(_PRUNE_EVERY_S):
+        plots = []
+        for directory in sandbox.archive_dirs:
+            try:
+                with os.scandir(directory) as entries:
+                    plots += [
+                        (entry.stat().st_mtime, entry.path)
+                        for entry in entries
+                        if entry.name.endswith(".plot") and entry.is_file(follow_symlinks=False)
+                    ]
+            except OSError:
+                continue
+        for _, path in sorted(plots)[:-KEEP_ARCHIVED]:
+            with contextlib.suppress(OSError):
+                os.unlink(path)

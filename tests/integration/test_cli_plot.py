@@ -250,3 +250,26 @@ def test_once_for_cron_exit_status_and_lines(
         assert usage.returncode == 2 and message in usage.stderr
     for result in (full, text, broken):
         assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_the_demo_plots_and_archives_real_plots(tmp_path: Path, loops: list[Loop]) -> None:
+    require_chiapos()
+    farm = tmp_path / "demo"
+    loop = Loop(dict(os.environ), "demo", "--dir", str(farm), "--no-ui", "--json")
+    loops.append(loop)
+    try:
+        moved = loop.wait(
+            lambda e: e["event"] == "transferred" and not e["failed"], 120, "a plot archived"
+        )
+    finally:
+        code, stderr = loop.stop(signal.SIGTERM)
+    assert code == 0, stderr
+    assert f"Sandbox farm in {farm.resolve()}" in stderr
+    archived = {p.name for p in (farm / "archive").glob("*/*.plot")}
+    assert os.path.basename(moved["source"]) in archived
+    assert not Path(moved["source"]).exists()
+    # The demo keeps its lock and action log in the farm, away from a real loop's.
+    assert (farm / "data" / "actions.jsonl").exists()
+    for pid in [e["pid"] for e in loop.of("start")]:
+        with suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)

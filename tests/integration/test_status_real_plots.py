@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import subprocess
 import sys
@@ -79,19 +78,3 @@ def test_status_sees_real_plots_advance_and_finish(tmp_path: Path) -> None:
     assert len(big_phases) >= 2, f"k20 phase never advanced: {big_phases}"
     assert seen[big.popen.pid][0]["tmp2_dir"] == str(sandbox.tmp2_dir)
     assert any(record["tmp_usage_bytes"] for record in seen[big.popen.pid])
-
-
-def test_demo_runs_a_real_plot_to_the_end(tmp_path: Path) -> None:
-    require_real(importlib.util.find_spec("chiapos") is not None, "chiapos is not installed")
-    result = subprocess.run(
-        [str(PLOTMAN_TUI), "demo", "--dir", str(tmp_path / "demo"), "--plots", "1"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=dict(os.environ, COLUMNS="120"),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    # The status view showed the running plot (other tests' jobs may be on the machine too).
-    assert re.search(r"Total jobs: [1-9]", result.stdout), result.stdout
-    finished = list((tmp_path / "demo" / "dst").glob("*/*.plot"))
-    assert len(finished) == 1 and finished[0].name in result.stdout
