@@ -12,8 +12,10 @@ farmer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +49,8 @@ from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.events import Event, EventKind, LockWatch, WaitNotes, record_action
 from plotman_tui.farm.launches import BackOff
 from plotman_tui.farm.lock import SchedulerLock
-from plotman_tui.farm.model import Job, distinct_dirs
+from plotman_tui.farm.model import Job, JobStatus, distinct_dirs
+from plotman_tui.farm.procfs import sample_process
 from plotman_tui.farm.units import human_bytes, human_duration
 
 #: A target whose transfer failed waits this long before its next one, doubling to the max.
@@ -150,7 +153,7 @@ class ArchivingEngine:
         if taken:
             self._waits.forget()
         running = find_transfers(self.config.archiving.targets)
-        self._report_ended(running, now, events, record=holds_lock)
+        running += self._report_ended(running, now, events, record=holds_lock)
         spaces = {target.name: self.space.current(target.name) for target in self.targets}
         started: list[StartedTransfer] = []
         waits: tuple[ArchiveWait, ...] = ()
@@ -186,7 +189,11 @@ class ArchivingEngine:
 
     def _report_ended(
         self, running: Sequence[RunningTransfer], now: float, events: list[Event], *, record: bool
-    ) -> None:
+    ) -> list[RunningTransfer]:
+        """Report the seen transfers that ended; return those still running that ``running``
+        misses (a transfer started a moment ago may still be inside exec, its command line
+        empty), so that they count as under way."""
+        unrecognised: list[RunningTransfer] = []
         current = {(t.pid, t.create_time): t for t in running}
         # A transfer's helper processes may outlive the process that started it: it has ended
         # only once no process moves its plot.
@@ -194,6 +201,9 @@ class ArchivingEngine:
         for key, seen in list(self._seen.items()):
             transfer = seen.transfer
             if key in current or os.path.normpath(transfer.source) in moving:
+                continue
+            if _alive(*key):
+                unrecognised.append(transfer)
                 continue
             del self._seen[key]
             events += self._ended(seen, now, record=record)
@@ -203,12 +213,17 @@ class ArchivingEngine:
         for pid in [pid for pid, s in self._ours.items() if s.popen.poll() is not None]:
             if not any(t.pid == pid for t in running):
                 self._ours.pop(pid)
+        return unrecognised
 
     def _ended(self, seen: _Seen, now: float, *, record: bool) -> list[Event]:
         transfer = seen.transfer
         target = self._target(transfer.target)
         ours = self._ours.get(transfer.pid)
-        exit_code = ours.popen.poll() if ours is not None else None
+        exit_code = None
+        if ours is not None:
+            # Gone from the process table, so its reaper thread records the status any moment.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                exit_code = ours.popen.wait(timeout=0.5)
         local = None
         if target is not None and target.type is TargetType.LOCAL and transfer.archive_dir:
             local = transfer_destination(target, transfer.source, transfer.archive_dir)
@@ -454,6 +469,16 @@ def plot_id_of(name: str) -> str | None:
     """The plot id in a plot file's name (``plot-k32-2021-...-<64 hex>.plot``)."""
     match = _PLOT_ID.search(name)
     return match.group(1) if match else None
+
+
+def _alive(pid: int, create_time: float) -> bool:
+    """Whether process ``pid`` started at ``create_time`` still runs (not a zombie)."""
+    sample = sample_process(pid)
+    return (
+        sample is not None
+        and sample.status is not JobStatus.ZMB
+        and sample.create_time == create_time
+    )
 
 
 def _size(path: str) -> int | None:

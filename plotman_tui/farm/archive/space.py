@@ -733,6 +733,7 @@ class SpaceMonitor:
         self._watched = {target.name: _Watched(target) for target in targets}
         #: Called (in the event loop) with a target's name when a new sample of it has landed.
         self.on_update = on_update
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop refreshing the samples
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s
@@ -756,8 +757,17 @@ class SpaceMonitor:
 
         The old sample stays in :meth:`current` until the new one lands: count the transfer as
         under way until ``current(name).checked_at`` is later than its end. A backoff is cut
-        short too: a transfer that just ended shows the farmer answers.
+        short too: a transfer that just ended shows the farmer answers. Safe to call from any
+        thread (the engine's passes run in worker threads): the change is made in the loop.
         """
+        loop = self._loop
+        if loop is not None and not _running_in(loop):
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to refresh
+                loop.call_soon_threadsafe(self._invalidate, name)
+            return
+        self._invalidate(name)
+
+    def _invalidate(self, name: str) -> None:
         watched = self._watched.get(name)
         if watched is None:
             return
@@ -767,6 +777,7 @@ class SpaceMonitor:
 
     async def refresh_due(self) -> None:
         """Read every target whose sample is due, side by side, and wait for those reads."""
+        self._loop = asyncio.get_running_loop()
         now = self._clock()
         tasks = [
             self._start(watched) for watched in self._watched.values() if now >= watched.due_at
@@ -777,6 +788,7 @@ class SpaceMonitor:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep every sample fresh until ``stop`` is set; a read never holds up another."""
+        self._loop = asyncio.get_running_loop()
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
@@ -841,3 +853,11 @@ class SpaceMonitor:
             watched.due_at = float("-inf")
         # The run loop sleeps until the earliest due time, which has just changed.
         self._wake.set()
+
+
+def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the caller runs in ``loop``'s thread, inside it."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

@@ -1,0 +1,782 @@
+"""Archiving as a farmer runs it: real plots, moved by real rsync to a real farmer.
+
+The plots are real k18 chiapos plots from the sandbox plotter (made once per worker, then
+copied into each test's own sandbox); the far side is a local dir, an ``rsync --daemon`` or an
+``sshd`` on 127.0.0.1, with free space read by df over SSH. The archiving engine runs its
+passes here as the ``archive`` loop would (``refresh_due`` stands for the loop's background
+refresh of free space). Faults are real too: sshd stopped, the rsync daemon killed mid-transfer,
+a wrong host key, archive dirs without room.
+
+Transfers are found machine-wide, so every test uses its own target names and dirs (tests run
+side by side under ``pytest -n``) and looks only at those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from plotman_tui.config import load_config
+from plotman_tui.config.schema import ArchiveTarget, ArchivingConfig, Config, TargetType
+from plotman_tui.farm.actionlog import ActionEntry, ActionLog
+from plotman_tui.farm.archive.engine import RETRY_S, ArchivePassResult, ArchivingEngine
+from plotman_tui.farm.archive.space import SpaceMonitor
+from plotman_tui.farm.archive.transfer import RunningTransfer, StartedTransfer, find_transfers
+from plotman_tui.farm.engine import Engine, PassResult, PlottingEngine
+from plotman_tui.farm.events import Event, EventKind
+from plotman_tui.farm.lock import SchedulerLock
+from plotman_tui.sandbox import make_sandbox, start_plot
+from tests.conftest import require_chiapos, require_real, wait_for
+from tests.integration.test_cli_readonly import PLOTMAN_TUI
+from tests.integration.test_engine import SandboxScanner
+from tests.realservices import (  # noqa: F401
+    LOOPBACK,
+    RsyncDaemon,
+    SshServer,
+    rsync_available,
+    rsync_daemon_fixture,
+    ssh_server_fixture,
+)
+
+pytestmark = pytest.mark.real_service
+
+T = TypeVar("T")
+
+#: Distinct real plots each worker makes once (a test needs at most this many at once).
+POOL_PLOTS = 3
+#: A finished plot's mtime is set this far back, past the 60 s it must stay unchanged.
+SETTLED_S = 120.0
+#: KiB/s that keep a ~4 MiB k18 plot on its way for about two seconds.
+SLOW_KBPS = 2048
+#: Seconds a transfer, a pass or a service gets before a test gives up on it.
+TIMEOUT_S = 15.0
+
+
+@pytest.fixture(autouse=True)
+def _need_rsync() -> None:
+    require_real(rsync_available(), "rsync is not installed (apt-get install rsync)")
+
+
+@pytest.fixture(scope="module")
+def real_plots(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Real k18 plots made by the sandbox plotter (chiapos), side by side, once per worker."""
+    require_chiapos()
+    sandbox = make_sandbox(tmp_path_factory.mktemp("plot-pool") / "farm", k=18)
+    jobs = [
+        start_plot(sandbox, tmp_index=i % len(sandbox.tmp_dirs), dst_index=0)
+        for i in range(POOL_PLOTS)
+    ]
+    for job in jobs:
+        assert job.popen.wait(120) == 0, job.log_path.read_text(errors="replace")
+    plots = sorted(sandbox.dst_dirs[0].glob("plot-k18-*.plot"))
+    assert len(plots) == POOL_PLOTS
+    return plots
+
+
+class Clock:
+    """The real time plus an offset a test moves forward (to skip a retry's back-off)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+class Farm:
+    """One plotting machine: a sandbox (its dst dirs and config), an archiver lock, an action log.
+
+    Engines made here share the lock file and the action log, as processes on one machine do.
+    """
+
+    def __init__(self, root: Path, pool: Sequence[Path]) -> None:
+        self.root = root
+        self.pool = pool
+        self.sandbox = make_sandbox(root / "farm", k=18)
+        self.clock = Clock()
+        self.action_log = ActionLog(root / "actions.jsonl")
+        self.lock_path = root / "archiver.lock"
+        self.log_dir = root / "transfers"
+        self.engines: list[ArchivingEngine] = []
+        self.started: list[StartedTransfer] = []
+        #: The events of every pass so far, of every engine.
+        self.events: list[Event] = []
+
+    def name(self, kind: str) -> str:
+        """A target name no other test uses: transfers are found machine-wide."""
+        return f"{kind}-{self.root.parent.name}-{self.root.name}"
+
+    def plot(self, index: int = 0, dst_index: int = 0) -> Path:
+        """A finished real plot (pool plot ``index``) in dst dir ``dst_index``, settled."""
+        source = self.pool[index]
+        path = self.sandbox.dst_dirs[dst_index] / source.name
+        shutil.copyfile(source, path)
+        settled = time.time() - SETTLED_S
+        os.utime(path, (settled, settled))
+        return path
+
+    def config(self, *targets: ArchiveTarget) -> Config:
+        config = load_config(self.sandbox.config_path)
+        return replace(config, archiving=ArchivingConfig(enabled=True, targets=targets))
+
+    def engine(self, *targets: ArchiveTarget) -> ArchivingEngine:
+        config = self.config(*targets)
+        space = SpaceMonitor(
+            config.archiving.active_targets,
+            ttl_s=60.0,
+            timeout_s=5.0,
+            # A farmer that is back is read again within a fraction of a second.
+            backoff_s=0.1,
+            max_backoff_s=0.2,
+        )
+        engine = ArchivingEngine(
+            config,
+            lock=SchedulerLock(self.lock_path),
+            action_log=self.action_log,
+            space=space,
+            log_dir=self.log_dir,
+            clock=self.clock,
+        )
+        self.engines.append(engine)
+        return engine
+
+    async def step(self, engine: ArchivingEngine) -> ArchivePassResult:
+        """One pass as the loop makes it: free space refreshed where due, then the pass."""
+        await engine.space.refresh_due()
+        result = engine.step(())
+        self.started += result.started
+        self.events += result.events
+        return result
+
+    async def until(
+        self,
+        engine: ArchivingEngine,
+        predicate: Callable[[ArchivePassResult], T | None],
+        what: str,
+        timeout_s: float = TIMEOUT_S,
+    ) -> tuple[ArchivePassResult, T]:
+        """Passes until ``predicate`` gives something true for one; that pass and that value."""
+        deadline = time.monotonic() + timeout_s
+        seen: list[ArchivePassResult] = []
+        while time.monotonic() < deadline:
+            result = await self.step(engine)
+            seen.append(result)
+            found = predicate(result)
+            if found:
+                return result, found
+            await asyncio.sleep(0.05)
+        events = [event.message for result in seen for event in result.events]
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; events: {events}")
+
+    async def until_ended(self, engine: ArchivingEngine, *sources: Path) -> list[Event]:
+        """Passes until the end of the last transfer of each of ``sources`` is reported (by this
+        call's passes or earlier ones); those events."""
+        ended: dict[Path, Event] = {}
+
+        def all_ended(_: ArchivePassResult) -> bool:
+            ended.clear()
+            for event in self.events:
+                source = Path(event.details.get("source", ""))
+                if source not in sources:
+                    continue
+                if event.kind is EventKind.TRANSFER:
+                    ended.pop(source, None)  # a (new) transfer of it: wait for its end
+                elif event.kind is EventKind.TRANSFERRED:
+                    ended[source] = event
+            return len(ended) == len(sources)
+
+        names = ", ".join(source.name for source in sources)
+        await self.until(engine, all_ended, f"the end of the transfers of {names}")
+        return [ended[source] for source in sources]
+
+    def transfers(self, target: ArchiveTarget) -> list[RunningTransfer]:
+        """The transfers to ``target`` running now (any process's)."""
+        return [t for t in find_transfers([target]) if t.target == target.name]
+
+    def entries(self, target: ArchiveTarget) -> list[ActionEntry]:
+        """The action log's transfer entries for ``target``."""
+        return [
+            entry
+            for entry in self.action_log.entries()
+            if entry.action == "transfer" and entry.extra.get("target") == target.name
+        ]
+
+    async def close(self) -> None:
+        for engine in self.engines:
+            engine.close()
+            await engine.space.close()
+        for transfer in self.started:
+            # Only while unreaped: a reaped transfer's pid may already be another process's.
+            if transfer.popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(transfer.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+async def farm(tmp_path: Path, real_plots: list[Path]) -> AsyncIterator[Farm]:
+    made = Farm(tmp_path, real_plots)
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+# -- targets ------------------------------------------------------------------------------------
+
+
+def local_target(farm: Farm, *names: str, **changes: Any) -> ArchiveTarget:
+    dirs = []
+    for name in names or ("usb0",):
+        directory = farm.root / "archive" / name
+        directory.mkdir(parents=True)
+        dirs.append(str(directory))
+    return ArchiveTarget(
+        name=farm.name("usb"), type=TargetType.LOCAL, archive_dirs=tuple(dirs), **changes
+    )
+
+
+def ssh_options(server: SshServer) -> dict[str, Any]:
+    """What an ssh or rsyncd target needs to reach (and df on) the test's sshd."""
+    return {
+        "host": LOOPBACK,
+        "user": server.user,
+        "ssh_port": server.port,
+        "known_hosts": server.known_hosts,
+        "identity_file": server.identity_file,
+    }
+
+
+def ssh_target(farm: Farm, server: SshServer, **changes: Any) -> ArchiveTarget:
+    directory = farm.root / "farmer" / "disk00"
+    directory.mkdir(parents=True)
+    options = {**ssh_options(server), **changes}
+    return ArchiveTarget(
+        name=farm.name("ssh"), type=TargetType.SSH, archive_dirs=(str(directory),), **options
+    )
+
+
+def rsyncd_target(
+    farm: Farm, daemon: RsyncDaemon, server: SshServer, **changes: Any
+) -> ArchiveTarget:
+    # The farmer's daemon serves module_root; its free space is read by df over SSH.
+    directory = daemon.module_root / "disk00"
+    directory.mkdir()
+    options = {**ssh_options(server), **changes}
+    return ArchiveTarget(
+        name=farm.name("rsyncd"),
+        type=TargetType.RSYNCD,
+        archive_dirs=(str(directory),),
+        rsync_port=daemon.port,
+        module=daemon.module,
+        module_root=str(daemon.module_root),
+        **options,
+    )
+
+
+# -- what a farmer looks at ---------------------------------------------------------------------
+
+
+def plots_under(root: Path) -> list[Path]:
+    """Every file named like a plot below ``root``, hidden dirs included (a harvester's scan)."""
+    return sorted(root.rglob("*.plot"))
+
+
+def wait_reason(result: ArchivePassResult, target: ArchiveTarget) -> str:
+    (reason,) = [wait.reason for wait in result.waits if wait.target == target.name]
+    return reason
+
+
+def kinds(result: ArchivePassResult) -> list[EventKind]:
+    return [event.kind for event in result.events]
+
+
+# -- each target type ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["local", "rsyncd", "ssh"])
+async def test_a_real_plot_is_archived_through_each_target_type(
+    farm: Farm, kind: str, request: pytest.FixtureRequest
+) -> None:
+    if kind == "local":
+        target = local_target(farm)
+    elif kind == "ssh":
+        target = ssh_target(farm, request.getfixturevalue("ssh_server"))
+    else:
+        server = request.getfixturevalue("ssh_server")
+        target = rsyncd_target(farm, request.getfixturevalue("rsync_daemon"), server)
+    far_side = Path(target.archive_dirs[0])
+    plot = farm.plot()
+    data = plot.read_bytes()
+    engine = farm.engine(target)
+
+    first = await farm.step(engine)
+    assert first.holds_lock
+    (started,) = first.started
+    assert (started.target, started.source, started.archive_dir) == (
+        target.name,
+        str(plot),
+        target.archive_dirs[0],
+    )
+    assert kinds(first) == [EventKind.LOCK, EventKind.TRANSFER]
+    assert plot.name in first.events[-1].message and target.name in first.events[-1].message
+
+    (ended,) = await farm.until_ended(engine, plot)
+    assert not ended.failed, ended.message
+    assert ended.message.startswith(f"{plot.name} -> {target.name}:{target.archive_dirs[0]}: ")
+    landed = far_side / plot.name
+    assert landed.read_bytes() == data
+    assert not plot.exists()
+    # rsync's temp file was renamed into place: nothing else is left at the far side.
+    assert [p.name for p in far_side.iterdir()] == [plot.name]
+
+    started_entry, ok = farm.entries(target)
+    assert (started_entry.result, started_entry.pid) == ("started", started.pid)
+    assert started_entry.argv == started.argv and started_entry.extra["bytes"] == len(data)
+    assert (ok.result, ok.pid, ok.plot_id) == ("ok", started.pid, started_entry.plot_id)
+    assert ok.plot_id is not None and ok.plot_id in plot.name
+    assert ok.extra["bytes"] == len(data)
+    assert ok.extra["seconds"] > 0 and ok.extra["mb_per_s"] > 0
+    assert ok.extra["source"] == str(plot) and ok.extra["archive_dir"] == target.archive_dirs[0]
+
+    after = await farm.step(engine)
+    assert after.started == ()
+    assert wait_reason(after, target) == "no finished plots in the dst dirs"
+
+
+# -- faults -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["ssh", "rsyncd"])
+async def test_a_farmer_refusing_connections_gets_nothing_sent(
+    farm: Farm, ssh_server: SshServer, kind: str, request: pytest.FixtureRequest
+) -> None:
+    if kind == "ssh":
+        target = ssh_target(farm, ssh_server)
+    else:  # the daemon answers, but the farmer's free space cannot be read
+        target = rsyncd_target(farm, request.getfixturevalue("rsync_daemon"), ssh_server)
+    plot = farm.plot()
+    data = plot.read_bytes()
+    ssh_server.stop()
+    engine = farm.engine(target)
+
+    for _ in range(3):
+        result = await farm.step(engine)
+        assert result.started == ()
+        reason = wait_reason(result, target)
+        assert reason.startswith(f"farmer unreachable: {LOOPBACK}:{ssh_server.port} refused")
+    assert farm.transfers(target) == []
+    assert farm.entries(target) == []
+    assert plot.read_bytes() == data
+    assert plots_under(Path(target.archive_dirs[0])) == []
+
+
+async def test_sshd_stopped_after_a_transfer_later_plots_wait_and_go_when_it_is_back(
+    farm: Farm, ssh_server: SshServer
+) -> None:
+    target = ssh_target(farm, ssh_server)
+    far_side = Path(target.archive_dirs[0])
+    engine = farm.engine(target)
+    first = farm.plot(0)
+    (started,) = (await farm.step(engine)).started
+    assert not any(e.failed for e in await farm.until_ended(engine, first))
+
+    ssh_server.stop()
+    # Plots finished while the farmer is down wait for it, untouched.
+    later = [farm.plot(1, dst_index=0), farm.plot(2, dst_index=1)]
+    data = {plot: plot.read_bytes() for plot in later}
+    for _ in range(3):
+        result = await farm.step(engine)
+        assert result.started == ()
+        assert wait_reason(result, target).startswith("farmer unreachable: ")
+    assert farm.transfers(target) == []
+    assert all(plot.read_bytes() == data[plot] for plot in later)
+    assert plots_under(far_side) == [far_side / first.name]
+
+    ssh_server.start()  # on the same port, with the same host key
+    ended = await farm.until_ended(engine, *later)
+    assert not any(event.failed for event in ended), [event.message for event in ended]
+    assert plots_under(far_side) == sorted(far_side / p.name for p in [first, *later])
+    for plot in later:
+        assert not plot.exists()
+        assert (far_side / plot.name).read_bytes() == data[plot]
+    results = [entry.result for entry in farm.entries(target)]
+    assert results == ["started", "ok"] * 3
+    assert farm.entries(target)[0].pid == started.pid
+
+
+async def test_rsync_daemon_killed_mid_transfer_loses_nothing_and_is_retried(
+    farm: Farm, rsync_daemon: RsyncDaemon, ssh_server: SshServer
+) -> None:
+    target = rsyncd_target(farm, rsync_daemon, ssh_server, bwlimit_kbps=SLOW_KBPS)
+    far_side = rsync_daemon.module_root
+    plot = farm.plot()
+    data = plot.read_bytes()
+    engine = farm.engine(target)
+    (started,) = (await farm.step(engine)).started
+    # Bytes are flowing into rsync's hidden temp file at the far side.
+    wait_for(lambda: list(far_side.rglob(f".{plot.name}.*")), TIMEOUT_S, "a temp file")
+    rsync_daemon.kill()
+
+    (ended,) = await farm.until_ended(engine, plot)
+    assert ended.failed
+    assert f"{plot.name} not moved (" in ended.message and "sent again later" in ended.message
+    assert plot.read_bytes() == data
+    assert plots_under(far_side) == []
+    started_entry, failed = farm.entries(target)
+    assert started_entry.result == "started"
+    assert failed.pid == started.pid and failed.result.startswith("failed: ")
+
+    # The target backs off: nothing starts until its retry time, even with the daemon back.
+    rsync_daemon.start()
+    waiting = await farm.step(engine)
+    assert waiting.started == ()
+    reason = wait_reason(waiting, target)
+    assert reason.startswith("last transfer failed, next try in "), reason
+    assert plot.name in reason
+
+    farm.clock.offset += RETRY_S
+    (retried,) = (await farm.step(engine)).started
+    assert retried.source == str(plot)
+    assert not any(e.failed for e in await farm.until_ended(engine, plot))
+    landed = Path(target.archive_dirs[0]) / plot.name
+    assert plots_under(far_side) == [landed]
+    assert landed.read_bytes() == data
+    assert not plot.exists()
+    assert [entry.result.split(":")[0] for entry in farm.entries(target)] == [
+        "started",
+        "failed",
+        "started",
+        "ok",
+    ]
+
+
+async def test_full_archive_dirs_get_nothing_and_the_reason_names_them(farm: Farm) -> None:
+    target = local_target(farm, "usb0", "usb1", free_space_margin_gib=10**6)
+    plot = farm.plot()
+    engine = farm.engine(target)
+    result = await farm.step(engine)
+    assert result.started == ()
+    reason = wait_reason(result, target)
+    assert reason.startswith("archive dirs full (")
+    for directory in target.archive_dirs:
+        assert f"{directory}: " in reason
+    # Each dir's free space, and what it would need: the plot and the margin of 10**6 GiB.
+    assert len(re.findall(r": [0-9.]+ [KMGT]?i?B free, needs 977 TiB", reason)) == 2, reason
+    (wait,) = [event for event in result.events if event.kind is EventKind.WAIT]
+    assert wait.message == f"{target.name}: waiting: {reason}"
+    assert plot.exists() and farm.transfers(target) == []
+    assert all(not any(Path(d).iterdir()) for d in target.archive_dirs)
+
+
+async def test_a_wrong_host_key_is_refused_and_nothing_is_sent(
+    farm: Farm, ssh_server: SshServer
+) -> None:
+    wrong = ssh_server.write_wrong_known_hosts(farm.root / "known_hosts")
+    target = ssh_target(farm, ssh_server, known_hosts=wrong)
+    plot = farm.plot()
+    data = plot.read_bytes()
+    engine = farm.engine(target)
+    for _ in range(2):
+        result = await farm.step(engine)
+        assert result.started == ()
+        reason = wait_reason(result, target)
+        assert reason.startswith(f"SSH host key of {LOOPBACK}:{ssh_server.port} has changed")
+        assert str(wrong) in reason and "ssh-keygen -R" in reason
+    assert farm.transfers(target) == [] and farm.entries(target) == []
+    assert plot.read_bytes() == data
+    assert plots_under(farm.root / "farmer") == []
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that accepts TCP connections and never says a word (a hung farmer)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind((LOOPBACK, 0))
+        listener.listen(16)  # the kernel completes handshakes; nobody ever reads or writes
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.parametrize("farmer", ["stopped", "silent"])
+async def test_plotting_keeps_starting_jobs_while_the_farmer_is_down(
+    farm: Farm, ssh_server: SshServer, farmer: str, request: pytest.FixtureRequest
+) -> None:
+    if farmer == "stopped":
+        target = ssh_target(farm, ssh_server)
+        ssh_server.stop()
+        # Found down at once: plotting starts jobs after archiving has said so.
+        down = "farmer unreachable: "
+    else:
+        target = ssh_target(farm, ssh_server, ssh_port=request.getfixturevalue("silent_port"))
+        # Its free space is never read (the read times out after 5 s): plotting starts jobs
+        # while the read hangs.
+        down = "free space of the archive dirs not read yet"
+    plot = farm.plot()
+    archiving = farm.engine(target)
+    sandbox = farm.sandbox
+    config = load_config(sandbox.config_path)
+    config = replace(
+        config,
+        scheduling=replace(config.scheduling, global_stagger_m=0),
+        archiving=archiving.config.archiving,
+    )
+    plotting = PlottingEngine(
+        config,
+        lock=SchedulerLock(farm.root / "scheduler.lock"),
+        action_log=farm.action_log,
+        scanner=SandboxScanner(sandbox.root, sandbox.log_dir),
+    )
+    # (seconds since the start, what) for each plotting start and each archiving wait reason.
+    seen: list[tuple[float, str]] = []
+    begun = time.monotonic()
+
+    def on_pass(result: PassResult | ArchivePassResult) -> None:
+        now = time.monotonic() - begun
+        if isinstance(result, PassResult) and result.started is not None:
+            seen.append((now, "start"))
+        elif isinstance(result, ArchivePassResult):
+            seen.extend((now, wait.reason) for wait in result.waits)
+
+    def unreachable_then_started() -> bool:
+        """Plotting started two jobs, one pass apart, after archiving found the farmer down."""
+        first = next((t for t, what in seen if what.startswith(down)), None)
+        starts = [t for t, what in seen if what == "start" and first is not None and t > first]
+        return len(starts) >= 2
+
+    engine = Engine(plotting, on_pass, archiving=archiving, interval_s=0.2, archive_interval_s=0.2)
+    stop = asyncio.Event()
+    running = asyncio.create_task(engine.run(stop))
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while not unreachable_then_started() and time.monotonic() < deadline:
+            assert not running.done(), running
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, TIMEOUT_S)
+        plotting.close()
+        for pid in plotting.launched:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    assert unreachable_then_started(), seen
+    assert plot.exists() and farm.transfers(target) == []
+
+
+# -- transfers followed to their end ------------------------------------------------------------
+
+
+async def test_the_loop_starts_the_next_plot_as_soon_as_a_transfer_ends(farm: Farm) -> None:
+    target = local_target(farm)
+    plots = [farm.plot(0, 0), farm.plot(1, 1)]
+    archiving = farm.engine(target)
+    results: list[ArchivePassResult] = []
+    errors: list[Exception] = []
+
+    def on_pass(result: PassResult | ArchivePassResult) -> None:
+        assert isinstance(result, ArchivePassResult)
+        results.append(result)
+
+    # A pass a minute, as a farmer might set it: only a transfer's end wakes the loop sooner.
+    engine = Engine(None, on_pass, archiving=archiving, on_error=errors.append)
+    engine.archive_interval_s = 60.0
+    stop = asyncio.Event()
+    running = asyncio.create_task(engine.run(stop))
+
+    def ended() -> list[Event]:
+        return [e for r in results for e in r.events if e.kind is EventKind.TRANSFERRED]
+
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while len(ended()) < len(plots) and time.monotonic() < deadline and not errors:
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, TIMEOUT_S)
+    assert errors == []
+    assert sorted(e.details["source"] for e in ended()) == sorted(map(str, plots))
+    assert not any(e.failed for e in ended())
+    assert plots_under(Path(target.archive_dirs[0])) == sorted(
+        Path(target.archive_dirs[0]) / p.name for p in plots
+    )
+    assert [e.result for e in farm.entries(target)] == ["started", "ok"] * 2
+
+
+async def test_a_transfer_whose_command_line_changes_is_followed_until_it_ends(
+    farm: Farm,
+) -> None:
+    # A farmer's script that execs into its copier: the process moves on under another name,
+    # as any transfer does for a moment inside exec (its command line is empty then).
+    script = farm.root / "send-plot"
+    script.write_text(
+        "#!/bin/sh\n"
+        'exec sh -c \'while [ ! -e "$3" ]; do sleep 0.02; done; '
+        'part="$2/.$(basename "$1").part"; '
+        'cp "$1" "$part" && mv "$part" "$2/$(basename "$1")" && rm "$1"\' '
+        'copier "$1" "$2" "$3"\n'
+    )
+    script.chmod(0o755)
+    go = farm.root / "go"
+    archive_dir = farm.root / "farmer" / "disk00"
+    archive_dir.mkdir(parents=True)
+    target = ArchiveTarget(
+        name=farm.name("script"),
+        type=TargetType.SCRIPT,
+        archive_dirs=(str(archive_dir),),
+        max_concurrent=2,
+        transfer_command=(str(script), "{source}", "{archive_dir}", str(go)),
+        free_space_command=("sh", "-c", "echo 1000000000000000", "{archive_dir}"),
+    )
+    plot = farm.plot()
+    data = plot.read_bytes()
+    engine = farm.engine(target)
+    (started,) = (await farm.step(engine)).started
+
+    def copier_runs() -> bool:
+        with contextlib.suppress(OSError):
+            return b"copier" in Path(f"/proc/{started.pid}/cmdline").read_bytes()
+        return False
+
+    wait_for(copier_runs, TIMEOUT_S, "the script to exec its copier")
+    for _ in range(3):
+        result = await farm.step(engine)
+        assert EventKind.TRANSFERRED not in kinds(result), result.events
+        assert result.started == ()  # the plot is on its way: never a second transfer of it
+        assert wait_reason(result, target) == "every finished plot is already on its way"
+    go.touch()
+    (ended,) = await farm.until_ended(engine, plot)
+    assert not ended.failed, ended.message
+    assert (archive_dir / plot.name).read_bytes() == data
+    assert [e.result for e in farm.entries(target)] == ["started", "ok"]
+
+
+# -- restarts and a second archiver -------------------------------------------------------------
+
+
+async def test_a_restarted_archiver_follows_the_transfer_under_way(farm: Farm) -> None:
+    target = local_target(farm, bwlimit_kbps=SLOW_KBPS, max_concurrent=2)
+    plot = farm.plot()
+    data = plot.read_bytes()
+    before = farm.engine(target)
+    (started,) = (await farm.step(before)).started
+    before.close()  # the manager restarts; its transfer runs on
+
+    after = farm.engine(target)
+    result = await farm.step(after)
+    assert result.holds_lock and result.started == ()
+    assert [(t.pid, t.source) for t in result.transfers if t.target == target.name] == [
+        (started.pid, str(plot))
+    ]
+    assert wait_reason(result, target) == "every finished plot is already on its way"
+    assert [t.pid for t in farm.transfers(target)] == [started.pid]
+
+    (ended,) = await farm.until_ended(after, plot)
+    assert not ended.failed and ended.details["pid"] == started.pid
+    assert (Path(target.archive_dirs[0]) / plot.name).read_bytes() == data
+    started_entry, ok = farm.entries(target)
+    assert (started_entry.result, started_entry.pid) == ("started", started.pid)
+    assert (ok.result, ok.pid, ok.extra["bytes"]) == ("ok", started.pid, len(data))
+    assert (await farm.step(after)).started == ()
+
+
+async def test_two_archivers_on_one_lock_only_one_starts_transfers(farm: Farm) -> None:
+    target = local_target(farm, bwlimit_kbps=SLOW_KBPS, max_concurrent=2)
+    plots = [farm.plot(0, 0), farm.plot(1, 1), farm.plot(2, 0)]
+    first = farm.engine(target)
+    second = farm.engine(target)
+
+    holder = await farm.step(first)
+    assert holder.holds_lock and len(holder.started) == 2
+    watchers = [await farm.step(second) for _ in range(2)]
+    assert all(not w.holds_lock and w.started == () for w in watchers)
+    (monitor,) = [e for w in watchers for e in w.events if e.kind is EventKind.MONITOR]
+    assert f"held by pid {os.getpid()}" in monitor.message, monitor.message
+    assert sorted(t.pid for t in farm.transfers(target)) == sorted(s.pid for s in holder.started)
+
+    first.close()  # the holder ends: the other takes over, and still starts no second copy
+    taken = await farm.step(second)
+    assert taken.holds_lock and EventKind.LOCK in kinds(taken)
+    assert taken.started == ()
+    assert wait_reason(taken, target) == "2 of 2 transfers running (max_concurrent)"
+    _, (last,) = await farm.until(second, lambda r: r.started, "the third plot to start")
+    assert last.source == str(plots[2])
+    ended = await farm.until_ended(second, *plots)
+    assert not any(event.failed for event in ended), [event.message for event in ended]
+    assert plots_under(farm.root / "archive") == sorted(
+        Path(target.archive_dirs[0]) / p.name for p in plots
+    )
+    starts = [entry.pid for entry in farm.entries(target) if entry.result == "started"]
+    assert len(starts) == 3 and set(starts) == {*(s.pid for s in holder.started), last.pid}
+
+
+# -- the archive command ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return dict(
+        os.environ,
+        PLOTMAN_TUI_DATA_DIR=str(tmp_path / "data"),
+        PLOTMAN_TUI_CACHE_DIR=str(tmp_path / "cache"),
+    )
+
+
+def archive(env: dict[str, str], config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [str(PLOTMAN_TUI), "--config", str(config), "archive", *args]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_the_archive_command_moves_a_plot_and_says_so_in_json(
+    tmp_path: Path, real_plots: list[Path], env: dict[str, str]
+) -> None:
+    farm = Farm(tmp_path, real_plots)
+    plot = farm.plot()
+    data = plot.read_bytes()
+    archive_dir = tmp_path / "usb0"
+    archive_dir.mkdir()
+    name = farm.name("usb")
+    config = farm.sandbox.config_path
+    with config.open("a", encoding="utf-8") as file:
+        file.write(
+            "\n[archiving]\nenabled = true\n\n[[archiving.targets]]\n"
+            f'name = "{name}"\ntype = "local"\narchive_dirs = [{json.dumps(str(archive_dir))}]\n'
+        )
+
+    done = archive(env, config, "--once", "--json")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [event["event"] for event in events] == ["info", "lock", "transfer"]
+    (sending,) = [event for event in events if event["event"] == "transfer"]
+    assert (sending["target"], sending["source"]) == (name, str(plot))
+    assert sending["archive_dir"] == str(archive_dir) and sending["bytes"] == len(data)
+    # The transfer outlives the one pass that started it.
+    landed = archive_dir / plot.name
+    wait_for(lambda: landed.exists() and not plot.exists(), TIMEOUT_S, "the plot to arrive")
+    assert landed.read_bytes() == data
+    history = subprocess.run(
+        [str(PLOTMAN_TUI), "history", "--json"], capture_output=True, text=True, env=env
+    )
+    assert history.returncode == 0, history.stderr
+    logged = [json.loads(line) for line in history.stdout.splitlines()]
+    assert [(e["action"], e["result"], e["pid"]) for e in logged] == [
+        ("transfer", "started", sending["pid"])
+    ]
+
+    off = make_sandbox(tmp_path / "plain", k=18).config_path  # no [archiving]: off
+    refused = archive(env, off, "--once", "--json")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.startswith("plotman-tui: archiving is off: ")
+    assert len(refused.stderr.splitlines()) == 1
