@@ -6,8 +6,10 @@ exception for the caller.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 
 
@@ -55,3 +57,44 @@ def inspect_dir(path: str | os.PathLike[str], *, count_plots: bool = False) -> D
         plots=plots,
         plot_bytes=plot_bytes,
     )
+
+
+# Probes still running, by path: a dir on a hung mount is not probed again while its last
+# probe hangs (each hung probe holds a thread for good); the next caller waits on that one.
+_probes: dict[str, concurrent.futures.Future[DirInfo]] = {}
+_probes_lock = threading.Lock()
+
+
+def probe_dir(path: str, *, count_plots: bool = False) -> concurrent.futures.Future[DirInfo]:
+    """``inspect_dir`` in a thread of its own; the future is shared while a probe runs."""
+    key = f"{int(count_plots)}{path}"
+    with _probes_lock:
+        running = _probes.get(key)
+        if running is not None and not running.done():
+            return running
+        future: concurrent.futures.Future[DirInfo] = concurrent.futures.Future()
+        _probes[key] = future
+
+    def probe() -> None:
+        try:
+            future.set_result(inspect_dir(path, count_plots=count_plots))
+        except BaseException as error:  # handed to the waiting side
+            future.set_exception(error)
+
+    # A daemon thread, not an executor: a stat stuck on a dead NFS server must not keep the
+    # program from exiting (executors join their threads at exit).
+    threading.Thread(target=probe, name=f"probe {path}", daemon=True).start()
+    return future
+
+
+def inspect_dir_within(
+    path: str | os.PathLike[str], timeout_s: float, *, count_plots: bool = False
+) -> DirInfo:
+    """``inspect_dir``, or an error "no answer within N s (a hung mount?)" after ``timeout_s``."""
+    text = os.fspath(path)
+    try:
+        return probe_dir(text, count_plots=count_plots).result(timeout=timeout_s)
+    except concurrent.futures.TimeoutError:
+        return DirInfo(path=text, error=f"no answer within {timeout_s:g} s (a hung mount?)")
+    except OSError as error:
+        return DirInfo(path=text, error=error.strerror or str(error))

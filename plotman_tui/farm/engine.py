@@ -39,7 +39,7 @@ from typing import Any
 from plotman_tui.config.schema import Config
 from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.archive.engine import ArchivePassResult, ArchivingEngine
-from plotman_tui.farm.dirs import inspect_dir
+from plotman_tui.farm.dirs import inspect_dir_within
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.events import (
     Event,
@@ -90,8 +90,12 @@ FreeSpace = Callable[[str], int | None]
 Starter = Callable[..., StartedJob]
 
 
+#: Seconds a dir has to tell its free space before it counts as unknown (a hung mount).
+FREE_SPACE_TIMEOUT_S = 5.0
+
+
 def _free_bytes(path: str) -> int | None:
-    return inspect_dir(path).free_bytes
+    return inspect_dir_within(path, FREE_SPACE_TIMEOUT_S).free_bytes
 
 
 __all__ = ["Engine", "Event", "EventKind", "PassResult", "PlottingEngine", "wait_key"]

@@ -109,7 +109,12 @@ class SchedulerLockHeld(RuntimeError):
 
 
 class SchedulerLock:
-    """An exclusive, non-blocking ``flock`` on ``path``. Not shared between threads."""
+    """An exclusive, non-blocking ``flock`` on ``path``.
+
+    Not thread-safe: callers in several threads (the dashboard takes it in a worker and gives
+    it up when it quits) must not call it at the same time. An ``flock`` belongs to the open
+    file, not to a thread, so which thread releases it does not matter.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path

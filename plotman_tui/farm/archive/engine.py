@@ -44,7 +44,7 @@ from plotman_tui.farm.archive.transfer import (
     start_transfer,
     transfer_destination,
 )
-from plotman_tui.farm.dirs import inspect_dir
+from plotman_tui.farm.dirs import inspect_dir_within
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.events import Event, EventKind, LockWatch, WaitNotes, record_action
 from plotman_tui.farm.launches import BackOff
@@ -56,6 +56,8 @@ from plotman_tui.farm.units import human_bytes, human_duration
 #: A target whose transfer failed waits this long before its next one, doubling to the max.
 RETRY_S = 30.0
 RETRY_MAX_S = 900.0
+#: Seconds a dst dir has to tell its free space before it counts as unknown (a hung mount).
+FREE_SPACE_TIMEOUT_S = 5.0
 #: Seconds a plot must be unchanged before it counts as finished (a copy may still be writing).
 SETTLE_S = 60.0
 # Name under which a transfer of a target no longer configured counts in the policy.
@@ -335,7 +337,8 @@ class ArchivingEngine:
                             )
             except OSError:
                 pass  # an unplugged dst: no plots from it this pass (the dirs view says why)
-            states.append(DstState(directory, inspect_dir(directory).free_bytes, tuple(plots)))
+            free = inspect_dir_within(directory, FREE_SPACE_TIMEOUT_S).free_bytes
+            states.append(DstState(directory, free, tuple(plots)))
         return states
 
     def _in_flight(self, running: RunningTransfer) -> Transfer:

@@ -24,7 +24,6 @@ read; one that times out is discarded.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import os
@@ -33,7 +32,6 @@ import re
 import shlex
 import signal
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,7 +43,7 @@ import asyncssh
 
 from plotman_tui.config.schema import ArchiveTarget, TargetType, expand_command
 from plotman_tui.farm.archive.policy import TargetState
-from plotman_tui.farm.dirs import DirInfo, inspect_dir
+from plotman_tui.farm.dirs import probe_dir
 
 logger = logging.getLogger(__name__)
 
@@ -529,34 +527,9 @@ def _first_line(text: str) -> str:
 
 # -- local dirs ---------------------------------------------------------------------------------
 
-# Probes of local dirs still running, by path: a dir on a hung mount is not probed again while
-# its last probe hangs (each hung probe would hold a thread for good); the next read awaits it.
-_local_probes: dict[str, concurrent.futures.Future[DirInfo]] = {}
-_local_probes_lock = threading.Lock()
-
-
-def _probe_local_dir(path: str) -> concurrent.futures.Future[DirInfo]:
-    with _local_probes_lock:
-        running = _local_probes.get(path)
-        if running is not None and not running.done():
-            return running
-        future: concurrent.futures.Future[DirInfo] = concurrent.futures.Future()
-        _local_probes[path] = future
-
-    def probe() -> None:
-        try:
-            future.set_result(inspect_dir(path))
-        except BaseException as error:  # handed to the awaiting side
-            future.set_exception(error)
-
-    # A daemon thread, not an executor: a stat stuck on a dead NFS server must not keep the
-    # program from exiting (executors join their threads at exit).
-    threading.Thread(target=probe, name=f"space {path}", daemon=True).start()
-    return future
-
 
 async def _read_local_dir(path: str, timeout_s: float) -> DirFree:
-    future = _probe_local_dir(path)
+    future = probe_dir(path)
     try:
         async with asyncio.timeout(timeout_s):
             # Shielded: a timeout here must not mark the shared probe cancelled.
