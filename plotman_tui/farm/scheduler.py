@@ -146,6 +146,41 @@ def tmp_need_bytes(config: Config) -> int:
     )
 
 
+def tmp_dir_problem(
+    config: Config, tmp_dir: str, phases: Sequence[Phase | None], free_bytes: int | None
+) -> str | None:
+    """Why ``tmp_dir`` takes no new job now, going by the dir alone (None: it would).
+
+    ``phases``: of the jobs (and just-started ones, as None) in it. The per-dir rules of
+    :func:`decide`, for views that show each dir's state: max jobs, the phase limit before
+    the milestone, free space. The global limits (max jobs, stagger) are not looked at.
+    """
+    return _tmp_problem(
+        config, os.path.normpath(tmp_dir), phases, free_bytes, tmp_need_bytes(config)
+    )
+
+
+def _tmp_problem(
+    config: Config,
+    tmp_dir: str,
+    phases: Sequence[Phase | None],
+    free_bytes: int | None,
+    needed: int,
+) -> str | None:
+    limits = tmp_limits(config, tmp_dir)
+    # Unknown phase counts as not there yet: plotman leaving such jobs out is how it over-starts.
+    before = sum(1 for phase in phases if phase is None or phase < limits.milestone)
+    if len(phases) >= limits.max_jobs:
+        return f"max jobs {limits.max_jobs}"
+    if before >= limits.phase_limit:
+        return f"{before} before {limits.milestone}"
+    if free_bytes is None:
+        return "free space unknown"
+    if free_bytes < needed:
+        return f"{human_bytes(free_bytes)} free, needs {human_bytes(needed)}"
+    return None
+
+
 def _short_namer(paths: Sequence[str]) -> dict[str, str]:
     prefix = common_prefix(list(paths))
     return {path: (path[len(prefix) :] or path) if prefix else path for path in paths}
@@ -153,11 +188,6 @@ def _short_namer(paths: Sequence[str]) -> dict[str, str]:
 
 def _in_phase1(occupant: _Occupant) -> bool:
     return occupant.phase is None or occupant.phase.major <= 1
-
-
-def _before_milestone(occupant: _Occupant, milestone: Phase) -> bool:
-    # Unknown phase counts as not there yet: plotman leaving such jobs out is how it over-starts.
-    return occupant.phase is None or occupant.phase < milestone
 
 
 @dataclass(frozen=True)
@@ -242,20 +272,11 @@ def decide(
     problems: list[str] = []
     for tmp in tmp_dirs:
         here = [o for o in occupants if o.tmp_dir == tmp]
-        limits = tmp_limits(config, tmp)
-        before = sum(_before_milestone(o, limits.milestone) for o in here)
-        tmp_free = free.get(tmp)
-        if len(here) >= limits.max_jobs:
-            problems.append(f"{tmp_names[tmp]}: max jobs {limits.max_jobs}")
-        elif before >= limits.phase_limit:
-            problems.append(f"{tmp_names[tmp]}: {before} before {limits.milestone}")
-        elif tmp_free is None:
-            problems.append(f"{tmp_names[tmp]}: free space unknown")
-        elif tmp_free < tmp_needed:
-            free_text = human_bytes(tmp_free)
-            problems.append(f"{tmp_names[tmp]}: {free_text} free, needs {human_bytes(tmp_needed)}")
-        else:
+        problem = _tmp_problem(config, tmp, [o.phase for o in here], free.get(tmp), tmp_needed)
+        if problem is None:
             eligible.append((tmp, here))
+        else:
+            problems.append(f"{tmp_names[tmp]}: {problem}")
     if not eligible:
         return Wait(f"no eligible tmp dirs ({'; '.join(problems)})")
 

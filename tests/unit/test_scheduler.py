@@ -33,6 +33,7 @@ from plotman_tui.farm.scheduler import (
     TmpLimits,
     Wait,
     decide,
+    tmp_dir_problem,
     tmp_limits,
     tmp_need_bytes,
 )
@@ -833,3 +834,17 @@ def test_starting_whatever_it_says_never_breaks_a_limit(farm: Farm, rounds: int)
     for tmp in {start.tmp_dir for start in started}:
         _, _, max_jobs = _limits(cfg, tmp)
         assert sum(1 for item in seen if item.tmp_dir == tmp) <= max_jobs
+
+
+def test_tmp_dir_problem_is_the_per_dir_rule_decide_uses() -> None:
+    cfg = config(tmp=(T0, T1), tmpdir_max_jobs=2)
+    free = plenty(cfg, t1=10 * GIB)
+    jobs = [job(T0, "1:3")]
+    result = decide(jobs, cfg, NOW, free)
+    assert isinstance(result, Wait)
+    problems = [tmp_dir_problem(cfg, tmp, [j.phase for j in jobs if j.tmp_dir == tmp], free[tmp])
+                for tmp in (T0, T1)]  # fmt: skip
+    assert problems[0] == "1 before 2:1" and problems[1].startswith("10.0 GiB free, needs ")
+    assert result.reason == f"no eligible tmp dirs (t0: {problems[0]}; t1: {problems[1]})"
+    assert tmp_dir_problem(cfg, T0, [], free[T0]) is None
+    assert tmp_dir_problem(cfg, T0, [None, None], free[T0]) == "max jobs 2"
