@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import queue
 import shutil
 import threading
 from dataclasses import dataclass
@@ -59,6 +60,44 @@ def inspect_dir(path: str | os.PathLike[str], *, count_plots: bool = False) -> D
     )
 
 
+class _Probers:
+    """Daemon threads that run probes, kept between calls (starting a thread per probe costs
+    more than the statvfs). A probe stuck on a hung mount keeps its thread; a new one is started
+    whenever no idle thread is left for the work waiting. Daemon threads, not an executor: a stat
+    stuck on a dead NFS server must not keep the program from exiting (executors join theirs)."""
+
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[tuple[concurrent.futures.Future[DirInfo], str, bool]] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._waiting = 0
+
+    def submit(self, path: str, count_plots: bool) -> concurrent.futures.Future[DirInfo]:
+        future: concurrent.futures.Future[DirInfo] = concurrent.futures.Future()
+        with self._lock:
+            self._waiting += 1
+            if self._waiting > self._idle:
+                threading.Thread(target=self._serve, name="dir-probe", daemon=True).start()
+        self._work.put((future, path, count_plots))
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            future, path, count_plots = self._work.get()
+            with self._lock:
+                self._idle -= 1
+                self._waiting -= 1
+            try:
+                future.set_result(inspect_dir(path, count_plots=count_plots))
+            except BaseException as error:  # handed to the waiting side
+                future.set_exception(error)
+
+
+_probers = _Probers()
 # Probes still running, by path: a dir on a hung mount is not probed again while its last
 # probe hangs (each hung probe holds a thread for good); the next caller waits on that one.
 _probes: dict[str, concurrent.futures.Future[DirInfo]] = {}
@@ -72,19 +111,9 @@ def probe_dir(path: str, *, count_plots: bool = False) -> concurrent.futures.Fut
         running = _probes.get(key)
         if running is not None and not running.done():
             return running
-        future: concurrent.futures.Future[DirInfo] = concurrent.futures.Future()
+        future = _probers.submit(path, count_plots)
         _probes[key] = future
-
-    def probe() -> None:
-        try:
-            future.set_result(inspect_dir(path, count_plots=count_plots))
-        except BaseException as error:  # handed to the waiting side
-            future.set_exception(error)
-
-    # A daemon thread, not an executor: a stat stuck on a dead NFS server must not keep the
-    # program from exiting (executors join their threads at exit).
-    threading.Thread(target=probe, name=f"probe {path}", daemon=True).start()
-    return future
+        return future
 
 
 def inspect_dir_within(
