@@ -477,7 +477,8 @@ def _match_configured_dirs(jobs: Sequence[Job], config: Config) -> list[Job]:
 
     The scheduler compares normalised paths and never touches the disk; a job started by hand
     through a symlink (``/mnt/t0`` -> ``/mnt/nvme0``) would not count against its dir. Real paths
-    are resolved here, once per distinct dir a pass.
+    are resolved here, once per distinct dir a pass, and only when a job's dir is not spelled as
+    a configured one.
     """
     configured = distinct_dirs(
         *(os.fspath(p) for p in config.directories.tmp),
@@ -485,8 +486,6 @@ def _match_configured_dirs(jobs: Sequence[Job], config: Config) -> list[Job]:
     )
     known = set(configured)
     by_real: dict[str, str] = {}
-    for path in configured:
-        by_real.setdefault(os.path.realpath(path), path)
     resolved: dict[str, str] = {}
 
     def spelled(path: str | None) -> str | None:
@@ -494,7 +493,10 @@ def _match_configured_dirs(jobs: Sequence[Job], config: Config) -> list[Job]:
             return path
         normal = os.path.normpath(path)
         if normal in known:
-            return normal
+            return normal  # the usual case: no disk access at all
+        if not by_real:
+            for configured_dir in configured:
+                by_real.setdefault(os.path.realpath(configured_dir), configured_dir)
         if normal not in resolved:
             resolved[normal] = by_real.get(os.path.realpath(normal), normal)
         return resolved[normal]
