@@ -780,3 +780,79 @@ def test_the_archive_command_moves_a_plot_and_says_so_in_json(
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr.startswith("plotman-tui: archiving is off: ")
     assert len(refused.stderr.splitlines()) == 1
+
+
+# -- what must never move ---------------------------------------------------------------------
+
+
+async def test_an_archive_dir_that_is_the_plots_own_dst_dir_moves_nothing(farm: Farm) -> None:
+    plot = farm.plot()
+    data = plot.read_bytes()
+    # rsync would call the plot up to date there, and --remove-source-files would delete it.
+    target = ArchiveTarget(
+        name=farm.name("self"),
+        type=TargetType.LOCAL,
+        archive_dirs=(str(farm.sandbox.dst_dirs[0]),),
+    )
+    engine = farm.engine(target)
+    result = await farm.step(engine)
+    assert result.started == ()
+    (error,) = [e for e in result.events if e.kind is EventKind.ERROR]
+    assert "is the dst dir the plot is in" in error.message and error.failed
+    assert plot.read_bytes() == data
+    assert (await farm.step(engine)).started == ()  # and it is not offered again at once
+    assert plot.exists()
+
+
+async def test_young_odd_and_twice_listed_plots_are_left_alone(farm: Farm) -> None:
+    dst = farm.sandbox.dst_dirs[0]
+    young = farm.plot()
+    os.utime(young, None)  # written just now: a copy may still be under way
+    (dst / "plot-k1100-2026-11-24-10-00-x.plot").write_bytes(b"not a plot")
+    (dst / "plot-k18-2026-11-24-10-00-small.plot").write_bytes(b"too small for k18")
+    engine = farm.engine(local_target(farm))
+    result = await farm.step(engine)
+    assert result.started == ()
+    assert wait_reason(result, engine.targets[0]) == "no finished plots in the dst dirs"
+
+    # One disk listed twice (a symlink to it) offers its plot once, to one of two targets.
+    settled = time.time() - SETTLED_S
+    os.utime(young, (settled, settled))
+    link = farm.root / "dst-link"
+    link.symlink_to(dst)
+    first, second = (
+        replace(local_target(farm, name), name=farm.name(f"usb-{name}")) for name in ("a", "b")
+    )
+    config = farm.config(first, second)
+    config = replace(
+        config, directories=replace(config.directories, dst=(*config.directories.dst, link))
+    )
+    for target_engine in farm.engines:
+        target_engine.close()
+    two = farm.engine(*config.archiving.targets)
+    two.config = config
+    started = (await farm.step(two)).started
+    assert [s.source for s in started] == [str(young)]
+
+
+async def test_a_plot_that_cannot_be_removed_does_not_block_the_others(farm: Farm) -> None:
+    stuck = farm.plot(0)
+    settled = time.time() - SETTLED_S - 60  # the oldest: picked first
+    os.utime(stuck, (settled, settled))
+    other = farm.plot(1)
+    # An immutable file (or a dst remounted read-only): rsync copies it but cannot remove it.
+    made = subprocess.run(["chattr", "+i", str(stuck)], capture_output=True)
+    require_real(made.returncode == 0, "chattr +i needs root and a file system that has it")
+    try:
+        engine = farm.engine(local_target(farm))
+        (ended,) = await farm.until_ended(engine, stuck)
+        assert ended.failed and stuck.exists()
+        (moved,) = await farm.until_ended(engine, other)
+        assert not moved.failed and not other.exists()
+        # The failed plot waits its turn; the target itself did not back off.
+        assert [e.details["source"] for e in farm.events if e.kind is EventKind.TRANSFER] == [
+            str(stuck),
+            str(other),
+        ]
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=False)

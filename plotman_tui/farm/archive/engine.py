@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -135,6 +136,7 @@ class ArchivingEngine:
         self._ours: dict[int, StartedTransfer] = {}
         self._finished: dict[str, list[_Finished]] = {}
         self._retries: dict[str, BackOff] = {}
+        self._plot_retries: dict[str, BackOff] = {}
 
     @property
     def targets(self) -> tuple[ArchiveTarget, ...]:
@@ -154,7 +156,7 @@ class ArchivingEngine:
         holds_lock, taken = self._lock.check(now, events)
         if taken:
             self._waits.forget()
-        running = find_transfers(self.config.archiving.targets)
+        running = self._ours_or_from_dst(find_transfers(self.config.archiving.targets))
         running += self._report_ended(running, now, events, record=holds_lock)
         spaces = {target.name: self.space.current(target.name) for target in self.targets}
         started: list[StartedTransfer] = []
@@ -188,6 +190,21 @@ class ArchivingEngine:
         )
 
     # -- transfers that ended -------------------------------------------------------------------
+
+    def _ours_or_from_dst(self, running: list[RunningTransfer]) -> list[RunningTransfer]:
+        """The transfers to follow: those of a configured target, and rsync moves of the same
+        shape out of a dst dir (a target since renamed or removed: their plots are on their way
+        all the same). Other rsync moves on the machine are someone else's business."""
+        dst_dirs = set(self._dst_dirs())
+        return [
+            transfer
+            for transfer in running
+            if transfer.target is not None
+            or os.path.normpath(os.path.dirname(transfer.source)) in dst_dirs
+        ]
+
+    def _dst_dirs(self) -> list[str]:
+        return distinct_dirs(*(os.fspath(d) for d in self.config.directories.dst_or_tmp))
 
     def _report_ended(
         self, running: Sequence[RunningTransfer], now: float, events: list[Event], *, record: bool
@@ -252,9 +269,16 @@ class ArchivingEngine:
                 self.space.invalidate(transfer.target)
         else:
             message = f"{name} -> {where} failed: {verdict.reason}"
-            if transfer.target is not None and record:
+            # This plot waits before it is tried again (an unreadable or undeletable plot must
+            # not block the others); the whole target waits only when the farmer is the problem.
+            self._plot_retries.setdefault(os.path.normpath(transfer.source), BackOff()).fail(
+                verdict.reason, now, self._retry_s, self._retry_max_s
+            )
+            if transfer.target is not None and record and _farmer_trouble(exit_code):
                 retry = self._retries.setdefault(transfer.target, BackOff())
                 retry.fail(verdict.reason, now, self._retry_s, self._retry_max_s)
+            if transfer.target is not None:
+                self.space.invalidate(transfer.target)  # a dir may have gone: read again
         details: dict[str, Any] = {
             "pid": transfer.pid,
             "target": transfer.target,
@@ -316,7 +340,18 @@ class ArchivingEngine:
 
     def _dst_states(self, now: float) -> list[DstState]:
         states = []
-        for directory in distinct_dirs(*(os.fspath(d) for d in self.config.directories.dst_or_tmp)):
+        seen_real: set[str] = set()
+        self._plot_retries = {
+            path: retry
+            for path, retry in self._plot_retries.items()
+            if retry.retry_at is not None and retry.retry_at > now
+        }
+        for directory in self._dst_dirs():
+            # One disk listed twice (a symlink, a bind mount) would offer each plot twice.
+            real = os.path.realpath(directory)
+            if real in seen_real:
+                continue
+            seen_real.add(real)
             plots: list[PlotCandidate] = []
             try:
                 with os.scandir(directory) as entries:
@@ -324,6 +359,8 @@ class ArchivingEngine:
                         k = plot_name_k(entry.name)
                         if k is None or not entry.is_file(follow_symlinks=False):
                             continue
+                        if os.path.normpath(entry.path) in self._plot_retries:
+                            continue  # failed a moment ago: the others go first
                         stat = entry.stat(follow_symlinks=False)
                         if is_finished_plot(
                             entry.name,
@@ -384,6 +421,18 @@ class ArchivingEngine:
     def _start(self, transfer: Transfer, now: float, events: list[Event]) -> StartedTransfer | None:
         target = self._target(transfer.target)
         if target is None:
+            return None
+        if _same_dir_here(target, transfer.archive_dir, transfer.plot.dst_dir):
+            # rsync would find the plot "up to date" and --remove-source-files would delete the
+            # only copy. Refused, loudly, and this plot is not offered again for a while.
+            problem = (
+                f"archive dir {transfer.archive_dir} of {target.name} is the dst dir the plot "
+                "is in: nothing moved (fix [[archiving.targets]] archive_dirs)"
+            )
+            self._plot_retries.setdefault(os.path.normpath(transfer.plot.path), BackOff()).fail(
+                problem, now, self._retry_max_s, self._retry_max_s
+            )
+            events.append(Event(now, EventKind.ERROR, problem, failed=True))
             return None
         try:
             started = start_transfer(
@@ -482,6 +531,34 @@ def _alive(pid: int, create_time: float) -> bool:
         and sample.status is not JobStatus.ZMB
         and sample.create_time == create_time
     )
+
+
+# rsync exit statuses that say the farmer (or the way to it) is the trouble, not this plot:
+# protocol start, socket I/O, data stream, timeouts, and ssh's 255.
+_FARMER_EXIT_CODES = frozenset({5, 10, 12, 30, 35, 255})
+
+
+def _farmer_trouble(exit_code: int | None) -> bool:
+    return exit_code in _FARMER_EXIT_CODES
+
+
+def _same_dir_here(target: ArchiveTarget, archive_dir: str, dst_dir: str) -> bool:
+    """Whether ``archive_dir`` is ``dst_dir`` itself, for a target on this machine (a local
+    one, or a farmer reached at this host's own name or address). A farmer's disk mounted here
+    as a dst dir under another path cannot be told from here: the README warns of that."""
+    if target.type is not TargetType.LOCAL and (target.host or "") not in _this_host():
+        return False
+    try:
+        return os.path.samefile(archive_dir, dst_dir)
+    except OSError:
+        return os.path.realpath(archive_dir) == os.path.realpath(dst_dir)
+
+
+def _this_host() -> set[str]:
+    names = {"localhost", "127.0.0.1", "::1", socket.gethostname()}
+    with contextlib.suppress(OSError):
+        names.add(socket.getfqdn())
+    return names
 
 
 def _size(path: str) -> int | None:

@@ -178,7 +178,9 @@ def plot_name_k(name: str) -> int | None:
     if match is None:
         return None
     k = int(match.group(1))
-    return k if k >= 1 else None
+    # Plotters make k18 (tests) to k50 at most; anything else is not a plot (and a huge k would
+    # overflow the size arithmetic).
+    return k if 18 <= k <= 50 else None
 
 
 def plausible_plot_bytes(k: int) -> tuple[int, int]:
