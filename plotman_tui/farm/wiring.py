@@ -55,4 +55,5 @@ def archiving_engine(config: Config, scanner: Scanner | None) -> ArchivingEngine
         log_dir=transfer_log_dir(config),
         scanner=scanner,
         settle_s=float(config.archiving.min_plot_age_s),
+        state_path=data_dir() / "archiving-state.json",
     )

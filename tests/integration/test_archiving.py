@@ -133,7 +133,7 @@ class Farm:
         config = load_config(self.sandbox.config_path)
         return replace(config, archiving=ArchivingConfig(enabled=True, targets=targets))
 
-    def engine(self, *targets: ArchiveTarget) -> ArchivingEngine:
+    def engine(self, *targets: ArchiveTarget, state: bool = False) -> ArchivingEngine:
         config = self.config(*targets)
         space = SpaceMonitor(
             config.archiving.active_targets,
@@ -150,6 +150,7 @@ class Farm:
             space=space,
             log_dir=self.log_dir,
             clock=self.clock,
+            state_path=self.root / "archiving-state.json" if state else None,
         )
         self.engines.append(engine)
         return engine
@@ -856,3 +857,26 @@ async def test_a_plot_that_cannot_be_removed_does_not_block_the_others(farm: Far
         ]
     finally:
         subprocess.run(["chattr", "-i", str(stuck)], check=False)
+
+
+async def test_the_next_run_reports_how_the_last_runs_transfer_ended(farm: Farm) -> None:
+    # cron's `archive --once`: one run starts a transfer and exits; the next says how it ended.
+    plot = farm.plot()
+    target = local_target(farm, bwlimit_kbps=2048)  # about 2 s for a k18 plot
+    first = farm.engine(target, state=True)
+    (started,) = (await farm.step(first)).started
+    first.close()
+    started.popen.wait(timeout=30)
+    assert not plot.exists()
+
+    second = farm.engine(target, state=True)
+    result = await farm.step(second)
+    (ended,) = [e for e in result.events if e.kind is EventKind.TRANSFERRED]
+    assert not ended.failed and ended.details["pid"] == started.pid
+    assert [(e.result, e.pid) for e in farm.entries(target)] == [
+        ("started", started.pid),
+        ("ok", started.pid),
+    ]
+    second.close()
+    third = farm.engine(target, state=True)  # said once: the state forgets it after that
+    assert [e for e in (await farm.step(third)).events if e.kind is EventKind.TRANSFERRED] == []

@@ -13,6 +13,7 @@ farmer.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import socket
@@ -48,7 +49,7 @@ from plotman_tui.farm.archive.transfer import (
 from plotman_tui.farm.dirs import inspect_dir_within
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.events import Event, EventKind, LockWatch, WaitNotes, record_action
-from plotman_tui.farm.launches import BackOff
+from plotman_tui.farm.launches import BackOff, save_state
 from plotman_tui.farm.lock import SchedulerLock
 from plotman_tui.farm.model import Job, JobStatus, distinct_dirs
 from plotman_tui.farm.procfs import sample_process
@@ -61,6 +62,7 @@ RETRY_MAX_S = 900.0
 FREE_SPACE_TIMEOUT_S = 5.0
 #: Seconds a plot must be unchanged before it counts as finished (a copy may still be writing).
 SETTLE_S = 60.0
+_STATE_VERSION = 1
 # Name under which a transfer of a target no longer configured counts in the policy.
 _UNCONFIGURED = "(not configured)"
 
@@ -112,6 +114,7 @@ class ArchivingEngine:
         space: SpaceMonitor,
         log_dir: Path,
         scanner: Scanner | None = None,
+        state_path: Path | None = None,
         clock: Callable[[], float] = time.time,
         settle_s: float = SETTLE_S,
         retry_s: float = RETRY_S,
@@ -123,6 +126,10 @@ class ArchivingEngine:
         self.space = space
         self.log_dir = log_dir
         self._scanner = scanner
+        #: Where the lock holder keeps the transfers it saw, so that the next run (cron's
+        #: ``--once``, a restart) reports how they ended. None: in memory only.
+        self.state_path = state_path
+        self._saved_state: str | None = None
         self._clock = clock
         self._settle_s = settle_s
         self._retry_s = retry_s
@@ -156,6 +163,7 @@ class ArchivingEngine:
         holds_lock, taken = self._lock.check(now, events)
         if taken:
             self._waits.forget()
+            self._load_state(events, now)
         running = self._ours_or_from_dst(find_transfers(self.config.archiving.targets))
         running += self._report_ended(running, now, events, record=holds_lock)
         spaces = {target.name: self.space.current(target.name) for target in self.targets}
@@ -179,6 +187,8 @@ class ArchivingEngine:
             )
             for s in started
         )
+        if holds_lock:
+            self._save_state(events, now)
         return ArchivePassResult(
             time=now,
             transfers=transfers,
@@ -188,6 +198,60 @@ class ArchivingEngine:
             events=tuple(events),
             holds_lock=holds_lock,
         )
+
+    # -- what the last run saw -------------------------------------------------------------------
+
+    def _load_state(self, events: list[Event], now: float) -> None:
+        if self.state_path is None:
+            return
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+            entries = data["transfers"] if data.get("version") == _STATE_VERSION else []
+            for entry in entries:
+                transfer = RunningTransfer(
+                    pid=int(entry["pid"]),
+                    create_time=float(entry["create_time"]),
+                    target=entry["target"],
+                    source=str(entry["source"]),
+                    archive_dir=entry["archive_dir"],
+                    argv=tuple(str(arg) for arg in entry["argv"]),
+                )
+                size = entry.get("bytes")
+                self._seen.setdefault(
+                    (transfer.pid, transfer.create_time),
+                    _Seen(transfer, int(size) if size is not None else None, transfer.create_time),
+                )
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            message = f"{self.state_path}: not read ({error!r}); starting afresh"
+            events.append(Event(now, EventKind.ERROR, message))
+
+    def _save_state(self, events: list[Event], now: float) -> None:
+        if self.state_path is None:
+            return
+        transfers = [
+            {
+                "pid": seen.transfer.pid,
+                "create_time": seen.transfer.create_time,
+                "target": seen.transfer.target,
+                "source": seen.transfer.source,
+                "archive_dir": seen.transfer.archive_dir,
+                "argv": list(seen.transfer.argv),
+                "bytes": seen.size_bytes,
+            }
+            for seen in self._seen.values()
+        ]
+        text = json.dumps({"version": _STATE_VERSION, "transfers": transfers}, indent=1) + "\n"
+        if text == self._saved_state:
+            return
+        try:
+            save_state(self.state_path, text)
+        except OSError as error:
+            message = f"{self.state_path}: not written ({error.strerror or error})"
+            events.append(Event(now, EventKind.ERROR, message, failed=True))
+            return
+        self._saved_state = text
 
     # -- transfers that ended -------------------------------------------------------------------
 
