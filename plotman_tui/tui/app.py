@@ -1,18 +1,28 @@
-"""The dashboard app: the engine's passes, dirs and action log come in as messages from thread
+"""The dashboard app: the engines' passes, dirs and action log come in as messages from thread
 workers; the app keeps the latest of each and hands it to the widgets.
 
 Workers (each a :class:`~plotman_tui.tui.poller.Poller` with its own group, one run at a time):
 
-- ``engine``: a pass every second (a look; every ``polling_time_s`` it also schedules);
-- ``dirs``: free space and finished plots every 10 s (and after a job ends or is killed);
-- ``action-log``: one stat a second, a read when the log changed;
+- ``engine``: a pass every 1.5 s (a look; every ``polling_time_s`` it also schedules);
+- ``archiving`` (when archiving is set up): a pass every 5 s, and at once when a transfer it
+  started exits, a new free-space sample lands or the first plotting pass has the jobs;
+- ``dirs``: free space and finished plots every 10 s (and after a job ends or is killed, or a
+  transfer starts or ends);
+- ``action-log``: one stat every 2 s (and after a key's action), a read when it changed;
 - ``control``: one suspend, resume or kill at a time, started by a key.
+
+Besides them, ``archive-space`` is an async worker in the app's event loop: the archiving
+engine's :class:`~plotman_tui.farm.archive.space.SpaceMonitor`, which reads the archive dirs'
+free space (over SSH for a farmer) without ever holding a pass up; a farmer that does not
+answer costs nothing but its own timeout.
 
 ``live=False`` builds the app with no worker at all: tests post the same messages themselves.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shlex
 import subprocess
@@ -32,26 +42,34 @@ from textual.worker import Worker
 from plotman_tui.appdirs import cache_dir, data_dir
 from plotman_tui.config.schema import Config
 from plotman_tui.farm.actionlog import ActionLog, default_action_log
+from plotman_tui.farm.archive.engine import ArchivingEngine
+from plotman_tui.farm.archive.space import SpaceMonitor
 from plotman_tui.farm.control import KillPlan, cancel_kill
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.engine import EventKind, PlottingEngine
 from plotman_tui.farm.lock import default_lock
 from plotman_tui.farm.model import Job
+from plotman_tui.farm.wiring import archiving_engine
 from plotman_tui.tui import job_control
 from plotman_tui.tui.feeds import (
     ACTION_LOG_INTERVAL_S,
+    ARCHIVE_INTERVAL_S,
     DIRS_INTERVAL_S,
     LOOK_INTERVAL_S,
     ActionLogFeed,
+    ArchivingFeed,
     DirFeed,
     PlottingFeed,
 )
 from plotman_tui.tui.messages import (
     ActionsRead,
+    ArchivePassed,
+    ControlFinished,
     DirsSampled,
     JobControlDone,
     KillPrepared,
     PassCompleted,
+    TransferEnded,
     WorkFailed,
 )
 from plotman_tui.tui.poller import Poller
@@ -60,10 +78,13 @@ from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.job_screen import JobScreen
 from plotman_tui.tui.screens.kill_screen import KillScreen
 from plotman_tui.tui.view import (
+    ArchivingState,
     DashboardState,
     JobColumn,
     PlottingState,
     SortOrder,
+    archive_prefix,
+    archive_rows,
     archiving_words,
     configured_dst_dirs,
     configured_tmp2_dir,
@@ -76,19 +97,27 @@ from plotman_tui.tui.view import (
     ordered_jobs,
     phase_bins,
     plotting_words,
+    shown_signature,
     tmp_rows,
 )
 from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
+from plotman_tui.tui.widgets.archive_table import ArchiveTable
 from plotman_tui.tui.widgets.dst_table import DstTable
-from plotman_tui.tui.widgets.jobs_table import JobsTable
+from plotman_tui.tui.widgets.jobs_table import SLOW_REFRESH_S, JobsTable
 from plotman_tui.tui.widgets.phase_histogram import PhaseHistogram
 from plotman_tui.tui.widgets.prefixes_line import PrefixesLine
 from plotman_tui.tui.widgets.status_line import StatusLine
 from plotman_tui.tui.widgets.tmp_table import TmpTable
 
 EXIT_OK = 0
-#: The scanner measures temp files (a stat per file) at most this often.
-TEMP_REFRESH_S = 5.0
+#: The scanner measures temp files (a listing of every tmp dir, a stat per file) at most this
+#: often: the temp space column moves slowly, and a look every second must stay cheap.
+TEMP_REFRESH_S = 30.0
+#: On quit, how long the free-space worker may take to stop its reads and close its SSH
+#: connections (cancelling a read is immediate; this is a safety net).
+SPACE_STOP_S = 5.0
+# Archiving engine news that the action log holds already (the panel reads it from there).
+_LOGGED_KINDS = (EventKind.TRANSFER, EventKind.TRANSFERRED)
 
 
 def build_engine(config: Config, scanner: Scanner | None = None) -> PlottingEngine:
@@ -103,7 +132,13 @@ def build_engine(config: Config, scanner: Scanner | None = None) -> PlottingEngi
 
 
 class DashboardApp(App[int]):
-    """The plotting dashboard. ``plotting_enabled`` is the pause switch's state at start."""
+    """The plotting dashboard. ``plotting_enabled`` and ``archiving_enabled`` are the pause
+    switches' states at start.
+
+    ``engine`` and ``archiver``: the engines to run (live only); by default the machine's
+    (:func:`build_engine`, and :func:`~plotman_tui.farm.wiring.archiving_engine` when the
+    config sets archiving up).
+    """
 
     CSS_PATH = "app.tcss"
     TITLE = "plotman-tui"
@@ -120,6 +155,7 @@ class DashboardApp(App[int]):
         plotting_enabled: bool,
         archiving_enabled: bool = False,
         engine: PlottingEngine | None = None,
+        archiver: ArchivingEngine | None = None,
         action_log: ActionLog | None = None,
         live: bool = True,
         clock: Callable[[], float] = time.time,
@@ -129,26 +165,39 @@ class DashboardApp(App[int]):
         self.config_path = config_path
         self.live = live
         self.clock = clock
-        # Archiving is not run by the dashboard yet; the switch's state is kept for when it is.
-        self.archiving_enabled = archiving_enabled
         self.state = DashboardState()
         self.plotting = PlottingState(enabled=plotting_enabled)
+        self.archiving = ArchivingState(
+            configured=bool(config.archiving.active_targets), enabled=archiving_enabled
+        )
         self.jobs_order = SortOrder()
         self.filter_text = ""
         self.action_log = action_log
         self._engine = engine
+        self._archiver = archiver
         self.plotting_feed: PlottingFeed | None = None
+        self.archiving_feed: ArchivingFeed | None = None
         self.pollers: dict[str, Poller] = {}
+        self._space_stop: asyncio.Event | None = None
+        self._space_worker: Worker[None] | None = None
         # A job stopped for the kill question. Set from the worker thread that stopped it, so a
         # quit at any moment finds it and lets the job run on (see close_feeds).
         self._pending_kill: KillPlan | None = None
         self._kill_lock = threading.Lock()
         self._notified: set[str] = set()
+        # What the last pass shown had of the jobs (see on_pass_completed), and when the
+        # columns that move by themselves are due anyway.
+        self._signature: tuple[object, ...] | None = None
+        self._tables_due_at = float("-inf")
         self._feeds_closed = False
         self._shown_ready = False
 
+    @property
+    def archiving_enabled(self) -> bool:
+        return self.archiving.enabled
+
     def get_default_screen(self) -> DashboardScreen:
-        return DashboardScreen()
+        return DashboardScreen(archiving=self.archiving.configured)
 
     @property
     def dashboard(self) -> DashboardScreen:
@@ -193,15 +242,57 @@ class DashboardApp(App[int]):
                 self, "action-log", ActionLogFeed(self.action_log).read, ACTION_LOG_INTERVAL_S
             ),
         }
+        archiver = self._archiver
+        if archiver is None and self.archiving.configured:
+            archiver = archiving_engine(self.config, None)
+        if archiver is not None:
+            self._start_archiving(archiver)
         for poller in self.pollers.values():
             poller.start()
         self.set_interval(1.0, self._show_status, name="clock")
 
-    def on_unmount(self) -> None:
+    def _start_archiving(self, archiver: ArchivingEngine) -> None:
+        self.archiving_feed = ArchivingFeed(
+            archiver,
+            archiving_enabled=self.archiving.enabled,
+            on_transfer_end=self._transfer_ended,
+        )
+        self.pollers["archiving"] = Poller(
+            self, "archiving", self.archiving_feed.read, ARCHIVE_INTERVAL_S
+        )
+        space = archiver.space
+        # A new sample may let a waiting target start, and the archive table shows it.
+        space.on_update = lambda _name: self._wake("archiving")
+        self._space_stop = asyncio.Event()
+        self._space_worker = self.run_worker(
+            self._keep_space_fresh(space, self._space_stop),
+            name="archive-space",
+            group="archive-space",
+            exit_on_error=False,
+        )
+
+    @staticmethod
+    async def _keep_space_fresh(space: SpaceMonitor, stop: asyncio.Event) -> None:
+        try:
+            await space.run(stop)
+        finally:
+            await space.close()  # the kept SSH connections
+
+    def _transfer_ended(self, pid: int) -> None:
+        """From a transfer's watcher thread (maybe after the app has gone)."""
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: nobody to tell
+            self.post_message(TransferEnded(pid))
+
+    async def on_unmount(self) -> None:
         self.close_feeds()
+        worker = self._space_worker
+        if worker is not None:
+            # Its reads are cancelled and its SSH connections closed before the loop ends.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(worker.wait(), SPACE_STOP_S)
 
     def close_feeds(self) -> None:
-        """Stop the workers, give the scheduler lock up, and let a job held for a kill go on."""
+        """Stop the workers, give the locks up, and let a job held for a kill go on."""
         with self._kill_lock:
             if self._feeds_closed:
                 return
@@ -213,6 +304,11 @@ class DashboardApp(App[int]):
             cancel_kill(plan)  # never leave a job stopped behind a question nobody answers
         if self.plotting_feed is not None:
             self.plotting_feed.close()  # waits for a pass under way: the engine is not shared
+        if self.archiving_feed is not None:
+            self.archiving_feed.close()  # transfers under way run on
+        if self._space_stop is not None:
+            with contextlib.suppress(RuntimeError):  # called again after the loop closed
+                self._space_stop.set()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         for poller in self.pollers.values():
@@ -243,8 +339,50 @@ class DashboardApp(App[int]):
                 self.notify(event.message, title="plotting", severity="error", timeout=15)
         if ended or result.started is not None:
             self._wake("dirs")
-        self._show_all()
+        feed = self.archiving_feed
+        if feed is not None:
+            first = not feed.has_jobs
+            feed.set_jobs(result.snapshot.jobs)
+            if first:
+                self._wake("archiving")  # it waited for the jobs' phases
+        # A look a second: the tables are worked out again only when something they show
+        # (a phase, a state, a job come or gone) changed, or their slow columns are due.
+        signature = shown_signature(result.snapshot, message.dir_of)
+        now = time.monotonic()
+        if signature != self._signature or now >= self._tables_due_at:
+            self._signature = signature
+            self._tables_due_at = now + SLOW_REFRESH_S
+            self._show_all()
+        else:
+            self._show_status()
         self._update_job_screens()
+
+    def on_archive_passed(self, message: ArchivePassed) -> None:
+        result = message.result
+        archiving = self.archiving
+        archiving.result = result
+        archiving.error = None
+        logged = False
+        for event in result.events:
+            if event.kind in (EventKind.LOCK, EventKind.MONITOR):
+                archiving.lock_note = event.message
+            if event.failed or event.kind is EventKind.ERROR:
+                self.notify(event.message, title="archiving", severity="error", timeout=15)
+            if event.kind not in _LOGGED_KINDS:
+                self.state.actions.append(event)
+                logged = True
+        if result.started or any(e.kind is EventKind.TRANSFERRED for e in result.events):
+            self._wake("dirs")  # plots left (or are leaving) the dst dirs
+        if self._shown() is None:
+            return
+        with self.batch_update():
+            self._show_archiving()
+            self._show_status()
+            if logged:
+                self._show_actions()
+
+    def on_transfer_ended(self, message: TransferEnded) -> None:
+        self._wake("archiving")
 
     def on_dirs_sampled(self, message: DirsSampled) -> None:
         self.state.dirs = {info.path: info for info in message.dirs}
@@ -262,6 +400,9 @@ class DashboardApp(App[int]):
     def on_work_failed(self, message: WorkFailed) -> None:
         if message.group == "engine":
             self.plotting.error = message.error
+            self._show_status()
+        elif message.group == "archiving":
+            self.archiving.error = message.error
             self._show_status()
         self._notify_once(f"{message.group}: {message.error}")
 
@@ -299,6 +440,7 @@ class DashboardApp(App[int]):
         with self.batch_update():
             self._show_jobs()
             self._show_dirs()
+            self._show_archiving()
             self._show_actions()
             self._show_status()
 
@@ -322,7 +464,8 @@ class DashboardApp(App[int]):
             summary += f", filter “{self.filter_text}”"
         screen.query_one(PhaseHistogram).show(phase_bins(jobs))
         problems = list(self.state.snapshot.problems)
-        screen.query_one(PrefixesLine).show(tmp_prefix, dst_prefix, problems, summary)
+        archive = archive_prefix(self.config) if self.archiving.configured else None
+        screen.query_one(PrefixesLine).show(tmp_prefix, dst_prefix, problems, summary, archive)
 
     def _show_dirs(self) -> None:
         screen = self._shown()
@@ -332,7 +475,15 @@ class DashboardApp(App[int]):
         tmp_prefix, dst_prefix = dir_prefixes(self.config, jobs)
         dirs, dir_of = self.state.dirs, self.state.dir_of
         screen.query_one(TmpTable).show(tmp_rows(self.config, jobs, dir_of, dirs), tmp_prefix)
-        screen.query_one(DstTable).show(dst_rows(self.config, jobs, dir_of, dirs), dst_prefix)
+        rows = dst_rows(self.config, jobs, dir_of, dirs, with_priority=self.archiving.configured)
+        screen.query_one(DstTable).show(rows, dst_prefix)
+
+    def _show_archiving(self) -> None:
+        screen = self._shown()
+        if screen is None or not self.archiving.configured:
+            return
+        rows = archive_rows(self.config, self.archiving.result)
+        screen.query_one(ArchiveTable).show(rows, archive_prefix(self.config))
 
     def _show_actions(self) -> None:
         screen = self._shown()
@@ -347,9 +498,11 @@ class DashboardApp(App[int]):
         last = self.state.last_pass_at
         feed = self.plotting_feed
         screen.query_one(StatusLine).show(
-            clock=time.strftime("%H:%M:%S", time.localtime(now)),
+            # Minutes: a clock in seconds would repaint the screen every second for nothing
+            # (a pass that stops coming shows as "stale" on this line anyway).
+            clock=time.strftime("%H:%M", time.localtime(now)),
             plotting=plotting_words(self.plotting, now),
-            archiving=archiving_words(self.config),
+            archiving=archiving_words(self.archiving),
             look_s=LOOK_INTERVAL_S,
             schedule_s=feed.schedule_interval_s
             if feed is not None
@@ -435,16 +588,25 @@ class DashboardApp(App[int]):
         except OSError as error:
             self.notify(f"{argv[0]}: {error.strerror or error}", title="pager", severity="error")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            # "/" is a priority key of the dashboard (see its BINDINGS); typed in the filter,
+            # it is a character of the filter.
+            return not isinstance(self.screen.focused, Input)
+        return True
+
     def action_filter(self) -> None:
         screen = self.dashboard
-        screen.add_class("-filtering")
+        screen.show_filter(True)
         field = screen.query_one("#filter", Input)
         field.value = self.filter_text
-        field.focus()
+        # At once, not with focus() (which waits a turn of the loop): keys typed or pasted
+        # right after "/" may be queued already, and must not reach the table's bindings.
+        screen.set_focus(field)
 
     def action_clear_filter(self) -> None:
         screen = self.dashboard
-        if not self.filter_text and not screen.has_class("-filtering"):
+        if not self.filter_text and not screen.filtering:
             return
         self.filter_text = ""
         screen.query_one("#filter", Input).value = ""
@@ -462,8 +624,8 @@ class DashboardApp(App[int]):
 
     def _close_filter(self) -> None:
         screen = self.dashboard
-        screen.remove_class("-filtering")
-        screen.query_one(JobsTable).focus()
+        screen.show_filter(False)
+        screen.set_focus(screen.query_one(JobsTable))  # at once, as in action_filter
 
     def action_sort(self) -> None:
         self._sort(self.jobs_order.next_column(self._columns()))
@@ -483,16 +645,35 @@ class DashboardApp(App[int]):
             self.push_screen(JobScreen(job, live=self.live))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        # One help screen, kept: composing and rendering its tables anew costs a key press
+        # most of its 100 ms on a slow machine.
+        if not self.is_screen_installed("help"):
+            self.install_screen(HelpScreen(), name="help")
+        self.push_screen("help")
 
-    def action_archiving(self) -> None:
-        if not self.config.archiving.active_targets:
+    def action_toggle_archiving(self) -> None:
+        if not self.archiving.configured:
             self.notify(
-                "archiving is not set up: add [[archiving.targets]] to the config",
+                "archiving is not set up: set [archiving] enabled = true and add an enabled "
+                "[[archiving.targets]] table to the config",
                 title="archiving",
             )
-        else:
-            self.notify("archiving from the dashboard comes in a later version", title="archiving")
+            return
+        enabled = not self.archiving.enabled
+        self.archiving.enabled = enabled
+        if self.archiving_feed is not None:
+            self.archiving_feed.set_archiving(enabled)
+        self._wake("archiving")
+        if self.live:
+            self._in_thread(partial(job_control.switch_archiving, self.action_log, enabled))
+        self.notify(
+            "archiving resumed: finished plots move to the farmer"
+            if enabled
+            else "archiving paused: no new transfer starts; transfers under way go on",
+            title="archiving",
+            timeout=5,
+        )
+        self._show_status()
 
     async def action_quit(self) -> None:
         self.exit(EXIT_OK)
@@ -526,8 +707,12 @@ class DashboardApp(App[int]):
             message = work()
             if message is not None:
                 self.post_message(message)
+            self.post_message(ControlFinished())  # its action log entry: show it now
 
         self.run_worker(run, group="control", thread=True, exit_on_error=False)
+
+    def on_control_finished(self, _message: ControlFinished) -> None:
+        self._wake("action-log")
 
     def _wake(self, name: str) -> None:
         poller = self.pollers.get(name)
@@ -548,7 +733,8 @@ def run_dashboard(
     autostart_plotting: bool,
     autostart_archiving: bool,
 ) -> int:
-    """Run the dashboard until the farmer quits; plot jobs keep running. Returns 0."""
+    """Run the dashboard until the farmer quits; plot jobs and transfers keep running.
+    Returns 0."""
     scanner = Scanner(config.logging.plots, temp_refresh_s=TEMP_REFRESH_S)
     cache = cache_dir() / "logstate.json"
     scanner.load_cache(cache)  # resume every log where the last run left it
@@ -558,6 +744,8 @@ def run_dashboard(
         plotting_enabled=autostart_plotting,
         archiving_enabled=autostart_archiving,
         engine=build_engine(config, scanner),
+        # The plotting passes hand it the jobs: no scanner of its own.
+        archiver=archiving_engine(config, None),
     )
     try:
         app.run()

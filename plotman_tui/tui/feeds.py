@@ -1,7 +1,9 @@
 """The dashboard's sources of data; each ``read`` blocks and runs in a worker thread (a Poller).
 
-- :class:`PlottingFeed`: engine passes. A look (``schedule=False``) every second keeps phases
+- :class:`PlottingFeed`: engine passes. A look (``schedule=False``) every 1.5 s keeps phases
   fresh; every ``polling_time_s`` (and at once after a pause switch) the pass schedules.
+- :class:`ArchivingFeed`: archiving passes, with the jobs of the latest plotting pass; a
+  transfer it started wakes the next pass when it exits.
 - :class:`DirFeed`: free space of the configured dirs, and finished plots in the dst dirs.
 - :class:`ActionLogFeed`: the action log's new entries, read only when the file changed.
 - :class:`LogTail`: the new lines of one job's log, for its details screen.
@@ -17,18 +19,33 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from plotman_tui.farm.actionlog import ActionEntry, ActionLog
+from plotman_tui.farm.archive.engine import ArchivingEngine
+from plotman_tui.farm.archive.transfer import StartedTransfer
 from plotman_tui.farm.dirs import inspect_dir
+from plotman_tui.farm.engine import ARCHIVE_INTERVAL_S as ENGINE_ARCHIVE_INTERVAL_S
 from plotman_tui.farm.engine import PlottingEngine
 from plotman_tui.farm.model import Job
-from plotman_tui.tui.messages import ActionsRead, DirsSampled, LogTailRead, PassCompleted
+from plotman_tui.tui.messages import (
+    ActionsRead,
+    ArchivePassed,
+    DirsSampled,
+    LogTailRead,
+    PassCompleted,
+)
 from plotman_tui.tui.view import ACTIONS_KEPT
 
-#: A look at the jobs this often keeps a shown phase at most about this old (plus a pass).
-LOOK_INTERVAL_S = 1.0
+#: A look at the jobs this often keeps a shown phase at most about this old (plus a pass, a
+#: few ms): the goal is 2 s. Each look costs a scan of the process table and of every job
+#: (bench/dashboard.py: about 0.5 % of a core per look a second at 50 jobs), so no oftener.
+LOOK_INTERVAL_S = 1.5
 #: Free space moves slowly, and counting plots lists every dst dir.
 DIRS_INTERVAL_S = 10.0
-#: The action log is checked (one stat) this often; it is read only when it changed.
-ACTION_LOG_INTERVAL_S = 1.0
+#: An archiving pass reads every process's command line: as often as the ``archive`` loop
+#: (a transfer that ends, a new free-space sample and the first plotting pass wake it sooner).
+ARCHIVE_INTERVAL_S = ENGINE_ARCHIVE_INTERVAL_S
+#: The action log is checked (one stat) this often; it is read only when it changed. Its
+#: entries of this dashboard's own actions are read at once (the app wakes this feed).
+ACTION_LOG_INTERVAL_S = 2.0
 #: A job's log on its details screen.
 LOG_TAIL_INTERVAL_S = 1.0
 LOG_TAIL_LINES = 200
@@ -106,6 +123,76 @@ class PlottingFeed:
             if real is not None:
                 found[name] = real
         return found
+
+
+class ArchivingFeed:
+    """Archiving passes, one at a time, from whichever worker thread runs :meth:`read`.
+
+    Like :class:`PlottingFeed`, every use of the engine goes through one lock. A pass ranks the
+    dst dirs by the phases of the jobs headed there, so it waits for the first plotting pass's
+    jobs (:meth:`set_jobs`). Each transfer it starts is watched by a daemon thread of its own
+    (a transfer takes hours; the worker threads must stay free for passes), which calls
+    ``on_transfer_end(pid)`` when the transfer exits, so the next one starts at once.
+    """
+
+    def __init__(
+        self,
+        engine: ArchivingEngine,
+        *,
+        archiving_enabled: bool,
+        on_transfer_end: Callable[[int], None],
+    ) -> None:
+        self.engine = engine
+        self._on_transfer_end = on_transfer_end
+        self._lock = threading.Lock()
+        self._archiving_enabled = archiving_enabled
+        self._jobs: tuple[Job, ...] | None = None
+        self._closed = False
+
+    @property
+    def archiving_enabled(self) -> bool:
+        return self._archiving_enabled
+
+    @property
+    def has_jobs(self) -> bool:
+        return self._jobs is not None
+
+    def set_archiving(self, enabled: bool) -> None:
+        """Pause or resume archiving; the next pass applies it (transfers under way go on)."""
+        self._archiving_enabled = enabled
+
+    def set_jobs(self, jobs: Sequence[Job]) -> None:
+        """The jobs of the latest plotting pass (a plain assignment: safe from any thread)."""
+        self._jobs = tuple(jobs)
+
+    def read(self) -> ArchivePassed | None:
+        jobs = self._jobs
+        if jobs is None:
+            return None  # no plotting pass yet: the app wakes this feed after the first one
+        with self._lock:
+            if self._closed:
+                return None
+            self.engine.archiving_enabled = self._archiving_enabled
+            result = self.engine.step(jobs)
+        for started in result.started:
+            self._watch(started)
+        return ArchivePassed(result=result)
+
+    def close(self) -> None:
+        """Release the archiver lock (after the pass under way); transfers run on."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self.engine.close()
+
+    def _watch(self, started: StartedTransfer) -> None:
+        popen, pid, report = started.popen, started.pid, self._on_transfer_end
+
+        def wait() -> None:
+            popen.wait()
+            report(pid)
+
+        threading.Thread(target=wait, name=f"transfer-{pid}", daemon=True).start()
 
 
 class DirFeed:

@@ -93,7 +93,17 @@ def switch_plotting(log: ActionLog | None, enabled: bool) -> JobControlDone | No
     """Record a pause or resume of plotting; a message only when the log cannot be written."""
     action = "unpause" if enabled else "pause"
     what = "plotting resumed" if enabled else "plotting paused (running jobs go on)"
-    problem = record(log, action, None, "ok", f"{REASON}: {what}")
+    problem = record(log, action, None, "ok", f"{REASON}: {what}", switch="plotting")
+    if problem is None:
+        return None
+    return JobControlDone(action=action, ok=False, message=problem)
+
+
+def switch_archiving(log: ActionLog | None, enabled: bool) -> JobControlDone | None:
+    """Record a pause or resume of archiving, as :func:`switch_plotting` does for plotting."""
+    action = "unpause" if enabled else "pause"
+    what = "archiving resumed" if enabled else "archiving paused (transfers under way go on)"
+    problem = record(log, action, None, "ok", f"{REASON}: {what}", switch="archiving")
     if problem is None:
         return None
     return JobControlDone(action=action, ok=False, message=problem)

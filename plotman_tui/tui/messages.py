@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from plotman_tui.farm.actionlog import ActionEntry
+from plotman_tui.farm.archive.engine import ArchivePassResult
 from plotman_tui.farm.control import KillPlan
 from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.engine import PassResult
@@ -24,6 +25,20 @@ class PassCompleted(Message):
     result: PassResult
     scheduled: bool
     dir_of: Mapping[str, str]
+
+
+@dataclass
+class ArchivePassed(Message):
+    """One archiving pass: the transfers under way, why each idle target waits, free space."""
+
+    result: ArchivePassResult
+
+
+@dataclass
+class TransferEnded(Message):
+    """A transfer this dashboard started has exited: time for the next pass (and the next plot)."""
+
+    pid: int
 
 
 @dataclass
@@ -65,6 +80,11 @@ class JobControlDone(Message):
     action: str
     ok: bool
     message: str
+
+
+@dataclass
+class ControlFinished(Message):
+    """A key's blocking work (a signal, a kill, a pause recorded) is over, whatever it posted."""
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Plain functions over the model (no textual here), so the rules are tested without a screen:
 the jobs table's columns (``report.status_columns``, plus a sort key each), ordering and
-filtering, the phase histogram's bins, the tmp and dst tables' rows, and the status line's words.
+filtering, the phase histogram's bins, the tmp, dst and archive tables' rows, and the status
+line's words.
 """
 
 from __future__ import annotations
@@ -10,16 +11,22 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from plotman_tui.config.schema import Config
 from plotman_tui.farm.actionlog import ActionEntry
+from plotman_tui.farm.archive.policy import DstRank, DstState, PlotCandidate, dst_priority
 from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.events import Event
 from plotman_tui.farm.model import Job, Phase, Snapshot, distinct_dirs
 from plotman_tui.farm.scheduler import Decision, Start, Wait, tmp_limits, tmp_need_bytes
 from plotman_tui.farm.units import common_prefix, human_bytes, human_duration
 from plotman_tui.report import Column, phases_text, status_columns
+
+if TYPE_CHECKING:
+    from plotman_tui.farm.archive.engine import ArchivePassResult
+    from plotman_tui.farm.archive.space import TargetSpace
 
 #: How many action log entries the dashboard keeps and shows.
 ACTIONS_KEPT = 200
@@ -58,6 +65,10 @@ _SORT_KEYS: dict[str, Callable[[Job], SortValue]] = {
     "sys": lambda j: _known(j.sys_seconds),
     "io": lambda j: _known(j.iowait_seconds),
 }
+
+#: Columns whose cells move by themselves, second by second (times, space, memory): the
+#: jobs table shows them afresh less often than a look (phases and states show at once).
+SLOW_COLUMNS = frozenset({"wall", "tmp#2", "mem", "user", "sys", "io"})
 
 #: Names of columns whose title says too little on its own (the sort order names them).
 COLUMN_NAMES: dict[str, str] = {
@@ -223,6 +234,16 @@ def placed(path: str | None, dir_of: Mapping[str, str]) -> str | None:
     return dir_of.get(path) or os.path.normpath(path)
 
 
+def jobs_by_dir(
+    jobs: Sequence[Job], dir_of: Mapping[str, str], dir_field: Callable[[Job], str | None]
+) -> dict[str | None, list[Job]]:
+    """The jobs grouped by the configured dir ``dir_field`` places them in (one pass)."""
+    grouped: dict[str | None, list[Job]] = {}
+    for job in jobs:
+        grouped.setdefault(placed(dir_field(job), dir_of), []).append(job)
+    return grouped
+
+
 @dataclass(frozen=True)
 class TmpRow:
     """A row of the tmp table: a tmp dir (or the tmp2 dir), its jobs and whether it is ready."""
@@ -239,7 +260,11 @@ class TmpRow:
 
 @dataclass(frozen=True)
 class DstRow:
-    """A row of the dst table: a dst dir, its finished plots and the jobs headed there."""
+    """A row of the dst table: a dst dir, its finished plots and the jobs headed there.
+
+    ``priority``: the archive priority (plotman's; None: archiving is off, or no sample yet);
+    ``archive_next``: this dir's plots are the next ones archiving takes.
+    """
 
     path: str
     plots: int | None  # None: not counted yet
@@ -248,6 +273,8 @@ class DstRow:
     error: str | None
     inbound: int
     phases: str
+    priority: int | None = None
+    archive_next: bool = False
 
 
 def tmp_readiness(
@@ -279,8 +306,9 @@ def tmp_rows(
     infos: Mapping[str, DirInfo],
 ) -> list[TmpRow]:
     rows = []
+    by_tmp = jobs_by_dir(jobs, dir_of, lambda job: job.tmp_dir)
     for path in configured_tmp_dirs(config):
-        here = [job for job in jobs if placed(job.tmp_dir, dir_of) == path]
+        here = by_tmp.get(path, [])
         info = infos.get(path)
         free = info.free_bytes if info is not None else None
         if info is None:
@@ -291,7 +319,7 @@ def tmp_rows(
         rows.append(TmpRow(path, "tmp", len(here), phases_text(here), free, error, ready, why))
     tmp2 = configured_tmp2_dir(config)
     if tmp2 is not None:
-        here = [job for job in jobs if placed(job.tmp2_dir, dir_of) == tmp2]
+        here = jobs_by_dir(jobs, dir_of, lambda job: job.tmp2_dir).get(tmp2, [])
         info = infos.get(tmp2)
         rows.append(
             TmpRow(
@@ -313,11 +341,18 @@ def dst_rows(
     jobs: Sequence[Job],
     dir_of: Mapping[str, str],
     infos: Mapping[str, DirInfo],
+    *,
+    with_priority: bool = False,
 ) -> list[DstRow]:
+    ranks = dst_ranks(config, jobs, dir_of, infos) if with_priority else {}
+    # The dir archiving reads next: the highest priority among those with plots to take.
+    next_dir = next((rank.path for rank in ranks.values() if rank.plot_count), None)
     rows = []
+    by_dst = jobs_by_dir([job for job in jobs if not job.completed], dir_of, lambda j: j.dst_dir)
     for path in configured_dst_dirs(config):
-        inbound = [job for job in jobs if placed(job.dst_dir, dir_of) == path and not job.completed]
+        inbound = by_dst.get(path, [])
         info = infos.get(path)
+        rank = ranks.get(path)
         rows.append(
             DstRow(
                 path=path,
@@ -327,8 +362,124 @@ def dst_rows(
                 error=info.error if info is not None else None,
                 inbound=len(inbound),
                 phases=phases_text(inbound),
+                priority=rank.priority if rank is not None else None,
+                archive_next=path == next_dir,
             )
         )
+    return rows
+
+
+def dst_ranks(
+    config: Config,
+    jobs: Sequence[Job],
+    dir_of: Mapping[str, str],
+    infos: Mapping[str, DirInfo],
+) -> dict[str, DstRank]:
+    """Each sampled dst dir's archive priority (``policy.dst_priority``), highest first.
+
+    From the dirs' last sample (free space and the plots counted there, each taken at the
+    dir's mean plot size) and the jobs' phases: no disk is touched. A dir that could not be
+    read is left out (archiving takes nothing from it either).
+    """
+    states = []
+    for path in configured_dst_dirs(config):
+        info = infos.get(path)
+        if info is None or info.error is not None:
+            continue
+        size = info.plot_bytes // info.plots if info.plots else 0
+        plots = tuple(
+            PlotCandidate(path=f"{path}/#{index}", dst_dir=path, size_bytes=size, mtime=0.0, k=0)
+            for index in range(info.plots)
+        )
+        states.append(DstState(path, info.free_bytes, plots))
+    if not states:
+        return {}
+    if dir_of:  # jobs that name a configured dst dir by another name count for it
+        jobs = [replace(job, dst_dir=placed(job.dst_dir, dir_of)) for job in jobs]
+    return {rank.path: rank for rank in dst_priority(states, jobs)}
+
+
+# -- archiving -----------------------------------------------------------------------------------
+
+
+def configured_archive_dirs(config: Config) -> list[str]:
+    """The archive dirs of every active target, in config order (farmer paths)."""
+    return [d for target in config.archiving.active_targets for d in target.archive_dirs]
+
+
+def archive_prefix(config: Config) -> str:
+    """The prefix the archive dirs share (left out of the archive table, shown in the
+    prefixes line)."""
+    return common_prefix(configured_archive_dirs(config))
+
+
+def _pids(pids: Sequence[int]) -> str:
+    return ("pid " if len(pids) == 1 else "pids ") + ", ".join(str(pid) for pid in pids)
+
+
+@dataclass(frozen=True)
+class ArchiveRow:
+    """A row of the archive table: one archive dir of a target.
+
+    ``target`` is the target's name on its first dir and empty on the others; ``level`` is
+    ``ok``, ``busy`` (a transfer is on its way there: ``← pid N``), ``unknown`` (no sample
+    yet) or ``problem`` (``note`` says which: ``unreachable``, ``host key refused``,
+    ``missing`` ...).
+    """
+
+    key: str
+    target: str
+    path: str
+    free_bytes: int | None
+    note: str
+    level: str
+
+
+def space_problem_note(space: TargetSpace) -> str:
+    """A target-wide problem in a table cell's words (the status line has the whole reason)."""
+    problem = space.problem or ""
+    if not space.reachable:
+        return "unreachable"
+    if "host key" in problem:
+        return "host key refused"
+    if "login" in problem.lower():
+        return "login refused"
+    return "not read"
+
+
+def archive_rows(config: Config, result: ArchivePassResult | None) -> list[ArchiveRow]:
+    """Every archive dir of every active target with its free space, or why it is unknown."""
+    spaces: Mapping[str, TargetSpace | None] = result.spaces if result is not None else {}
+    receiving: dict[tuple[str | None, str], list[int]] = {}
+    for transfer in result.transfers if result is not None else ():
+        if transfer.archive_dir:
+            key = (transfer.target, os.path.normpath(transfer.archive_dir))
+            receiving.setdefault(key, []).append(transfer.pid)
+    rows = []
+    for target in config.archiving.active_targets:
+        space = spaces.get(target.name)
+        for index, directory in enumerate(target.archive_dirs):
+            free: int | None = None
+            if space is None:
+                note, level = "not read yet", "unknown"
+            elif space.problem is not None:
+                note, level = space_problem_note(space), "problem"
+            elif directory in space.dir_problems:
+                note, level = space.dir_problems[directory], "problem"
+            else:
+                free = space.free_bytes.get(directory)
+                pids = receiving.get((target.name, os.path.normpath(directory)), [])
+                note, level = (f"← {_pids(pids)}", "busy") if pids else ("", "ok")
+            rows.append(
+                ArchiveRow(
+                    key=f"{target.name}\n{directory}",
+                    target=target.name if index == 0 else "",
+                    path=directory,
+                    free_bytes=free,
+                    note=note,
+                    level=level,
+                )
+            )
     return rows
 
 
@@ -407,9 +558,73 @@ def plotting_words(state: PlottingState, now: float) -> tuple[str, str]:
     return word, f"({last})"
 
 
-def archiving_words(config: Config) -> str:
-    """``Archiving: <this>``. The hook for the archiving snapshot, once the engine has one."""
-    return "not set up" if not config.archiving.active_targets else "coming"
+@dataclass
+class ArchivingState:
+    """What the status line says about archiving; kept by the app from pass to pass.
+
+    ``configured``: the config has archiving on with an enabled target (else ``not set up``).
+    """
+
+    configured: bool
+    enabled: bool
+    result: ArchivePassResult | None = None  # the last pass's
+    lock_note: str = ""  # the engine's word on who moves the plots, when it is not us
+    error: str | None = None  # the last pass failed with this
+
+
+def archiving_words(state: ArchivingState) -> tuple[str, str]:
+    """``(word, detail)`` for ``Archiving: <word> <detail>``.
+
+    The word is ``active`` (transfers under way; the detail names their pids), ``paused``
+    (the switch is off; transfers under way finish), ``idle`` (the detail says why nothing
+    moves) or ``not set up``.
+    """
+    if not state.configured:
+        return "not set up", ""
+    result = state.result
+    pids = [transfer.pid for transfer in result.transfers] if result is not None else []
+    word = "paused" if not state.enabled else "active" if pids else "idle"
+    running = f"({_pids(pids)})" if pids else ""
+    if state.error is not None:
+        return word, f"pass failed: {state.error}"
+    if not state.enabled:
+        return word, f"({_pids(pids)} finishing)" if pids else ""
+    if result is not None and not result.holds_lock:
+        note = state.lock_note or "another process moves the plots"
+        return word, f"{running} monitoring only: {note}".lstrip()
+    if pids:
+        return word, running
+    if result is None:
+        return word, "starting…"
+    waits = [wait for wait in result.waits if wait.reason]
+    named = len({wait.target for wait in waits}) > 1
+    reasons = [
+        f"{wait.target}: {wait.reason}" if named and wait.target else wait.reason for wait in waits
+    ]
+    return "idle", "; ".join(reasons) or "nothing to move"
+
+
+def shown_signature(snapshot: Snapshot, dir_of: Mapping[str, str]) -> tuple[object, ...]:
+    """What the tables show of a pass, but for the columns that move by themselves (times,
+    space, memory: ``SLOW_COLUMNS``): equal signatures, nothing else to show."""
+    jobs = tuple(
+        (
+            job.pid,
+            job.started_at,
+            job.phase,
+            job.status,
+            job.plot_id,
+            job.plotter,
+            job.k,
+            job.tmp_dir,
+            job.tmp2_dir,
+            job.dst_dir,
+            job.completed,
+            job.problems,
+        )
+        for job in snapshot.jobs
+    )
+    return (snapshot.problems, tuple(sorted(dir_of.items())), jobs)
 
 
 @dataclass
@@ -421,5 +636,6 @@ class DashboardState:
     dirs: dict[str, DirInfo] = field(default_factory=dict)
     dirs_taken_at: float | None = None
     last_pass_at: float | None = None  # the clock of the last pass that reached the screen
-    #: The action log's newest entries, in the order they were read (oldest first).
-    actions: deque[ActionEntry] = field(default_factory=lambda: deque(maxlen=ACTIONS_KEPT))
+    #: The action log's newest entries, in the order they were read (oldest first), and the
+    #: archiving engine's news that the action log does not hold (waits, lock, errors).
+    actions: deque[ActionEntry | Event] = field(default_factory=lambda: deque(maxlen=ACTIONS_KEPT))

@@ -12,18 +12,26 @@ from dataclasses import replace
 from pathlib import Path
 
 from plotman_tui.config.schema import (
+    ArchiveTarget,
+    ArchivingConfig,
     Config,
     DirectoriesConfig,
     LoggingConfig,
     SchedulingConfig,
+    TargetType,
 )
 from plotman_tui.farm.actionlog import ActionEntry
+from plotman_tui.farm.archive.engine import ArchivePassResult
+from plotman_tui.farm.archive.policy import ArchiveWait
+from plotman_tui.farm.archive.space import TargetSpace
+from plotman_tui.farm.archive.transfer import RunningTransfer
 from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.engine import PassResult
+from plotman_tui.farm.events import Event, EventKind
 from plotman_tui.farm.model import Job, JobStatus, Phase, Snapshot, TempFile
 from plotman_tui.farm.scheduler import Decision, Wait
 from plotman_tui.tui.app import DashboardApp
-from plotman_tui.tui.messages import ActionsRead, DirsSampled, PassCompleted
+from plotman_tui.tui.messages import ActionsRead, ArchivePassed, DirsSampled, PassCompleted
 
 #: 2023-11-14 22:13:20 UTC.
 NOW = 1_700_000_000.0
@@ -34,6 +42,10 @@ STAGGER = Wait("stagger (1623s/1800s)")
 TMP = ("/mnt/nvme/tmp/0", "/mnt/nvme/tmp/1")
 TMP2 = "/mnt/nvme/tmp2"
 DST = ("/mnt/farm/dst/0", "/mnt/farm/dst/1")
+#: The farmer's disks (an ssh target), and a second farmer that does not answer.
+ARCHIVE = ("/srv/chia/plots/hdd00", "/srv/chia/plots/hdd01", "/srv/chia/plots/hdd02")
+ARCHIVE_SILENT = ("/srv/chia/plots/hdd10",)
+SILENT_PROBLEM = "farmer unreachable: no SSH answer from backup.lan:22 within 10 s"
 
 
 def farm_config(**scheduling: int) -> Config:
@@ -43,6 +55,25 @@ def farm_config(**scheduling: int) -> Config:
             tmp=tuple(Path(p) for p in TMP), tmp2=Path(TMP2), dst=tuple(Path(p) for p in DST)
         ),
         scheduling=replace(SchedulingConfig(), **scheduling),
+    )
+
+
+def archive_targets() -> tuple[ArchiveTarget, ...]:
+    return (
+        ArchiveTarget(
+            name="farmer", type=TargetType.SSH, archive_dirs=ARCHIVE, host="farmer.lan", user="chia"
+        ),
+        ArchiveTarget(
+            name="backup", type=TargetType.SSH, archive_dirs=ARCHIVE_SILENT, host="backup.lan"
+        ),
+    )
+
+
+def archive_config(**scheduling: int) -> Config:
+    """The farm with archiving to two ssh targets."""
+    return replace(
+        farm_config(**scheduling),
+        archiving=ArchivingConfig(enabled=True, targets=archive_targets()),
     )
 
 
@@ -212,3 +243,118 @@ def feed(app: DashboardApp) -> None:
     app.post_message(pass_completed())
     app.post_message(dirs_sampled())
     app.post_message(actions_read())
+
+
+# -- archiving -----------------------------------------------------------------------------------
+
+#: The plot on its way to the farmer, and the pid of its rsync.
+TRANSFER_PID = 5201
+
+
+def plot_name(seed: int) -> str:
+    return f"plot-k32-2023-11-14-18-02-{plot_id(seed)}.plot"
+
+
+def archive_dirs_sampled() -> DirsSampled:
+    """As :func:`dirs_sampled`, with plots waiting in both dst dirs (so both have a priority)."""
+    infos = list(dirs_sampled().dirs)
+    infos[-1] = DirInfo(
+        DST[1], total_bytes=18_000 * GIB, free_bytes=800 * GIB, plots=9, plot_bytes=9 * 101 * GIB
+    )
+    return DirsSampled(dirs=tuple(infos), taken_at=NOW)
+
+
+def archive_passed(
+    *,
+    transfers: bool = True,
+    holds_lock: bool = True,
+    events: tuple[Event, ...] = (),
+) -> ArchivePassed:
+    """A pass: one plot on its way to ``farmer`` (or none), ``backup`` silent."""
+    targets = archive_targets()
+    running = (
+        (
+            RunningTransfer(
+                pid=TRANSFER_PID,
+                create_time=NOW - 40,
+                target="farmer",
+                source=f"{DST[1]}/{plot_name(7)}",
+                archive_dir=ARCHIVE[1],
+                argv=("rsync", "--remove-source-files", f"{DST[1]}/{plot_name(7)}"),
+            ),
+        )
+        if transfers
+        else ()
+    )
+    farmer_wait = (
+        "1 of 1 transfer running (max_concurrent)"
+        if transfers
+        else "every finished plot is already on its way"
+    )
+    spaces = {
+        "farmer": TargetSpace(
+            target="farmer",
+            free_bytes={ARCHIVE[0]: 120 * GIB, ARCHIVE[1]: 3_300 * GIB, ARCHIVE[2]: None},
+            dir_problems={ARCHIVE[2]: "missing"},
+            checked_at=NOW - 20,
+        ),
+        "backup": TargetSpace.failed(targets[1], SILENT_PROBLEM, NOW - 5, reachable=False),
+    }
+    result = ArchivePassResult(
+        time=NOW,
+        transfers=running,
+        started=(),
+        waits=(ArchiveWait(farmer_wait, "farmer"), ArchiveWait(SILENT_PROBLEM, "backup")),
+        spaces=spaces,
+        events=events,
+        holds_lock=holds_lock,
+    )
+    return ArchivePassed(result=result)
+
+
+def archive_actions_read() -> ActionsRead:
+    """The action log of :func:`actions_read`, with a plot sent and one on its way."""
+    sent = ActionEntry(
+        time=NOW - 400,
+        action="transfer",
+        plot_id=plot_id(6),
+        pid=5200,
+        reason=f"{plot_name(6)} moved",
+        result="ok",
+    )
+    sending = ActionEntry(
+        time=NOW - 40,
+        action="transfer",
+        plot_id=plot_id(7),
+        pid=TRANSFER_PID,
+        reason="to farmer",
+        result="started",
+    )
+    entries = sorted([*actions_read().entries, sent, sending], key=lambda entry: entry.time)
+    return ActionsRead(entries=tuple(entries))
+
+
+def archive_wait_event() -> Event:
+    return Event(
+        NOW - 300, EventKind.WAIT, f"backup: {SILENT_PROBLEM}", details={"target": "backup"}
+    )
+
+
+def archive_app(*, archiving_enabled: bool = True, **scheduling: int) -> DashboardApp:
+    """The dashboard with archiving set up and no worker."""
+    return DashboardApp(
+        archive_config(**scheduling),
+        Path("/etc/plotman-tui/config.toml"),
+        plotting_enabled=True,
+        archiving_enabled=archiving_enabled,
+        live=False,
+        clock=lambda: NOW + 0.5,
+    )
+
+
+def archive_feed(app: DashboardApp) -> None:
+    """What the workers would post on a farm that archives."""
+    app.post_message(pass_completed())
+    app.post_message(archive_dirs_sampled())
+    app.post_message(archive_actions_read())
+    app.post_message(archive_passed(events=(archive_wait_event(),)))

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from textual import events
+from textual.widgets import Static
+
 from plotman_tui.farm.model import Phase
 from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.job_screen import JobScreen
-from plotman_tui.tui.view import job_key
+from plotman_tui.tui.view import SortOrder, job_key
+from plotman_tui.tui.widgets.archive_table import ArchiveTable
 from plotman_tui.tui.widgets.too_small import TooSmall
 from tests.tui.farmdata import (
+    TRANSFER_PID,
+    archive_app,
+    archive_feed,
     dirs_sampled,
     farm_jobs,
     feed,
@@ -64,6 +71,25 @@ async def test_header_click_sorts_and_a_second_click_reverses() -> None:
         assert app.jobs_order.column == "wall" and not app.jobs_order.descending
         await pilot.click(table, offset=(wall_x + 2, 1))
         assert app.jobs_order.descending
+
+
+async def test_keys_queued_right_after_slash_go_to_the_filter() -> None:
+    app = still_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app)
+        await pilot.pause()
+        # As a terminal delivers a paste or a fast typist: every key is queued before the
+        # first is handled. None may reach the table's bindings (o sorts, s suspends, k kills).
+        for key, char in [("slash", "/"), ("o", "o"), ("slash", "/"), ("t", "t"), ("m", "m")]:
+            app.post_message(events.Key(key, char))
+        await pilot.pause()
+        assert app.filter_text == "o/tm"
+        assert app.jobs_order == SortOrder()
+        await pilot.press("escape")
+        # On help, "/" is no filter key.
+        await pilot.press("question_mark", "slash")
+        assert isinstance(app.screen, HelpScreen)
+        assert not app.dashboard.filtering
 
 
 async def test_filter_narrows_the_rows_and_escape_brings_them_back() -> None:
@@ -137,5 +163,23 @@ async def test_archiving_key_says_it_is_not_set_up_and_q_quits_with_0() -> None:
         await pilot.press("a")
         await pilot.pause()
         assert any("not set up" in str(n.message) for n in app._notifications)
+        assert not app.dashboard.query_one(ArchiveTable).display
         await pilot.press("q")
     assert app.return_code == 0
+
+
+async def test_archiving_key_pauses_and_resumes_archiving() -> None:
+    app = archive_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        archive_feed(app)
+        await pilot.pause()
+        status = app.dashboard.query_one("#status-archiving", Static)
+        assert str(status.content).startswith(f"Archiving: active (pid {TRANSFER_PID})")
+        await pilot.press("a")
+        assert not app.archiving.enabled
+        assert str(status.content).startswith(f"Archiving: paused (pid {TRANSFER_PID} finishing)")
+        await pilot.press("a")
+        assert app.archiving.enabled
+        assert str(status.content).startswith("Archiving: active")
+        table = app.dashboard.query_one(ArchiveTable)
+        assert table.display and table.row_count == 4

@@ -18,7 +18,18 @@ from plotman_tui.farm.control import KillPlan
 from plotman_tui.farm.model import TempFile
 from plotman_tui.farm.scheduler import Wait
 from plotman_tui.tui.messages import KillPrepared
-from tests.tui.farmdata import GIB, TMP, TMP2, farm_jobs, feed, pass_completed, still_app
+from tests.tui.farmdata import (
+    GIB,
+    TMP,
+    TMP2,
+    archive_app,
+    archive_feed,
+    archive_passed,
+    farm_jobs,
+    feed,
+    pass_completed,
+    still_app,
+)
 
 SIZES = [(80, 24), (120, 40), (200, 60)]
 SnapCompare = Callable[..., bool]
@@ -119,3 +130,35 @@ def test_filter_and_sort(snap_compare: SnapCompare) -> None:
 
 def test_terminal_too_small(snap_compare: SnapCompare) -> None:
     assert snap_compare(still_app(), terminal_size=(50, 12), run_before=fed)
+
+
+# -- archiving -----------------------------------------------------------------------------------
+
+
+async def settled(pilot: Pilot[int]) -> None:
+    """Two rounds: tables size themselves (height: auto) on the refresh after their rows came."""
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def archive_fed(pilot: Pilot[int]) -> None:
+    archive_feed(pilot.app)  # type: ignore[arg-type]
+    await settled(pilot)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_archiving(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """A plot on its way to the farmer, a missing archive dir, a second farmer unreachable;
+    the dst dirs' archive priority; transfers and a wait in the action log."""
+    assert snap_compare(archive_app(), terminal_size=size, run_before=archive_fed)
+
+
+def test_archiving_paused_and_idle(snap_compare: SnapCompare) -> None:
+    async def run_before(pilot: Pilot[int]) -> None:
+        await archive_fed(pilot)
+        pilot.app.post_message(archive_passed(transfers=False))
+        await settled(pilot)
+
+    assert snap_compare(
+        archive_app(archiving_enabled=False), terminal_size=(80, 24), run_before=run_before
+    )

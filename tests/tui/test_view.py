@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from plotman_tui.farm.archive.policy import ArchiveWait
+from plotman_tui.farm.archive.space import TargetSpace
 from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.model import Phase
 from plotman_tui.farm.scheduler import Start, Wait
 from plotman_tui.report import status_columns
 from plotman_tui.tui.view import (
     PLOTMAN_PHASES,
+    ArchivingState,
     PlottingState,
     SortOrder,
+    archive_prefix,
+    archive_rows,
     archiving_words,
     columns_that_fit,
     dir_prefixes,
@@ -26,7 +31,24 @@ from plotman_tui.tui.view import (
     tmp_readiness,
     tmp_rows,
 )
-from tests.tui.farmdata import DST, GIB, NOW, TMP, TMP2, farm_config, farm_jobs, make_job
+from tests.tui.farmdata import (
+    ARCHIVE,
+    ARCHIVE_SILENT,
+    DST,
+    GIB,
+    NOW,
+    SILENT_PROBLEM,
+    TMP,
+    TMP2,
+    TRANSFER_PID,
+    archive_config,
+    archive_dirs_sampled,
+    archive_passed,
+    archive_targets,
+    farm_config,
+    farm_jobs,
+    make_job,
+)
 
 
 def test_every_status_column_has_its_own_id_and_a_sort_key_by_value() -> None:
@@ -179,4 +201,75 @@ def test_plotting_words() -> None:
 
 
 def test_archiving_words() -> None:
-    assert archiving_words(farm_config()) == "not set up"
+    assert archiving_words(ArchivingState(configured=False, enabled=True)) == ("not set up", "")
+    state = ArchivingState(configured=True, enabled=True)
+    assert archiving_words(state) == ("idle", "starting…")
+    state.result = archive_passed().result
+    assert archiving_words(state) == ("active", f"(pid {TRANSFER_PID})")
+    state.enabled = False
+    assert archiving_words(state) == ("paused", f"(pid {TRANSFER_PID} finishing)")
+    state.result = archive_passed(transfers=False).result
+    assert archiving_words(state) == ("paused", "")
+    state.enabled = True
+    # Two targets wait: each reason says whose it is.
+    assert archiving_words(state) == (
+        "idle",
+        f"farmer: every finished plot is already on its way; backup: {SILENT_PROBLEM}",
+    )
+    # One target: its reason alone.
+    state.result = replace(state.result, waits=(ArchiveWait("no finished plots", "farmer"),))
+    assert archiving_words(state) == ("idle", "no finished plots")
+    state.result = archive_passed(holds_lock=False).result
+    state.lock_note = "plots are moved by pid 812 (plotman-tui archive)"
+    assert archiving_words(state) == (
+        "active",
+        f"(pid {TRANSFER_PID}) monitoring only: plots are moved by pid 812 (plotman-tui archive)",
+    )
+    state.error = "OSError: boom"
+    assert archiving_words(state) == ("active", "pass failed: OSError: boom")
+
+
+def test_archive_rows_mark_transfers_missing_dirs_and_unreachable_farmers() -> None:
+    config = archive_config()
+    assert archive_prefix(config) == "/srv/chia/plots/"
+    rows = archive_rows(config, archive_passed().result)
+    shown = [(row.target, row.path, row.free_bytes, row.note, row.level) for row in rows]
+    assert shown == [
+        ("farmer", ARCHIVE[0], 120 * GIB, "", "ok"),
+        ("", ARCHIVE[1], 3_300 * GIB, f"← pid {TRANSFER_PID}", "busy"),
+        ("", ARCHIVE[2], None, "missing", "problem"),
+        ("backup", ARCHIVE_SILENT[0], None, "unreachable", "problem"),
+    ]
+    assert len({row.key for row in rows}) == len(rows)
+    # Before the first sample: every dir unknown.
+    assert {row.note for row in archive_rows(config, None)} == {"not read yet"}
+    # A farmer that answers but refuses the key is no unreachable farmer.
+    refused = TargetSpace.failed(
+        archive_targets()[0], "SSH host key of farmer.lan:22 is not in …", NOW, reachable=True
+    )
+    result = archive_passed(transfers=False).result
+    result = replace(result, spaces={**result.spaces, "farmer": refused})
+    notes = {row.path: row.note for row in archive_rows(config, result)}
+    assert notes[ARCHIVE[0]] == "host key refused"
+
+
+def test_dst_rows_carry_the_archive_priority_when_archiving_is_set_up() -> None:
+    config = archive_config()
+    infos = {info.path: info for info in archive_dirs_sampled().dirs}
+    jobs = farm_jobs()
+    plain = {row.path: row for row in dst_rows(config, jobs, {}, infos)}
+    assert plain[DST[0]].priority is None and not plain[DST[0]].archive_next
+    rows = {row.path: row for row in dst_rows(config, jobs, {}, infos, with_priority=True)}
+    # dst/0: 3 plots, plenty of room, its jobs before 3:4: 50 + 3.
+    assert rows[DST[0]].priority == 53
+    # dst/1: 9 plots, room for under 8 more (+3), a job at 3:5 copies there soon (-8).
+    assert rows[DST[1]].priority == 54
+    assert rows[DST[1]].archive_next and not rows[DST[0]].archive_next
+    # The job at 3:5 moves on to 3:7: dst/1 must wait (32 lost), dst/0 goes first.
+    later = [replace(job, phase=Phase(3, 7)) if job.dst_dir == DST[1] else job for job in jobs]
+    rows = {row.path: row for row in dst_rows(config, later, {}, infos, with_priority=True)}
+    assert rows[DST[0]].archive_next and rows[DST[1]].priority == 30
+    # An unreadable dst dir has no priority.
+    infos[DST[1]] = DirInfo(DST[1], error="missing")
+    rows = {row.path: row for row in dst_rows(config, jobs, {}, infos, with_priority=True)}
+    assert rows[DST[1]].priority is None and rows[DST[0]].archive_next

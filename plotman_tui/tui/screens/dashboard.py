@@ -9,9 +9,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Static
 
 from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
+from plotman_tui.tui.widgets.archive_table import ArchiveTable
 from plotman_tui.tui.widgets.dst_table import DstTable
 from plotman_tui.tui.widgets.jobs_table import JobsTable
 from plotman_tui.tui.widgets.phase_histogram import PhaseHistogram
@@ -25,6 +26,8 @@ class DashboardScreen(Screen[None]):
     """Every key lives here (the Footer shows them); the actions are the app's.
 
     Keys bound on this screen do nothing while a modal (kill, help) is open over it.
+    ``archiving``: archiving is set up, so the archive table and the dst dirs' archive priority
+    show (class ``-archiving``).
     """
 
     # In the Footer's order: at 80 columns the last ones are cut (help lists them all).
@@ -34,12 +37,15 @@ class DashboardScreen(Screen[None]):
         Binding("r", "app.resume_job", "Resume"),
         Binding("k", "app.kill_job", "Kill"),
         Binding("l", "app.pager", "Log"),
-        Binding("slash", "app.filter", "Filter"),
+        # A priority key, run in the App's turn: the App hands each key to the widget that has
+        # the focus when it takes the key off its queue, so keys pasted or typed right after
+        # "/" would otherwise reach the jobs table's bindings (s suspends, k kills).
+        Binding("slash", "app.filter", "Filter", priority=True),
         Binding("question_mark", "app.help", "Help"),
         Binding("q", "app.quit", "Quit"),
         Binding("o", "app.sort", "Sort"),
         Binding("O", "app.reverse_sort", "Reverse"),
-        Binding("a", "app.archiving", "Archiving"),
+        Binding("a", "app.toggle_archiving", "Archiving"),
     ]
 
     # Width: narrow (80 columns) drops job columns and stacks the panels; wide puts the
@@ -51,18 +57,34 @@ class DashboardScreen(Screen[None]):
     ]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]  # noqa: RUF012
 
+    def __init__(self, *, archiving: bool = False) -> None:
+        super().__init__(classes="-archiving" if archiving else None)
+        self.archiving = archiving
+
     def compose(self) -> ComposeResult:
         with Vertical(id="dashboard"):
             yield StatusLine(id="status")
-            yield PrefixesLine(id="prefixes")
+            # The filter field covers the prefixes line while it is open: nothing moves, so
+            # opening it repaints one line (no layout; the jobs table keeps its render caches,
+            # which a resize or a restyle would drop).
+            with Container(id="top-line"):
+                yield PrefixesLine(id="prefixes")
+                with Horizontal(id="filter-row"):
+                    yield Static("filter: ", id="filter-label")
+                    yield Input(
+                        placeholder="any text of a job (enter keeps it, escape clears it)",
+                        id="filter",
+                        compact=True,
+                    )
             yield JobsTable(id="jobs")
             yield PhaseHistogram(id="phases")
             with Container(id="lower"):
                 with Horizontal(id="dir-tables"):
                     yield TmpTable(id="tmp-table")
-                    yield DstTable(id="dst-table")
+                    with Vertical(id="dst-column"):
+                        yield DstTable(id="dst-table", with_priority=self.archiving)
+                        yield ArchiveTable(id="archive-table")
                 yield ActionLogPanel(id="actions")
-            yield Input(placeholder="filter jobs (enter keeps it, escape clears it)", id="filter")
         yield TooSmall(id="too-small")
         yield Footer(compact=True)
 
@@ -70,8 +92,20 @@ class DashboardScreen(Screen[None]):
         self.query_one("#jobs").border_title = "jobs"
         self.query_one("#tmp-table").border_title = "tmp dirs"
         self.query_one("#dst-table").border_title = "dst dirs"
+        self.query_one("#archive-table").border_title = "archive dirs"
         self.query_one("#actions").border_title = "action log"
         self.query_one(JobsTable).focus()
+
+    @property
+    def filtering(self) -> bool:
+        """Whether the filter field is open."""
+        return self.query_one("#filter-row").styles.visibility == "visible"
+
+    def show_filter(self, shown: bool) -> None:
+        """Open or close the filter field over the prefixes line: its visibility only, not a
+        class on the screen (which restyles every widget; DataTable drops its render caches
+        on any restyle) nor ``display`` (a layout of the whole screen)."""
+        self.query_one("#filter-row").styles.visibility = "visible" if shown else "hidden"
 
     def on_resize(self, event: Resize) -> None:
         width, height = event.size

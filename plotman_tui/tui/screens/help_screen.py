@@ -22,8 +22,8 @@ KEYS = (
     ("l", "the job's log in $PAGER (less by default)"),
     ("/", "filter jobs by any text in their row, plot id, dirs or command"),
     ("o / O", "sort by the next column / reverse the order (or click a column title)"),
-    ("a", "archiving (not set up yet)"),
-    ("q", "quit: plot jobs keep running, the scheduler lock is released"),
+    ("a", "pause or resume archiving (starting transfers); transfers under way are not touched"),
+    ("q", "quit: plot jobs and transfers keep running; the locks are released"),
 )
 
 #: What each jobs table column shows, by column id.

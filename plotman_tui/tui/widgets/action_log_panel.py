@@ -1,4 +1,6 @@
-"""The action log's tail, newest first: what was started, ended, suspended, resumed, killed."""
+"""The action log's tail, newest first: what was started, ended, suspended, resumed, killed,
+moved to the farmer; and the archiving engine's news that the log does not hold (why it waits,
+who holds its lock, errors)."""
 
 from __future__ import annotations
 
@@ -10,39 +12,73 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from plotman_tui.farm.actionlog import ActionEntry, format_entry
+from plotman_tui.farm.events import Event, EventKind
+from plotman_tui.farm.units import local_time
 
-_ACTION_STYLE = {"start": "green", "kill": "red", "suspend": "yellow", "resume": "cyan"}
+_ACTION_STYLE = {
+    "start": "green",
+    "kill": "red",
+    "suspend": "yellow",
+    "resume": "cyan",
+    "transfer": "blue",
+    "pause": "yellow",
+    "unpause": "cyan",
+}
+# Results that are neither "ok" nor a failure.
+_NEUTRAL_RESULTS = ("stopped", "started")
+_EVENT_STYLE = {EventKind.WAIT: "dim", EventKind.LOCK: "cyan", EventKind.MONITOR: "cyan"}
+
+PanelItem = ActionEntry | Event
 
 
 def entry_text(entry: ActionEntry) -> Text:
     """One entry as ``history`` prints it; failures in red."""
-    failed = entry.result != "ok" and not entry.result.startswith("stopped")
+    failed = entry.result != "ok" and not entry.result.startswith(_NEUTRAL_RESULTS)
     style = "red" if failed else _ACTION_STYLE.get(entry.action, "")
     # Text, not markup: reasons hold paths and brackets.
     return Text(format_entry(entry), style=style, no_wrap=True, overflow="ellipsis")
 
 
+def event_text(event: Event) -> Text:
+    """An engine event: its time, kind and message (as ``--no-ui`` prints it)."""
+    style = "red" if event.failed or event.kind is EventKind.ERROR else ""
+    style = style or _EVENT_STYLE.get(event.kind, "")
+    message = " ".join(event.message.split())
+    line = f"{local_time(event.time)}  {event.kind!s:<8}  {message}"
+    return Text(line, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def item_text(item: PanelItem) -> Text:
+    return entry_text(item) if isinstance(item, ActionEntry) else event_text(item)
+
+
 class ActionLogPanel(VerticalScroll):
-    """The entries it is shown, newest on top."""
+    """The entries and events it is shown, newest on top."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.can_focus = False
-        self._entries: list[ActionEntry] = []
+        self._items: list[PanelItem] = []
 
     @property
     def entries(self) -> list[ActionEntry]:
-        return list(self._entries)
+        """The action log entries shown, newest first."""
+        return [item for item in self._items if isinstance(item, ActionEntry)]
+
+    @property
+    def events(self) -> list[Event]:
+        """The engine events shown, newest first."""
+        return [item for item in self._items if isinstance(item, Event)]
 
     def compose(self) -> ComposeResult:
         yield Static(Text("No actions recorded yet.", style="dim"), id="action-log-text")
 
-    def show(self, entries: Iterable[ActionEntry]) -> None:
-        ordered = sorted(entries, key=lambda entry: entry.time, reverse=True)
-        if ordered == self._entries:
+    def show(self, items: Iterable[PanelItem]) -> None:
+        ordered = sorted(items, key=lambda item: item.time, reverse=True)
+        if ordered == self._items:
             return
-        self._entries = ordered
-        text = Text("\n", no_wrap=True).join(entry_text(entry) for entry in ordered)
+        self._items = ordered
+        text = Text("\n", no_wrap=True).join(item_text(item) for item in ordered)
         self.query_one("#action-log-text", Static).update(
             text if ordered else Text("No actions recorded yet.", style="dim")
         )

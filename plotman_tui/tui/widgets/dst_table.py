@@ -1,44 +1,57 @@
-"""The dst table: each dst dir, the finished plots waiting there, its free space and the jobs
-headed there (their phases)."""
+"""The dst table: each dst dir, the finished plots waiting there, its free space, its archive
+priority (when archiving is set up) and the jobs headed there (their phases)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.text import Text
+
 from plotman_tui.farm.units import human_bytes
 from plotman_tui.tui.view import DstRow, short_dir
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
 
+_COLUMNS = (
+    ("dir", "dst", False),
+    ("plots", "plots", True),
+    ("free", "free", True),
+    ("inbound", "inbound", False),
+)
+# plotman's archive priority: the dir with the highest one is read first.
+_PRIORITY = ("priority", "prio", True)
+
+
+def _priority(row: DstRow) -> Text:
+    if row.priority is None:
+        return cell("-", "dim", right=True)
+    return cell(str(row.priority), "bold green" if row.archive_next else "", right=True)
+
 
 class DstTable(KeyedTable):
-    COLUMNS = (
-        ("dir", "dst", False),
-        ("plots", "plots", True),
-        ("free", "free", True),
-        ("inbound", "inbound", False),
-    )
+    def __init__(self, *, id: str | None = None, with_priority: bool = False) -> None:
+        super().__init__(id=id)
+        self.with_priority = with_priority
+        self.COLUMNS = (*_COLUMNS[:3], _PRIORITY, _COLUMNS[3]) if with_priority else _COLUMNS
 
     def show(self, rows: Sequence[DstRow], prefix: str) -> None:
-        self.show_rows(
-            [
-                (
-                    row.path,
-                    [
-                        cell(short_dir(row.path, prefix)),
-                        cell(
-                            "?"
-                            if row.plots is None
-                            else f"{row.plots} ({human_bytes(row.plot_bytes, short=True)})"
-                            if row.plots
-                            else "0",
-                            right=True,
-                        ),
-                        cell(row.error, "bold red", right=True)
-                        if row.error
-                        else cell(human_bytes(row.free_bytes, short=True), right=True),
-                        cell(row.phases if row.inbound else "-", "" if row.inbound else "dim"),
-                    ],
-                )
-                for row in rows
+        shown = []
+        for row in rows:
+            cells = [
+                cell(short_dir(row.path, prefix)),
+                cell(
+                    "?"
+                    if row.plots is None
+                    else f"{row.plots} ({human_bytes(row.plot_bytes, short=True)})"
+                    if row.plots
+                    else "0",
+                    right=True,
+                ),
+                cell(row.error, "bold red", right=True)
+                if row.error
+                else cell(human_bytes(row.free_bytes, short=True), right=True),
             ]
-        )
+            if self.with_priority:
+                cells.append(_priority(row))
+            cells.append(cell(row.phases if row.inbound else "-", "" if row.inbound else "dim"))
+            shown.append((row.path, cells))
+        self.show_rows(shown)

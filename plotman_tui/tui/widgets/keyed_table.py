@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 
 class KeyedTable(DataTable[Text]):
@@ -22,6 +24,14 @@ class KeyedTable(DataTable[Text]):
         for key, title, right in self.COLUMNS:
             self.add_column(Text(title, justify="right" if right else "left"), key=key)
 
+    def watch_virtual_size(self, old: Size, new: Size) -> None:
+        # Textual 8.2.8 caches a widget's box model under a layout counter that a virtual size
+        # change does not bump while a layout is already pending: a table whose rows came in
+        # the same frame keeps its old height (header only) in its parent's auto height, and
+        # the panels below are cut. One more layout refresh, after this frame, bumps it.
+        if old.height != new.height:
+            self.call_after_refresh(self.refresh, layout=True)
+
     def show_rows(self, rows: Sequence[tuple[str, Sequence[Text]]]) -> None:
         wanted = dict(rows)
         with self.app.batch_update():
@@ -35,7 +45,11 @@ class KeyedTable(DataTable[Text]):
                 else:
                     for (column, _, _), before, after in zip(self.COLUMNS, old, cells, strict=True):
                         if before.plain != after.plain or before.style != after.style:
-                            self.update_cell(key, column, after, update_width=True)
+                            # Fit the width only to grow: for a narrower cell DataTable
+                            # measures every cell of the column.
+                            width = self.columns[ColumnKey(column)].content_width
+                            grow = after.cell_len > width
+                            self.update_cell(key, column, after, update_width=grow)
                 self._rows[key] = list(cells)
 
 

@@ -7,13 +7,24 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
+from plotman_tui.tui.widgets.status_line import same_text
+
 
 class PrefixesLine(Static):
-    """``jobs 3, youngest first  Prefixes: tmp=/mnt/tmp/  dst=/mnt/dst/   ! log dir missing``."""
+    """``jobs 3, youngest first  Prefixes: tmp=/mnt/tmp/  dst=/mnt/dst/  archive=/srv/``
+    then ``! log dir missing`` and the like."""
+
+    _shown: Text | None = None
 
     def show(
-        self, tmp_prefix: str, dst_prefix: str, problems: Sequence[str], jobs_summary: str
+        self,
+        tmp_prefix: str,
+        dst_prefix: str,
+        problems: Sequence[str],
+        jobs_summary: str,
+        archive_prefix: str | None = None,
     ) -> None:
+        """``archive_prefix``: None when archiving is not set up (no ``archive=`` then)."""
         text = Text.assemble(
             (jobs_summary, "bold"),
             ("   Prefixes: ", "dim"),
@@ -22,9 +33,15 @@ class PrefixesLine(Static):
             "  dst=",
             (dst_prefix or "-", "bold"),
         )
+        if archive_prefix is not None:
+            text.append("  archive=")
+            text.append(archive_prefix or "-", "bold")
         for problem in problems:
             text.append("   ! ", "bold red")
             text.append(problem, "red")
         text.no_wrap = True
         text.overflow = "ellipsis"
-        self.update(text)
+        if self._shown is not None and same_text(self._shown, text):
+            return  # shown on every pass: no repaint when nothing changed
+        self._shown = text
+        self.update(text, layout=False)  # one line high, as wide as the screen, whatever it says
