@@ -49,7 +49,7 @@ from plotman_tui.farm.events import (
     record_action,
     wait_key,
 )
-from plotman_tui.farm.launches import BackOff, Launch, Outcome, load_state, save_state, state_text
+from plotman_tui.farm.launches import BackOff, Launch, Outcome, StateWriter, load_state, state_text
 from plotman_tui.farm.lock import SchedulerLock
 from plotman_tui.farm.model import Job, Snapshot, distinct_dirs
 from plotman_tui.farm.scheduler import Decision, Start, Wait, decide
@@ -138,7 +138,7 @@ class PlottingEngine:
         self.plotting_enabled = True
         self._launches: dict[int, Launch] = {}
         self._backoff = BackOff()
-        self._saved_state: str | None = None
+        self._state_writer = StateWriter(state_path) if state_path is not None else None
         self._previous: dict[tuple[int, float], Job] = {}
         self._lock = LockWatch(lock, what="scheduler lock", role="starts the plot jobs")
         self._waits = WaitNotes()
@@ -211,18 +211,11 @@ class PlottingEngine:
             self._backoff = backoff
 
     def _save_state(self, events: list[Event]) -> None:
-        if self.state_path is None:
+        if self._state_writer is None:
             return
-        text = state_text(list(self._launches.values()), self._backoff)
-        if text == self._saved_state:
-            return
-        try:
-            save_state(self.state_path, text)
-        except OSError as error:
-            message = f"{self.state_path}: not written ({error.strerror or error})"
-            events.append(Event(self._clock(), EventKind.ERROR, message, failed=True))
-            return
-        self._saved_state = text
+        problem = self._state_writer.write(state_text(list(self._launches.values()), self._backoff))
+        if problem is not None:
+            events.append(Event(self._clock(), EventKind.ERROR, problem, failed=True))
 
     # -- following jobs -------------------------------------------------------------------------
 

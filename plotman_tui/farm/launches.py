@@ -245,6 +245,25 @@ def state_text(launches: list[Launch], backoff: BackOff) -> str:
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
+class StateWriter:
+    """Writes an engine's state file when its text has changed since the last write."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._written: str | None = None
+
+    def write(self, text: str) -> str | None:
+        """Write ``text`` unless it is what the file holds; returns the problem, if any."""
+        if text == self._written:
+            return None
+        try:
+            save_state(self.path, text)
+        except OSError as error:
+            return f"{self.path}: not written ({error.strerror or error})"
+        self._written = text
+        return None
+
+
 def save_state(path: Path, text: str) -> None:
     """Write ``text`` whole and rename it into place (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)

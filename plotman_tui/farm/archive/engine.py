@@ -49,7 +49,7 @@ from plotman_tui.farm.archive.transfer import (
 from plotman_tui.farm.dirs import inspect_dir_within
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.events import Event, EventKind, LockWatch, WaitNotes, record_action
-from plotman_tui.farm.launches import BackOff, save_state
+from plotman_tui.farm.launches import BackOff, StateWriter
 from plotman_tui.farm.lock import SchedulerLock
 from plotman_tui.farm.model import Job, JobStatus, distinct_dirs
 from plotman_tui.farm.procfs import sample_process
@@ -129,7 +129,7 @@ class ArchivingEngine:
         #: Where the lock holder keeps the transfers it saw, so that the next run (cron's
         #: ``--once``, a restart) reports how they ended. None: in memory only.
         self.state_path = state_path
-        self._saved_state: str | None = None
+        self._state_writer = StateWriter(state_path) if state_path is not None else None
         self._clock = clock
         self._settle_s = settle_s
         self._retry_s = retry_s
@@ -228,7 +228,7 @@ class ArchivingEngine:
             events.append(Event(now, EventKind.ERROR, message))
 
     def _save_state(self, events: list[Event], now: float) -> None:
-        if self.state_path is None:
+        if self._state_writer is None:
             return
         transfers = [
             {
@@ -243,15 +243,9 @@ class ArchivingEngine:
             for seen in self._seen.values()
         ]
         text = json.dumps({"version": _STATE_VERSION, "transfers": transfers}, indent=1) + "\n"
-        if text == self._saved_state:
-            return
-        try:
-            save_state(self.state_path, text)
-        except OSError as error:
-            message = f"{self.state_path}: not written ({error.strerror or error})"
-            events.append(Event(now, EventKind.ERROR, message, failed=True))
-            return
-        self._saved_state = text
+        problem = self._state_writer.write(text)
+        if problem is not None:
+            events.append(Event(now, EventKind.ERROR, problem, failed=True))
 
     # -- transfers that ended -------------------------------------------------------------------
 
