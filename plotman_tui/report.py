@@ -12,6 +12,7 @@ import shlex
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from plotman_tui.farm.model import Job, Snapshot, dir_identity
@@ -68,16 +69,29 @@ def snapshot_to_json(snapshot: Snapshot) -> dict[str, Any]:
 # --- the status table ---------------------------------------------------------------------------
 
 
+SortValue = tuple[int, Any]
+
+
+def _known(value: Any) -> SortValue:
+    # Unknown values (None) sort before every known one, whatever their type.
+    return (0, 0) if value is None else (1, value)
+
+
 @dataclass(frozen=True)
 class Column:
     """A table column; ``drop_order`` 0 is never dropped, higher numbers go first (one column
-    at a time when each has its own number)."""
+    at a time when each has its own number). ``sort_key`` orders jobs by the value behind the
+    text (by the text itself when None): "1:02" after "25s"."""
 
     title: str
     drop_order: int
     cell: Callable[[Job], str] = lambda _job: ""
     align_right: bool = False
     shrinkable: bool = False
+    sort_key: Callable[[Job], SortValue] | None = None
+
+    def sort_value(self, job: Job) -> SortValue:
+        return self.sort_key(job) if self.sort_key is not None else (1, self.cell(job))
 
 
 def _suffix(path: str | None, prefix: str) -> str:
@@ -88,68 +102,87 @@ def _suffix(path: str | None, prefix: str) -> str:
     return path
 
 
+def _by(attribute: str) -> Callable[[Job], SortValue]:
+    return lambda job: _known(getattr(job, attribute))
+
+
 def status_columns(tmp_prefix: str, dst_prefix: str) -> list[Column]:
+    duration, size = human_duration, partial(human_bytes, short=True)
     return [
-        Column("plot id", 0, lambda j: (j.plot_id or "?")[:8]),
-        Column("plotter", 11, lambda j: j.plotter),
-        Column("k", 8, lambda j: str(j.k) if j.k else "-", align_right=True),
-        Column("tmp", 1, lambda j: _suffix(j.tmp_dir, tmp_prefix), shrinkable=True),
-        Column("dst", 6, lambda j: _suffix(j.dst_dir, dst_prefix), shrinkable=True),
-        Column("wall", 2, lambda j: human_duration(j.wall_seconds), align_right=True),
-        Column("phase", 0, lambda j: str(j.phase) if j.phase else "?"),
-        Column("tmp", 4, lambda j: human_bytes(j.tmp_usage_bytes, short=True), align_right=True),
-        Column("pid", 3, lambda j: str(j.pid), align_right=True),
-        Column("stat", 5, lambda j: j.status.value),
-        Column("mem", 7, lambda j: human_bytes(j.mem_rss_bytes, short=True), align_right=True),
-        Column("user", 9, lambda j: human_duration(j.user_seconds), align_right=True),
-        Column("sys", 10, lambda j: human_duration(j.sys_seconds), align_right=True),
-        Column("io", 12, lambda j: human_duration(j.iowait_seconds), align_right=True),
+        Column("plot id", 0, lambda j: (j.plot_id or "?")[:8], sort_key=_by("plot_id")),
+        Column("plotter", 11, lambda j: j.plotter, sort_key=_by("plotter")),
+        Column("k", 8, lambda j: str(j.k) if j.k else "-", True, sort_key=_by("k")),
+        Column("tmp", 1, lambda j: _suffix(j.tmp_dir, tmp_prefix), False, True, _by("tmp_dir")),
+        Column("dst", 6, lambda j: _suffix(j.dst_dir, dst_prefix), False, True, _by("dst_dir")),
+        Column("wall", 2, lambda j: duration(j.wall_seconds), True, sort_key=_by("wall_seconds")),
+        Column("phase", 0, lambda j: str(j.phase) if j.phase else "?", sort_key=_by("phase")),
+        Column("tmp", 4, lambda j: size(j.tmp_usage_bytes), True, sort_key=_by("tmp_usage_bytes")),
+        Column("pid", 3, lambda j: str(j.pid), True, sort_key=_by("pid")),
+        Column("stat", 5, lambda j: j.status.value, sort_key=lambda j: _known(j.status.value)),
+        Column("mem", 7, lambda j: size(j.mem_rss_bytes), True, sort_key=_by("mem_rss_bytes")),
+        Column("user", 9, lambda j: duration(j.user_seconds), True, sort_key=_by("user_seconds")),
+        Column("sys", 10, lambda j: duration(j.sys_seconds), True, sort_key=_by("sys_seconds")),
+        Column(
+            "io", 12, lambda j: duration(j.iowait_seconds), True, sort_key=_by("iowait_seconds")
+        ),
     ]
 
 
 def render_table(
     columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None
 ) -> list[str]:
-    """Lay out rows under titles, fitting ``width`` if given.
+    """Lay out rows under titles, fitting ``width`` if given (see :func:`fit_columns`)."""
+    natural = [
+        max([len(columns[i].title), *(len(row[i]) for row in rows)]) for i in range(len(columns))
+    ]
+    keep, widths = fit_columns(columns, natural, width)
+    lines = []
+    header = [fit_cell(columns[i].title, widths[i], columns[i].align_right) for i in keep]
+    lines.append("  ".join(header).rstrip())
+    for row in rows:
+        cells = [fit_cell(row[i], widths[i], columns[i].align_right) for i in keep]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def fit_columns(
+    columns: Sequence[Column], natural: Sequence[int], width: int | None
+) -> tuple[list[int], list[int]]:
+    """Which columns to show, and every column's width, for a line of ``width`` cells with
+    two between columns (None: no limit). ``natural``: the width each column's cells need.
 
     Dir columns shrink first (down to a readable minimum, keeping their right end); only when
     that is not enough do whole columns go, highest ``drop_order`` first.
     """
-    natural = [
-        max([len(columns[i].title), *(len(row[i]) for row in rows)]) for i in range(len(columns))
-    ]
     smallest = [
         min(natural[i], max(len(column.title), _MIN_SHRUNK)) if column.shrinkable else natural[i]
         for i, column in enumerate(columns)
     ]
     keep = list(range(len(columns)))
     widths = list(natural)
-    if width is not None:
-        orders = sorted({c.drop_order for c in columns if c.drop_order > 0}, reverse=True)
-        for order in [*orders, None]:
-            if _line_width(keep, smallest) <= width or order is None:
-                break
-            keep = [i for i in keep if columns[i].drop_order != order]
-        excess = _line_width(keep, natural) - width
-        for i in keep:
-            if excess <= 0:
-                break
-            cut = min(natural[i] - smallest[i], excess)
-            widths[i] -= cut
-            excess -= cut
+    if width is None:
+        return keep, widths
+    orders = sorted({c.drop_order for c in columns if c.drop_order > 0}, reverse=True)
+    for order in [*orders, None]:
+        if _line_width(keep, smallest) <= width or order is None:
+            break
+        keep = [i for i in keep if columns[i].drop_order != order]
+    excess = _line_width(keep, natural) - width
+    for i in keep:
+        if excess <= 0:
+            break
+        cut = min(natural[i] - smallest[i], excess)
+        widths[i] -= cut
+        excess -= cut
+    return keep, widths
 
-    def fit(text: str, size: int, right: bool) -> str:
-        if len(text) > size:
-            text = "…" + text[len(text) - size + 1 :]
-        return text.rjust(size) if right else text.ljust(size)
 
-    lines = []
-    header = [fit(columns[i].title, widths[i], columns[i].align_right) for i in keep]
-    lines.append("  ".join(header).rstrip())
-    for row in rows:
-        cells = [fit(row[i], widths[i], columns[i].align_right) for i in keep]
-        lines.append("  ".join(cells).rstrip())
-    return lines
+def fit_cell(text: str, size: int, right: bool) -> str:
+    """``text`` in exactly ``size`` characters: padded, or cut from the left (a dir's end is
+    the part that tells dirs apart)."""
+    if len(text) > size:
+        text = "…" + text[len(text) - size + 1 :]
+    return text.rjust(size) if right else text.ljust(size)
 
 
 _MIN_SHRUNK = 8  # a dir column is never cut below this many characters

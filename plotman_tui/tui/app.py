@@ -36,7 +36,7 @@ from typing import ClassVar
 from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 from textual.worker import Worker
 
 from plotman_tui.appdirs import cache_dir, data_dir
@@ -633,15 +633,12 @@ class DashboardApp(App[int]):
     def action_reverse_sort(self) -> None:
         self._sort(self.jobs_order.reversed())
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        if isinstance(event.data_table, JobsTable) and event.column_key.value is not None:
-            self._sort(self.jobs_order.by(event.column_key.value))
+    def on_jobs_table_header_selected(self, event: JobsTable.HeaderSelected) -> None:
+        self._sort(self.jobs_order.by(event.column_id))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if not isinstance(event.data_table, JobsTable):
-            return
-        job = event.data_table.selected_job
-        if job is not None:
+    def on_jobs_table_selected(self, event: JobsTable.Selected) -> None:
+        job = event.table.selected_job
+        if job is not None and job_key(job) == event.key:
             self.push_screen(JobScreen(job, live=self.live))
 
     def action_help(self) -> None:

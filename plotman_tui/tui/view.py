@@ -12,7 +12,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plotman_tui.config.schema import Config
 from plotman_tui.farm.actionlog import ActionEntry
@@ -39,33 +39,6 @@ def job_key(job: Job) -> str:
     return f"{job.pid}@{job.started_at:.3f}"
 
 
-SortValue = tuple[int, Any]
-
-
-def _known(value: Any) -> SortValue:
-    # Unknown values (None) sort before every known one, whatever their type.
-    return (0, 0) if value is None else (1, value)
-
-
-# The sort key of each status column, by column id (a repeated title gets "#2"). Sorting by the
-# shown text would put "1:02" before "25s"; these sort by the value behind it.
-_SORT_KEYS: dict[str, Callable[[Job], SortValue]] = {
-    "plot id": lambda j: _known(j.plot_id),
-    "plotter": lambda j: _known(j.plotter),
-    "k": lambda j: _known(j.k),
-    "tmp": lambda j: _known(j.tmp_dir),
-    "dst": lambda j: _known(j.dst_dir),
-    "wall": lambda j: _known(j.wall_seconds),
-    "phase": lambda j: _known(j.phase),
-    "tmp#2": lambda j: _known(j.tmp_usage_bytes),
-    "pid": lambda j: _known(j.pid),
-    "stat": lambda j: _known(j.status.value),
-    "mem": lambda j: _known(j.mem_rss_bytes),
-    "user": lambda j: _known(j.user_seconds),
-    "sys": lambda j: _known(j.sys_seconds),
-    "io": lambda j: _known(j.iowait_seconds),
-}
-
 #: Columns whose cells move by themselves, second by second (times, space, memory): the
 #: jobs table shows them afresh less often than a look (phases and states show at once).
 SLOW_COLUMNS = frozenset({"wall", "tmp#2", "mem", "user", "sys", "io"})
@@ -81,11 +54,10 @@ COLUMN_NAMES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class JobColumn:
-    """A column of the jobs table: ``report``'s column, a unique id and a sort key."""
+    """A column of the jobs table: ``report``'s column and a unique id."""
 
     id: str
     column: Column
-    sort_key: Callable[[Job], SortValue]
 
     @property
     def title(self) -> str:
@@ -96,13 +68,8 @@ class JobColumn:
         return COLUMN_NAMES.get(self.id, self.id)
 
 
-def _text_sort_key(column: Column) -> Callable[[Job], SortValue]:
-    """For a column this module does not know yet: its text."""
-    return lambda job: (1, column.cell(job))
-
-
 def job_columns(tmp_prefix: str, dst_prefix: str) -> list[JobColumn]:
-    """The ``status`` command's columns, each with an id and a sort key."""
+    """The ``status`` command's columns, each with an id (a repeated title gets "#2")."""
     columns: list[JobColumn] = []
     seen: dict[str, int] = {}
     for column in status_columns(tmp_prefix, dst_prefix):
@@ -110,8 +77,7 @@ def job_columns(tmp_prefix: str, dst_prefix: str) -> list[JobColumn]:
         column_id = (
             column.title if seen[column.title] == 1 else f"{column.title}#{seen[column.title]}"
         )
-        sort_key = _SORT_KEYS.get(column_id) or _text_sort_key(column)
-        columns.append(JobColumn(column_id, column, sort_key))
+        columns.append(JobColumn(column_id, column))
     return columns
 
 
@@ -153,7 +119,7 @@ def ordered_jobs(jobs: Sequence[Job], columns: Sequence[JobColumn], order: SortO
         return list(jobs)
     rank = {job_key(job): index for index, job in enumerate(jobs)}
     ordered = sorted(jobs, key=lambda job: rank[job_key(job)])
-    return sorted(ordered, key=found.sort_key, reverse=order.descending)
+    return sorted(ordered, key=found.column.sort_value, reverse=order.descending)
 
 
 def job_matches(job: Job, text: str, columns: Sequence[JobColumn]) -> bool:
@@ -176,22 +142,6 @@ def job_matches(job: Job, text: str, columns: Sequence[JobColumn]) -> bool:
         ]
     ).lower()
     return all(word in haystack for word in words)
-
-
-def columns_that_fit(
-    columns: Sequence[JobColumn], widths: Sequence[int], available: int, gap: int
-) -> list[int]:
-    """Indices of the columns to show in ``available`` cells, each column ``gap`` wider.
-
-    As ``status`` does: the highest ``drop_order`` goes first, until the rest fit.
-    """
-    keep = list(range(len(columns)))
-    orders = sorted({c.column.drop_order for c in columns if c.column.drop_order > 0}, reverse=True)
-    for order in orders:
-        if sum(widths[i] + gap for i in keep) <= available:
-            break
-        keep = [i for i in keep if columns[i].column.drop_order != order]
-    return keep
 
 
 # -- dirs ----------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def jobs_table(app: DashboardApp) -> JobsTable:
 
 
 def shown_keys(app: DashboardApp) -> list[str]:
-    return [str(row.key.value) for row in jobs_table(app).ordered_rows]
+    return jobs_table(app).row_keys
 
 
 def job_in_app(app: DashboardApp, pid: int) -> Job | None:

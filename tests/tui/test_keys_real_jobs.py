@@ -151,7 +151,7 @@ async def test_kill_key_ends_the_job_and_deletes_its_temp_files_after_confirming
         await until(pilot, lambda: plot.popen.poll() is not None, 20, "the process gone")
         await until(pilot, lambda: not temp_files(farm, job.plot_id or ""), 10, "files gone")
         await until(pilot, lambda: job_in_app(app, pid) is None, 5, "the row gone")
-        assert job_key(job) not in {str(r.key.value) for r in jobs_table(app).ordered_rows}
+        assert job_key(job) not in jobs_table(app).row_keys
     kills = [e for e in action_log(tmp_path).entries() if e.action == "kill"]
     assert len(kills) == 1 and kills[0].result == "ok" and kills[0].pid == pid
     assert kills[0].extra["deleted"] and kills[0].extra["freed_bytes"] >= 0

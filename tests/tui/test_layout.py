@@ -66,7 +66,7 @@ async def test_header_click_sorts_and_a_second_click_reverses() -> None:
         feed(app)
         await pilot.pause()
         table = jobs_table(app)
-        wall_x = sum(column.get_render_width(table) for column in table.ordered_columns[:5])
+        wall_x, _ = table.column_spans()["wall"]
         await pilot.click(table, offset=(wall_x + 2, 1))  # inside the border, on "wall"
         assert app.jobs_order.column == "wall" and not app.jobs_order.descending
         await pilot.click(table, offset=(wall_x + 2, 1))
@@ -113,7 +113,7 @@ async def test_resizing_with_data_flowing_reflows_columns_and_shows_the_notice()
         await pilot.pause()
         table = jobs_table(app)
         table.select_key(job_key(jobs[3]))
-        wide_columns = list(table.columns)
+        wide_columns = table.shown_column_ids
         for step, (width, height) in enumerate(
             [(80, 24), (50, 12), (120, 40), (30, 5), (81, 25), (200, 60), (60, 16)]
         ):
@@ -131,8 +131,8 @@ async def test_resizing_with_data_flowing_reflows_columns_and_shows_the_notice()
         await pilot.resize_terminal(80, 24)
         app.post_message(pass_completed())
         await pilot.pause()
-        assert len(table.columns) < len(wide_columns)  # narrow: the least useful went
-        assert {"plot id", "phase"} <= {str(key.value) for key in table.columns}
+        assert len(table.shown_column_ids) < len(wide_columns)  # narrow: the least useful went
+        assert {"plot id", "phase"} <= set(table.shown_column_ids)
         assert table.selected_key == job_key(jobs[3])
 
 
@@ -183,3 +183,18 @@ async def test_archiving_key_pauses_and_resumes_archiving() -> None:
         assert str(status.content).startswith("Archiving: active")
         table = app.dashboard.query_one(ArchiveTable)
         assert table.display and table.row_count == 4
+
+
+async def test_long_dir_names_are_cut_from_the_left_before_columns_go() -> None:
+    app = still_app()
+    long_dirs = [f"/srv/plotting/{'deep/' * 12}nvme-{n}" for n in range(2)]
+    jobs = [replace(job, tmp_dir=long_dirs[index % 2]) for index, job in enumerate(farm_jobs())]
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.post_message(pass_completed(jobs))
+        await pilot.pause()
+        table = jobs_table(app)
+        # Every column a 120-column screen shows for short dir names is still there.
+        assert {"tmp", "wall", "phase", "pid", "stat", "mem"} <= set(table.shown_column_ids)
+        first = table.render_line(1).text
+        assert "…" in first and "/nvme-" in first  # the end of the dir, which tells them apart
+        assert str(jobs[0].pid) in first

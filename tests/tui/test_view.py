@@ -9,7 +9,7 @@ from plotman_tui.farm.archive.space import TargetSpace
 from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.model import Phase
 from plotman_tui.farm.scheduler import Start, Wait
-from plotman_tui.report import status_columns
+from plotman_tui.report import fit_cell, fit_columns, status_columns
 from plotman_tui.tui.view import (
     PLOTMAN_PHASES,
     ArchivingState,
@@ -18,7 +18,6 @@ from plotman_tui.tui.view import (
     archive_prefix,
     archive_rows,
     archiving_words,
-    columns_that_fit,
     dir_prefixes,
     dst_rows,
     job_columns,
@@ -57,10 +56,8 @@ def test_every_status_column_has_its_own_id_and_a_sort_key_by_value() -> None:
     ids = [c.id for c in columns]
     assert len(set(ids)) == len(ids)
     assert "tmp#2" in ids  # the second "tmp" column: temp space, not the dir
-    # A known sort key for each (a new report column would sort by its text: add it to view).
-    from plotman_tui.tui.view import _SORT_KEYS
-
-    assert set(ids) <= set(_SORT_KEYS)
+    # A sort key by value for each (a new report column would sort by its text: give it one).
+    assert all(column.column.sort_key is not None for column in columns)
 
 
 def test_sorting_by_wall_uses_seconds_not_text() -> None:
@@ -109,15 +106,22 @@ def test_filter_words_must_all_match_somewhere_in_the_job() -> None:
     assert [job.pid for job in jobs if job_matches(job, tail.upper(), columns)] == [4102]
 
 
-def test_columns_that_fit_drop_the_least_useful_first() -> None:
-    columns = job_columns("", "")
+def test_fit_columns_shrinks_dirs_then_drops_the_least_useful_first() -> None:
+    columns = [column.column for column in job_columns("", "")]
     widths = [len(c.title) + 3 for c in columns]
-    everything = sum(w + 2 for w in widths)
-    assert columns_that_fit(columns, widths, everything, 2) == list(range(len(columns)))
-    fewer = columns_that_fit(columns, widths, everything - 1, 2)
-    dropped = {columns[i].id for i in range(len(columns))} - {columns[i].id for i in fewer}
-    assert dropped == {"io"}  # drop order 12, the highest
-    tiny = [columns[i].id for i in columns_that_fit(columns, widths, 10, 2)]
+    widths[3] = 30  # a long tmp dir
+    everything = sum(widths) + 2 * (len(widths) - 1)
+    assert fit_columns(columns, widths, everything) == (list(range(len(columns))), widths)
+    # A little narrower: the tmp dir gives way first, no column goes.
+    keep, shrunk = fit_columns(columns, widths, everything - 10)
+    assert keep == list(range(len(columns))) and shrunk[3] == 20
+    assert fit_cell("/mnt/nvme/tmp/0", 8, right=False) == "…e/tmp/0"
+    # Narrower than the shrunk dirs allow: columns go, highest drop order ("io") first.
+    keep, _ = fit_columns(columns, widths, everything - 25)
+    assert {columns[i].title for i in range(len(columns))} - {columns[i].title for i in keep} == {
+        "io"
+    }
+    tiny = [columns[i].title for i in fit_columns(columns, widths, 10)[0]]
     assert tiny == ["plot id", "phase"]  # drop order 0: never dropped
 
 

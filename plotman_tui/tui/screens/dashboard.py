@@ -9,12 +9,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
 from plotman_tui.tui.widgets.archive_table import ArchiveTable
 from plotman_tui.tui.widgets.dst_table import DstTable
 from plotman_tui.tui.widgets.jobs_table import JobsTable
+from plotman_tui.tui.widgets.keys_footer import KeysFooter
 from plotman_tui.tui.widgets.phase_histogram import PhaseHistogram
 from plotman_tui.tui.widgets.prefixes_line import PrefixesLine
 from plotman_tui.tui.widgets.status_line import StatusLine
@@ -86,7 +87,7 @@ class DashboardScreen(Screen[None]):
                         yield ArchiveTable(id="archive-table")
                 yield ActionLogPanel(id="actions")
         yield TooSmall(id="too-small")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#jobs").border_title = "jobs"

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import Screen
 from textual.widgets import Static
 
 from plotman_tui.tui.view import job_columns
@@ -45,7 +45,10 @@ COLUMN_HELP = {
 }
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Screen[None]):
+    """A screen of its own, not a modal over the dashboard: a modal draws the dashboard under
+    it again, dimmed, which made "?" one of the slowest keys."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
 
     def compose(self) -> ComposeResult:

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 from textual.worker import Worker
 
 from plotman_tui.farm.model import Job
@@ -21,6 +21,7 @@ from plotman_tui.tui.feeds import LOG_TAIL_INTERVAL_S, LOG_TAIL_LINES, LogTail
 from plotman_tui.tui.messages import LogTailRead
 from plotman_tui.tui.poller import Poller
 from plotman_tui.tui.view import job_key
+from plotman_tui.tui.widgets.keys_footer import KeysFooter
 from plotman_tui.tui.widgets.temp_files import temp_files_grid
 
 _BAR_WIDTH = 20
@@ -120,7 +121,7 @@ class JobScreen(Screen[None]):
             log = Log(id="job-log", max_lines=2000, auto_scroll=True)
             log.border_title = "log"
             yield log
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self._show()
