@@ -17,6 +17,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from tests.conftest import FIXTURES
+
+#: A real chia k32 log, and the plot id in it.
+K32_LOG = FIXTURES / "plotter-logs" / "chianetwork.plot.log"
+K32_ID = "d2540dcfcffddbfbd7e60b4aca4d54fb937db71991298fabc253f020a87ff7d4"
+
 FAKE_CHIA = """\
 import os, signal, subprocess, sys, time
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -27,6 +33,13 @@ if os.environ.pop("FAKE_CHIA_GUI_PARENT", None):
 lifetime = float(os.environ.get("FAKE_CHIA_LIFETIME", "3600"))
 time.sleep(lifetime)
 """
+
+
+def k32_log(lines: int, *, plot_id: str, tmp: Path, tmp2: Path, dst: Path) -> str:
+    """The first ``lines`` lines of the real k32 log, rewritten for this job's id and dirs."""
+    text = "".join(K32_LOG.read_text().splitlines(keepends=True)[:lines])
+    text = text.replace(K32_ID, plot_id).replace("/farm/yards/902/fake_tmp2", str(tmp2))
+    return text.replace("/farm/yards/902/fake_dst", str(dst)).replace("/farm/yards/902", str(tmp))
 
 
 def install_fake_chia(bin_dir: Path) -> Path:

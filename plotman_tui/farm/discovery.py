@@ -16,7 +16,7 @@ import re
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from plotman_tui import __version__
@@ -184,6 +184,52 @@ class Scanner:
         jobs = self._build_jobs(samples, infos, now, problems)
         jobs.sort(key=lambda job: (-job.started_at, job.pid))
         return Snapshot(jobs=tuple(jobs), updated=now, problems=tuple(problems))
+
+    def update_logs(self, jobs: Sequence[Job], paths: Iterable[str]) -> tuple[Job, ...] | None:
+        """``jobs`` (from this scanner's last scan) again, with what the logs at ``paths`` have
+        gained since they were last read; None when no job changed.
+
+        For a watch of the log dir, between scans: no process is looked at, only the named logs
+        are read, through the followers a scan uses, so the next scan goes on where this left
+        off (no byte is read twice). A job's log fields (phase, plot id, dirs, times, ...) are
+        what a scan would make of its log; its process and temp-space fields, and its wall
+        time, stay as given. ``paths`` may name the log dir through a symlink; paths of no
+        job's log, and jobs the scanner no longer tracks, are passed over.
+        """
+        if self._log_dir is None:
+            return None
+        real_dirs: dict[str, str] = {}
+        wanted = set()
+        for path in paths:
+            directory, name = os.path.split(path)
+            if directory not in real_dirs:
+                real_dirs[directory] = os.path.realpath(directory)
+            wanted.add(os.path.join(real_dirs[directory], name))
+        now = self._clock()
+        updated: list[Job] = []
+        changed = False
+        for job in jobs:
+            tracked = self._tracked.get((job.pid, job.started_at))
+            if tracked is None or tracked.log_file not in wanted:
+                updated.append(job)
+                continue
+            sample = _Sample(job.pid, job.started_at, job.status, tracked)
+            info = self._follow(sample)
+            fresh = _make_job(sample, info, _layout(tracked.args, info), None, now)
+            fresh = replace(
+                fresh,
+                wall_seconds=job.wall_seconds,
+                tmp_files=job.tmp_files,
+                tmp_usage_bytes=job.tmp_usage_bytes,
+                mem_rss_bytes=job.mem_rss_bytes,
+                mem_vms_bytes=job.mem_vms_bytes,
+                user_seconds=job.user_seconds,
+                sys_seconds=job.sys_seconds,
+                iowait_seconds=job.iowait_seconds,
+            )
+            changed = changed or fresh != job
+            updated.append(fresh)
+        return tuple(updated) if changed else None
 
     def _check_log_dir(self, problems: list[str]) -> None:
         if self._log_dir is None:

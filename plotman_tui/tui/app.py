@@ -3,7 +3,9 @@ workers; the app keeps the latest of each and hands it to the widgets.
 
 Workers (each a :class:`~plotman_tui.tui.poller.Poller` with its own group, one run at a time):
 
-- ``engine``: a pass every 1.5 s (a look; every ``polling_time_s`` it also schedules);
+- ``engine``: a pass every 5 s (a look; every ``polling_time_s`` it also schedules), every
+  1.5 s when the log dir cannot be watched, and at once after a key's action or when a new
+  file (a new job's log) appears in the log dir;
 - ``archiving`` (when archiving is set up): a pass every 5 s, and at once when a transfer it
   started exits, a new free-space sample lands or the first plotting pass has the jobs;
 - ``dirs``: free space and finished plots every 10 s (and after a job ends or is killed, or a
@@ -14,7 +16,10 @@ Workers (each a :class:`~plotman_tui.tui.poller.Poller` with its own group, one 
 Besides them, ``archive-space`` is an async worker in the app's event loop: the archiving
 engine's :class:`~plotman_tui.farm.archive.space.SpaceMonitor`, which reads the archive dirs'
 free space (over SSH for a farmer) without ever holding a pass up; a farmer that does not
-answer costs nothing but its own timeout.
+answer costs nothing but its own timeout. And ``log-watch``, a
+:class:`~plotman_tui.tui.logwatch.LogWatch` of the log dir: the logs written are read in a
+thread, one batch at a time, and the jobs' new phases come in as ``LogsRead`` within a fraction
+of a second. If the log dir cannot be watched, it says so once and the looks come every 1.5 s.
 
 ``live=False`` builds the app with no worker at all: tests post the same messages themselves.
 """
@@ -28,7 +33,8 @@ import shlex
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -48,7 +54,7 @@ from plotman_tui.farm.control import KillPlan, cancel_kill
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.engine import EventKind, PlottingEngine
 from plotman_tui.farm.lock import default_lock
-from plotman_tui.farm.model import Job
+from plotman_tui.farm.model import Job, Snapshot
 from plotman_tui.farm.wiring import archiving_engine
 from plotman_tui.tui import job_control
 from plotman_tui.tui.feeds import (
@@ -56,11 +62,13 @@ from plotman_tui.tui.feeds import (
     ARCHIVE_INTERVAL_S,
     DIRS_INTERVAL_S,
     LOOK_INTERVAL_S,
+    WATCHED_LOOK_INTERVAL_S,
     ActionLogFeed,
     ArchivingFeed,
     DirFeed,
     PlottingFeed,
 )
+from plotman_tui.tui.logwatch import LogWatch
 from plotman_tui.tui.messages import (
     ActionsRead,
     ArchivePassed,
@@ -68,6 +76,7 @@ from plotman_tui.tui.messages import (
     DirsSampled,
     JobControlDone,
     KillPrepared,
+    LogsRead,
     PassCompleted,
     TransferEnded,
     WorkFailed,
@@ -114,7 +123,7 @@ EXIT_OK = 0
 #: often: the temp space column moves slowly, and a look every second must stay cheap.
 TEMP_REFRESH_S = 30.0
 #: On quit, how long the free-space worker may take to stop its reads and close its SSH
-#: connections (cancelling a read is immediate; this is a safety net).
+#: connections, and the log watch to end (cancelling a read is immediate; a safety net).
 SPACE_STOP_S = 5.0
 # Archiving engine news that the action log holds already (the panel reads it from there).
 _LOGGED_KINDS = (EventKind.TRANSFER, EventKind.TRANSFERRED)
@@ -180,6 +189,11 @@ class DashboardApp(App[int]):
         self.pollers: dict[str, Poller] = {}
         self._space_stop: asyncio.Event | None = None
         self._space_worker: Worker[None] | None = None
+        self.log_watch: LogWatch | None = None
+        self._log_watch_stop: asyncio.Event | None = None
+        self._log_watch_worker: Worker[None] | None = None
+        # The feed's number of the jobs shown (see LogsRead): older news of them is passed over.
+        self._jobs_sequence = 0
         # A job stopped for the kill question. Set from the worker thread that stopped it, so a
         # quit at any moment finds it and lets the job run on (see close_feeds).
         self._pending_kill: KillPlan | None = None
@@ -235,8 +249,11 @@ class DashboardApp(App[int]):
             plotting_enabled=self.plotting.enabled,
             configured_dirs=[*dirs, *dst],
         )
+        # The watch of the log dir brings the phases; if it cannot, it says so and the looks
+        # come every LOOK_INTERVAL_S (see _watch_logs). A look schedules too: no rarer than that.
+        look_s = min(WATCHED_LOOK_INTERVAL_S, self.plotting_feed.schedule_interval_s)
         self.pollers = {
-            "engine": Poller(self, "engine", self.plotting_feed.read, LOOK_INTERVAL_S),
+            "engine": Poller(self, "engine", self.plotting_feed.read, look_s),
             "dirs": Poller(self, "dirs", DirFeed(dirs, dst).read, DIRS_INTERVAL_S),
             "action-log": Poller(
                 self, "action-log", ActionLogFeed(self.action_log).read, ACTION_LOG_INTERVAL_S
@@ -247,9 +264,38 @@ class DashboardApp(App[int]):
             archiver = archiving_engine(self.config, None)
         if archiver is not None:
             self._start_archiving(archiver)
+        self.log_watch = LogWatch(
+            os.fspath(self.config.logging.plots),
+            self.plotting_feed.read_logs,
+            self.post_message,
+            on_new_file=partial(self._wake, "engine"),
+        )
+        self._log_watch_stop = asyncio.Event()
+        self._log_watch_worker = self.run_worker(
+            self._watch_logs(self.log_watch, self._log_watch_stop),
+            name="log-watch",
+            group="log-watch",
+            exit_on_error=False,
+        )
         for poller in self.pollers.values():
             poller.start()
         self.set_interval(1.0, self._show_status, name="clock")
+
+    async def _watch_logs(self, watch: LogWatch, stop: asyncio.Event) -> None:
+        problem = await watch.run(stop)
+        if problem is None or self._feeds_closed:
+            return
+        # Without the watch, only the looks bring the phases: at their old pace.
+        engine = self.pollers.get("engine")
+        if engine is not None:
+            engine.set_interval(LOOK_INTERVAL_S)
+        self.notify(
+            f"cannot watch the log dir {watch.log_dir} ({problem}): phases show within "
+            f"{LOOK_INTERVAL_S:g} s instead of at once",
+            title="log watch",
+            severity="warning",
+            timeout=15,
+        )
 
     def _start_archiving(self, archiver: ArchivingEngine) -> None:
         self.archiving_feed = ArchivingFeed(
@@ -285,11 +331,12 @@ class DashboardApp(App[int]):
 
     async def on_unmount(self) -> None:
         self.close_feeds()
-        worker = self._space_worker
-        if worker is not None:
-            # Its reads are cancelled and its SSH connections closed before the loop ends.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(worker.wait(), SPACE_STOP_S)
+        # The free-space worker's reads are cancelled and its SSH connections closed, and the
+        # log watch ends (after a read under way), before the loop ends.
+        for worker in (self._space_worker, self._log_watch_worker):
+            if worker is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(worker.wait(), SPACE_STOP_S)
 
     def close_feeds(self) -> None:
         """Stop the workers, give the locks up, and let a job held for a kill go on."""
@@ -306,9 +353,10 @@ class DashboardApp(App[int]):
             self.plotting_feed.close()  # waits for a pass under way: the engine is not shared
         if self.archiving_feed is not None:
             self.archiving_feed.close()  # transfers under way run on
-        if self._space_stop is not None:
-            with contextlib.suppress(RuntimeError):  # called again after the loop closed
-                self._space_stop.set()
+        for stop in (self._space_stop, self._log_watch_stop):
+            if stop is not None:
+                with contextlib.suppress(RuntimeError):  # called again after the loop closed
+                    stop.set()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         for poller in self.pollers.values():
@@ -319,8 +367,12 @@ class DashboardApp(App[int]):
 
     def on_pass_completed(self, message: PassCompleted) -> None:
         result = message.result
-        self.state.snapshot = result.snapshot
-        self.state.dir_of = message.dir_of
+        snapshot, dir_of = result.snapshot, message.dir_of
+        if message.sequence < self._jobs_sequence:
+            # A read of the logs after this pass is shown already: its jobs are this pass's,
+            # with what their logs said since.
+            snapshot = replace(snapshot, jobs=self.state.snapshot.jobs)
+            dir_of = self.state.dir_of
         self.state.last_pass_at = result.time
         plotting = self.plotting
         plotting.holds_lock = result.holds_lock
@@ -339,15 +391,28 @@ class DashboardApp(App[int]):
                 self.notify(event.message, title="plotting", severity="error", timeout=15)
         if ended or result.started is not None:
             self._wake("dirs")
+        self._take_jobs(snapshot, dir_of, message.sequence)
+
+    def on_logs_read(self, message: LogsRead) -> None:
+        if message.sequence < self._jobs_sequence:
+            return  # a later pass or read, shown already, has read these logs too
+        snapshot = replace(self.state.snapshot, jobs=message.jobs)
+        self._take_jobs(snapshot, message.dir_of, message.sequence)
+
+    def _take_jobs(self, snapshot: Snapshot, dir_of: Mapping[str, str], sequence: int) -> None:
+        """Keep the jobs of a pass or of a read of their logs, and show what changed."""
+        self.state.snapshot = snapshot
+        self.state.dir_of = dir_of
+        self._jobs_sequence = max(self._jobs_sequence, sequence)
         feed = self.archiving_feed
         if feed is not None:
             first = not feed.has_jobs
-            feed.set_jobs(result.snapshot.jobs)
+            feed.set_jobs(snapshot.jobs)
             if first:
                 self._wake("archiving")  # it waited for the jobs' phases
-        # A look a second: the tables are worked out again only when something they show
-        # (a phase, a state, a job come or gone) changed, or their slow columns are due.
-        signature = shown_signature(result.snapshot, message.dir_of)
+        # News of the jobs comes often: the tables are worked out again only when something
+        # they show (a phase, a state, a job come or gone) changed, or their slow columns are due.
+        signature = shown_signature(snapshot, dir_of)
         now = time.monotonic()
         if signature != self._signature or now >= self._tables_due_at:
             self._signature = signature
@@ -497,13 +562,14 @@ class DashboardApp(App[int]):
         now = self.clock()
         last = self.state.last_pass_at
         feed = self.plotting_feed
+        engine = self.pollers.get("engine")
         screen.query_one(StatusLine).show(
             # Minutes: a clock in seconds would repaint the screen every second for nothing
             # (a pass that stops coming shows as "stale" on this line anyway).
             clock=time.strftime("%H:%M", time.localtime(now)),
             plotting=plotting_words(self.plotting, now),
             archiving=archiving_words(self.archiving),
-            look_s=LOOK_INTERVAL_S,
+            look_s=engine.interval_s if engine is not None else LOOK_INTERVAL_S,
             schedule_s=feed.schedule_interval_s
             if feed is not None
             else float(self.config.scheduling.polling_time_s),

@@ -1,7 +1,10 @@
 """The dashboard's sources of data; each ``read`` blocks and runs in a worker thread (a Poller).
 
-- :class:`PlottingFeed`: engine passes. A look (``schedule=False``) every 1.5 s keeps phases
-  fresh; every ``polling_time_s`` (and at once after a pause switch) the pass schedules.
+- :class:`PlottingFeed`: engine passes. A look (``schedule=False``) every 5 s keeps the
+  process state (STP/RUN, CPU, memory, temp space) fresh, every 1.5 s when the log dir cannot
+  be watched; every ``polling_time_s`` (and at once after a pause switch) the pass schedules.
+  Between looks, :meth:`PlottingFeed.read_logs` reads the logs the app's watch of the log dir
+  saw written (see :mod:`plotman_tui.tui.logwatch`): phases show within a fraction of a second.
 - :class:`ArchivingFeed`: archiving passes, with the jobs of the latest plotting pass; a
   transfer it started wakes the next pass when it exits.
 - :class:`DirFeed`: free space of the configured dirs, and finished plots in the dst dirs.
@@ -29,15 +32,22 @@ from plotman_tui.tui.messages import (
     ActionsRead,
     ArchivePassed,
     DirsSampled,
+    LogsRead,
     LogTailRead,
     PassCompleted,
 )
 from plotman_tui.tui.view import ACTIONS_KEPT
 
-#: A look at the jobs this often keeps a shown phase at most about this old (plus a pass, a
-#: few ms): the goal is 2 s. Each look costs a scan of the process table and of every job
-#: (bench/dashboard.py: about 0.5 % of a core per look a second at 50 jobs), so no oftener.
+#: Without a watch of the log dir, a look at the jobs this often keeps a shown phase at most
+#: about this old (plus a pass, a few ms): the goal is 2 s. Each look costs a scan of the
+#: process table and of every job (bench/dashboard.py: about 0.5 % of a core per look a second
+#: at 50 jobs), so no oftener.
 LOOK_INTERVAL_S = 1.5
+#: With the watch, phases come from the logs as they are written, and a look only refreshes
+#: what the process table says (STP/RUN, CPU, memory; temp space every ``TEMP_REFRESH_S``):
+#: as often as the slow columns are shown afresh. The keys that change a job's state wake a
+#: look at once, and so does a new file in the log dir (a new job's log).
+WATCHED_LOOK_INTERVAL_S = 5.0
 #: Free space moves slowly, and counting plots lists every dst dir.
 DIRS_INTERVAL_S = 10.0
 #: An archiving pass reads every process's command line: as often as the ``archive`` loop
@@ -75,6 +85,10 @@ class PlottingFeed:
         self._schedule_now = True
         self._last_schedule: float | None = None
         self._closed = False
+        # The latest pass's jobs, with what their logs said since; and how many passes and log
+        # reads made them (the messages carry it, see LogsRead).
+        self._jobs: tuple[Job, ...] | None = None
+        self._sequence = 0
 
     @property
     def plotting_enabled(self) -> bool:
@@ -99,8 +113,29 @@ class PlottingFeed:
             result = self.engine.step(schedule=schedule)
             if schedule:
                 self._last_schedule = now
+            self._jobs = result.snapshot.jobs
+            self._sequence += 1
+            sequence = self._sequence
         dir_of = self._match_dirs(result.snapshot.jobs)
-        return PassCompleted(result=result, scheduled=schedule, dir_of=dir_of)
+        return PassCompleted(result=result, scheduled=schedule, dir_of=dir_of, sequence=sequence)
+
+    def read_logs(self, paths: Iterable[str]) -> LogsRead | None:
+        """The latest pass's jobs with what the logs at ``paths`` (written, says the watch of the
+        log dir) gained since; None when no job changed, before the first pass, once closed.
+
+        Between two passes, under the same lock: the scanner's followers read each byte once,
+        whichever of a pass and this reads it first.
+        """
+        with self._lock:
+            if self._closed or self._jobs is None:
+                return None
+            jobs = self.engine.scanner.update_logs(self._jobs, paths)
+            if jobs is None:
+                return None
+            self._jobs = jobs
+            self._sequence += 1
+            sequence = self._sequence
+        return LogsRead(jobs=jobs, dir_of=self._match_dirs(jobs), sequence=sequence)
 
     def close(self) -> None:
         """Release the scheduler lock (after the pass under way); jobs run on."""

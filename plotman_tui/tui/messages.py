@@ -12,6 +12,7 @@ from plotman_tui.farm.archive.engine import ArchivePassResult
 from plotman_tui.farm.control import KillPlan
 from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.engine import PassResult
+from plotman_tui.farm.model import Job
 
 
 @dataclass
@@ -19,12 +20,29 @@ class PassCompleted(Message):
     """One engine pass: what it saw and did.
 
     ``dir_of`` maps each job dir (as the job names it) that is one of the configured dirs under
-    another name (a symlink, a trailing slash) to the configured dir's name.
+    another name (a symlink, a trailing slash) to the configured dir's name. ``sequence``
+    orders the feed's news of the jobs (see :class:`LogsRead`).
     """
 
     result: PassResult
     scheduled: bool
     dir_of: Mapping[str, str]
+    sequence: int = 0
+
+
+@dataclass
+class LogsRead(Message):
+    """The jobs of the latest pass, with what their logs said since (the log dir's watch saw
+    them written); ``dir_of`` as in :class:`PassCompleted`.
+
+    ``sequence`` numbers passes and log reads in the order the feed made them: news with a
+    lower number than the jobs shown is older than they are (the worker threads post in any
+    order).
+    """
+
+    jobs: tuple[Job, ...]
+    dir_of: Mapping[str, str]
+    sequence: int
 
 
 @dataclass

@@ -79,6 +79,14 @@ class Poller:
             self._timer = None
         self._run()
 
+    def set_interval(self, interval_s: float) -> None:
+        """Run every ``interval_s`` from now on; a next run already armed is armed again for
+        ``interval_s`` after the last one started (at once, if that is past)."""
+        self.interval_s = interval_s
+        if self._timer is not None:
+            self._timer.stop()
+            self._arm(self._started_at + interval_s - self._clock())
+
     def handle(self, event: Worker.StateChanged) -> bool:
         """Arm the next run when this poller's worker is over; False: not this poller's."""
         if event.worker is not self._worker:
@@ -90,12 +98,16 @@ class Poller:
         if self._stopped:
             return True
         if self._woken:
-            delay = MIN_GAP_S
+            self._arm(MIN_GAP_S)
         else:
-            delay = max(self._started_at + self.interval_s - self._clock(), MIN_GAP_S)
+            self._arm(self._started_at + self.interval_s - self._clock())
         self._woken = False
-        self._timer = self.owner.set_timer(delay, self._run, name=f"{self.group} poll")
         return True
+
+    def _arm(self, delay: float) -> None:
+        self._timer = self.owner.set_timer(
+            max(delay, MIN_GAP_S), self._run, name=f"{self.group} poll"
+        )
 
     def _run(self) -> None:
         self._timer = None
@@ -110,12 +122,12 @@ class Poller:
         try:
             message = self.work()
         except Exception as error:  # a bug or an unforeseen OS error: report it, run again later
-            message = WorkFailed(self.group, _describe(error))
+            message = WorkFailed(self.group, describe_error(error))
         if message is not None:
             self.owner.post_message(message)
 
 
-def _describe(error: Exception) -> str:
+def describe_error(error: Exception) -> str:
     """``ValueError: what (engine.py:123)``: enough to find a bug from a screenshot."""
     frames = traceback.extract_tb(error.__traceback__)
     where = f" ({frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakejobs import chia_argv, install_fake_chia, running
-from tests.integration.test_discovery import k32_log
+from tests.fakejobs import chia_argv, install_fake_chia, k32_log, running
 
 PLOTMAN_TUI = Path(sys.executable).parent / "plotman-tui"
 

@@ -12,18 +12,7 @@ import pytest
 
 from plotman_tui.farm.discovery import Scanner, select_jobs
 from plotman_tui.farm.model import JobStatus, Phase
-from tests.conftest import FIXTURES
-from tests.fakejobs import chia_argv, install_fake_chia, running, wait_until_running
-
-K32_LOG = FIXTURES / "plotter-logs" / "chianetwork.plot.log"
-K32_ID = "d2540dcfcffddbfbd7e60b4aca4d54fb937db71991298fabc253f020a87ff7d4"
-
-
-def k32_log(lines: int, *, plot_id: str, tmp: Path, tmp2: Path, dst: Path) -> str:
-    """The first ``lines`` lines of the real k32 log, rewritten for this job's id and dirs."""
-    text = "".join(K32_LOG.read_text().splitlines(keepends=True)[:lines])
-    text = text.replace(K32_ID, plot_id).replace("/farm/yards/902/fake_tmp2", str(tmp2))
-    return text.replace("/farm/yards/902/fake_dst", str(dst)).replace("/farm/yards/902", str(tmp))
+from tests.fakejobs import chia_argv, install_fake_chia, k32_log, running, wait_until_running
 
 
 @pytest.fixture

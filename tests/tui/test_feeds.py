@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
 from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.engine import PassResult, PlottingEngine
-from plotman_tui.farm.model import Snapshot
+from plotman_tui.farm.model import Job, Phase, Snapshot
 from plotman_tui.farm.scheduler import Wait
 from plotman_tui.tui.feeds import ActionLogFeed, DirFeed, LogTail, PlottingFeed
 from tests.tui.farmdata import farm_config, make_job
+
+
+class StubScanner:
+    """Moves the jobs whose log is named on to the next phase; records what it was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[Job, ...], set[str]]] = []
+
+    def update_logs(self, jobs: Sequence[Job], paths: Iterable[str]) -> tuple[Job, ...] | None:
+        named = set(paths)
+        self.calls.append((tuple(jobs), named))
+        if not any(job.log_file in named for job in jobs):
+            return None
+        return tuple(
+            replace(job, phase=Phase(1, job.phase.minor + 1))
+            if job.log_file in named and job.phase
+            else job
+            for job in jobs
+        )
 
 
 class StubEngine:
@@ -24,6 +44,7 @@ class StubEngine:
         self.passes: list[tuple[bool, bool]] = []
         self.closed = 0
         self.jobs: tuple[Any, ...] = ()
+        self.scanner = StubScanner()
 
     def step(self, *, schedule: bool) -> PassResult:
         self.passes.append((schedule, self.plotting_enabled))
@@ -92,6 +113,31 @@ def test_plotting_feed_maps_job_dirs_reached_through_symlinks(tmp_path: Path) ->
     message = feed.read()
     assert message is not None
     assert message.dir_of == {str(link): str(real)}
+
+
+def test_plotting_feed_reads_logs_into_the_latest_jobs_and_numbers_its_news() -> None:
+    engine = StubEngine()
+    job = replace(make_job(1, age_s=5, phase=Phase(1, 1)), log_file="/logs/a.log")
+    engine.jobs = (job, make_job(2, age_s=9, phase=Phase(2, 1)))
+    feed = PlottingFeed(cast(PlottingEngine, engine), plotting_enabled=True, configured_dirs=[])
+    assert feed.read_logs(["/logs/a.log"]) is None  # no pass yet: no jobs to bring up to date
+    assert engine.scanner.calls == []
+    passed = feed.read()
+    assert passed is not None
+
+    first = feed.read_logs(["/logs/a.log"])
+    second = feed.read_logs(["/logs/a.log", "/logs/other.log"])
+
+    assert first is not None and second is not None
+    assert [j.phase for j in first.jobs] == [Phase(1, 2), Phase(2, 1)]
+    assert [j.phase for j in second.jobs] == [Phase(1, 3), Phase(2, 1)]  # on the first's jobs
+    assert passed.sequence < first.sequence < second.sequence
+    assert feed.read_logs(["/logs/other.log"]) is None  # no job's log: nothing changed
+    later = feed.read()
+    assert later is not None and later.sequence > second.sequence
+    feed.close()
+    calls = len(engine.scanner.calls)
+    assert feed.read_logs(["/logs/a.log"]) is None and len(engine.scanner.calls) == calls
 
 
 def test_dir_feed_counts_plots_in_dst_dirs_only(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ _WORD_STYLE = {
     "idle": "bold",
     "not set up": "bold",
 }
-# A pass older than this is called stale on screen (a look runs every second).
+# A pass older than this, and than two looks, is called stale on screen.
 STALE_AFTER_S = 3.0
 
 
@@ -67,7 +67,7 @@ class StatusLine(Horizontal):
         right = Text("  ")
         if pass_age_s is None:
             right.append("starting…", "yellow")
-        elif pass_age_s > STALE_AFTER_S:
+        elif pass_age_s > max(STALE_AFTER_S, 2 * look_s):
             right.append(f"stale {human_duration(pass_age_s)}", "bold red")
         else:
             right.append(f"look {look_s:g}s · plan {schedule_s:g}s", "dim")
