@@ -29,6 +29,7 @@ from plotman_tui.tui.app import DashboardApp
 from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
 from plotman_tui.tui.widgets.archive_table import ArchiveTable
+from plotman_tui.tui.widgets.dst_table import DstTable
 from tests.conftest import require_chiapos, require_real
 from tests.realservices import LOOPBACK, free_port, rsync_available
 from tests.tui.pilots import until
@@ -49,9 +50,8 @@ def notes(app: DashboardApp) -> dict[str, str]:
     """The archive table's note column, by archive dir."""
     table = app.dashboard.query_one(ArchiveTable)
     rows = {}
-    for row in table.ordered_rows:
-        key = str(row.key.value)
-        rows[key.split("\n", 1)[1]] = str(table.get_cell(row.key, "note"))
+    for key in table.row_keys:
+        rows[key.split("\n", 1)[1]] = table.cell_text(key, "note")
     return rows
 
 
@@ -87,9 +87,7 @@ async def test_a_pauses_and_resumes_archiving_of_a_real_plot(farm: Sandbox, tmp_
             10,
             "the archive dirs' free space read",
         )
-        assert "prio" in [
-            str(c.label) for c in app.dashboard.query_one("#dst-table").columns.values()
-        ]
+        assert "prio" in app.dashboard.query_one(DstTable).column_titles
 
         await pilot.press("a")
         assert app.archiving.enabled

@@ -16,8 +16,8 @@ _NOTE_STYLE = {"ok": "", "busy": "blue", "unknown": "dim", "problem": "bold red"
 
 def _free(row: ArchiveRow) -> Text:
     if row.free_bytes is None:
-        return cell("?", "dim", right=True)
-    return cell(human_bytes(row.free_bytes, short=True), right=True)
+        return cell("?", "dim")
+    return cell(human_bytes(row.free_bytes, short=True))
 
 
 class ArchiveTable(KeyedTable):

@@ -23,8 +23,8 @@ _PRIORITY = ("priority", "prio", True)
 
 def _priority(row: DstRow) -> Text:
     if row.priority is None:
-        return cell("-", "dim", right=True)
-    return cell(str(row.priority), "bold green" if row.archive_next else "", right=True)
+        return cell("-", "dim")
+    return cell(str(row.priority), "bold green" if row.archive_next else "")
 
 
 class DstTable(KeyedTable):
@@ -44,11 +44,10 @@ class DstTable(KeyedTable):
                     else f"{row.plots} ({human_bytes(row.plot_bytes, short=True)})"
                     if row.plots
                     else "0",
-                    right=True,
                 ),
-                cell(row.error, "bold red", right=True)
+                cell(row.error, "bold red")
                 if row.error
-                else cell(human_bytes(row.free_bytes, short=True), right=True),
+                else cell(human_bytes(row.free_bytes, short=True)),
             ]
             if self.with_priority:
                 cells.append(_priority(row))

@@ -1,58 +1,36 @@
-"""A DataTable with fixed columns whose rows are kept in step with a list, by key."""
+"""A table with fixed columns whose rows are kept in step with a list, by key (a
+:class:`LineTable`: a row that changed is the only one drawn again)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.geometry import Size
-from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+
+from plotman_tui.tui.widgets.line_table import Cell, LineTable, TableColumn
 
 
-class KeyedTable(DataTable[Text]):
-    """Rows added, updated and removed by key inside one batch: never cleared."""
+class KeyedTable(LineTable):
+    """Rows shown by key; the columns are ``COLUMNS``."""
 
     COLUMNS: Sequence[tuple[str, str, bool]] = ()  # (key, title, right-aligned)
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="none", zebra_stripes=False, show_cursor=False)
+        super().__init__(id=id)
         self.can_focus = False
-        self._rows: dict[str, list[Text]] = {}
-
-    def on_mount(self) -> None:
-        for key, title, right in self.COLUMNS:
-            self.add_column(Text(title, justify="right" if right else "left"), key=key)
-
-    def watch_virtual_size(self, old: Size, new: Size) -> None:
-        # Textual 8.2.8 caches a widget's box model under a layout counter that a virtual size
-        # change does not bump while a layout is already pending: a table whose rows came in
-        # the same frame keeps its old height (header only) in its parent's auto height, and
-        # the panels below are cut. One more layout refresh, after this frame, bumps it.
-        if old.height != new.height:
-            self.call_after_refresh(self.refresh, layout=True)
 
     def show_rows(self, rows: Sequence[tuple[str, Sequence[Text]]]) -> None:
-        wanted = dict(rows)
-        with self.app.batch_update():
-            for key in [key for key in self._rows if key not in wanted]:
-                self.remove_row(key)
-                del self._rows[key]
-            for key, cells in wanted.items():
-                old = self._rows.get(key)
-                if old is None:
-                    self.add_row(*cells, key=key)
-                else:
-                    for (column, _, _), before, after in zip(self.COLUMNS, old, cells, strict=True):
-                        if before.plain != after.plain or before.style != after.style:
-                            # Fit the width only to grow: for a narrower cell DataTable
-                            # measures every cell of the column.
-                            width = self.columns[ColumnKey(column)].content_width
-                            grow = after.cell_len > width
-                            self.update_cell(key, column, after, update_width=grow)
-                self._rows[key] = list(cells)
+        columns = [TableColumn(key, title, right) for key, title, right in self.COLUMNS]
+        shown = {}
+        for key, texts in rows:
+            cells = tuple(Cell(text.plain, str(text.style)) for text in texts)
+            old = self._cells.get(key)
+            # The same tuple as before when nothing changed: its line is not drawn again.
+            shown[key] = old if old is not None and old == cells else cells
+        self.set_rows(columns, shown)
 
 
-def cell(text: str, style: str = "", *, right: bool = False) -> Text:
-    """A table cell: Text, never markup (paths and reasons hold brackets)."""
-    return Text(text, style=style, justify="right" if right else "left", no_wrap=True)
+def cell(text: str, style: str = "") -> Text:
+    """A table cell: Text, never markup (paths and reasons hold brackets); its column says
+    how it is aligned."""
+    return Text(text, style=style, no_wrap=True)

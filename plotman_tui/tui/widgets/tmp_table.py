@@ -38,11 +38,11 @@ class TmpTable(KeyedTable):
                     row.path,
                     [
                         cell(short_dir(row.path, prefix)),
-                        cell(str(row.jobs), right=True),
+                        cell(str(row.jobs)),
                         cell(row.phases),
-                        cell(row.error, "bold red", right=True)
+                        cell(row.error, "bold red")
                         if row.error
-                        else cell(human_bytes(row.free_bytes, short=True), right=True),
+                        else cell(human_bytes(row.free_bytes, short=True)),
                         _ready(row),
                     ],
                 )

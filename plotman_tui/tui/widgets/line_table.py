@@ -1,0 +1,347 @@
+"""A table drawn line by line that keeps its lines: the base of every table on the dashboard.
+
+Textual's DataTable draws every visible cell again whenever any cell changes, and drops its
+render caches on a restyle or a resize: with 50 jobs that was most of the dashboard's CPU and
+of its worst key delays. Here each row's line (a Strip) is kept with what it was drawn from,
+and an update repaints only the lines whose row, cells, stripe or cursor changed. A change of
+layout (shown columns, their widths, the width, the theme) redraws the lines on screen, and
+only those. The header line stays on top while the rows scroll.
+
+Rows are keyed; the cursor (when the table has one) stays on its row's key while rows come,
+go and move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+#: Blank cells on each side of a cell (so columns are two apart), as DataTable had.
+CELL_PADDING = 1
+
+_STYLES: dict[str, Style] = {}
+
+
+def parse_style(name: str) -> Style:
+    """A style by its definition ("bold green"), parsed once."""
+    style = _STYLES.get(name)
+    if style is None:
+        style = _STYLES[name] = Style.parse(name) if name else Style()
+    return style
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    id: str
+    title: str
+    right: bool = False  # right-aligned (numbers)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell as shown: its text (never markup: paths hold brackets) and its colour."""
+
+    text: str
+    style: str = ""
+
+
+@dataclass(frozen=True)
+class _Looks:
+    """What every line's drawing depends on besides its own row."""
+
+    shown: tuple[int, ...]
+    widths: tuple[int, ...]
+    right: tuple[bool, ...]
+    width: int
+    base: Style
+    header: Style
+    even: Style
+    cursor: Style
+    blurred: Style
+
+
+class LineTable(ScrollView):
+    """Keyed rows of cells under a header line; ``zebra`` stripes every other row, ``cursor``
+    highlights one row (``cursor_row``)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "line-table--header",
+        "line-table--even-row",
+        "line-table--cursor",
+        "line-table--cursor-blurred",
+    }
+    DEFAULT_CSS = """
+    LineTable {
+        background: $surface;
+        color: $foreground;
+        & > .line-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .line-table--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .line-table--even-row {
+            background: $surface-lighten-1 50%;
+        }
+        &:dark > .line-table--even-row {
+            background: $surface-darken-1 40%;
+        }
+        & > .line-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .line-table--cursor-blurred {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, zebra: bool = False, cursor: bool = False) -> None:
+        super().__init__(id=id)
+        self._zebra = zebra
+        self._has_cursor = cursor
+        self.cursor_row = 0
+        self._table_columns: list[TableColumn] = []
+        self._order: list[str] = []
+        self._index: dict[str, int] = {}
+        self._cells: dict[str, tuple[Cell, ...]] = {}
+        self._natural: list[int] = []  # the width of every column's title and cells
+        self._widths: list[int] = []  # every column's width as shown (see _fit)
+        self._shown: list[int] = []  # indices of the columns on screen
+        self._looks: _Looks | None = None
+        # Per row: its line, and what it was drawn from (cells, row style, looks).
+        self._lines: dict[str, tuple[tuple[object, ...], Strip]] = {}
+        self._header: tuple[_Looks, Strip] | None = None
+        # What each row index showed when the last repaint was asked for (see _repaint).
+        self._drawn: list[tuple[str, tuple[Cell, ...]]] = []
+
+    # -- what callers ask ------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
+
+    @property
+    def row_keys(self) -> list[str]:
+        """The rows' keys, top to bottom."""
+        return list(self._order)
+
+    @property
+    def column_titles(self) -> list[str]:
+        """The titles of the columns on screen."""
+        return [self._table_columns[i].title for i in self._shown]
+
+    @property
+    def shown_column_ids(self) -> list[str]:
+        return [self._table_columns[i].id for i in self._shown]
+
+    @property
+    def selected_key(self) -> str | None:
+        """The key of the cursor's row (None without a cursor or rows)."""
+        if not self._has_cursor or not self._order:
+            return None
+        return self._order[min(self.cursor_row, len(self._order) - 1)]
+
+    def cell_text(self, key: str, column_id: str) -> str:
+        """The text a row has in a column (shown or not)."""
+        index = next(i for i, c in enumerate(self._table_columns) if c.id == column_id)
+        return self._cells[key][index].text
+
+    def column_spans(self) -> dict[str, tuple[int, int]]:
+        """Where each shown column lies on a line: [start, end) in cells, padding included."""
+        spans = {}
+        start = 0
+        for i in self._shown:
+            end = start + self._widths[i] + 2 * CELL_PADDING
+            spans[self._table_columns[i].id] = (start, end)
+            start = end
+        return spans
+
+    def set_rows(
+        self, columns: Sequence[TableColumn], rows: Mapping[str, tuple[Cell, ...]]
+    ) -> None:
+        """Show ``rows`` (by key, in this order) under ``columns``; only the lines that changed
+        are drawn again. A row whose cells are the same tuple as before costs nothing."""
+        keep_key = self.selected_key
+        self._table_columns = list(columns)
+        self._cells = dict(rows)
+        self._order = list(rows)
+        self._index = {key: i for i, key in enumerate(self._order)}
+        self._lines = {key: line for key, line in self._lines.items() if key in self._cells}
+        self._natural = [
+            max([cell_len(column.title), *(cell_len(row[i].text) for row in rows.values())])
+            for i, column in enumerate(columns)
+        ]
+        self._relayout(keep_key)
+
+    # -- width and cursor ------------------------------------------------------------------------
+
+    def on_resize(self, _event: events.Resize) -> None:
+        if self._table_columns:
+            self._relayout(self.selected_key)
+
+    def _relayout(self, keep_key: str | None) -> None:
+        self._fit()
+        self.virtual_size = Size(self.size.width, len(self._order) + 1)
+        if self._has_cursor:
+            self._put_cursor(keep_key)
+        self._repaint()
+
+    def _fit(self) -> None:
+        """Choose the shown columns and their widths: here all of them, each as wide as its
+        widest cell (a line wider than the table is cut at its right end)."""
+        self._shown = list(range(len(self._table_columns)))
+        self._widths = list(self._natural)
+
+    def _rows_on_screen(self) -> int:
+        return max(self.scrollable_content_region.height - 1, 1)
+
+    def _move_cursor(self, row: int) -> None:
+        if not self._order:
+            return
+        row = max(0, min(row, len(self._order) - 1))
+        if row != self.cursor_row:
+            old = self.cursor_row
+            self.cursor_row = row
+            self.refresh_line(old + 1)
+            self.refresh_line(row + 1)
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        # Row i is virtual line i + 1; the header hides the top line of the window.
+        top = int(self.scroll_y)
+        rows = self._rows_on_screen()
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + rows:
+            self.scroll_to(y=self.cursor_row - rows + 1, animate=False, immediate=True)
+
+    def _put_cursor(self, key: str | None) -> None:
+        """Back on its row after rows changed; kept in the table when its row has gone."""
+        index = self._index.get(key) if key is not None else None
+        if index is None:
+            index = min(self.cursor_row, max(len(self._order) - 1, 0))
+        self.cursor_row = index
+        self._scroll_to_cursor()
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def watch_virtual_size(self, old: Size, new: Size) -> None:
+        # Textual 8.2.8 caches a widget's box model under a layout counter that a virtual size
+        # change does not bump while a layout is already pending: a table whose rows came in
+        # the same frame keeps its old height (header only) in its parent's auto height, and
+        # the panels below are cut. One more layout refresh, after this frame, bumps it.
+        if old.height != new.height:
+            self.call_after_refresh(self.refresh, layout=True)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._looks = None  # the theme or a class may have changed the component styles
+
+    def on_focus(self) -> None:
+        self.refresh_line(self.cursor_row + 1)
+
+    def on_blur(self) -> None:
+        self.refresh_line(self.cursor_row + 1)
+
+    def _work_out_looks(self) -> _Looks:
+        looks = _Looks(
+            shown=tuple(self._shown),
+            widths=tuple(self._widths[i] for i in self._shown),
+            right=tuple(self._table_columns[i].right for i in self._shown),
+            width=self.scrollable_content_region.width,
+            base=self.rich_style,
+            header=self.get_component_rich_style("line-table--header"),
+            even=self.get_component_rich_style("line-table--even-row"),
+            cursor=self.get_component_rich_style("line-table--cursor"),
+            blurred=self.get_component_rich_style("line-table--cursor-blurred"),
+        )
+        self._looks = looks
+        return looks
+
+    def _repaint(self) -> None:
+        """Ask for the lines on screen whose row changed since the last time (all of them when
+        the layout did)."""
+        drawn = [(key, self._cells[key]) for key in self._order]
+        old, self._drawn = self._drawn, drawn
+        looks_before = self._looks
+        if looks_before != self._work_out_looks() or len(old) != len(drawn):
+            self.refresh()
+            return
+        top = int(self.scroll_y)
+        for index in range(top, min(top + self._rows_on_screen(), len(drawn))):
+            row, before = drawn[index], old[index]
+            if row[0] != before[0] or row[1] is not before[1]:
+                self.refresh_line(index + 1)
+        if self._has_cursor:
+            self.refresh_line(self.cursor_row + 1)
+
+    def render_line(self, y: int) -> Strip:
+        looks = self._looks or self._work_out_looks()
+        if y == 0:
+            if self._header is None or self._header[0] != looks:
+                titles = [(self._table_columns[i].title, looks.header) for i in looks.shown]
+                self._header = (looks, _line(titles, looks, looks.header))
+            return self._header[1]
+        row = int(self.scroll_y) + y - 1
+        if row >= len(self._order):
+            return Strip([Segment(" " * looks.width, looks.base)], looks.width)
+        key = self._order[row]
+        cells = self._cells[key]
+        # The cursor's colours win over a cell's (a highlighted bar); a stripe's do not.
+        cursor = None
+        if self._has_cursor and row == self.cursor_row:
+            cursor = looks.cursor if self.has_focus else looks.blurred
+            style = cursor
+        else:
+            style = looks.even if self._zebra and row % 2 == 0 else looks.base
+        source = (cells, style, looks)
+        kept = self._lines.get(key)
+        if kept is not None and kept[0] == source:
+            return kept[1]
+        shown = []
+        for i in looks.shown:
+            cell = cells[i]
+            cell_style = style + parse_style(cell.style)
+            shown.append((cell.text, cell_style if cursor is None else cell_style + cursor))
+        strip = _line(shown, looks, style)
+        self._lines[key] = (source, strip)
+        return strip
+
+
+def _line(cells: list[tuple[str, Style]], looks: _Looks, style: Style) -> Strip:
+    """One line: each cell padded to its column's width (and CELL_PADDING each side), the rest
+    of the width blank in ``style``."""
+    pad = Segment(" " * CELL_PADDING, style)
+    segments: list[Segment] = []
+    used = 0
+    for (text, cell_style), width, right in zip(cells, looks.widths, looks.right, strict=True):
+        length = cell_len(text)
+        if length > width:
+            # Cut from the left: a dir's end is what tells it from the others.
+            while text and cell_len(text) > width - 1:
+                text = text[1:]
+            text = "…" + text
+            length = cell_len(text)
+        blank = " " * (width - length)
+        fitted = blank + text if right else text + blank
+        segments += (pad, Segment(fitted, cell_style), pad)
+        used += width + 2 * CELL_PADDING
+    if used < looks.width:
+        segments.append(Segment(" " * (looks.width - used), style))
+    return Strip(segments, used + max(looks.width - used, 0)).crop(0, looks.width)
