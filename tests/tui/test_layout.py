@@ -7,12 +7,14 @@ from dataclasses import replace
 
 from textual import events
 from textual.widgets import Static
+from textual.widgets._footer import FooterKey
 
 from plotman_tui.farm.model import Phase
 from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.job_screen import JobScreen
 from plotman_tui.tui.view import SortOrder, job_key
 from plotman_tui.tui.widgets.archive_table import ArchiveTable
+from plotman_tui.tui.widgets.keys_footer import KeysFooter
 from plotman_tui.tui.widgets.too_small import TooSmall
 from tests.tui.farmdata import (
     TRANSFER_PID,
@@ -198,3 +200,21 @@ async def test_long_dir_names_are_cut_from_the_left_before_columns_go() -> None:
         first = table.render_line(1).text
         assert "…" in first and "/nvme-" in first  # the end of the dir, which tells them apart
         assert str(jobs[0].pid) in first
+
+
+async def test_the_footer_follows_the_focus_without_rebuilding_its_keys() -> None:
+    app = still_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        await pilot.pause()
+        footer = app.dashboard.query_one(KeysFooter)
+        keys = {key.action: key for key in footer.query(FooterKey)}
+        assert all(key.display for key in keys.values()) and "select_cursor" in keys
+        await pilot.press("slash")
+        await pilot.pause()
+        # In the filter field every letter is typed, enter keeps the filter: no key applies.
+        assert not any(key.display for key in keys.values())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert all(key.display for key in keys.values())
+        assert {key.action: key for key in footer.query(FooterKey)} == keys  # the same widgets

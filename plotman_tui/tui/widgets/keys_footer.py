@@ -29,11 +29,20 @@ class KeysFooter(Footer):
                 super().bindings_changed(screen)  # groups: Footer's own layout
                 return
         keys = list(self.query(FooterKey))
-        shown = [(key.action, key.key, key.description) for key in keys]
-        if shown != [(action, key, text) for action, (key, text, _) in wanted.items()]:
+        wanted_keys = [(action, key, text) for action, (key, text, _) in wanted.items()]
+        had = [(key.action, key.key, key.description) for key in keys]
+        if not _in_order(wanted_keys, had):
             super().bindings_changed(screen)
             return
         for key in keys:
-            enabled = wanted[key.action][2]
-            key.set_class(not enabled, "-disabled")
-            key._disabled = not enabled  # what a click on it checks (Textual 8's FooterKey)
+            found = wanted.get(key.action)
+            key.display = found is not None and found[:2] == (key.key, key.description)
+            if found is not None:
+                key.set_class(not found[2], "-disabled")
+                key._disabled = not found[2]  # what a click on it checks (Textual 8's FooterKey)
+
+
+def _in_order(wanted: list[tuple[str, str, str]], had: list[tuple[str, str, str]]) -> bool:
+    """Whether ``wanted`` is ``had`` with some left out."""
+    remaining = iter(had)
+    return all(item in remaining for item in wanted)
