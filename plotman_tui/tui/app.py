@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import shlex
 import subprocess
@@ -168,8 +169,10 @@ class DashboardApp(App[int]):
         action_log: ActionLog | None = None,
         live: bool = True,
         clock: Callable[[], float] = time.time,
+        freeze_gc: bool = False,
     ) -> None:
         super().__init__()
+        self._freeze_gc = freeze_gc
         self.config = config
         self.config_path = config_path
         self.live = live
@@ -234,6 +237,12 @@ class DashboardApp(App[int]):
         # data that came before is kept in the state and shown now.
         self._shown_ready = True
         self._show_all()
+        if self._freeze_gc:
+            # What exists now (modules, widgets, styles) lives as long as the app: kept out of
+            # the collector's full passes, each of which would otherwise walk it all again
+            # (bench/dashboard.py saw 67 ms pauses, a key press's whole budget).
+            gc.collect()
+            gc.freeze()
         if not self.live:
             return
         if self.action_log is None:
@@ -809,6 +818,7 @@ def run_dashboard(
         engine=build_engine(config, scanner),
         # The plotting passes hand it the jobs: no scanner of its own.
         archiver=archiving_engine(config, None),
+        freeze_gc=True,
     )
     try:
         app.run()
