@@ -6,6 +6,9 @@ lines, temp files in place, 5,000 finished logs). The real ``plotman-tui`` runs 
 tmux server (a real pty) at 120x40 with TERM=xterm-256color, plotting paused so nothing starts.
 After a warm-up, for ``--seconds``:
 
+- Throughout, every job's log grows as a k32 chia job's does: 2,633 lines in 5.1 hours (the
+  faster of the two real k32 logs in the fixtures) is 0.15 lines a second per job
+  (``--chatter``; 1.0 is a harsher test), bucket lines that change no phase.
 - CPU and RSS come from ``/proc/<pid>`` of the app: utime + stime over the window (all its
   threads), and VmHWM (peak resident set) at the end.
 - Staleness: every 4.7 s a phase line is appended to the log of the job on the table's first
@@ -13,7 +16,7 @@ After a warm-up, for ``--seconds``:
   is taken over this window: a dashboard nobody touches, on a farm whose logs grow.
 - Key latency, in a window of its own after that one: ``/`` (the filter opens), Enter (it
   closes), ``?`` (help opens), ``?`` (it closes) ..., ``--presses`` keys at moments that
-  drift across the 1 s look cycle; capture-pane is polled until the screen changes, and the
+  drift across the 5 s look cycle; capture-pane is polled until the screen changes, and the
   worst delay is the figure. The harness alone (``cat`` in the same tmux) answers in ~3 ms.
 
 Goals on 2 cores: CPU at most 2 % of one core, phases never more than 2 s stale, RSS under
@@ -34,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,7 +51,7 @@ TERM = "xterm-256color"
 # Seconds between two staleness probes, on a fixed grid: not a multiple of the look interval,
 # so the lines land all over its cycle and the worst case shows.
 PROBE_EVERY_S = 4.7
-# The key presses' spacing: not a multiple of the 1 s look, so they land all over its cycle.
+# The key presses' spacing: not a divisor of the 5 s look, so they land all over its cycle.
 KEY_EVERY_S = 0.37
 # The keys pressed in turn, each changing the screen: the filter and help open and close.
 # Not Escape: a lone ESC is told from the start of an escape sequence by waiting for more
@@ -60,6 +64,8 @@ PHASE_LINES = [
     *((f"Compressing tables {n} and {n + 1}\n", f"3:{n}") for n in range(1, 7)),
     *((f"Computing table {n}\n", f"1:{n}") for n in range(2, 8)),
 ]
+# What a chia job writes most of phase 1: a line per bucket sorted, which changes no phase.
+CHATTER_LINE = "\tBucket 7 uniform sort. Ram: 3.250GiB, u_sort min: 0.563GiB, qs min: 0.281GiB.\n"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GOALS = {"cpu": 2.0, "stale": 2.0, "rss": 120.0, "key": 100.0}
 
@@ -115,6 +121,14 @@ def cpu_seconds(pid: int, tid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
 
+def process_state(pid: int) -> str:
+    """The state letter in /proc/<pid>/stat ("" when there is no such process)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
 def status_kib(pid: int, name: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(name + ":"):
@@ -151,6 +165,38 @@ def logs_by_id(log_dir: Path) -> dict[str, Path]:
                     found[line[4:12]] = log
                     break
     return found
+
+
+class Chatter:
+    """A thread that appends a bucket line to each log in turn, ``per_job_s`` lines a second
+    per log, until stopped."""
+
+    def __init__(self, logs: list[Path], per_job_s: float) -> None:
+        self.logs = logs
+        self.per_job_s = per_job_s
+        self.lines = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chatter", daemon=True)
+
+    def __enter__(self) -> Chatter:
+        if self.per_job_s > 0 and self.logs:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        gap = 1.0 / (self.per_job_s * len(self.logs))
+        due = time.monotonic()
+        while not self._stop.is_set():
+            with open(self.logs[self.lines % len(self.logs)], "a") as handle:
+                handle.write(CHATTER_LINE)
+            self.lines += 1
+            due += gap
+            self._stop.wait(max(due - time.monotonic(), 0))
 
 
 class Probes:
@@ -239,32 +285,38 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             short_id = cells[0]
             phase = next((c for c in cells if ":" in c and c[0].isdigit() and len(c) <= 4), "?")
             probes = Probes(tmux, ours[short_id], short_id, phase)
+            chatter = Chatter(sorted(ours.values()), args.chatter)
+            with chatter:
+                time.sleep(2.0)  # the watch's first batches, before measuring
 
-            # The event loop's thread is the main one (tid = pid); passes run in the others.
-            cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
-            ui_before = cpu_seconds(pid, pid)
-            end = wall_before + args.seconds
-            probe_at = wall_before
-            while probe_at < end:
-                time.sleep(max(probe_at - time.monotonic(), 0))
-                probes.phase_probe()
-                probe_at += PROBE_EVERY_S
-            time.sleep(max(end - time.monotonic(), 0))
-            wall = time.monotonic() - wall_before
-            cpu = (cpu_seconds(pid) - cpu_before) / wall * 100
-            ui_cpu = (cpu_seconds(pid, pid) - ui_before) / wall * 100
-            print(
-                f"measured {wall:.0f} s: CPU {cpu:.2f} % ({ui_cpu:.2f} % the event loop's "
-                f"thread, {cpu - ui_cpu:.2f} % the workers'); now {args.presses} key presses …"
-            )
-            for _ in range(args.presses):
-                time.sleep(KEY_EVERY_S)
-                probes.key_probe()
-            rss_peak = status_kib(pid, "VmHWM") / 1024
-            rss_now = status_kib(pid, "VmRSS") / 1024
+                # The event loop's thread is the main one (tid = pid); passes run in the others.
+                cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
+                lines_before = chatter.lines
+                ui_before = cpu_seconds(pid, pid)
+                end = wall_before + args.seconds
+                probe_at = wall_before
+                while probe_at < end:
+                    time.sleep(max(probe_at - time.monotonic(), 0))
+                    probes.phase_probe()
+                    probe_at += PROBE_EVERY_S
+                time.sleep(max(end - time.monotonic(), 0))
+                wall = time.monotonic() - wall_before
+                chatter_rate = (chatter.lines - lines_before) / wall
+                cpu = (cpu_seconds(pid) - cpu_before) / wall * 100
+                ui_cpu = (cpu_seconds(pid, pid) - ui_before) / wall * 100
+                print(
+                    f"measured {wall:.0f} s: CPU {cpu:.2f} % ({ui_cpu:.2f} % the event loop's "
+                    f"thread, {cpu - ui_cpu:.2f} % the workers'); now {args.presses} key presses …"
+                )
+                for _ in range(args.presses):
+                    time.sleep(KEY_EVERY_S)
+                    probes.key_probe()
+                rss_peak = status_kib(pid, "VmHWM") / 1024
+                rss_now = status_kib(pid, "VmRSS") / 1024
             tmux.send("q")
             quit_at = time.monotonic()
-            while Path(f"/proc/{pid}").exists() and time.monotonic() - quit_at < 10:
+            # Gone: no such process, or a zombie (exited; tmux reaps its panes when it will).
+            while process_state(pid) not in ("", "Z") and time.monotonic() - quit_at < 10:
                 time.sleep(0.01)
             print(f"quit: the app exited {time.monotonic() - quit_at:.2f} s after q")
         finally:
@@ -291,6 +343,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "key": max(presses) * 1000,
         "key_median": statistics.median(presses) * 1000,
         "probes": len(probes.stale),
+        "chatter": chatter_rate,
         "presses": len(presses),
         "wall": wall,
     }
@@ -303,6 +356,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="the measured window")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
     parser.add_argument("--presses", type=int, default=40, help="key presses after the window")
+    parser.add_argument(
+        "--chatter", type=float, default=0.15, help="lines a second each job's log grows by"
+    )
     parser.add_argument(
         "--program",
         help="the command to measure instead of the installed plotman-tui (another version)",
@@ -324,7 +380,8 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(
         f"\ndashboard, {figures['jobs']:.0f} jobs, {figures['wall']:.0f} s at {WIDTH}x{HEIGHT}, "
-        f"{os.cpu_count()} cores, load {load:.1f}"
+        f"{os.cpu_count()} cores, load {load:.1f}, logs growing by "
+        f"{figures['chatter']:.0f} lines/s"
     )
     print(
         f"  CPU          {figures['cpu']:6.2f} % of one core   "

@@ -20,9 +20,9 @@ from plotman_tui.tui.messages import WorkFailed
 from plotman_tui.tui.poller import describe_error
 
 #: A lone append is read after this much quiet (ms) ...
-LOG_WATCH_STEP_MS = 50
+LOG_WATCH_STEP_MS = 100
 #: ... and writes that go on are read this often at the least (ms): phases show well within 1 s.
-LOG_WATCH_DEBOUNCE_MS = 150
+LOG_WATCH_DEBOUNCE_MS = 500
 
 
 class LogWatch:
