@@ -33,7 +33,7 @@ from tests.tui.tmux import TmuxSession, tmux_available
 pytestmark = pytest.mark.real_service
 
 PLOTMAN_TUI = Path(sys.executable).parent / "plotman-tui"
-#: Seconds the dashboard gets to show a change (a look runs every second).
+#: Seconds the dashboard gets to show a change (a look runs every 5 s; keys act at once).
 SHOWN_S = 10.0
 
 

@@ -104,8 +104,8 @@ class DashboardScreen(Screen[None]):
 
     def show_filter(self, shown: bool) -> None:
         """Open or close the filter field over the prefixes line: its visibility only, not a
-        class on the screen (which restyles every widget; DataTable drops its render caches
-        on any restyle) nor ``display`` (a layout of the whole screen)."""
+        class on the screen (which restyles every widget) nor ``display`` (a layout of the
+        whole screen)."""
         self.query_one("#filter-row").styles.visibility = "visible" if shown else "hidden"
 
     def on_resize(self, event: Resize) -> None:
