@@ -14,6 +14,7 @@ from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.job_screen import JobScreen
 from plotman_tui.tui.view import SortOrder, job_key
 from plotman_tui.tui.widgets.archive_table import ArchiveTable
+from plotman_tui.tui.widgets.jobs_table import JobsTable
 from plotman_tui.tui.widgets.keys_footer import KeysFooter
 from plotman_tui.tui.widgets.too_small import TooSmall
 from tests.tui.farmdata import (
@@ -218,3 +219,45 @@ async def test_the_footer_follows_the_focus_without_rebuilding_its_keys() -> Non
         await pilot.pause()
         assert all(key.display for key in keys.values())
         assert {key.action: key for key in footer.query(FooterKey)} == keys  # the same widgets
+
+
+def _cursor_line_on_screen(table: JobsTable) -> str | None:
+    """The screen line of the cursor's row, or None when it is scrolled out of sight."""
+    top = table.scroll_offset.y
+    line = table.cursor_row - top + 1  # the header is line 0
+    if not 1 <= line < table.scrollable_content_region.height:
+        return None
+    return table.render_line(line).text
+
+
+async def test_a_long_table_scrolls_to_its_cursor_and_stays_where_the_farmer_scrolled() -> None:
+    app = still_app()
+    many = [make_job(seed, age_s=1000 - seed, phase=Phase(1, 1)) for seed in range(40)]
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.post_message(pass_completed(many[:10]))
+        await pilot.pause()
+        table = jobs_table(app)
+        assert table.select_key(job_key(many[9]))  # the oldest, last row
+        # 30 younger jobs arrive above it in one pass: the view follows the cursor down.
+        app.post_message(pass_completed(many))
+        await pilot.pause()
+        assert table.selected_key == job_key(many[9])
+        line = _cursor_line_on_screen(table)
+        assert line is not None and str(many[9].pid) in line
+        assert not table.show_horizontal_scrollbar  # no row lost to a scrollbar
+        await pilot.press("end")
+        line = _cursor_line_on_screen(table)
+        assert line is not None and str(many[-1].pid) in line
+        await pilot.press("home")
+        # The farmer scrolls down with the wheel to look; the next update leaves the view be.
+        for _ in range(5):
+            table.scroll_down(animate=False)  # what a turn of the wheel does
+        await pilot.pause()
+        scrolled = table.scroll_offset.y
+        assert scrolled > 0
+        moved = [replace(job, phase=Phase(1, 2)) for job in many]
+        app.post_message(pass_completed(moved))
+        await pilot.pause()
+        assert table.scroll_offset.y == scrolled
+        first_shown = table.render_line(1).text
+        assert "1:2" in first_shown and str(moved[scrolled].pid) in first_shown

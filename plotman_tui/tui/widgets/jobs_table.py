@@ -182,7 +182,7 @@ class JobsTable(LineTable, can_focus=True):
             if column_id is not None:
                 self.post_message(self.HeaderSelected(self, column_id))
             return
-        row = int(self.scroll_y) + offset.y - 1
+        row = self.scroll_offset.y + offset.y - 1
         if 0 <= row < len(self._order):
             if row == self.cursor_row:
                 self.action_select_cursor()

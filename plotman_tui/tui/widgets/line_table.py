@@ -83,6 +83,8 @@ class LineTable(ScrollView):
     LineTable {
         background: $surface;
         color: $foreground;
+        /* Lines are cut to the width: never a horizontal scrollbar (it would take a row). */
+        overflow-x: hidden;
         & > .line-table--header {
             text-style: bold;
             background: $panel;
@@ -223,21 +225,28 @@ class LineTable(ScrollView):
         self._scroll_to_cursor()
 
     def _scroll_to_cursor(self) -> None:
-        # Row i is virtual line i + 1; the header hides the top line of the window.
-        top = int(self.scroll_y)
+        # Row i is virtual line i + 1; the header hides the top line of the window. Forced:
+        # rows that overflow only now have no scrollbar yet, which would make scroll_to a
+        # no-op (the offset is still kept within the rows).
+        top = self.scroll_offset.y
         rows = self._rows_on_screen()
         if self.cursor_row < top:
-            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True, force=True)
         elif self.cursor_row >= top + rows:
-            self.scroll_to(y=self.cursor_row - rows + 1, animate=False, immediate=True)
+            y = self.cursor_row - rows + 1
+            self.scroll_to(y=y, animate=False, immediate=True, force=True)
 
     def _put_cursor(self, key: str | None) -> None:
-        """Back on its row after rows changed; kept in the table when its row has gone."""
+        """Back on its row after rows changed; kept in the table when its row has gone. The
+        view follows it only when it moved: a farmer who scrolled away to look at other rows
+        is not pulled back by each update."""
         index = self._index.get(key) if key is not None else None
         if index is None:
             index = min(self.cursor_row, max(len(self._order) - 1, 0))
+        moved = index != self.cursor_row
         self.cursor_row = index
-        self._scroll_to_cursor()
+        if moved:
+            self._scroll_to_cursor()
 
     # -- drawing ---------------------------------------------------------------------------------
 
@@ -283,7 +292,7 @@ class LineTable(ScrollView):
         if looks_before != self._work_out_looks() or len(old) != len(drawn):
             self.refresh()
             return
-        top = int(self.scroll_y)
+        top = self.scroll_offset.y
         for index in range(top, min(top + self._rows_on_screen(), len(drawn))):
             row, before = drawn[index], old[index]
             if row[0] != before[0] or row[1] is not before[1]:
@@ -298,7 +307,7 @@ class LineTable(ScrollView):
                 titles = [(self._table_columns[i].title, looks.header) for i in looks.shown]
                 self._header = (looks, _line(titles, looks, looks.header))
             return self._header[1]
-        row = int(self.scroll_y) + y - 1
+        row = self.scroll_offset.y + y - 1
         if row >= len(self._order):
             return Strip([Segment(" " * looks.width, looks.base)], looks.width)
         key = self._order[row]
