@@ -43,6 +43,7 @@ from typing import ClassVar
 from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.widgets import Input
 from textual.worker import Worker
 
@@ -258,8 +259,8 @@ class DashboardApp(App[int]):
             plotting_enabled=self.plotting.enabled,
             configured_dirs=[*dirs, *dst],
         )
-        # The watch of the log dir brings the phases; if it cannot, it says so and the looks
-        # come every LOOK_INTERVAL_S (see _watch_logs). A look schedules too: no rarer than that.
+        # The watch of the log dir brings the phases; while it cannot, the looks come every
+        # LOOK_INTERVAL_S (see _log_watch_state). A look schedules too: no rarer than that.
         look_s = min(WATCHED_LOOK_INTERVAL_S, self.plotting_feed.schedule_interval_s)
         self.pollers = {
             "engine": Poller(self, "engine", self.plotting_feed.read, look_s),
@@ -278,10 +279,11 @@ class DashboardApp(App[int]):
             self.plotting_feed.read_logs,
             self.post_message,
             on_new_file=partial(self._wake, "engine"),
+            on_state=self._log_watch_state,
         )
         self._log_watch_stop = asyncio.Event()
         self._log_watch_worker = self.run_worker(
-            self._watch_logs(self.log_watch, self._log_watch_stop),
+            self.log_watch.run(self._log_watch_stop),
             name="log-watch",
             group="log-watch",
             exit_on_error=False,
@@ -290,21 +292,20 @@ class DashboardApp(App[int]):
             poller.start()
         self.set_interval(1.0, self._show_status, name="clock")
 
-    async def _watch_logs(self, watch: LogWatch, stop: asyncio.Event) -> None:
-        problem = await watch.run(stop)
-        if problem is None or self._feeds_closed:
+    def _log_watch_state(self, problem: str | None) -> None:
+        """The log dir is watched (None) or not, and why: the looks bring the phases meanwhile,
+        at their old pace."""
+        engine, feed = self.pollers.get("engine"), self.plotting_feed
+        if engine is None or feed is None or self._feeds_closed:
             return
-        # Without the watch, only the looks bring the phases: at their old pace.
-        engine = self.pollers.get("engine")
-        if engine is not None:
-            engine.set_interval(LOOK_INTERVAL_S)
-        self.notify(
-            f"cannot watch the log dir {watch.log_dir} ({problem}): phases show within "
-            f"{LOOK_INTERVAL_S:g} s instead of at once",
-            title="log watch",
-            severity="warning",
-            timeout=15,
-        )
+        look_s = WATCHED_LOOK_INTERVAL_S if problem is None else LOOK_INTERVAL_S
+        engine.set_interval(min(look_s, feed.schedule_interval_s))
+        if problem is not None and problem != "missing":  # a missing dir shows on the top line
+            self._notify_once(
+                f"cannot watch the log dir {self.config.logging.plots} ({problem}): phases "
+                f"show within {LOOK_INTERVAL_S:g} s instead of at once",
+                severity="warning",
+            )
 
     def _start_archiving(self, archiver: ArchivingEngine) -> None:
         self.archiving_feed = ArchivingFeed(
@@ -791,11 +792,11 @@ class DashboardApp(App[int]):
         if poller is not None:
             poller.wake()
 
-    def _notify_once(self, text: str) -> None:
+    def _notify_once(self, text: str, severity: SeverityLevel = "error") -> None:
         if text in self._notified:
             return
         self._notified.add(text)
-        self.notify(text, severity="error", timeout=15)
+        self.notify(text, severity=severity, timeout=15)
 
 
 def run_dashboard(

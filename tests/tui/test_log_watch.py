@@ -1,5 +1,6 @@
 """The live dashboard's watch of the log dir: a phase written to a job's log shows before the next
-look at the process table would have shown it; without a watch, the looks come at their old pace.
+look at the process table would have shown it; while the log dir is missing, the looks come at
+their old pace, and a dir made again is watched anew.
 
 A fake job (a venv chia's command line, a real chia log the test writes on) and the real engine
 and scanner; each test has its own data dir (scheduler lock, state) and plotting is paused.
@@ -8,6 +9,7 @@ and scanner; each test has its own data dir (scheduler lock, state) and plotting
 from __future__ import annotations
 
 import secrets
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,9 @@ from plotman_tui.config.schema import Config, DirectoriesConfig, LoggingConfig, 
 from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.model import Job, Phase
 from plotman_tui.tui import app as app_module
+from plotman_tui.tui import logwatch
 from plotman_tui.tui.app import DashboardApp
-from plotman_tui.tui.feeds import LOOK_INTERVAL_S
+from plotman_tui.tui.feeds import LOOK_INTERVAL_S, WATCHED_LOOK_INTERVAL_S
 from plotman_tui.tui.view import job_key
 from tests.fakejobs import chia_argv, install_fake_chia, k32_log, running
 from tests.tui.pilots import job_in_app, jobs_table, until
@@ -83,15 +86,24 @@ async def test_a_phase_written_to_a_log_shows_before_the_next_look(
             assert app.log_watch is not None and app.log_watch.reads >= 1
 
 
-async def test_without_a_watch_the_looks_come_at_their_old_pace_and_it_says_so(
-    tmp_path: Path,
+async def test_the_looks_stand_in_while_the_log_dir_is_missing_and_a_new_dir_is_watched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = dashboard(tmp_path, tmp_path / "no-such-logs")
+    monkeypatch.setattr(logwatch, "CHECK_S", 0.2)
+    logs = tmp_path / "logs"
+    app = dashboard(tmp_path, logs)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(
-            pilot,
-            lambda: any("cannot watch the log dir" in str(n.message) for n in app._notifications),
-            5,
-            "the warning",
-        )
-        assert app.pollers["engine"].interval_s == LOOK_INTERVAL_S
+        engine = app.pollers["engine"]
+        await until(pilot, lambda: engine.interval_s == LOOK_INTERVAL_S, 5, "the fast looks")
+        logs.mkdir()  # as the first job start does on a new farm
+        await until(pilot, lambda: engine.interval_s == WATCHED_LOOK_INTERVAL_S, 5, "the watch")
+        watch = app.log_watch
+        assert watch is not None
+        # Removed and made again (or mounted over): the new dir is the one watched.
+        shutil.rmtree(logs)
+        logs.mkdir()
+        await pilot.pause(0.5)
+        reads = watch.reads
+        (logs / "new.log").write_text("a log line\n")
+        await until(pilot, lambda: watch.reads > reads, 5, "a read of the new dir's file")
+        assert engine.interval_s == WATCHED_LOOK_INTERVAL_S
