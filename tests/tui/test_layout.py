@@ -10,6 +10,8 @@ from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
 from plotman_tui.farm.model import Phase
+from plotman_tui.farm.scheduler import Wait
+from plotman_tui.tui.messages import LogsRead
 from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.job_screen import JobScreen
 from plotman_tui.tui.view import SortOrder, job_key
@@ -261,3 +263,27 @@ async def test_a_long_table_scrolls_to_its_cursor_and_stays_where_the_farmer_scr
         assert table.scroll_offset.y == scrolled
         first_shown = table.render_line(1).text
         assert "1:2" in first_shown and str(moved[scrolled].pid) in first_shown
+
+
+async def test_news_of_the_jobs_handled_late_never_puts_an_older_phase_back() -> None:
+    app = still_app()
+    jobs = list(farm_jobs())
+    watched = jobs[1]
+    newer = [replace(job, phase=Phase(4, 0)) if job is watched else job for job in jobs]
+    async with app.run_test(size=(120, 40)) as pilot:
+        first = pass_completed(jobs)
+        first.sequence = 1
+        app.post_message(first)
+        await pilot.pause()
+        # A read of the logs (number 3) is handled before a pass that came before it (2).
+        app.post_message(LogsRead(jobs=tuple(newer), dir_of={}, sequence=3))
+        late = pass_completed(jobs, decision=Wait("plotting is paused"))
+        late.sequence = 2
+        app.post_message(late)
+        await pilot.pause()
+        assert jobs_table(app).cell_text(job_key(watched), "phase") == "4:0"
+        assert app.plotting.decision == Wait("plotting is paused")  # its news still counts
+        # A read older than the jobs shown is passed over.
+        app.post_message(LogsRead(jobs=tuple(jobs), dir_of={}, sequence=1))
+        await pilot.pause()
+        assert jobs_table(app).cell_text(job_key(watched), "phase") == "4:0"
