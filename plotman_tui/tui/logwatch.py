@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterable
 from stat import S_ISDIR
 
@@ -76,6 +77,7 @@ class LogWatch:
         """Watch the dir while it is the one ``identity`` names; None when it stopped being
         that one (or ``stop`` was set), else why it could not be watched."""
         root = os.path.normpath(self.log_dir)
+        checked_at = time.monotonic()
         try:
             watch = awatch(
                 self.log_dir,
@@ -98,8 +100,10 @@ class LogWatch:
                         return None
                     if changes:
                         await self._handle(changes)
-                    if await asyncio.to_thread(_identity, self.log_dir) != identity:
-                        return None
+                    if time.monotonic() >= checked_at + CHECK_S:
+                        checked_at = time.monotonic()
+                        if await asyncio.to_thread(_identity, self.log_dir) != identity:
+                            return None
         except FileNotFoundError:
             return "missing"
         except (OSError, RuntimeError) as error:  # how watchfiles reports inotify trouble
