@@ -139,3 +139,28 @@ def test_keys_in_a_real_terminal_and_q_leaves_the_job_running(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
         job.popen.wait(30)
+
+
+def test_screen_256color_at_80x24_resizes_below_the_minimum_and_back(tmp_path: Path) -> None:
+    require_real(tmux_available(), "tmux is not installed (apt-get install tmux)")
+    assert PLOTMAN_TUI.exists(), f"{PLOTMAN_TUI}: install the package (make venv)"
+    farm = make_sandbox(tmp_path / "farm", k=18)
+    env = {
+        "PLOTMAN_TUI_DATA_DIR": str(tmp_path / "data"),
+        "PLOTMAN_TUI_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    argv = [str(PLOTMAN_TUI), "--config", str(farm.config_path), "--no-autostart-plotting"]
+    # As under GNU screen or tmux on the plotter (TERM=screen-256color), at the smallest size.
+    with TmuxSession(tmp_path, width=80, height=24, term="screen-256color") as tmux:
+        tmux.start(argv, env)
+        # The jobs table's header and the footer: the whole screen is there.
+        tmux.wait_for(lambda s: "plot id" in s and "Pause" in s, SHOWN_S, "the dashboard")
+        tmux.resize(50, 12)
+        tmux.wait_for(lambda s: "too small" in s, SHOWN_S, "the too-small notice")
+        tmux.resize(100, 30)
+        screen = tmux.wait_for(
+            lambda s: "Plotting: paused" in s and "too small" not in s, SHOWN_S, "it recovers"
+        )
+        assert "plot id" in screen
+        tmux.send("q")
+        assert tmux.exit_status(SHOWN_S) == 0

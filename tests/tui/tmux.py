@@ -25,8 +25,11 @@ def tmux_available() -> bool:
 class TmuxSession:
     """One detached session running one command; ``close`` ends the server and the program."""
 
-    def __init__(self, workdir: Path, *, width: int = 120, height: int = 40) -> None:
+    def __init__(
+        self, workdir: Path, *, width: int = 120, height: int = 40, term: str = TERM
+    ) -> None:
         self.workdir = workdir
+        self.term = term
         self.width = width
         self.height = height
         # A short socket path: a UNIX socket's path is limited to about 100 bytes.
@@ -46,7 +49,7 @@ class TmuxSession:
     def start(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> None:
         """Run ``argv`` in the pane; its exit status lands in ``status_path``."""
         self.config.write_text(
-            f'set -g default-terminal "{TERM}"\n'
+            f'set -g default-terminal "{self.term}"\n'
             # Escape reaches the program at once, not after tmux's 500 ms wait for a sequence.
             "set -s escape-time 0\n"
             "set -g status off\n"
@@ -68,6 +71,10 @@ class TmuxSession:
             str(self.height),
             command,
         )
+
+    def resize(self, width: int, height: int) -> None:
+        """As a farmer resizing the terminal window."""
+        self.tmux("resize-window", "-t", self.target, "-x", str(width), "-y", str(height))
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", self.target)
