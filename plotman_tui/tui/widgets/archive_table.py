@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.text import Text
-
 from plotman_tui.farm.units import human_bytes
 from plotman_tui.tui.view import ArchiveRow, short_dir
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
+from plotman_tui.tui.widgets.line_table import Cell
 
 _NOTE_STYLE = {"ok": "", "busy": "blue", "unknown": "dim", "problem": "bold red"}
 
 
-def _free(row: ArchiveRow) -> Text:
+def _free(row: ArchiveRow) -> Cell:
     if row.free_bytes is None:
         return cell("?", "dim")
     return cell(human_bytes(row.free_bytes, short=True))

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.text import Text
-
 from plotman_tui.farm.units import human_bytes
 from plotman_tui.tui.view import DstRow, short_dir
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
+from plotman_tui.tui.widgets.line_table import Cell
 
 _COLUMNS = (
     ("dir", "dst", False),
@@ -21,7 +20,7 @@ _COLUMNS = (
 _PRIORITY = ("priority", "prio", True)
 
 
-def _priority(row: DstRow) -> Text:
+def _priority(row: DstRow) -> Cell:
     if row.priority is None:
         return cell("-", "dim")
     return cell(str(row.priority), "bold green" if row.archive_next else "")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.text import Text
-
 from plotman_tui.tui.widgets.line_table import Cell, LineTable, TableColumn
 
 
@@ -19,18 +17,18 @@ class KeyedTable(LineTable):
         super().__init__(id=id)
         self.can_focus = False
 
-    def show_rows(self, rows: Sequence[tuple[str, Sequence[Text]]]) -> None:
+    def show_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
         columns = [TableColumn(key, title, right) for key, title, right in self.COLUMNS]
         shown = {}
-        for key, texts in rows:
-            cells = tuple(Cell(text.plain, str(text.style)) for text in texts)
+        for key, row in rows:
+            cells = tuple(row)
             old = self._cells.get(key)
             # The same tuple as before when nothing changed: its line is not drawn again.
             shown[key] = old if old is not None and old == cells else cells
         self.set_rows(columns, shown)
 
 
-def cell(text: str, style: str = "") -> Text:
-    """A table cell: Text, never markup (paths and reasons hold brackets); its column says
-    how it is aligned."""
-    return Text(text, style=style, no_wrap=True)
+def cell(text: str, style: str = "") -> Cell:
+    """A table cell: plain text, never markup (paths and reasons hold brackets), and a style
+    such as "bold red"; its column says how it is aligned."""
+    return Cell(text, style)

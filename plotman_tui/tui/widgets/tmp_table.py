@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.text import Text
-
 from plotman_tui.farm.units import human_bytes
 from plotman_tui.tui.view import TmpRow, short_dir
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
+from plotman_tui.tui.widgets.line_table import Cell
 
 
-def _ready(row: TmpRow) -> Text:
+def _ready(row: TmpRow) -> Cell:
     if row.role == "tmp2":
         return cell("tmp2", "dim")
     if row.ready is True:
