@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Log, Static
 
 from plotman_tui.config import load_config
@@ -85,6 +86,31 @@ def status_text(status: StatusLine) -> str:
     return str(status.query_one("#status-plotting", Static).content)
 
 
+def start(farm: Sandbox, plots: list[StartedPlot]) -> StartedPlot:
+    """A k22 plot job, killed after the test if it still runs."""
+    plot = start_plot(farm, k=22)
+    plots.append(plot)
+    return plot
+
+
+async def select_job(
+    app: DashboardApp, pilot: Pilot[int], pid: int, *, in_phase_1_s: float | None = None
+) -> Job:
+    """The job once the table shows it (in phase 1, with its plot id, within ``in_phase_1_s``
+    if given), under the cursor."""
+    if in_phase_1_s is None:
+        job = await until(pilot, lambda: job_in_app(app, pid), 30, "the job in the table")
+    else:
+        job = await until(
+            pilot,
+            lambda: in_phase_1(job_in_app(app, pid)) and job_in_app(app, pid),
+            in_phase_1_s,
+            "the job in phase 1",
+        )
+    assert jobs_table(app).select_key(job_key(job))
+    return job
+
+
 def temp_files(farm: Sandbox, plot_id: str) -> list[Path]:
     dirs = [*farm.tmp_dirs, *farm.dst_dirs, *([farm.tmp2_dir] if farm.tmp2_dir else [])]
     return [p for d in dirs for p in d.iterdir() if plot_id in p.name and p.name.endswith(".tmp")]
@@ -93,13 +119,11 @@ def temp_files(farm: Sandbox, plot_id: str) -> list[Path]:
 async def test_suspend_and_resume_keys_signal_the_job_and_record_it(
     farm: Sandbox, plots: list[StartedPlot], tmp_path: Path
 ) -> None:
-    plot = start_plot(farm, k=22)
-    plots.append(plot)
+    plot = start(farm, plots)
     pid = plot.popen.pid
     app = dashboard(farm)
     async with app.run_test(size=(120, 40)) as pilot:
-        job = await until(pilot, lambda: job_in_app(app, pid), 30, "the job in the table")
-        assert jobs_table(app).select_key(job_key(job))
+        await select_job(app, pilot, pid)
         await pilot.press("s")
         await until(pilot, lambda: proc_status(pid) is JobStatus.STP, 10, "the process stopped")
         await until(
@@ -130,17 +154,13 @@ async def test_suspend_and_resume_keys_signal_the_job_and_record_it(
 async def test_kill_key_ends_the_job_and_deletes_its_temp_files_after_confirming(
     farm: Sandbox, plots: list[StartedPlot], tmp_path: Path
 ) -> None:
-    plot = start_plot(farm, k=22)
-    plots.append(plot)
+    plot = start(farm, plots)
     pid = plot.popen.pid
     app = dashboard(farm)
     async with app.run_test(size=(80, 24)) as pilot:
-        job = await until(
-            pilot, lambda: in_phase_1(job_in_app(app, pid)) and job_in_app(app, pid), 60, "phase 1"
-        )
+        job = await select_job(app, pilot, pid, in_phase_1_s=60)
         assert job.plot_id
         assert temp_files(farm, job.plot_id)
-        jobs_table(app).select_key(job_key(job))
         await pilot.press("k")
         screen = await until(
             pilot, lambda: isinstance(app.screen, KillScreen) and app.screen, 10, "the question"
@@ -160,15 +180,11 @@ async def test_kill_key_ends_the_job_and_deletes_its_temp_files_after_confirming
 async def test_cancelled_kill_lets_the_job_run_on_with_its_files(
     farm: Sandbox, plots: list[StartedPlot], tmp_path: Path
 ) -> None:
-    plot = start_plot(farm, k=22)
-    plots.append(plot)
+    plot = start(farm, plots)
     pid = plot.popen.pid
     app = dashboard(farm)
     async with app.run_test(size=(80, 24)) as pilot:
-        job = await until(
-            pilot, lambda: in_phase_1(job_in_app(app, pid)) and job_in_app(app, pid), 60, "phase 1"
-        )
-        jobs_table(app).select_key(job_key(job))
+        job = await select_job(app, pilot, pid, in_phase_1_s=60)
         await pilot.press("k")
         await until(pilot, lambda: isinstance(app.screen, KillScreen), 10, "the question")
         await pilot.press("n")
@@ -188,8 +204,7 @@ async def test_cancelled_kill_lets_the_job_run_on_with_its_files(
 async def test_quitting_while_a_kill_is_being_prepared_lets_the_job_run_on(
     farm: Sandbox, plots: list[StartedPlot], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plot = start_plot(farm, k=22)
-    plots.append(plot)
+    plot = start(farm, plots)
     pid = plot.popen.pid
     release = threading.Event()
     prepared: list[object] = []
@@ -204,8 +219,7 @@ async def test_quitting_while_a_kill_is_being_prepared_lets_the_job_run_on(
     monkeypatch.setattr(job_control, "plan_kill", slow_plan_kill)
     app = dashboard(farm)
     async with app.run_test(size=(80, 24)) as pilot:
-        job = await until(pilot, lambda: job_in_app(app, pid), 30, "the job")
-        jobs_table(app).select_key(job_key(job))
+        await select_job(app, pilot, pid)
         await pilot.press("k")
         threading.Timer(0.3, release.set).start()
     wait_for(lambda: prepared, 10, "the kill prepared after the app closed")
@@ -223,17 +237,13 @@ async def test_details_screen_follows_the_job_and_its_log_and_l_opens_the_pager(
     pager = tmp_path / "pager.py"
     pager.write_text(f"import sys\nopen({str(marker)!r}, 'w').write(sys.argv[1])\n")
     monkeypatch.setenv("PAGER", f"{sys.executable} {pager}")
-    plot = start_plot(farm, k=22)
-    plots.append(plot)
+    plot = start(farm, plots)
     pid = plot.popen.pid
     app = dashboard(farm)
     # A headless test driver cannot hand the terminal over; the pager runs all the same.
     monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
     async with app.run_test(size=(120, 40)) as pilot:
-        job = await until(
-            pilot, lambda: in_phase_1(job_in_app(app, pid)) and job_in_app(app, pid), 60, "phase 1"
-        )
-        jobs_table(app).select_key(job_key(job))
+        job = await select_job(app, pilot, pid, in_phase_1_s=60)
         await pilot.press("l")
         assert marker.read_text() == str(plot.log_path)
         await pilot.press("enter")
@@ -278,13 +288,11 @@ async def test_pause_key_switches_scheduling_and_says_so(farm: Sandbox, tmp_path
 async def test_resize_while_passes_run_over_a_real_job(
     farm: Sandbox, plots: list[StartedPlot]
 ) -> None:
-    plot = start_plot(farm, k=22)
-    plots.append(plot)
+    plot = start(farm, plots)
     pid = plot.popen.pid
     app = dashboard(farm)
     async with app.run_test(size=(200, 60)) as pilot:
-        job = await until(pilot, lambda: job_in_app(app, pid), 30, "the job")
-        jobs_table(app).select_key(job_key(job))
+        job = await select_job(app, pilot, pid)
         runs = app.pollers["engine"].runs
         for width, height in [(80, 24), (40, 10), (120, 40), (81, 25), (200, 60), (100, 30)]:
             await pilot.resize_terminal(width, height)
