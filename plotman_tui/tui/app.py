@@ -601,7 +601,7 @@ class DashboardApp(App[int]):
             self.plotting_feed.set_plotting(enabled)
         self._wake("engine")
         if self.live:
-            self._in_thread(partial(job_control.switch_plotting, self.action_log, enabled))
+            self._in_thread(partial(job_control.switch, self.action_log, "plotting", enabled))
         self.notify(
             "plotting resumed: new jobs start on schedule"
             if enabled
@@ -738,7 +738,7 @@ class DashboardApp(App[int]):
             self.archiving_feed.set_archiving(enabled)
         self._wake("archiving")
         if self.live:
-            self._in_thread(partial(job_control.switch_archiving, self.action_log, enabled))
+            self._in_thread(partial(job_control.switch, self.action_log, "archiving", enabled))
         self.notify(
             "archiving resumed: finished plots move to the farmer"
             if enabled

@@ -89,21 +89,20 @@ def call_off_kill(plan: KillPlan) -> JobControlDone:
     return JobControlDone(action="cancel-kill", ok=outcome.ok, message=outcome.message)
 
 
-def switch_plotting(log: ActionLog | None, enabled: bool) -> JobControlDone | None:
-    """Record a pause or resume of plotting; a message only when the log cannot be written."""
-    action = "unpause" if enabled else "pause"
-    what = "plotting resumed" if enabled else "plotting paused (running jobs go on)"
-    problem = record(log, action, None, "ok", f"{REASON}: {what}", switch="plotting")
-    if problem is None:
-        return None
-    return JobControlDone(action=action, ok=False, message=problem)
+#: What a pause or resume of each switch means, for the action log.
+_SWITCH_WORDS = {
+    "plotting": ("plotting resumed", "plotting paused (running jobs go on)"),
+    "archiving": ("archiving resumed", "archiving paused (transfers under way go on)"),
+}
 
 
-def switch_archiving(log: ActionLog | None, enabled: bool) -> JobControlDone | None:
-    """Record a pause or resume of archiving, as :func:`switch_plotting` does for plotting."""
+def switch(log: ActionLog | None, switch: str, enabled: bool) -> JobControlDone | None:
+    """Record a pause or resume of ``switch`` ("plotting" or "archiving"); a message only when
+    the log cannot be written."""
     action = "unpause" if enabled else "pause"
-    what = "archiving resumed" if enabled else "archiving paused (transfers under way go on)"
-    problem = record(log, action, None, "ok", f"{REASON}: {what}", switch="archiving")
+    resumed, paused = _SWITCH_WORDS[switch]
+    what = resumed if enabled else paused
+    problem = record(log, action, None, "ok", f"{REASON}: {what}", switch=switch)
     if problem is None:
         return None
     return JobControlDone(action=action, ok=False, message=problem)
