@@ -287,3 +287,20 @@ async def test_news_of_the_jobs_handled_late_never_puts_an_older_phase_back() ->
         app.post_message(LogsRead(jobs=tuple(jobs), dir_of={}, sequence=1))
         await pilot.pause()
         assert jobs_table(app).cell_text(job_key(watched), "phase") == "4:0"
+
+
+async def test_a_click_puts_the_cursor_on_a_row_and_a_second_click_opens_its_details() -> None:
+    app = still_app()
+    jobs = farm_jobs()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        await pilot.pause()
+        table = jobs_table(app)
+        assert table.selected_key == job_key(jobs[0])
+        # Inside the border (tall layout): line 1 is the header, line 1 + n the n-th row.
+        await pilot.click(table, offset=(4, 1 + 3))
+        assert table.selected_key == job_key(jobs[2])
+        assert app.screen is app.dashboard
+        await pilot.click(table, offset=(4, 1 + 3))
+        await pilot.pause()
+        assert isinstance(app.screen, JobScreen) and app.screen.job.pid == jobs[2].pid
