@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check plotman_tui tests bench
 	$(BIN)/ruff format --check plotman_tui tests bench
 	$(BIN)/mypy plotman_tui
+	$(BIN)/lint-imports --no-cache
 
 # Plotting loops count every plot job on the machine, so their tests (marked exclusive) run
 # alone, after the parallel run.

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from plotman_tui.config.errors import ConfigError, KeyPath, format_key_path
 from plotman_tui.config.positions import KeyLines, scan_key_lines
+from plotman_tui.config.rsync_rules import unsafe_rsync_option
 from plotman_tui.config.schema import (
     FREE_SPACE_VARIABLES,
     RSYNC_TARGET_TYPES,
@@ -311,13 +312,6 @@ def is_required(cls: type, field: dataclasses.Field[Any]) -> bool:
         field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
     )
     return no_default or (cls, field.name) in _REQUIRED
-
-
-def _unsafe_rsync_option(option: str) -> str | None:
-    # Imported here: the transfer module is only needed when a config has rsync options.
-    from plotman_tui.farm.archive.transfer import unsafe_rsync_option
-
-    return unsafe_rsync_option(option)
 
 
 def _describe(value: object) -> str:
@@ -739,7 +733,7 @@ class _Reader:
                     f'must be an rsync option starting with "-", got {_describe(option)} '
                     "(a bare word would be sent as a file)",
                 )
-            elif (unsafe := _unsafe_rsync_option(option)) is not None:
+            elif (unsafe := unsafe_rsync_option(option)) is not None:
                 self.problem((*path, "rsync_options", index), f"{option} is refused: {unsafe}")
         if kind is TargetType.SCRIPT:
             self._check_command(

@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from plotman_tui.config.schema import Config, PlotterType, TmpOverride
-from plotman_tui.farm.model import Job, Phase, distinct_dirs
+from plotman_tui.farm.model import Job, distinct_dirs
 from plotman_tui.farm.plotsize import GIB, final_plot_bytes, plot_k, tmp_space_bytes
 from plotman_tui.farm.units import common_prefix, human_bytes
 from plotman_tui.plotters import get_plotter
+from plotman_tui.plotters.phase import Phase
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from plotman_tui.farm.model import PHASE_START, Phase
+from plotman_tui.plotters.phase import PHASE_START, Phase
 
 if TYPE_CHECKING:
     from plotman_tui.config.schema import PlottingConfig

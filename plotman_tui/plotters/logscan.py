@@ -13,8 +13,8 @@ import re
 from datetime import datetime
 from typing import Any, TypeGuard
 
-from plotman_tui.farm.model import PHASE_START, Phase
 from plotman_tui.plotters.base import LineSplitter, LogInfo, resolve_dir
+from plotman_tui.plotters.phase import PHASE_START, Phase
 
 # Regexes take bounded digit runs so int() can never meet a number too large to convert.
 PLOT_NAME_RE = re.compile(

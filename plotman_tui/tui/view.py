@@ -19,9 +19,10 @@ from plotman_tui.farm.actionlog import ActionEntry
 from plotman_tui.farm.archive.policy import DstRank, DstState, PlotCandidate, dst_priority
 from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.events import Event
-from plotman_tui.farm.model import Job, Phase, Snapshot, distinct_dirs
+from plotman_tui.farm.model import Job, Snapshot, distinct_dirs
 from plotman_tui.farm.scheduler import Decision, Start, Wait, tmp_limits, tmp_need_bytes
 from plotman_tui.farm.units import common_prefix, human_bytes, human_duration
+from plotman_tui.plotters.phase import Phase
 from plotman_tui.report import Column, phases_text, status_columns
 
 if TYPE_CHECKING:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from plotman_tui.farm.discovery import Scanner, select_jobs
-from plotman_tui.farm.model import JobStatus, Phase
+from plotman_tui.farm.model import JobStatus
+from plotman_tui.plotters.phase import Phase
 from tests.fakejobs import chia_argv, install_fake_chia, k32_log, running, wait_until_running
 
 

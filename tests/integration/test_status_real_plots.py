@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from plotman_tui.farm.model import Phase
+from plotman_tui.plotters.phase import Phase
 from plotman_tui.sandbox import make_sandbox, start_plot
 from tests.conftest import require_real
 

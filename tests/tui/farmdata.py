@@ -28,8 +28,9 @@ from plotman_tui.farm.archive.transfer import RunningTransfer
 from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.engine import PassResult
 from plotman_tui.farm.events import Event, EventKind
-from plotman_tui.farm.model import Job, JobStatus, Phase, Snapshot, TempFile
+from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile
 from plotman_tui.farm.scheduler import Decision, Wait
+from plotman_tui.plotters.phase import Phase
 from plotman_tui.tui.app import DashboardApp
 from plotman_tui.tui.messages import ActionsRead, ArchivePassed, DirsSampled, PassCompleted
 

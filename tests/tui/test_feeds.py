@@ -10,8 +10,9 @@ from typing import Any, cast
 
 from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.engine import PassResult, PlottingEngine
-from plotman_tui.farm.model import Job, Phase, Snapshot
+from plotman_tui.farm.model import Job, Snapshot
 from plotman_tui.farm.scheduler import Wait
+from plotman_tui.plotters.phase import Phase
 from plotman_tui.tui.feeds import ActionLogFeed, DirFeed, LogTail, PlottingFeed
 from tests.tui.farmdata import farm_config, make_job
 

@@ -9,8 +9,8 @@ from textual import events
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
-from plotman_tui.farm.model import Phase
 from plotman_tui.farm.scheduler import Wait
+from plotman_tui.plotters.phase import Phase
 from plotman_tui.tui.messages import LogsRead
 from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.job_screen import JobScreen

@@ -16,7 +16,8 @@ import pytest
 
 from plotman_tui.config.schema import Config, DirectoriesConfig, LoggingConfig, SchedulingConfig
 from plotman_tui.farm.actionlog import ActionLog
-from plotman_tui.farm.model import Job, Phase
+from plotman_tui.farm.model import Job
+from plotman_tui.plotters.phase import Phase
 from plotman_tui.tui import app as app_module
 from plotman_tui.tui import logwatch
 from plotman_tui.tui.app import DashboardApp

@@ -7,8 +7,8 @@ from dataclasses import replace
 from plotman_tui.farm.archive.policy import ArchiveWait
 from plotman_tui.farm.archive.space import TargetSpace
 from plotman_tui.farm.dirs import DirInfo
-from plotman_tui.farm.model import Phase
 from plotman_tui.farm.scheduler import Start, Wait
+from plotman_tui.plotters.phase import Phase
 from plotman_tui.report import fit_cell, fit_columns, status_columns
 from plotman_tui.tui.view import (
     PLOTMAN_PHASES,

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from plotman_tui.config.rsync_rules import unsafe_rsync_option
 from plotman_tui.config.schema import ArchiveTarget, TargetType
 from plotman_tui.farm.archive.transfer import (
     RSYNC_OPTIONS,
@@ -20,7 +21,6 @@ from plotman_tui.farm.archive.transfer import (
     ssh_argv,
     transfer_argv,
     transfer_destination,
-    unsafe_rsync_option,
 )
 from plotman_tui.farm.discovery import _split_cmdline
 

@@ -27,8 +27,9 @@ from plotman_tui.farm.archive import (
     plot_name_k,
 )
 from plotman_tui.farm.archive.policy import READ_PENALTY, SETTLE_SECONDS
-from plotman_tui.farm.model import Job, JobStatus, Phase
+from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.farm.plotsize import GIB, MIB, final_plot_bytes
+from plotman_tui.plotters.phase import Phase
 
 NOW = 1_700_000_000.0
 K32 = 108_836_238_815  # a real k32 plot (madMAx log in the fixtures)

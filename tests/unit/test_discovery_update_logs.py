@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from plotman_tui.farm.discovery import Scanner
-from plotman_tui.farm.model import Job, Phase
+from plotman_tui.farm.model import Job
+from plotman_tui.plotters.phase import Phase
 from tests.fakejobs import chia_argv, install_fake_chia, k32_log, running
 
 # The real log's first 17 lines end in table 1 of phase 1; its 18th starts table 2.

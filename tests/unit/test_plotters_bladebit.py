@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from plotman_tui.config.schema import BladebitOptions, PlotterType, PlottingConfig
-from plotman_tui.farm.model import Phase
 from plotman_tui.plotters.base import LogInfo, PlotArgs
 from plotman_tui.plotters.bladebit import PLOTTER, BladebitLogParser
+from plotman_tui.plotters.phase import Phase
 
 LOGS = Path(__file__).parents[1] / "fixtures" / "plotter-logs"
 FARMER = (

@@ -13,9 +13,9 @@ from datetime import datetime
 import pytest
 
 from plotman_tui.config.schema import BladebitCudaOptions, PlotterType, PlottingConfig
-from plotman_tui.farm.model import Phase
 from plotman_tui.plotters.base import LogInfo, PlotArgs
 from plotman_tui.plotters.bladebit_cuda import PLOTTER, BladebitCudaLogParser
+from plotman_tui.plotters.phase import Phase
 
 FARMER = (
     "ade0cc43610ce7540ab96a524d0ab17f5df7866ef13d1221"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from plotman_tui.farm.model import Phase
 from plotman_tui.plotters import get_plotter
+from plotman_tui.plotters.phase import Phase
 
 LOGS = Path(__file__).parents[1] / "fixtures" / "plotter-logs"
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from plotman_tui.farm.model import Job, JobStatus, Phase, Snapshot
+from plotman_tui.farm.model import Job, JobStatus, Snapshot
 from plotman_tui.farm.units import common_prefix, human_bytes, human_duration
+from plotman_tui.plotters.phase import Phase
 from plotman_tui.report import render_status, snapshot_to_json, summary_line
 
 

@@ -25,7 +25,7 @@ from plotman_tui.config.schema import (
     SchedulingConfig,
     TmpOverride,
 )
-from plotman_tui.farm.model import Job, JobStatus, Phase
+from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.farm.plotsize import GIB, final_plot_bytes
 from plotman_tui.farm.scheduler import (
     PendingStart,
@@ -37,6 +37,7 @@ from plotman_tui.farm.scheduler import (
     tmp_limits,
     tmp_need_bytes,
 )
+from plotman_tui.plotters.phase import Phase
 
 TIB = 1024 * GIB
 NOW = 1_700_000_000.0

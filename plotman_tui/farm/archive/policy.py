@@ -43,9 +43,10 @@ from types import MappingProxyType
 from typing import Final
 
 from plotman_tui.config.schema import ArchiveTarget
-from plotman_tui.farm.model import Job, Phase
+from plotman_tui.farm.model import Job
 from plotman_tui.farm.plotsize import final_plot_bytes
 from plotman_tui.farm.units import human_bytes
+from plotman_tui.plotters.phase import Phase
 
 #: A finished plot's file name; the chia, madMAx and BladeBit temp names end in ``.tmp``.
 PLOT_NAME: Final = re.compile(r"^plot-k(\d+)-.+\.plot$")
