@@ -28,6 +28,7 @@ from plotman_tui.farm.dirs import inspect_dir
 from plotman_tui.farm.engine import ARCHIVE_INTERVAL_S as ENGINE_ARCHIVE_INTERVAL_S
 from plotman_tui.farm.engine import PlottingEngine
 from plotman_tui.farm.model import Job
+from plotman_tui.plotters.base import LineSplitter
 from plotman_tui.tui.messages import (
     ActionsRead,
     ArchivePassed,
@@ -294,7 +295,8 @@ class LogTail:
         self.lines = lines
         self._inode: int | None = None
         self._offset = 0
-        self._partial = b""
+        self._splitter = LineSplitter()
+        self._mid_line = False  # the read began inside a line: its first line is a fragment
         self._problem: str | None = None
 
     def read(self) -> LogTailRead | None:
@@ -306,7 +308,8 @@ class LogTail:
                     self._inode = info.st_ino
                     # The first read shows the last lines only: a log can be megabytes.
                     self._offset = max(info.st_size - 256 * self.lines, 0)
-                    self._partial = b""
+                    self._splitter = LineSplitter()
+                    self._mid_line = self._offset > 0
                 elif info.st_size == self._offset:
                     return None
                 start = self._offset
@@ -323,8 +326,9 @@ class LogTail:
             )
         self._problem = None
         self._offset += len(data)
-        *complete, self._partial = (self._partial + data).split(b"\n")
-        if reset and start > 0 and complete:
-            complete = complete[1:]  # started mid-file: the first line is a fragment
-        text = tuple(line.decode("utf-8", "replace").rstrip("\r") for line in complete)
-        return LogTailRead(path=self.path, lines=text[-self.lines :], reset=reset)
+        # The parsers' splitter: the lines shown are the lines they read (no colour codes, a
+        # progress line ended by a lone CR is a line, a character cut between reads is whole).
+        lines = self._splitter.feed(data)
+        if self._mid_line and lines:
+            lines, self._mid_line = lines[1:], False
+        return LogTailRead(path=self.path, lines=tuple(lines[-self.lines :]), reset=reset)

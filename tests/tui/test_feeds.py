@@ -12,6 +12,7 @@ from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.engine import PassResult, PlottingEngine
 from plotman_tui.farm.model import Job, Snapshot
 from plotman_tui.farm.scheduler import Wait
+from plotman_tui.plotters.base import LineSplitter
 from plotman_tui.plotters.phase import Phase
 from plotman_tui.tui.feeds import ActionLogFeed, DirFeed, LogTail, PlottingFeed
 from tests.tui.farmdata import farm_config, make_job
@@ -200,6 +201,32 @@ def test_log_tail_reads_the_end_then_each_new_line(tmp_path: Path) -> None:
     path.write_text("new log\n")
     again = tail.read()
     assert again is not None and again.reset and again.lines == ("new log",)
+
+
+def test_log_tail_reads_lines_as_the_log_parsers_do(tmp_path: Path, fixtures_dir: Path) -> None:
+    """A real chia log, written in chunks that cut a colour code, a CRLF and a UTF-8 character:
+    the tail shows the lines the parsers read (colours gone, a lone CR ends a line)."""
+    real = (fixtures_dir / "plotter-logs" / "chianetwork.plot.log").read_bytes()
+    head = b"".join(real.splitlines(keepends=True)[:3])
+    tail_text = "progress 10%\rprogress 20%\r\nphase 1 \u2713 done\r\n".encode()
+    path = tmp_path / "job.log"
+    path.write_bytes(b"")
+    tail = LogTail(str(path))
+    assert tail.read() is not None  # the (empty) start
+    shown: list[str] = []
+    data = head + tail_text
+    cuts = [head.index(b"\x1b[32m") + 2, len(head) + 23, len(data) - 9, len(data) - 1]
+    for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
+        with open(path, "ab") as handle:
+            handle.write(data[start:end])
+        read = tail.read()
+        if read is not None:
+            shown += read.lines
+    expected = LineSplitter().feed(data)
+    assert shown == expected
+    assert shown[0].startswith("2021-07-14T22:33:24.969  chia.plotting.create_plots       : INFO")
+    assert not any("\x1b" in line or "\r" in line for line in shown)
+    assert shown[-3:] == ["progress 10%", "progress 20%", "phase 1 \u2713 done"]
 
 
 def test_log_tail_says_once_why_it_cannot_read(tmp_path: Path) -> None:
