@@ -24,6 +24,7 @@ from plotman_tui import __version__
 if TYPE_CHECKING:
     from plotman_tui.config.schema import Config
     from plotman_tui.farm.archive.space import TargetSpace
+    from plotman_tui.farm.dirs import DirInfo
     from plotman_tui.farm.model import Job, Snapshot
 
 EXIT_OK = 0
@@ -468,29 +469,25 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _configured_dirs(config: Config) -> tuple[list[str], str | None, list[str]]:
-    directories = config.directories
-    tmp = [os.fspath(path) for path in directories.tmp]
-    tmp2 = os.fspath(directories.tmp2) if directories.tmp2 else None
-    return tmp, tmp2, [os.fspath(path) for path in directories.dst_or_tmp]
+def _configured_dirs(config: Config) -> tuple[dict[str, DirInfo], dict[str, str], Snapshot]:
+    """Every configured dir's sample, which configured dir each job dir is, and the jobs."""
+    from plotman_tui.dirview import configured_dirs, match_dirs, sample_dirs
+
+    tmp, dst = configured_dirs(config)
+    snapshot = _scan(config)
+    return sample_dirs(tmp, dst), match_dirs(snapshot.jobs, [*tmp, *dst]), snapshot
 
 
 def _cmd_dirs(config: Config, args: argparse.Namespace) -> int:
-    from plotman_tui.farm.dirs import inspect_dir
+    from plotman_tui.dirview import dst_rows, tmp_rows
     from plotman_tui.report import render_dirs
 
-    tmp, tmp2, dst = _configured_dirs(config)
-    snapshot = _scan(config)
-    print(
-        render_dirs(
-            snapshot,
-            [inspect_dir(path) for path in tmp],
-            inspect_dir(tmp2) if tmp2 else None,
-            [inspect_dir(path, count_plots=True) for path in dst],
-            _width(config),
-        )
-    )
-    if config.archiving.active_targets:
+    infos, dir_of, snapshot = _configured_dirs(config)
+    archiving = bool(config.archiving.active_targets)
+    tmp = tmp_rows(config, snapshot.jobs, dir_of, infos)
+    dst = dst_rows(config, snapshot.jobs, dir_of, infos, with_priority=archiving)
+    print(render_dirs(tmp, dst, _width(config), with_priority=archiving))
+    if archiving:
         print()
         print(_archive_dirs(config))
     return EXIT_OK
@@ -501,6 +498,7 @@ def _archive_dirs(config: Config) -> str:
     at most the timeout)."""
     import asyncio
 
+    from plotman_tui.dirview import archive_rows
     from plotman_tui.farm.archive.space import read_target_space
     from plotman_tui.farm.archive.transfer import transfer_destination
     from plotman_tui.farm.wiring import SPACE_TIMEOUT_S
@@ -516,23 +514,26 @@ def _archive_dirs(config: Config) -> str:
         )
 
     spaces = asyncio.run(read_all())
-    rows = []
+    problems = []
     for target, space in zip(targets, spaces, strict=True):
+        if space.problem is None:
+            continue
         where = f"{target.type}"
         if target.archive_dirs:
             with contextlib.suppress(ValueError):
                 sample = transfer_destination(target, "/x.plot", target.archive_dirs[0])
                 where = f"{target.type}: {os.path.dirname(sample)}/"
-        rows.append((target.name, where, space))
-    return render_archive_dirs(rows, _width(config))
+        problems.append(f"{target.name} ({where}): {space.problem}")
+    rows = archive_rows(config, {space.target: space for space in spaces})
+    return render_archive_dirs(rows, problems, _width(config))
 
 
 def _cmd_dsched(config: Config, args: argparse.Namespace) -> int:
-    from plotman_tui.farm.dirs import inspect_dir
+    from plotman_tui.dirview import dst_rows
     from plotman_tui.report import render_dsched
 
-    _, _, dst = _configured_dirs(config)
-    print(render_dsched(_scan(config), [inspect_dir(path) for path in dst]))
+    infos, dir_of, snapshot = _configured_dirs(config)
+    print(render_dsched(dst_rows(config, snapshot.jobs, dir_of, infos, with_unconfigured=True)))
     return EXIT_OK
 
 

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from plotman_tui.farm.model import Job, Snapshot, dir_identity
+from plotman_tui.farm.model import Job, Snapshot
 from plotman_tui.farm.units import common_prefix, human_bytes, human_duration, local_time
 
 if TYPE_CHECKING:
-    from plotman_tui.farm.archive.space import TargetSpace
-    from plotman_tui.farm.dirs import DirInfo
+    from plotman_tui.dirview import ArchiveRow, DstRow, TmpRow
 
 
 def job_to_json(job: Job) -> dict[str, Any]:
@@ -296,117 +295,103 @@ def render_files(job: Job) -> str:
 
 
 # --- dirs and dsched ----------------------------------------------------------------------------
+# The rows are ``dirview``'s, the dashboard's dir tables' too; here they are laid out as text.
 
 
-def phases_text(jobs: Sequence[Job]) -> str:
-    phases = sorted(job.phase for job in jobs if job.phase is not None)
-    unknown = sum(1 for job in jobs if job.phase is None)
-    parts = [str(phase) for phase in phases] + ["?"] * unknown
-    return " ".join(parts) if parts else "-"
-
-
-def jobs_using(jobs: Sequence[Job], directory: str, attribute: str) -> list[Job]:
-    """The jobs whose ``attribute`` dir (tmp_dir, tmp2_dir, dst_dir) is ``directory``."""
-    wanted = dir_identity(directory)
+def _dir_columns(title: str, jobs_title: str) -> list[Column]:
+    """The columns every dir table starts with: the dir, its jobs, their phases, the space."""
     return [
-        job
-        for job in jobs
-        if getattr(job, attribute) and dir_identity(getattr(job, attribute)) == wanted
-    ]
-
-
-def _dir_table(
-    title: str,
-    infos: Sequence[DirInfo],
-    jobs: Sequence[Job],
-    attribute: str,
-    width: int | None,
-    with_plots: bool,
-) -> list[str]:
-    columns = [
         Column(title, 0, shrinkable=True),
-        Column("jobs", 0, align_right=True),
+        Column(jobs_title, 0, align_right=True),
         Column("phases", 1),
         Column("free", 0, align_right=True),
         Column("size", 3, align_right=True),
     ]
-    if with_plots:
-        columns.append(Column("plots", 2, align_right=True))
-    columns.append(Column("note", 2))
-    rows = []
-    for info in infos:
-        using = jobs_using(jobs, info.path, attribute)
-        row = [
-            info.path,
-            str(len(using)),
-            phases_text(using),
-            human_bytes(info.free_bytes, short=True),
-            human_bytes(info.total_bytes, short=True),
-        ]
-        if with_plots:
-            row.append(f"{info.plots} ({human_bytes(info.plot_bytes, short=True)})")
-        row.append(info.error or "")
-        rows.append(row)
-    return render_table(columns, rows, width)
+
+
+def _dir_cells(
+    path: str, jobs: int, phases: str, free: int | None, error: str | None, total: int | None
+) -> list[str]:
+    """The cells of :func:`_dir_columns`: an unreadable dir's error in place of its space."""
+    space = human_bytes(total, short=True)
+    return [path, str(jobs), phases, error or human_bytes(free, short=True), space]
+
+
+def _tmp_table(title: str, rows: Sequence[TmpRow], width: int | None) -> list[str]:
+    scheduled = any(row.role == "tmp" for row in rows)
+    columns = _dir_columns(title, "jobs")
+    if scheduled:
+        columns.append(Column("ready", 2))
+    lines = []
+    for row in rows:
+        line = _dir_cells(
+            row.path, row.jobs, row.phases, row.free_bytes, row.error, row.total_bytes
+        )
+        if scheduled:
+            line.append("" if row.error else row.why)
+        lines.append(line)
+    return render_table(columns, lines, width)
+
+
+def _plots_text(row: DstRow) -> str:
+    if row.plots is None:
+        return "?"
+    return f"{row.plots} ({human_bytes(row.plot_bytes, short=True)})"
 
 
 def render_dirs(
-    snapshot: Snapshot,
-    tmp: Sequence[DirInfo],
-    tmp2: DirInfo | None,
-    dst: Sequence[DirInfo],
-    width: int | None,
+    tmp: Sequence[TmpRow], dst: Sequence[DstRow], width: int | None, *, with_priority: bool
 ) -> str:
-    """``dirs``: every configured dir with its jobs, phases and free space."""
-    jobs = snapshot.jobs
-    lines = _dir_table("tmp dir", tmp, jobs, "tmp_dir", width, with_plots=False)
-    if tmp2 is not None:
+    """``dirs``: every configured dir with its jobs, phases and free space (an unreadable
+    dir's error in its place); whether a tmp dir takes a new job, or why not; the dst dirs'
+    finished plots, and their archive priority when archiving is set up."""
+    lines = _tmp_table("tmp dir", [row for row in tmp if row.role == "tmp"], width)
+    tmp2 = [row for row in tmp if row.role == "tmp2"]
+    if tmp2:
         lines.append("")
-        lines.extend(_dir_table("tmp2 dir", [tmp2], jobs, "tmp2_dir", width, with_plots=False))
+        lines.extend(_tmp_table("tmp2 dir", tmp2, width))
+    columns = [*_dir_columns("dst dir", "inbound"), Column("plots", 2, align_right=True)]
+    if with_priority:
+        columns.append(Column("prio", 4, align_right=True))
+    rows = []
+    for row in dst:
+        line = _dir_cells(
+            row.path, row.inbound, row.phases, row.free_bytes, row.error, row.total_bytes
+        )
+        line.append(_plots_text(row))
+        if with_priority:
+            line.append("-" if row.priority is None else str(row.priority))
+        rows.append(line)
     lines.append("")
-    lines.extend(_dir_table("dst dir", dst, jobs, "dst_dir", width, with_plots=True))
+    lines.extend(render_table(columns, rows, width))
     return "\n".join(lines)
 
 
-def render_archive_dirs(spaces: Sequence[tuple[str, str, TargetSpace]], width: int | None) -> str:
-    """``dirs``: each archive target's dirs with their free space, or why it is not known.
-
-    ``spaces``: (target name, where it sends, its free-space sample), in config order.
-    """
+def render_archive_dirs(
+    rows: Sequence[ArchiveRow], problems: Sequence[str], width: int | None
+) -> str:
+    """``dirs``: each archive target's dirs with their free space, or why it is not known;
+    then ``problems``, a line each (a whole target's, with what the rows' notes shorten)."""
     columns = [
         Column("archive dir", 0, shrinkable=True),
         Column("target", 0),
         Column("free", 0, align_right=True),
         Column("note", 1),
     ]
-    rows = []
-    notes = []
-    for name, where, space in spaces:
-        for directory, free in space.free_bytes.items():
-            note = space.dir_problems.get(directory, "")
-            if space.problem is not None:
-                note = "unreachable" if not space.reachable else "not read"
-            rows.append([directory, name, human_bytes(free, short=True), note])
-        if space.problem is not None:
-            notes.append(f"{name} ({where}): {space.problem}")
-    lines = render_table(columns, rows, width)
-    return "\n".join(lines + notes)
+    cells = [
+        [row.path, row.target, human_bytes(row.free_bytes, short=True), row.note] for row in rows
+    ]
+    return "\n".join([*render_table(columns, cells, width), *problems])
 
 
-def render_dsched(snapshot: Snapshot, dst: Sequence[DirInfo]) -> str:
-    """``dsched``: for each dst dir, the phases of the jobs that will write their plot there."""
-    jobs = snapshot.jobs
-    known = {dir_identity(info.path) for info in dst}
+def render_dsched(dst: Sequence[DstRow]) -> str:
+    """``dsched``: for each dst dir, the phases of the jobs that will write their plot there
+    (dirs the config does not name last, marked so)."""
+    width = max([len(row.path) for row in dst] + [7])
     lines = []
-    width = max([len(info.path) for info in dst] + [7])
-    for info in dst:
-        inbound = jobs_using(jobs, info.path, "dst_dir")
-        free = human_bytes(info.free_bytes, short=True) if info.error is None else info.error
-        lines.append(f"{info.path.ljust(width)}  {free:>7}  {phases_text(inbound)}")
-    elsewhere = [job for job in jobs if not job.dst_dir or dir_identity(job.dst_dir) not in known]
-    if elsewhere:
-        targets = sorted({job.dst_dir or "?" for job in elsewhere})
-        for target in targets:
-            inbound = [job for job in elsewhere if (job.dst_dir or "?") == target]
-            lines.append(f"{target.ljust(width)}  {'(not in config)':>7}  {phases_text(inbound)}")
+    for row in dst:
+        free = row.error or human_bytes(row.free_bytes, short=True)
+        if not row.configured:
+            free = "(not in config)"
+        lines.append(f"{row.path.ljust(width)}  {free:>7}  {row.phases}")
     return "\n".join(lines) if lines else "No dst dirs configured."

@@ -21,10 +21,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from plotman_tui.dirview import match_dirs, sample_dirs
 from plotman_tui.farm.actionlog import ActionEntry, ActionLog
 from plotman_tui.farm.archive.engine import ArchivingEngine
 from plotman_tui.farm.archive.transfer import StartedTransfer
-from plotman_tui.farm.dirs import inspect_dir
 from plotman_tui.farm.engine import ARCHIVE_INTERVAL_S as ENGINE_ARCHIVE_INTERVAL_S
 from plotman_tui.farm.engine import PlottingEngine
 from plotman_tui.farm.model import Job
@@ -79,7 +79,7 @@ class PlottingFeed:
     ) -> None:
         self.engine = engine
         self.schedule_interval_s = float(engine.config.scheduling.polling_time_s)
-        self._configured = {os.path.normpath(path) for path in configured_dirs}
+        self._configured = list(configured_dirs)
         self._clock = clock
         self._lock = threading.Lock()
         self._plotting_enabled = plotting_enabled
@@ -145,20 +145,9 @@ class PlottingFeed:
                 self._closed = True
                 self.engine.close()
 
-    def _match_dirs(self, jobs: Iterable[Job]) -> dict[str, str]:
-        """Job dirs that are configured dirs under another name (symlinks): resolved here, in
-        the worker thread, as resolving touches the disk."""
-        names = {path for job in jobs for path in (job.tmp_dir, job.tmp2_dir, job.dst_dir) if path}
-        unknown = [name for name in names if os.path.normpath(name) not in self._configured]
-        if not unknown:
-            return {}
-        by_real = {os.path.realpath(path): path for path in sorted(self._configured)}
-        found = {}
-        for name in unknown:
-            real = by_real.get(os.path.realpath(name))
-            if real is not None:
-                found[name] = real
-        return found
+    def _match_dirs(self, jobs: Sequence[Job]) -> dict[str, str]:
+        # Resolving symlinks touches the disk: here, in the worker thread.
+        return match_dirs(jobs, self._configured)
 
 
 class ArchivingFeed:
@@ -240,10 +229,7 @@ class DirFeed:
 
     def read(self) -> DirsSampled:
         taken_at = time.time()
-        dst = set(self.dst)
-        infos = [inspect_dir(path, count_plots=path in dst) for path in self.tmp if path not in dst]
-        infos += [inspect_dir(path, count_plots=True) for path in self.dst]
-        return DirsSampled(dirs=tuple(infos), taken_at=taken_at)
+        return DirsSampled(dirs=tuple(sample_dirs(self.tmp, self.dst).values()), taken_at=taken_at)
 
 
 class ActionLogFeed:

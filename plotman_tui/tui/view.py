@@ -2,32 +2,38 @@
 
 Plain functions over the model (no textual here), so the rules are tested without a screen:
 the jobs table's columns (``report.status_columns``, plus a sort key each), ordering and
-filtering, the phase histogram's bins, the tmp, dst and archive tables' rows, and the status
-line's words.
+filtering, the phase histogram's bins, the dir tables' prefixes, and the status line's words.
+The tmp, dst and archive tables' rows are :mod:`plotman_tui.dirview`'s (the ``dirs`` command
+shows the same rows); the names the app takes from it are imported here ``as`` themselves.
 """
 
 from __future__ import annotations
 
-import os
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from plotman_tui import dirview
 from plotman_tui.config.schema import Config
+from plotman_tui.dirview import ArchiveRow, pids_text
+from plotman_tui.dirview import archive_prefix as archive_prefix
+from plotman_tui.dirview import configured_dst_dirs as configured_dst_dirs
+from plotman_tui.dirview import configured_tmp2_dir as configured_tmp2_dir
+from plotman_tui.dirview import configured_tmp_dirs as configured_tmp_dirs
+from plotman_tui.dirview import dst_rows as dst_rows
+from plotman_tui.dirview import tmp_rows as tmp_rows
 from plotman_tui.farm.actionlog import ActionEntry
-from plotman_tui.farm.archive.policy import DstRank, DstState, PlotCandidate, dst_priority
 from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.events import Event
-from plotman_tui.farm.model import Job, Snapshot, distinct_dirs
-from plotman_tui.farm.scheduler import Decision, Start, Wait, tmp_limits, tmp_need_bytes
-from plotman_tui.farm.units import common_prefix, human_bytes, human_duration
+from plotman_tui.farm.model import Job, Snapshot
+from plotman_tui.farm.scheduler import Decision, Start, Wait
+from plotman_tui.farm.units import common_prefix, human_duration
 from plotman_tui.plotters.phase import Phase
-from plotman_tui.report import Column, phases_text, status_columns
+from plotman_tui.report import Column, status_columns
 
 if TYPE_CHECKING:
     from plotman_tui.farm.archive.engine import ArchivePassResult
-    from plotman_tui.farm.archive.space import TargetSpace
 
 #: How many action log entries the dashboard keeps and shows.
 ACTIONS_KEPT = 200
@@ -146,19 +152,7 @@ def job_matches(job: Job, text: str, columns: Sequence[JobColumn]) -> bool:
 
 
 # -- dirs ----------------------------------------------------------------------------------------
-
-
-def configured_tmp_dirs(config: Config) -> list[str]:
-    return distinct_dirs(*(os.fspath(path) for path in config.directories.tmp))
-
-
-def configured_tmp2_dir(config: Config) -> str | None:
-    tmp2 = config.directories.tmp2
-    return os.path.normpath(os.fspath(tmp2)) if tmp2 else None
-
-
-def configured_dst_dirs(config: Config) -> list[str]:
-    return distinct_dirs(*(os.fspath(path) for path in config.directories.dst_or_tmp))
+# The rows of the tmp, dst and archive tables are ``dirview``'s (the ``dirs`` command's too).
 
 
 def dir_prefixes(config: Config, jobs: Sequence[Job]) -> tuple[str, str]:
@@ -178,260 +172,11 @@ def short_dir(path: str, prefix: str) -> str:
     return path
 
 
-def placed(path: str | None, dir_of: Mapping[str, str]) -> str | None:
-    """Which configured dir a job's dir is (by ``dir_of``), else the dir itself, normalised."""
-    if not path:
-        return None
-    return dir_of.get(path) or os.path.normpath(path)
-
-
-def jobs_by_dir(
-    jobs: Sequence[Job], dir_of: Mapping[str, str], dir_field: Callable[[Job], str | None]
-) -> dict[str | None, list[Job]]:
-    """The jobs grouped by the configured dir ``dir_field`` places them in (one pass)."""
-    grouped: dict[str | None, list[Job]] = {}
-    for job in jobs:
-        grouped.setdefault(placed(dir_field(job), dir_of), []).append(job)
-    return grouped
-
-
-@dataclass(frozen=True)
-class TmpRow:
-    """A row of the tmp table: a tmp dir (or the tmp2 dir), its jobs and whether it is ready."""
-
-    path: str
-    role: str  # "tmp" or "tmp2"
-    jobs: int
-    phases: str
-    free_bytes: int | None
-    error: str | None
-    ready: bool | None  # None: cannot tell (free space unknown), or not scheduled (tmp2)
-    why: str
-
-
-@dataclass(frozen=True)
-class DstRow:
-    """A row of the dst table: a dst dir, its finished plots and the jobs headed there.
-
-    ``priority``: the archive priority (plotman's; None: archiving is off, or no sample yet);
-    ``archive_next``: this dir's plots are the next ones archiving takes.
-    """
-
-    path: str
-    plots: int | None  # None: not counted yet
-    plot_bytes: int
-    free_bytes: int | None
-    error: str | None
-    inbound: int
-    phases: str
-    priority: int | None = None
-    archive_next: bool = False
-
-
-def tmp_readiness(
-    config: Config, tmp_dir: str, jobs_here: Sequence[Job], free: int | None
-) -> tuple[bool | None, str]:
-    """Whether the scheduler would start a job in ``tmp_dir`` now, going by the dir alone.
-
-    The same per-dir rules as ``scheduler.decide`` (max jobs, the phase limit before the
-    milestone, free space); global limits (max jobs, stagger) are the status line's business.
-    """
-    limits = tmp_limits(config, tmp_dir)
-    before = sum(1 for job in jobs_here if job.phase is None or job.phase < limits.milestone)
-    if len(jobs_here) >= limits.max_jobs:
-        return False, f"max jobs {limits.max_jobs}"
-    if before >= limits.phase_limit:
-        return False, f"{before} before {limits.milestone}"
-    if free is None:
-        return None, "free space unknown"
-    needed = tmp_need_bytes(config)
-    if free < needed:
-        return False, f"{human_bytes(free)} free, needs {human_bytes(needed)}"
-    return True, "ready"
-
-
-def tmp_rows(
-    config: Config,
-    jobs: Sequence[Job],
-    dir_of: Mapping[str, str],
-    infos: Mapping[str, DirInfo],
-) -> list[TmpRow]:
-    rows = []
-    by_tmp = jobs_by_dir(jobs, dir_of, lambda job: job.tmp_dir)
-    for path in configured_tmp_dirs(config):
-        here = by_tmp.get(path, [])
-        info = infos.get(path)
-        free = info.free_bytes if info is not None else None
-        if info is None:
-            ready, why = None, "?"
-        else:
-            ready, why = tmp_readiness(config, path, here, free)
-        error = info.error if info is not None else None
-        rows.append(TmpRow(path, "tmp", len(here), phases_text(here), free, error, ready, why))
-    tmp2 = configured_tmp2_dir(config)
-    if tmp2 is not None:
-        here = jobs_by_dir(jobs, dir_of, lambda job: job.tmp2_dir).get(tmp2, [])
-        info = infos.get(tmp2)
-        rows.append(
-            TmpRow(
-                tmp2,
-                "tmp2",
-                len(here),
-                "",  # every job's phase again: the tmp dirs' rows say it
-                info.free_bytes if info is not None else None,
-                info.error if info is not None else None,
-                None,
-                "shared tmp2",
-            )
-        )
-    return rows
-
-
-def dst_rows(
-    config: Config,
-    jobs: Sequence[Job],
-    dir_of: Mapping[str, str],
-    infos: Mapping[str, DirInfo],
-    *,
-    with_priority: bool = False,
-) -> list[DstRow]:
-    ranks = dst_ranks(config, jobs, dir_of, infos) if with_priority else {}
-    # The dir archiving reads next: the highest priority among those with plots to take.
-    next_dir = next((rank.path for rank in ranks.values() if rank.plot_count), None)
-    rows = []
-    by_dst = jobs_by_dir([job for job in jobs if not job.completed], dir_of, lambda j: j.dst_dir)
-    for path in configured_dst_dirs(config):
-        inbound = by_dst.get(path, [])
-        info = infos.get(path)
-        rank = ranks.get(path)
-        rows.append(
-            DstRow(
-                path=path,
-                plots=info.plots if info is not None else None,
-                plot_bytes=info.plot_bytes if info is not None else 0,
-                free_bytes=info.free_bytes if info is not None else None,
-                error=info.error if info is not None else None,
-                inbound=len(inbound),
-                phases=phases_text(inbound),
-                priority=rank.priority if rank is not None else None,
-                archive_next=path == next_dir,
-            )
-        )
-    return rows
-
-
-def dst_ranks(
-    config: Config,
-    jobs: Sequence[Job],
-    dir_of: Mapping[str, str],
-    infos: Mapping[str, DirInfo],
-) -> dict[str, DstRank]:
-    """Each sampled dst dir's archive priority (``policy.dst_priority``), highest first.
-
-    From the dirs' last sample (free space and the plots counted there, each taken at the
-    dir's mean plot size) and the jobs' phases: no disk is touched. A dir that could not be
-    read is left out (archiving takes nothing from it either).
-    """
-    states = []
-    for path in configured_dst_dirs(config):
-        info = infos.get(path)
-        if info is None or info.error is not None:
-            continue
-        size = info.plot_bytes // info.plots if info.plots else 0
-        plots = tuple(
-            PlotCandidate(path=f"{path}/#{index}", dst_dir=path, size_bytes=size, mtime=0.0, k=0)
-            for index in range(info.plots)
-        )
-        states.append(DstState(path, info.free_bytes, plots))
-    if not states:
-        return {}
-    if dir_of:  # jobs that name a configured dst dir by another name count for it
-        jobs = [replace(job, dst_dir=placed(job.dst_dir, dir_of)) for job in jobs]
-    return {rank.path: rank for rank in dst_priority(states, jobs)}
-
-
-# -- archiving -----------------------------------------------------------------------------------
-
-
-def configured_archive_dirs(config: Config) -> list[str]:
-    """The archive dirs of every active target, in config order (farmer paths)."""
-    return [d for target in config.archiving.active_targets for d in target.archive_dirs]
-
-
-def archive_prefix(config: Config) -> str:
-    """The prefix the archive dirs share (left out of the archive table, shown in the
-    prefixes line)."""
-    return common_prefix(configured_archive_dirs(config))
-
-
-def _pids(pids: Sequence[int]) -> str:
-    return ("pid " if len(pids) == 1 else "pids ") + ", ".join(str(pid) for pid in pids)
-
-
-@dataclass(frozen=True)
-class ArchiveRow:
-    """A row of the archive table: one archive dir of a target.
-
-    ``target`` is the target's name on its first dir and empty on the others; ``level`` is
-    ``ok``, ``busy`` (a transfer is on its way there: ``← pid N``), ``unknown`` (no sample
-    yet) or ``problem`` (``note`` says which: ``unreachable``, ``host key refused``,
-    ``missing`` ...).
-    """
-
-    key: str
-    target: str
-    path: str
-    free_bytes: int | None
-    note: str
-    level: str
-
-
-def space_problem_note(space: TargetSpace) -> str:
-    """A target-wide problem in a table cell's words (the status line has the whole reason)."""
-    problem = space.problem or ""
-    if not space.reachable:
-        return "unreachable"
-    if "host key" in problem:
-        return "host key refused"
-    if "login" in problem.lower():
-        return "login refused"
-    return "not read"
-
-
 def archive_rows(config: Config, result: ArchivePassResult | None) -> list[ArchiveRow]:
-    """Every archive dir of every active target with its free space, or why it is unknown."""
-    spaces: Mapping[str, TargetSpace | None] = result.spaces if result is not None else {}
-    receiving: dict[tuple[str | None, str], list[int]] = {}
-    for transfer in result.transfers if result is not None else ():
-        if transfer.archive_dir:
-            key = (transfer.target, os.path.normpath(transfer.archive_dir))
-            receiving.setdefault(key, []).append(transfer.pid)
-    rows = []
-    for target in config.archiving.active_targets:
-        space = spaces.get(target.name)
-        for index, directory in enumerate(target.archive_dirs):
-            free: int | None = None
-            if space is None:
-                note, level = "not read yet", "unknown"
-            elif space.problem is not None:
-                note, level = space_problem_note(space), "problem"
-            elif directory in space.dir_problems:
-                note, level = space.dir_problems[directory], "problem"
-            else:
-                free = space.free_bytes.get(directory)
-                pids = receiving.get((target.name, os.path.normpath(directory)), [])
-                note, level = (f"← {_pids(pids)}", "busy") if pids else ("", "ok")
-            rows.append(
-                ArchiveRow(
-                    key=f"{target.name}\n{directory}",
-                    target=target.name if index == 0 else "",
-                    path=directory,
-                    free_bytes=free,
-                    note=note,
-                    level=level,
-                )
-            )
-    return rows
+    """The archive table's rows after the last archiving pass (None: no pass yet)."""
+    if result is None:
+        return dirview.archive_rows(config, {})
+    return dirview.archive_rows(config, result.spaces, result.transfers)
 
 
 # -- the phase histogram -------------------------------------------------------------------------
@@ -535,11 +280,11 @@ def archiving_words(state: ArchivingState) -> tuple[str, str]:
     result = state.result
     pids = [transfer.pid for transfer in result.transfers] if result is not None else []
     word = "paused" if not state.enabled else "active" if pids else "idle"
-    running = f"({_pids(pids)})" if pids else ""
+    running = f"({pids_text(pids)})" if pids else ""
     if state.error is not None:
         return word, f"pass failed: {state.error}"
     if not state.enabled:
-        return word, f"({_pids(pids)} finishing)" if pids else ""
+        return word, f"({pids_text(pids)} finishing)" if pids else ""
     if result is not None and not result.holds_lock:
         note = state.lock_note or "another process moves the plots"
         return word, f"{running} monitoring only: {note}".lstrip()

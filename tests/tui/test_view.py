@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from plotman_tui.dirview import tmp_readiness
 from plotman_tui.farm.archive.policy import ArchiveWait
 from plotman_tui.farm.archive.space import TargetSpace
 from plotman_tui.farm.dirs import DirInfo
@@ -27,7 +28,6 @@ from plotman_tui.tui.view import (
     phase_bins,
     plotting_words,
     short_dir,
-    tmp_readiness,
     tmp_rows,
 )
 from tests.tui.farmdata import (
@@ -237,12 +237,12 @@ def test_archive_rows_mark_transfers_missing_dirs_and_unreachable_farmers() -> N
     config = archive_config()
     assert archive_prefix(config) == "/srv/chia/plots/"
     rows = archive_rows(config, archive_passed().result)
-    shown = [(row.target, row.path, row.free_bytes, row.note, row.level) for row in rows]
+    shown = [(row.target, row.first, row.path, row.free_bytes, row.note, row.level) for row in rows]
     assert shown == [
-        ("farmer", ARCHIVE[0], 120 * GIB, "", "ok"),
-        ("", ARCHIVE[1], 3_300 * GIB, f"← pid {TRANSFER_PID}", "busy"),
-        ("", ARCHIVE[2], None, "missing", "problem"),
-        ("backup", ARCHIVE_SILENT[0], None, "unreachable", "problem"),
+        ("farmer", True, ARCHIVE[0], 120 * GIB, "", "ok"),
+        ("farmer", False, ARCHIVE[1], 3_300 * GIB, f"← pid {TRANSFER_PID}", "busy"),
+        ("farmer", False, ARCHIVE[2], None, "missing", "problem"),
+        ("backup", True, ARCHIVE_SILENT[0], None, "unreachable", "problem"),
     ]
     assert len({row.key for row in rows}) == len(rows)
     # Before the first sample: every dir unknown.

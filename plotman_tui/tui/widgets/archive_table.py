@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from plotman_tui.dirview import ArchiveRow
 from plotman_tui.farm.units import human_bytes
-from plotman_tui.tui.view import ArchiveRow, short_dir
+from plotman_tui.tui.view import short_dir
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
 from plotman_tui.tui.widgets.line_table import Cell
 
@@ -33,7 +34,7 @@ class ArchiveTable(KeyedTable):
                 (
                     row.key,
                     [
-                        cell(row.target, "bold"),
+                        cell(row.target if row.first else "", "bold"),
                         cell(short_dir(row.path, prefix)),
                         _free(row),
                         cell(row.note, _NOTE_STYLE.get(row.level, "")),

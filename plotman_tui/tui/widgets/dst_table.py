@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from plotman_tui.dirview import DstRow
 from plotman_tui.farm.units import human_bytes
-from plotman_tui.tui.view import DstRow, short_dir
+from plotman_tui.tui.view import short_dir
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
 from plotman_tui.tui.widgets.line_table import Cell
 

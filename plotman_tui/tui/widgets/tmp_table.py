@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from plotman_tui.dirview import TmpRow
 from plotman_tui.farm.units import human_bytes
-from plotman_tui.tui.view import TmpRow, short_dir
+from plotman_tui.tui.view import short_dir
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
 from plotman_tui.tui.widgets.line_table import Cell
 
@@ -38,7 +39,8 @@ class TmpTable(KeyedTable):
                     [
                         cell(short_dir(row.path, prefix)),
                         cell(str(row.jobs)),
-                        cell(row.phases),
+                        # tmp2's row would list every job's phase again.
+                        cell(row.phases if row.role == "tmp" else ""),
                         cell(row.error, "bold red")
                         if row.error
                         else cell(human_bytes(row.free_bytes, short=True)),
