@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from plotman_tui.plotters.base import PlotArgs, resolve_dir
+from plotman_tui.plotters.base import PlotArgs, resolve_dir, sane_args
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
@@ -189,17 +189,19 @@ def plot_args(found: Scan, cwd: str | None, *, default_k: int, default_dst: str 
     depends on it) and ``default_dst``, where the finished plot goes without ``-d``.
     """
     dst = resolve_dir(found.get("dst"), cwd)
-    if dst is None:
+    if "dst" not in found.values:  # given but unreadable is unknown, not the default
         dst = resolve_dir(default_dst, cwd)
         if dst is not None and not os.path.isabs(dst):
             dst = None  # "the working dir", but the job's working dir could not be read
-    return PlotArgs(
-        k=found.get_int("k") if "k" in found.values else default_k,
-        tmp_dir=resolve_dir(found.get("tmp"), cwd),
-        tmp2_dir=resolve_dir(found.get("tmp2"), cwd),
-        dst_dir=dst,
-        threads=found.get_int("threads"),
-        buckets=found.get_int("buckets"),
-        buffer_mib=found.get_int("buffer"),
-        count=found.get_int("count"),
+    return sane_args(
+        PlotArgs(
+            k=found.get_int("k") if "k" in found.values else default_k,
+            tmp_dir=resolve_dir(found.get("tmp"), cwd),
+            tmp2_dir=resolve_dir(found.get("tmp2"), cwd),
+            dst_dir=dst,
+            threads=found.get_int("threads"),
+            buckets=found.get_int("buckets"),
+            buffer_mib=found.get_int("buffer"),
+            count=found.get_int("count"),
+        )
     )

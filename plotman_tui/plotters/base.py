@@ -12,8 +12,8 @@ import codecs
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from plotman_tui.plotters.phase import PHASE_START, Phase
 
@@ -130,12 +130,106 @@ def strip_interpreter(argv: Sequence[str]) -> Sequence[str]:
 
 
 def resolve_dir(path: str | None, cwd: str | None) -> str | None:
-    """An argument dir made absolute against the process's working dir, normalised."""
-    if path is None or path == "":
+    """An argument dir made absolute against the process's working dir, normalised.
+
+    None for no dir, and for text no dir can have (see :func:`sane_path`); relative when the
+    working dir is unknown.
+    """
+    if path is None or path == "" or sane_path(path) is None:
         return None
     if not os.path.isabs(path) and cwd:
         path = os.path.join(cwd, path)
+    return sane_path(os.path.normpath(path))
+
+
+# --- validation of what logs and command lines say ------------------------------------------
+# Logs and command lines are untrusted: a corrupt log once named a dir with a NUL byte in it,
+# and every os call on that dir raised. What they say is checked where it enters (the parsers'
+# output, the argument readers), so the rest of the program only sees values that can be true.
+
+#: Longest path Linux accepts (PATH_MAX, with its NUL) and longest name in a dir (NAME_MAX).
+PATH_MAX = 4095
+NAME_MAX = 255
+#: Plot sizes any plotter makes: k18 test plots (chiapos' smallest) to k50.
+K_MIN, K_MAX = 18, 50
+#: Generous bounds: a machine with more threads or buckets than this does not exist.
+THREADS_MAX = 65536
+BUCKETS_MAX = 65536
+#: 64 TiB of buffer, in MiB.
+BUFFER_MIB_MAX = 64 << 20
+#: Plots one command line asks for.
+COUNT_MAX = 1_000_000
+
+_PLOT_ID_RE = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def sane_path(text: str | None) -> str | None:
+    """``text`` if it can name a file: non-empty, no NUL, at most PATH_MAX characters."""
+    if not text or len(text) > PATH_MAX or "\0" in text:
+        return None
+    return text
+
+
+def sane_dir(text: str | None) -> str | None:
+    """A dir as a log names it: absolute, normalised, and a :func:`sane_path`; else None."""
+    path = sane_path(text)
+    if path is None or not os.path.isabs(path):
+        return None
     return os.path.normpath(path)
+
+
+def sane_file_name(text: str | None) -> str | None:
+    """A plain file name: no ``/``, no NUL, not ``.`` or ``..``, at most NAME_MAX long."""
+    if not text or len(text) > NAME_MAX or "/" in text or "\0" in text or text in (".", ".."):
+        return None
+    return text
+
+
+def sane_plot_id(text: str | None) -> str | None:
+    """A plot id (exactly 64 hex digits), lower case; None for anything else."""
+    if text is None or _PLOT_ID_RE.fullmatch(text) is None:
+        return None
+    return text.lower()
+
+
+def sane_int(value: int | None, low: int, high: int) -> int | None:
+    """``value`` when ``low <= value <= high``, else None (a number no plotter can mean)."""
+    if value is None or not low <= value <= high:
+        return None
+    return value
+
+
+def sane_seconds(value: float | None) -> float | None:
+    """A duration: finite and not negative, else None."""
+    if value is None or not 0.0 <= value < float("inf"):
+        return None
+    return value
+
+
+_Settings = TypeVar("_Settings", PlotArgs, LogInfo)
+
+
+def sane_settings(settings: _Settings) -> _Settings:
+    """``settings`` (a command line's or a log's) with the numbers no plotter can mean dropped
+    (None): k outside K_MIN..K_MAX, threads, buckets or buffer not positive or beyond bounds."""
+    return replace(
+        settings,
+        k=sane_int(settings.k, K_MIN, K_MAX),
+        threads=sane_int(settings.threads, 1, THREADS_MAX),
+        buckets=sane_int(settings.buckets, 1, BUCKETS_MAX),
+        buffer_mib=sane_int(settings.buffer_mib, 1, BUFFER_MIB_MAX),
+    )
+
+
+def sane_args(args: PlotArgs) -> PlotArgs:
+    """A command line's plot parameters with every value no plotter can mean dropped (None)."""
+    return replace(
+        sane_settings(args),
+        tmp_dir=sane_path(args.tmp_dir),
+        tmp2_dir=sane_path(args.tmp2_dir),
+        dst_dir=sane_path(args.dst_dir),
+        count=sane_int(args.count, -1, COUNT_MAX),  # madMAx: -1 plots forever
+    )
 
 
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")

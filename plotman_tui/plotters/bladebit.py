@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from plotman_tui.plotters.argscan import OptionSpec, Scan, program_name, scan, spellings
-from plotman_tui.plotters.base import PlotArgs, resolve_dir, strip_interpreter
+from plotman_tui.plotters.base import PlotArgs, resolve_dir, sane_args, strip_interpreter
 from plotman_tui.plotters.logscan import NUMBER, PlotLogParser, first_int
 
 if TYPE_CHECKING:
@@ -132,13 +132,15 @@ def read_command(argv: Sequence[str]) -> BladebitCommand | None:
 def bladebit_plot_args(command: BladebitCommand, cwd: str | None) -> PlotArgs:
     """What every BladeBit mode's command line says; the mode adds its own parts."""
     outputs = command.mode_options.positionals
-    return PlotArgs(
-        k=BLADEBIT_K,
-        tmp_dir=resolve_dir(command.mode_options.get("tmp"), cwd),
-        tmp2_dir=resolve_dir(command.mode_options.get("tmp2"), cwd),
-        dst_dir=resolve_dir(outputs[0], cwd) if outputs else None,
-        threads=command.global_options.get_int("threads"),
-        count=command.global_options.get_int("count"),
+    return sane_args(
+        PlotArgs(
+            k=BLADEBIT_K,
+            tmp_dir=resolve_dir(command.mode_options.get("tmp"), cwd),
+            tmp2_dir=resolve_dir(command.mode_options.get("tmp2"), cwd),
+            dst_dir=resolve_dir(outputs[0], cwd) if outputs else None,
+            threads=command.global_options.get_int("threads"),
+            count=command.global_options.get_int("count"),
+        )
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from plotman_tui.plotters.argscan import size_to_mib
-from plotman_tui.plotters.base import PlotArgs
+from plotman_tui.plotters.base import PlotArgs, sane_args, sane_file_name
 from plotman_tui.plotters.bladebit import (
     BladebitLogParserBase,
     bladebit_plot_args,
@@ -40,10 +40,12 @@ class Bladebit2DiskPlotter:
         command = read_command(argv)
         if command is None or command.mode != "diskplot":
             return PlotArgs()
-        return replace(
-            bladebit_plot_args(command, cwd),
-            buckets=command.mode_options.get_int("buckets"),
-            buffer_mib=size_to_mib(command.mode_options.get("cache")),
+        return sane_args(
+            replace(
+                bladebit_plot_args(command, cwd),
+                buckets=command.mode_options.get_int("buckets"),
+                buffer_mib=size_to_mib(command.mode_options.get("cache")),
+            )
         )
 
     def build_argv(
@@ -131,8 +133,10 @@ class Bladebit2DiskLogParser(BladebitLogParserBase):
             match = _WRITTEN_RE.match(line)
             if match:
                 self._take_plot_name(match.group(1))
-                if self.dst_dir is not None:
-                    self.final_file = os.path.join(self.dst_dir, match.group(1))
+                # A name, joined onto the dst dir: one with a "/" could point anywhere.
+                name = sane_file_name(match.group(1))
+                if self.dst_dir is not None and name is not None:
+                    self.final_file = os.path.join(self.dst_dir, name)
         elif line.startswith(("WARNING: Forcing warm start", "Warm start:")):
             self._set_phase(0, 2)
         elif line.startswith("Memory initialized"):

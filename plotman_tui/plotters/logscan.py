@@ -13,13 +13,24 @@ import re
 from datetime import datetime
 from typing import Any, TypeGuard
 
-from plotman_tui.plotters.base import LineSplitter, LogInfo, resolve_dir
+from plotman_tui.plotters.base import (
+    LineSplitter,
+    LogInfo,
+    sane_dir,
+    sane_path,
+    sane_plot_id,
+    sane_seconds,
+    sane_settings,
+)
 from plotman_tui.plotters.phase import PHASE_START, Phase
 
 # Regexes take bounded digit runs so int() can never meet a number too large to convert.
 PLOT_NAME_RE = re.compile(
     r"plot-k(\d{2})-(?:c\d{1,2}-)?(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-([0-9a-fA-F]{64})"
+    r"(?![0-9a-fA-F])"
 )
+#: The phases any plotter reports: 0:0 before phase 1 to 5:n for the final copy.
+MAJOR_MAX, MINOR_MAX = 5, 9
 NUMBER = r"(\d{1,12}(?:\.\d{1,9})?)"
 _INT_RE = re.compile(r"(?<!\d)(\d{1,12})(?!\d)")
 
@@ -65,6 +76,11 @@ def asctime_timestamp(text: str) -> float | None:
 
 def _is_pair(value: object) -> TypeGuard[list[Any]]:
     return isinstance(value, list) and len(value) == 2
+
+
+def possible_phase(major: int, minor: int) -> bool:
+    """Can a plotter be in phase ``major:minor``? (A garbled log line can say anything.)"""
+    return 0 <= major <= MAJOR_MAX and 0 <= minor <= MINOR_MAX
 
 
 class PlotLogParser:
@@ -153,7 +169,11 @@ class PlotLogParser:
                 return False
             current = fields[name]
             if isinstance(current, Phase):
-                if not (_is_pair(value) and all(type(part) is int for part in value)):
+                if not (
+                    _is_pair(value)
+                    and all(type(part) is int for part in value)
+                    and possible_phase(value[0], value[1])
+                ):
                     return False
                 restored[name] = Phase(value[0], value[1])
             elif isinstance(current, dict):
@@ -173,23 +193,34 @@ class PlotLogParser:
 
     @property
     def info(self) -> LogInfo:
+        """What the log says, with every value no plotter can mean dropped (None).
+
+        The one gate between a log (or a state restored from the cache) and the program: dirs
+        absolute and free of NUL, a 64-hex plot id, numbers in the ranges plotters use.
+        """
         if self._cached is None:
-            self._cached = LogInfo(
-                phase=self.phase,
-                plot_id=self.plot_id,
-                k=self.k,
-                tmp_dir=self.tmp_dir,
-                tmp2_dir=self.tmp2_dir,
-                dst_dir=self.dst_dir,
-                threads=self.threads,
-                buckets=self.buckets,
-                buffer_mib=self.buffer_mib,
-                started_at=self.started_at,
-                phase_seconds=dict(self.phase_seconds),
-                total_seconds=self.total_seconds,
-                copy_seconds=self.copy_seconds,
-                final_file=self.final_file,
-                completed=self.completed,
+            self._cached = sane_settings(
+                LogInfo(
+                    phase=self.phase,
+                    plot_id=sane_plot_id(self.plot_id),
+                    k=self.k,
+                    tmp_dir=sane_dir(self.tmp_dir),
+                    tmp2_dir=sane_dir(self.tmp2_dir),
+                    dst_dir=sane_dir(self.dst_dir),
+                    threads=self.threads,
+                    buckets=self.buckets,
+                    buffer_mib=self.buffer_mib,
+                    started_at=self.started_at,
+                    phase_seconds={
+                        major: seconds
+                        for major, seconds in self.phase_seconds.items()
+                        if possible_phase(major, 0) and sane_seconds(seconds) is not None
+                    },
+                    total_seconds=sane_seconds(self.total_seconds),
+                    copy_seconds=sane_seconds(self.copy_seconds),
+                    final_file=sane_path(self.final_file),
+                    completed=self.completed,
+                )
             )
         return self._cached
 
@@ -199,10 +230,11 @@ class PlotLogParser:
     # --- helpers for subclasses -----------------------------------------------------------
 
     def _set_phase(self, major: int, minor: int = 0) -> None:
-        self.phase = Phase(major, minor)
+        if possible_phase(major, minor):  # "Computing table 99" is garbage, not progress
+            self.phase = Phase(major, minor)
 
     def _set_minor(self, minor: int) -> None:
-        self.phase = Phase(self.phase.major, minor)
+        self._set_phase(self.phase.major, minor)
 
     def _take_plot_name(self, text: str) -> bool:
         """Read k, start time and plot id from a plot file name in ``text``."""
@@ -218,5 +250,7 @@ class PlotLogParser:
 
     @staticmethod
     def _dir(text: str) -> str | None:
-        """A directory as the log prints it, normalised (madMAx adds trailing slashes)."""
-        return resolve_dir(text.strip(), None)
+        """A directory as the log prints it, normalised (madMAx adds trailing slashes); None
+        unless absolute and a possible path (a relative one is the command line's to resolve
+        against the job's working dir)."""
+        return sane_dir(text.strip())
