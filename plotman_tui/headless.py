@@ -4,6 +4,10 @@ One line per event, stamped with the local time (or one JSON object per line wit
 flushed at once so a service's journal shows it as it happens. SIGTERM, SIGINT and SIGHUP end the
 loop after the pass under way; plot jobs run on (they are in their own sessions). ``--once``
 makes one pass for cron and exits 0 when nothing failed, 1 otherwise.
+
+The stop signals are caught from the start of the run to its last line: a second SIGTERM while
+the loop winds down (``timeout`` and process-group kills send two; a farmer presses Ctrl-C
+twice) must not kill it half way, before it releases its locks and says it stopped.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from plotman_tui.appdirs import cache_dir
 from plotman_tui.config.schema import Config
@@ -75,6 +81,22 @@ def run_headless(
 
     ``archiving`` runs only when the config enables it with at least one target.
     """
+    with _StopSignals() as signals:
+        return _run_headless(
+            config, config_path, signals, once, json_lines, out, plotting, archiving
+        )
+
+
+def _run_headless(
+    config: Config,
+    config_path: Path,
+    signals: _StopSignals,
+    once: bool,
+    json_lines: bool,
+    out: TextIO | None,
+    plotting: bool,
+    archiving: bool,
+) -> int:
     printer = EventPrinter(out or sys.stdout, json_lines=json_lines)
     scanner = Scanner(config.logging.plots, temp_refresh_s=_TEMP_REFRESH_S)
     cache = cache_dir() / "logstate.json"
@@ -115,7 +137,7 @@ def run_headless(
             )
         )
     try:
-        stopped_by = asyncio.run(_run(engine, once=once))
+        stopped_by = asyncio.run(_run(engine, signals, once=once))
     finally:
         if plotter is not None:
             plotter.close()
@@ -150,21 +172,73 @@ def _info(message: str) -> Event:
     return Event(time.time(), EventKind.INFO, message)
 
 
-async def _run(engine: Engine, *, once: bool) -> str:
+class _StopSignals:
+    """SIGTERM, SIGINT and SIGHUP caught while a run lasts; the first one stops the loop.
+
+    Not asyncio's ``add_signal_handler``: its ``remove_signal_handler`` (and the loop's close)
+    put the default action back while the run still has its locks to release and its last line
+    to print, and a second signal then killed the process (exit status 143). Here the handlers
+    stay from the first line of the run to its last. The signal wakes the event loop through the
+    wakeup fd, whichever thread the kernel gave it to.
+
+    After a run that a signal stopped, the process is on its way out: further stop signals are
+    ignored (the interpreter puts the default action back for its own handlers before its final
+    garbage collection, which takes most of a second after a long run). After a run that ended
+    by itself (``--once``), the previous handlers are back.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        for number in _STOP_SIGNALS:
+            self._previous[number] = signal.signal(number, self._caught)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for number, previous in self._previous.items():
+            signal.signal(number, signal.SIG_IGN if self.received else previous)
+
+    def _caught(self, number: int, _frame: object) -> None:
+        # Runs in the main thread between two bytecodes, maybe in the middle of the event
+        # loop's own work: it only notes the signal; _woken sets the stop in a loop callback.
+        self.received.append(signal.Signals(number).name)
+
+    def _woken(self, reader: socket.socket, stop: asyncio.Event) -> None:
+        numbers = b""
+        with contextlib.suppress(OSError):  # BlockingIOError: all read
+            while chunk := reader.recv(4096):
+                numbers += chunk
+        if self.received or any(number in _STOP_SIGNALS for number in numbers):
+            stop.set()
+
+    @contextlib.contextmanager
+    def stopping(self, stop: asyncio.Event) -> Iterator[None]:
+        """Set ``stop`` on a stop signal while the running event loop waits (and at once for
+        one that came before)."""
+        loop = asyncio.get_running_loop()
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        writer.setblocking(False)
+        # The C handler writes the signal's number here, waking the loop's select; the Python
+        # handler above then runs in the main thread.
+        loop.add_reader(reader.fileno(), self._woken, reader, stop)
+        previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        if self.received:
+            stop.set()
+        try:
+            yield
+        finally:
+            signal.set_wakeup_fd(previous_fd)
+            loop.remove_reader(reader.fileno())
+            reader.close()
+            writer.close()
+
+
+async def _run(engine: Engine, signals: _StopSignals, *, once: bool) -> str:
     """Run passes until a stop signal; returns the signal's name ('' after one pass)."""
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    received: list[str] = []
-
-    def on_signal(number: signal.Signals) -> None:
-        received.append(number.name)
-        stop.set()
-
-    for number in _STOP_SIGNALS:
-        loop.add_signal_handler(number, on_signal, number)
-    try:
+    with signals.stopping(stop):
         await engine.run(stop, once=once)
-    finally:
-        for number in _STOP_SIGNALS:
-            loop.remove_signal_handler(number)
-    return received[0] if received else ""
+    return signals.received[0] if signals.received else ""
