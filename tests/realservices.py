@@ -478,3 +478,46 @@ def ssh_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ssh
     )
     with SshServer(tmp_path_factory.mktemp("sshd")) as server:
         yield server
+
+
+# -- a second file system -----------------------------------------------------------------------
+
+#: Where a dir on another file system than the tests' temp dirs is made (tmpfs on Linux).
+OTHER_FILESYSTEM_ROOT = Path("/dev/shm")
+
+
+@pytest.fixture(name="other_filesystem")
+def other_filesystem_fixture(tmp_path: Path) -> Iterator[Path]:
+    """A fresh empty dir on another file system than ``tmp_path`` (a local target's copy path:
+    a USB disk); removed after the test. Skips when there is none."""
+    try:
+        other = OTHER_FILESYSTEM_ROOT.stat().st_dev != tmp_path.stat().st_dev
+    except OSError:
+        other = False
+    if not other or not os.access(OTHER_FILESYSTEM_ROOT, os.W_OK):
+        pytest.skip(f"no second file system: {OTHER_FILESYSTEM_ROOT} is missing or is tmp_path's")
+    directory = OTHER_FILESYSTEM_ROOT / f"plotman-tui-test-{os.getpid()}-{os.urandom(4).hex()}"
+    directory.mkdir()
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def small_filesystem(path: Path, size_bytes: int) -> Iterator[Path]:
+    """A tmpfs of ``size_bytes`` mounted on ``path`` (made), unmounted after: a disk that
+    fills up. Skips when it cannot be mounted (not root, or no mount namespace rights)."""
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_bytes}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs: {done.stderr.strip() or 'mount failed'}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)

@@ -36,6 +36,7 @@ from tests.realservices import (  # noqa: F401
     LOOPBACK,
     RsyncDaemon,
     SshServer,
+    other_filesystem_fixture,
     rsync_available,
     rsync_daemon_fixture,
     ssh_server_fixture,
@@ -262,15 +263,17 @@ def test_find_transfers_sees_each_running_transfer_once(
     rsync_daemon: RsyncDaemon,
     ssh_server: SshServer,
     transfers: list[StartedTransfer],
+    other_filesystem: Path,
 ) -> None:
     slow: dict[str, object] = {"bwlimit_kbps": SLOW_KBPS}
+    usb = other_filesystem / "usb"  # another file system: the local mover copies
     targets = [
-        local_target(tmp_path / "usb", **slow),
+        local_target(usb, **slow),
         rsyncd_target(rsync_daemon, **slow),
         # This machine is the farmer here: rsync's server side runs beside its client.
         ssh_target(ssh_server, tmp_path / "farm-ssh", **slow),
     ]
-    far_sides = [tmp_path / "usb", rsync_daemon.module_root, tmp_path / "farm-ssh"]
+    far_sides = [usb, rsync_daemon.module_root, tmp_path / "farm-ssh"]
     sources = [make_plot(tmp_path / "dst", SLOW_BYTES, hour) for hour in range(3)]
     started = [
         start(transfers, target, source, target.archive_dirs[-1], tmp_path / "logs")
@@ -288,9 +291,7 @@ def test_find_transfers_sees_each_running_transfer_once(
     assert {t.pid: t.create_time for t in found} == {s.pid: s.create_time for s in started}
     # A manager restarted with other options (a new bwlimit) still knows its transfers; one
     # restarted without the targets still sees the plots on their way.
-    assert (
-        summary(found_under(tmp_path, [local_target(tmp_path / "usb"), *targets[1:]])) == expected
-    )
+    assert summary(found_under(tmp_path, [local_target(usb), *targets[1:]])) == expected
     assert summary(found_under(tmp_path, [])) == sorted(
         (s.pid, None, s.source, None) for s in started
     )
@@ -405,13 +406,14 @@ def test_host_key_check_off_connects_despite_a_wrong_key(
 def test_missing_archive_dir_is_not_created(
     tmp_path: Path, transfers: list[StartedTransfer]
 ) -> None:
-    # An archive disk that is not mounted: rsync must not make its dir on the root disk.
+    # An archive disk that is not mounted: the mover must not make its dir on the root disk.
     target = local_target(tmp_path / "usb")
     (tmp_path / "usb").rmdir()
     source = make_plot(tmp_path / "dst", MIB)
     started = start(transfers, target, source, target.archive_dirs[0], tmp_path / "logs")
     code = finish(started)
-    assert code == 3, log_text(started)
+    assert code == 1, log_text(started)
+    assert "No such file or directory" in log_text(started)
     assert not (tmp_path / "usb").exists()
     assert source.stat().st_size == MIB
 
@@ -442,13 +444,16 @@ def test_start_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def test_psutil_finds_the_same_transfer_as_proc(
-    tmp_path: Path, transfers: list[StartedTransfer], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    transfers: list[StartedTransfer],
+    monkeypatch: pytest.MonkeyPatch,
+    other_filesystem: Path,
 ) -> None:
     # Off Linux, the process table is read with psutil: same transfer, same create time.
-    target = local_target(tmp_path / "usb", bwlimit_kbps=SLOW_KBPS)
+    target = local_target(other_filesystem / "usb", bwlimit_kbps=SLOW_KBPS)
     source = make_plot(tmp_path / "dst", SLOW_BYTES)
     started = start(transfers, target, source, target.archive_dirs[0], tmp_path / "logs")
-    wait_for(lambda: temp_files_under(tmp_path / "usb"), 3.0, "the transfer to start writing")
+    wait_for(lambda: temp_files_under(other_filesystem), 3.0, "the transfer to start writing")
     from_proc = found_under(tmp_path, [target])
     monkeypatch.setattr("plotman_tui.farm.discovery.LINUX_PROC", False)
     monkeypatch.setattr("plotman_tui.farm.procfs.LINUX_PROC", False)

@@ -47,6 +47,7 @@ from tests.realservices import (  # noqa: F401
     LOOPBACK,
     RsyncDaemon,
     SshServer,
+    other_filesystem_fixture,
     rsync_available,
     rsync_daemon_fixture,
     ssh_server_fixture,
@@ -239,10 +240,12 @@ async def farm(tmp_path: Path, real_plots: list[Path]) -> AsyncIterator[Farm]:
 # -- targets ------------------------------------------------------------------------------------
 
 
-def local_target(farm: Farm, *names: str, **changes: Any) -> ArchiveTarget:
+def local_target(farm: Farm, *names: str, on: Path | None = None, **changes: Any) -> ArchiveTarget:
+    """A local target with archive dirs ``names`` under ``on`` (default: on the dst dirs' file
+    system, where a plot moves by a rename; another file system makes it a copy)."""
     dirs = []
     for name in names or ("usb0",):
-        directory = farm.root / "archive" / name
+        directory = (on or farm.root) / "archive" / name
         directory.mkdir(parents=True)
         dirs.append(str(directory))
     return ArchiveTarget(
@@ -308,11 +311,13 @@ def kinds(result: ArchivePassResult) -> list[EventKind]:
 # -- each target type ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["local", "rsyncd", "ssh"])
+@pytest.mark.parametrize("kind", ["local", "local-same-filesystem", "rsyncd", "ssh"])
 async def test_a_real_plot_is_archived_through_each_target_type(
     farm: Farm, kind: str, request: pytest.FixtureRequest
 ) -> None:
-    if kind == "local":
+    if kind == "local":  # a USB disk: copied, without rsync
+        target = local_target(farm, on=request.getfixturevalue("other_filesystem"))
+    elif kind == "local-same-filesystem":  # renamed: nothing copied
         target = local_target(farm)
     elif kind == "ssh":
         target = ssh_target(farm, request.getfixturevalue("ssh_server"))
@@ -350,7 +355,12 @@ async def test_a_real_plot_is_archived_through_each_target_type(
     assert (ok.result, ok.pid, ok.plot_id) == ("ok", started.pid, started_entry.plot_id)
     assert ok.plot_id is not None and ok.plot_id in plot.name
     assert ok.extra["bytes"] == len(data)
-    assert ok.extra["seconds"] > 0 and ok.extra["mb_per_s"] > 0
+    # What rsync (or the mover) says it sent: all of it, or nothing for a rename.
+    renamed = kind == "local-same-filesystem"
+    assert ok.extra["bytes_sent"] == (0 if renamed else len(data))
+    assert ("renamed, nothing copied" in ended.message) == renamed
+    assert (ok.extra["mb_per_s"] > 0) != renamed
+    assert ok.extra["seconds"] > 0
     assert ok.extra["source"] == str(plot) and ok.extra["archive_dir"] == target.archive_dirs[0]
 
     after = await farm.step(engine)
@@ -666,8 +676,10 @@ async def test_a_transfer_whose_command_line_changes_is_followed_until_it_ends(
 # -- restarts and a second archiver -------------------------------------------------------------
 
 
-async def test_a_restarted_archiver_follows_the_transfer_under_way(farm: Farm) -> None:
-    target = local_target(farm, bwlimit_kbps=SLOW_KBPS, max_concurrent=2)
+async def test_a_restarted_archiver_follows_the_transfer_under_way(
+    farm: Farm, other_filesystem: Path
+) -> None:
+    target = local_target(farm, on=other_filesystem, bwlimit_kbps=SLOW_KBPS, max_concurrent=2)
     plot = farm.plot()
     data = plot.read_bytes()
     before = farm.engine(target)
@@ -692,8 +704,10 @@ async def test_a_restarted_archiver_follows_the_transfer_under_way(farm: Farm) -
     assert (await farm.step(after)).started == ()
 
 
-async def test_two_archivers_on_one_lock_only_one_starts_transfers(farm: Farm) -> None:
-    target = local_target(farm, bwlimit_kbps=SLOW_KBPS, max_concurrent=2)
+async def test_two_archivers_on_one_lock_only_one_starts_transfers(
+    farm: Farm, other_filesystem: Path
+) -> None:
+    target = local_target(farm, on=other_filesystem, bwlimit_kbps=SLOW_KBPS, max_concurrent=2)
     plots = [farm.plot(0, 0), farm.plot(1, 1), farm.plot(2, 0)]
     first = farm.engine(target)
     second = farm.engine(target)
@@ -715,7 +729,7 @@ async def test_two_archivers_on_one_lock_only_one_starts_transfers(farm: Farm) -
     assert last.source == str(plots[2])
     ended = await farm.until_ended(second, *plots)
     assert not any(event.failed for event in ended), [event.message for event in ended]
-    assert plots_under(farm.root / "archive") == sorted(
+    assert plots_under(other_filesystem) == sorted(
         Path(target.archive_dirs[0]) / p.name for p in plots
     )
     starts = [entry.pid for entry in farm.entries(target) if entry.result == "started"]
@@ -814,7 +828,10 @@ async def test_young_odd_and_twice_listed_plots_are_left_alone(farm: Farm) -> No
     engine = farm.engine(local_target(farm))
     result = await farm.step(engine)
     assert result.started == ()
-    assert wait_reason(result, engine.targets[0]) == "no finished plots in the dst dirs"
+    # Not "no finished plots": the plot is named and sized like one, and waits to settle.
+    reason = wait_reason(result, engine.targets[0])
+    assert reason.startswith(f"{young.name} is left to settle until "), reason
+    assert "unchanged for 1m before it moves" in reason
 
     # One disk listed twice (a symlink to it) offers its plot once, to one of two targets.
     settled = time.time() - SETTLED_S
@@ -859,10 +876,12 @@ async def test_a_plot_that_cannot_be_removed_does_not_block_the_others(farm: Far
         subprocess.run(["chattr", "-i", str(stuck)], check=False)
 
 
-async def test_the_next_run_reports_how_the_last_runs_transfer_ended(farm: Farm) -> None:
+async def test_the_next_run_reports_how_the_last_runs_transfer_ended(
+    farm: Farm, other_filesystem: Path
+) -> None:
     # cron's `archive --once`: one run starts a transfer and exits; the next says how it ended.
     plot = farm.plot()
-    target = local_target(farm, bwlimit_kbps=2048)  # about 2 s for a k18 plot
+    target = local_target(farm, on=other_filesystem, bwlimit_kbps=2048)  # about 2 s for k18
     first = farm.engine(target, state=True)
     (started,) = (await farm.step(first)).started
     first.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ SOURCE = f"/mnt/dst0/{PLOT}"
 BASE = [
     "rsync",
     "--remove-source-files",
+    "--ignore-existing",
     "--times",
     "--whole-file",
     "--timeout=300",
-    "--info=progress2",
+    "--info=progress2,skip1,stats2",
 ]
+MOVER = [sys.executable, "-m", "plotman_tui.farm.archive.localmove"]
 SSH_TAIL = "-o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=30"
 
 
@@ -86,22 +89,29 @@ def script(**changes: Any) -> ArchiveTarget:
         pytest.param(
             local(),
             "/mnt/farm/01",
-            [*BASE, "--", SOURCE, f"/mnt/farm/01/{PLOT}"],
-            id="local",
+            [*MOVER, "--", SOURCE, f"/mnt/farm/01/{PLOT}"],
+            id="local-without-rsync",
         ),
         pytest.param(
-            local(bwlimit_kbps=80000, rsync_options=("--preallocate", "--timeout=60")),
+            local(bwlimit_kbps=80000),
             "/mnt/farm/00",
+            [*MOVER, "--bwlimit-kbps=80000", "--", SOURCE, f"/mnt/farm/00/{PLOT}"],
+            id="local-bwlimit",
+        ),
+        pytest.param(
+            rsyncd(bwlimit_kbps=80000, rsync_options=("--preallocate", "--timeout=60")),
+            "/farm",
             [
                 *BASE,
+                "--contimeout=30",
                 "--bwlimit=80000",
                 "--preallocate",
                 "--timeout=60",
                 "--",
                 SOURCE,
-                f"/mnt/farm/00/{PLOT}",
+                f"rsync://farmer.lan:873/plots/{PLOT}",
             ],
-            id="local-bwlimit-options-after-defaults",
+            id="rsyncd-bwlimit-options-after-defaults",
         ),
         pytest.param(
             rsyncd(),
@@ -242,7 +252,8 @@ def test_ssh_paths_with_spaces_quotes_and_percent_survive_rsyncs_splitting() -> 
         "IdentitiesOnly=yes",
         "-o",
     ]
-    rsh = transfer_argv(target, SOURCE, "/farm/disk02")[8]
+    argv = transfer_argv(target, SOURCE, "/farm/disk02")
+    rsh = argv[argv.index("-e") + 1]
     assert rsh == (
         "ssh -p 22 -i '/home/me/my keys/it''s %%h' -o IdentitiesOnly=yes "
         "-o 'UserKnownHostsFile=\"/home/me/my keys/known hosts\"' " + SSH_TAIL
@@ -313,6 +324,30 @@ def test_transfer_argv_refuses(source: str, archive_dir: str, message: str) -> N
         ("-e/usr/bin/Pssh", None),  # the P is part of -e's value
         ("--progress", None),
         ("--partially-unknown", None),
+        # Skipping the plot while --remove-source-files deletes it, or misreporting the skip.
+        ("--size-only", "--size-only"),
+        ("--compare-dest=/farm/old", "--compare-dest"),
+        ("--copy-dest=/farm/old", "--copy-dest"),
+        ("--link-dest=/farm/old", "--link-dest"),
+        ("--existing", "--existing"),
+        ("--ignore-non-existing", "--ignore-non-existing"),
+        ("--max-size=100G", "--max-size"),
+        ("--min-size", "--min-size"),
+        ("--dry-run", "--dry-run"),
+        ("-n", "-n"),
+        ("-avn", "-n"),
+        ("--list-only", "--list-only"),
+        ("--only-write-batch=/tmp/b", "--only-write-batch"),
+        ("--read-batch=/tmp/b", "--read-batch"),
+        ("--exclude=*.plot", "--exclude"),
+        ("--filter=- *.plot", "--filter"),
+        ("-f- *.plot", "-f"),
+        ("-avF", "-F"),
+        # Harmless: transfers skip an existing far file before any comparison.
+        ("--ignore-existing", None),
+        ("--update", None),
+        ("-u", None),
+        ("--checksum", None),
     ],
 )
 def test_unsafe_rsync_options(option: str, refused: str | None) -> None:
@@ -322,7 +357,7 @@ def test_unsafe_rsync_options(option: str, refused: str | None) -> None:
     else:
         assert reason is not None and reason.startswith(refused + " ")
         with pytest.raises(ValueError, match="remove it"):
-            transfer_argv(local(rsync_options=(option,)), SOURCE, "/mnt/farm/00")
+            transfer_argv(rsyncd(rsync_options=(option,)), SOURCE, "/farm")
 
 
 # -- what the matcher recognises -----------------------------------------------------------------

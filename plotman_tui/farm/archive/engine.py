@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import socket
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +28,11 @@ from typing import Any
 
 from plotman_tui.config.schema import ArchiveTarget, Config, TargetType
 from plotman_tui.farm.actionlog import ActionLog
+from plotman_tui.farm.archive.localmove import stale_temp_files
 from plotman_tui.farm.archive.policy import (
     ArchiveWait,
     DstState,
+    HeldPlot,
     PlotCandidate,
     TargetState,
     Transfer,
@@ -41,8 +45,11 @@ from plotman_tui.farm.archive.transfer import (
     RunningTransfer,
     StartedTransfer,
     TransferError,
+    TransferOutcome,
+    TransferVerdict,
     find_transfers,
     judge_transfer,
+    read_transfer_report,
     start_transfer,
     transfer_destination,
 )
@@ -91,6 +98,7 @@ class _Seen:
     transfer: RunningTransfer
     size_bytes: int | None
     started_at: float  # its process's create time
+    log_path: str | None = None
 
 
 @dataclass
@@ -144,6 +152,12 @@ class ArchivingEngine:
         self._finished: dict[str, list[_Finished]] = {}
         self._retries: dict[str, BackOff] = {}
         self._plot_retries: dict[str, BackOff] = {}
+        #: Plots whose name was found at the far side: (target, archive dir) to compare them in.
+        self._to_verify: dict[str, tuple[str, str]] = {}
+        #: Plots found to differ from the far file of their name: (size, mtime) when compared.
+        self._differs: dict[str, tuple[int, float]] = {}
+        #: Plots young enough to be left to settle, and when they may go (for the wait reason).
+        self._settling: dict[str, float] = {}
 
     @property
     def targets(self) -> tuple[ArchiveTarget, ...]:
@@ -184,6 +198,7 @@ class ArchivingEngine:
                 source=s.source,
                 archive_dir=s.archive_dir,
                 argv=s.argv,
+                log_path=str(s.log_path),
             )
             for s in started
         )
@@ -217,9 +232,15 @@ class ArchivingEngine:
                     argv=tuple(str(arg) for arg in entry["argv"]),
                 )
                 size = entry.get("bytes")
+                log = entry.get("log")
                 self._seen.setdefault(
                     (transfer.pid, transfer.create_time),
-                    _Seen(transfer, int(size) if size is not None else None, transfer.create_time),
+                    _Seen(
+                        transfer,
+                        int(size) if size is not None else None,
+                        transfer.create_time,
+                        str(log) if log is not None else None,
+                    ),
                 )
         except FileNotFoundError:
             return
@@ -239,6 +260,7 @@ class ArchivingEngine:
                 "archive_dir": seen.transfer.archive_dir,
                 "argv": list(seen.transfer.argv),
                 "bytes": seen.size_bytes,
+                "log": seen.log_path,
             }
             for seen in self._seen.values()
         ]
@@ -285,8 +307,12 @@ class ArchivingEngine:
             del self._seen[key]
             events += self._ended(seen, now, record=record)
         for key, transfer in current.items():
-            if key not in self._seen:
-                self._seen[key] = _Seen(transfer, _size(transfer.source), transfer.create_time)
+            # A leftover helper of a transfer is no transfer of its own (its end is its
+            # transfer's, reported once the helper has gone too).
+            if key not in self._seen and transfer.leftover_of is None:
+                self._seen[key] = _Seen(
+                    transfer, _size(transfer.source), transfer.create_time, transfer.log_path
+                )
         for pid in [pid for pid, s in self._ours.items() if s.popen.poll() is not None]:
             if not any(t.pid == pid for t in running):
                 self._ours.pop(pid)
@@ -304,53 +330,60 @@ class ArchivingEngine:
         local = None
         if target is not None and target.type is TargetType.LOCAL and transfer.archive_dir:
             local = transfer_destination(target, transfer.source, transfer.archive_dir)
-        program = "rsync" if target is None or target.type is not TargetType.SCRIPT else "script"
+        program = _program(target, transfer)
+        where = f"{transfer.target or _UNCONFIGURED}:{transfer.archive_dir or '?'}"
+        report = read_transfer_report(seen.log_path, transfer.plot_name)
         verdict = judge_transfer(
-            transfer.source, exit_code=exit_code, program=program, local_destination=local
+            transfer.source,
+            exit_code=exit_code,
+            program=program,
+            local_destination=local,
+            report=report,
+            where=f"{transfer.archive_dir or '?'} on {transfer.target or _UNCONFIGURED}",
         )
+        path = os.path.normpath(transfer.source)
+        if verdict.outcome is TransferOutcome.IDENTICAL:
+            verdict = _remove_copy(transfer.source, verdict)
         seconds = max(now - seen.started_at, 0.001)
         size = seen.size_bytes or 0
-        rate = size / seconds / 1e6
+        # What the transfer really sent, by its own statistics (the plot's size without them).
+        sent = report.literal_bytes if report.literal_bytes is not None else size
+        rate = sent / seconds / 1e6
         name = transfer.plot_name
-        where = f"{transfer.target or _UNCONFIGURED}:{transfer.archive_dir or '?'}"
-        if verdict.done:
-            message = (
-                f"{name} -> {where}: {human_bytes(size)} in {human_duration(seconds)} "
-                f"({rate:.1f} MB/s)"
+        already_there = verdict.done and report.same_bytes
+        if already_there:
+            message = verdict.reason
+        elif verdict.done:
+            how = "renamed, nothing copied" if report.files_sent and sent == 0 else None
+            amount = human_bytes(sent) if how is None else how
+            message = f"{name} -> {where}: {amount} in {human_duration(seconds)}" + (
+                f" ({rate:.1f} MB/s)" if how is None else ""
             )
-            if transfer.target is not None:
-                self._retries.pop(transfer.target, None)
-                if transfer.archive_dir:
-                    self._finished.setdefault(transfer.target, []).append(
-                        _Finished(transfer.archive_dir, size, now)
-                    )
-                self.space.invalidate(transfer.target)
+        elif verdict.outcome is TransferOutcome.EXISTS:
+            message = f"{name} -> {where}: {verdict.reason}"
         else:
             message = f"{name} -> {where} failed: {verdict.reason}"
-            # This plot waits before it is tried again (an unreadable or undeletable plot must
-            # not block the others); the whole target waits only when the farmer is the problem.
-            self._plot_retries.setdefault(os.path.normpath(transfer.source), BackOff()).fail(
-                verdict.reason, now, self._retry_s, self._retry_max_s
-            )
-            if transfer.target is not None and record and _farmer_trouble(exit_code):
-                retry = self._retries.setdefault(transfer.target, BackOff())
-                retry.fail(verdict.reason, now, self._retry_s, self._retry_max_s)
-            if transfer.target is not None:
-                self.space.invalidate(transfer.target)  # a dir may have gone: read again
+        self._after(transfer, verdict, path, size, now, exit_code, record=record)
         details: dict[str, Any] = {
             "pid": transfer.pid,
             "target": transfer.target,
             "source": transfer.source,
             "archive_dir": transfer.archive_dir,
             "bytes": size,
+            "bytes_sent": sent,
             "seconds": round(seconds, 2),
             "mb_per_s": round(rate, 2),
             "outcome": str(verdict.outcome),
         }
-        events = [
-            Event(now, EventKind.TRANSFERRED, message, failed=not verdict.done, details=details)
-        ]
+        failed = not verdict.done and verdict.outcome is not TransferOutcome.EXISTS
+        events = [Event(now, EventKind.TRANSFERRED, message, failed=failed, details=details)]
         if record:
+            if verdict.done:
+                result = "ok: already there" if already_there else "ok"
+            elif verdict.outcome is TransferOutcome.EXISTS:
+                result = f"skipped: {verdict.reason}"
+            else:
+                result = f"failed: {verdict.reason}"
             record_action(
                 self.action_log,
                 events,
@@ -359,11 +392,66 @@ class ArchivingEngine:
                 pid=transfer.pid,
                 argv=transfer.argv,
                 reason=verdict.reason,
-                result="ok" if verdict.done else f"failed: {verdict.reason}",
+                result=result,
                 plot_id=plot_id_of(transfer.plot_name),
                 **{key: value for key, value in details.items() if key != "pid"},
             )
         return events
+
+    def _after(
+        self,
+        transfer: RunningTransfer,
+        verdict: TransferVerdict,
+        path: str,
+        size: int,
+        now: float,
+        exit_code: int | None,
+        *,
+        record: bool,
+    ) -> None:
+        """What a transfer's end changes: back-offs, plots to compare, recent arrivals."""
+        if transfer.target is not None:
+            self.space.invalidate(transfer.target)  # read again: bytes arrived, or a dir went
+        if verdict.done:
+            self._to_verify.pop(path, None)
+            self._differs.pop(path, None)
+            if transfer.target is not None:
+                self._retries.pop(transfer.target, None)
+                if transfer.archive_dir:
+                    self._finished.setdefault(transfer.target, []).append(
+                        _Finished(transfer.archive_dir, size, now)
+                    )
+            return
+        if verdict.outcome is TransferOutcome.EXISTS:
+            if transfer.target is not None and transfer.archive_dir:
+                compared = self._differs.get(path)
+                if compared is not None and compared == _size_and_mtime(transfer.source):
+                    # Compared already, and neither has changed since: hold it again.
+                    self._hold(path, verdict.reason.split(": nothing sent")[0], now)
+                else:
+                    self._to_verify[path] = (transfer.target, transfer.archive_dir)
+            return
+        self._to_verify.pop(path, None)
+        if verdict.outcome is TransferOutcome.DIFFERS:
+            stamp = _size_and_mtime(transfer.source)
+            if stamp is not None:
+                self._differs[path] = stamp
+            self._hold(path, verdict.reason, now)
+            return
+        # This plot waits before it is tried again (an unreadable or undeletable plot must
+        # not block the others); the whole target waits only when the farmer is the problem.
+        self._plot_retries.setdefault(path, BackOff()).fail(
+            verdict.reason, now, self._retry_s, self._retry_max_s
+        )
+        if transfer.target is not None and record and _farmer_trouble(exit_code):
+            retry = self._retries.setdefault(transfer.target, BackOff())
+            retry.fail(verdict.reason, now, self._retry_s, self._retry_max_s)
+
+    def _hold(self, path: str, reason: str, now: float) -> None:
+        """Hold a plot a farmer must look at: it is not offered for the longest back-off."""
+        self._plot_retries.setdefault(path, BackOff()).fail(
+            reason, now, self._retry_max_s, self._retry_max_s
+        )
 
     # -- starting -------------------------------------------------------------------------------
 
@@ -378,12 +466,14 @@ class ArchivingEngine:
     ) -> tuple[ArchiveWait, ...]:
         if not self.targets:
             return ()
+        self._remove_stale_temp_files(running)
         dsts = self._dst_states(now)
         in_flight = [self._in_flight(r) for r in running]
+        in_flight += self._start_verifications(dsts, in_flight, now, events, started)
         states = [
             self._target_state(target, spaces.get(target.name), now) for target in self.targets
         ]
-        plan = pick_transfers(dsts, jobs, states, in_flight)
+        plan = pick_transfers(dsts, jobs, states, in_flight, self._held(now))
         for transfer in plan.starts:
             one = self._start(transfer, now, events)
             if one is not None:
@@ -396,9 +486,79 @@ class ArchivingEngine:
             self._waits.forget(target)
         return plan.waits
 
+    def _remove_stale_temp_files(self, running: Sequence[RunningTransfer]) -> None:
+        """Remove the temp files of local movers that were killed: those of plots no mover
+        is moving now (a mover removes its own when it fails or is stopped)."""
+        for target in self.targets:
+            if target.type is not TargetType.LOCAL:
+                continue
+            for archive_dir in target.archive_dirs:
+                moving = {
+                    t.plot_name
+                    for t in running
+                    if t.archive_dir is None or os.path.normpath(t.archive_dir) == archive_dir
+                }
+                for stale in stale_temp_files(archive_dir, moving):
+                    with contextlib.suppress(OSError):
+                        os.unlink(stale)
+
+    def _start_verifications(
+        self,
+        dsts: Sequence[DstState],
+        in_flight: Sequence[Transfer],
+        now: float,
+        events: list[Event],
+        started: list[StartedTransfer],
+    ) -> list[Transfer]:
+        """Start comparing the plots whose name was found at the far side, each with the file
+        in the archive dir it was found in; they count as transfers under way."""
+        plots = {os.path.normpath(p.path): p for dst in dsts for p in dst.plots}
+        busy = {os.path.normpath(t.plot.path) for t in in_flight}
+        running = Counter(t.target for t in in_flight)
+        begun: list[Transfer] = []
+        for path, (name, archive_dir) in list(self._to_verify.items()):
+            target = self._target(name)
+            plot = plots.get(path)
+            if target is None or not target.enabled or plot is None or path in busy:
+                if plot is None and not os.path.exists(path):
+                    del self._to_verify[path]
+                continue
+            if running[name] >= target.max_concurrent:
+                continue
+            transfer = Transfer(plot=plot, target=name, archive_dir=archive_dir)
+            one = self._start(transfer, now, events, verify=True)
+            del self._to_verify[path]
+            if one is not None:
+                started.append(one)
+                running[name] += 1
+                begun.append(transfer)
+        return begun
+
+    def _held(self, now: float) -> list[HeldPlot]:
+        """The plots held back now, with why and until when (the wait reason names them)."""
+        held = [
+            HeldPlot(
+                path,
+                f"waits for its retry at {_clock_time(retry.retry_at)} "
+                f"(in {human_duration(retry.retry_at - now)}): {retry.last_failure}",
+            )
+            for path, retry in self._plot_retries.items()
+            if retry.retry_at is not None and retry.retry_at > now
+        ]
+        held += [
+            HeldPlot(
+                path,
+                f"is left to settle until {_clock_time(until)} (a plot must be "
+                f"unchanged for {human_duration(self._settle_s)} before it moves)",
+            )
+            for path, until in self._settling.items()
+        ]
+        return held
+
     def _dst_states(self, now: float) -> list[DstState]:
         states = []
         seen_real: set[str] = set()
+        self._settling = {}
         self._plot_retries = {
             path: retry
             for path, retry in self._plot_retries.items()
@@ -429,6 +589,13 @@ class ArchivingEngine:
                         ):
                             plots.append(
                                 PlotCandidate(entry.path, directory, stat.st_size, stat.st_mtime, k)
+                            )
+                        elif is_finished_plot(
+                            entry.name, stat.st_size, stat.st_mtime, math.inf, settle_seconds=0
+                        ):
+                            # Named and sized like a plot, but changed a moment ago.
+                            self._settling[os.path.normpath(entry.path)] = (
+                                stat.st_mtime + self._settle_s
                             )
             except OSError:
                 pass  # an unplugged dst: no plots from it this pass (the dirs view says why)
@@ -476,7 +643,9 @@ class ArchivingEngine:
                 )
         return TargetState.of(target, free, space.problem)
 
-    def _start(self, transfer: Transfer, now: float, events: list[Event]) -> StartedTransfer | None:
+    def _start(
+        self, transfer: Transfer, now: float, events: list[Event], *, verify: bool = False
+    ) -> StartedTransfer | None:
         target = self._target(transfer.target)
         if target is None:
             return None
@@ -494,7 +663,12 @@ class ArchivingEngine:
             return None
         try:
             started = start_transfer(
-                target, transfer.plot.path, transfer.archive_dir, self.log_dir, nice=self._nice
+                target,
+                transfer.plot.path,
+                transfer.archive_dir,
+                self.log_dir,
+                nice=self._nice,
+                verify=verify,
             )
         except TransferError as error:
             retry = self._retries.setdefault(target.name, BackOff())
@@ -534,6 +708,7 @@ class ArchivingEngine:
             ),
             transfer.plot.size_bytes,
             now,
+            str(started.log_path),
         )
         details: dict[str, Any] = {
             "pid": started.pid,
@@ -551,7 +726,7 @@ class ArchivingEngine:
             pid=started.pid,
             argv=started.argv,
             reason=f"to {target.name}",
-            result="started",
+            result="verifying" if verify else "started",
             plot_id=plot_id_of(transfer.plot.name),
             **{key: value for key, value in details.items() if key != "pid"},
         )
@@ -559,8 +734,13 @@ class ArchivingEngine:
             Event(
                 now,
                 EventKind.TRANSFER,
-                f"sending {transfer.plot.name} ({human_bytes(transfer.plot.size_bytes)}) to "
-                f"{target.name}:{started.archive_dir}; log {started.log_path}",
+                (
+                    f"comparing {transfer.plot.name} with the file of its name in "
+                    if verify
+                    else f"sending {transfer.plot.name} "
+                    f"({human_bytes(transfer.plot.size_bytes)}) to "
+                )
+                + f"{target.name}:{started.archive_dir}; log {started.log_path}",
                 details={**details, "argv": list(started.argv)},
             )
         )
@@ -617,6 +797,44 @@ def _this_host() -> set[str]:
     with contextlib.suppress(OSError):
         names.add(socket.getfqdn())
     return names
+
+
+def _program(target: ArchiveTarget | None, transfer: RunningTransfer) -> str:
+    """The program a transfer ran, as its end is told."""
+    if target is not None and target.type is TargetType.SCRIPT:
+        return "script"
+    return "localmove" if target is not None and target.type is TargetType.LOCAL else "rsync"
+
+
+def _remove_copy(source: str, verdict: TransferVerdict) -> TransferVerdict:
+    """The far side has the plot's bytes (compared by checksum): the source goes, as the move
+    whose source removal was lost would have ended."""
+    try:
+        os.unlink(source)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        return TransferVerdict(
+            TransferOutcome.FAILED,
+            f"{verdict.reason}, but {source} cannot be removed: {error.strerror or error}",
+        )
+    return TransferVerdict(
+        TransferOutcome.DONE,
+        verdict.reason.replace(" (compared by checksum)", "")
+        + " (compared by checksum): the copy here is removed",
+    )
+
+
+def _clock_time(when: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(when))
+
+
+def _size_and_mtime(path: str) -> tuple[int, float] | None:
+    try:
+        stat = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime
 
 
 def _size(path: str) -> int | None:

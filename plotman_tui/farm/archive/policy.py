@@ -117,6 +117,19 @@ class Transfer:
 
 
 @dataclass(frozen=True)
+class HeldPlot:
+    """A finished plot that may not move yet, and why in a farmer's words (``waits for its
+    retry at 12:00:30 (in 25 s): ...``): it follows the plot's name in a wait reason."""
+
+    path: str
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+
+@dataclass(frozen=True)
 class ArchiveWait:
     """Nothing (more) starts; ``reason`` says why in a farmer's words, for ``target`` if set."""
 
@@ -325,8 +338,12 @@ def pick_transfers(
     jobs: Sequence[Job],
     targets: Sequence[TargetState],
     in_flight: Sequence[Transfer],
+    held: Sequence[HeldPlot] = (),
 ) -> ArchivePlan:
     """The transfers to start now over all ``targets``, and each idle target's wait reason.
+
+    ``held``: plots left out of ``dsts`` for now (a retry's back-off, settling); a target with
+    nothing else to take says which plot waits for what, not that there are no plots.
 
     Plots are taken in dst priority order, less ``READ_PENALTY`` for each transfer reading from
     the dir, oldest plot first; targets take one plot each in turn until each is at its
@@ -377,12 +394,7 @@ def pick_transfers(
                 continue
             found = next_plot()
             if found is None:
-                reason = (
-                    "every finished plot is already on its way"
-                    if plots
-                    else ("no finished plots in the dst dirs")
-                )
-                waits[target.name] = ArchiveWait(reason, target.name)
+                waits[target.name] = ArchiveWait(_nothing_to_take(plots != [], held), target.name)
                 continue
             plot, dst = found
             dirs_inbound = {
@@ -405,6 +417,19 @@ def pick_transfers(
         active = still_active
     ordered_waits = tuple(waits[t.name] for t in targets if t.name in waits)
     return ArchivePlan(starts=tuple(starts), waits=ordered_waits)
+
+
+def _nothing_to_take(any_plots: bool, held: Sequence[HeldPlot]) -> str:
+    if not held:
+        return (
+            "every finished plot is already on its way"
+            if any_plots
+            else "no finished plots in the dst dirs"
+        )
+    first = held[0]
+    more = f"; {len(held) - 1} more waiting" if len(held) > 1 else ""
+    others = "every other finished plot is already on its way; " if any_plots else ""
+    return f"{others}{first.name} {first.reason}{more}"
 
 
 def _busy(target: TargetState, running: int) -> ArchiveWait:

@@ -1,6 +1,9 @@
 """Moving one plot to an archive target: its command line, starting it, finding it, judging it.
 
-**The command.** rsync types run ``rsync [options] -- SOURCE DESTINATION`` where DESTINATION
+**The command.** A local target runs the mover of :mod:`plotman_tui.farm.archive.localmove`
+(``python -m plotman_tui.farm.archive.localmove [--bwlimit-kbps N] -- SOURCE DIR/NAME``): a
+rename on one file system, else a copy to a hidden temp name, renamed into place; no rsync.
+The other rsync types run ``rsync [options] -- SOURCE DESTINATION`` where DESTINATION
 names the plot's file in the archive dir (``DIR/NAME``, ``rsync://…/module/rel/NAME``,
 ``[user@]host:DIR/NAME``), never just the dir: rsync then refuses a missing archive dir (a
 disk that is not mounted) instead of creating it. rsync writes each file to a hidden temp name
@@ -11,14 +14,22 @@ deleted by rsync itself (``--remove-source-files``) and only once the far side h
 file. The options, and why each (:data:`RSYNC_OPTIONS`):
 
 - ``--remove-source-files``: a move, not a copy; rsync deletes the source after success only.
-- ``--times``: the copy keeps the plot's mtime; a retry after a copy whose source removal was
-  lost then finds an identical file (size and mtime) and only removes the source.
+- ``--ignore-existing``: a far file of the plot's name is never compared, replaced or taken
+  for the plot. Without it rsync's quick check (same size and mtime) would call a different
+  file up to date, send nothing, and delete the only good copy. With it the file is skipped,
+  the source stays, and the archiver, reading rsync's statistics, runs a verification
+  (:data:`VERIFY_OPTIONS`: ``--dry-run --checksum``): identical bytes (a move whose source
+  removal was lost) let the source go; other bytes hold the plot until a person looks.
+- ``--times``: the copy keeps the plot's mtime.
 - ``--whole-file``: plots are random data; the delta algorithm can only cost a read of a stale
   file at the far side.
 - ``--timeout=300``: a dead network or a hung farmer ends the transfer after 5 minutes without
   data instead of never (rsync's default). A target's own ``--timeout=`` in ``rsync_options``
   comes later and wins.
-- ``--info=progress2``: one progress line a second in the transfer log, for ``tail -f``.
+- ``--info=progress2,skip1,stats2``: one progress line a second in the transfer log, for
+  ``tail -f``; ``NAME exists`` when the far side has the name; at the end the statistics the
+  archiver reports from (:func:`read_transfer_report`): the bytes really sent, not the plot's
+  size.
 - rsyncd: ``--contimeout=30``, the same for a daemon that does not answer.
 - ssh: ``--protect-args`` (archive dirs with spaces also with rsync older than 3.2.4) and
   ``-e "ssh -p PORT [-i KEY -o IdentitiesOnly=yes] [-o UserKnownHostsFile=KH]
@@ -52,6 +63,7 @@ import posixpath
 import re
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -73,11 +85,18 @@ CONNECT_TIMEOUT_S: Final = 30
 #: Options of every rsync transfer, before the type's own (see the module doc for why).
 RSYNC_OPTIONS: Final = (
     "--remove-source-files",
+    "--ignore-existing",
     "--times",
     "--whole-file",
     f"--timeout={IO_TIMEOUT_S}",
-    "--info=progress2",
+    "--info=progress2,skip1,stats2",
 )
+#: Added to a transfer's options to compare a far file of the plot's name with the plot: rsync
+#: then writes nothing, deletes nothing, and says ``NAME exists (uptodate)`` for the same
+#: checksum or ``NAME exists (sum change)`` for other bytes.
+VERIFY_OPTIONS: Final = ("--dry-run", "--checksum", "--info=skip2")
+#: The module a local target's transfer runs (``python -m``).
+LOCAL_MOVER: Final = "plotman_tui.farm.archive.localmove"
 
 # What rsync's exit statuses mean (rsync(1), EXIT VALUES), for a farmer reading the reason.
 _RSYNC_EXIT: Final[Mapping[int, str]] = {
@@ -118,7 +137,10 @@ class TransferOutcome(StrEnum):
 
     DONE = "done"  # the source is gone: the far side has the plot
     FAILED = "failed"  # the source is still here: sent again later
-    VANISHED = "vanished"  # the source is gone, but the plot is not at the (local) destination
+    VANISHED = "vanished"  # the source is gone, but not sent by the transfer (or not arrived)
+    EXISTS = "exists"  # nothing sent: the far side has a file of the plot's name (not compared)
+    IDENTICAL = "identical"  # compared: the far file has the plot's bytes; the source may go
+    DIFFERS = "differs"  # compared: the far file has other bytes; the plot stays here
 
 
 @dataclass(frozen=True)
@@ -149,6 +171,10 @@ class RunningTransfer:
     ``target`` and ``archive_dir`` are None for an rsync move of the shape
     :func:`transfer_argv` builds whose destination no configured target names (started under
     another config): its plot is on its way all the same and must not be picked again.
+    ``leftover_of`` is set for a helper process whose transfer process is gone (a local rsync's
+    receiver, reparented when its client was killed): the pid of that transfer. It is not a
+    transfer of its own, but its plot is still being written to until it goes.
+    ``log_path`` is the transfer's log (its standard output), when it could be read.
     """
 
     pid: int
@@ -157,10 +183,23 @@ class RunningTransfer:
     source: str
     archive_dir: str | None
     argv: tuple[str, ...]
+    leftover_of: int | None = None
+    log_path: str | None = None
 
     @property
     def plot_name(self) -> str:
         return os.path.basename(self.source)
+
+    @property
+    def verifies(self) -> bool:
+        """Whether it compares a far file with the plot (:data:`VERIFY_OPTIONS`) instead of
+        sending it."""
+        return is_verification(self.argv)
+
+
+def is_verification(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` is a verification run (``--dry-run`` is refused in rsync_options)."""
+    return bool(argv) and os.path.basename(argv[0]) == RSYNC and VERIFY_OPTIONS[0] in argv
 
 
 @dataclass(frozen=True)
@@ -189,12 +228,16 @@ class StartedTransfer:
 # -- the command line ---------------------------------------------------------------------------
 
 
-def transfer_argv(target: ArchiveTarget, source: str, archive_dir: str) -> list[str]:
+def transfer_argv(
+    target: ArchiveTarget, source: str, archive_dir: str, *, verify: bool = False
+) -> list[str]:
     """The command line that moves the plot ``source`` to ``archive_dir`` of ``target``.
 
     ``source`` must be an absolute path (the command line alone must say which file moves)
     and ``archive_dir`` one of the target's archive dirs; raises ``ValueError`` otherwise, and
-    for ``rsync_options`` that would leave a partly sent plot under its final name.
+    for ``rsync_options`` that would leave a partly sent plot under its final name or skip
+    sending it. ``verify``: the rsync run that compares a far file of the plot's name with the
+    plot instead (:data:`VERIFY_OPTIONS`; rsync types only).
     """
     source = os.fspath(source)
     plot_name = os.path.basename(source)
@@ -207,11 +250,17 @@ def transfer_argv(target: ArchiveTarget, source: str, archive_dir: str) -> list[
             raise ValueError(f"target {target.name} has no transfer_command")
         values = {"source": source, "plot_name": plot_name, "archive_dir": archive_dir}
         return list(expand_command(target.transfer_command, values))
+    if target.type is TargetType.LOCAL:
+        if verify:
+            raise ValueError(f"target {target.name}: the local mover compares by itself")
+        bwlimit = [f"--bwlimit-kbps={target.bwlimit_kbps}"] if target.bwlimit_kbps else []
+        destination = transfer_destination(target, source, archive_dir)
+        return [sys.executable, "-m", LOCAL_MOVER, *bwlimit, "--", source, destination]
     for option in target.rsync_options:
         reason = unsafe_rsync_option(option)
         if reason is not None:
             raise ValueError(f"target {target.name}: rsync option {reason}; remove it")
-    argv = [RSYNC, *RSYNC_OPTIONS]
+    argv = [RSYNC, *RSYNC_OPTIONS, *(VERIFY_OPTIONS if verify else ())]
     if target.type is TargetType.RSYNCD:
         argv.append(f"--contimeout={CONNECT_TIMEOUT_S}")
     elif target.type is TargetType.SSH:
@@ -305,7 +354,7 @@ def match_transfer_argv(
     shows as ``/bin/sh /path/to/script ARGS``) or found on PATH.
     """
     argv = tuple(argv)
-    if _is_rsync_move(argv):
+    if _is_rsync_move(argv) or _is_local_move(argv):
         return _match_rsync(argv, targets)
     for target in targets:
         if target.type is TargetType.SCRIPT:
@@ -326,20 +375,31 @@ def _is_rsync_move(argv: tuple[str, ...]) -> bool:
     return bool(plot_name) and source.startswith("/") and destination.endswith("/" + plot_name)
 
 
+def _is_local_move(argv: tuple[str, ...]) -> bool:
+    """The local mover (any interpreter: a venv's python may be named differently)."""
+    if len(argv) < 6 or argv[1:3] != ("-m", LOCAL_MOVER) or argv[-3] != "--":
+        return False
+    source, destination = argv[-2], argv[-1]
+    plot_name = os.path.basename(source)
+    return bool(plot_name) and source.startswith("/") and destination.endswith("/" + plot_name)
+
+
 def _match_rsync(argv: tuple[str, ...], targets: Sequence[ArchiveTarget]) -> TransferMatch:
+    """The target of an rsync move or a local mover: both name the plot's final path last."""
     source, destination = argv[-2], argv[-1]
     same_destination: TransferMatch | None = None
+    verify = is_verification(argv)
     for target in targets:
-        if target.type is TargetType.SCRIPT:
+        if target.type is TargetType.SCRIPT or (verify and target.type is TargetType.LOCAL):
             continue
         for archive_dir in target.archive_dirs:
             try:
-                built = transfer_argv(target, source, archive_dir)
+                built = transfer_argv(target, source, archive_dir, verify=verify)
             except ValueError:
                 break  # this target cannot send at all (unsafe options, no host)
             if built[-1] != destination:
                 continue
-            if tuple(built) == argv:
+            if tuple(built[1:]) == argv[1:]:
                 return TransferMatch(target.name, source, archive_dir)
             if same_destination is None:
                 same_destination = TransferMatch(target.name, source, archive_dir)
@@ -413,9 +473,11 @@ def find_transfers(targets: Sequence[ArchiveTarget]) -> list[RunningTransfer]:
     A transfer's own helper processes are left out: the processes a local rsync forks (the
     same command line), and an rsync that a script target runs; so is rsync's server side
     (``--server``) when the farmer is this machine. Those helpers may outlive the process that
-    was started by a moment (a local rsync's receiver removing its temp file after the client
-    was stopped): the first of them left is reported, and a transfer is over only once no
-    process of it is found.
+    was started (a local rsync's receiver, reparented when its client was killed, still
+    writing its temp file): such a helper is told by its process group, which is its
+    transfer's (a transfer is started as the leader of its own session) while that leader is
+    gone. It is reported with ``leftover_of``, the pid of its transfer: no transfer of its
+    own, and no new one is started for its plot before it goes.
     """
     needles = _needles(targets)
     matches: dict[int, tuple[TransferMatch, tuple[str, ...]]] = {}
@@ -447,15 +509,41 @@ def find_transfers(targets: Sequence[ArchiveTarget]) -> list[RunningTransfer]:
                 source=match.source,
                 archive_dir=match.archive_dir,
                 argv=argv,
+                leftover_of=_leader_gone(pid, sample.create_time),
+                log_path=_stdout_path(pid),
             )
         )
     found.sort(key=lambda transfer: (transfer.create_time, transfer.pid))
     return found
 
 
+def _leader_gone(pid: int, create_time: float) -> int | None:
+    """The leader of ``pid``'s process group when that is another process and gone (or one
+    started after ``pid``: its pid was reused); else None."""
+    try:
+        group = os.getpgid(pid)
+    except OSError:
+        return None
+    if group == pid:
+        return None
+    leader = sample_process(group)
+    if leader is None or leader.status is JobStatus.ZMB or leader.create_time > create_time:
+        return group
+    return None
+
+
+def _stdout_path(pid: int) -> str | None:
+    """Where ``pid`` writes its standard output, when it is a file (a transfer's log)."""
+    try:
+        path = os.readlink(f"/proc/{pid}/fd/1")
+    except OSError:
+        return None
+    return path if path.startswith("/") else None
+
+
 def _needles(targets: Sequence[ArchiveTarget]) -> tuple[bytes, ...]:
     """Bytes every transfer's raw command line holds: rsync's option, or a script's program."""
-    needles = [b"--remove-source-files"]
+    needles = [b"--remove-source-files", LOCAL_MOVER.encode()]
     for target in targets:
         if target.type is TargetType.SCRIPT and target.transfer_command:
             needles.append(os.fsencode(os.path.basename(target.transfer_command[0])))
@@ -489,6 +577,7 @@ def start_transfer(
     *,
     nice: int | None = None,
     now: float | None = None,
+    verify: bool = False,
 ) -> StartedTransfer:
     """Start moving ``source`` to ``archive_dir`` of ``target``; return at once.
 
@@ -496,15 +585,18 @@ def start_transfer(
     ``/dev/null``, reaped by a thread): it outlives a manager restart and is found again by
     :func:`find_transfers`. Its output goes to a new log in ``log_dir`` named
     ``<start time>-<target>-<plot name>.log``. ``nice`` None leaves it at plotman-tui's
-    niceness. Raises :class:`TransferError` (one line) when it cannot start.
+    niceness. ``verify``: compare the far file of the plot's name with the plot instead
+    (:func:`transfer_argv`). Raises :class:`TransferError` (one line) when it cannot start.
     """
     try:
-        argv = transfer_argv(target, source, archive_dir)
+        argv = transfer_argv(target, source, archive_dir, verify=verify)
     except ValueError as error:
         raise TransferError(str(error)) from None
     if not os.path.isfile(source):
         raise TransferError(f"{source}: no such plot file, nothing to send to {target.name}")
     tag = f"{target.name}-{os.path.basename(source).removesuffix('.plot')}"
+    if verify:
+        tag = f"verify-{tag}"
     try:
         job = start_job(argv, log_dir, nice=nice, now=now, log_tag=tag[:_MAX_LOG_TAG])
     except FileNotFoundError as error:
@@ -540,6 +632,64 @@ def _why(error: OSError) -> str:
 
 # -- judging a transfer that has ended ----------------------------------------------------------
 
+# The most of a transfer log read for its report (a day of progress lines is far less).
+_MAX_LOG_BYTES: Final = 8 * 1024 * 1024
+_FILES_SENT: Final = re.compile(r"^Number of regular files transferred: ([0-9][0-9,.' ]*)$")
+_LITERAL: Final = re.compile(r"^Literal data: ([0-9][0-9,.' ]*) bytes$")
+# ``exists`` outcomes of a comparison that say the far file holds the plot's bytes.
+_SAME_BYTES: Final = frozenset({"uptodate", "attr change"})
+
+
+@dataclass(frozen=True)
+class TransferReport:
+    """What a transfer's log says it did (rsync's ``--info=stats2`` and ``skip`` lines, which
+    the local mover writes too); a value the log does not give is None.
+
+    ``exists`` is set when the far side had a file of the plot's name: ``""`` when it was not
+    compared, else rsync's word for the comparison (``uptodate``, ``sum change`` …).
+    """
+
+    files_sent: int | None = None
+    literal_bytes: int | None = None
+    exists: str | None = None
+
+    @property
+    def same_bytes(self) -> bool:
+        """The far file was compared and holds the plot's bytes."""
+        return self.exists in _SAME_BYTES
+
+    @property
+    def other_bytes(self) -> bool:
+        """The far file was compared and holds other bytes."""
+        return bool(self.exists) and self.exists not in _SAME_BYTES
+
+
+def _number(text: str) -> int | None:
+    digits = re.sub(r"[^0-9]", "", text)
+    return int(digits) if digits else None
+
+
+def read_transfer_report(log_path: str | os.PathLike[str] | None, plot_name: str) -> TransferReport:
+    """The report in a transfer's log; an empty one when the log cannot be read."""
+    if log_path is None:
+        return TransferReport()
+    try:
+        with open(log_path, "rb") as log:
+            text = log.read(_MAX_LOG_BYTES).decode(errors="replace")
+    except OSError:
+        return TransferReport()
+    exists_line = re.compile(rf"^{re.escape(plot_name)} exists(?: \((.+)\))?$")
+    files_sent = literal = exists = None
+    for line in re.split(r"[\r\n]+", text):
+        line = line.strip()
+        if (found := _FILES_SENT.match(line)) is not None:
+            files_sent = _number(found.group(1))
+        elif (found := _LITERAL.match(line)) is not None:
+            literal = _number(found.group(1))
+        elif (found := exists_line.match(line)) is not None:
+            exists = found.group(1) or ""
+    return TransferReport(files_sent, literal, exists)
+
 
 def judge_transfer(
     source: str,
@@ -547,19 +697,25 @@ def judge_transfer(
     exit_code: int | None = None,
     program: str = RSYNC,
     local_destination: str | None = None,
+    report: TransferReport | None = None,
+    where: str = "the archive dir",
 ) -> TransferVerdict:
-    """How the transfer of ``source`` ended, from the file system alone (call it once
+    """How the transfer of ``source`` ended, from the file system and its log (call it once
     :func:`find_transfers` no longer finds it: helpers may outlive the process started).
 
     The source gone means done: rsync (and a script, by its contract) removes it only once the
-    far side has the whole plot. The source still there means failed or interrupted: the plot
-    stays where it is and is sent again later. For a local target ``local_destination``
-    (:func:`transfer_destination`) is checked too: a gone source without the plot there is
-    ``VANISHED`` (moved or deleted by something else). ``exit_code`` (``Popen.returncode``, when
-    this process started it) and ``program`` only make the reason clearer.
+    far side has the whole plot; unless its ``report`` says it sent nothing (``VANISHED``:
+    moved or deleted by something else). The source still there means failed or interrupted:
+    the plot stays where it is and is sent again later; unless the report says the far side
+    had a file of the plot's name (``where``: the archive dir and target, for the reason):
+    ``EXISTS`` (not compared yet), ``IDENTICAL`` or ``DIFFERS`` (compared). For a local target
+    ``local_destination`` (:func:`transfer_destination`) is checked too: a gone source without
+    the plot there is ``VANISHED``. ``exit_code`` (``Popen.returncode``, when this process
+    started it) and ``program`` only make the reason clearer.
     """
     name = os.path.basename(source)
     status = _exit_text(exit_code, program)
+    report = report or TransferReport()
     try:
         os.stat(source, follow_symlinks=False)
         still_here = True
@@ -570,6 +726,22 @@ def judge_transfer(
             TransferOutcome.FAILED, f"cannot tell whether {name} moved: {source}: {_why(error)}"
         )
     if still_here:
+        if report.same_bytes and exit_code in (0, None):
+            return TransferVerdict(
+                TransferOutcome.IDENTICAL,
+                f"{name} is already in {where} with the same bytes (compared by checksum)",
+            )
+        if report.other_bytes:
+            return TransferVerdict(
+                TransferOutcome.DIFFERS,
+                f"{name} is already in {where} with other bytes: remove or check it; "
+                "the plot stays here",
+            )
+        if report.exists is not None:
+            return TransferVerdict(
+                TransferOutcome.EXISTS,
+                f"{name} is already in {where}: nothing sent; it is compared with the plot here",
+            )
         if exit_code == 0:
             why = f"{program} exited with status 0 but did not remove it"
         else:
@@ -589,7 +761,18 @@ def judge_transfer(
             f"{name} left {os.path.dirname(source)} but is not at {local_destination} "
             "(moved or deleted by something else)",
         )
+    if report.files_sent == 0 and not report.same_bytes:
+        return TransferVerdict(
+            TransferOutcome.VANISHED,
+            f"{name} left {os.path.dirname(source)} but {program} sent none of it "
+            "(moved or deleted by something else)",
+        )
     note = f" ({status})" if exit_code else ""
+    if report.same_bytes:
+        return TransferVerdict(
+            TransferOutcome.DONE,
+            f"{name} was already in {where} with the same bytes: the copy here is removed",
+        )
     return TransferVerdict(TransferOutcome.DONE, f"{name} moved{note}")
 
 
