@@ -31,7 +31,9 @@ import shlex
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -100,12 +102,29 @@ def _free_bytes(path: str) -> int | None:
 
 __all__ = ["Engine", "Event", "EventKind", "PassResult", "PlottingEngine", "wait_key"]
 
+#: Which plot jobs the plotting engines built within :func:`counting_only` count against the
+#: limits; None (the default, a farm's engines): every plot job of the machine.
+_counted: ContextVar[Callable[[Job], bool] | None] = ContextVar("counted_jobs", default=None)
+
+
+@contextmanager
+def counting_only(jobs: Callable[[Job], bool]) -> Iterator[None]:
+    """Plotting engines built within this block count only ``jobs`` against their limits (the
+    demo's sandbox beside a real farm); the front ends build their engines unchanged."""
+    token = _counted.set(jobs)
+    try:
+        yield
+    finally:
+        _counted.reset(token)
+
 
 class PlottingEngine:
     """Runs plotting passes; not thread-safe (one pass at a time, from one thread at a time).
 
     ``state_path``: where the lock holder keeps its launches and back-off between runs (None:
-    in memory only).
+    in memory only). ``counts``: which plot jobs of the machine count against the limits (None:
+    all of them, as a farm's must: a job started by hand takes its share; or as
+    :func:`counting_only` says); the jobs this engine started count whatever it says.
     """
 
     def __init__(
@@ -122,8 +141,11 @@ class PlottingEngine:
         quick_exit_s: float = QUICK_EXIT_S,
         backoff_s: float = BACKOFF_S,
         backoff_max_s: float = BACKOFF_MAX_S,
+        counts: Callable[[Job], bool] | None = None,
     ) -> None:
         self.config = config
+        #: Which plot jobs count against the limits (None: every one on the machine).
+        self.counts = counts if counts is not None else _counted.get()
         self.lock = lock
         self.action_log = action_log
         self.scanner = scanner or Scanner(config.logging.plots)
@@ -328,7 +350,15 @@ class PlottingEngine:
             *(os.fspath(path) for path in config.directories.dst_or_tmp),
         )
         free = {path: self._free_space(path) for path in dirs}
-        jobs = _match_configured_dirs(snapshot.jobs, config)
+        counted = snapshot.jobs
+        if self.counts is not None:
+            ours = self._launches.values()
+            counted = tuple(
+                job
+                for job in counted
+                if self.counts(job) or any(launch.matches(job) for launch in ours)
+            )
+        jobs = _match_configured_dirs(counted, config)
         pending = [
             launch.pending()
             for launch in self._launches.values()

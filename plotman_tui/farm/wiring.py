@@ -6,6 +6,8 @@ one scheduler lock, one archiver lock, one action log and one state file per mac
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 from plotman_tui.appdirs import data_dir
@@ -16,11 +18,31 @@ from plotman_tui.farm.archive.space import SpaceMonitor
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.engine import PlottingEngine
 from plotman_tui.farm.lock import default_archive_lock, default_lock
+from plotman_tui.farm.model import Job, distinct_dirs
 
 #: Seconds between two reads of an archive target's free space (sooner after a transfer).
 SPACE_TTL_S = 60.0
 #: Seconds a farmer has to answer a free-space read before it counts as unreachable.
 SPACE_TIMEOUT_S = 10.0
+
+
+def jobs_of_this_farm(config: Config) -> Callable[[Job], bool]:
+    """The plot jobs of this config's farm: a tmp dir of its, or a log in its log dir.
+
+    For a sandbox beside a real farm (the demo, with :func:`~plotman_tui.farm.engine.
+    counting_only`): the machine's other plot jobs are not its business. A farm's own engines
+    count every plot job of the machine, since a job started by hand uses the same disks.
+    """
+    tmp_dirs = set(distinct_dirs(*(os.fspath(path) for path in config.directories.tmp)))
+    log_dir = os.path.normpath(os.fspath(config.logging.plots))
+
+    def ours(job: Job) -> bool:
+        if job.tmp_dir and os.path.normpath(job.tmp_dir) in tmp_dirs:
+            return True
+        log = job.log_file
+        return log is not None and os.path.dirname(os.path.normpath(log)) == log_dir
+
+    return ours
 
 
 def plotting_engine(config: Config, scanner: Scanner) -> PlottingEngine:

@@ -5,8 +5,9 @@ the farmer's disks); its config starts k20 chiapos plots with no stagger, so wit
 move through their phases and finished plots are moved to the archive. The demo keeps its own
 data dir (scheduler lock, action log) inside the farm, so it never takes the lock of a real
 plotting loop on the same machine; it does see every plot job of the machine, as the real
-dashboard does. The "farmer" keeps only the newest plots: older ones are deleted, so a demo left
-running does not fill the disk.
+dashboard does, but counts only its own against its limits (a real farm counts them all), so
+other plot jobs of the machine never hold it up. The "farmer" keeps only the newest plots:
+older ones are deleted, so a demo left running does not fill the disk.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from plotman_tui.farm.engine import counting_only
+from plotman_tui.farm.wiring import jobs_of_this_farm
 from plotman_tui.sandbox.farm import Sandbox, make_sandbox
 
 DEMO_K = 20
@@ -67,16 +70,20 @@ def run_demo(directory: Path | None, *, headless: bool = False, json_lines: bool
         target=_prune_archive, args=(sandbox, stop), name="demo-farmer", daemon=True
     )
     pruner.start()
+    # The sandbox's limits are its own: other plot jobs of the machine do not hold it up.
+    only_ours = counting_only(jobs_of_this_farm(config))
     try:
         if headless:
             from plotman_tui.headless import run_headless
 
-            return run_headless(config, sandbox.config_path, json_lines=json_lines)
+            with only_ours:
+                return run_headless(config, sandbox.config_path, json_lines=json_lines)
         from plotman_tui.tui.app import run_dashboard
 
-        return run_dashboard(
-            config, sandbox.config_path, autostart_plotting=True, autostart_archiving=True
-        )
+        with only_ours:
+            return run_dashboard(
+                config, sandbox.config_path, autostart_plotting=True, autostart_archiving=True
+            )
     finally:
         stop.set()
         print(

@@ -6,7 +6,9 @@ front's argument checks and the farm layout need no plotter.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import os
 import re
 import signal
@@ -19,6 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from plotman_tui.config import load_config
 from plotman_tui.sandbox import Sandbox, StartedPlot, make_sandbox, start_plot
 from plotman_tui.sandbox.bech32m import decode_puzzle_hash, encode_puzzle_hash
 from plotman_tui.sandbox.chia_front import (
@@ -26,7 +29,11 @@ from plotman_tui.sandbox.chia_front import (
     max_stripe_size,
     max_working_buckets,
 )
+from plotman_tui.sandbox.demo import build_demo_farm
 from tests.conftest import require_chiapos, wait_for
+from tests.fakejobs import chia_argv, install_fake_chia, running
+from tests.integration.test_cli_plot import Loop
+from tests.integration.test_cli_readonly import PLOTMAN_TUI
 
 HAVE_CHIAPOS = importlib.util.find_spec("chiapos") is not None
 ID_LINE = re.compile(r"^ID: ([0-9a-f]{64})$", re.MULTILINE)
@@ -297,3 +304,43 @@ def test_running_plot_has_its_temp_files_and_sigterm_leaves_them(
     assert (tmp_dir / f"{name}.table1.tmp").exists()
     assert list(sandbox.dst_dirs[0].iterdir()) == []
     assert "Renamed final file" not in job.log_path.read_text()
+
+
+# -- the demo beside other plot jobs -------------------------------------------------------------
+
+
+def test_the_demo_counts_only_its_own_jobs_while_a_farm_counts_every_one(tmp_path: Path) -> None:
+    """Other plot jobs of the machine (more than the sandbox's global max jobs) hold a farm's
+    loop up, as a job started by hand must; the demo's engine starts its jobs all the same."""
+    farm = tmp_path / "demo"
+    sandbox = build_demo_farm(farm)
+    config = load_config(sandbox.config_path)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "tmp").mkdir(parents=True)
+    chia = install_fake_chia(elsewhere / "bin")
+    argv = chia_argv(chia, str(elsewhere / "tmp"), str(elsewhere / "tmp"))
+    with contextlib.ExitStack() as others:
+        for index in range(config.scheduling.global_max_jobs):
+            others.enter_context(running(argv, elsewhere / f"other-{index}.log"))
+        env = dict(os.environ, PLOTMAN_TUI_DATA_DIR=str(tmp_path / "farm-data"))
+        # A farm's loop on the same config: the machine's other jobs count.
+        farm_pass = subprocess.run(
+            [str(PLOTMAN_TUI), "--config", str(sandbox.config_path), "plot", "--once", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert farm_pass.returncode == 0, farm_pass.stderr
+        waits = [json.loads(line) for line in farm_pass.stdout.splitlines()]
+        assert any(event["event"] == "wait" and "max jobs" in event["message"] for event in waits)
+        # The demo: they do not.
+        demo = Loop(dict(os.environ), "demo", "--dir", str(farm), "--no-ui", "--json")
+        try:
+            started = demo.wait(lambda e: e["event"] == "start", 60, "the demo's first start")
+        finally:
+            demo.stop(signal.SIGTERM)
+        for pid in [e["pid"] for e in demo.of("start")]:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    assert started["tmp"] in {str(path) for path in sandbox.tmp_dirs}
