@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psutil
 import pytest
 
 from plotman_tui.config import load_config
@@ -39,6 +40,7 @@ from plotman_tui.farm.archive.transfer import RunningTransfer, StartedTransfer, 
 from plotman_tui.farm.engine import Engine, PassResult, PlottingEngine
 from plotman_tui.farm.events import Event, EventKind
 from plotman_tui.farm.lock import SchedulerLock
+from plotman_tui.farm.spawn import start_job
 from plotman_tui.sandbox import make_sandbox, start_plot
 from tests.conftest import require_chiapos, require_real, wait_for
 from tests.integration.test_cli_readonly import PLOTMAN_TUI
@@ -899,3 +901,154 @@ async def test_the_next_run_reports_how_the_last_runs_transfer_ended(
     second.close()
     third = farm.engine(target, state=True)  # said once: the state forgets it after that
     assert [e for e in (await farm.step(third)).events if e.kind is EventKind.TRANSFERRED] == []
+
+
+# -- a far file of the plot's name (issue 10, 1.3) ---------------------------------------------
+
+
+def far_target(farm: Farm, kind: str, request: pytest.FixtureRequest) -> ArchiveTarget:
+    if kind == "ssh":
+        return ssh_target(farm, request.getfixturevalue("ssh_server"))
+    if kind == "rsyncd":
+        server = request.getfixturevalue("ssh_server")
+        return rsyncd_target(farm, request.getfixturevalue("rsync_daemon"), server)
+    if kind == "local-same-filesystem":
+        return local_target(farm)
+    return local_target(farm, on=request.getfixturevalue("other_filesystem"))
+
+
+def held_reason(result: ArchivePassResult, target: ArchiveTarget) -> str | None:
+    reason = wait_reason(result, target)
+    return reason if "remove or check it" in reason else None
+
+
+@pytest.mark.parametrize("kind", ["rsyncd", "ssh", "local", "local-same-filesystem"])
+async def test_a_decoy_of_the_plots_name_size_and_mtime_is_never_taken_for_it(
+    farm: Farm, kind: str, request: pytest.FixtureRequest
+) -> None:
+    # rsync's quick check would call the decoy up to date, send nothing, and
+    # --remove-source-files would delete the only good copy.
+    target = far_target(farm, kind, request)
+    plot = farm.plot()
+    data = plot.read_bytes()
+    decoy = Path(target.archive_dirs[0]) / plot.name
+    decoy_bytes = os.urandom(len(data))
+    decoy.write_bytes(decoy_bytes)
+    stat = plot.stat()
+    os.utime(decoy, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    engine = farm.engine(target)
+
+    _, reason = await farm.until(engine, lambda r: held_reason(r, target), "the plot to be held")
+    assert reason.startswith(f"{plot.name} waits for its retry at "), reason
+    assert reason.endswith(
+        f"{plot.name} is already in {target.archive_dirs[0]} on {target.name} with other "
+        "bytes: remove or check it; the plot stays here"
+    ), reason
+    assert plot.read_bytes() == data
+    assert decoy.read_bytes() == decoy_bytes
+    assert plots_under(Path(target.archive_dirs[0])) == [decoy]
+    results = [entry.result.split(":")[0] for entry in farm.entries(target)]
+    if kind.startswith("local"):  # the mover compares by itself
+        assert results == ["started", "failed"]
+    else:  # rsync skips the existing file, then compares it by checksum
+        assert results == ["started", "skipped", "verifying", "failed"]
+    assert "with other bytes" in farm.entries(target)[-1].result
+    # Held: later passes start nothing for it.
+    again = await farm.step(engine)
+    assert again.started == () and held_reason(again, target) is not None
+    assert plot.read_bytes() == data and decoy.read_bytes() == decoy_bytes
+
+
+@pytest.mark.parametrize("kind", ["rsyncd", "ssh", "local", "local-same-filesystem"])
+async def test_a_far_copy_with_the_plots_bytes_lets_the_source_go(
+    farm: Farm, kind: str, request: pytest.FixtureRequest
+) -> None:
+    # A move whose source removal was lost: the far side has the whole plot already.
+    target = far_target(farm, kind, request)
+    plot = farm.plot()
+    data = plot.read_bytes()
+    landed = Path(target.archive_dirs[0]) / plot.name
+    shutil.copy2(plot, landed)
+    engine = farm.engine(target)
+
+    (ended,) = await farm.until_ended(engine, plot)
+    if not kind.startswith("local"):  # the first end was the skip; the second the comparison
+        assert [e.details["outcome"] for e in farm.events if e.kind is EventKind.TRANSFERRED] == [
+            "exists",
+            "done",
+        ]
+    assert not ended.failed, ended.message
+    assert not plot.exists()
+    assert landed.read_bytes() == data
+    assert "already in" in ended.message and "same bytes" in ended.message, ended.message
+    assert "MB/s" not in ended.message  # not reported as a transfer of its bytes
+    assert ended.details["bytes_sent"] == 0
+    assert farm.entries(target)[-1].result == "ok: already there"
+    assert plots_under(Path(target.archive_dirs[0])) == [landed]
+
+
+# -- a killed transfer is counted once (issue 10, 1.4) -----------------------------------------
+
+
+async def test_a_killed_rsync_is_one_failure_and_its_leftover_helper_no_second_transfer(
+    farm: Farm,
+) -> None:
+    # A local rsync move of the shape earlier versions started (or one started by hand): its
+    # client forks a receiver, which the kernel reparents when the client is killed -9.
+    target = local_target(farm)
+    plot = farm.plot()
+    data = plot.read_bytes()
+    destination = str(Path(target.archive_dirs[0]) / plot.name)
+    argv = [
+        "rsync",
+        "--remove-source-files",
+        "--times",
+        "--whole-file",
+        "--bwlimit=256",
+        "--",
+        str(plot),
+        destination,
+    ]
+    job = start_job(argv, farm.log_dir, nice=None)
+    engine = farm.engine(target)
+    try:
+        first = await farm.step(engine)
+        assert first.started == () and [t.pid for t in first.transfers] == [job.pid]
+        wait_for(
+            lambda: len(psutil.Process(job.pid).children(recursive=True)) == 2,
+            TIMEOUT_S,
+            "rsync's receiver and generator",
+        )
+        helpers = psutil.Process(job.pid).children(recursive=True)
+        # The helpers are stuck a while (a slow disk): they outlive the client killed -9.
+        for helper in helpers:
+            helper.suspend()
+        os.kill(job.pid, signal.SIGKILL)
+        job.popen.wait(TIMEOUT_S)
+        for _ in range(3):
+            result = await farm.step(engine)
+            assert result.started == ()  # a helper still holds the plot: nothing starts
+            (leftover,) = [t for t in result.transfers if t.source == str(plot)]
+            assert leftover.leftover_of == job.pid
+            assert not any(e.kind is EventKind.TRANSFERRED for e in result.events)
+        for helper in helpers:
+            helper.resume()
+        (ended,) = await farm.until_ended(engine, plot)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(job.pid, signal.SIGKILL)
+    assert ended.failed and ended.details["pid"] == job.pid
+    (failed,) = farm.entries(target)  # one failure, under the pid that was started
+    assert failed.pid == job.pid and failed.result.startswith("failed: ")
+    assert plot.read_bytes() == data
+    # The plot waits the documented 30 s from that failure, and says so (not "no plots").
+    waiting = await farm.step(engine)
+    retry_at = time.strftime("%H:%M:%S", time.localtime(ended.time + RETRY_S))
+    assert wait_reason(waiting, target).startswith(
+        f"{plot.name} waits for its retry at {retry_at} (in "
+    ), wait_reason(waiting, target)
+    farm.clock.offset += RETRY_S - (time.time() - ended.time) + 0.5
+    (retried,) = (await farm.step(engine)).started
+    assert retried.source == str(plot)
+    assert not (await farm.until_ended(engine, plot))[0].failed
+    assert Path(destination).read_bytes() == data

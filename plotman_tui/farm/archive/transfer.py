@@ -91,10 +91,11 @@ RSYNC_OPTIONS: Final = (
     f"--timeout={IO_TIMEOUT_S}",
     "--info=progress2,skip1,stats2",
 )
-#: Added to a transfer's options to compare a far file of the plot's name with the plot: rsync
-#: then writes nothing, deletes nothing, and says ``NAME exists (uptodate)`` for the same
-#: checksum or ``NAME exists (sum change)`` for other bytes.
-VERIFY_OPTIONS: Final = ("--dry-run", "--checksum", "--info=skip2")
+#: Added to a transfer's options (less ``--ignore-existing``) to compare a far file of the
+#: plot's name with the plot: rsync then writes nothing and deletes nothing (``--dry-run``),
+#: and itemizes the file (``-ii``, which an rsync daemon passes on, unlike its skip messages):
+#: ``.f`` for the same checksum, ``<fc`` for other bytes.
+VERIFY_OPTIONS: Final = ("--dry-run", "--checksum", "--itemize-changes", "--itemize-changes")
 #: The module a local target's transfer runs (``python -m``).
 LOCAL_MOVER: Final = "plotman_tui.farm.archive.localmove"
 
@@ -260,7 +261,11 @@ def transfer_argv(
         reason = unsafe_rsync_option(option)
         if reason is not None:
             raise ValueError(f"target {target.name}: rsync option {reason}; remove it")
-    argv = [RSYNC, *RSYNC_OPTIONS, *(VERIFY_OPTIONS if verify else ())]
+    if verify:
+        options = [o for o in RSYNC_OPTIONS if o != "--ignore-existing"]
+        argv = [RSYNC, *options, *VERIFY_OPTIONS]
+    else:
+        argv = [RSYNC, *RSYNC_OPTIONS]
     if target.type is TargetType.RSYNCD:
         argv.append(f"--contimeout={CONNECT_TIMEOUT_S}")
     elif target.type is TargetType.SSH:
@@ -679,8 +684,13 @@ def read_transfer_report(log_path: str | os.PathLike[str] | None, plot_name: str
     except OSError:
         return TransferReport()
     exists_line = re.compile(rf"^{re.escape(plot_name)} exists(?: \((.+)\))?$")
+    item_line = re.compile(rf"^[<>ch.*]f(.)[ -~]{{8,9}} {re.escape(plot_name)}$")
     files_sent = literal = exists = None
     for line in re.split(r"[\r\n]+", text):
+        if (found := item_line.match(line)) is not None:
+            # The checksum column of rsync's itemized line: c other bytes, . or space same.
+            exists = {"c": "sum change", ".": "uptodate", " ": "uptodate"}.get(found.group(1))
+            continue
         line = line.strip()
         if (found := _FILES_SENT.match(line)) is not None:
             files_sent = _number(found.group(1))
@@ -737,7 +747,8 @@ def judge_transfer(
                 f"{name} is already in {where} with other bytes: remove or check it; "
                 "the plot stays here",
             )
-        if report.exists is not None:
+        # Nothing sent, status 0: with the options allowed, only a far file of the name skips.
+        if report.exists is not None or (report.files_sent == 0 and exit_code in (0, None)):
             return TransferVerdict(
                 TransferOutcome.EXISTS,
                 f"{name} is already in {where}: nothing sent; it is compared with the plot here",
