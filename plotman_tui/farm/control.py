@@ -30,12 +30,13 @@ import stat
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
 from plotman_tui.farm.model import Job, JobStatus, TempFile
 from plotman_tui.farm.procfs import sample_process
 from plotman_tui.farm.units import human_bytes
+from plotman_tui.plotters.base import sane_path
 
 # Create times are computed the same way everywhere (boot time + start tick), so a job's own
 # process always matches exactly; a tolerance under one clock tick (10 ms) only absorbs float
@@ -144,6 +145,11 @@ class TempListing:
     files: tuple[TempFile, ...]
     total_bytes: int
     notes: tuple[str, ...] = ()
+    #: False when some of the job's files may be missing from ``files``: a dir could not be
+    #: listed, or the plot id is not known yet (files named with it cannot be recognised).
+    complete: bool = True
+    #: The dirs that could not be listed (one line each; also among ``notes``).
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -284,7 +290,7 @@ def execute_kill(plan: KillPlan, *, timeout_s: float = 10.0) -> KillResult:
         return KillResult(False, f"{_refusal(job, state, 'kill')}; nothing deleted")
     else:
         how = " (it had already ended)"
-    listing, candidates = _list(job, None)
+    listing, candidates = _list_one(job, None)
     deleted, freed, errors = _delete(candidates)
     message = f"killed {label}{how}; deleted {_files(len(deleted))} ({human_bytes(freed)})"
     if errors:
@@ -435,15 +441,59 @@ class _Candidate:
 def list_temp_files(job: Job, *, other_jobs: Sequence[Job] | None = None) -> TempListing:
     """The job's temp files now, by :func:`match_temp_name`, directly inside its dirs.
 
-    Only regular files count; symlinks are skipped whatever they point to. ``other_jobs``
-    (the other running jobs) matters only for BladeBit ``diskplot``, whose bucket files carry
-    no plot id: they are the job's only in a dir no other job uses. None: scan for them now.
+    Only regular files count (lstat: a symlink, whatever it points to, a dir or a FIFO never
+    does). ``other_jobs`` (the other running jobs) matters only for BladeBit ``diskplot``,
+    whose bucket files carry no plot id: they are the job's only in a dir no other job uses.
+    None: scan for them now.
     """
-    listing, _ = _list(job, other_jobs)
+    listing, _ = _list_one(job, other_jobs)
     return listing
 
 
-def _list(job: Job, other_jobs: Sequence[Job] | None) -> tuple[TempListing, list[_Candidate]]:
+def _list_one(job: Job, other_jobs: Sequence[Job] | None) -> tuple[TempListing, list[_Candidate]]:
+    if other_jobs is None:
+        other_jobs = _running_jobs() if job.plotter == "bladebit2disk" else ()
+    ((listing, candidates),) = _list([job], other_jobs)
+    return listing, candidates
+
+
+def list_jobs_temp_files(jobs: Sequence[Job], *, all_jobs: Sequence[Job]) -> list[TempListing]:
+    """Each job's temp files, as :func:`list_temp_files` finds them (in the order of ``jobs``).
+
+    The one rule of which files are a job's: discovery measures temp space with it, ``files``
+    shows what it found and a kill deletes what it finds. Each dir is listed once, however many
+    of ``jobs`` use it; ``all_jobs`` are every running job (for BladeBit's bucket files).
+    """
+    return [listing for listing, _ in _list(jobs, all_jobs)]
+
+
+@dataclass
+class _Work:
+    """One job's part of a listing: its dirs, and what was found in them so far."""
+
+    job: Job
+    dirs: list[_Dir]
+    shared: set[str]  # real paths of its dirs that another job uses too
+    notes: list[str]
+    found: dict[str, list[_Candidate]] = field(default_factory=dict)  # by real dir
+    unreadable: list[str] = field(default_factory=list)
+    bucket_skipped: set[str] = field(default_factory=set)  # real dirs
+
+
+def _list(
+    jobs: Sequence[Job], all_jobs: Sequence[Job]
+) -> list[tuple[TempListing, list[_Candidate]]]:
+    works = [_prepare(job, all_jobs) for job in jobs]
+    users: dict[str, list[tuple[_Work, _Dir]]] = {}
+    for work in works:
+        for directory in work.dirs:
+            users.setdefault(directory.real, []).append((work, directory))
+    for real, group in users.items():
+        _list_dir(real, group)
+    return [_finish(work) for work in works]
+
+
+def _prepare(job: Job, all_jobs: Sequence[Job]) -> _Work:
     notes: list[str] = []
     dirs = _job_dirs(job, notes)
     if job.plot_id is None:
@@ -452,6 +502,8 @@ def _list(job: Job, other_jobs: Sequence[Job] | None) -> tuple[TempListing, list
             f"{_label(job)}: plot id not known yet (its log has not named it), so its temp "
             f"files cannot be told from other jobs'; {which} listed"
         )
+        if job.plotter != "bladebit2disk":
+            dirs = []  # no name can match: nothing to look for
     if job.plotter == "bladebit_cuda" and (job.tmp_dir or job.tmp2_dir):
         notes.append(
             "bladebit_cuda: temp files of its disk modes carry no plot id and are not deleted; "
@@ -459,20 +511,32 @@ def _list(job: Job, other_jobs: Sequence[Job] | None) -> tuple[TempListing, list
         )
     shared: set[str] = set()
     if job.plotter == "bladebit2disk":
-        shared = _dirs_used_by_others(job, _running_jobs() if other_jobs is None else other_jobs)
+        shared = _dirs_used_by_others(job, all_jobs)
+    return _Work(job, dirs, shared, notes)
+
+
+def _finish(work: _Work) -> tuple[TempListing, list[_Candidate]]:
     candidates: list[_Candidate] = []
-    for directory in dirs:
-        buckets_allowed = directory.real not in shared
-        found, bucket_skipped = _list_dir(job, directory, buckets_allowed, notes)
+    notes = work.notes
+    for directory in work.dirs:
+        found = work.found.get(directory.real, [])
+        found.sort(key=lambda candidate: candidate.name)
         candidates.extend(found)
-        if bucket_skipped:
+        if directory.real in work.bucket_skipped:
             notes.append(
                 f"{directory.shown}: another job uses this dir too, so BladeBit bucket files "
                 "(which carry no plot id) are not deleted there"
             )
+    notes.extend(work.unreadable)
     files = tuple(TempFile(path=c.path, size_bytes=c.size_bytes) for c in candidates)
-    total = sum(c.size_bytes for c in candidates)
-    return TempListing(files=files, total_bytes=total, notes=tuple(notes)), candidates
+    listing = TempListing(
+        files=files,
+        total_bytes=sum(c.size_bytes for c in candidates),
+        notes=tuple(notes),
+        complete=work.job.plot_id is not None and not work.unreadable,
+        unreadable=tuple(work.unreadable),
+    )
+    return listing, candidates
 
 
 def _job_dirs(job: Job, notes: list[str]) -> list[_Dir]:
@@ -481,6 +545,10 @@ def _job_dirs(job: Job, notes: list[str]) -> list[_Dir]:
     roles = ((DirRole.TMP, job.tmp_dir), (DirRole.TMP2, job.tmp2_dir), (DirRole.DST, job.dst_dir))
     for role, path in roles:
         if not path:
+            continue
+        if sane_path(path) is None:
+            # Jobs also come from outside (another machine's `watch --json`): never trust one.
+            notes.append(f"{role} dir {path!r} cannot be a dir: skipped")
             continue
         if not os.path.isabs(path):
             # Relative to a working dir we could not read: which dir it means is unknown.
@@ -496,45 +564,59 @@ def _job_dirs(job: Job, notes: list[str]) -> list[_Dir]:
     return list(by_real.values())
 
 
-def _list_dir(
-    job: Job, directory: _Dir, buckets_allowed: bool, notes: list[str]
-) -> tuple[list[_Candidate], bool]:
-    """Matching regular files directly in one dir; second item: bucket files left out."""
-    found: list[_Candidate] = []
-    bucket_skipped = False
+def _list_dir(real: str, users: Sequence[tuple[_Work, _Dir]]) -> None:
+    """Add the matching regular files directly in one dir to the work of each job that uses it."""
     try:
-        fd = _open_dir(directory.real)
+        fd = _open_dir(real)
     except OSError as error:
-        notes.append(f"{directory.shown}: {error.strerror or error}; nothing listed there")
-        return found, False
+        for work, directory in users:
+            work.unreadable.append(
+                f"{directory.shown}: {error.strerror or error}; nothing listed there"
+            )
+        return
     try:
         info = os.fstat(fd)
         dir_key = (info.st_dev, info.st_ino)
         with os.scandir(fd) as entries:
             for entry in entries:
-                match = _match_in(job, entry.name, directory.roles)
-                if match is None:
-                    continue
-                try:
-                    # Regular files only: a symlink (to anywhere) or a dir is never deleted.
-                    st = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue  # gone since the listing
-                if not stat.S_ISREG(st.st_mode):
-                    continue
-                if match is NameMatch.BLADEBIT_BUCKET:
-                    if not buckets_allowed:
-                        bucket_skipped = True
-                        continue
-                    if st.st_mtime < job.started_at - _MTIME_SLACK_S:
-                        continue  # left by an earlier run: not this job's
-                found.append(_Candidate(directory, dir_key, entry.name, st.st_ino, st.st_size))
+                _take_entry(entry, real, dir_key, users)
     except OSError as error:
-        notes.append(f"{directory.shown}: {error.strerror or error}; listing incomplete")
+        for work, directory in users:
+            work.unreadable.append(
+                f"{directory.shown}: {error.strerror or error}; listing incomplete"
+            )
     finally:
         os.close(fd)
-    found.sort(key=lambda candidate: candidate.name)
-    return found, bucket_skipped
+
+
+def _take_entry(
+    entry: os.DirEntry[str],
+    real: str,
+    dir_key: tuple[int, int],
+    users: Sequence[tuple[_Work, _Dir]],
+) -> None:
+    st: os.stat_result | None = None
+    for work, directory in users:
+        job = work.job
+        match = _match_in(job, entry.name, directory.roles)
+        if match is None:
+            continue
+        if st is None:
+            try:
+                # Regular files only: a symlink (to anywhere), a dir or a FIFO is never a job's.
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                return  # gone since the listing
+            if not stat.S_ISREG(st.st_mode):
+                return
+        if match is NameMatch.BLADEBIT_BUCKET:
+            if real in work.shared:
+                work.bucket_skipped.add(real)
+                continue
+            if st.st_mtime < job.started_at - _MTIME_SLACK_S:
+                continue  # left by an earlier run: not this job's
+        candidate = _Candidate(directory, dir_key, entry.name, st.st_ino, st.st_size)
+        work.found.setdefault(real, []).append(candidate)
 
 
 def _match_in(job: Job, name: str, roles: Sequence[DirRole]) -> NameMatch | None:
@@ -560,7 +642,7 @@ def _dirs_used_by_others(job: Job, jobs: Sequence[Job]) -> set[str]:
         if other.pid == job.pid and other.started_at == job.started_at:
             continue
         for path in (other.tmp_dir, other.tmp2_dir, other.dst_dir):
-            if path and os.path.isabs(path):
+            if path and sane_path(path) is not None and os.path.isabs(path):
                 used.add(os.path.realpath(path))
     return used
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from plotman_tui import __version__
-from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile, distinct_dirs
+from plotman_tui.farm.control import TempListing, list_jobs_temp_files
+from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile
 from plotman_tui.farm.procfs import (
     LINUX_PROC,
     ProcessSample,
@@ -35,8 +36,6 @@ from plotman_tui.plotters.base import LogInfo, LogParser, PlotArgs, Plotter
 # Most of a log arrives on the first read; after that, appends are small. Reading in bounded
 # chunks keeps memory flat for a pathological multi-gigabyte log.
 _READ_CHUNK = 4 * 1024 * 1024
-
-_PLOT_ID_RE = re.compile(r"[0-9a-f]{64}")
 
 # How much of a log's start identifies it: enough to hold the plot id line of every plotter's
 # log, so a log rewritten for another plot always differs here.
@@ -136,7 +135,7 @@ class Scanner:
         # Temp space needs a stat of every temp file (hundreds per k32 job), while a phase
         # costs one stat of the log: a long-running scanner may measure space less often.
         self._temp_refresh_s = temp_refresh_s
-        self._temp_seen: dict[str, _TempMeasure] = {}
+        self._temp_seen: dict[tuple[int, float, str | None], _TempMeasure] = {}
         self._tracked: dict[tuple[int, float], _Tracked] = {}
         self._identified: dict[_RawCommand, tuple[tuple[str, ...], Plotter | None]] = {}
         # Jobs a previous run saved (see load_cache), by pid; each is used at most once.
@@ -173,14 +172,17 @@ class Scanner:
                 expected_create_time, argv = earlier[pid]
                 plotter = identify(argv)
             if plotter is not None:
-                sample = self._sample(pid, argv, plotter, expected_create_time)
+                try:
+                    sample = self._sample(pid, argv, plotter, expected_create_time)
+                except Exception as error:  # one job's odd data must never cost the scan
+                    sample = _failed_sample(pid, argv, plotter, error)
                 if sample is not None:
                     samples.append(sample)
         live = {sample.key for sample in samples}
         for key in [key for key in self._tracked if key not in live]:
             del self._tracked[key]
         samples = _drop_gui_parents(samples)
-        infos = [self._follow(sample) for sample in samples]
+        infos = [self._follow_safely(sample) for sample in samples]
         jobs = self._build_jobs(samples, infos, now, problems)
         jobs.sort(key=lambda job: (-job.started_at, job.pid))
         return Snapshot(jobs=tuple(jobs), updated=now, problems=tuple(problems))
@@ -214,8 +216,8 @@ class Scanner:
                 updated.append(job)
                 continue
             sample = _Sample(job.pid, job.started_at, job.status, tracked)
-            info = self._follow(sample)
-            fresh = _make_job(sample, info, _layout(tracked.args, info), None, now)
+            info = self._follow_safely(sample)
+            fresh = _make_job_safely(sample, info, now)
             fresh = replace(
                 fresh,
                 wall_seconds=job.wall_seconds,
@@ -315,6 +317,18 @@ class Scanner:
     def _in_log_dir(self, path: str) -> bool:
         return path.startswith("/") and os.path.dirname(path) == self._log_dir
 
+    def _follow_safely(self, sample: _Sample) -> LogInfo | None:
+        """:meth:`_follow`, with anything it did not foresee as a problem of this job only."""
+        try:
+            return self._follow(sample)
+        except Exception as error:  # a value no check foresaw: it costs this job, not the scan
+            tracked = sample.tracked
+            problem = _failure(f"log {tracked.log_file}", error, "its phase may be out of date")
+            if problem not in tracked.problems:
+                tracked.problems = (*tracked.problems, problem)  # until the job ends
+            follower = tracked.follower
+            return follower.parser.info if follower is not None and follower.offset else None
+
     def _follow(self, sample: _Sample) -> LogInfo | None:
         """Read what the job's log gained since the last scan; its parser's view of it.
 
@@ -384,37 +398,51 @@ class Scanner:
         problems: list[str],
     ) -> list[Job]:
         """Jobs from samples and log infos, each with its temp files (dirs listed once)."""
-        layouts = [
-            _layout(sample.tracked.args, info) for sample, info in zip(samples, infos, strict=True)
+        jobs = [
+            _make_job_safely(sample, info, now) for sample, info in zip(samples, infos, strict=True)
         ]
-        # Temp space lives in tmp and tmp2; dst holds the finished plot.
-        temp_dirs = [distinct_dirs(tmp, tmp2) for tmp, tmp2, _ in layouts]
-        fresh = {
-            plot_id: measure
-            for plot_id, measure in self._temp_seen.items()
-            if now - measure.taken_at < self._temp_refresh_s
-        }
-        wanted: dict[str, set[str]] = {}
-        for info, directories in zip(infos, temp_dirs, strict=True):
-            if info is not None and info.plot_id and info.plot_id not in fresh:
-                for directory in directories:
-                    wanted.setdefault(directory, set()).add(info.plot_id)
-        files, broken = _find_temp_files(wanted, problems)
+        seen = self._temp_seen
         self._temp_seen = {}
-        jobs = []
-        for sample, info, dirs, directories in zip(samples, infos, layouts, temp_dirs, strict=True):
-            measure = None
-            if info is not None and info.plot_id:
-                measure = fresh.get(info.plot_id)
-                if measure is None:
-                    own = tuple(sorted(files.get(info.plot_id, ()), key=lambda temp: temp.path))
-                    usage = None
-                    if broken.isdisjoint(directories):
-                        usage = sum(temp.size_bytes for temp in own)
-                    measure = _TempMeasure(now, own, usage)
-                self._temp_seen[info.plot_id] = measure
-            jobs.append(_make_job(sample, info, dirs, measure, now))
-        return jobs
+        stale: list[int] = []
+        for index, job in enumerate(jobs):
+            measure = seen.get(_temp_key(job))
+            if measure is not None and now - measure.taken_at < self._temp_refresh_s:
+                self._temp_seen[_temp_key(job)] = measure
+            else:
+                stale.append(index)
+        # Which files are a job's is kill's rule: what `files` shows and the temp space
+        # counted are exactly what a kill would delete.
+        listings = self._list_temp_files([jobs[index] for index in stale], jobs)
+        for index, (listing, problem) in zip(stale, listings, strict=True):
+            if problem is not None:
+                jobs[index] = replace(jobs[index], problems=(*jobs[index].problems, problem))
+            problems.extend(problem for problem in listing.unreadable if problem not in problems)
+            usage = listing.total_bytes if listing.complete else None
+            self._temp_seen[_temp_key(jobs[index])] = _TempMeasure(now, listing.files, usage)
+        measures = [self._temp_seen[_temp_key(job)] for job in jobs]
+        return [
+            replace(job, tmp_files=measure.files, tmp_usage_bytes=measure.usage_bytes)
+            for job, measure in zip(jobs, measures, strict=True)
+        ]
+
+    @staticmethod
+    def _list_temp_files(
+        jobs: list[Job], all_jobs: list[Job]
+    ) -> list[tuple[TempListing, str | None]]:
+        """Each job's temp files; one whose listing fails costs only that job (a problem)."""
+        try:
+            return [(listing, None) for listing in list_jobs_temp_files(jobs, all_jobs=all_jobs)]
+        except Exception:  # a value no check foresaw: find the job it belongs to, one by one
+            pass
+        results: list[tuple[TempListing, str | None]] = []
+        for job in jobs:
+            try:
+                (listing,) = list_jobs_temp_files([job], all_jobs=all_jobs)
+                results.append((listing, None))
+            except Exception as error:
+                unknown = TempListing(files=(), total_bytes=0, complete=False)
+                results.append((unknown, _failure("temp files", error, "temp space unknown")))
+        return results
 
     # -- carrying parser state across runs -------------------------------------------------------
 
@@ -590,13 +618,36 @@ def _layout(args: PlotArgs, info: LogInfo | None) -> tuple[str | None, str | Non
     return tmp_dir, tmp2_dir, dst_dir
 
 
+def _failure(what: str, error: Exception, consequence: str) -> str:
+    """A problem line for something that failed unforeseen: what, why, and what it costs."""
+    return f"{what}: could not be read ({type(error).__name__}: {error}); {consequence}"
+
+
+def _failed_sample(pid: int, argv: tuple[str, ...], plotter: Plotter, error: Exception) -> _Sample:
+    """A job whose process could not be read: listed with the reason, as a denied one is."""
+    problem = _failure(f"pid {pid}", error, "only its command line is shown")
+    tracked = _Tracked(argv, plotter, None, PlotArgs(), None, None, (problem,))
+    return _Sample(pid, 0.0, JobStatus.UNK, tracked)
+
+
+def _make_job_safely(sample: _Sample, info: LogInfo | None, now: float) -> Job:
+    """:func:`_make_job`; a job that cannot be built from its log is shown without it."""
+    try:
+        return _make_job(sample, info, _layout(sample.tracked.args, info), now)
+    except Exception as error:  # a value no check foresaw: this job only
+        problem = _failure(f"log {sample.tracked.log_file}", error, "shown without it")
+        bare = _Sample(sample.pid, sample.create_time, sample.status, sample.tracked)
+        bare.problems = [*sample.problems, problem]
+        return _make_job(bare, None, _layout(sample.tracked.args, None), now)
+
+
 def _make_job(
     sample: _Sample,
     info: LogInfo | None,
     dirs: tuple[str | None, str | None, str | None],
-    temp: _TempMeasure | None,
     now: float,
 ) -> Job:
+    """The job as its process and log show it; temp files are measured apart (by kill's rule)."""
     tracked = sample.tracked
     args = tracked.args
     reading = sample.reading
@@ -627,8 +678,6 @@ def _make_job(
         final_file=info.final_file if info else None,
         completed=info.completed if info else False,
         log_file=tracked.log_file,
-        tmp_files=temp.files if temp else (),
-        tmp_usage_bytes=temp.usage_bytes if temp else None,
         mem_rss_bytes=reading.rss_bytes if reading else None,
         mem_vms_bytes=reading.vms_bytes if reading else None,
         user_seconds=reading.user_seconds if reading else None,
@@ -638,40 +687,9 @@ def _make_job(
     )
 
 
-def _find_temp_files(
-    wanted: dict[str, set[str]], problems: list[str]
-) -> tuple[dict[str, list[TempFile]], set[str]]:
-    """Files named with a wanted plot id in each dir (each dir listed once per scan).
-
-    A finished ``.plot`` is not a temp file. A dir that cannot be listed is reported once, and
-    returned as broken so its jobs' usage shows as unknown rather than as zero.
-    """
-    files: dict[str, list[TempFile]] = {}
-    broken: set[str] = set()
-    for directory, plot_ids in wanted.items():
-        try:
-            for path, plot_id, size in _list_plot_files(directory, plot_ids):
-                files.setdefault(plot_id, []).append(TempFile(path=path, size_bytes=size))
-        except OSError as error:
-            broken.add(directory)
-            problems.append(f"dir {directory}: {error.strerror or error}")
-    return files, broken
-
-
-def _list_plot_files(directory: str, plot_ids: set[str]) -> Iterable[tuple[str, str, int]]:
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            name = entry.name
-            if name.endswith(".plot"):
-                continue
-            match = _PLOT_ID_RE.search(name)
-            if match is None or match.group(0) not in plot_ids:
-                continue
-            try:
-                size = entry.stat(follow_symlinks=False).st_size
-            except OSError:
-                continue  # deleted between the listing and the stat: the job just moved on
-            yield entry.path, match.group(0), size
+def _temp_key(job: Job) -> tuple[int, float, str | None]:
+    """Whose temp files a measure is: the job, and its plot (a log may start a second one)."""
+    return (job.pid, job.started_at, job.plot_id)
 
 
 def scan_once(
@@ -687,36 +705,80 @@ def scan_once(
     return snapshot
 
 
-def select_jobs(jobs: Sequence[Job], prefixes: Sequence[str]) -> tuple[list[Job], list[str]]:
-    """Jobs named by plot-id prefixes (``all`` for every job); second item: errors, one a prefix.
+#: How a job is named on the command line: a plot-id prefix, ``pid:N``, or ``all``.
+JOB_ID_HELP = "plot id prefixes (hex), pid:N, or 'all'"
+_ID_PREFIX_RE = re.compile(r"[0-9a-fA-F]{1,64}")
+_PID_ID_RE = re.compile(r"pid:([0-9]{1,10})", re.IGNORECASE)
 
-    A prefix that names several jobs, or none, is an error that lists the candidates; jobs whose
-    log has not named their plot id yet are listed by pid, since no prefix can name them.
+
+def job_id_errors(ids: Sequence[str]) -> list[str]:
+    """Usage errors for ``ids`` that cannot name a job, one line each (none: all can).
+
+    A job is named by a prefix of its plot id (hex digits), by ``pid:N`` (a job whose log has not
+    named its plot id yet, or two jobs with the same plot id), or by ``all``. Checked before any
+    scan, so a typo is a usage error rather than "no such job".
     """
-    chosen: list[Job] = list(jobs) if "all" in prefixes else []
-    errors: list[str] = []
-    for prefix in prefixes:
-        if prefix == "all":
+    return [
+        f"{text!r} is not a job id: give a plot id prefix (hex digits), pid:N, or all"
+        for text in ids
+        if text.lower() != "all"
+        and _ID_PREFIX_RE.fullmatch(text) is None
+        and _PID_ID_RE.fullmatch(text) is None
+    ]
+
+
+def select_jobs(jobs: Sequence[Job], ids: Sequence[str]) -> tuple[list[Job], list[str]]:
+    """Jobs named by ``ids`` (see :func:`job_id_errors`); second item: errors, one an id.
+
+    An id that names several jobs, or none, is an error that lists the candidates, each as
+    ``pid:N`` with its plot id prefix so the farmer can copy one; jobs whose log has not named
+    their plot id yet are listed by pid only.
+    """
+    errors = job_id_errors(ids)
+    if errors:
+        return [], errors
+    chosen: list[Job] = list(jobs) if any(text.lower() == "all" for text in ids) else []
+    for text in ids:
+        if text.lower() == "all":
             continue
-        lowered = prefix.lower()
-        matches = [job for job in jobs if job.plot_id and job.plot_id.startswith(lowered)]
-        if len(matches) == 1:
-            if matches[0] not in chosen:
-                chosen.append(matches[0])
-        elif not matches:
-            errors.append(f"no job with an id starting {prefix!r} ({_candidates(jobs)})")
+        pid_match = _PID_ID_RE.fullmatch(text)
+        if pid_match is not None:
+            pid = int(pid_match.group(1))
+            matches = [job for job in jobs if job.pid == pid]
+            if not matches:
+                errors.append(f"no job with pid {pid} ({_candidates(jobs)})")
         else:
-            names = ", ".join(job.plot_id[: len(lowered) + 4] for job in matches if job.plot_id)
-            errors.append(f"id prefix {prefix!r} is ambiguous: {names}")
+            prefix = text.lower()
+            matches = [job for job in jobs if job.plot_id and job.plot_id.startswith(prefix)]
+            if not matches:
+                errors.append(f"no job with an id starting {text!r} ({_candidates(jobs)})")
+            elif len(matches) > 1:
+                errors.append(_ambiguous(text, matches))
+                continue
+        for job in matches:
+            if job not in chosen:
+                chosen.append(job)
     return chosen, errors
+
+
+def _ambiguous(text: str, matches: Sequence[Job]) -> str:
+    names = ", ".join(_named(job, len(text) + 4) for job in matches)
+    if len({job.plot_id for job in matches}) == 1:
+        return (
+            f"id {text!r} names {len(matches)} jobs with the same plot id (a copied log?): "
+            f"name one by pid: {names}"
+        )
+    return f"id prefix {text!r} is ambiguous: {names}; give a longer prefix, or pid:N"
+
+
+def _named(job: Job, length: int = 8) -> str:
+    """``pid:N (plot-id prefix)``: how a job can be named, and how it is recognised."""
+    if job.plot_id:
+        return f"pid:{job.pid} ({job.plot_id[: max(length, 8)]})"
+    return f"pid:{job.pid} (no plot id in its log yet)"
 
 
 def _candidates(jobs: Sequence[Job]) -> str:
     if not jobs:
         return "no plot jobs are running"
-    named = [job.plot_id[:8] for job in jobs if job.plot_id]
-    unnamed = [f"pid {job.pid}" for job in jobs if not job.plot_id]
-    text = "running: " + ", ".join(named) if named else "running"
-    if unnamed:
-        text += f"{', ' if named else ': '}{', '.join(unnamed)} (no plot id in its log yet)"
-    return text
+    return "running: " + ", ".join(_named(job) for job in jobs)

@@ -170,7 +170,7 @@ def test_logs_takes_one_job_and_cannot_name_a_job_without_a_log(
     with running(argv, elsewhere) as proc:
         missing = cli("logs", other_id[:8], config=farm["config"])
     assert missing.returncode == 3 and "Traceback" not in missing.stderr
-    assert f"pid {proc.pid}" in missing.stderr and "no plot id" in missing.stderr
+    assert f"pid:{proc.pid}" in missing.stderr and "no plot id" in missing.stderr
 
 
 def test_dirs_and_dsched_show_each_dir_and_an_unplugged_one(farm: dict[str, Path]) -> None:

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from plotman_tui.farm import control
 from plotman_tui.farm.discovery import Scanner, select_jobs
-from plotman_tui.farm.model import JobStatus
+from plotman_tui.farm.model import Job, JobStatus
+from plotman_tui.plotters.chia import ChiaLogParser
 from plotman_tui.plotters.phase import Phase
+from plotman_tui.report import render_details, render_files, render_status
 from tests.fakejobs import chia_argv, install_fake_chia, k32_log, running, wait_until_running
 
 
@@ -490,3 +493,111 @@ def test_a_job_we_may_not_inspect_is_listed_with_the_reason(farm: dict[str, Path
     _, phase, problems = mine[0]
     assert phase is None
     assert any("permission denied" in problem for problem in problems)
+
+
+# -- one job's bad data costs only that job ----------------------------------------------------
+# A corrupt log once named a temp dir ending in a NUL byte; every scan then raised, so `status`,
+# `dirs` and `kill` of any other job ended in a traceback and nothing was plotted anywhere.
+
+
+def job_of(jobs: tuple[Job, ...], pid: int) -> Job:
+    (job,) = [job for job in jobs if job.pid == pid]
+    return job
+
+
+def healthy_job(farm: dict[str, Path], plot_id: str):  # type: ignore[no-untyped-def]
+    log = farm["logs"] / "healthy.log"
+    log.write_text(
+        k32_log(300, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+    )
+    name = f"plot-k32-2021-07-14-22-33-{plot_id}.plot"
+    (farm["tmp"] / f"{name}.table1.tmp").write_bytes(b"x" * 1000)
+    argv = chia_argv(farm["chia"], str(farm["tmp"]), str(farm["dst"]), tmp2=str(farm["tmp2"]))
+    return running(argv, log)
+
+
+def test_a_temp_dir_with_a_nul_byte_costs_nothing_not_even_its_own_job(
+    farm: dict[str, Path],
+) -> None:
+    corrupt_id, healthy_id = secrets.token_hex(32), secrets.token_hex(32)
+    corrupt_log = farm["logs"] / "corrupt.log"
+    corrupt_log.write_bytes(
+        f"Starting plotting progress into temporary dirs: {farm['tmp']} and {farm['tmp2']}".encode()
+        + b"\0\nID: "
+        + corrupt_id.encode()
+        + b"\n"
+    )
+    (farm["tmp"] / f"plot-k32-2021-07-14-22-33-{corrupt_id}.plot.table1.tmp").write_bytes(b"c")
+    corrupt_argv = chia_argv(farm["chia"], str(farm["tmp"]), str(farm["dst"]))
+    with running(corrupt_argv, corrupt_log) as corrupt, healthy_job(farm, healthy_id) as healthy:
+        snapshot = Scanner(farm["logs"]).scan()
+        bad, good = job_of(snapshot.jobs, corrupt.pid), job_of(snapshot.jobs, healthy.pid)
+        render_status(snapshot, 200)  # `status` shows both
+        # The corrupt job: its plot id and tmp dir are known, the impossible tmp2 dir is not.
+        assert bad.plot_id == corrupt_id
+        assert (bad.tmp_dir, bad.tmp2_dir) == (str(farm["tmp"]), None)
+        assert bad.tmp_usage_bytes == 1
+        # The other job is untouched, and can be killed by id.
+        assert good.tmp_usage_bytes == 1000
+        (chosen,), errors = select_jobs(snapshot.jobs, [healthy_id[:8]])
+        assert errors == [] and chosen == good
+        result = control.execute_kill(control.prepare_kill(chosen))
+        assert result.ok and len(result.deleted) == 1, result.message
+
+
+def test_an_unforeseen_failure_in_one_jobs_log_is_that_jobs_problem(
+    farm: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checks cannot foresee everything: whatever one job's log makes the parser do, the scan
+    goes on and says which job and why."""
+    original = ChiaLogParser._line
+
+    def fragile(self: ChiaLogParser, line: str) -> None:
+        if line.startswith("TRIGGER"):
+            raise RuntimeError("a parser bug")
+        original(self, line)
+
+    monkeypatch.setattr(ChiaLogParser, "_line", fragile)
+    plot_id = secrets.token_hex(32)
+    log = farm["logs"] / "fragile.log"
+    log.write_text(
+        k32_log(20, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+        + "TRIGGER\n"
+    )
+    argv = chia_argv(farm["chia"], str(farm["tmp"]), str(farm["dst"]), tmp2=str(farm["tmp2"]))
+    with running(argv, log) as fragile_job, healthy_job(farm, secrets.token_hex(32)) as healthy:
+        scanner = Scanner(farm["logs"])
+        snapshot = scanner.scan()
+        again = scanner.scan()  # the problem stays with the job while it runs
+    job = job_of(snapshot.jobs, fragile_job.pid)
+    assert job.plot_id == plot_id  # what was read before the failure counts
+    assert any(str(log) in p and "RuntimeError: a parser bug" in p for p in job.problems)
+    assert job_of(again.jobs, fragile_job.pid).problems == job.problems
+    assert job_of(snapshot.jobs, healthy.pid).problems == ()
+
+
+def test_an_unforeseen_failure_listing_one_jobs_temp_files_is_that_jobs_problem(
+    farm: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    own_tmp = tmp_path / "own-tmp"
+    own_tmp.mkdir()
+    real_job_dirs = control._job_dirs
+
+    def fragile(job: Job, notes: list[str]) -> list[control._Dir]:
+        if job.tmp_dir == str(own_tmp):
+            raise ValueError("a path no check foresaw")
+        return real_job_dirs(job, notes)
+
+    monkeypatch.setattr(control, "_job_dirs", fragile)
+    plot_id = secrets.token_hex(32)
+    log = farm["logs"] / "fragile.log"
+    log.write_text(k32_log(20, plot_id=plot_id, tmp=own_tmp, tmp2=farm["tmp2"], dst=farm["dst"]))
+    argv = chia_argv(farm["chia"], str(own_tmp), str(farm["dst"]), tmp2=str(farm["tmp2"]))
+    with running(argv, log) as fragile_job, healthy_job(farm, secrets.token_hex(32)) as healthy:
+        snapshot = Scanner(farm["logs"]).scan()
+    job = job_of(snapshot.jobs, fragile_job.pid)
+    assert job.tmp_usage_bytes is None and job.plot_id == plot_id
+    assert any("temp files" in p and "a path no check foresaw" in p for p in job.problems)
+    assert job_of(snapshot.jobs, healthy.pid).tmp_usage_bytes == 1000
+    render_details(job)
+    render_files(job)
