@@ -31,6 +31,7 @@ import contextlib
 import gc
 import os
 import shlex
+import signal
 import subprocess
 import threading
 import time
@@ -52,13 +53,14 @@ from plotman_tui.config.schema import Config
 from plotman_tui.farm.actionlog import ActionLog, default_action_log
 from plotman_tui.farm.archive.engine import ArchivingEngine
 from plotman_tui.farm.archive.space import SpaceMonitor
-from plotman_tui.farm.control import KillPlan, cancel_kill
+from plotman_tui.farm.control import KillPlan
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.engine import EventKind, PlottingEngine
+from plotman_tui.farm.jobcontrol import StopSignals, release_held, signal_words
 from plotman_tui.farm.lock import default_lock
 from plotman_tui.farm.model import Job, Snapshot
 from plotman_tui.farm.wiring import archiving_engine
-from plotman_tui.tui import job_control
+from plotman_tui.tui import job_control, textual_hacks
 from plotman_tui.tui.feeds import (
     ACTION_LOG_INTERVAL_S,
     ARCHIVE_INTERVAL_S,
@@ -87,7 +89,7 @@ from plotman_tui.tui.poller import Poller
 from plotman_tui.tui.screens.dashboard import DashboardScreen
 from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.job_screen import JobScreen
-from plotman_tui.tui.screens.kill_screen import KillScreen
+from plotman_tui.tui.screens.kill_screen import KillAnswer, KillScreen
 from plotman_tui.tui.view import (
     ArchivingState,
     DashboardState,
@@ -186,6 +188,7 @@ class DashboardApp(App[int]):
         self.jobs_order = SortOrder()
         self.filter_text = ""
         self.action_log = action_log
+        self.control = job_control.controller(action_log)
         self._engine = engine
         self._archiver = archiver
         self.plotting_feed: PlottingFeed | None = None
@@ -198,10 +201,13 @@ class DashboardApp(App[int]):
         self._log_watch_worker: Worker[None] | None = None
         # The feed's number of the jobs shown (see LogsRead): older news of them is passed over.
         self._jobs_sequence = 0
-        # A job stopped for the kill question. Set from the worker thread that stopped it, so a
-        # quit at any moment finds it and lets the job run on (see close_feeds).
+        # The job stopped for the kill question. Set from the worker thread that stopped it;
+        # whatever closes the app lets it (and any job held for a kill) run on: close_feeds.
         self._pending_kill: KillPlan | None = None
         self._kill_lock = threading.Lock()
+        # Why the app stops, when something other than a key stops it (a signal).
+        self._stop_why: str | None = None
+        self._signal_loop: asyncio.AbstractEventLoop | None = None
         self._notified: set[str] = set()
         # What the last pass shown had of the jobs (see on_pass_completed), and when the
         # columns that move by themselves are due anyway.
@@ -233,6 +239,28 @@ class DashboardApp(App[int]):
 
     # -- starting and stopping -------------------------------------------------------------------
 
+    def on_mount(self) -> None:
+        self._signal_loop = asyncio.get_running_loop()
+        if self._stop_why is not None:  # a stop signal came while the app started
+            self._stop(self._stop_why)
+
+    def stop_on_signal(self, signum: signal.Signals) -> None:
+        """From a signal handler (see :class:`~plotman_tui.farm.jobcontrol.StopSignals`): the
+        app closes as on ctrl+q, and says why. Only schedules: a handler may take no lock."""
+        why = signal_words(signum)
+        self._stop_why = why
+        if signum == signal.SIGHUP:
+            textual_hacks.forget_the_terminal()  # it is gone: closing must not wait on it
+        loop = self._signal_loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._stop, why)
+
+    def _stop(self, why: str) -> None:
+        self._stop_why = why
+        # Let the jobs go first: a terminal that hung up may keep the app from closing cleanly.
+        self.close_feeds()
+        self.exit(EXIT_OK)
+
     def on_ready(self) -> None:
         # Ready, not Mount: the dashboard's widgets exist only once the first frame is drawn;
         # data that came before is kept in the state and shown now.
@@ -248,6 +276,7 @@ class DashboardApp(App[int]):
             return
         if self.action_log is None:
             self.action_log = default_action_log()
+            self.control = job_control.controller(self.action_log)
         engine = self._engine or build_engine(self.config)
         dirs = configured_tmp_dirs(self.config)
         tmp2 = configured_tmp2_dir(self.config)
@@ -349,16 +378,16 @@ class DashboardApp(App[int]):
                     await asyncio.wait_for(worker.wait(), SPACE_STOP_S)
 
     def close_feeds(self) -> None:
-        """Stop the workers, give the locks up, and let a job held for a kill go on."""
+        """Let every job held for a kill run on, stop the workers and give the locks up."""
         with self._kill_lock:
             if self._feeds_closed:
                 return
             self._feeds_closed = True
-            plan, self._pending_kill = self._pending_kill, None
+            self._pending_kill = None
+        # Never leave a job stopped behind a question nobody answers; each is recorded with why.
+        release_held(self._closing_why())
         for poller in self.pollers.values():
             poller.stop()
-        if plan is not None:
-            cancel_kill(plan)  # never leave a job stopped behind a question nobody answers
         if self.plotting_feed is not None:
             self.plotting_feed.close()  # waits for a pass under way: the engine is not shared
         if self.archiving_feed is not None:
@@ -367,6 +396,13 @@ class DashboardApp(App[int]):
             if stop is not None:
                 with contextlib.suppress(RuntimeError):  # called again after the loop closed
                     stop.set()
+
+    def _closing_why(self) -> str:
+        if self._stop_why is not None:
+            return self._stop_why
+        if self.return_code not in (None, EXIT_OK):
+            return "the dashboard stopped on an error"  # Textual exits with 1 on an exception
+        return "the dashboard quit"
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         for poller in self.pollers.values():
@@ -495,17 +531,17 @@ class DashboardApp(App[int]):
     def on_kill_prepared(self, message: KillPrepared) -> None:
         self.push_screen(KillScreen(message.plan), self._kill_answered)
 
-    def _kill_answered(self, kill: bool | None) -> None:
+    def _kill_answered(self, answer: KillAnswer | None) -> None:
         with self._kill_lock:
             plan, self._pending_kill = self._pending_kill, None
         if plan is None:
             return  # the app is closing: close_feeds let the job run on
-        log = self.action_log
-        if kill:
+        if answer is not None and answer.kill:
             self.notify(f"killing pid {plan.job.pid}…", title="kill", timeout=4)
-            self._in_thread(partial(job_control.finish_kill, log, plan))
+            self._in_thread(partial(job_control.finish_kill, self.control, plan))
         else:
-            self._in_thread(partial(job_control.call_off_kill, plan))
+            why = answer.why if answer is not None else "the question closed"
+            self._in_thread(partial(job_control.call_off_kill, self.control, plan, why))
 
     # -- showing ---------------------------------------------------------------------------------
 
@@ -601,7 +637,7 @@ class DashboardApp(App[int]):
             self.plotting_feed.set_plotting(enabled)
         self._wake("engine")
         if self.live:
-            self._in_thread(partial(job_control.switch, self.action_log, "plotting", enabled))
+            self._in_thread(partial(job_control.switch, self.control, "plotting", enabled))
         self.notify(
             "plotting resumed: new jobs start on schedule"
             if enabled
@@ -614,12 +650,12 @@ class DashboardApp(App[int]):
     def action_suspend_job(self) -> None:
         job = self._target_job()
         if job is not None:
-            self._in_thread(partial(job_control.signal_job, self.action_log, "suspend", job))
+            self._in_thread(partial(job_control.signal_job, self.control, "suspend", job))
 
     def action_resume_job(self) -> None:
         job = self._target_job()
         if job is not None:
-            self._in_thread(partial(job_control.signal_job, self.action_log, "resume", job))
+            self._in_thread(partial(job_control.signal_job, self.control, "resume", job))
 
     def action_kill_job(self) -> None:
         job = self._target_job()
@@ -634,15 +670,19 @@ class DashboardApp(App[int]):
 
     def _prepare_kill(self, job: Job) -> None:
         """In a worker thread: stop the job and list its files, then ask (unless closing)."""
-        message = job_control.plan_kill(self.action_log, job)
+        message = job_control.plan_kill(self.control, job)
         if isinstance(message, KillPrepared):
             with self._kill_lock:
-                if not self._feeds_closed and self._pending_kill is None:
+                closing = self._feeds_closed
+                if not closing and self._pending_kill is None:
                     self._pending_kill = message.plan
                     self.post_message(message)
                     return
-            cancel_kill(message.plan)  # quitting, or a second question: the job runs on
-            return
+            # Quitting, or a second question: the job runs on.
+            why = self._closing_why() if closing else "a kill question is open already"
+            message = job_control.call_off_kill(self.control, message.plan, why)
+            if closing:
+                return
         self.post_message(message)
 
     def action_pager(self) -> None:
@@ -738,7 +778,7 @@ class DashboardApp(App[int]):
             self.archiving_feed.set_archiving(enabled)
         self._wake("archiving")
         if self.live:
-            self._in_thread(partial(job_control.switch, self.action_log, "archiving", enabled))
+            self._in_thread(partial(job_control.switch, self.control, "archiving", enabled))
         self.notify(
             "archiving resumed: finished plots move to the farmer"
             if enabled
@@ -821,9 +861,12 @@ def run_dashboard(
         archiver=archiving_engine(config, None),
         freeze_gc=True,
     )
-    try:
-        app.run()
-    finally:
-        app.close_feeds()
-        scanner.save_cache(cache)
+    # A hangup (an SSH session gone), SIGTERM or SIGINT closes the app as ctrl+q does, so a
+    # job stopped for the kill question runs on. The handlers stay until close_feeds is done.
+    with StopSignals(app.stop_on_signal):
+        try:
+            app.run()
+        finally:
+            app.close_feeds()
+            scanner.save_cache(cache)
     return EXIT_OK if app.return_code in (None, 0) else app.return_code

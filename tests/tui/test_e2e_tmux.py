@@ -26,7 +26,7 @@ import pytest
 from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.model import JobStatus
 from plotman_tui.farm.procfs import sample_process
-from plotman_tui.sandbox import make_sandbox, start_plot
+from plotman_tui.sandbox import Sandbox, StartedPlot, make_sandbox, start_plot
 from tests.conftest import require_chiapos, require_real, wait_for
 from tests.tui.tmux import TmuxSession, tmux_available
 
@@ -46,6 +46,40 @@ def job_rows(screen: str) -> list[str]:
 def job_line(screen: str, short_id: str) -> str:
     """The job's row in the table (the filter line names the plot id too)."""
     return next((line for line in job_rows(screen) if line.strip(" │").startswith(short_id)), "")
+
+
+def start_stopped_plot(farm: Sandbox) -> tuple[StartedPlot, str]:
+    """A k22 job, stopped (SIGSTOP) once its log names its plot id so that it waits for the
+    test however long that takes, and the id's first 8 characters. :func:`end_plot` ends it."""
+    plot = start_plot(farm, k=22)
+    try:
+        line = wait_for(
+            lambda: next(
+                (x for x in plot.log_path.read_text().splitlines() if x.startswith("ID: ")), None
+            ),
+            30,
+            "the job's plot id in its log",
+        )
+        os.killpg(plot.popen.pid, signal.SIGSTOP)
+    except BaseException:
+        end_plot(plot)
+        raise
+    return plot, line.split()[1][:8]
+
+
+def end_plot(plot: StartedPlot) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(plot.popen.pid, signal.SIGKILL)
+    plot.popen.wait(30)
+
+
+def filter_to(tmux: TmuxSession, short_id: str) -> None:
+    """Leave the job alone in the table, with the keys back on the table (the cursor on it)."""
+    tmux.send("/")
+    tmux.send(short_id, literal=True)
+    tmux.send("Enter")
+    # The filter field closes: its border goes, the table has the keys again.
+    tmux.wait_for(lambda s: "jobs 1/" in s and "filter:" not in s, SHOWN_S, "filtered")
 
 
 @pytest.fixture
@@ -71,18 +105,9 @@ def test_keys_in_a_real_terminal_and_q_leaves_the_job_running(
     assert "global_max_jobs = 1" in config.read_text()
     data = tmp_path / "data"
     env = {"PLOTMAN_TUI_DATA_DIR": str(data), "PLOTMAN_TUI_CACHE_DIR": str(tmp_path / "cache")}
-    job = start_plot(farm, k=22)
+    job, short_id = start_stopped_plot(farm)
     pid = job.popen.pid
     try:
-        line = wait_for(
-            lambda: next(
-                (x for x in job.log_path.read_text().splitlines() if x.startswith("ID: ")), None
-            ),
-            30,
-            "the job's plot id in its log",
-        )
-        short_id = line.split()[1][:8]
-        os.killpg(pid, signal.SIGSTOP)  # it waits for the test, however long that takes
         with TmuxSession(tmp_path, width=120, height=40) as tmux:
             tmux.start([str(PLOTMAN_TUI), "--config", str(config), "--no-autostart-plotting"], env)
             screen = tmux.wait_for(lambda s: job_line(s, short_id), SHOWN_S, "the job in the table")
@@ -98,11 +123,7 @@ def test_keys_in_a_real_terminal_and_q_leaves_the_job_running(
             tmux.wait_for(lambda s: not job_rows(s), SHOWN_S, "the filter hiding every job")
             tmux.send("Escape")
             tmux.wait_for(lambda s: job_line(s, short_id), SHOWN_S, "the filter cleared")
-            tmux.send("/")
-            tmux.send(short_id, literal=True)
-            tmux.send("Enter")
-            # The filter field closes: its border goes, the table has the keys again.
-            tmux.wait_for(lambda s: "jobs 1/" in s and "filter:" not in s, SHOWN_S, "filtered")
+            filter_to(tmux, short_id)
             # Alone in the table, the job's row has room for every column (other jobs on the
             # machine may have long dirs that leave no room for the state column).
             tmux.wait_for(lambda s: "STP" in job_line(s, short_id), SHOWN_S, "the job stopped")
@@ -136,9 +157,7 @@ def test_keys_in_a_real_terminal_and_q_leaves_the_job_running(
             ("pause", None),
         ]
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        job.popen.wait(30)
+        end_plot(job)
 
 
 def test_screen_256color_at_80x24_resizes_below_the_minimum_and_back(tmp_path: Path) -> None:

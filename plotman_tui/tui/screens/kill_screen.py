@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -32,12 +33,26 @@ def plan_text(plan: KillPlan) -> Group:
     return Group(*parts)
 
 
-class KillScreen(ModalScreen[bool]):
-    """Answers True to kill (and delete the listed temp files), False to let the job run on."""
+@dataclass(frozen=True)
+class KillAnswer:
+    """Kill (and delete the listed temp files), or let the job run on: ``why`` not, for the
+    action log."""
+
+    kill: bool
+    why: str = ""
+
+
+class KillScreen(ModalScreen[KillAnswer]):
+    """The question; every way out of it but ``y`` lets the job run on."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Kill"),
-        Binding("n,escape", "answer(False)", "Cancel"),
+        Binding("y", "kill", "Kill"),
+        Binding("n", "cancel('answered no')", "Cancel"),
+        Binding("escape", "cancel('escape pressed')", "Cancel", show=False),
+        # Keys that leave a screen elsewhere leave this one as a cancel: q closes the other
+        # screens, and ctrl+c is what a farmer presses to get out of anything.
+        Binding("q", "cancel('q pressed')", show=False),
+        Binding("ctrl+c", "cancel('ctrl+c pressed')", show=False),
     ]
 
     def __init__(self, plan: KillPlan) -> None:
@@ -62,7 +77,13 @@ class KillScreen(ModalScreen[bool]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        self.dismiss(event.button.id == "kill-yes")
+        if event.button.id == "kill-yes":
+            self.action_kill()
+        else:
+            self.action_cancel("cancel pressed")
 
-    def action_answer(self, kill: bool) -> None:
-        self.dismiss(kill)
+    def action_kill(self) -> None:
+        self.dismiss(KillAnswer(kill=True))
+
+    def action_cancel(self, why: str) -> None:
+        self.dismiss(KillAnswer(kill=False, why=why))
