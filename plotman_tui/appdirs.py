@@ -1,4 +1,5 @@
-"""Where plotman-tui keeps its own files (the config's dir is the config module's business).
+"""Where plotman-tui keeps its own files (the config's dir is the config module's business),
+and how it reads a small file of its own without hanging on a FIFO or a device.
 
 - the data dir: the action log and the scheduler lock (``$PLOTMAN_TUI_DATA_DIR`` overrides);
 - the cache dir: derived state that can be deleted at any time (``$PLOTMAN_TUI_CACHE_DIR``).
@@ -6,7 +7,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 
@@ -28,3 +31,63 @@ def cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("plotman-tui"))
+
+
+class NotRegularFileError(OSError):
+    """A path that should be a small file of ours is a FIFO, a device or a socket."""
+
+
+class FileTooLargeError(OSError):
+    """A file of ours larger than it can be (``/dev/zero`` copied in, the wrong file named)."""
+
+
+_KINDS = (
+    (stat.S_ISREG, "a regular file"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """``st_mode`` in words: "a regular file", "a directory", "a FIFO" ..."""
+    return next((name for test, name in _KINDS if test(mode)), "not a file")
+
+
+def read_regular_file(path: Path, max_bytes: int, *, tail: bool = False) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``max_bytes`` of them.
+
+    A FIFO would block the read until a writer comes, and ``/dev/zero`` never ends: the file is
+    opened without blocking and anything but a regular file is refused (NotRegularFileError;
+    IsADirectoryError for a dir). A larger file raises FileTooLargeError, or with ``tail`` gives
+    its last ``max_bytes``. Other errors are open's and read's own OSErrors.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        if not stat.S_ISREG(info.st_mode):
+            kind = file_kind(info.st_mode)
+            raise NotRegularFileError(errno.EINVAL, f"{kind}, not a regular file", str(path))
+        if info.st_size > max_bytes:
+            if not tail:
+                raise FileTooLargeError(
+                    errno.EFBIG, f"{info.st_size} bytes, more than {max_bytes}", str(path)
+                )
+            os.lseek(fd, info.st_size - max_bytes, os.SEEK_SET)
+        chunks = []
+        left = max_bytes + 1  # one more: a file that grew past the limit since the fstat
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > max_bytes:
+        if not tail:
+            raise FileTooLargeError(errno.EFBIG, f"more than {max_bytes} bytes", str(path))
+        data = data[-max_bytes:]
+    return data

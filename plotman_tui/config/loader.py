@@ -17,6 +17,7 @@ import json
 import os
 import posixpath
 import re
+import shlex
 import tomllib
 import types
 import typing
@@ -26,6 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
+from plotman_tui.appdirs import FileTooLargeError, NotRegularFileError, read_regular_file
 from plotman_tui.config.errors import ConfigError, KeyPath, format_key_path
 from plotman_tui.config.positions import KeyLines, scan_key_lines
 from plotman_tui.config.rsync_rules import unsafe_rsync_option
@@ -97,6 +99,8 @@ _EXISTING_DIRS: Final = frozenset(
     }
 )
 
+_LOG_DIR: Final = (LoggingConfig, "plots")
+
 # Fields of the schema that are not keys of the file.
 _NOT_IN_FILE: Final = frozenset({(Config, "source")})
 
@@ -150,11 +154,21 @@ class _Invalid:
 _INVALID: Final = _Invalid()
 
 
+#: A config file is a few KiB; anything much larger is not one (and is not read whole).
+MAX_CONFIG_BYTES: Final = 1024 * 1024
+
+
 def resolve_config_path(cli_value: str | None) -> Path:
-    """The config file to use: ``--config``, else ``$PLOTMAN_TUI_CONFIG``, else the user default."""
-    if cli_value:
+    """The config file to use: ``--config``, else ``$PLOTMAN_TUI_CONFIG``, else the user default.
+
+    An empty ``--config`` is a mistake (ConfigError), not a request for the default; an empty
+    variable counts as unset, as the XDG variables do.
+    """
+    if cli_value is not None:
+        if not cli_value.strip():
+            raise ConfigError("--config needs a path to a config file (it was given an empty one)")
         return Path(cli_value).expanduser()
-    from_env = os.environ.get(CONFIG_ENV_VAR)
+    from_env = os.environ.get(CONFIG_ENV_VAR, "").strip()
     if from_env:
         return Path(from_env).expanduser()
     import platformdirs  # only when neither --config nor the variable says where
@@ -167,11 +181,18 @@ def load_config(path: Path, *, check_dirs: bool = True) -> Config:
     path = Path(path).expanduser()
     try:
         # utf-8-sig: tolerate the byte-order mark some Windows editors write.
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"no config file here; {GENERATE_HINT}", source=path) from None
     except IsADirectoryError:
         raise ConfigError("is a directory, not a config file", source=path) from None
+    except NotRegularFileError as error:
+        message = f"is {error.strerror}: name the config file itself"
+        raise ConfigError(message, source=path) from None
+    except FileTooLargeError:
+        size = f"{MAX_CONFIG_BYTES // 1024} KiB"
+        message = f"larger than {size}, so not a config file (is it the right path?)"
+        raise ConfigError(message, source=path) from None
     except UnicodeDecodeError as error:
         raise ConfigError(
             f"not UTF-8 text (bad byte at offset {error.start})", source=path
@@ -196,6 +217,8 @@ def parse_config(text: str, source: Path | None = None, *, check_dirs: bool = Tr
     base_dir = Path(source).absolute().parent if source is not None else None
     reader = _Reader(scan_key_lines(text), source, base_dir, check_dirs)
     config = reader.read_dataclass(Config, data, ())
+    if isinstance(config, Config):
+        reader.check_archive_dirs_apart(config)
     if reader.problems:
         raise ConfigError.from_problems(reader.problems)
     assert isinstance(config, Config)  # no problems means every value was read
@@ -502,16 +525,23 @@ class _Reader:
             return text
         result = self.to_path(text)
         if (cls, name) in _EXISTING_DIRS and self.check_dirs:
-            return self._check_dir(result, path)
+            # The log dir is made by the first job started: missing, it is only a warning.
+            return self._check_dir(result, path, missing_ok=(cls, name) == _LOG_DIR)
         return result
 
-    def _check_dir(self, directory: Path, path: KeyPath) -> Path | _Invalid:
+    def _check_dir(
+        self, directory: Path, path: KeyPath, *, missing_ok: bool = False
+    ) -> Path | _Invalid:
         if directory.is_dir():
             return directory
         if directory.exists():
             return self.problem(path, f"not a directory: {directory}")
+        if missing_ok:
+            return directory
         return self.problem(
-            path, f"directory does not exist: {directory} (create it or fix the path)"
+            path,
+            f"directory does not exist: {directory} (create it with "
+            f"mkdir -p {shlex.quote(str(directory))}, or fix the path)",
         )
 
     def _path_list(
@@ -639,6 +669,34 @@ class _Reader:
         return tuple(targets) if ok else _INVALID
 
     # -- rules across keys -----------------------------------------------------------------------
+    def check_archive_dirs_apart(self, config: Config) -> None:
+        """A local target's archive dir must not be, be inside or contain a tmp or dst dir: the
+        archiver would move plots onto themselves or into the plotter's way. Compared as written
+        (normalised) always, and through symlinks too when ``check_dirs`` allows disk access."""
+        dirs = config.directories
+        plotting_dirs: list[tuple[KeyPath, Path]] = [
+            *((("directories", "tmp", i), path) for i, path in enumerate(dirs.tmp)),
+            *((("directories", "tmp2"), path) for path in [dirs.tmp2] if path is not None),
+            *((("directories", "dst", i), path) for i, path in enumerate(dirs.dst)),
+        ]
+        spell = os.path.realpath if self.check_dirs else os.path.normpath
+        plotting = [(key, str(path), spell(path)) for key, path in plotting_dirs]
+        for t, target in enumerate(config.archiving.targets):
+            if target.type is not TargetType.LOCAL:
+                continue
+            for a, archive_dir in enumerate(target.archive_dirs):
+                archive = spell(archive_dir)
+                for key, shown, other in plotting:
+                    relation = _nesting(archive, other)
+                    if relation is None:
+                        continue
+                    self.problem(
+                        ("archiving", "targets", t, "archive_dirs", a),
+                        f"{archive_dir} {relation} {format_key_path(key)} ({shown}): an archive "
+                        "dir must be a disk of its own, apart from the tmp and dst dirs",
+                    )
+                    break
+
     def _check_dataclass(
         self, instance: object, table: Mapping[str, object], path: KeyPath
     ) -> object:
@@ -844,6 +902,18 @@ class _Reader:
         # A misspelt variable is the likelier cause of a missing one: report only that.
         if not unknown and needed not in command_variables(argv):
             self.problem(path, f"must use {{{needed}}} ({variables[needed]})")
+
+
+def _nesting(path: str, other: str) -> str | None:
+    """How absolute ``path`` lies to ``other``: "is", "is inside", "contains", or None."""
+    if path == other:
+        return "is"
+    common = os.path.commonpath([path, other])
+    if common == other:
+        return "is inside"
+    if common == path:
+        return "contains"
+    return None
 
 
 def _did_you_mean_variable(name: str, known: Sequence[str]) -> str:

@@ -14,6 +14,7 @@ when reading, never an error.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import math
@@ -27,11 +28,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from plotman_tui.appdirs import data_dir
-from plotman_tui.farm.units import local_time
+from plotman_tui.appdirs import data_dir, read_regular_file
+from plotman_tui.farm.units import human_bytes, human_duration, local_time
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_KEEP = 3
+# How much of one log file is read at most: a few times max_bytes, and never less than the
+# floor (a line longer than max_bytes gets a file of its own, and must still be read).
+_READ_FACTOR = 4
+_READ_FLOOR = 64 * 1024 * 1024
 
 #: The fields every entry has; anything else in a line is an extra field.
 CORE_FIELDS = ("time", "action", "plot_id", "pid", "argv", "reason", "result")
@@ -252,9 +257,15 @@ class ActionLog:
     # -- reading -----------------------------------------------------------------------------
 
     def entries(self, since: float | None = None) -> list[ActionEntry]:
-        """Every readable entry, oldest first, from ``since`` (epoch seconds) on if given."""
-        if not self.path.parent.is_dir():
+        """Every readable entry, oldest first, from ``since`` (epoch seconds) on if given.
+
+        No log yet is no entries; a log that is there but cannot be read (no permission, a dir
+        or a FIFO in its place) raises OSError, whose ``strerror`` says why.
+        """
+        if not self.path.parent.exists():
             return []
+        if not self.path.parent.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(self.path.parent))
         try:
             lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError:
@@ -279,10 +290,12 @@ class ActionLog:
                     found.append(entry)
         return found
 
-    @staticmethod
-    def _read(path: Path) -> bytes:
+    def _read(self, path: Path) -> bytes:
         try:
-            return path.read_bytes()
+            # A file grows past max_bytes only by one long line; a much larger one is not ours
+            # as written: its newest part is read (a cut first line is skipped as damaged).
+            limit = max(_READ_FACTOR * self.max_bytes, _READ_FLOOR)
+            return read_regular_file(path, limit, tail=True)
         except FileNotFoundError:
             return b""
 
@@ -292,12 +305,14 @@ def default_action_log() -> ActionLog:
     return ActionLog(data_dir() / "actions.jsonl")
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+# "-5h" reads as "5h": an age is always back from now (argparse needs --since=-5h for it).
+_DURATION = re.compile(r"^\s*-?\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_since(text: str, now: float) -> float:
-    """``--since``: ``90s``, ``30m``, ``2h``, ``1d``, ``1w`` ago, or an ISO date or time.
+    """``--since``: ``90s``, ``30m``, ``2h``, ``1d``, ``1w`` ago (``-2h`` too), or an ISO date
+    or time.
 
     A date or time without a zone is local time. Returns epoch seconds; ``ValueError`` with
     the accepted forms otherwise.
@@ -319,10 +334,45 @@ def parse_since(text: str, now: float) -> float:
     return when.timestamp()
 
 
-def format_entry(entry: ActionEntry) -> str:
-    """One line for humans: local time, action, plot id prefix, pid, result, reason."""
+def format_entry(entry: ActionEntry, *, details: bool = False) -> str:
+    """One line for humans: local time, action, plot id prefix, pid, result, reason; with
+    ``details``, also what the extras say (the dirs a job started on, a transfer's size and
+    speed, the space a kill freed), as ``history --json`` has them."""
     plot = entry.plot_id[:_PLOT_ID_SHOWN] if entry.plot_id else "-"
     pid = str(entry.pid) if entry.pid is not None else "-"
     reason = " ".join(entry.reason.split())  # one line, whatever the reason held
     line = f"{local_time(entry.time)}  {entry.action:<8}  {plot:<8}  pid {pid:<7}  {entry.result}"
-    return f"{line}  {reason}" if reason else line
+    line = f"{line}  {reason}" if reason else line
+    told = _details(entry.extra) if details else ""
+    return f"{line}  [{told}]" if told else line
+
+
+def _details(extra: Mapping[str, Any]) -> str:
+    """The extras a person asks about, in words; values of the wrong type are left out."""
+
+    def text(key: str) -> str | None:
+        value = extra.get(key)
+        return " ".join(value.split()) if isinstance(value, str) and value else None
+
+    def number(key: str) -> float | None:
+        value = extra.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value) if math.isfinite(value) else None
+
+    parts = []
+    tmp, dst = text("tmp"), text("dst")
+    if tmp or dst:
+        parts.append(f"{tmp or '?'} -> {dst or '?'}")
+    size, seconds, rate = number("bytes"), number("seconds"), number("mb_per_s")
+    if size is not None:
+        parts.append(human_bytes(int(size)))
+    if rate is not None and seconds is not None and seconds > 0:
+        parts.append(f"{rate:g} MB/s in {human_duration(seconds)}")
+    target, archive_dir = text("target"), text("archive_dir")
+    if target or archive_dir:
+        parts.append(f"to {target or '?'}:{archive_dir or '?'}")
+    freed = number("freed_bytes")
+    if freed is not None:
+        parts.append(f"freed {human_bytes(int(freed))}")
+    return ", ".join(parts)

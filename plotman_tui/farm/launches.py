@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plotman_tui.appdirs import read_regular_file
 from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.farm.procfs import sample_process
 from plotman_tui.farm.scheduler import PendingStart
@@ -222,7 +223,8 @@ def load_state(path: Path) -> tuple[list[Launch], BackOff, str | None]:
     A missing file is an empty state; an unreadable or foreign one is reported and ignored.
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # A FIFO or a device in its place must not hang the loop: regular files only, capped.
+        data = json.loads(read_regular_file(path, 16 * 1024 * 1024).decode("utf-8"))
     except FileNotFoundError:
         return [], BackOff(), None
     except (OSError, ValueError) as error:

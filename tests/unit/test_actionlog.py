@@ -318,6 +318,9 @@ NOW = 1_800_000_000.0
         ("1.5h", 5400),
         (" 2H ", 7200),
         ("0m", 0),
+        # An age always counts back from now: "-5h" is "5h" (`history --since -5h`).
+        ("-5h", 5 * 3600),
+        (" - 30m", 30 * 60),
     ],
 )
 def test_parse_since_ages(text: str, ago: float) -> None:
@@ -338,7 +341,9 @@ def test_parse_since_dates() -> None:
     assert parse_since("2026-11-24 14:02", NOW) == datetime(2026, 11, 24, 14, 2).timestamp()
 
 
-@pytest.mark.parametrize("text", ["", "2x", "h", "-2h", "yesterday", "2 hours", "2026-13-01"])
+@pytest.mark.parametrize(
+    "text", ["", "2x", "h", "-2x", "--2h", "+2h", "yesterday", "2 hours", "2026-13-01"]
+)
 def test_parse_since_refuses_other_text_clearly(text: str) -> None:
     with pytest.raises(ValueError, match=r"give an age like 90s, 30m, 2h, 1d") as caught:
         parse_since(text, NOW)
@@ -373,3 +378,64 @@ def test_format_entry_is_one_readable_line() -> None:
 def test_format_entry_without_ids() -> None:
     line = format_entry(ActionEntry(time=NOW, action="start", result="error: no such file"))
     assert line == f"{local_time(NOW)}  start     -         pid -        error: no such file"
+
+
+def test_format_entry_with_details_says_what_the_json_has() -> None:
+    start = ActionEntry(
+        time=NOW,
+        action="start",
+        pid=4321,
+        result="ok",
+        reason="tmp 0 is free",
+        extra={"tmp": "/mnt/tmp/0", "dst": "/mnt/dst/1", "log": "/logs/x.log", "nice": 15},
+    )
+    assert format_entry(start).endswith("tmp 0 is free")  # the dashboard's short line
+    assert format_entry(start, details=True).endswith("tmp 0 is free  [/mnt/tmp/0 -> /mnt/dst/1]")
+    transfer = ActionEntry(
+        time=NOW,
+        action="transfer",
+        plot_id=PLOT_ID,
+        pid=99,
+        result="ok",
+        extra={
+            "target": "farmer",
+            "archive_dir": "/farm/disk00",
+            "bytes": 108 * 1024**3,
+            "seconds": 900.0,
+            "mb_per_s": 128.85,
+            "source": "/mnt/dst/1/plot-k32-x.plot",
+        },
+    )
+    line = format_entry(transfer, details=True)
+    assert "\n" not in line
+    assert line.endswith("[108 GiB, 128.85 MB/s in 15m, to farmer:/farm/disk00]"), line
+    kill = ActionEntry(time=NOW, action="kill", pid=7, extra={"freed_bytes": 2048})
+    assert format_entry(kill, details=True).endswith("[freed 2.0 KiB]")
+    # Extras of the wrong type (a hand edit) are left out rather than shown wrong.
+    odd = ActionEntry(time=NOW, action="transfer", extra={"bytes": "lots", "mb_per_s": True})
+    assert format_entry(odd, details=True) == format_entry(odd)
+
+
+def test_entries_of_a_log_that_cannot_be_read_raise_saying_why(tmp_path: Path) -> None:
+    assert ActionLog(tmp_path / "absent" / "actions.jsonl").entries() == []  # none yet
+    data_file = tmp_path / "data"
+    data_file.write_text("a file where the data dir should be")
+    with pytest.raises(NotADirectoryError):
+        ActionLog(data_file / "actions.jsonl").entries()
+    data = tmp_path / "d"
+    (data / "actions.jsonl").mkdir(parents=True)
+    with pytest.raises(IsADirectoryError):
+        ActionLog(data / "actions.jsonl").entries()
+
+
+def test_entries_of_a_huge_log_read_its_newest_part(tmp_path: Path, clock: FakeClock) -> None:
+    log = ActionLog(tmp_path / "actions.jsonl", clock=clock)
+    # Not one of ours as written: 100 MiB (sparse: no disk used) of NULs, then one entry.
+    with open(log.path, "wb") as handle:
+        handle.truncate(100 * 1024 * 1024)
+    with open(log.path, "ab") as handle:
+        handle.write(
+            b"\n" + ActionEntry(time=1.0, action="start", pid=1).to_json().encode() + b"\n"
+        )
+    assert [entry.pid for entry in log.entries()] == [1]
+    assert len(log._read(log.path)) == 64 * 1024 * 1024  # the newest part, not all of it

@@ -663,7 +663,6 @@ def test_check_dirs_accepts_existing_dirs(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("missing", "key_path", "fragment"),
     [
-        ("logs", "logging.plots", "plots ="),
         ("t1", "directories.tmp[1]", "tmp ="),
         ("t2", "directories.tmp2", "tmp2 ="),
         ("d0", "directories.dst[0]", "dst ="),
@@ -680,6 +679,7 @@ def test_check_dirs_names_the_missing_dir(
     assert error.key_path == key_path
     assert error.line == line_of(text, fragment)
     assert f"directory does not exist: {tmp_path / missing}" in error.message
+    assert f"mkdir -p {tmp_path / missing}" in error.message
     assert len(error.problems) == 1
     # The same text without the check loads.
     assert parse_config(text, SOURCE, check_dirs=False).directories.tmp
