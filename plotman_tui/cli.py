@@ -169,7 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-def _silence_stdout() -> None:
 def _joined_since(argv: list[str]) -> list[str]:
     """``--since -5h`` as ``--since=-5h``: argparse takes a value starting with "-" for an
     option of its own and would refuse it, though an age can only mean back from now."""
@@ -190,16 +189,17 @@ def _joined_since(argv: list[str]) -> list[str]:
     return joined
 
 
+def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     command = args.command
-    if args.no_ui:
     if args.config is not None and not args.config.strip():
         # Not the default file: a script whose variable came out empty must not run on it.
         raise CliError("--config needs a path to a config file (it was given an empty one)", 2)
+    if args.no_ui:
         if command is not None:
             raise CliError(f"--no-ui runs the engine and takes no command (got {command!r})", 2)
         return _run_loop(args, once=args.headless_once, json_lines=args.headless_json)
@@ -594,8 +594,6 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-if __name__ == "__main__":
-    sys.exit(main())
 def _path_state(path: Path) -> str:
     """What is at the config path, in words for ``config path``."""
     import stat
@@ -631,3 +629,5 @@ def _check_config(path: Path) -> int:
     return EXIT_OK
 
 
+if __name__ == "__main__":
+    sys.exit(main())
