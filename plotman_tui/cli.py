@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from plotman_tui.config.schema import Config
     from plotman_tui.farm.archive.space import TargetSpace
     from plotman_tui.farm.dirs import DirInfo
+    from plotman_tui.farm.jobcontrol import JobControl, Outcome
     from plotman_tui.farm.model import Job, Snapshot
 
 EXIT_OK = 0
@@ -154,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_joined_since(sys.argv[1:] if argv is None else list(argv)))
+    args = parser.parse_args(argv)
     try:
         return _dispatch(parser, args)
     except CliError as error:
@@ -169,26 +170,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-def _joined_since(argv: list[str]) -> list[str]:
-    """``--since -5h`` as ``--since=-5h``: argparse takes a value starting with "-" for an
-    option of its own and would refuse it, though an age can only mean back from now."""
-    joined: list[str] = []
-    words = iter(argv)
-    for word in words:
-        if word == "--":
-            joined += [word, *words]
-            break
-        if word == "--since":
-            value = next(words, None)
-            if value is not None and value.startswith("-") and value[1:2].isdigit():
-                joined.append(f"--since={value}")
-                continue
-            joined += [word] if value is None else [word, value]
-            continue
-        joined.append(word)
-    return joined
-
-
 def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
@@ -196,9 +177,6 @@ def _silence_stdout() -> None:
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     command = args.command
-    if args.config is not None and not args.config.strip():
-        # Not the default file: a script whose variable came out empty must not run on it.
-        raise CliError("--config needs a path to a config file (it was given an empty one)", 2)
     if args.no_ui:
         if command is not None:
             raise CliError(f"--no-ui runs the engine and takes no command (got {command!r})", 2)
@@ -380,34 +358,29 @@ def _cmd_logs(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _record(action: str, job: Job, result: str, reason: str, **extra: object) -> None:
-    """One action log entry; a log that cannot be written is reported, never fatal."""
+def _job_control(source: str) -> JobControl:
+    """Job control as the CLI does it: recorded in the action log, ``source`` saying how."""
     from plotman_tui.farm.actionlog import default_action_log
+    from plotman_tui.farm.jobcontrol import JobControl
 
-    try:
-        default_action_log().record(
-            action,
-            plot_id=job.plot_id,
-            pid=job.pid,
-            argv=job.argv,
-            reason=reason,
-            result=result,
-            **extra,
-        )
-    except (OSError, ValueError, TypeError) as error:
-        print(f"plotman-tui: action log not written: {error}", file=sys.stderr)
+    return JobControl(default_action_log(), source)
+
+
+def _record(outcome: Outcome) -> None:
+    """Say so when the action log did not take an action's record (never fatal)."""
+    if outcome.log_problem is not None:
+        print(f"plotman-tui: {outcome.log_problem}", file=sys.stderr)
 
 
 def _signal_jobs(config: Config, ids: Sequence[str], action: str) -> int:
-    from plotman_tui.farm import control
-
+    control = _job_control("cli")
     act = control.suspend if action == "suspend" else control.resume
     failed = False
     for job in _selected(config, ids):
-        result = act(job)
-        print(result.message)
-        _record(action, job, "ok" if result.ok else "failed", f"cli: {result.message}")
-        failed = failed or not result.ok
+        outcome = act(job)
+        print(outcome.message)
+        _record(outcome)
+        failed = failed or not outcome.ok
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -420,54 +393,74 @@ def _cmd_resume(config: Config, args: argparse.Namespace) -> int:
 
 
 def _cmd_kill(config: Config, args: argparse.Namespace) -> int:
-    from plotman_tui.farm import control
+    from plotman_tui.farm.control import KillPlan
+    from plotman_tui.farm.jobcontrol import StopSignal, StopSignals, release_held
     from plotman_tui.farm.units import human_bytes
 
     if not args.force and not sys.stdin.isatty():
         raise CliError("kill asks for confirmation: run it in a terminal, or pass --force", 2)
+    jobs = _selected(config, args.ids)
+    control = _job_control("cli --force" if args.force else "cli")
+
+    def let_go(why: str) -> None:
+        # Never leave a job stopped behind a question nobody answers (the terminal may be gone).
+        for outcome in release_held(why):
+            with contextlib.suppress(OSError):
+                print(outcome.message)
+                _record(outcome)
+
     failed = False
-    for job in _selected(config, args.ids):
-        plan = control.prepare_kill(job)
-        if not plan.stopped:
-            print(plan.message)
-            _record("kill", job, "failed", f"cli: {plan.message}")
-            failed = True
-            continue
-        print(plan.message + (":" if plan.files else ""))
-        for temp in plan.files:
-            print(f"  {human_bytes(temp.size_bytes).rjust(10)}  {temp.path}")
-        for note in plan.notes:
-            print(f"  note: {note}")
+    # A hangup (the SSH session dropped), SIGTERM or Ctrl-C cuts the question short, and the
+    # job it held runs on; during a kill, the kill finishes first.
+    with StopSignals() as stops:
         try:
-            confirmed = args.force or _confirm(f"Kill {(job.plot_id or str(job.pid))[:8]}?")
-        except KeyboardInterrupt:
-            control.cancel_kill(plan)  # never leave a job stopped behind an interrupted question
+            for job in jobs:
+                stops.check()
+                held = control.prepare_kill(job)
+                if not isinstance(held, KillPlan):
+                    print(held.message)
+                    _record(held)
+                    failed = True
+                    continue
+                print(held.message + (":" if held.files else ""))
+                for temp in held.files:
+                    print(f"  {human_bytes(temp.size_bytes).rjust(10)}  {temp.path}")
+                for note in held.notes:
+                    print(f"  note: {note}")
+                if not args.force:
+                    with stops.interruptible():
+                        confirmed, why = _confirm(f"Kill {(job.plot_id or str(job.pid))[:8]}?")
+                    if not confirmed:
+                        outcome = control.cancel_kill(held, why)
+                        print(outcome.message)
+                        _record(outcome)
+                        continue
+                outcome = control.execute_kill(held)
+                print(outcome.message)
+                for error in outcome.errors:
+                    print(f"  ! {error}")
+                _record(outcome)
+                failed = failed or not outcome.ok
+        except StopSignal as stop:
+            with contextlib.suppress(OSError):
+                print()  # after the question
+            let_go(str(stop))
+            raise CliError(str(stop), EXIT_INTERRUPTED) from None
+        except BaseException as error:
+            let_go(f"the command failed ({type(error).__name__}: {error})")
             raise
-        if not confirmed:
-            print(control.cancel_kill(plan).message)
-            continue
-        result = control.execute_kill(plan)
-        print(result.message)
-        for error in result.errors:
-            print(f"  ! {error}")
-        _record(
-            "kill",
-            job,
-            "ok" if result.ok else "failed",
-            "cli --force" if args.force else "cli",
-            deleted=list(result.deleted),
-            freed_bytes=result.freed_bytes,
-        )
-        failed = failed or not result.ok
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _confirm(question: str) -> bool:
+def _confirm(question: str) -> tuple[bool, str]:
+    """Whether the answer is yes; if not, why not (for the action log)."""
     try:
         answer = input(f"{question} [y/N] ")
     except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
+        return False, "no answer (end of input)"
+    if answer.strip().lower() in ("y", "yes"):
+        return True, ""
+    return False, "answered no"
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
@@ -481,18 +474,12 @@ def _cmd_history(args: argparse.Namespace) -> int:
             since = parse_since(args.since, time.time())
         except ValueError as error:
             raise CliError(str(error), EXIT_USAGE) from None
-    log = default_action_log()
-    try:
-        entries = log.entries(since)
-    except OSError as error:
-        raise CliError(
-            f"cannot read the action log {error.filename or log.path}: {error.strerror or error}"
-        ) from None
+    entries = default_action_log().entries(since)
     if args.json:
         for entry in entries:
             print(entry.to_json())
     elif entries:
-        print("\n".join(format_entry(entry, details=True) for entry in entries))
+        print("\n".join(format_entry(entry) for entry in entries))
     else:
         print("No actions recorded" + (" in that time." if since is not None else " yet."))
     return EXIT_OK
@@ -577,55 +564,31 @@ def _cmd_version() -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from plotman_tui.config import ConfigError, resolve_config_path, write_template
+    from plotman_tui.config import (
+        ConfigError,
+        load_config,
+        resolve_config_path,
+        summarize,
+        write_template,
+    )
 
     path = resolve_config_path(args.config)
     action = args.config_command
     try:
         if action == "path":
-            print(f"{path} ({_path_state(path)})")
+            state = (
+                "exists" if path.exists() else "does not exist yet (plotman-tui config generate)"
+            )
+            print(f"{path} ({state})")
         elif action == "generate":
             write_template(path, force=args.force)
             print(f"wrote {path}")
         else:
-            return _check_config(path)
+            config = load_config(path, check_dirs=True)
+            print(f"{path}: ok")
+            print(summarize(config))
     except ConfigError as error:
         raise CliError(str(error), getattr(error, "exit_code", EXIT_USAGE)) from None
-    return EXIT_OK
-
-
-def _path_state(path: Path) -> str:
-    """What is at the config path, in words for ``config path``."""
-    import stat
-
-    from plotman_tui.appdirs import file_kind
-
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return "does not exist yet (plotman-tui config generate)"
-    except OSError as error:
-        return f"cannot be looked at: {error.strerror or error}"
-    return "exists" if stat.S_ISREG(mode) else f"{file_kind(mode)}, not a config file"
-
-
-def _check_config(path: Path) -> int:
-    """``config check``: every problem on a line of its own (exit 2), then the warnings, which
-    leave a valid file's status at 0; a valid file is summarised."""
-    from plotman_tui.config import summarize
-    from plotman_tui.config.checks import check_config_file
-
-    report = check_config_file(path)
-    for problem in report.problems:
-        print(f"plotman-tui: {problem}", file=sys.stderr)
-    for warning in report.warnings:
-        print(f"plotman-tui: warning: {warning}", file=sys.stderr)
-    if report.problems or report.config is None:
-        count = len(report.problems)
-        print(f"{path}: {count} problem{'' if count == 1 else 's'}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"{path}: ok" + (f" ({len(report.warnings)} warnings)" if report.warnings else ""))
-    print(summarize(report.config))
     return EXIT_OK
 
 
