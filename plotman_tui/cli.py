@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_since(sys.argv[1:] if argv is None else list(argv)))
     try:
         return _dispatch(parser, args)
     except CliError as error:
@@ -170,6 +170,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _joined_since(argv: list[str]) -> list[str]:
+    """``--since -5h`` as ``--since=-5h``: argparse takes a value starting with "-" for an
+    option of its own and would refuse it, though an age can only mean back from now."""
+    joined: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            joined += [word, *words]
+            break
+        if word == "--since":
+            value = next(words, None)
+            if value is not None and value.startswith("-") and value[1:2].isdigit():
+                joined.append(f"--since={value}")
+                continue
+            joined += [word] if value is None else [word, value]
+            continue
+        joined.append(word)
+    return joined
+
+
 def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
@@ -177,6 +197,9 @@ def _silence_stdout() -> None:
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     command = args.command
+    if args.config is not None and not args.config.strip():
+        # Not the default file: a script whose variable came out empty must not run on it.
+        raise CliError("--config needs a path to a config file (it was given an empty one)", 2)
     if args.no_ui:
         if command is not None:
             raise CliError(f"--no-ui runs the engine and takes no command (got {command!r})", 2)
@@ -474,12 +497,18 @@ def _cmd_history(args: argparse.Namespace) -> int:
             since = parse_since(args.since, time.time())
         except ValueError as error:
             raise CliError(str(error), EXIT_USAGE) from None
-    entries = default_action_log().entries(since)
+    log = default_action_log()
+    try:
+        entries = log.entries(since)
+    except OSError as error:
+        raise CliError(
+            f"cannot read the action log {error.filename or log.path}: {error.strerror or error}"
+        ) from None
     if args.json:
         for entry in entries:
             print(entry.to_json())
     elif entries:
-        print("\n".join(format_entry(entry) for entry in entries))
+        print("\n".join(format_entry(entry, details=True) for entry in entries))
     else:
         print("No actions recorded" + (" in that time." if since is not None else " yet."))
     return EXIT_OK
@@ -564,31 +593,55 @@ def _cmd_version() -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from plotman_tui.config import (
-        ConfigError,
-        load_config,
-        resolve_config_path,
-        summarize,
-        write_template,
-    )
+    from plotman_tui.config import ConfigError, resolve_config_path, write_template
 
     path = resolve_config_path(args.config)
     action = args.config_command
     try:
         if action == "path":
-            state = (
-                "exists" if path.exists() else "does not exist yet (plotman-tui config generate)"
-            )
-            print(f"{path} ({state})")
+            print(f"{path} ({_path_state(path)})")
         elif action == "generate":
             write_template(path, force=args.force)
             print(f"wrote {path}")
         else:
-            config = load_config(path, check_dirs=True)
-            print(f"{path}: ok")
-            print(summarize(config))
+            return _check_config(path)
     except ConfigError as error:
         raise CliError(str(error), getattr(error, "exit_code", EXIT_USAGE)) from None
+    return EXIT_OK
+
+
+def _path_state(path: Path) -> str:
+    """What is at the config path, in words for ``config path``."""
+    import stat
+
+    from plotman_tui.appdirs import file_kind
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "does not exist yet (plotman-tui config generate)"
+    except OSError as error:
+        return f"cannot be looked at: {error.strerror or error}"
+    return "exists" if stat.S_ISREG(mode) else f"{file_kind(mode)}, not a config file"
+
+
+def _check_config(path: Path) -> int:
+    """``config check``: every problem on a line of its own (exit 2), then the warnings, which
+    leave a valid file's status at 0; a valid file is summarised."""
+    from plotman_tui.config import summarize
+    from plotman_tui.config.checks import check_config_file
+
+    report = check_config_file(path)
+    for problem in report.problems:
+        print(f"plotman-tui: {problem}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"plotman-tui: warning: {warning}", file=sys.stderr)
+    if report.problems or report.config is None:
+        count = len(report.problems)
+        print(f"{path}: {count} problem{'' if count == 1 else 's'}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{path}: ok" + (f" ({len(report.warnings)} warnings)" if report.warnings else ""))
+    print(summarize(report.config))
     return EXIT_OK
 
 
