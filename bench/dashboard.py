@@ -19,9 +19,14 @@ After a warm-up, for ``--seconds``:
   drift across the 5 s look cycle; capture-pane is polled until the screen changes, and the
   worst delay is the figure. The harness alone (``cat`` in the same tmux) answers in ~3 ms.
 
+- ``--archiving``: the farm archives to two ssh farmers on 127.0.0.1: one whose port is
+  closed (unreachable) and one that accepts the connection and never says a word, so a read of
+  its free space is under way (up to its 10 s timeout) while keys are pressed; archiving
+  passes run every 5 s. Quitting must not wait for the silent farmer either (``quit``).
+
 Goals on 2 cores: CPU at most 2 % of one core, phases never more than 2 s stale, RSS under
-120 MB, key to screen under 100 ms. Wall-clock figures (staleness, keys) suffer from other
-load on the machine: the load average is printed with them.
+120 MB, key to screen under 100 ms, q to exit under 3 s. Wall-clock figures (staleness, keys,
+quit) suffer from other load on the machine: the load average is printed with them.
 
 Run: .venv/bin/python bench/dashboard.py [--jobs 50] [--seconds 60]
 """
@@ -46,6 +51,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from status import build_farm  # noqa: E402 (bench/status.py, beside this file)
 
+sys.path.insert(0, str(HERE.parent))
+from tests.realservices import SilentFarmer, free_port  # noqa: E402
+
 WIDTH, HEIGHT = 120, 40
 TERM = "xterm-256color"
 # Seconds between two staleness probes, on a fixed grid: not a multiple of the look interval,
@@ -67,7 +75,7 @@ PHASE_LINES = [
 # What a chia job writes most of phase 1: a line per bucket sorted, which changes no phase.
 CHATTER_LINE = "\tBucket 7 uniform sort. Ram: 3.250GiB, u_sort min: 0.563GiB, qs min: 0.281GiB.\n"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-GOALS = {"cpu": 2.0, "stale": 2.0, "rss": 120.0, "key": 100.0}
+GOALS = {"cpu": 2.0, "stale": 2.0, "rss": 120.0, "key": 100.0, "quit": 3.0}
 
 
 class Tmux:
@@ -167,6 +175,18 @@ def logs_by_id(log_dir: Path) -> dict[str, Path]:
     return found
 
 
+def add_archiving(config: Path, silent_port: int) -> None:
+    """Archiving to a farmer that refuses and one that never answers."""
+    with config.open("a") as handle:
+        handle.write(
+            "\n[archiving]\nenabled = true\n\n"
+            '[[archiving.targets]]\nname = "closed"\ntype = "ssh"\nhost = "127.0.0.1"\n'
+            f'ssh_port = {free_port()}\nverify_host_key = false\narchive_dirs = ["/srv/a"]\n\n'
+            '[[archiving.targets]]\nname = "silent"\ntype = "ssh"\nhost = "127.0.0.1"\n'
+            f'ssh_port = {silent_port}\nverify_host_key = false\narchive_dirs = ["/srv/b"]\n'
+        )
+
+
 class Chatter:
     """A thread that appends a bucket line to each log in turn, ``per_job_s`` lines a second
     per log, until stopped."""
@@ -259,6 +279,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         root = Path(tmp)
         print(f"building a farm of {args.jobs} jobs in {root} …", flush=True)
         config, jobs = build_farm(root, args.jobs)
+        silent = SilentFarmer() if args.archiving else None
+        if silent is not None:
+            add_archiving(config, silent.port)
         tmux = Tmux(root)
         try:
             time.sleep(0.5)  # let every fake job reach its sleep
@@ -266,6 +289,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 "PLOTMAN_TUI_DATA_DIR": str(root / "data"),
                 "PLOTMAN_TUI_CACHE_DIR": str(root / "cache"),
             }
+            # Archiving paused or not, its passes and the farmers' reads run all the same.
             argv = [*program, "--config", str(config), "--no-autostart-plotting"]
             launched = time.monotonic()
             pid = tmux.start(argv, env)
@@ -318,9 +342,14 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             # Gone: no such process, or a zombie (exited; tmux reaps its panes when it will).
             while process_state(pid) not in ("", "Z") and time.monotonic() - quit_at < 10:
                 time.sleep(0.01)
-            print(f"quit: the app exited {time.monotonic() - quit_at:.2f} s after q")
+            quit_s = time.monotonic() - quit_at
+            print(f"quit: the app exited {quit_s:.2f} s after q")
+            if silent is not None:
+                print(f"  the silent farmer was connected to {len(silent.accepted)} times")
         finally:
             tmux.close()
+            if silent is not None:
+                silent.close()
             for job in jobs:
                 job.terminate()
             for job in jobs:
@@ -346,6 +375,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "chatter": chatter_rate,
         "presses": len(presses),
         "wall": wall,
+        "quit": quit_s,
     }
     return figures
 
@@ -360,6 +390,11 @@ def main() -> int:
         "--chatter", type=float, default=0.15, help="lines a second each job's log grows by"
     )
     parser.add_argument(
+        "--archiving",
+        action="store_true",
+        help="archive to a farmer that refuses and one that never answers (keys and quit)",
+    )
+    parser.add_argument(
         "--program",
         help="the command to measure instead of the installed plotman-tui (another version)",
     )
@@ -372,6 +407,7 @@ def main() -> int:
         "stale": figures["stale"] <= GOALS["stale"],
         "rss": figures["rss"] < GOALS["rss"],
         "key": figures["key"] < GOALS["key"],
+        "quit": figures["quit"] < GOALS["quit"],
     }
 
     def mark(name: str) -> str:
@@ -382,6 +418,7 @@ def main() -> int:
         f"\ndashboard, {figures['jobs']:.0f} jobs, {figures['wall']:.0f} s at {WIDTH}x{HEIGHT}, "
         f"{os.cpu_count()} cores, load {load:.1f}, logs growing by "
         f"{figures['chatter']:.0f} lines/s"
+        + (", archiving to a refusing and a silent farmer" if args.archiving else "")
     )
     print(
         f"  CPU          {figures['cpu']:6.2f} % of one core   "
@@ -403,6 +440,7 @@ def main() -> int:
         f"  key->screen  {figures['key']:6.0f} ms max, {figures['key_median']:.0f} ms median "
         f"over {figures['presses']:.0f} presses   (goal < {GOALS['key']:g} ms)  {mark('key')}"
     )
+    print(f"  q->exit      {figures['quit']:6.2f} s   (goal < {GOALS['quit']:g} s)  {mark('quit')}")
     return 0 if all(ok.values()) else 1
 
 

@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,31 @@ def free_port() -> int:
         sock.bind((LOOPBACK, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+class SilentFarmer:
+    """A TCP server on 127.0.0.1 that accepts connections and never sends a byte: a farmer
+    whose SSH read hangs (until the reader's timeout)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server((LOOPBACK, 0))
+        self.port: int = self.server.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, name="silent-farmer", daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            self.accepted.append(connection)
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.accepted:
+            connection.close()
 
 
 def current_user() -> str:

@@ -1,19 +1,18 @@
 """Archiving in the live dashboard: real archiving engines, real farmers that fail.
 
 - ``a`` pauses and resumes archiving while a real sandbox plot (chiapos, k18) waits in a dst
-  dir: paused, it stays; resumed, rsync moves it to the local archive target, the transfer's
-  end wakes the next pass at once, and every step is in the action log and its panel.
+  dir: paused, it stays; resumed, it is moved to the local archive target, the transfer's
+  end wakes the next pass (no timer would), and every step is in the action log and its panel.
 - A farmer whose SSH port is closed shows as unreachable, while a second farmer that accepts
-  the connection and never says a word holds up nothing: keys answer at once.
+  the connection and never says a word holds up nothing: keys are handled while its read is
+  under way. How fast they answer then, and how fast the dashboard quits, is measured by
+  ``bench/dashboard.py --archiving`` (timing is no test's business).
 
 Each test has its own data dir (archiver and scheduler locks, action log); plotting is paused.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from textual.widgets import Static
 
 from plotman_tui.config import load_config
 from plotman_tui.config.schema import ArchiveTarget, ArchivingConfig, TargetType
+from plotman_tui.farm import wiring
 from plotman_tui.farm.actionlog import ActionEntry, ActionLog
 from plotman_tui.sandbox import Sandbox, make_sandbox, start_plot
 from plotman_tui.tui.app import DashboardApp
@@ -30,16 +30,14 @@ from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
 from plotman_tui.tui.widgets.archive_table import ArchiveTable
 from plotman_tui.tui.widgets.dst_table import DstTable
-from tests.conftest import require_chiapos, require_real
-from tests.realservices import LOOPBACK, free_port, rsync_available
+from tests.conftest import require_chiapos
+from tests.realservices import LOOPBACK, SilentFarmer, free_port
 from tests.tui.pilots import until
 
 pytestmark = pytest.mark.real_service
 
-#: Well below the 5 s between archiving passes: the transfer's exit woke the pass.
-WAKE_S = 2.0
-#: What "keys answer at once" means here (the goal is far lower; see bench/dashboard.py).
-KEY_S = 1.0
+#: Generous bounds on waits for what must happen (a loaded machine is slow, never wrong).
+WAIT_S = 30.0
 
 
 def status(app: DashboardApp) -> str:
@@ -64,7 +62,6 @@ def farm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
 @pytest.mark.exclusive
 async def test_a_pauses_and_resumes_archiving_of_a_real_plot(farm: Sandbox, tmp_path: Path) -> None:
     require_chiapos()
-    require_real(rsync_available(), "rsync is not installed (apt-get install rsync)")
     job = start_plot(farm, k=18)
     assert job.popen.wait(120) == 0, job.log_path.read_text(errors="replace")
     (plot,) = farm.dst_dirs[0].glob("plot-k18-*.plot")
@@ -98,16 +95,14 @@ async def test_a_pauses_and_resumes_archiving_of_a_real_plot(farm: Sandbox, tmp_
             return found[0] if found else None
 
         # A local rsync of a k18 plot takes a moment: look at what the action log keeps.
-        started = await until(pilot, lambda: transfer("started"), 20, "a transfer started")
+        started = await until(pilot, lambda: transfer("started"), WAIT_S, "a transfer started")
         assert started.extra["source"] == str(plot)
-        done = await until(pilot, lambda: transfer("ok"), 30, "the transfer's end recorded")
+        # From now on no timer brings a pass: only the transfer's end can.
+        app.pollers["archiving"].set_interval(3600)
+        done = await until(pilot, lambda: transfer("ok"), WAIT_S, "the transfer's end recorded")
         assert done.pid == started.pid
         arrived = Path(started.extra["archive_dir"]) / plot.name
         assert arrived.exists() and not plot.exists()
-        # rsync's last word in its log is its exit, give or take: the exit woke the next pass
-        # well before the 5 s between passes would have.
-        exited = Path(started.extra["log"]).stat().st_mtime
-        assert done.time - exited < WAKE_S
         panel = app.dashboard.query_one(ActionLogPanel)
         await until(
             pilot,
@@ -130,30 +125,6 @@ async def test_a_pauses_and_resumes_archiving_of_a_real_plot(farm: Sandbox, tmp_
     assert arrived.exists()
 
 
-class SilentFarmer:
-    """A TCP server on 127.0.0.1 that accepts connections and never sends a byte."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server((LOOPBACK, 0))
-        self.port: int = self.server.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self.server.accept()
-            except OSError:
-                return  # closed
-            self.accepted.append(connection)
-
-    def close(self) -> None:
-        self.server.close()
-        for connection in self.accepted:
-            connection.close()
-
-
 @pytest.fixture
 def silent_farmer() -> Iterator[SilentFarmer]:
     farmer = SilentFarmer()
@@ -162,8 +133,12 @@ def silent_farmer() -> Iterator[SilentFarmer]:
 
 
 async def test_an_unreachable_farmer_is_marked_and_a_silent_one_holds_no_key_up(
-    farm: Sandbox, tmp_path: Path, silent_farmer: SilentFarmer
+    farm: Sandbox, tmp_path: Path, silent_farmer: SilentFarmer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The silent farmer's read stays under way for the whole test, however slow the machine:
+    # were quitting to wait for it, the test would run into pytest's timeout (300 s).
+    monkeypatch.setattr(wiring, "SPACE_TIMEOUT_S", 900.0)
+
     def ssh_target(name: str, port: int, directory: str) -> ArchiveTarget:
         return ArchiveTarget(
             name=f"{name}-{tmp_path.name}",  # transfers are found machine-wide
@@ -189,7 +164,7 @@ async def test_an_unreachable_farmer_is_marked_and_a_silent_one_holds_no_key_up(
         await until(pilot, lambda: silent_farmer.accepted, 10, "the silent farmer connected to")
         assert notes(app)["/srv/plots/hdd01"] == "not read yet"  # its read still waits
         assert "farmer unreachable" in status(app)
-        # The read of the silent farmer is under way in the event loop: keys answer at once.
+        # The read of the silent farmer is under way in the event loop: keys are handled.
         for key, shown in [
             ("question_mark", lambda: isinstance(app.screen, HelpScreen)),
             ("escape", lambda: app.screen is app.dashboard),
@@ -198,12 +173,8 @@ async def test_an_unreachable_farmer_is_marked_and_a_silent_one_holds_no_key_up(
             ("a", lambda: status(app).startswith("Archiving: paused")),
             ("a", lambda: not status(app).startswith("Archiving: paused")),
         ]:
-            pressed = time.monotonic()
             await pilot.press(key)
-            await until(pilot, shown, KEY_S, f"the screen after {key}")
-            assert time.monotonic() - pressed < KEY_S, key
+            await until(pilot, shown, WAIT_S, f"the screen after {key}")
         assert app.archiving.result is not None
         assert app.archiving.result.spaces[silent.name] is None  # still no answer
-        quitting = time.monotonic()
-    # Quitting does not wait for the silent farmer either.
-    assert time.monotonic() - quitting < 3.0
+    assert app.return_code in (None, 0)

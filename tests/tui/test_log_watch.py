@@ -8,6 +8,7 @@ and scanner; each test has its own data dir (scheduler lock, state) and plotting
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import shutil
 from pathlib import Path
@@ -100,11 +101,16 @@ async def test_the_looks_stand_in_while_the_log_dir_is_missing_and_a_new_dir_is_
         await until(pilot, lambda: engine.interval_s == WATCHED_LOOK_INTERVAL_S, 5, "the watch")
         watch = app.log_watch
         assert watch is not None
-        # Removed and made again (or mounted over): the new dir is the one watched.
+        # Removed and made again (or mounted over): the new dir is the one watched. Only a
+        # watch of the new dir can see a file written there: one more each poll until one is.
+        reads = watch.reads
         shutil.rmtree(logs)
         logs.mkdir()
-        await pilot.pause(0.5)
-        reads = watch.reads
-        (logs / "new.log").write_text("a log line\n")
-        await until(pilot, lambda: watch.reads > reads, 5, "a read of the new dir's file")
+        written = itertools.count()
+
+        def write_and_look() -> bool:
+            (logs / f"new-{next(written)}.log").write_text("a log line\n")
+            return watch.reads > reads
+
+        await until(pilot, write_and_look, 10, "a read of a file in the new dir")
         assert engine.interval_s == WATCHED_LOOK_INTERVAL_S
