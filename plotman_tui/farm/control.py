@@ -223,7 +223,19 @@ def prepare_kill(job: Job) -> KillPlan:
             f"{_label(job)} has not stopped yet (busy with disk I/O?): "
             "its temp files may still change; the kill lists them again"
         )
-    listing = list_temp_files(job)
+    try:
+        listing = list_temp_files(job)
+    except Exception as failure:  # a value no check foresaw: never leave the job stopped for it
+        how = "it stays suspended, as before"
+        if not already_stopped:
+            how = "it runs on" if _send(job, (signal.SIGCONT,), "resume") is None else "stopped"
+        return KillPlan(
+            job=job,
+            files=(),
+            total_bytes=0,
+            stopped=False,
+            message=f"{_label(job)}: {_unlisted(failure)}; not killed, {how}",
+        )
     notes.extend(listing.notes)
     count = len(listing.files)
     if count:
@@ -290,7 +302,10 @@ def execute_kill(plan: KillPlan, *, timeout_s: float = 10.0) -> KillResult:
         return KillResult(False, f"{_refusal(job, state, 'kill')}; nothing deleted")
     else:
         how = " (it had already ended)"
-    listing, candidates = _list_one(job, None)
+    try:
+        listing, candidates = _list_one(job, None)
+    except Exception as failure:  # a value no check foresaw: delete nothing rather than guess
+        return KillResult(False, f"killed {label}{how}; {_unlisted(failure)}; nothing deleted")
     deleted, freed, errors = _delete(candidates)
     message = f"killed {label}{how}; deleted {_files(len(deleted))} ({human_bytes(freed)})"
     if errors:
@@ -700,6 +715,10 @@ def _label(job: Job) -> str:
     if job.plot_id:
         return f"job {job.plot_id[:8]} (pid {job.pid})"
     return f"the job with pid {job.pid}"
+
+
+def _unlisted(error: Exception) -> str:
+    return f"its temp files could not be listed ({type(error).__name__}: {error})"
 
 
 def _files(count: int) -> str:

@@ -41,9 +41,15 @@ def inspect_dir(path: str | os.PathLike[str], *, count_plots: bool = False) -> D
         try:
             with os.scandir(text) as entries:
                 for entry in entries:
+                    # Regular files only: a symlink to a plot elsewhere is not one that the
+                    # archiver moves from here.
                     if entry.name.endswith(".plot") and entry.is_file(follow_symlinks=False):
+                        try:
+                            size = entry.stat(follow_symlinks=False).st_size
+                        except FileNotFoundError:
+                            continue  # moved away since the listing (the archiver at work)
                         plots += 1
-                        plot_bytes += entry.stat(follow_symlinks=False).st_size
+                        plot_bytes += size
         except OSError as error:
             return DirInfo(
                 path=text,

@@ -31,7 +31,7 @@ from plotman_tui.farm.procfs import (
     sample_process,
 )
 from plotman_tui.plotters import get_plotter, identify
-from plotman_tui.plotters.base import LogInfo, LogParser, PlotArgs, Plotter
+from plotman_tui.plotters.base import LogInfo, LogParser, PlotArgs, Plotter, sane_path
 
 # Most of a log arrives on the first read; after that, appends are small. Reading in bounded
 # chunks keeps memory flat for a pathological multi-gigabyte log.
@@ -529,8 +529,10 @@ def _remembered_from_json(entry: dict[str, Any]) -> _Remembered:
         raise TypeError("argv")
     get_plotter(entry["plotter"])  # raises ValueError for a name this version does not know
     log_file = entry["log_file"]
-    if log_file is not None and not isinstance(log_file, str):
-        raise TypeError("log_file")
+    if log_file is not None and (
+        not isinstance(log_file, str) or sane_path(log_file) is None or not log_file.startswith("/")
+    ):
+        raise TypeError("log_file")  # the cache is outside input too: only a path that can be
     return _Remembered(
         pid=int(entry["pid"]),
         create_time=float(entry["create_time"]),
@@ -705,8 +707,6 @@ def scan_once(
     return snapshot
 
 
-#: How a job is named on the command line: a plot-id prefix, ``pid:N``, or ``all``.
-JOB_ID_HELP = "plot id prefixes (hex), pid:N, or 'all'"
 _ID_PREFIX_RE = re.compile(r"[0-9a-fA-F]{1,64}")
 _PID_ID_RE = re.compile(r"pid:([0-9]{1,10})", re.IGNORECASE)
 

@@ -441,3 +441,50 @@ def test_a_job_that_ended_after_the_plan_still_gets_its_files_deleted(
     assert "had already ended" in result.message
     assert sorted(result.deleted) == sorted(str(path) for path in {*files, *late})
     assert not any(path.exists() for path in files)
+
+
+def fail_listing_for(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> None:
+    """Listing the temp files of a job in ``tmp`` raises, as a value no check foresaw would."""
+    real_job_dirs = control._job_dirs
+
+    def fragile(job: Job, notes: list[str]) -> list[control._Dir]:
+        if job.tmp_dir == str(tmp):
+            raise ValueError("a path no check foresaw")
+        return real_job_dirs(job, notes)
+
+    monkeypatch.setattr(control, "_job_dirs", fragile)
+
+
+def test_a_plan_whose_listing_fails_leaves_the_job_running(
+    tmp_path: Path, procs: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proc = start_sleep(procs)
+    files = temp_files_in(tmp_path / "tmp")
+    fail_listing_for(monkeypatch, tmp_path / "tmp")
+
+    plan = prepare_kill(hand_made_job(proc, tmp_path / "tmp"))
+
+    assert not plan.stopped and plan.files == ()
+    assert "could not be listed (ValueError: a path no check foresaw)" in plan.message
+    assert plan.message.endswith("not killed, it runs on")
+    reading = sample_process(proc.pid)
+    assert reading is not None and reading.status in RUNNING
+    assert not execute_kill(plan).ok
+    assert proc.poll() is None and all(path.exists() for path in files)
+
+
+def test_a_kill_whose_listing_fails_after_the_job_ended_deletes_nothing(
+    tmp_path: Path, procs: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proc = start_sleep(procs)
+    files = temp_files_in(tmp_path / "tmp")
+    plan = prepare_kill(hand_made_job(proc, tmp_path / "tmp"))
+    assert plan.stopped and len(plan.files) == 2
+    fail_listing_for(monkeypatch, tmp_path / "tmp")
+
+    result = execute_kill(plan, timeout_s=5)
+
+    assert not result.ok and result.deleted == ()
+    assert "could not be listed" in result.message and "nothing deleted" in result.message
+    assert proc.wait(timeout=5) == -signal.SIGTERM
+    assert all(path.exists() for path in files)

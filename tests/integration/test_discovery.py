@@ -601,3 +601,37 @@ def test_an_unforeseen_failure_listing_one_jobs_temp_files_is_that_jobs_problem(
     assert job_of(snapshot.jobs, healthy.pid).tmp_usage_bytes == 1000
     render_details(job)
     render_files(job)
+
+
+def test_a_cache_naming_an_impossible_log_or_dir_is_ignored(
+    farm: dict[str, Path], tmp_path: Path
+) -> None:
+    """The cache is outside input too: a log path with a NUL, or a saved state with an impossible
+    dir, must not reach the disk calls."""
+    import json
+
+    log = farm["logs"] / "job.log"
+    plot_id = secrets.token_hex(32)
+    log.write_text(
+        k32_log(900, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
+    )
+    cache = tmp_path / "cache.json"
+    with running(argv_for(farm), log) as proc:
+        first = Scanner(farm["logs"])
+        first.scan()
+        first.save_cache(cache)
+        saved = json.loads(cache.read_text())
+        (mine,) = [entry for entry in saved["jobs"] if entry["pid"] == proc.pid]
+        mine["state"]["tmp_dir"] = "/t\0mp"
+        cache.write_text(json.dumps(saved))
+        state_with_nul = Scanner(farm["logs"])
+        state_with_nul.load_cache(cache)
+        job = only_job(state_with_nul, proc.pid)
+        assert job.tmp_dir == str(farm["tmp"])  # the command line's, not the cache's
+        assert job.plot_id == plot_id and job.tmp_usage_bytes == 0
+
+        mine["log_file"] = "/lo\0g"
+        cache.write_text(json.dumps(saved))
+        log_with_nul = Scanner(farm["logs"])
+        log_with_nul.load_cache(cache)
+        assert log_with_nul._remembered == {}
