@@ -17,6 +17,7 @@ from plotman_tui.plotters.chia import ChiaLogParser
 from plotman_tui.plotters.phase import Phase
 from plotman_tui.report import render_details, render_files, render_status
 from tests.fakejobs import chia_argv, install_fake_chia, k32_log, running, wait_until_running
+from tests.integration.test_control import fail_listing_for
 
 
 @pytest.fixture
@@ -581,14 +582,7 @@ def test_an_unforeseen_failure_listing_one_jobs_temp_files_is_that_jobs_problem(
 ) -> None:
     own_tmp = tmp_path / "own-tmp"
     own_tmp.mkdir()
-    real_job_dirs = control._job_dirs
-
-    def fragile(job: Job, notes: list[str]) -> list[control._Dir]:
-        if job.tmp_dir == str(own_tmp):
-            raise ValueError("a path no check foresaw")
-        return real_job_dirs(job, notes)
-
-    monkeypatch.setattr(control, "_job_dirs", fragile)
+    fail_listing_for(monkeypatch, own_tmp)
     plot_id = secrets.token_hex(32)
     log = farm["logs"] / "fragile.log"
     log.write_text(k32_log(20, plot_id=plot_id, tmp=own_tmp, tmp2=farm["tmp2"], dst=farm["dst"]))
