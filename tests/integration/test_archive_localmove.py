@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 from plotman_tui.config.schema import ArchiveTarget, TargetType
@@ -89,10 +90,10 @@ def test_a_mover_killed_mid_copy_leaves_a_hidden_temp_file_removed_later(
     # While the mover is alive its temp file is not stale.
     (running,) = [t for t in find_transfers([target]) if t.source == str(source)]
     assert running.pid == started.pid and running.leftover_of is None
-    assert list(stale_temp_files(str(disk), {running.plot_name})) == []
+    assert list(stale_temp_files(str(disk), {running.plot_name}, time.time(), 0)) == []
     os.kill(started.pid, signal.SIGKILL)
     started.popen.wait(TIMEOUT_S)
     assert source.read_bytes() == data
     assert sorted(p.name for p in disk.rglob("*.plot")) == []  # the temp name is no plot's
     assert temp.exists()
-    assert list(stale_temp_files(str(disk), set())) == [str(temp)]
+    assert list(stale_temp_files(str(disk), set(), time.time(), 0)) == [str(temp)]

@@ -34,9 +34,19 @@ import pytest
 from plotman_tui.config import load_config
 from plotman_tui.config.schema import ArchiveTarget, ArchivingConfig, Config, TargetType
 from plotman_tui.farm.actionlog import ActionEntry, ActionLog
-from plotman_tui.farm.archive.engine import RETRY_S, ArchivePassResult, ArchivingEngine
+from plotman_tui.farm.archive.engine import (
+    RETRY_S,
+    STALE_TEMP_S,
+    ArchivePassResult,
+    ArchivingEngine,
+)
 from plotman_tui.farm.archive.space import SpaceMonitor
-from plotman_tui.farm.archive.transfer import RunningTransfer, StartedTransfer, find_transfers
+from plotman_tui.farm.archive.transfer import (
+    RunningTransfer,
+    StartedTransfer,
+    find_transfers,
+    start_transfer,
+)
 from plotman_tui.farm.engine import Engine, PassResult, PlottingEngine
 from plotman_tui.farm.events import Event, EventKind
 from plotman_tui.farm.lock import SchedulerLock
@@ -1052,3 +1062,80 @@ async def test_a_killed_rsync_is_one_failure_and_its_leftover_helper_no_second_t
     assert retried.source == str(plot)
     assert not (await farm.until_ended(engine, plot))[0].failed
     assert Path(destination).read_bytes() == data
+
+
+# -- a killed local mover's temp file (issue 10) -----------------------------------------------
+
+
+def mover_temp_files(archive_dir: Path, plot_name: str) -> list[Path]:
+    """The hidden temp files of local movers of ``plot_name`` in ``archive_dir``."""
+    return sorted(archive_dir.glob(f".{plot_name}.partial-*"))
+
+
+async def test_the_archiver_removes_a_killed_movers_temp_file_and_never_a_live_ones(
+    farm: Farm, other_filesystem: Path
+) -> None:
+    # 64 KiB/s: a k18 plot takes over a minute, so each mover is mid-copy when looked at.
+    target = local_target(farm, on=other_filesystem, bwlimit_kbps=64, max_concurrent=2)
+    archive_dir = Path(target.archive_dirs[0])
+    # Outside the dst dirs, so the archiver offers neither plot itself: only the movers here.
+    outside = farm.root / "elsewhere"
+    outside.mkdir()
+    plots = [Path(shutil.copy2(farm.pool[i], outside / farm.pool[i].name)) for i in (0, 1)]
+    data = [plot.read_bytes() for plot in plots]
+    killed, live = (
+        start_transfer(target, str(plot), str(archive_dir), farm.log_dir) for plot in plots
+    )
+    farm.started += [killed, live]  # killed at the end if still running
+    (killed_temp,) = wait_for(
+        lambda: mover_temp_files(archive_dir, plots[0].name), TIMEOUT_S, "the first copy to start"
+    )
+    (live_temp,) = wait_for(
+        lambda: mover_temp_files(archive_dir, plots[1].name), TIMEOUT_S, "the second copy"
+    )
+    os.kill(killed.pid, signal.SIGKILL)
+    assert killed.popen.wait(TIMEOUT_S) == -signal.SIGKILL
+    engine = farm.engine(target)
+
+    # Just killed: it could be the temp file of a mover on another machine sharing the dir.
+    result = await farm.step(engine)
+    assert killed_temp.exists() and live_temp.exists()
+    # Unchanged since, by the archiver's clock: a killed mover's. The live mover's is kept
+    # however old it looks, since that mover is alive here.
+    farm.clock.offset += STALE_TEMP_S + 1
+    result = await farm.step(engine)
+    assert result.holds_lock and result.started == ()
+    assert [t.pid for t in result.transfers if t.target == target.name] == [live.pid]
+    assert not killed_temp.exists()
+    assert mover_temp_files(archive_dir, plots[1].name) == [live_temp]
+    assert live.popen.poll() is None
+    assert [plot.read_bytes() for plot in plots] == data  # both sources whole
+    assert plots_under(archive_dir) == []  # a temp name is no plot's
+
+
+async def test_a_temp_file_without_a_mover_here_is_removed_only_once_unchanged_for_a_while(
+    farm: Farm, other_filesystem: Path
+) -> None:
+    # A NAS dir two plotting machines archive to: the other machine's mover writes its temp
+    # file, and this machine's process table cannot show that mover.
+    target = local_target(farm, on=other_filesystem)
+    archive_dir = Path(target.archive_dirs[0])
+    name = farm.pool[0].name
+    theirs = archive_dir / f".{name}.partial-0123abcd"
+    theirs.write_bytes(b"being written elsewhere")
+    # Named like a temp file, but no regular file: never removed.
+    not_a_file = archive_dir / f".{name}.partial-4567cdef"
+    not_a_file.mkdir()
+    link = archive_dir / f".{name}.partial-89abcdef"
+    link.symlink_to(farm.pool[0])
+    engine = farm.engine(target)
+    for _ in range(2):
+        await farm.step(engine)
+        assert theirs.exists()
+    farm.clock.offset += STALE_TEMP_S - 30
+    await farm.step(engine)
+    assert theirs.exists()
+    farm.clock.offset += 31
+    await farm.step(engine)
+    assert not theirs.exists()
+    assert not_a_file.is_dir() and link.is_symlink() and farm.pool[0].exists()

@@ -69,6 +69,10 @@ RETRY_MAX_S = 900.0
 FREE_SPACE_TIMEOUT_S = 5.0
 #: Seconds a plot must be unchanged before it counts as finished (a copy may still be writing).
 SETTLE_S = 60.0
+#: Seconds a local mover's temp file of a plot no mover here is moving must be unchanged
+#: before it is removed as a killed mover's: a mover on another machine sharing the archive dir
+#: writes to its own all the time, and this machine's process table cannot show that mover.
+STALE_TEMP_S = 600.0
 _STATE_VERSION = 1
 # Name under which a transfer of a target no longer configured counts in the policy.
 _UNCONFIGURED = "(not configured)"
@@ -466,7 +470,7 @@ class ArchivingEngine:
     ) -> tuple[ArchiveWait, ...]:
         if not self.targets:
             return ()
-        self._remove_stale_temp_files(running)
+        self._remove_stale_temp_files(running, now)
         dsts = self._dst_states(now)
         in_flight = [self._in_flight(r) for r in running]
         in_flight += self._start_verifications(dsts, in_flight, now, events, started)
@@ -486,9 +490,10 @@ class ArchivingEngine:
             self._waits.forget(target)
         return plan.waits
 
-    def _remove_stale_temp_files(self, running: Sequence[RunningTransfer]) -> None:
+    def _remove_stale_temp_files(self, running: Sequence[RunningTransfer], now: float) -> None:
         """Remove the temp files of local movers that were killed: those of plots no mover
-        is moving now (a mover removes its own when it fails or is stopped)."""
+        is moving now, unchanged for :data:`STALE_TEMP_S` (a mover removes its own when it
+        fails or is stopped)."""
         for target in self.targets:
             if target.type is not TargetType.LOCAL:
                 continue
@@ -498,7 +503,7 @@ class ArchivingEngine:
                     for t in running
                     if t.archive_dir is None or os.path.normpath(t.archive_dir) == archive_dir
                 }
-                for stale in stale_temp_files(archive_dir, moving):
+                for stale in stale_temp_files(archive_dir, moving, now, STALE_TEMP_S):
                     with contextlib.suppress(OSError):
                         os.unlink(stale)
 

@@ -32,6 +32,7 @@ import errno
 import os
 import secrets
 import signal
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -67,14 +68,25 @@ def plot_of_temp(name: str) -> str | None:
     return plot_name
 
 
-def stale_temp_files(archive_dir: str, moving: set[str]) -> Iterator[str]:
+def stale_temp_files(
+    archive_dir: str, moving: set[str], now: float, still_s: float
+) -> Iterator[str]:
     """The mover temp files in ``archive_dir`` of plots not in ``moving`` (names of plots on
-    their way there now): those are left by a mover that was killed."""
+    their way there now) unchanged for ``still_s`` before ``now`` (their ctime, which a
+    write or the mover's utime moves on): those are left by a mover that was killed. The wait
+    spares the temp file of a mover on another machine sharing the dir (a NAS), which this
+    machine's process table does not show. Regular files only."""
     try:
         with os.scandir(archive_dir) as entries:
             for entry in entries:
                 plot_name = plot_of_temp(entry.name)
-                if plot_name is not None and plot_name not in moving:
+                if plot_name is None or plot_name in moving:
+                    continue
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue  # gone since the listing
+                if stat.S_ISREG(info.st_mode) and now - info.st_ctime >= still_s:
                     yield entry.path
     except OSError:
         return
