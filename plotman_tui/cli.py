@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from plotman_tui.config.schema import Config
     from plotman_tui.farm.archive.space import TargetSpace
     from plotman_tui.farm.dirs import DirInfo
+    from plotman_tui.farm.finished import FinishedLog
     from plotman_tui.farm.jobcontrol import JobControl, Outcome
     from plotman_tui.farm.model import Job, Snapshot
 
@@ -341,11 +342,57 @@ def _selected(config: Config, ids: Sequence[str]) -> list[Job]:
     return jobs
 
 
-def _cmd_details(config: Config, args: argparse.Namespace) -> int:
-    from plotman_tui.report import render_details
+def _running_or_finished(config: Config, ids: Sequence[str]) -> tuple[list[Job], list[FinishedLog]]:
+    """The running jobs ``ids`` name and, for a plot id prefix no running job has, the log in
+    the log dir that has it (a job that has ended). Exit status 3 for an id that names nothing,
+    or several logs."""
+    import re
 
-    jobs = _selected(config, args.ids)
-    print("\n\n".join(render_details(job) for job in jobs) if jobs else _NO_JOBS)
+    from plotman_tui.farm.discovery import select_jobs
+    from plotman_tui.farm.finished import find_finished_logs
+
+    running = _scan(config).jobs
+    jobs: list[Job] = []
+    logs: list[FinishedLog] = []
+    errors: list[str] = []
+    for text in ids:
+        chosen, problems = select_jobs(running, [text])
+        prefix = text.lower()
+        ended = (
+            problems
+            and re.fullmatch(r"[0-9a-f]+", prefix) is not None
+            and not any((job.plot_id or "").startswith(prefix) for job in running)
+        )
+        if not ended:
+            errors += problems
+            jobs += [job for job in chosen if job not in jobs]
+            continue
+        found = find_finished_logs(config.logging.plots, prefix)
+        if len(found) == 1:
+            logs += [log for log in found if log not in logs]
+        elif found:
+            names = ", ".join(f"{log.plot_id[: len(text) + 4]} ({log.path})" for log in found)
+            errors.append(
+                f"id prefix {text!r} is ambiguous: {len(found)} ended jobs' logs have it: "
+                f"{names}; give a longer prefix"
+            )
+        else:
+            errors += [
+                f"{problem}; nor has any log in {config.logging.plots}" for problem in problems
+            ]
+    if errors:
+        raise CliError("; ".join(errors), EXIT_NO_JOB)
+    return jobs, logs
+
+
+def _cmd_details(config: Config, args: argparse.Namespace) -> int:
+    from plotman_tui.farm.finished import read_finished_log
+    from plotman_tui.report import render_details, render_finished_details
+
+    jobs, logs = _running_or_finished(config, args.ids)
+    parts = [render_details(job) for job in jobs]
+    parts += [render_finished_details(read_finished_log(log)) for log in logs]
+    print("\n\n".join(parts) if parts else _NO_JOBS)
     return EXIT_OK
 
 
@@ -363,15 +410,20 @@ _NO_JOBS = "No plot jobs running."
 def _cmd_logs(config: Config, args: argparse.Namespace) -> int:
     if args.id == "all":
         raise CliError("logs takes one job id, not 'all'", EXIT_USAGE)
-    (job,) = _selected(config, [args.id])
-    if job.log_file is None:
-        raise CliError(
-            f"job {args.id} (pid {job.pid}) has no log in {config.logging.plots}", EXIT_FAILED
-        )
+    jobs, logs = _running_or_finished(config, [args.id])
+    if logs:  # a job that has ended: its log as it is, nothing to follow
+        path, follow_pid = logs[0].path, None
+    else:
+        (job,) = jobs
+        if job.log_file is None:
+            raise CliError(
+                f"job {args.id} (pid {job.pid}) has no log in {config.logging.plots}", EXIT_FAILED
+            )
+        path, follow_pid = job.log_file, job.pid if args.follow else None
     from plotman_tui.farm.logfollow import LogFollowError, copy_log
 
     try:
-        copy_log(job.log_file, sys.stdout.buffer, follow_pid=job.pid if args.follow else None)
+        copy_log(path, sys.stdout.buffer, follow_pid=follow_pid)
     except LogFollowError as error:
         raise CliError(str(error)) from None
     except BrokenPipeError:

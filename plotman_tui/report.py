@@ -20,6 +20,8 @@ from plotman_tui.farm.units import common_prefix, human_bytes, human_duration, l
 
 if TYPE_CHECKING:
     from plotman_tui.dirview import ArchiveRow, DstRow, TmpRow
+    from plotman_tui.farm.finished import FinishedLog
+    from plotman_tui.plotters.base import LogInfo
 
 
 def job_to_json(job: Job) -> dict[str, Any]:
@@ -258,14 +260,7 @@ def render_details(job: Job) -> str:
         ("started", f"{local_time(job.started_at)} ({human_duration(job.wall_seconds)} ago)"),
         ("phase", str(job.phase) if job.phase else "? (no log found)"),
         ("phase times", phase_times or "-"),
-        ("tmp", job.tmp_dir or "-"),
-        ("tmp2", job.tmp2_dir or "-"),
-        ("dst", job.dst_dir or "-"),
-        (
-            "threads/buckets/buffer",
-            f"{job.threads or '-'} / {job.buckets or '-'} / "
-            f"{f'{job.buffer_mib} MiB' if job.buffer_mib else '-'}",
-        ),
+        *_dirs_and_settings(job),
         ("temp files", f"{len(job.tmp_files)} ({human_bytes(job.tmp_usage_bytes)})"),
         ("memory", f"rss {human_bytes(job.mem_rss_bytes)}, vms {human_bytes(job.mem_vms_bytes)}"),
         (
@@ -280,6 +275,49 @@ def render_details(job: Job) -> str:
     if job.final_file:
         rows.append(("final file", job.final_file))
     rows.extend(("problem", problem) for problem in job.problems)
+    return _aligned(rows)
+
+
+def render_finished_details(log: FinishedLog) -> str:
+    """``details`` of a job that no longer runs: what its log says."""
+    info = log.info
+    if info.completed or info.final_file:
+        state = "finished its plot"
+    else:
+        state = f"not running, and its log ends at phase {info.phase} without a finished plot"
+    phase_times = ", ".join(
+        f"phase {number}: {human_duration(seconds)}"
+        for number, seconds in sorted(info.phase_seconds.items())
+    )
+    started = local_time(info.started_at) if info.started_at is not None else "-"
+    rows: list[tuple[str, str]] = [
+        ("plot id", log.plot_id),
+        ("plotter", f"{log.plotter}, k{info.k if info.k else '?'} (as its log reads)"),
+        ("state", state),
+        ("started", started),
+        ("phase times", phase_times or "-"),
+        ("total", human_duration(info.total_seconds) if info.total_seconds else "-"),
+        ("copy", human_duration(info.copy_seconds) if info.copy_seconds else "-"),
+        *_dirs_and_settings(info),
+        ("final file", info.final_file or "-"),
+        ("log", log.path),
+    ]
+    return _aligned(rows)
+
+
+def _dirs_and_settings(plot: Job | LogInfo) -> list[tuple[str, str]]:
+    """The dirs and plotter settings rows, from a running job or from a log."""
+    buffer = f"{plot.buffer_mib} MiB" if plot.buffer_mib else "-"
+    return [
+        ("tmp", plot.tmp_dir or "-"),
+        ("tmp2", plot.tmp2_dir or "-"),
+        ("dst", plot.dst_dir or "-"),
+        ("threads/buckets/buffer", f"{plot.threads or '-'} / {plot.buckets or '-'} / {buffer}"),
+    ]
+
+
+def _aligned(rows: Sequence[tuple[str, str]]) -> str:
+    """``label: value`` lines, the labels right-aligned."""
     label_width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label.rjust(label_width)}: {value}" for label, value in rows)
 

@@ -244,3 +244,69 @@ def test_status_does_not_import_textual(farm: dict[str, Path]) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert '"total_jobs"' in result.stdout
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plotter-logs"
+ENDED = {
+    # log, plot id, plotter as the log reads, k, phase times shown
+    "chia-2.7.5-cli-k18.plot.log": ("5436818ae93323ab", "chia", 18, "phase 4: "),
+    "madmax.plot.log": ("522acbd6308af7e2", "madmax", 33, "phase 1: 36m, phase 2: 22m"),
+    "bladebit2disk.plot.log": ("8f781fecff9d78b8", "bladebit2disk", 32, "phase 1: 8m"),
+}
+
+
+def test_details_and_logs_of_jobs_that_have_ended(farm: dict[str, Path]) -> None:
+    for name in ENDED:
+        (farm["logs"] / f"2026-11-24T10_00_00.{name}").write_bytes((FIXTURES / name).read_bytes())
+    for name, (prefix, plotter, k, phases) in ENDED.items():
+        details = cli("details", prefix[:6], config=farm["config"])
+        assert details.returncode == 0, details.stderr
+        fields = dict(
+            (label.strip(), value)
+            for label, _, value in (line.partition(": ") for line in details.stdout.splitlines())
+        )
+        assert fields["plot id"].startswith(prefix)
+        assert fields["plotter"] == f"{plotter}, k{k} (as its log reads)"
+        assert fields["state"] == "finished its plot"
+        assert phases in fields["phase times"]
+        assert fields["final file"].endswith(".plot") and prefix in fields["final file"]
+        assert fields["log"] == str(farm["logs"] / f"2026-11-24T10_00_00.{name}")
+        logs = cli("logs", prefix.upper()[:8], config=farm["config"])
+        assert logs.returncode == 0, logs.stderr
+        assert logs.stdout == (FIXTURES / name).read_text()
+    both = cli("details", "5436", "522a", config=farm["config"])
+    assert both.returncode == 0 and both.stdout.count("plot id: ") == 2
+
+
+def test_a_job_that_died_half_way_says_where_its_log_ends(farm: dict[str, Path]) -> None:
+    lines = (FIXTURES / "chia-2.7.5-cli-k18.plot.log").read_text().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if line.startswith("Starting phase 2/4"))
+    (farm["logs"] / "died.log").write_text("".join(lines[: cut + 3]))
+    details = cli("details", "5436818a", config=farm["config"])
+    assert details.returncode == 0, details.stderr
+    assert "state: not running, and its log ends at phase 2:" in details.stdout
+    assert "final file: -" in details.stdout
+
+
+def test_ended_jobs_ambiguous_or_unknown_exit_3(farm: dict[str, Path]) -> None:
+    log = (FIXTURES / "chia-2.7.5-cli-k18.plot.log").read_bytes()
+    (farm["logs"] / "a.log").write_bytes(log)
+    (farm["logs"] / "copy.log").write_bytes(log)
+    (farm["logs"] / "notes.txt").write_bytes(log)  # not a log: not looked at
+    ambiguous = cli("logs", "5436", config=farm["config"])
+    assert ambiguous.returncode == 3
+    (line,) = ambiguous.stderr.splitlines()
+    assert str(farm["logs"] / "a.log") in line and str(farm["logs"] / "copy.log") in line
+    assert "notes.txt" not in line
+    unknown = cli("details", "abcdef", config=farm["config"])
+    assert unknown.returncode == 3
+    assert f"nor has any log in {farm['logs']}" in unknown.stderr
+    assert "Traceback" not in ambiguous.stderr + unknown.stderr
+
+
+def test_only_the_head_of_each_log_is_searched(farm: dict[str, Path]) -> None:
+    # A plot id first named after 64 KiB of other output is past the head that is read.
+    plot_id = secrets.token_hex(32)
+    (farm["logs"] / "late.log").write_text("x" * 70_000 + f"\nID: {plot_id}\n")
+    result = cli("details", plot_id[:8], config=farm["config"])
+    assert result.returncode == 3

@@ -1,0 +1,113 @@
+"""Logs of plot jobs that no longer run: found in the log dir by their plot id.
+
+``logs`` and ``details`` name a job by plot id prefix; when no running job has it, the log dir is
+searched. A log names its plot id in its first lines, so only the head of each log is read (a few
+KiB, at most :data:`HEAD_BYTES`) and handed to the plotters' own parsers only when a 64-digit hex
+word in it starts with the prefix: a log dir of thousands of logs is searched in well under a
+second. The log found is then read whole (up to :data:`WHOLE_BYTES`) for what it says.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from plotman_tui.plotters import PLOTTERS
+from plotman_tui.plotters.base import LogInfo
+
+#: How much of a log is read at most to find its plot id.
+HEAD_BYTES = 64 * 1024
+#: The first read of each log; most name their plot id in the first few hundred bytes.
+_FIRST_READ = 8 * 1024
+#: How much of a log ``read_finished_log`` reads (a k32 chia log is about 200 KiB).
+WHOLE_BYTES = 16 * 1024 * 1024
+
+# A plot id: exactly 64 hex digits (keys are 96, and are not taken for one).
+_HEX64 = re.compile(rb"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+
+
+@dataclass(frozen=True)
+class FinishedLog:
+    """A log in the log dir: its path, the plotter whose parser reads it best, what it says."""
+
+    path: str
+    plotter: str
+    info: LogInfo
+
+    @property
+    def plot_id(self) -> str:
+        return self.info.plot_id or ""
+
+
+def find_finished_logs(log_dir: str | os.PathLike[str], prefix: str) -> list[FinishedLog]:
+    """The logs in ``log_dir`` whose plot id starts with ``prefix``, by path (their heads read).
+
+    A log dir that cannot be listed has none; unreadable logs are passed over.
+    """
+    wanted = prefix.lower()
+    found = []
+    try:
+        entries = list(os.scandir(log_dir))
+    except OSError:
+        return []
+    for entry in sorted(entries, key=lambda e: e.name):
+        if not entry.name.endswith(".log"):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            head = _head(entry.path)
+        except OSError:
+            continue
+        ids = {match.group().decode().lower() for match in _HEX64.finditer(head)}
+        if not any(plot_id.startswith(wanted) for plot_id in ids):
+            continue  # the usual case: not parsed at all
+        log = _best_reading(entry.path, head)
+        if log is not None and log.plot_id.startswith(wanted):
+            found.append(log)
+    return found
+
+
+def read_finished_log(log: FinishedLog) -> FinishedLog:
+    """``log`` read whole (up to WHOLE_BYTES): its phases, times and plot file; as found when
+    it cannot be read again."""
+    try:
+        with open(log.path, "rb") as handle:
+            data = handle.read(WHOLE_BYTES)
+    except OSError:
+        return log
+    return _best_reading(log.path, data, finish=True) or log
+
+
+def _head(path: str) -> bytes:
+    """The start of a log: up to the first plot id it names, at most HEAD_BYTES."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        data = b""
+        while len(data) < HEAD_BYTES:
+            chunk = os.read(fd, min(_FIRST_READ, HEAD_BYTES - len(data)))
+            data += chunk
+            if not chunk or _HEX64.search(data):
+                break
+    finally:
+        os.close(fd)
+    return data
+
+
+def _best_reading(path: str, data: bytes, *, finish: bool = False) -> FinishedLog | None:
+    """The plotter whose parser makes the most of ``data`` (BladeBit's three read each other's
+    logs; the right one also finds the plot file). ``finish``: ``data`` is the whole log."""
+    best: tuple[tuple[bool, bool, int], FinishedLog] | None = None
+    for plotter in PLOTTERS:
+        parser = plotter.new_log_parser()
+        parser.feed(data)
+        if finish:
+            parser.finish()
+        info = parser.info
+        if not info.plot_id:
+            continue
+        score = (info.final_file is not None, info.completed, len(info.phase_seconds))
+        if best is None or score > best[0]:
+            best = (score, FinishedLog(path, plotter.name, info))
+    return best[1] if best is not None else None
