@@ -231,8 +231,13 @@ class DashboardApp(App[int]):
 
     def _shown(self) -> DashboardScreen | None:
         """The dashboard, if its widgets are there: not before the first frame (messages may
-        come first), nor while the app shuts down (a worker's last message may come after)."""
-        if not self._shown_ready or self._feeds_closed or not self.screen_stack:
+        come first), nor while the app shuts down (a worker's message may come meanwhile)."""
+        if (
+            not self._shown_ready
+            or self._feeds_closed
+            or not self.is_running  # shutting down: the screens' widgets go before on_unmount
+            or not self.screen_stack
+        ):
             return None
         screen = self.screen_stack[0]
         return screen if isinstance(screen, DashboardScreen) else None
