@@ -53,6 +53,7 @@ from plotman_tui.farm.lock import SchedulerLock
 from plotman_tui.farm.spawn import start_job
 from plotman_tui.sandbox import make_sandbox, start_plot
 from tests.conftest import require_chiapos, require_real, wait_for
+from tests.integration.test_archive_localmove import run_mover_killed_at_unlink
 from tests.integration.test_cli_readonly import PLOTMAN_TUI
 from tests.integration.test_engine import SandboxScanner
 from tests.realservices import (  # noqa: F401
@@ -1139,3 +1140,44 @@ async def test_a_temp_file_without_a_mover_here_is_removed_only_once_unchanged_f
     await farm.step(engine)
     assert not theirs.exists()
     assert not_a_file.is_dir() and link.is_symlink() and farm.pool[0].exists()
+
+
+async def test_a_mover_killed_between_rename_and_unlink_the_next_pass_removes_only_the_source(
+    farm: Farm, other_filesystem: Path
+) -> None:
+    target = local_target(farm, on=other_filesystem)
+    plot = farm.plot()
+    data = plot.read_bytes()
+    far = Path(target.archive_dirs[0]) / plot.name
+    # The mover killed -9 the moment it unlinks its source: the plot is whole in both places.
+    run_mover_killed_at_unlink(plot, far)
+    assert plot.read_bytes() == data and far.read_bytes() == data
+    engine = farm.engine(target)
+
+    (ended,) = await farm.until_ended(engine, plot)
+    assert not ended.failed, ended.message
+    assert "already in" in ended.message and "same bytes" in ended.message, ended.message
+    assert not plot.exists()
+    assert far.read_bytes() == data
+    assert plots_under(Path(target.archive_dirs[0])) == [far]
+    assert [e.result for e in farm.entries(target)] == ["started", "ok: already there"]
+
+
+async def test_a_plot_and_archive_dir_with_spaces_in_their_names_are_moved(
+    farm: Farm, other_filesystem: Path
+) -> None:
+    target = local_target(farm, "usb disk 1", on=other_filesystem, bwlimit_kbps=SLOW_KBPS)
+    copy = farm.plot()
+    plot = copy.with_name(copy.name.removesuffix(".plot") + " copy (2).plot")
+    copy.rename(plot)
+    data = plot.read_bytes()
+    engine = farm.engine(target)
+    (started,) = (await farm.step(engine)).started
+    assert started.source == str(plot)
+    # Found under way by its command line, and followed to its end.
+    assert [(t.pid, t.source) for t in farm.transfers(target)] == [(started.pid, str(plot))]
+    (ended,) = await farm.until_ended(engine, plot)
+    assert not ended.failed, ended.message
+    assert not plot.exists()
+    assert (Path(target.archive_dirs[0]) / plot.name).read_bytes() == data
+    assert plots_under(Path(target.archive_dirs[0])) == [Path(target.archive_dirs[0]) / plot.name]

@@ -10,7 +10,10 @@ guarantees of the rsync path:
   most ``--bwlimit-kbps`` KiB/s, fsynced, checked for its size, given the plot's mtime, then
   renamed to the final name (never replacing one) and only then the source is removed;
 - a DESTINATION that already exists is never replaced: when its bytes are the plot's (a move
-  whose source removal was lost), the source is removed; when they differ, both stay.
+  whose source removal was lost), the source is removed; when they differ, or it is no
+  regular file (a symlink), both stay;
+- an archive dir that is the plot's own dir (through a symlink) moves nothing, and a source
+  removed or replaced while it is copied is not removed (the copy is).
 
 It runs as its own process, started like rsync with its own log, so a transfer under way is
 found in the process table, outlives the dashboard and is judged from the file system (see
@@ -19,7 +22,7 @@ and at most its temp file, which the archiver removes once no mover of that plot
 (:func:`stale_temp_files`). The log ends with the statistics lines rsync's ``--info=stats2``
 writes, and the ``NAME exists (...)`` line of rsync's ``--info=skip2``, so both are read by one
 parser. Exit status: 0 moved (or already there, identical), 1 failed, 2 usage, 3 the
-destination exists with other bytes.
+destination exists with other bytes (or is no regular file).
 """
 
 from __future__ import annotations
@@ -136,8 +139,14 @@ def _same_bytes(first: str, second: str) -> bool:
 
 
 def _already_there(source: str, destination: str, plot_name: str) -> int:
-    """DESTINATION exists: remove the source only when its bytes are the plot's."""
+    """DESTINATION exists: remove the source only when its bytes are the plot's (a symlink,
+    even one to the plot, is no copy of it)."""
     size = os.stat(source).st_size
+    if not stat.S_ISREG(os.lstat(destination).st_mode):
+        _log(f"{plot_name} exists (not a regular file)")
+        _log(f"{plot_name}: {destination} exists and is no regular file; both are left as they are")
+        _stats(0, 0, size)
+        return EXIT_DIFFERS
     if _same_bytes(source, destination):
         _log(f"{plot_name} exists (uptodate)")
         os.unlink(source)
@@ -193,8 +202,14 @@ def move(source: str, destination: str, bwlimit_kbps: int | None = None) -> int:
     archive_dir = os.path.dirname(destination)
     if os.path.basename(destination) != plot_name:
         raise MoveError(f"{destination} does not name {plot_name}")
-    source_stat = os.stat(source, follow_symlinks=False)
+    try:
+        source_stat = os.stat(source, follow_symlinks=False)
+    except FileNotFoundError:
+        raise MoveError(f"{source}: no such plot file; nothing moved") from None
     dir_stat = os.stat(archive_dir)  # a missing archive dir is an error, never created
+    if os.path.samefile(archive_dir, os.path.dirname(source)):
+        # DESTINATION is the plot itself: "already there" would remove the only copy.
+        raise MoveError(f"{archive_dir} is the dir the plot is in: nothing moved")
     if os.path.lexists(destination):
         return _already_there(source, destination, plot_name)
     size = source_stat.st_size
@@ -223,8 +238,14 @@ def move(source: str, destination: str, bwlimit_kbps: int | None = None) -> int:
                     raise MoveError(f"{plot_name}: the copy is not {size} bytes long")
             finally:
                 os.close(temp_fd)
-        after = os.stat(source, follow_symlinks=False)
-        if (after.st_size, after.st_mtime_ns) != (size, source_stat.st_mtime_ns):
+        try:
+            after = os.stat(source, follow_symlinks=False)
+        except FileNotFoundError:
+            raise MoveError(
+                f"{plot_name} was removed while it was copied; the copy is removed"
+            ) from None
+        # Another file put in its place (same size and mtime: cp -p) is not what was copied.
+        if _identity(after) != _identity(source_stat):
             raise MoveError(f"{plot_name} changed while it was copied; it is sent again later")
         try:
             _rename_noreplace(temp, destination)
@@ -242,6 +263,10 @@ def move(source: str, destination: str, bwlimit_kbps: int | None = None) -> int:
     _log(f"{plot_name}: copied to {archive_dir} in {seconds:.1f} s ({rate:.1f} MB/s)")
     _stats(1, size, size)
     return 0
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _fsync_dir(path: str) -> None:
