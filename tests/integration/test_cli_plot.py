@@ -186,15 +186,20 @@ def test_the_loop_makes_real_plots_and_stops_cleanly(
     assert all(entry["argv"][1:3] == ["plots", "create"] for entry in starts)
 
 
+@pytest.mark.parametrize("command", ["plot", "--no-ui", "archive"])
 def test_stop_signals_while_it_winds_down_after_a_failed_job_still_exit_0(
-    sandbox: Sandbox, env: dict[str, str], loops: list[Loop]
+    sandbox: Sandbox, env: dict[str, str], loops: list[Loop], command: str
 ) -> None:
+    farm = make_sandbox(sandbox.root, k=22, global_stagger_m=30, polling_time_s=1, n_archive=1)
     # The job dies at once: the sandbox's chia refuses a missing tmp2 dir (exit 2).
-    assert sandbox.tmp2_dir is not None
-    sandbox.tmp2_dir.rmdir()
-    loop = start_loop(loops, env, sandbox.config_path, "plot", "--json")
-    died = loop.wait(lambda e: e["event"] == "start-failed", 30, "the job to fail")
-    assert died["returncode"] == 2
+    assert farm.tmp2_dir is not None
+    farm.tmp2_dir.rmdir()
+    loop = start_loop(loops, env, farm.config_path, command, "--json")
+    if command == "archive":
+        loop.wait(lambda e: e["event"] == "lock", 30, "the archiver's first pass")
+    else:
+        died = loop.wait(lambda e: e["event"] == "start-failed", 30, "the job to fail")
+        assert died["returncode"] == 2
     # `timeout`, a process-group kill and an impatient farmer send more than one: every one
     # after the first comes while the loop releases its locks and the interpreter exits.
     loop.proc.send_signal(signal.SIGTERM)
@@ -206,7 +211,7 @@ def test_stop_signals_while_it_winds_down_after_a_failed_job_still_exit_0(
     code, stderr = loop.stop(signal.SIGTERM)
     assert code == 0, stderr
     last = loop.events[-1]
-    assert last["event"] == "info" and "plotting loop stopped (SIGTERM)" in last["message"]
+    assert last["event"] == "info" and " loop stopped (SIGTERM)" in last["message"]
 
 
 def test_two_loops_and_a_killed_loop_never_start_twice(
