@@ -60,7 +60,7 @@ def check_config_file(path: Path, *, resolve_timeout_s: float = RESOLVE_TIMEOUT_
 def config_warnings(
     config: Config, lines: KeyLines | None, resolve_timeout_s: float = RESOLVE_TIMEOUT_S
 ) -> list[ConfigError]:
-    """What a valid ``config`` will trip over on this machine, one line each."""
+    """What a valid ``config`` will trip over on this machine, one line each, in file order."""
 
     def warn(path: KeyPath, message: str) -> ConfigError:
         line = lines.nearest(path) if lines is not None else None
@@ -84,13 +84,16 @@ def config_warnings(
     hosts = [
         (index, target.host)
         for index, target in enumerate(config.archiving.targets)
-        if target.enabled and target.type in SSH_TARGET_TYPES and target.host
+        if config.archiving.enabled
+        and target.enabled
+        and target.type in SSH_TARGET_TYPES
+        and target.host
     ]
     answers = _resolve_all([host for _, host in hosts], resolve_timeout_s)
     for (index, _host), problem in zip(hosts, answers, strict=True):
         if problem is not None:
             found.append(warn(("archiving", "targets", index, "host"), problem))
-    return found
+    return sorted(found, key=lambda w: (w.line is None, w.line or 0))
 
 
 def _program_problem(executable: str) -> str | None:

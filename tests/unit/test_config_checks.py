@@ -123,6 +123,9 @@ def test_warns_about_an_archive_host_that_does_not_resolve(tmp_path: Path) -> No
     (warning,) = report.warnings
     assert warning.key_path == "archiving.targets[1].host"
     assert "'a..b' does not resolve" in warning.message
+    # Archiving off: its hosts are not looked up (nor is a target switched off).
+    off = text.replace("[archiving]\nenabled = true", "[archiving]\nenabled = false")
+    assert check_config_file(write(tmp_path, off)).warnings == ()
 
 
 def test_a_host_that_does_not_answer_in_time_is_reported_without_waiting_for_it(
