@@ -128,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="do not ask (needed when not run from a terminal)"
     )
     history = commands.add_parser("history", help="what was started, killed, suspended, resumed")
-    history.add_argument("--since", metavar="WHEN", help="e.g. 2h, 30m, 1d, or 2026-11-24")
+    history.add_argument(
+        "--since", metavar="WHEN", help="an age (90s, 30m, 2h, 1d, 1w; -2h too) or a date"
+    )
     history.add_argument("--json", action="store_true", help="print JSON lines for scripts")
 
     plot = commands.add_parser(
