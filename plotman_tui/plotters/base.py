@@ -240,15 +240,18 @@ class LineSplitter:
     """Turns bytes fed in any chunking into complete, clean text lines.
 
     Decodes UTF-8 incrementally (a character split across chunks is joined; invalid bytes become
-    U+FFFD), drops ANSI colour codes, handles LF, CRLF and lone CR, and keeps a partial last line
-    until its end arrives. Lines longer than ``max_line`` are cut, so binary garbage with no
-    newline cannot grow memory without bound.
+    U+FFFD; NUL stays a character, for the readers to refuse), drops ANSI colour codes, handles
+    LF, CRLF and lone CR, and keeps a partial last line until its end arrives. A line longer than
+    ``max_line`` keeps its first ``max_line`` characters and loses the rest, whatever the
+    chunking, so binary garbage with no newline cannot grow memory without bound.
     """
 
     def __init__(self, max_line: int = 64 * 1024) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending = ""
         self._max_line = max_line
+        # The line being received was cut already: drop the rest of it, up to its end.
+        self._dropping = False
 
     def feed(self, data: bytes) -> list[str]:
         """The lines completed by ``data`` (possibly none)."""
@@ -258,23 +261,37 @@ class LineSplitter:
         if text.endswith("\r"):
             text, hold = text[:-1], "\r"
         end = max(text.rfind("\n"), text.rfind("\r"))
-        self._pending = text[end + 1 :] + hold
+        body = text[end + 1 :]
         parts: list[str] = []
         if end >= 0:
             # A job's whole log is read on its first scan: plain LF logs split in C, and only the
-            # few lines with an escape character pay for the ANSI regex.
+            # few lines with an escape character or too long pay for more.
             complete = text[: end - 1 if text[end - 1 : end + 1] == "\r\n" else end]
             parts = _NEWLINE_RE.split(complete) if "\r" in complete else complete.split("\n")
+            if self._dropping:
+                parts = parts[1:]  # the end of a line already cut
+                self._dropping = False
+            if parts and max(map(len, parts)) > self._max_line:
+                parts = [part[: self._max_line] for part in parts]
             if "\x1b" in complete:
                 parts = [_ANSI_RE.sub("", part) if "\x1b" in part else part for part in parts]
-        if len(self._pending) > self._max_line:
-            parts.append(_ANSI_RE.sub("", self._pending[: self._max_line]))
-            self._pending = ""
+        if len(body) > self._max_line:
+            if not self._dropping:
+                parts.append(_ANSI_RE.sub("", body[: self._max_line]))
+            body = ""
+            self._dropping = True
+        self._pending = body + hold  # a held CR still ends the line, cut or not
         return parts
 
     def flush(self) -> list[str]:
         """At end of file: the last line even though no newline ended it."""
         text = self._pending + self._decoder.decode(b"", final=True)
         self._pending = ""
-        text = text.rstrip("\r")
-        return [_ANSI_RE.sub("", text)] if text else []
+        # A held-back CR may stand before what the decoder kept back (now U+FFFD): split again.
+        parts = _NEWLINE_RE.split(text)
+        if parts[-1] == "":
+            parts.pop()  # the text ended with its line's end
+        if self._dropping:
+            parts = parts[1:]  # the end of a line already cut
+            self._dropping = False
+        return [_ANSI_RE.sub("", part[: self._max_line]) for part in parts]

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plotman_tui.plotters import get_plotter
-from plotman_tui.plotters.base import LogInfo
+from plotman_tui.plotters.base import LineSplitter, LogInfo
 
 LOGS = Path(__file__).parents[1] / "fixtures" / "plotter-logs"
 
@@ -189,3 +189,26 @@ def test_a_huge_line_without_newline_is_bounded() -> None:
     parser.feed(os.urandom(256 * 1024))
     parser.feed(b"\nPlot size is: 32\n")
     assert parser.info.k == 32
+
+
+SPLITTER_BYTES = st.lists(
+    st.sampled_from([b"\n", b"\r", b"\r\n", b"\0", b"\xff", b"\xe2\x82", b"\xac", b"\x1b[3", b"1m"])
+    | st.binary(max_size=12)
+    | st.just(b"y" * 40),
+    max_size=30,
+).map(b"".join)
+
+
+def split_lines(chunks: list[bytes], max_line: int) -> list[str]:
+    splitter = LineSplitter(max_line=max_line)
+    return [line for chunk in chunks for line in splitter.feed(chunk)] + splitter.flush()
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=SPLITTER_BYTES, cuts=st.lists(st.integers(0, 400), max_size=12))
+def test_line_splitter_takes_any_bytes_in_any_chunking_alike(data: bytes, cuts: list[int]) -> None:
+    """NUL, invalid UTF-8, lone CRs, cut escape codes and over-long lines: the same clean lines
+    whatever the chunking, none longer than the limit, none with a line break in it."""
+    whole = split_lines([data], max_line=32)
+    assert split_lines(split_at(data, [cut for cut in cuts if cut <= len(data)]), 32) == whole
+    assert all(len(line) <= 32 and "\n" not in line and "\r" not in line for line in whole)
