@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
+from typing import NamedTuple
 
 from plotman_tui.farm.model import Job, JobStatus, TempFile
 from plotman_tui.farm.procfs import sample_process
@@ -53,8 +54,10 @@ _POLL_S = 0.05
 # own. The create time is tick-exact but file times and clocks are coarser; allow a little.
 _MTIME_SLACK_S = 2.0
 
-_PLOT_ID_RE = re.compile(r"^[0-9a-f]{64}$")
+_PLOT_ID_RE = re.compile(r"[0-9a-f]{64}")
 _HEX = "0123456789abcdef"
+# A plot id as _has_plot_id finds one in a name: 64 lowercase hex digits, not in a longer run.
+_STANDALONE_ID_RE = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 
 # BladeBit's DiskBufferQueue names every temp file ``<set>_<bucket>.tmp`` (``sprintf("%s_%u.tmp",
 # name, i)``), with set names such as y0, index1, meta0, t1..t7, map2..map7, lp, lp_map_0,
@@ -113,7 +116,7 @@ def match_temp_name(
 
 
 def _has_plot_id(name: str, plot_id: str) -> bool:
-    if _PLOT_ID_RE.match(plot_id) is None:
+    if _PLOT_ID_RE.fullmatch(plot_id) is None:
         return False  # not a plot id: matching by it could match anything
     start = name.find(plot_id)
     while start >= 0:
@@ -438,9 +441,11 @@ class _Dir:
     roles: tuple[DirRole, ...]
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    """A file to delete, with what identifies it: deleted only if still the same file."""
+class _Candidate(NamedTuple):
+    """A file to delete, with what identifies it: deleted only if still the same file.
+
+    A tuple, not a dataclass: a scan makes one for each of hundreds of temp files per job.
+    """
 
     dir: _Dir
     dir_key: tuple[int, int]  # st_dev, st_ino of the dir as listed
@@ -450,7 +455,7 @@ class _Candidate:
 
     @property
     def path(self) -> str:
-        return os.path.join(self.dir.shown, self.name)
+        return f"{self.dir.shown.rstrip('/')}/{self.name}"  # shown is normalised: "/" only at /
 
 
 def list_temp_files(job: Job, *, other_jobs: Sequence[Job] | None = None) -> TempListing:
@@ -589,12 +594,28 @@ def _list_dir(real: str, users: Sequence[tuple[_Work, _Dir]]) -> None:
                 f"{directory.shown}: {error.strerror or error}; nothing listed there"
             )
         return
+    # Which jobs a name can be the file of, found without asking every job (a shared tmp dir
+    # holds hundreds of files of each of several jobs): by the plot ids in the name, and the
+    # BladeBit diskplot jobs for bucket files. match_temp_name then decides, as for one job.
+    by_plot_id: dict[str, list[tuple[_Work, _Dir]]] = {}
+    for user in users:
+        if user[0].job.plot_id is not None:
+            by_plot_id.setdefault(user[0].job.plot_id, []).append(user)
+    bucket_users = [user for user in users if user[0].job.plotter == "bladebit2disk"]
     try:
         info = os.fstat(fd)
         dir_key = (info.st_dev, info.st_ino)
         with os.scandir(fd) as entries:
             for entry in entries:
-                _take_entry(entry, real, dir_key, users)
+                name = entry.name
+                if not name.endswith(".tmp"):
+                    continue  # every temp name ends so (match_temp_name)
+                named: list[tuple[_Work, _Dir]] = []
+                for plot_id in _STANDALONE_ID_RE.findall(name):
+                    named += by_plot_id.get(plot_id, ())
+                named += [user for user in bucket_users if user not in named]
+                if named:
+                    _take_entry(entry, real, dir_key, named)
     except OSError as error:
         for work, directory in users:
             work.unreadable.append(
@@ -636,12 +657,13 @@ def _take_entry(
 
 def _match_in(job: Job, name: str, roles: Sequence[DirRole]) -> NameMatch | None:
     """The strongest match of a name over every role its dir plays for the job."""
-    matches = {match_temp_name(job.plotter, name, job.plot_id, role) for role in roles}
-    if NameMatch.PLOT_ID in matches:
-        return NameMatch.PLOT_ID
-    if NameMatch.BLADEBIT_BUCKET in matches:
-        return NameMatch.BLADEBIT_BUCKET
-    return None
+    best = None
+    for role in roles:
+        match = match_temp_name(job.plotter, name, job.plot_id, role)
+        if match is NameMatch.PLOT_ID:
+            return match
+        best = best or match
+    return best
 
 
 def _open_dir(path: str) -> int:
