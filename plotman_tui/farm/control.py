@@ -17,7 +17,9 @@ Killing is split into steps so a UI can ask for confirmation in between:
 Which files are a job's is decided by name (:func:`match_temp_name`, per plotter) and by place:
 regular files directly inside the job's tmp, tmp2 and dst dirs, never through a symlink. chia,
 madMAx and BladeBit name their temp files with the plot id; BladeBit's ``diskplot`` bucket files
-do not (see :func:`match_temp_name` for the rule that keeps those safe).
+do not (see :func:`match_temp_name` for the rule that keeps those safe). It is the one rule:
+discovery measures each job's temp space with it (:func:`list_jobs_temp_files`), so `files`,
+the temp space shown and what a kill deletes are the same files.
 """
 
 from __future__ import annotations
