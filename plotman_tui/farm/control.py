@@ -151,7 +151,8 @@ class TempListing:
     total_bytes: int
     notes: tuple[str, ...] = ()
     #: False when some of the job's files may be missing from ``files``: a dir could not be
-    #: listed, or the plot id is not known yet (files named with it cannot be recognised).
+    #: listed or looked in (relative to an unknown working dir), or the plot id is not known
+    #: yet (files named with it cannot be recognised).
     complete: bool = True
     #: The dirs that could not be listed (one line each; also among ``notes``).
     unreadable: tuple[str, ...] = ()
@@ -500,6 +501,7 @@ class _Work:
     found: dict[str, list[_Candidate]] = field(default_factory=dict)  # by real dir
     unreadable: list[str] = field(default_factory=list)
     bucket_skipped: set[str] = field(default_factory=set)  # real dirs
+    dirs_skipped: bool = False  # a dir it names could not be looked in (relative, impossible)
 
 
 def _list(
@@ -518,6 +520,7 @@ def _list(
 def _prepare(job: Job, all_jobs: Sequence[Job]) -> _Work:
     notes: list[str] = []
     dirs = _job_dirs(job, notes)
+    dirs_skipped = bool(notes)  # each dir it leaves out is a note
     if job.plot_id is None:
         which = "only BladeBit's bucket files are" if job.plotter == "bladebit2disk" else "none is"
         notes.append(
@@ -534,7 +537,7 @@ def _prepare(job: Job, all_jobs: Sequence[Job]) -> _Work:
     shared: set[str] = set()
     if job.plotter == "bladebit2disk":
         shared = _dirs_used_by_others(job, all_jobs)
-    return _Work(job, dirs, shared, notes)
+    return _Work(job, dirs, shared, notes, dirs_skipped=dirs_skipped)
 
 
 def _finish(work: _Work) -> tuple[TempListing, list[_Candidate]]:
@@ -555,7 +558,7 @@ def _finish(work: _Work) -> tuple[TempListing, list[_Candidate]]:
         files=files,
         total_bytes=sum(c.size_bytes for c in candidates),
         notes=tuple(notes),
-        complete=work.job.plot_id is not None and not work.unreadable,
+        complete=work.job.plot_id is not None and not work.unreadable and not work.dirs_skipped,
         unreadable=tuple(work.unreadable),
     )
     return listing, candidates

@@ -201,6 +201,20 @@ def test_missing_and_relative_dirs_are_noted_not_fatal(dirs: dict[str, Path]) ->
     assert [f.path for f in listing.files] == [str(dirs["dst"] / f"{NAME}.plot.2.tmp")]
     assert any("unplugged" in note and "No such file" in note for note in listing.notes)
     assert any("relative/tmp2" in note for note in listing.notes)
+    assert not listing.complete  # the total leaves out what those dirs may hold
+
+
+def test_a_listing_is_complete_only_when_every_dir_was_looked_in(dirs: dict[str, Path]) -> None:
+    write(dirs["tmp"] / f"{NAME}.plot.2.tmp", 10)
+    whole = list_temp_files(make_job(tmp=dirs["tmp"], dst=dirs["dst"]))
+    assert whole.complete and whole.total_bytes == 10 and whole.unreadable == ()
+    relative = list_temp_files(make_job(tmp=dirs["tmp"], dst="relative/dst"))
+    assert not relative.complete and relative.total_bytes == 10
+    impossible = list_temp_files(make_job(tmp=dirs["tmp"], tmp2="/t\0mp2"))
+    assert not impossible.complete and any("cannot be a dir" in n for n in impossible.notes)
+    unplugged = list_temp_files(make_job(tmp=dirs["tmp"] / "unplugged"))
+    assert not unplugged.complete and len(unplugged.unreadable) == 1
+    assert not list_temp_files(make_job(plot_id=None, tmp=dirs["tmp"])).complete
 
 
 def test_bladebit_bucket_files_only_in_a_dir_no_other_job_uses(dirs: dict[str, Path]) -> None:
