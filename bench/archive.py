@@ -1,17 +1,31 @@
-"""Benchmark: archiving through a real rsync daemon on 127.0.0.1.
+"""Benchmark: archiving through a real rsync daemon on 127.0.0.1, and through local targets.
 
 Starts a real ``rsync --daemon`` and a real ``sshd`` (for ``df`` on the "farmer") on loopback
-ports, puts 20 plot files in two dst dirs (random bytes, named and sized like k22 plots, with an
-mtime an hour back so they count as finished) and runs the engine's archiving loop with one
-``rsyncd`` target (``max_concurrent = 1``) until every plot has moved. Reports:
+ports, makes 20 plot files (random bytes, named and sized like k22 plots, with an mtime an hour
+back so they count as finished) and, for each row below, copies those same files into two dst
+dirs and runs the engine's archiving loop with one target (``max_concurrent = 1``) until every
+plot has moved:
+
+- rsyncd: the dst dirs and the daemon's module on the disk (the bench's first figures);
+- local, one file system: archive dirs on the dst dirs' disk, so each plot moves by a rename;
+- local, another file system: dst dirs on a tmpfs (``--other-fs``, default /dev/shm), archive
+  dirs on the disk: the mover copies each plot and fsyncs it (a USB disk);
+- rsyncd from that tmpfs to the disk: the same files between the same file systems, for
+  comparison (rsync does not fsync).
+
+Reports, for the first row as before:
 
 - throughput: plot bytes moved per second of the whole run, and the median of each transfer;
 - the idle gap between one transfer ending (its plot renamed into place on the far side) and the
   next rsync starting; goal: under 1 s;
 - the cost of one archiving pass with 50 finished plots waiting (the target's dirs are full,
-  so the pass plans and starts nothing): goal: small against the 5 s between passes.
+  so the pass plans and starts nothing): goal: small against the 5 s between passes;
 
-Run: .venv/bin/python bench/archive.py [--plots 20] [--k 22]
+and then a table of every row: overall MB/s; per transfer the time from the archiver starting
+it to the plot landing (its final name's ctime) and that MB/s; the program's own figure from its
+log (the mover's rename time, the mover's or rsync's MB/s); the idle gap between transfers.
+
+Run: .venv/bin/python bench/archive.py [--plots 20] [--k 22] [--other-fs /dev/shm]
 """
 
 from __future__ import annotations
@@ -20,11 +34,15 @@ import argparse
 import asyncio
 import itertools
 import os
+import re
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -32,7 +50,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from plotman_tui.config import parse_config  # noqa: E402
 from plotman_tui.config.schema import Config  # noqa: E402
-from plotman_tui.farm.archive.engine import ArchivingEngine  # noqa: E402
+from plotman_tui.farm.archive.engine import ArchivePassResult, ArchivingEngine  # noqa: E402
 from plotman_tui.farm.archive.space import SpaceMonitor  # noqa: E402
 from plotman_tui.farm.engine import AnyPass, Engine  # noqa: E402
 from plotman_tui.farm.events import EventKind  # noqa: E402
@@ -56,21 +74,18 @@ def make_plots(directories: list[Path], count: int, k: int) -> list[Path]:
     return plots
 
 
-def config_for(root: Path, daemon: RsyncDaemon, sshd: SshServer, margin_gib: int) -> Config:
-    archive_dirs = [daemon.module_root / "a", daemon.module_root / "b"]
+def config_for(
+    root: Path,
+    daemon: RsyncDaemon,
+    sshd: SshServer,
+    margin_gib: int,
+    dsts: Sequence[Path] = (),
+    archive_names: Sequence[str] = ("a", "b"),
+) -> Config:
+    archive_dirs = [daemon.module_root / name for name in archive_names]
     for directory in archive_dirs:
         directory.mkdir(exist_ok=True)
-    text = f"""
-[logging]
-plots = "{root / "logs"}"
-[directories]
-tmp = ["{root / "tmp"}"]
-dst = ["{root / "dst0"}", "{root / "dst1"}"]
-[plotting]
-type = "chia"
-[archiving]
-enabled = true
-[[archiving.targets]]
+    text = f"""{_head(root, dsts or [root / "dst0", root / "dst1"])}
 name = "bench"
 type = "rsyncd"
 host = "127.0.0.1"
@@ -85,6 +100,33 @@ archive_dirs = {[str(d) for d in archive_dirs]!r}
 free_space_margin_gib = {margin_gib}
 """.replace("'", '"')
     return parse_config(text, check_dirs=False)
+
+
+def local_config_for(root: Path, dsts: Sequence[Path], archive_dirs: Sequence[Path]) -> Config:
+    for directory in archive_dirs:
+        directory.mkdir(parents=True, exist_ok=True)
+    text = f"""{_head(root, dsts)}
+name = "bench-local"
+type = "local"
+archive_dirs = {[str(d) for d in archive_dirs]!r}
+free_space_margin_gib = 1
+""".replace("'", '"')
+    return parse_config(text, check_dirs=False)
+
+
+def _head(root: Path, dsts: Sequence[Path]) -> str:
+    """The config up to a target's first keys."""
+    return f"""
+[logging]
+plots = "{root / "logs"}"
+[directories]
+tmp = ["{root / "tmp"}"]
+dst = {[str(d) for d in dsts]!r}
+[plotting]
+type = "chia"
+[archiving]
+enabled = true
+[[archiving.targets]]"""
 
 
 def archiver(config: Config, root: Path, name: str) -> ArchivingEngine:
@@ -130,33 +172,107 @@ def main() -> int:
     parser.add_argument("--plots", type=int, default=20)
     parser.add_argument("--k", type=int, default=22)
     parser.add_argument("--waiting", type=int, default=50)
+    parser.add_argument(
+        "--other-fs", type=Path, default=Path("/dev/shm"), help="a dir on another file system"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="plotman-bench-archive-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="plotman-bench-archive-") as tmp,
+        tempfile.TemporaryDirectory(prefix="plotman-bench-archive-", dir=args.other_fs) as other,
+    ):
         root = Path(tmp)
-        for name in ("logs", "tmp", "dst0", "dst1"):
+        if os.stat(other).st_dev == root.stat().st_dev:
+            parser.error(
+                f"--other-fs {args.other_fs} is on the file system of {tempfile.gettempdir()}"
+            )
+        for name in ("logs", "tmp", "dst0", "dst1", "pool"):
             (root / name).mkdir()
         daemon = RsyncDaemon(root / "rsyncd")
         sshd = SshServer(root / "sshd")
         daemon.start()
         sshd.start()
         try:
-            dsts = [root / "dst0", root / "dst1"]
-            plots = make_plots(dsts, args.plots, args.k)
-            total = sum(p.stat().st_size for p in plots)
+            # The same files for every row: made once, copied into each row's dst dirs.
+            pool = make_plots([root / "pool"], args.plots, args.k)
+            disk_dsts = [root / "dst0", root / "dst1"]
+            other_dsts = [Path(other) / "dst0", Path(other) / "dst1"]
             config = config_for(root, daemon, sshd, margin_gib=1)
-            started = time.perf_counter()
-            passes = run_transfers(config, root, args.plots)
-            wall = time.perf_counter() - started
-            report(passes, daemon, total, wall, args.plots)
+            first = run_row("rsyncd, disk -> disk", config, root, pool)
+            report(first)
             pass_cost(root, daemon, sshd, args.waiting)
+            usb = [root / "usb" / name for name in ("a", "b", "c", "d")]
+            config = local_config_for(root, disk_dsts, usb[:2])
+            renamed = run_row("local, one file system (rename)", config, root, pool)
+            config = local_config_for(root, other_dsts, usb[2:])
+            copied = run_row("local, tmpfs -> disk (copy, fsync)", config, root, pool)
+            config = config_for(root, daemon, sshd, 1, dsts=other_dsts, archive_names=("c", "d"))
+            rsynced = run_row("rsyncd, tmpfs -> disk", config, root, pool)
+            table([first, renamed, copied, rsynced])
         finally:
             daemon.stop()
             sshd.stop()
     return 0
 
 
-def report(passes: list[AnyPass], daemon: RsyncDaemon, total: int, wall: float, count: int) -> None:
-    # When each rsync was started: the engine's event, stamped just after the start (process
+@dataclass(frozen=True)
+class Row:
+    """One target's run over the same plot files, as measured."""
+
+    label: str
+    count: int
+    total_bytes: int
+    wall_s: float
+    #: The archiver's MB/s of each transfer (its end as a pass notices it).
+    rates: list[float]
+    #: Each transfer from the archiver starting it to the plot landing under its final name.
+    landed_s: list[float]
+    landed_mb_s: list[float]
+    #: The program's own figure of each transfer, from its log: ms (a rename) or MB/s.
+    own: list[float]
+    own_unit: str
+    #: From one plot landing to the archiver starting the next transfer.
+    gaps_s: list[float]
+
+
+def run_row(label: str, config: Config, root: Path, pool: Sequence[Path]) -> Row:
+    """Copy ``pool`` into ``config``'s dst dirs and archive it with its one target."""
+    dsts = config.directories.dst
+    for directory in dsts:
+        directory.mkdir(exist_ok=True)
+    for index, plot in enumerate(pool):
+        shutil.copy2(plot, dsts[index % len(dsts)] / plot.name)  # mtime kept: finished
+    os.sync()  # the last row's dirty pages are not this row's to write
+    started = time.perf_counter()
+    passes = run_transfers(config, root, len(pool))
+    wall = time.perf_counter() - started
+    (target,) = config.archiving.targets
+    archive_dirs = [Path(d) for d in target.archive_dirs]
+    row = measure(label, passes, archive_dirs, sum(p.stat().st_size for p in pool), wall)
+    for directory in archive_dirs:  # room for the next row
+        for landed in directory.glob("plot-*.plot"):
+            landed.unlink()
+    return row
+
+
+# The mover's own figures in its log: its rename time, or its copy's rate (fsync included).
+# rsync's bytes/sec is left out: it counts whole seconds, so a sub-second transfer reads 1 s.
+_RENAMED = re.compile(r": renamed into .* in ([0-9.]+) ms ")
+_COPIED = re.compile(r": copied to .* \(([0-9.]+) MB/s\)$", re.MULTILINE)
+
+
+def own_figure(log_path: Path) -> tuple[float, str] | None:
+    text = log_path.read_text(errors="replace")
+    if found := _RENAMED.search(text):
+        return float(found.group(1)), "ms"
+    if found := _COPIED.search(text):
+        return float(found.group(1)), "MB/s"
+    return None
+
+
+def measure(
+    label: str, passes: list[AnyPass], archive_dirs: list[Path], total: int, wall: float
+) -> Row:
+    # When each transfer was started: the engine's event, stamped just after the start (process
     # create times are off by up to a second: the kernel's boot time is in whole seconds).
     starts = sorted(
         (event.time, str(event.details["source"]))
@@ -170,23 +286,79 @@ def report(passes: list[AnyPass], daemon: RsyncDaemon, total: int, wall: float, 
         for event in one.events
         if event.kind is EventKind.TRANSFERRED and not event.failed
     ]
-    # A transfer ends when rsync renames the plot into place: the far file's ctime.
-    ends = {path.name: path.stat().st_ctime for path in daemon.module_root.rglob("plot-*.plot")}
+    # A transfer ends when its plot is renamed into place on the far side: that file's ctime.
+    landed = {path.name: path for d in archive_dirs for path in d.glob("plot-*.plot")}
+    ends = {name: path.stat().st_ctime for name, path in landed.items()}
     gaps = []
     for (_, source), (next_start, _) in itertools.pairwise(starts):
         end = ends.get(os.path.basename(source))
         if end is not None:
             gaps.append(next_start - end)
+    landed_s, landed_mb_s, own, units = [], [], [], set()
+    for one in passes:
+        if not isinstance(one, ArchivePassResult):
+            continue
+        for started in one.started:
+            name = os.path.basename(started.source)
+            if name not in ends:
+                continue
+            seconds = ends[name] - started.started_at
+            landed_s.append(seconds)
+            landed_mb_s.append(landed[name].stat().st_size / seconds / 1e6)
+            figure = own_figure(started.log_path)
+            if figure is not None:
+                own.append(figure[0])
+                units.add(figure[1])
+    count = len(landed)
+    return Row(label, count, total, wall, rates, landed_s, landed_mb_s, own, "/".join(units), gaps)
+
+
+def report(row: Row) -> None:
     print(
-        f"{count} plots, {total / 2**20:.0f} MiB through rsyncd on 127.0.0.1 in {wall:.1f} s: "
-        f"{total / wall / 1e6:.0f} MB/s overall, "
-        f"median transfer {statistics.median(rates):.0f} MB/s"
+        f"{row.count} plots, {row.total_bytes / 2**20:.0f} MiB through rsyncd on 127.0.0.1 in "
+        f"{row.wall_s:.1f} s: {row.total_bytes / row.wall_s / 1e6:.0f} MB/s overall, "
+        f"median transfer {statistics.median(row.rates):.0f} MB/s"
     )
-    if gaps:
+    if row.gaps_s:
+        gaps = row.gaps_s
         print(
             f"idle gap between transfers: median {statistics.median(gaps) * 1000:.0f} ms, "
             f"max {max(gaps) * 1000:.0f} ms ({len(gaps)} gaps; goal < 1000 ms)"
         )
+
+
+def table(rows: list[Row]) -> None:
+    first = rows[0]
+    print(
+        f"\nThe same {first.count} plots ({first.total_bytes / 2**20:.0f} MiB) per row, "
+        "one transfer at a time; per transfer: medians"
+    )
+    header = (
+        f"{'row':<36} {'overall':>9} {'plots/s':>7}  {'start->landed':>13} {'MB/s':>6}  "
+        f"{'by the mover':>13}  {'idle gap':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        renames = row.own_unit == "ms"  # a plot's size over a rename's time says nothing
+        own = f"{_median(row.own, 2 if renames else 0)} {row.own_unit}"
+        landed_ms = _median([seconds * 1000 for seconds in row.landed_s], 0)
+        landed_mb_s = _median([] if renames else row.landed_mb_s, 0)
+        gap_ms = _median([seconds * 1000 for seconds in row.gaps_s], 0)
+        print(
+            f"{row.label:<36} {row.total_bytes / row.wall_s / 1e6:>4.0f} MB/s "
+            f"{row.count / row.wall_s:>7.1f}  {landed_ms:>10} ms {landed_mb_s:>6}  {own:>13}  "
+            f"{gap_ms:>5} ms"
+        )
+    print(
+        "start->landed: from the archiver starting the transfer to the plot under its final "
+        "name (the mover's start includes ~0.2 s of Python starting); by the mover: its rename "
+        "time, or its copy's MB/s with the fsync"
+    )
+
+
+def _median(values: Sequence[float], digits: int) -> str:
+    return f"{statistics.median(values):.{digits}f}" if values else "-"
 
 
 def pass_cost(root: Path, daemon: RsyncDaemon, sshd: SshServer, waiting: int) -> None:

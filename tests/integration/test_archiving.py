@@ -1174,8 +1174,9 @@ async def test_a_plot_and_archive_dir_with_spaces_in_their_names_are_moved(
     engine = farm.engine(target)
     (started,) = (await farm.step(engine)).started
     assert started.source == str(plot)
-    # Found under way by its command line, and followed to its end.
-    assert [(t.pid, t.source) for t in farm.transfers(target)] == [(started.pid, str(plot))]
+    # Found under way by its command line (once out of exec), and followed to its end.
+    found = wait_for(lambda: farm.transfers(target), TIMEOUT_S, "the mover in the process table")
+    assert [(t.pid, t.source) for t in found] == [(started.pid, str(plot))]
     (ended,) = await farm.until_ended(engine, plot)
     assert not ended.failed, ended.message
     assert not plot.exists()

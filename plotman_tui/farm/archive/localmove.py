@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import os
 import secrets
@@ -108,8 +107,8 @@ def _stats(files: int, literal: int, size: int) -> None:
 
 def _rename_noreplace(source: str, destination: str) -> None:
     """Rename without ever replacing ``destination`` (FileExistsError when it exists)."""
-    libc_name = ctypes.util.find_library("c")
-    renameat2 = getattr(ctypes.CDLL(libc_name, use_errno=True), "renameat2", None)
+    # The interpreter's own symbols hold libc's (find_library would run ldconfig each move).
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
     if renameat2 is not None:
         result = renameat2(
             _AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(destination), _RENAME_NOREPLACE
@@ -214,6 +213,7 @@ def move(source: str, destination: str, bwlimit_kbps: int | None = None) -> int:
         return _already_there(source, destination, plot_name)
     size = source_stat.st_size
     if source_stat.st_dev == dir_stat.st_dev:
+        renaming = time.perf_counter()
         try:
             _rename_noreplace(source, destination)
         except FileExistsError:
@@ -222,7 +222,11 @@ def move(source: str, destination: str, bwlimit_kbps: int | None = None) -> int:
             if error.errno != errno.EXDEV:  # two mounts of one file system: copy instead
                 raise
         else:
-            _log(f"{plot_name}: renamed into {archive_dir} (one file system: nothing copied)")
+            took_ms = (time.perf_counter() - renaming) * 1000
+            _log(
+                f"{plot_name}: renamed into {archive_dir} in {took_ms:.2f} ms "
+                "(one file system: nothing copied)"
+            )
             _stats(1, 0, size)
             return 0
     temp = os.path.join(archive_dir, temp_name(plot_name))
