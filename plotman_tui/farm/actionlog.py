@@ -1,6 +1,7 @@
 """The action log: one JSON line for every start, kill, suspend, resume and transfer.
 
-It answers "what did plotman-tui do, when and why" after the fact (``plotman-tui history --since 2h``).
+It answers "what did plotman-tui do, when and why" after the fact
+(``plotman-tui history --since 2h``).
 Several processes may append at once (the dashboard, a one-shot ``kill``). Each entry is one
 ``os.write`` of one whole line on an ``O_APPEND`` descriptor, and writers take turns through an
 ``flock`` on a sidecar ``.lock`` file: the size check, a rotation when the file would grow past
