@@ -94,14 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     details = commands.add_parser("details", help="everything known about jobs")
-    details.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, or 'all'")
+    details.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, pid:N, or 'all'")
 
     logs = commands.add_parser("logs", help="print a job's plotter log")
-    logs.add_argument("id", metavar="ID", help="plot id prefix")
+    logs.add_argument("id", metavar="ID", help="plot id prefix, or pid:N")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing as the log grows")
 
     files = commands.add_parser("files", help="a job's temp files and their sizes")
-    files.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, or 'all'")
+    files.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, pid:N, or 'all'")
 
     commands.add_parser("dirs", help="tmp, tmp2 and dst dirs: jobs, phases, free space")
     commands.add_parser("dsched", help="for each dst dir, the phases of jobs headed there")
@@ -117,13 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands.add_parser("check", help="validate the config and summarise it")
 
     suspend = commands.add_parser("suspend", help="stop jobs for now (SIGSTOP)")
-    suspend.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, or 'all'")
+    suspend.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, pid:N, or 'all'")
     resume = commands.add_parser("resume", help="let suspended jobs run on (SIGCONT)")
-    resume.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, or 'all'")
+    resume.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, pid:N, or 'all'")
     kill = commands.add_parser(
         "kill", help="end jobs and delete their temp files (asks first; --force does not)"
     )
-    kill.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, or 'all'")
+    kill.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, pid:N, or 'all'")
     kill.add_argument(
         "--force", action="store_true", help="do not ask (needed when not run from a terminal)"
     )
@@ -335,9 +335,19 @@ def _cmd_status(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _usage_check(ids: Sequence[str]) -> None:
+    """A malformed id is a usage error (exit 2), found before any scan."""
+    from plotman_tui.farm.discovery import job_id_errors
+
+    usage = job_id_errors(ids)
+    if usage:
+        raise CliError("; ".join(usage), EXIT_USAGE)
+
+
 def _selected(config: Config, ids: Sequence[str]) -> list[Job]:
     from plotman_tui.farm.discovery import select_jobs
 
+    _usage_check(ids)
     jobs, errors = select_jobs(_scan(config).jobs, ids)
     if errors:
         raise CliError("; ".join(errors), EXIT_NO_JOB)
@@ -353,6 +363,7 @@ def _running_or_finished(config: Config, ids: Sequence[str]) -> tuple[list[Job],
     from plotman_tui.farm.discovery import select_jobs
     from plotman_tui.farm.finished import find_finished_logs
 
+    _usage_check(ids)
     running = _scan(config).jobs
     jobs: list[Job] = []
     logs: list[FinishedLog] = []

@@ -75,3 +75,28 @@ def test_an_id_that_cannot_name_a_job_is_a_one_line_error(farm: dict[str, Path])
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "'xyz' is not a job id" in result.stderr and "pid:N" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("details", "zz!"),
+        ("files", "zz!"),
+        ("logs", "zz!"),
+        ("suspend", "zz!"),
+        ("resume", "zz!"),
+        ("kill", "--force", "zz!"),
+        ("details", "all", "pid:x"),
+    ],
+)
+def test_a_malformed_id_is_a_usage_error(farm: dict[str, Path], args: tuple[str, ...]) -> None:
+    result = cli(farm, *args)
+    assert result.returncode == 2, result.stderr
+    assert "is not a job id" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_id_help_names_pid_ids(farm: dict[str, Path]) -> None:
+    for command in ("details", "files", "suspend", "resume", "kill"):
+        assert "pid:N" in cli(farm, command, "--help").stdout, command
+    assert "pid:N" in cli(farm, "logs", "--help").stdout
