@@ -56,28 +56,45 @@ def file_kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a file")
 
 
-def read_regular_file(path: Path, max_bytes: int, *, tail: bool = False) -> bytes:
-    """The bytes of the regular file at ``path``, at most ``max_bytes`` of them.
+def open_regular_file(
+    path: str | os.PathLike[str], flags: int = os.O_RDONLY, mode: int = 0o644
+) -> int:
+    """A descriptor on the regular file at ``path`` (``flags`` as for ``os.open``).
 
-    A FIFO would block the read until a writer comes, and ``/dev/zero`` never ends: the file is
+    A FIFO would block the open until a writer comes, a device may never end: the file is
     opened without blocking and anything but a regular file is refused (NotRegularFileError;
-    IsADirectoryError for a dir). A larger file raises FileTooLargeError, or with ``tail`` gives
-    its last ``max_bytes``. Other errors are open's and read's own OSErrors.
+    IsADirectoryError for a dir), with the descriptor closed. Other errors are open's own.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, mode)
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+            raise IsADirectoryError(errno.EISDIR, "is a directory", os.fspath(path))
         if not stat.S_ISREG(info.st_mode):
             kind = file_kind(info.st_mode)
-            raise NotRegularFileError(errno.EINVAL, f"{kind}, not a regular file", str(path))
-        if info.st_size > max_bytes:
+            raise NotRegularFileError(errno.EINVAL, f"{kind}, not a regular file", os.fspath(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int, *, tail: bool = False) -> bytes:
+    """The bytes of the regular file at ``path`` (see :func:`open_regular_file`), at most
+    ``max_bytes`` of them.
+
+    A larger file (``/dev/zero`` copied in, the wrong file named) raises FileTooLargeError, or
+    with ``tail`` gives its last ``max_bytes``. Other errors are open's and read's own OSErrors.
+    """
+    fd = open_regular_file(path)
+    try:
+        size = os.fstat(fd).st_size
+        if size > max_bytes:
             if not tail:
                 raise FileTooLargeError(
-                    errno.EFBIG, f"{info.st_size} bytes, more than {max_bytes}", str(path)
+                    errno.EFBIG, f"{size} bytes, more than {max_bytes}", os.fspath(path)
                 )
-            os.lseek(fd, info.st_size - max_bytes, os.SEEK_SET)
+            os.lseek(fd, size - max_bytes, os.SEEK_SET)
         chunks = []
         left = max_bytes + 1  # one more: a file that grew past the limit since the fstat
         while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
@@ -88,6 +105,6 @@ def read_regular_file(path: Path, max_bytes: int, *, tail: bool = False) -> byte
     data = b"".join(chunks)
     if len(data) > max_bytes:
         if not tail:
-            raise FileTooLargeError(errno.EFBIG, f"more than {max_bytes} bytes", str(path))
+            raise FileTooLargeError(errno.EFBIG, f"more than {max_bytes} bytes", os.fspath(path))
         data = data[-max_bytes:]
     return data

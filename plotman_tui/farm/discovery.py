@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from plotman_tui import __version__
+from plotman_tui.appdirs import read_regular_file
 from plotman_tui.farm.control import TempListing, list_jobs_temp_files
 from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile
 from plotman_tui.farm.procfs import (
@@ -41,6 +42,8 @@ _READ_CHUNK = 4 * 1024 * 1024
 # log, so a log rewritten for another plot always differs here.
 _HEAD_BYTES = 4096
 _CACHE_FORMAT = 2
+# The most a scan cache may be: far more than the state of every job a machine can run.
+_MAX_CACHE_BYTES = 64 * 1024 * 1024
 
 _DELETED = " (deleted)"
 
@@ -480,8 +483,8 @@ class Scanner:
         first bytes before use, and deleting the file changes nothing but speed.
         """
         try:
-            with open(path, encoding="utf-8") as handle:
-                saved = json.load(handle)
+            # A FIFO or a device in its place must not hang the scan: regular files only, capped.
+            saved = json.loads(read_regular_file(path, _MAX_CACHE_BYTES).decode("utf-8"))
             if saved.get("format") != _CACHE_FORMAT or saved.get("version") != __version__:
                 return
             remembered = [_remembered_from_json(entry) for entry in saved["jobs"]]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from plotman_tui.appdirs import data_dir
+from plotman_tui.appdirs import data_dir, open_regular_file
 
 # A holder() probe holds a shared lock for microseconds; an acquire() that meets one retries
 # for this long before deciding the lock is really taken.
@@ -129,12 +129,13 @@ class SchedulerLock:
         """Take the lock without waiting; True when this object holds it (now or already).
 
         On success the file says who holds it (this process). ``OSError`` when the file cannot
-        be opened (e.g. the data dir is not writable).
+        be opened (e.g. the data dir is not writable) or is not a regular file.
         """
         if self._fd is not None:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        # A FIFO in its place would not take the details (and would hang holder()).
+        fd = open_regular_file(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if not _flock_nb(fd, fcntl.LOCK_EX, retry_s=_ACQUIRE_RETRY_S):
                 os.close(fd)
@@ -173,7 +174,7 @@ class SchedulerLock:
     def holder(self) -> LockHolder | None:
         """Who holds the lock (this process included), or None when nobody does."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = open_regular_file(self.path)  # a FIFO would wait for a writer
         except FileNotFoundError:
             return None
         try:

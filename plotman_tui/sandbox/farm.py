@@ -22,10 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import plotman_tui
+from plotman_tui.appdirs import read_regular_file
 from plotman_tui.farm.spawn import start_job
 from plotman_tui.sandbox.bech32m import encode_puzzle_hash
 
 CONFIG_NAME = "plotman.toml"
+# The most a sandbox file of ours (its config, its chia front) may be before it is refused.
+_MAX_FILE_BYTES = 1024 * 1024
 
 # Linux reads at most 255 bytes of a "#!" line (127 before 5.1); longer or spaced interpreter
 # paths go through /bin/sh, as pip's launchers do.
@@ -86,7 +89,8 @@ class StartedPlot:
 
 def _write_if_changed(path: Path, text: str, *, mode: int | None = None) -> None:
     # Written whole and renamed into place, so a reader never sees half a file.
-    if path.exists() and path.read_text(encoding="utf-8") == text:
+    # A FIFO or a device in its place is an error (OSError), not a hang.
+    if path.exists() and read_regular_file(path, _MAX_FILE_BYTES) == text.encode("utf-8"):
         if mode is not None:
             path.chmod(mode)
         return

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plotman_tui.appdirs import read_regular_file
 from plotman_tui.config.schema import ArchiveTarget, Config, TargetType
 from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.archive.localmove import stale_temp_files
@@ -74,6 +75,8 @@ SETTLE_S = 60.0
 #: writes to its own all the time, and this machine's process table cannot show that mover.
 STALE_TEMP_S = 600.0
 _STATE_VERSION = 1
+# The most an archiving state file may be (it lists the transfers under way).
+_MAX_STATE_BYTES = 16 * 1024 * 1024
 # Name under which a transfer of a target no longer configured counts in the policy.
 _UNCONFIGURED = "(not configured)"
 
@@ -224,7 +227,8 @@ class ArchivingEngine:
         if self.state_path is None:
             return
         try:
-            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+            # A FIFO or a device in its place must not hang the loop: regular files only, capped.
+            data = json.loads(read_regular_file(self.state_path, _MAX_STATE_BYTES).decode("utf-8"))
             entries = data["transfers"] if data.get("version") == _STATE_VERSION else []
             for entry in entries:
                 transfer = RunningTransfer(
@@ -249,7 +253,8 @@ class ArchivingEngine:
         except FileNotFoundError:
             return
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            message = f"{self.state_path}: not read ({error!r}); starting afresh"
+            why = error.strerror if isinstance(error, OSError) and error.strerror else repr(error)
+            message = f"{self.state_path}: not read ({why}); starting afresh"
             events.append(Event(now, EventKind.ERROR, message))
 
     def _save_state(self, events: list[Event], now: float) -> None:

@@ -70,6 +70,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
+from plotman_tui.appdirs import read_regular_file
 from plotman_tui.config.rsync_rules import unsafe_rsync_option
 from plotman_tui.config.schema import ArchiveTarget, TargetType, expand_command
 from plotman_tui.farm.discovery import _command_lines, _split_cmdline
@@ -679,8 +680,9 @@ def read_transfer_report(log_path: str | os.PathLike[str] | None, plot_name: str
     if log_path is None:
         return TransferReport()
     try:
-        with open(log_path, "rb") as log:
-            text = log.read(_MAX_LOG_BYTES).decode(errors="replace")
+        # Its standard output may be anything (a terminal, a FIFO): regular files only. The
+        # statistics are at its end.
+        text = read_regular_file(log_path, _MAX_LOG_BYTES, tail=True).decode(errors="replace")
     except OSError:
         return TransferReport()
     exists_line = re.compile(rf"^{re.escape(plot_name)} exists(?: \((.+)\))?$")
