@@ -507,7 +507,9 @@ class _Work:
 def _list(
     jobs: Sequence[Job], all_jobs: Sequence[Job]
 ) -> list[tuple[TempListing, list[_Candidate]]]:
-    works = [_prepare(job, all_jobs) for job in jobs]
+    # Many jobs name the same dirs: each path is resolved (an lstat per component) once here.
+    real_paths: dict[str, str] = {}
+    works = [_prepare(job, all_jobs, real_paths) for job in jobs]
     users: dict[str, list[tuple[_Work, _Dir]]] = {}
     for work in works:
         for directory in work.dirs:
@@ -517,9 +519,9 @@ def _list(
     return [_finish(work) for work in works]
 
 
-def _prepare(job: Job, all_jobs: Sequence[Job]) -> _Work:
+def _prepare(job: Job, all_jobs: Sequence[Job], real_paths: dict[str, str]) -> _Work:
     notes: list[str] = []
-    dirs = _job_dirs(job, notes)
+    dirs = _resolve_dirs(_job_dirs(job, notes), real_paths)
     dirs_skipped = bool(notes)  # each dir it leaves out is a note
     if job.plot_id is None:
         which = "only BladeBit's bucket files are" if job.plotter == "bladebit2disk" else "none is"
@@ -536,26 +538,29 @@ def _prepare(job: Job, all_jobs: Sequence[Job]) -> _Work:
         )
     shared: set[str] = set()
     if job.plotter == "bladebit2disk":
-        shared = _dirs_used_by_others(job, all_jobs)
+        shared = _dirs_used_by_others(job, all_jobs, real_paths)
     return _Work(job, dirs, shared, notes, dirs_skipped=dirs_skipped)
 
 
 def _finish(work: _Work) -> tuple[TempListing, list[_Candidate]]:
     candidates: list[_Candidate] = []
+    files: list[TempFile] = []
     notes = work.notes
     for directory in work.dirs:
-        found = work.found.get(directory.real, [])
-        found.sort(key=lambda candidate: candidate.name)
-        candidates.extend(found)
+        found = work.found.get(directory.real)
+        if found:
+            found.sort(key=_candidate_name)
+            candidates.extend(found)
+            prefix = f"{directory.shown.rstrip('/')}/"  # as _Candidate.path, once per dir
+            files.extend(TempFile(prefix + c.name, c.size_bytes) for c in found)
         if directory.real in work.bucket_skipped:
             notes.append(
                 f"{directory.shown}: another job uses this dir too, so BladeBit bucket files "
                 "(which carry no plot id) are not deleted there"
             )
     notes.extend(work.unreadable)
-    files = tuple(TempFile(path=c.path, size_bytes=c.size_bytes) for c in candidates)
     listing = TempListing(
-        files=files,
+        files=tuple(files),
         total_bytes=sum(c.size_bytes for c in candidates),
         notes=tuple(notes),
         complete=work.job.plot_id is not None and not work.unreadable and not work.dirs_skipped,
@@ -564,9 +569,13 @@ def _finish(work: _Work) -> tuple[TempListing, list[_Candidate]]:
     return listing, candidates
 
 
-def _job_dirs(job: Job, notes: list[str]) -> list[_Dir]:
-    """The job's tmp, tmp2 and dst dirs, each once (the same dir may play several roles)."""
-    by_real: dict[str, _Dir] = {}
+def _candidate_name(candidate: _Candidate) -> str:
+    return candidate.name
+
+
+def _job_dirs(job: Job, notes: list[str]) -> list[tuple[DirRole, str]]:
+    """The job's tmp, tmp2 and dst dirs that can be looked in, normalised, with their roles."""
+    dirs: list[tuple[DirRole, str]] = []
     roles = ((DirRole.TMP, job.tmp_dir), (DirRole.TMP2, job.tmp2_dir), (DirRole.DST, job.dst_dir))
     for role, path in roles:
         if not path:
@@ -579,8 +588,15 @@ def _job_dirs(job: Job, notes: list[str]) -> list[_Dir]:
             # Relative to a working dir we could not read: which dir it means is unknown.
             notes.append(f"{role} dir {path!r} is relative to an unknown working dir: skipped")
             continue
-        shown = os.path.normpath(path)
-        real = os.path.realpath(shown)
+        dirs.append((role, os.path.normpath(path)))
+    return dirs
+
+
+def _resolve_dirs(dirs: Sequence[tuple[DirRole, str]], real_paths: dict[str, str]) -> list[_Dir]:
+    """Each dir once, by where it really is (the same dir may play several roles)."""
+    by_real: dict[str, _Dir] = {}
+    for role, shown in dirs:
+        real = _real_path(shown, real_paths)
         known = by_real.get(real)
         if known is None:
             by_real[real] = _Dir(shown, real, (role,))
@@ -589,8 +605,23 @@ def _job_dirs(job: Job, notes: list[str]) -> list[_Dir]:
     return list(by_real.values())
 
 
+def _real_path(path: str, real_paths: dict[str, str]) -> str:
+    """``os.path.realpath(path)``, remembered in ``real_paths`` (one listing's)."""
+    real = real_paths.get(path)
+    if real is None:
+        real = real_paths[path] = os.path.realpath(path)
+    return real
+
+
 def _list_dir(real: str, users: Sequence[tuple[_Work, _Dir]]) -> None:
-    """Add the matching regular files directly in one dir to the work of each job that uses it."""
+    """Add the matching regular files directly in one dir to the work of each job that uses it.
+
+    Which jobs a name can be the file of is found without asking every job (a shared tmp dir
+    holds hundreds of files of each of several jobs). A name ending in ``.tmp`` that holds a
+    job's plot id standing alone is that job's (match_temp_name's first rule, whatever the
+    role): the jobs are found by their ids, each job once. Only BladeBit diskplot jobs are asked
+    about every other name (their bucket files carry no id), by match_temp_name itself.
+    """
     try:
         fd = _open_dir(real)
     except OSError as error:
@@ -599,14 +630,16 @@ def _list_dir(real: str, users: Sequence[tuple[_Work, _Dir]]) -> None:
                 f"{directory.shown}: {error.strerror or error}; nothing listed there"
             )
         return
-    # Which jobs a name can be the file of, found without asking every job (a shared tmp dir
-    # holds hundreds of files of each of several jobs): by the plot ids in the name, and the
-    # BladeBit diskplot jobs for bucket files. match_temp_name then decides, as for one job.
-    by_plot_id: dict[str, list[tuple[_Work, _Dir]]] = {}
-    for user in users:
-        if user[0].job.plot_id is not None:
-            by_plot_id.setdefault(user[0].job.plot_id, []).append(user)
-    bucket_users = [user for user in users if user[0].job.plotter == "bladebit2disk"]
+    # Each user's finds in this dir, made up front: a find is then one append.
+    by_plot_id: dict[str, list[tuple[_Dir, list[_Candidate]]]] = {}
+    bucket_users: list[tuple[_Work, _Dir, list[_Candidate]]] = []
+    for work, directory in users:
+        found = work.found.setdefault(real, [])
+        plot_id = work.job.plot_id
+        if plot_id is not None and _PLOT_ID_RE.fullmatch(plot_id) is not None:
+            by_plot_id.setdefault(plot_id, []).append((directory, found))
+        if work.job.plotter == "bladebit2disk":
+            bucket_users.append((work, directory, found))
     try:
         info = os.fstat(fd)
         dir_key = (info.st_dev, info.st_ino)
@@ -615,12 +648,20 @@ def _list_dir(real: str, users: Sequence[tuple[_Work, _Dir]]) -> None:
                 name = entry.name
                 if not name.endswith(".tmp"):
                     continue  # every temp name ends so (match_temp_name)
-                named: list[tuple[_Work, _Dir]] = []
-                for plot_id in _STANDALONE_ID_RE.findall(name):
-                    named += by_plot_id.get(plot_id, ())
-                named += [user for user in bucket_users if user not in named]
-                if named:
-                    _take_entry(entry, real, dir_key, named)
+                # The users' plot ids that stand alone in the name (_has_plot_id), each once.
+                ids = [i for i in set(_STANDALONE_ID_RE.findall(name)) if i in by_plot_id]
+                st = None
+                if ids:
+                    st = _regular_stat(entry)
+                    if st is None:
+                        continue
+                    for plot_id in ids:
+                        for directory, found in by_plot_id[plot_id]:
+                            found.append(
+                                _Candidate(directory, dir_key, name, st.st_ino, st.st_size)
+                            )
+                if bucket_users:
+                    _take_bucket_file(entry, st, ids, real, dir_key, bucket_users)
     except OSError as error:
         for work, directory in users:
             work.unreadable.append(
@@ -630,25 +671,37 @@ def _list_dir(real: str, users: Sequence[tuple[_Work, _Dir]]) -> None:
         os.close(fd)
 
 
-def _take_entry(
+def _regular_stat(entry: os.DirEntry[str]) -> os.stat_result | None:
+    """The entry's lstat if it is a regular file: a symlink (to anywhere), a dir or a FIFO is
+    never a job's. None also when it is gone since the listing."""
+    try:
+        if not entry.is_file(follow_symlinks=False):
+            return None  # known from the listing (d_type): no stat needed
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _take_bucket_file(
     entry: os.DirEntry[str],
+    st: os.stat_result | None,
+    ids: Sequence[str],
     real: str,
     dir_key: tuple[int, int],
-    users: Sequence[tuple[_Work, _Dir]],
+    bucket_users: Sequence[tuple[_Work, _Dir, list[_Candidate]]],
 ) -> None:
-    st: os.stat_result | None = None
-    for work, directory in users:
+    """Offer a name to the BladeBit diskplot jobs that use the dir but did not take it by id."""
+    for work, directory, found in bucket_users:
         job = work.job
+        if job.plot_id in ids:
+            continue  # taken by its plot id already
         match = _match_in(job, entry.name, directory.roles)
         if match is None:
             continue
         if st is None:
-            try:
-                # Regular files only: a symlink (to anywhere), a dir or a FIFO is never a job's.
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                return  # gone since the listing
-            if not stat.S_ISREG(st.st_mode):
+            st = _regular_stat(entry)
+            if st is None:
                 return
         if match is NameMatch.BLADEBIT_BUCKET:
             if real in work.shared:
@@ -656,8 +709,7 @@ def _take_entry(
                 continue
             if st.st_mtime < job.started_at - _MTIME_SLACK_S:
                 continue  # left by an earlier run: not this job's
-        candidate = _Candidate(directory, dir_key, entry.name, st.st_ino, st.st_size)
-        work.found.setdefault(real, []).append(candidate)
+        found.append(_Candidate(directory, dir_key, entry.name, st.st_ino, st.st_size))
 
 
 def _match_in(job: Job, name: str, roles: Sequence[DirRole]) -> NameMatch | None:
@@ -677,7 +729,7 @@ def _open_dir(path: str) -> int:
     return os.open(path, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
 
 
-def _dirs_used_by_others(job: Job, jobs: Sequence[Job]) -> set[str]:
+def _dirs_used_by_others(job: Job, jobs: Sequence[Job], real_paths: dict[str, str]) -> set[str]:
     """Real paths of every dir another job (any plotter) uses."""
     used: set[str] = set()
     for other in jobs:
@@ -685,7 +737,7 @@ def _dirs_used_by_others(job: Job, jobs: Sequence[Job]) -> set[str]:
             continue
         for path in (other.tmp_dir, other.tmp2_dir, other.dst_dir):
             if path and sane_path(path) is not None and os.path.isabs(path):
-                used.add(os.path.realpath(path))
+                used.add(_real_path(path, real_paths))
     return used
 
 

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from plotman_tui.farm.control import DirRole, NameMatch, list_temp_files, match_temp_name
+from plotman_tui.farm.control import (
+    DirRole,
+    NameMatch,
+    list_jobs_temp_files,
+    list_temp_files,
+    match_temp_name,
+)
 from plotman_tui.farm.model import Job, JobStatus
 
 ID = "77a011fc20f0003c3adcc739b615041ae56351a22b690fd854ccb6726e5f43b7"
@@ -254,3 +260,50 @@ def test_bladebit_without_plot_id_still_lists_its_bucket_files(dirs: dict[str, P
     listing = list_temp_files(job, other_jobs=[])
     assert [f.path for f in listing.files] == [str(dirs["tmp"] / "y0_0.tmp")]
     assert any("only BladeBit's bucket files" in note for note in listing.notes)
+
+
+def test_a_name_holding_the_plot_id_twice_is_one_file(dirs: dict[str, Path]) -> None:
+    # Listed once and counted once: a kill frees its size once, so the temp space must too.
+    twice = write(dirs["tmp"] / f"{NAME}.plot.{ID}.tmp", 10)
+    job = make_job(tmp=dirs["tmp"])
+    listing = list_temp_files(job)
+    assert [f.path for f in listing.files] == [str(twice)]
+    assert listing.total_bytes == 10
+    (many,) = list_jobs_temp_files([job], all_jobs=[job])
+    assert many == listing
+
+
+@pytest.mark.parametrize("count", [3, 40])  # a few jobs (a tmp dir), many (a dst, a RAID)
+def test_a_shared_dir_lists_for_each_job_what_match_temp_name_accepts(
+    tmp_path: Path, count: int
+) -> None:
+    # Each job gets exactly the regular files match_temp_name gives it, however many jobs
+    # share the dir and whichever way the listing finds a name's jobs.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    ids = [f"{index:02x}" * 32 for index in range(count)]
+    a, b, c = ids[:3]
+    names = {name for plotter, name, _, _ in NAME_TABLE if plotter != "bladebit2disk"}
+    names |= {f"plot-k32-2021-07-11-16-52-{plot_id}.plot.table1.tmp" for plot_id in ids}
+    names |= {f"{a}.{b}.tmp", f"{b}{c}.tmp", f"x{c}y.tmp", f"{a}.{a}.tmp", f"{b.upper()}.tmp"}
+    names |= {f"{c}.tmp.bak", f"{a}.plot", f"{'f' * 64}.tmp"}  # f*64: no job's id
+    for index, name in enumerate(sorted(names)):
+        write(shared / name, index)
+    (shared / f"{a}.dir.tmp").mkdir()
+    (shared / f"{b}.link.tmp").symlink_to(shared / f"{a}.plot")
+    os.mkfifo(shared / f"{c}.fifo.tmp")
+    jobs = [make_job(pid=1000 + n, plot_id=i, tmp=shared, dst=shared) for n, i in enumerate(ids)]
+    jobs.append(make_job("madmax", pid=999, plot_id=ID, tmp=shared))
+
+    listings = list_jobs_temp_files(jobs, all_jobs=jobs)
+
+    for job, listing in zip(jobs, listings, strict=True):
+        expected = {
+            str(shared / name)
+            for name in names
+            if match_temp_name(job.plotter, name, job.plot_id, TMP) is not None
+        }
+        assert [f.path for f in listing.files] == sorted(expected), job.plot_id
+        assert listing.total_bytes == sum(os.path.getsize(path) for path in expected)
+        assert listing == list_temp_files(job)
+    assert len(listings[0].files) == 3  # its plot's table1, the pair's and the double's
