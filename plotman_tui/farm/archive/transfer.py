@@ -658,6 +658,8 @@ class TransferReport:
     files_sent: int | None = None
     literal_bytes: int | None = None
     exists: str | None = None
+    #: The last line ssh wrote about why it could not connect, when it wrote one.
+    ssh_error: str | None = None
 
     @property
     def same_bytes(self) -> bool:
@@ -668,6 +670,18 @@ class TransferReport:
     def other_bytes(self) -> bool:
         """The far file was compared and holds other bytes."""
         return bool(self.exists) and self.exists not in _SAME_BYTES
+
+
+# What ssh writes when it cannot connect (ssh(1) and its usual messages): the host key, the
+# login, or the way to the farmer.
+_SSH_ERROR: Final = re.compile(
+    r"^(?:Host key verification failed\.?"
+    r"|.*Permission denied \(.*\)\.?"
+    r"|ssh: (?:connect to host|Could not resolve hostname) .*"
+    r"|kex_exchange_identification: .*"
+    r"|Connection (?:closed|reset) by .*)$"
+)
+_MAX_SSH_ERROR: Final = 300
 
 
 def _number(text: str) -> int | None:
@@ -687,7 +701,7 @@ def read_transfer_report(log_path: str | os.PathLike[str] | None, plot_name: str
         return TransferReport()
     exists_line = re.compile(rf"^{re.escape(plot_name)} exists(?: \((.+)\))?$")
     item_line = re.compile(rf"^[<>ch.*]f(.)[ -~]{{8,9}} {re.escape(plot_name)}$")
-    files_sent = literal = exists = None
+    files_sent = literal = exists = ssh_error = None
     for line in re.split(r"[\r\n]+", text):
         if (found := item_line.match(line)) is not None:
             # The checksum column of rsync's itemized line: c other bytes, . or space same.
@@ -700,7 +714,9 @@ def read_transfer_report(log_path: str | os.PathLike[str] | None, plot_name: str
             literal = _number(found.group(1))
         elif (found := exists_line.match(line)) is not None:
             exists = found.group(1) or ""
-    return TransferReport(files_sent, literal, exists)
+        elif _SSH_ERROR.match(line) is not None:
+            ssh_error = line[:_MAX_SSH_ERROR]
+    return TransferReport(files_sent, literal, exists, ssh_error)
 
 
 def judge_transfer(
@@ -757,6 +773,10 @@ def judge_transfer(
             )
         if exit_code == 0:
             why = f"{program} exited with status 0 but did not remove it"
+        elif report.ssh_error is not None:
+            # Which end notices first decides rsync's status (255, or 12 when the pipe broke
+            # first): ssh's own words say what went wrong.
+            why = f"the SSH connection failed: {report.ssh_error}; {status or 'interrupted'}"
         else:
             why = status or "interrupted"
         return TransferVerdict(
