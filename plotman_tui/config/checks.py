@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from plotman_tui.appdirs import read_regular_file
 from plotman_tui.config.errors import ConfigError, KeyPath, format_key_path
-from plotman_tui.config.loader import load_config
+from plotman_tui.config.loader import MAX_CONFIG_BYTES, load_config
 from plotman_tui.config.positions import KeyLines, scan_key_lines
 from plotman_tui.config.schema import SSH_TARGET_TYPES, Config
 
@@ -51,7 +52,8 @@ def check_config_file(path: Path, *, resolve_timeout_s: float = RESOLVE_TIMEOUT_
     except ConfigError as error:
         problems = error.problems
     try:
-        lines = scan_key_lines(Path(path).expanduser().read_text(encoding="utf-8-sig"))
+        text = read_regular_file(Path(path).expanduser(), MAX_CONFIG_BYTES)
+        lines = scan_key_lines(text.decode("utf-8-sig"))
     except (OSError, ValueError):
         lines = None  # changed since: the warnings go without line numbers
     return ConfigReport(config, problems, tuple(config_warnings(config, lines, resolve_timeout_s)))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from plotman_tui import __version__
-from plotman_tui.appdirs import read_regular_file
+from plotman_tui.appdirs import open_regular_file, read_regular_file
 from plotman_tui.farm.control import TempListing, list_jobs_temp_files
 from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile
 from plotman_tui.farm.procfs import (
@@ -366,7 +366,8 @@ class Scanner:
         return follower.parser.info
 
     def _read_log(self, path: str, follower: _LogFollower, plotter: Plotter) -> None:
-        with open(path, "rb") as handle:
+        # A FIFO as the log (a farmer's tee) is a problem of the job, not a read that waits.
+        with os.fdopen(open_regular_file(path), "rb") as handle:
             stat = os.fstat(handle.fileno())
             stale = stat.st_size < follower.offset or (
                 follower.inode is not None and stat.st_ino != follower.inode

@@ -13,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from plotman_tui.appdirs import open_regular_file
 from plotman_tui.plotters import PLOTTERS
 from plotman_tui.plotters.base import LogInfo
 
@@ -78,7 +79,7 @@ def read_finished_log(log: FinishedLog) -> FinishedLog:
     """``log`` read whole (up to WHOLE_BYTES): its phases, times and plot file; as found when
     it cannot be read again."""
     try:
-        with open(log.path, "rb") as handle:
+        with os.fdopen(open_regular_file(log.path), "rb") as handle:
             data = handle.read(WHOLE_BYTES)
     except OSError:
         return log

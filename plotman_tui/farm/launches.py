@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plotman_tui.appdirs import read_regular_file
+from plotman_tui.appdirs import open_regular_file, read_regular_file
 from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.farm.procfs import sample_process
 from plotman_tui.farm.scheduler import PendingStart
@@ -284,7 +284,7 @@ def read_whole_log(path: Path, argv: tuple[str, ...], limit: int = 16 << 20) -> 
         return None
     parser = plotter.new_log_parser()
     try:
-        with path.open("rb") as log:
+        with os.fdopen(open_regular_file(path), "rb") as log:
             parser.feed(log.read(limit))
     except OSError:
         return None
@@ -295,7 +295,7 @@ def read_whole_log(path: Path, argv: tuple[str, ...], limit: int = 16 << 20) -> 
 def last_log_line(path: Path, limit: int = 200) -> str:
     """The last non-empty line of a log (at most ``limit`` characters), '' when unreadable."""
     try:
-        with path.open("rb") as log:
+        with os.fdopen(open_regular_file(path), "rb") as log:
             log.seek(0, os.SEEK_END)
             log.seek(max(log.tell() - 4096, 0))
             tail = log.read().decode("utf-8", errors="replace")

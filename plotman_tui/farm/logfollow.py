@@ -6,9 +6,12 @@ itself once the job's process has exited and the last bytes are out.
 
 from __future__ import annotations
 
+import os
 from typing import BinaryIO
 
 import psutil
+
+from plotman_tui.appdirs import open_regular_file
 
 _CHUNK = 1 << 16
 # How long one wait for a change may last before the job's liveness is checked again (ms).
@@ -47,7 +50,8 @@ def copy_log(path: str, out: BinaryIO, *, follow_pid: int | None = None) -> None
     the caller's (OSError).
     """
     try:
-        source = open(path, "rb")  # noqa: SIM115 - closed below, after following
+        # A FIFO would wait for a writer, or for bytes that never come: regular files only.
+        source = os.fdopen(open_regular_file(path), "rb")
     except OSError as error:
         raise LogFollowError(f"log {path}: {error.strerror or error}") from None
     with source:

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from plotman_tui.appdirs import open_regular_file
 from plotman_tui.dirview import match_dirs, sample_dirs
 from plotman_tui.farm.actionlog import ActionEntry, ActionLog
 from plotman_tui.farm.archive.engine import ArchivingEngine
@@ -287,7 +288,8 @@ class LogTail:
 
     def read(self) -> LogTailRead | None:
         try:
-            with open(self.path, "rb") as handle:
+            # A FIFO (an ended job's tee) would wait for a writer: regular files only.
+            with os.fdopen(open_regular_file(self.path), "rb") as handle:
                 info = os.fstat(handle.fileno())
                 reset = info.st_ino != self._inode or info.st_size < self._offset
                 if reset:

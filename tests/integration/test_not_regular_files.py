@@ -14,12 +14,14 @@ import json
 import os
 import resource
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from plotman_tui.sandbox import Sandbox, make_sandbox
+from tests.fakejobs import chia_argv, install_fake_chia, running
 from tests.integration.test_cli_readonly import PLOTMAN_TUI
 
 #: Far more than any of these commands takes; only a hang reaches it.
@@ -165,3 +167,64 @@ def test_a_sandbox_file_that_is_a_fifo_is_one_line(tmp_path: Path, env: dict[str
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert "cannot build the farm" in line and "a FIFO, not a regular file" in line
+
+
+@pytest.fixture
+def job_logging_to_a_fifo(tmp_path: Path) -> Iterator[tuple[Path, Path, int]]:
+    """A plot job whose output goes to a FIFO in the log dir (a farmer's ``tee`` set-up, say):
+    the config, the FIFO and the job's pid. This test keeps the FIFO open for reading, so the
+    job's writes never block and a reader that opens it waits for data that never comes."""
+    dirs = {name: tmp_path / name for name in ("logs", "tmp", "dst", "bin")}
+    for path in dirs.values():
+        path.mkdir()
+    chia = install_fake_chia(dirs["bin"])
+    config = tmp_path / "plotman.toml"
+    config.write_text(
+        f'[logging]\nplots = "{dirs["logs"]}"\n\n'
+        f'[directories]\ntmp = ["{dirs["tmp"]}"]\ndst = ["{dirs["dst"]}"]\n\n'
+        '[plotting]\ntype = "chia"\n'
+    )
+    fifo = dirs["logs"] / "job.log"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with running(chia_argv(chia, str(dirs["tmp"]), str(dirs["dst"])), fifo) as proc:
+            yield config, fifo, proc.pid
+    finally:
+        os.close(reader)
+
+
+def test_a_job_whose_log_is_a_fifo_is_shown_with_a_problem(
+    env: dict[str, str], job_logging_to_a_fifo: tuple[Path, Path, int]
+) -> None:
+    config, fifo, pid = job_logging_to_a_fifo
+    status = run(env, "--config", str(config), "status", "--json", hung="the job's log")
+    assert status.returncode == 0, status.stderr
+    (job,) = [job for job in json.loads(status.stdout)["jobs"] if job["pid"] == pid]
+    assert any(f"{fifo}: a FIFO, not a regular file" in p for p in job["problems"]), job["problems"]
+    logs = run(env, "--config", str(config), "logs", f"pid:{pid}", hung="the job's log")
+    assert logs.returncode == 1 and "Traceback" not in logs.stderr
+    (line,) = logs.stderr.splitlines()
+    assert str(fifo) in line and "a FIFO, not a regular file" in line
+
+
+def test_the_dashboards_log_tail_of_a_fifo_is_a_problem_line(tmp_path: Path) -> None:
+    # The log of a job that has just ended: nobody has the FIFO open for writing any more.
+    fifo = tmp_path / "job.log"
+    os.mkfifo(fifo)
+    code = (
+        "import sys; from plotman_tui.tui.feeds import LogTail; "
+        "print(LogTail(sys.argv[1]).read().lines)"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(fifo)],
+            capture_output=True,
+            text=True,
+            timeout=HANG_S,
+            preexec_fn=_cap_memory,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the dashboard's log tail hung on a FIFO")
+    assert result.returncode == 0, result.stderr
+    assert "cannot read the log" in result.stdout and "a FIFO" in result.stdout
