@@ -15,7 +15,7 @@ import os
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -92,6 +92,10 @@ class _Remembered:
     state: Any
 
 
+# Whose temp files a measure is: the job (pid, create time) and its plot id (see _temp_key).
+_TempKey = tuple[int, float, str | None]
+
+
 @dataclass(frozen=True)
 class _TempMeasure:
     """A job's temp files and their total size, as measured at ``taken_at``."""
@@ -138,7 +142,7 @@ class Scanner:
         # Temp space needs a stat of every temp file (hundreds per k32 job), while a phase
         # costs one stat of the log: a long-running scanner may measure space less often.
         self._temp_refresh_s = temp_refresh_s
-        self._temp_seen: dict[tuple[int, float, str | None], _TempMeasure] = {}
+        self._temp_seen: dict[_TempKey, _TempMeasure] = {}
         self._tracked: dict[tuple[int, float], _Tracked] = {}
         self._identified: dict[_RawCommand, tuple[tuple[str, ...], Plotter | None]] = {}
         # Jobs a previous run saved (see load_cache), by pid; each is used at most once.
@@ -402,32 +406,40 @@ class Scanner:
         problems: list[str],
     ) -> list[Job]:
         """Jobs from samples and log infos, each with its temp files (dirs listed once)."""
+        # A job whose temp files were measured recently enough is built with that measure; the
+        # others are built, listed together, and given theirs (a Job is frozen: one replace).
+        fresh = {
+            key: measure
+            for key, measure in self._temp_seen.items()
+            if now - measure.taken_at < self._temp_refresh_s
+        }
         jobs = [
-            _make_job_safely(sample, info, now) for sample, info in zip(samples, infos, strict=True)
+            _make_job_safely(sample, info, now, fresh)
+            for sample, info in zip(samples, infos, strict=True)
         ]
-        seen = self._temp_seen
         self._temp_seen = {}
         stale: list[int] = []
         for index, job in enumerate(jobs):
-            measure = seen.get(_temp_key(job))
-            if measure is not None and now - measure.taken_at < self._temp_refresh_s:
-                self._temp_seen[_temp_key(job)] = measure
+            key = _temp_key(job)
+            if key in fresh:
+                self._temp_seen[key] = fresh[key]
             else:
                 stale.append(index)
         # Which files are a job's is kill's rule: what `files` shows and the temp space
         # counted are exactly what a kill would delete.
         listings = self._list_temp_files([jobs[index] for index in stale], jobs)
         for index, (listing, problem) in zip(stale, listings, strict=True):
-            if problem is not None:
-                jobs[index] = replace(jobs[index], problems=(*jobs[index].problems, problem))
+            job = jobs[index]
             problems.extend(problem for problem in listing.unreadable if problem not in problems)
             usage = listing.total_bytes if listing.complete else None
-            self._temp_seen[_temp_key(jobs[index])] = _TempMeasure(now, listing.files, usage)
-        measures = [self._temp_seen[_temp_key(job)] for job in jobs]
-        return [
-            replace(job, tmp_files=measure.files, tmp_usage_bytes=measure.usage_bytes)
-            for job, measure in zip(jobs, measures, strict=True)
-        ]
+            self._temp_seen[_temp_key(job)] = _TempMeasure(now, listing.files, usage)
+            jobs[index] = replace(
+                job,
+                tmp_files=listing.files,
+                tmp_usage_bytes=usage,
+                problems=job.problems if problem is None else (*job.problems, problem),
+            )
+        return jobs
 
     @staticmethod
     def _list_temp_files(
@@ -636,15 +648,20 @@ def _failed_sample(pid: int, argv: tuple[str, ...], plotter: Plotter, error: Exc
     return _Sample(pid, 0.0, JobStatus.UNK, tracked)
 
 
-def _make_job_safely(sample: _Sample, info: LogInfo | None, now: float) -> Job:
+def _make_job_safely(
+    sample: _Sample,
+    info: LogInfo | None,
+    now: float,
+    temp: Mapping[_TempKey, _TempMeasure] | None = None,
+) -> Job:
     """:func:`_make_job`; a job that cannot be built from its log is shown without it."""
     try:
-        return _make_job(sample, info, _layout(sample.tracked.args, info), now)
+        return _make_job(sample, info, _layout(sample.tracked.args, info), now, temp)
     except Exception as error:  # a value no check foresaw: this job only
         problem = _failure(f"log {sample.tracked.log_file}", error, "shown without it")
         bare = _Sample(sample.pid, sample.create_time, sample.status, sample.tracked)
         bare.problems = [*sample.problems, problem]
-        return _make_job(bare, None, _layout(sample.tracked.args, None), now)
+        return _make_job(bare, None, _layout(sample.tracked.args, None), now, temp)
 
 
 def _make_job(
@@ -652,9 +669,13 @@ def _make_job(
     info: LogInfo | None,
     dirs: tuple[str | None, str | None, str | None],
     now: float,
+    temp: Mapping[_TempKey, _TempMeasure] | None = None,
 ) -> Job:
-    """The job as its process and log show it; temp files are measured apart (by kill's rule)."""
+    """The job as its process and log show it; temp files are measured apart (by kill's rule),
+    and given here when ``temp`` holds a measure of the job's (see :func:`_temp_key`)."""
     tracked = sample.tracked
+    plot_id = info.plot_id if info else None
+    measure = temp.get((sample.pid, sample.create_time, plot_id)) if temp else None
     args = tracked.args
     reading = sample.reading
 
@@ -669,7 +690,7 @@ def _make_job(
         started_at=sample.create_time,
         wall_seconds=max(now - sample.create_time, 0.0) if sample.create_time else 0.0,
         status=sample.status,
-        plot_id=info.plot_id if info else None,
+        plot_id=plot_id,
         k=pick(info.k if info else None, args.k),
         tmp_dir=dirs[0],
         tmp2_dir=dirs[1],
@@ -684,6 +705,8 @@ def _make_job(
         final_file=info.final_file if info else None,
         completed=info.completed if info else False,
         log_file=tracked.log_file,
+        tmp_files=measure.files if measure else (),
+        tmp_usage_bytes=measure.usage_bytes if measure else None,
         mem_rss_bytes=reading.rss_bytes if reading else None,
         mem_vms_bytes=reading.vms_bytes if reading else None,
         user_seconds=reading.user_seconds if reading else None,
@@ -693,7 +716,7 @@ def _make_job(
     )
 
 
-def _temp_key(job: Job) -> tuple[int, float, str | None]:
+def _temp_key(job: Job) -> _TempKey:
     """Whose temp files a measure is: the job, and its plot (a log may start a second one)."""
     return (job.pid, job.started_at, job.plot_id)
 
