@@ -16,7 +16,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from plotman_tui.farm.model import Job, Snapshot
-from plotman_tui.farm.units import common_prefix, human_bytes, human_duration, local_time
+from plotman_tui.farm.units import (
+    common_prefix,
+    human_bytes,
+    human_duration,
+    local_time,
+    printable,
+)
 
 if TYPE_CHECKING:
     from plotman_tui.dirview import ArchiveRow, DstRow, TmpRow
@@ -132,7 +138,9 @@ def status_columns(tmp_prefix: str, dst_prefix: str) -> list[Column]:
 def render_table(
     columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None
 ) -> list[str]:
-    """Lay out rows under titles, fitting ``width`` if given (see :func:`fit_columns`)."""
+    """Lay out rows under titles, fitting ``width`` if given (see :func:`fit_columns`); a
+    control character in a cell (a dir named with a colour code) is shown, not obeyed."""
+    rows = [[printable(text) for text in row] for row in rows]
     natural = [
         max([len(columns[i].title), *(len(row[i]) for row in rows)]) for i in range(len(columns))
     ]
@@ -222,8 +230,8 @@ def render_status(snapshot: Snapshot, width: int | None) -> str:
     lines.append(summary_line(snapshot))
     for job in jobs:
         for problem in job.problems:
-            lines.append(f"! {(job.plot_id or '?')[:8]} (pid {job.pid}): {problem}")
-    lines.extend(f"! {problem}" for problem in snapshot.problems)
+            lines.append(f"! {(job.plot_id or '?')[:8]} (pid {job.pid}): {printable(problem)}")
+    lines.extend(f"! {printable(problem)}" for problem in snapshot.problems)
     return "\n".join(lines)
 
 
@@ -317,15 +325,15 @@ def _dirs_and_settings(plot: Job | LogInfo) -> list[tuple[str, str]]:
 
 
 def _aligned(rows: Sequence[tuple[str, str]]) -> str:
-    """``label: value`` lines, the labels right-aligned."""
+    """``label: value`` lines, the labels right-aligned, the values :func:`printable`."""
     label_width = max(len(label) for label, _ in rows)
-    return "\n".join(f"{label.rjust(label_width)}: {value}" for label, value in rows)
+    return "\n".join(f"{label.rjust(label_width)}: {printable(value)}" for label, value in rows)
 
 
 def render_files(job: Job) -> str:
     lines = [f"{job.plot_id or '?'} (pid {job.pid}):"]
     for temp in job.tmp_files:
-        lines.append(f"  {human_bytes(temp.size_bytes).rjust(10)}  {temp.path}")
+        lines.append(f"  {human_bytes(temp.size_bytes).rjust(10)}  {printable(temp.path)}")
     lines.append(
         f"  {human_bytes(job.tmp_usage_bytes).rjust(10)}  total, {len(job.tmp_files)} files"
     )
@@ -419,17 +427,17 @@ def render_archive_dirs(
     cells = [
         [row.path, row.target, human_bytes(row.free_bytes, short=True), row.note] for row in rows
     ]
-    return "\n".join([*render_table(columns, cells, width), *problems])
+    return "\n".join([*render_table(columns, cells, width), *map(printable, problems)])
 
 
 def render_dsched(dst: Sequence[DstRow]) -> str:
     """``dsched``: for each dst dir, the phases of the jobs that will write their plot there
     (dirs the config does not name last, marked so)."""
-    width = max([len(row.path) for row in dst] + [7])
+    width = max([len(printable(row.path)) for row in dst] + [7])
     lines = []
     for row in dst:
         free = row.error or human_bytes(row.free_bytes, short=True)
         if not row.configured:
             free = "(not in config)"
-        lines.append(f"{row.path.ljust(width)}  {free:>7}  {row.phases}")
+        lines.append(f"{printable(row.path).ljust(width)}  {printable(free):>7}  {row.phases}")
     return "\n".join(lines) if lines else "No dst dirs configured."

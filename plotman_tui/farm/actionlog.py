@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import Any
 
 from plotman_tui.appdirs import data_dir, read_regular_file
-from plotman_tui.farm.units import human_bytes, human_duration, local_time
+from plotman_tui.farm.units import human_bytes, human_duration, local_time, printable
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_KEEP = 3
@@ -345,7 +345,8 @@ def format_entry(entry: ActionEntry, *, details: bool = False) -> str:
     line = f"{local_time(entry.time)}  {entry.action:<8}  {plot:<8}  pid {pid:<7}  {entry.result}"
     line = f"{line}  {reason}" if reason else line
     told = _details(entry.extra) if details else ""
-    return f"{line}  [{told}]" if told else line
+    # A reason or a path may hold a control character: shown, never obeyed by the terminal.
+    return printable(f"{line}  [{told}]" if told else line)
 
 
 def _details(extra: Mapping[str, Any]) -> str:

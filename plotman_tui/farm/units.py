@@ -70,3 +70,22 @@ def common_prefix(paths: Sequence[str | None]) -> str:
     if parent in ("", os.sep):
         return ""
     return parent.rstrip(os.sep) + os.sep
+
+
+# C0 controls as the Unicode control pictures (NUL ␀, BEL ␇, CR ␍, ESC ␛), DEL as ␡, and the
+# C1 controls (CSI among them) as the replacement character.
+_VISIBLE_CONTROLS = {
+    **{code: 0x2400 + code for code in range(0x20)},
+    0x7F: 0x2421,
+    **{code: 0xFFFD for code in range(0x80, 0xA0)},
+}
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as a visible stand-in (ESC as ``␛``).
+
+    Text from logs, paths and the action log goes through this on its way to a terminal, so a
+    colour code in a dir name or a NUL in a log line cannot move the cursor, ring the bell or
+    break a table's line: it is seen, not obeyed. Newlines too: each value stays on its line.
+    """
+    return text.translate(_VISIBLE_CONTROLS)

@@ -15,7 +15,7 @@ from textual.widgets import Log, Static
 from textual.worker import Worker
 
 from plotman_tui.farm.model import Job
-from plotman_tui.farm.units import human_duration
+from plotman_tui.farm.units import human_duration, printable
 from plotman_tui.report import render_details
 from plotman_tui.tui.feeds import LOG_TAIL_INTERVAL_S, LOG_TAIL_LINES, LogTail
 from plotman_tui.tui.messages import LogTailRead
@@ -148,7 +148,8 @@ class JobScreen(Screen[None]):
         log = self.query_one(Log)
         if reset:
             log.clear()
-        log.write_lines(lines)
+        # The parsers' lines keep their control characters; a terminal must not obey them.
+        log.write_lines([printable(line) for line in lines])
 
     def update_job(self, job: Job | None) -> None:
         """The job as the latest scan saw it; None: it is gone."""

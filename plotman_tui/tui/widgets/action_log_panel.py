@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from plotman_tui.farm.actionlog import ActionEntry, format_entry
 from plotman_tui.farm.events import Event, EventKind
-from plotman_tui.farm.units import local_time
+from plotman_tui.farm.units import local_time, printable
 
 _ACTION_STYLE = {
     "start": "green",
@@ -43,7 +43,7 @@ def event_text(event: Event) -> Text:
     """An engine event: its time, kind and message (as ``--no-ui`` prints it)."""
     style = "red" if event.failed or event.kind is EventKind.ERROR else ""
     style = style or _EVENT_STYLE.get(event.kind, "")
-    message = " ".join(event.message.split())
+    message = printable(" ".join(event.message.split()))
     line = f"{local_time(event.time)}  {event.kind!s:<8}  {message}"
     return Text(line, style=style, no_wrap=True, overflow="ellipsis")
 

@@ -25,6 +25,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from plotman_tui.farm.units import printable
+
 #: Blank cells on each side of a cell (so columns are two apart), as DataTable had.
 CELL_PADDING = 1
 
@@ -52,6 +54,11 @@ class Cell:
 
     text: str
     style: str = ""
+
+    def __post_init__(self) -> None:
+        # What a table draws is never a terminal command: a dir named with a colour code or a
+        # NUL shows as its control pictures (one place for every table of the dashboard).
+        object.__setattr__(self, "text", printable(self.text))
 
 
 @dataclass(frozen=True)

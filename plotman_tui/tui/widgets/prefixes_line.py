@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
+from plotman_tui.farm.units import printable
 from plotman_tui.tui.widgets.status_line import same_text
 
 
@@ -29,16 +30,16 @@ class PrefixesLine(Static):
             (jobs_summary, "bold"),
             ("   Prefixes: ", "dim"),
             "tmp=",
-            (tmp_prefix or "-", "bold"),
+            (printable(tmp_prefix or "-"), "bold"),
             "  dst=",
-            (dst_prefix or "-", "bold"),
+            (printable(dst_prefix or "-"), "bold"),
         )
         if archive_prefix is not None:
             text.append("  archive=")
-            text.append(archive_prefix or "-", "bold")
+            text.append(printable(archive_prefix or "-"), "bold")
         for problem in problems:
             text.append("   ! ", "bold red")
-            text.append(problem, "red")
+            text.append(printable(problem), "red")
         text.no_wrap = True
         text.overflow = "ellipsis"
         if self._shown is not None and same_text(self._shown, text):

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from plotman_tui.farm.units import human_duration
+from plotman_tui.farm.units import human_duration, printable
 
 _WORD_STYLE = {
     "active": "bold green",
@@ -53,7 +53,7 @@ class StatusLine(Horizontal):
             "  Plotting: ",
             (word, _WORD_STYLE.get(word, "bold")),
             " ",
-            Text(detail),  # a reason may hold paths: never markup
+            Text(printable(detail)),  # a reason may hold paths: never markup, nor controls
         )
         left.no_wrap = True
         left.overflow = "ellipsis"
@@ -61,7 +61,7 @@ class StatusLine(Horizontal):
         middle = Text.assemble("Archiving: ", (archive_word, _WORD_STYLE.get(archive_word, "bold")))
         if archive_detail:
             middle.append(" ")
-            middle.append(archive_detail)
+            middle.append(printable(archive_detail))
         middle.no_wrap = True
         middle.overflow = "ellipsis"
         right = Text("  ")

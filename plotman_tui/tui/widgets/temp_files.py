@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from plotman_tui.farm.model import TempFile
-from plotman_tui.farm.units import human_bytes
+from plotman_tui.farm.units import human_bytes, printable
 
 
 def count_files(files: int) -> str:
@@ -31,14 +31,14 @@ def temp_files_grid(files: Sequence[TempFile], plot_id: str | None) -> Table:
     for directory, here in by_dir.items():
         grid.add_row(
             Text(human_bytes(sum(temp.size_bytes for temp in here)), "bold"),
-            Text.assemble((directory, "bold"), (f"  {count_files(len(here))}", "dim")),
+            Text.assemble((printable(directory), "bold"), (f"  {count_files(len(here))}", "dim")),
         )
         for temp in here:
             name = os.path.basename(temp.path)
             if plot_id:
                 name = name.replace(plot_id, f"{plot_id[:8]}…")
             # Text, not markup: file names are never read as styles.
-            grid.add_row(human_bytes(temp.size_bytes), Text(f"  {name}"))
+            grid.add_row(human_bytes(temp.size_bytes), Text(f"  {printable(name)}"))
     total = sum(temp.size_bytes for temp in files)
     grid.add_row(
         Text(human_bytes(total), "bold"), Text(f"total, {count_files(len(files))}", "bold")

@@ -1,0 +1,50 @@
+"""The dashboard shows control characters from a job's dirs, its log and the action log as
+visible stand-ins, never as terminal commands: in the jobs table, the details screen (its
+facts and its log tail) and the action log panel. The CLI's side: tests/integration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Log, Static
+
+from plotman_tui.config import load_config
+from plotman_tui.tui.app import DashboardApp
+from plotman_tui.tui.screens.job_screen import JobScreen
+from plotman_tui.tui.view import job_key
+from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
+from tests.integration.test_control_chars import RAW_CONTROL, nasty_job_running
+from tests.tui.pilots import job_in_app, jobs_table, until
+
+
+async def test_the_dashboard_shows_no_raw_control_character(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLOTMAN_TUI_DATA_DIR", str(tmp_path / "data"))
+    with nasty_job_running(tmp_path) as nasty:
+        app = DashboardApp(
+            load_config(nasty.config), plotting_enabled=False, action_log=nasty.action_log
+        )
+        async with app.run_test(size=(200, 50)) as pilot:
+            job = await until(pilot, lambda: job_in_app(app, nasty.pid), 20, "the job shown")
+            table = jobs_table(app)
+            key = job_key(job)
+            cells = [table.cell_text(key, column) for column in table.shown_column_ids]
+            assert any("␛[31mred␇␍cr" in text for text in cells), cells
+            assert not any(RAW_CONTROL.search(text) for text in cells), cells
+
+            panel = app.dashboard.query_one(ActionLogPanel)
+            await until(pilot, lambda: panel.entries, 10, "the action log entry shown")
+            shown = panel.query_one("#action-log-text", Static).content
+            assert "␛[31mred␇" in str(shown) and not RAW_CONTROL.search(str(shown)), shown
+
+            assert table.select_key(key)
+            await pilot.press("enter")
+            screen = app.screen
+            assert isinstance(screen, JobScreen)
+            log = screen.query_one(Log)
+            await until(pilot, lambda: any("cleared" in line for line in log.lines), 10, "tail")
+            assert not any(RAW_CONTROL.search(line) for line in log.lines), log.lines
+            # The splitter drops colour codes; the bell and the NUL are left to be seen.
+            assert any("cleared␇ and ␀ NUL" in line for line in log.lines), log.lines
