@@ -29,7 +29,7 @@ from plotman_tui.config.schema import Config
 from plotman_tui.farm.archive.engine import ArchivePassResult
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.engine import Engine, Event, EventKind, PassResult
-from plotman_tui.farm.units import local_time
+from plotman_tui.farm.units import local_time, printable
 from plotman_tui.farm.wiring import archiving_engine, plotting_engine
 
 EXIT_OK = 0
@@ -58,7 +58,8 @@ class EventPrinter:
         if self.json_lines:
             line = json.dumps(event.to_json(), ensure_ascii=False, default=str)
         else:
-            line = f"{local_time(event.time)} {event.kind:<12} {event.message}"
+            # A path or a log's text in the message is shown, never obeyed by a terminal.
+            line = f"{local_time(event.time)} {event.kind:<12} {printable(event.message)}"
         try:
             self.out.write(line + "\n")
             self.out.flush()

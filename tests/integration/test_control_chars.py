@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from plotman_tui.farm.actionlog import ActionLog
+from plotman_tui.sandbox import make_sandbox
 from tests.fakejobs import chia_argv, install_fake_chia, k32_log, running
 from tests.integration.test_cli_readonly import PLOTMAN_TUI
 
@@ -104,3 +105,21 @@ def test_no_raw_control_character_reaches_the_terminal(
 def test_logs_stay_raw(nasty_job: NastyJob) -> None:
     # `logs` is the log as it is, by design (for a pager or a file): nothing is replaced.
     assert NASTY_LINE in cli(nasty_job, "logs", f"pid:{nasty_job.pid}")
+
+
+def test_the_loops_lines_show_no_raw_control_character(tmp_path: Path) -> None:
+    # A data dir named with a colour code, named in the line saying its state file is bad.
+    data = tmp_path / NASTY
+    data.mkdir()
+    (data / "archiving-state.json").write_text("not json")
+    sandbox = make_sandbox(tmp_path / "farm", n_archive=1)
+    env = dict(os.environ, PLOTMAN_TUI_DATA_DIR=str(data))
+    result = subprocess.run(
+        [str(PLOTMAN_TUI), "--config", str(sandbox.config_path), "archive", "--once"],
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    out = result.stdout.decode("utf-8")
+    assert "t␛[31mred␇␍cr/archiving-state.json: not read" in out, out
+    assert RAW_CONTROL.search(out) is None, repr(out)
