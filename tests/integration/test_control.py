@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import select
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.farm.procfs import sample_process
 from plotman_tui.sandbox import StartedPlot, make_sandbox, start_plot
-from tests.conftest import require_chiapos
+from tests.conftest import require_chiapos, wait_for
 
 pytestmark = pytest.mark.real_service
 
@@ -171,8 +172,15 @@ def test_kill_in_phase_1_deletes_only_the_jobs_own_temp_files(
     # k22 needs about 175 MB of temp space at its peak; early phase 1 holds some of it.
     assert 1_000_000 < plan.total_bytes < 400_000_000, plan.total_bytes
     assert "is stopped" in plan.message and "temp file" in plan.message
-    # Stopped, the job changes nothing: what the plan lists is what is there.
-    time.sleep(0.3)
+    # Stopped, the job changes nothing: what the plan lists is what is there, even once the
+    # running bystander has written on (proof that a running job would have changed them).
+    bystander_dirs = [sandbox.tmp_dirs[1], tmp2, sandbox.dst_dirs[1]]
+    written = files_named_with(other.plot_id, bystander_dirs)
+    wait_for(
+        lambda: files_named_with(other.plot_id, bystander_dirs) != written,
+        60,
+        "the bystander to write on",
+    )
     assert files_named_with(job.plot_id, [tmp, tmp2, dst]) == planned
 
     expected = files_named_with(job.plot_id, [tmp, tmp2, dst])
@@ -229,9 +237,8 @@ def test_suspend_shows_stp_and_resume_runs_again(tmp_path: Path, plots: list[Sta
     suspended = suspend(job)
     assert suspended.ok and suspended.message == f"suspended job {job.plot_id[:8]} (pid {job.pid})"
     assert wait_status(scanner, job.pid, {JobStatus.STP}) is JobStatus.STP
-    # Still stopped a moment later: nothing else woke it.
-    time.sleep(0.3)
-    assert status_of(scanner, job.pid) is JobStatus.STP
+    # Still stopped over more scans: nothing (a scan above all) woke it.
+    assert [status_of(scanner, job.pid) for _ in range(5)] == [JobStatus.STP] * 5
 
     resumed = resume(job)
     assert resumed.ok, resumed.message
@@ -303,6 +310,22 @@ def start_stubborn(tmp_path: Path, procs: list[subprocess.Popen[bytes]]) -> subp
     return proc
 
 
+ECHO = """\
+import sys
+for line in sys.stdin:
+    print(line, end="", flush=True)
+"""
+
+
+def start_echo(procs: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    """A process that echoes each line it is sent: it answers only while it runs."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ECHO], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    procs.append(proc)
+    return proc
+
+
 def start_sleep(procs: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(["sleep", "30"])
     procs.append(proc)
@@ -312,7 +335,7 @@ def start_sleep(procs: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]
 def test_a_reused_pid_is_never_signalled(
     tmp_path: Path, procs: list[subprocess.Popen[bytes]]
 ) -> None:
-    stranger = start_sleep(procs)
+    stranger = start_echo(procs)
     files = temp_files_in(tmp_path / "tmp")
     reading = sample_process(stranger.pid)
     assert reading is not None
@@ -336,7 +359,13 @@ def test_a_reused_pid_is_never_signalled(
     assert not refused.ok and "start time is unknown" in refused.message
     assert not prepare_kill(unknown).stopped
 
-    time.sleep(0.2)
+    # It answers after every call above: no stop was sent to it (a stop sent before a line
+    # comes is acted on before the line is read).
+    assert stranger.stdin is not None and stranger.stdout is not None
+    stranger.stdin.write(b"still there?\n")
+    stranger.stdin.flush()
+    ready, _, _ = select.select([stranger.stdout], [], [], 30)
+    assert ready and stranger.stdout.readline() == b"still there?\n"
     after = sample_process(stranger.pid)
     assert after is not None and after.status is not JobStatus.STP
     assert stranger.poll() is None

@@ -296,7 +296,9 @@ async def test_resize_while_passes_run_over_a_real_job(
         runs = app.pollers["engine"].runs
         for width, height in [(80, 24), (40, 10), (120, 40), (81, 25), (200, 60), (100, 30)]:
             await pilot.resize_terminal(width, height)
-            await pilot.pause(0.15)
+            await until(
+                pilot, lambda w=width, h=height: app.screen.size == (w, h), 5, "the new size"
+            )
         await until(pilot, lambda: app.pollers["engine"].runs >= runs + 2, 10, "passes meanwhile")
         assert jobs_table(app).selected_key == job_key(job)
 
