@@ -394,11 +394,12 @@ async def test_stopping_run_does_not_wait_for_a_silent_farmer(silent_port: int) 
     monitor = SpaceMonitor([silent], timeout_s=30)
     stop = asyncio.Event()
     running = asyncio.create_task(monitor.run(stop))
-    await asyncio.sleep(0.2)
-    started = time.monotonic()
+    # Its read under way: connected, waiting for an SSH banner that never comes.
+    while not connected_to(silent_port):
+        await asyncio.sleep(0.01)
     stop.set()
-    await asyncio.wait_for(running, 1.0)
-    assert time.monotonic() - started < 0.5
+    # Stopped long before the read's own 30 s timeout: it did not wait for the farmer.
+    await asyncio.wait_for(running, 5.0)
     await monitor.close()
 
 
@@ -415,8 +416,11 @@ async def test_run_keeps_samples_fresh_and_invalidate_reads_again(tmp_path: Path
             await asyncio.sleep(0.01)
         before = monitor.current("first")
         untouched = monitor.current("second")
-        await asyncio.sleep(0.05)
-        assert monitor.current("first") is before  # the TTL has not run out
+        # The TTL has not run out: the next read is not due for most of its 60 s (on the
+        # monitor's clock, the monotonic one).
+        due = monitor.due_at("first")
+        assert due is not None and due > time.monotonic() + 30
+        assert monitor.current("first") is before
 
         monitor.invalidate("first")
         monitor.invalidate("no such target")  # a target removed from the config: ignored
@@ -474,7 +478,7 @@ case "$1" in
   */offline) echo "ssh: connect to host farmer port 22: No route to host" >&2; exit 255 ;;
   */chatty) echo "nothing useful" ;;
   */crash) kill -9 $$ ;;
-  */nap) sleep 0.3; echo 5 ;;
+  */nap) touch "$2"; while [ ! -e "$2.go" ]; do sleep 0.01; done; echo 5 ;;
   */slow) sleep 30 & echo $! > "$2"; wait ;;
   '/farm/$(literal)') echo 77 ;;
   *) exit 3 ;;
@@ -559,6 +563,14 @@ async def test_script_target_that_hangs_is_killed_after_the_timeout(
     wait_for(lambda: not alive(sleep_pid), 2.0, "the script's sleep to be killed")
 
 
+def connected_to(port: int) -> bool:
+    """Whether this process has a TCP connection to ``port`` on the loopback."""
+    return any(
+        conn.raddr and conn.raddr.port == port and conn.status == psutil.CONN_ESTABLISHED
+        for conn in psutil.Process().net_connections(kind="tcp")
+    )
+
+
 def alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -566,15 +578,19 @@ def alive(pid: int) -> bool:
         return False
 
 
-async def test_invalidated_during_a_read_reads_again(free_space_script: Path) -> None:
+async def test_invalidated_during_a_read_reads_again(
+    free_space_script: Path, tmp_path: Path
+) -> None:
     """A read that started before the transfer ended may not show it: one more read follows."""
     clock = FakeClock()
-    monitor = SpaceMonitor(
-        [script_target(free_space_script, ("/farm/nap",))], ttl_s=60, timeout_s=5, clock=clock
-    )
+    started = tmp_path / "nap-started"
+    target = script_target(free_space_script, ("/farm/nap",), str(started))
+    monitor = SpaceMonitor([target], ttl_s=60, timeout_s=5, clock=clock)
     reading = asyncio.create_task(monitor.refresh_due())
-    await asyncio.sleep(0.1)
+    while not started.exists():  # the read under way: the script has begun its nap
+        await asyncio.sleep(0.01)
     monitor.invalidate("script")
+    Path(f"{started}.go").touch()  # and only now may it answer
     await reading
     space = monitor.current("script")
     assert space is not None and dict(space.free_bytes) == {"/farm/nap": 5}
