@@ -7,19 +7,28 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from plotman_tui.farm import procfs
 from plotman_tui.farm.model import JobStatus
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.skipif(not procfs.LINUX_PROC, reason="the fast path is Linux's /proc")
+
+
+def asleep_in_python(pid: int) -> bool:
+    """Whether ``pid`` is in its script's ``time.sleep`` (exec'd, started, now waiting)."""
+    executed = b"time.sleep" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return executed and "nanosleep" in Path(f"/proc/{pid}/wchan").read_text()
 
 
 def test_linux_reading_matches_psutil_for_a_live_process() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        time.sleep(0.2)
+        # Started: the interpreter is in its sleep (both readers must see the same state).
+        wait_for(lambda: asleep_in_python(child.pid), 10, "the child asleep in python")
         fast = procfs._sample_linux(child.pid)
         slow = procfs._sample_psutil(child.pid)
         assert fast is not None and slow is not None
@@ -51,7 +60,8 @@ def test_command_name_with_spaces_and_parentheses_is_read_right() -> None:
          "time.sleep(30)"]
     )  # fmt: skip
     try:
-        time.sleep(0.3)
+        comm = Path(f"/proc/{child.pid}/comm")
+        wait_for(lambda: comm.read_text() == "a) (b z\n", 10, "the child to rename itself")
         fast = procfs._sample_linux(child.pid)
         slow = procfs._sample_psutil(child.pid)
         assert fast is not None and slow is not None

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from plotman_tui.farm.actionlog import (
     parse_since,
 )
 from plotman_tui.farm.units import local_time
+from tests.conftest import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLOT_ID = "1a2b3c4d5e6f" + "0" * 52
@@ -219,6 +219,7 @@ WRITER = textwrap.dedent(
 
     path, writer, count, max_bytes, go = sys.argv[1:6]
     log = ActionLog(Path(path), max_bytes=int(max_bytes), keep=3)
+    Path(f"{go}.{writer}.ready").touch()  # imported: all start together at the go
     while not Path(go).exists():
         time.sleep(0.001)
     for seq in range(int(count)):
@@ -239,7 +240,9 @@ def _run_writers(tmp_path: Path, path: Path, writers: int, count: int, max_bytes
         for w in range(1, writers + 1)
     ]
     try:
-        time.sleep(0.3)  # let them all import and wait for the start (not needed to pass)
+        # All imported and waiting, so that they really write at once (not needed to pass).
+        ready = [Path(f"{go}.{w}.ready") for w in range(1, writers + 1)]
+        wait_for(lambda: all(path.exists() for path in ready), 60, "every writer ready")
         go.touch()
         assert [proc.wait(timeout=120) for proc in procs] == [0] * writers
     finally:
