@@ -12,17 +12,18 @@ import re
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import tomlkit
 
 from plotman_tui.sandbox import Sandbox, make_sandbox
 from tests.conftest import require_chiapos, wait_for
+from tests.fakejobs import chia_argv, install_fake_chia, running
 from tests.integration.test_cli_readonly import PLOTMAN_TUI
 
 # Exclusive: a loop counts every plot job on the machine, so these run alone (see Makefile).
@@ -146,6 +147,21 @@ def start_loop(loops: list[Loop], env: dict[str, str], config: Path, *args: str)
     return loop
 
 
+def two_more_passes(loop: Loop, sandbox: Sandbox) -> None:
+    """Return once ``loop`` has made two more passes: one that read the log of a plot job
+    started here (its access time moves), one that saw the job gone (its "ended" line)."""
+    log = sandbox.log_dir / "marker.log"
+    log.write_text("a plot job that only marks the loop's passes\n")
+    written = log.stat().st_mtime
+    os.utime(log, (written - 100, written))  # an access now moves it on (relatime)
+    argv = chia_argv(install_fake_chia(sandbox.root / "marker"), "/nonexistent", "/nonexistent")
+    with running(argv, log) as marker:
+        wait_for(lambda: log.stat().st_atime > written - 100, 30, "a pass to read its log")
+    loop.wait(
+        lambda e: e["event"] == "ended" and e.get("pid") == marker.pid, 30, "a pass to see it end"
+    )
+
+
 def history(env: dict[str, str]) -> list[Event]:
     result = subprocess.run(
         [str(PLOTMAN_TUI), "history", "--json"], capture_output=True, text=True, env=env
@@ -229,7 +245,7 @@ def test_two_loops_and_a_killed_loop_never_start_twice(
     second.wait(lambda e: e["event"] == "lock", 20, "the second loop taking over")
     waiting = second.wait(lambda e: e["event"] == "wait", 20, "the reason it waits")
     assert waiting["reason"].startswith("stagger (")
-    time.sleep(2.5)  # more passes: still nothing started
+    two_more_passes(second, sandbox)  # still nothing started
     code, _ = second.stop(signal.SIGINT)
     assert code == 0 and second.of("start") == []
 
@@ -309,3 +325,72 @@ def test_the_demo_plots_and_archives_real_plots(tmp_path: Path, loops: list[Loop
     for pid in [e["pid"] for e in loop.of("start")]:
         with suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
+
+
+# -- what the README promises of the loops ------------------------------------------------------
+
+
+def test_a_closed_output_pipe_is_dropped_and_plotting_goes_on(
+    sandbox: Sandbox, env: dict[str, str]
+) -> None:
+    make_sandbox(sandbox.root, k=18, global_stagger_m=0, polling_time_s=1)
+    config = configure(sandbox, global_max_jobs=1)
+    proc = subprocess.Popen(
+        [str(PLOTMAN_TUI), "--config", str(config), "plot", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if json.loads(line)["event"] == "start":
+                break
+        proc.stdout.close()  # the reader goes away (a `| head`, a closed terminal)
+
+        def starts() -> int:
+            return sum(1 for entry in history(env) if entry["action"] == "start")
+
+        # One start at a time, each after the last ended: two more need the loop alive.
+        wait_for(lambda: starts() >= 3, 120, "two more starts after the pipe closed")
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert proc.stderr is not None and "Traceback" not in proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_a_stop_signal_exits_0_and_the_job_runs_on(
+    sandbox: Sandbox, env: dict[str, str], loops: list[Loop], stop: signal.Signals
+) -> None:
+    loop = start_loop(loops, env, sandbox.config_path, "plot", "--json")  # one start, then waits
+    started = loop.wait(lambda e: e["event"] == "start", 30, "the start")
+    code, stderr = loop.stop(stop)
+    assert code == 0, stderr
+    last = loop.events[-1]
+    assert last["event"] == "info" and f"loop stopped ({stop.name})" in last["message"]
+    assert "1 job(s) it started keep running" in last["message"]
+    job = psutil.Process(started["pid"])
+    assert job.status() in (psutil.STATUS_RUNNING, psutil.STATUS_SLEEPING, psutil.STATUS_DISK_SLEEP)
+    assert job.ppid() != loop.proc.pid
+
+
+def test_once_exits_1_when_the_action_log_cannot_be_written(
+    sandbox: Sandbox, env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "data" / "actions.jsonl").mkdir(parents=True)  # in the way of the log
+    result = subprocess.run(
+        [str(PLOTMAN_TUI), "--config", str(sandbox.config_path), "plot", "--once"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert " start " in result.stdout  # the job started all the same
+    assert "actions.jsonl" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
