@@ -421,7 +421,7 @@ _NO_JOBS = "No plot jobs running."
 
 
 def _cmd_logs(config: Config, args: argparse.Namespace) -> int:
-    if args.id == "all":
+    if args.id.lower() == "all":  # any case, as every other id is read
         raise CliError("logs takes one job id, not 'all'", EXIT_USAGE)
     jobs, logs = _running_or_finished(config, [args.id])
     if logs:  # a job that has ended: its log as it is, nothing to follow

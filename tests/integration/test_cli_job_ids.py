@@ -100,3 +100,12 @@ def test_id_help_names_pid_ids(farm: dict[str, Path]) -> None:
     for command in ("details", "files", "suspend", "resume", "kill"):
         assert "pid:N" in cli(farm, command, "--help").stdout, command
     assert "pid:N" in cli(farm, "logs", "--help").stdout
+
+
+@pytest.mark.parametrize("all_jobs", ["all", "ALL", "All"])
+def test_logs_of_all_jobs_is_a_usage_error_in_any_case(
+    farm: dict[str, Path], all_jobs: str
+) -> None:
+    result = cli(farm, "logs", all_jobs)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "plotman-tui: logs takes one job id, not 'all'"
