@@ -37,6 +37,9 @@ from tests.realservices import (  # noqa: F401 (the fixture registers by import)
 pytestmark = pytest.mark.real_service
 
 TIMEOUT_S = 1.0
+# How far past its timeout a read may end before it counts as hung: room for a loaded machine,
+# not a speed goal (those live in bench/).
+HANG_S = 10.0
 # Other tests (and pytest's own files) write to the same filesystem between the two readings.
 DRIFT_BYTES = 256 * 1024**2
 
@@ -269,7 +272,7 @@ async def test_killed_sshd_is_unreachable_then_backs_off_then_comes_back(
         clock.now += 60
         started = time.monotonic()
         await monitor.refresh_due()
-        assert time.monotonic() - started < TIMEOUT_S + 0.5  # a refused port answers at once
+        assert time.monotonic() - started < TIMEOUT_S + HANG_S  # no hang; the text says refused
         down = monitor.current("farmer")
         assert down is not None and not down.reachable
         assert down.problem == (
@@ -334,7 +337,7 @@ async def test_a_silent_farmer_times_out_and_delays_no_other_target(
     started = time.monotonic()
     space = await read_target_space(silent, timeout_s=TIMEOUT_S)
     elapsed = time.monotonic() - started
-    assert TIMEOUT_S * 0.9 <= elapsed < TIMEOUT_S + 0.5
+    assert TIMEOUT_S * 0.9 <= elapsed < TIMEOUT_S + HANG_S
     assert space.problem == (
         f"farmer unreachable: no SSH answer from {LOOPBACK}:{silent_port} within 1 s"
     )
@@ -343,13 +346,14 @@ async def test_a_silent_farmer_times_out_and_delays_no_other_target(
     monitor = SpaceMonitor([silent, local], timeout_s=TIMEOUT_S)
     started = time.monotonic()
     refreshing = asyncio.create_task(monitor.refresh_due())
-    while monitor.current("local") is None:
-        assert time.monotonic() - started < 0.5, "the local target waited for the silent one"
+    while monitor.current("local") is None and not refreshing.done():
         await asyncio.sleep(0.01)
+    # The local target's space came while the silent farmer's read was still under way.
+    assert monitor.current("local") is not None
     assert monitor.current("silent") is None  # still waiting for its answer
     await refreshing
     elapsed = time.monotonic() - started
-    assert TIMEOUT_S * 0.9 <= elapsed < TIMEOUT_S + 0.5
+    assert TIMEOUT_S * 0.9 <= elapsed < TIMEOUT_S + HANG_S
     late = monitor.current("silent")
     assert late is not None and not late.reachable
     await monitor.close()
@@ -370,7 +374,7 @@ async def test_a_farmer_that_stops_answering_on_a_kept_connection(
     try:
         started = time.monotonic()
         space = await read_target_space(target, timeout_s=TIMEOUT_S, connection_cache=connections)
-        assert time.monotonic() - started < TIMEOUT_S + 0.5
+        assert time.monotonic() - started < TIMEOUT_S + HANG_S
         assert space.problem == (
             f"farmer unreachable: no SSH answer from {LOOPBACK}:{ssh_server.port} within 1 s"
         )
@@ -555,7 +559,7 @@ async def test_script_target_that_hangs_is_killed_after_the_timeout(
     space = await read_target_space(target, timeout_s=TIMEOUT_S)
     elapsed = time.monotonic() - started
 
-    assert TIMEOUT_S * 0.9 <= elapsed < TIMEOUT_S + 0.5
+    assert TIMEOUT_S * 0.9 <= elapsed < TIMEOUT_S + HANG_S
     assert space.problem == "free_space_command did not finish within 1 s"
     assert not space.reachable
     # What the script started is gone too, not left behind holding the pipes.
