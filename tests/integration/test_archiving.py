@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -918,6 +919,11 @@ async def test_the_next_run_reports_how_the_last_runs_transfer_ended(
 
 
 def far_target(farm: Farm, kind: str, request: pytest.FixtureRequest) -> ArchiveTarget:
+    if kind == "ssh-skip2":
+        # A farmer's --info=skip2 makes an ordinary move print "exists (uptodate)" from rsync's
+        # quick check alone: no proof of the same bytes.
+        target = far_target(farm, "ssh", request)
+        return dataclasses.replace(target, rsync_options=("--info=skip2",))
     if kind == "ssh":
         return ssh_target(farm, request.getfixturevalue("ssh_server"))
     if kind == "rsyncd":
@@ -933,7 +939,7 @@ def held_reason(result: ArchivePassResult, target: ArchiveTarget) -> str | None:
     return reason if "remove or check it" in reason else None
 
 
-@pytest.mark.parametrize("kind", ["rsyncd", "ssh", "local", "local-same-filesystem"])
+@pytest.mark.parametrize("kind", ["rsyncd", "ssh", "local", "local-same-filesystem", "ssh-skip2"])
 async def test_a_decoy_of_the_plots_name_size_and_mtime_is_never_taken_for_it(
     farm: Farm, kind: str, request: pytest.FixtureRequest
 ) -> None:
@@ -967,6 +973,36 @@ async def test_a_decoy_of_the_plots_name_size_and_mtime_is_never_taken_for_it(
     # Held: later passes start nothing for it.
     again = await farm.step(engine)
     assert again.started == () and held_reason(again, target) is not None
+    assert plot.read_bytes() == data and decoy.read_bytes() == decoy_bytes
+
+
+async def test_a_far_file_the_comparison_cannot_judge_is_held_not_compared_again(
+    farm: Farm, request: pytest.FixtureRequest
+) -> None:
+    # --update (allowed) skips a far file newer than the plot in the checksum run too: that run
+    # ends without a verdict. The plot is held for the farmer; both copies are not read again
+    # on every pass.
+    target = dataclasses.replace(far_target(farm, "rsyncd", request), rsync_options=("--update",))
+    plot = farm.plot()
+    data = plot.read_bytes()
+    decoy = Path(target.archive_dirs[0]) / plot.name
+    decoy_bytes = os.urandom(len(data))
+    decoy.write_bytes(decoy_bytes)
+    newer = plot.stat().st_mtime + 3600
+    os.utime(decoy, (newer, newer))
+    engine = farm.engine(target)
+
+    _, reason = await farm.until(engine, lambda r: held_reason(r, target), "the plot to be held")
+    assert reason.endswith(
+        f"{plot.name} is already in {target.archive_dirs[0]} on {target.name}: "
+        "remove or check it; the plot stays here"
+    ), reason
+    results = [entry.result.split(":")[0] for entry in farm.entries(target)]
+    assert results == ["started", "skipped", "verifying", "skipped"]
+    for _ in range(3):
+        again = await farm.step(engine)
+        assert again.started == () and held_reason(again, target) is not None
+    assert len(farm.entries(target)) == 4
     assert plot.read_bytes() == data and decoy.read_bytes() == decoy_bytes
 
 

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from plotman_tui.appdirs import read_regular_file
 from plotman_tui.config.schema import ArchiveTarget, Config, TargetType
@@ -349,6 +349,7 @@ class ArchivingEngine:
             local_destination=local,
             report=report,
             where=f"{transfer.archive_dir or '?'} on {transfer.target or _UNCONFIGURED}",
+            compared=transfer.verifies or program == "localmove",
         )
         path = os.path.normpath(transfer.source)
         if verdict.outcome is TransferOutcome.IDENTICAL:
@@ -432,13 +433,26 @@ class ArchivingEngine:
                     )
             return
         if verdict.outcome is TransferOutcome.EXISTS:
-            if transfer.target is not None and transfer.archive_dir:
-                compared = self._differs.get(path)
-                if compared is not None and compared == _size_and_mtime(transfer.source):
-                    # Compared already, and neither has changed since: hold it again.
-                    self._hold(path, verdict.reason.split(": nothing sent")[0], now)
-                else:
-                    self._to_verify[path] = (transfer.target, transfer.archive_dir)
+            target = self._target(transfer.target)
+            compared = self._differs.get(path)
+            stamp = _size_and_mtime(transfer.source)
+            held = (
+                verdict.reason.split(": nothing sent")[0]
+                + ": remove or check it; the plot stays here"
+            )
+            if compared is not None and compared == stamp:
+                # Compared already, and neither has changed since: hold it again.
+                self._hold(path, held, now)
+            elif transfer.verifies or target is None or target.type not in _COMPARABLE:
+                # The comparison itself could not tell (a far file newer under --update), or
+                # nothing compares for this type (the local mover compares by itself; a
+                # script's run is the transfer again): hold the plot for the farmer, and do
+                # not read both copies again while the plot here is unchanged.
+                if stamp is not None:
+                    self._differs[path] = stamp
+                self._hold(path, held, now)
+            elif transfer.archive_dir:
+                self._to_verify[path] = (target.name, transfer.archive_dir)
             return
         self._to_verify.pop(path, None)
         if verdict.outcome is TransferOutcome.DIFFERS:
@@ -784,6 +798,10 @@ def _alive(pid: int, create_time: float) -> bool:
 # rsync exit statuses that say the farmer (or the way to it) is the trouble, not this plot:
 # protocol start, socket I/O, data stream, timeouts, and ssh's 255.
 _FARMER_EXIT_CODES = frozenset({5, 10, 12, 30, 35, 255})
+
+
+# Target types whose far file of a plot's name can be compared by a checksum run of rsync.
+_COMPARABLE: Final = frozenset({TargetType.RSYNCD, TargetType.SSH})
 
 
 def _farmer_trouble(exit_code: int | None) -> bool:

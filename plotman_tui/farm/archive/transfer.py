@@ -727,6 +727,7 @@ def judge_transfer(
     local_destination: str | None = None,
     report: TransferReport | None = None,
     where: str = "the archive dir",
+    compared: bool = False,
 ) -> TransferVerdict:
     """How the transfer of ``source`` ended, from the file system and its log (call it once
     :func:`find_transfers` no longer finds it: helpers may outlive the process started).
@@ -739,7 +740,10 @@ def judge_transfer(
     ``EXISTS`` (not compared yet), ``IDENTICAL`` or ``DIFFERS`` (compared). For a local target
     ``local_destination`` (:func:`transfer_destination`) is checked too: a gone source without
     the plot there is ``VANISHED``. ``exit_code`` (``Popen.returncode``, when this process
-    started it) and ``program`` only make the reason clearer.
+    started it) and ``program`` only make the reason clearer. ``IDENTICAL`` needs
+    ``compared``: the transfer was a comparison of contents (rsync's ``--checksum`` run, or the
+    local mover, which compares bytes itself); rsync's ``uptodate`` from an ordinary run (its
+    quick check of size and mtime, shown by an ``--info=skip`` a farmer added) proves nothing.
     """
     name = os.path.basename(source)
     status = _exit_text(exit_code, program)
@@ -754,7 +758,12 @@ def judge_transfer(
             TransferOutcome.FAILED, f"cannot tell whether {name} moved: {source}: {_why(error)}"
         )
     if still_here:
-        if report.same_bytes and exit_code in (0, None):
+        if (
+            compared
+            and report.same_bytes
+            and exit_code in (0, None)
+            and not (report.files_sent or 0) > 0
+        ):
             return TransferVerdict(
                 TransferOutcome.IDENTICAL,
                 f"{name} is already in {where} with the same bytes (compared by checksum)",
