@@ -37,6 +37,7 @@ from plotman_tui.config.schema import ArchiveTarget, ArchivingConfig, Config, Ta
 from plotman_tui.farm.actionlog import ActionEntry, ActionLog
 from plotman_tui.farm.archive.engine import (
     RETRY_S,
+    STALE_SWEEP_S,
     STALE_TEMP_S,
     ArchivePassResult,
     ArchivingEngine,
@@ -1169,10 +1170,10 @@ async def test_a_temp_file_without_a_mover_here_is_removed_only_once_unchanged_f
     for _ in range(2):
         await farm.step(engine)
         assert theirs.exists()
-    farm.clock.offset += STALE_TEMP_S - 30
+    farm.clock.offset += STALE_TEMP_S - 30  # looked through, but not still for long enough
     await farm.step(engine)
     assert theirs.exists()
-    farm.clock.offset += 31
+    farm.clock.offset += STALE_SWEEP_S  # the next look, when it has been still long enough
     await farm.step(engine)
     assert not theirs.exists()
     assert not_a_file.is_dir() and link.is_symlink() and farm.pool[0].exists()

@@ -74,6 +74,9 @@ SETTLE_S = 60.0
 #: before it is removed as a killed mover's: a mover on another machine sharing the archive dir
 #: writes to its own all the time, and this machine's process table cannot show that mover.
 STALE_TEMP_S = 600.0
+#: How often the local archive dirs are looked through for such files: a file must be still for
+#: ten minutes anyway, and a pass should not list every archive dir.
+STALE_SWEEP_S = 60.0
 _STATE_VERSION = 1
 # The most an archiving state file may be (it lists the transfers under way).
 _MAX_STATE_BYTES = 16 * 1024 * 1024
@@ -161,6 +164,7 @@ class ArchivingEngine:
         self._plot_retries: dict[str, BackOff] = {}
         #: Plots whose name was found at the far side: (target, archive dir) to compare them in.
         self._to_verify: dict[str, tuple[str, str]] = {}
+        self._next_sweep = 0.0  # when the local archive dirs are next looked through
         #: Plots found to differ from the far file of their name: (size, mtime) when compared.
         self._differs: dict[str, tuple[int, float]] = {}
         #: Plots young enough to be left to settle, and when they may go (for the wait reason).
@@ -489,7 +493,9 @@ class ArchivingEngine:
     ) -> tuple[ArchiveWait, ...]:
         if not self.targets:
             return ()
-        self._remove_stale_temp_files(running, now)
+        if now >= self._next_sweep:
+            self._next_sweep = now + STALE_SWEEP_S
+            self._remove_stale_temp_files(running, spaces, now)
         dsts = self._dst_states(now)
         in_flight = [self._in_flight(r) for r in running]
         in_flight += self._start_verifications(dsts, in_flight, now, events, started)
@@ -509,14 +515,23 @@ class ArchivingEngine:
             self._waits.forget(target)
         return plan.waits
 
-    def _remove_stale_temp_files(self, running: Sequence[RunningTransfer], now: float) -> None:
+    def _remove_stale_temp_files(
+        self,
+        running: Sequence[RunningTransfer],
+        spaces: Mapping[str, TargetSpace | None],
+        now: float,
+    ) -> None:
         """Remove the temp files of local movers that were killed: those of plots no mover
         is moving now, unchanged for :data:`STALE_TEMP_S` (a mover removes its own when it
-        fails or is stopped)."""
+        fails or is stopped). Only dirs whose free space was last read in time are listed: a
+        hung mount must not hang the pass (free space is read with a time limit)."""
         for target in self.targets:
-            if target.type is not TargetType.LOCAL:
+            space = spaces.get(target.name)
+            if target.type is not TargetType.LOCAL or space is None:
                 continue
             for archive_dir in target.archive_dirs:
+                if space.free_bytes.get(archive_dir) is None:
+                    continue
                 moving = {
                     t.plot_name
                     for t in running
