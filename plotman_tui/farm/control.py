@@ -291,7 +291,9 @@ def execute_kill(plan: KillPlan, *, timeout_s: float = 10.0) -> KillResult:
         # without another moment of writing.
         error = _send(job, (signal.SIGTERM, signal.SIGCONT), "kill")
         if error is not None and _identify(job) is _State.ALIVE:
-            return KillResult(False, f"{error}; nothing deleted")
+            # The job the plan stopped must not stay stopped with nobody holding it.
+            resumed = cancel_kill(plan)
+            return KillResult(False, f"{error}; nothing deleted; {resumed.message}")
         if not _wait_gone(job, timeout_s):
             error = _send(job, (signal.SIGKILL,), "kill")
             if error is not None and _identify(job) is _State.ALIVE:

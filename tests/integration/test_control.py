@@ -502,6 +502,30 @@ def test_a_plan_whose_listing_fails_leaves_the_job_running(
     assert proc.poll() is None and all(path.exists() for path in files)
 
 
+def test_a_kill_whose_signal_fails_lets_the_stopped_job_run_on(
+    tmp_path: Path, procs: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proc = start_sleep(procs)
+    files = temp_files_in(tmp_path / "tmp")
+    plan = prepare_kill(hand_made_job(proc, tmp_path / "tmp"))
+    assert plan.stopped and plan.resume_on_cancel
+    send = control._send
+
+    def term_refused(job: Job, signals: Sequence[signal.Signals], action: str) -> str | None:
+        if signal.SIGTERM in signals:  # as a kernel refusing it would (EPERM)
+            return f"cannot {action} pid {job.pid}: Operation not permitted"
+        return send(job, signals, action)
+
+    monkeypatch.setattr(control, "_send", term_refused)
+    result = execute_kill(plan, timeout_s=5)
+
+    assert not result.ok and result.deleted == ()
+    assert "nothing deleted" in result.message and "runs on" in result.message
+    reading = sample_process(proc.pid)
+    assert reading is not None and reading.status in RUNNING
+    assert all(path.exists() for path in files)
+
+
 def test_a_kill_whose_listing_fails_after_the_job_ended_deletes_nothing(
     tmp_path: Path, procs: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
