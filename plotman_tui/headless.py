@@ -22,13 +22,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from plotman_tui.appdirs import cache_dir
 from plotman_tui.config.schema import Config
 from plotman_tui.farm.archive.engine import ArchivePassResult
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.engine import Engine, Event, EventKind, PassResult
+from plotman_tui.farm.jobcontrol import STOP_SIGNALS, StopSignals
 from plotman_tui.farm.units import local_time, printable
 from plotman_tui.farm.wiring import archiving_engine, plotting_engine
 
@@ -37,7 +38,6 @@ EXIT_FAILED = 1
 
 # The scheduler reads phases, not temp sizes: temp files are measured at most this often.
 _TEMP_REFRESH_S = 60.0
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class EventPrinter:
@@ -82,7 +82,8 @@ def run_headless(
 
     ``archiving`` runs only when the config enables it with at least one target.
     """
-    with _StopSignals() as signals:
+    signals = _StopSignals()
+    with signals:
         return _run_headless(
             config, config_path, signals, once, json_lines, out, plotting, archiving
         )
@@ -173,45 +174,26 @@ def _info(message: str) -> Event:
     return Event(time.time(), EventKind.INFO, message)
 
 
-class _StopSignals:
+class _StopSignals(StopSignals):
     """SIGTERM, SIGINT and SIGHUP caught while a run lasts; the first one stops the loop.
 
     Not asyncio's ``add_signal_handler``: its ``remove_signal_handler`` (and the loop's close)
     put the default action back while the run still has its locks to release and its last line
     to print, and a second signal then killed the process (exit status 143). Here the handlers
-    stay from the first line of the run to its last. The signal wakes the event loop through the
-    wakeup fd, whichever thread the kernel gave it to.
-
-    After a run that a signal stopped, the process is on its way out: further stop signals are
-    ignored (the interpreter puts the default action back for its own handlers before its final
-    garbage collection, which takes most of a second after a long run). After a run that ended
-    by itself (``--once``), the previous handlers are back.
+    stay from the first line of the run to its last, and after a run that a signal stopped,
+    further stop signals are ignored through the exit. The signal wakes the event loop through
+    the wakeup fd, whichever thread the kernel gave it to.
     """
 
     def __init__(self) -> None:
-        self.received: list[str] = []
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopSignals:
-        for number in _STOP_SIGNALS:
-            self._previous[number] = signal.signal(number, self._caught)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        for number, previous in self._previous.items():
-            signal.signal(number, signal.SIG_IGN if self.received else previous)
-
-    def _caught(self, number: int, _frame: object) -> None:
-        # Runs in the main thread between two bytecodes, maybe in the middle of the event
-        # loop's own work: it only notes the signal; _woken sets the stop in a loop callback.
-        self.received.append(signal.Signals(number).name)
+        super().__init__(ignore_after_stop=True)
 
     def _woken(self, reader: socket.socket, stop: asyncio.Event) -> None:
         numbers = b""
         with contextlib.suppress(OSError):  # BlockingIOError: all read
             while chunk := reader.recv(4096):
                 numbers += chunk
-        if self.received or any(number in _STOP_SIGNALS for number in numbers):
+        if self.received is not None or any(number in STOP_SIGNALS for number in numbers):
             stop.set()
 
     @contextlib.contextmanager
@@ -226,7 +208,7 @@ class _StopSignals:
         # handler above then runs in the main thread.
         loop.add_reader(reader.fileno(), self._woken, reader, stop)
         previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
-        if self.received:
+        if self.received is not None:
             stop.set()
         try:
             yield
@@ -242,4 +224,4 @@ async def _run(engine: Engine, signals: _StopSignals, *, once: bool) -> str:
     stop = asyncio.Event()
     with signals.stopping(stop):
         await engine.run(stop, once=once)
-    return signals.received[0] if signals.received else ""
+    return signals.received.name if signals.received is not None else ""

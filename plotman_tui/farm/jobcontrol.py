@@ -220,11 +220,20 @@ class StopSignals:
     may only note the signal or schedule work (``loop.call_soon_threadsafe``), never take a lock.
     Inside :meth:`interruptible` (a question waiting for its answer) a signal raises
     :class:`StopSignal` there and then; elsewhere the step under way finishes, and
-    :meth:`check` raises it after. The old handlers come back on the way out.
+    :meth:`check` raises it after. The old handlers come back on the way out; with
+    ``ignore_after_stop``, once a signal has stopped the program, further stop signals are
+    ignored instead through its exit (the interpreter puts the default action back for its own
+    handlers before its final garbage collection, and a second SIGTERM then ended it with 143).
     """
 
-    def __init__(self, on_signal: Callable[[signal.Signals], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_signal: Callable[[signal.Signals], None] | None = None,
+        *,
+        ignore_after_stop: bool = False,
+    ) -> None:
         self.on_signal = on_signal
+        self.ignore_after_stop = ignore_after_stop
         self.received: signal.Signals | None = None
         self._interruptible = False
         self._previous: dict[signal.Signals, object] = {}
@@ -240,8 +249,9 @@ class StopSignals:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        stopped = self.ignore_after_stop and self.received is not None
         for signum, previous in self._previous.items():
-            signal.signal(signum, previous)  # type: ignore[arg-type]
+            signal.signal(signum, signal.SIG_IGN if stopped else previous)  # type: ignore[arg-type]
         self._previous.clear()
 
     def _handle(self, number: int, _frame: FrameType | None) -> None:
