@@ -881,7 +881,5 @@ def _size_and_mtime(path: str) -> tuple[int, float] | None:
 
 
 def _size(path: str) -> int | None:
-    try:
-        return os.stat(path, follow_symlinks=False).st_size
-    except OSError:
-        return None
+    stamp = _size_and_mtime(path)
+    return None if stamp is None else stamp[0]
