@@ -304,3 +304,35 @@ async def test_a_click_puts_the_cursor_on_a_row_and_a_second_click_opens_its_det
         await pilot.click(table, offset=(4, 1 + 3))
         await pilot.pause()
         assert isinstance(app.screen, JobScreen) and app.screen.job.pid == jobs[2].pid
+
+
+async def test_the_jobs_table_has_its_cursor_again_after_the_terminal_was_too_small() -> None:
+    app = still_app()
+    jobs = farm_jobs()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        await pilot.pause()
+        await pilot.resize_terminal(50, 12)  # the too-small notice hides the dashboard
+        await pilot.pause()
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        table = jobs_table(app)
+        assert table.has_focus
+        # Arrows and enter work at once, with no tab first.
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, JobScreen) and app.screen.job.pid == jobs[1].pid
+
+
+async def test_the_open_filter_keeps_the_keys_after_the_terminal_was_too_small() -> None:
+    app = still_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app)
+        await pilot.pause()
+        await pilot.press("slash", "s")
+        await pilot.resize_terminal(40, 10)
+        await pilot.pause()
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.press("t", "p")  # typed into the filter, not the table's keys (p pauses)
+        assert app.filter_text == "stp" and app.plotting.enabled

@@ -9,6 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
@@ -61,6 +62,7 @@ class DashboardScreen(Screen[None]):
     def __init__(self, *, archiving: bool = False) -> None:
         super().__init__(classes="-archiving" if archiving else None)
         self.archiving = archiving
+        self._focus_before_too_small: Widget | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dashboard"):
@@ -111,6 +113,30 @@ class DashboardScreen(Screen[None]):
     def on_resize(self, event: Resize) -> None:
         width, height = event.size
         too_small = width < MIN_WIDTH or height < MIN_HEIGHT
+        was_too_small = self.has_class("-too-small")
+        if too_small and not was_too_small:
+            # Hiding the dashboard takes the focus from it (nothing else can hold it).
+            self._focus_before_too_small = self.focused
         self.set_class(too_small, "-too-small")
         if too_small:
             self.query_one(TooSmall).show(width, height)
+        elif was_too_small:
+            # Back to the widget that had it (the jobs table, or the open filter field), after
+            # this refresh: a widget still hidden by the class cannot take the focus.
+            self.call_after_refresh(self._give_focus_back)
+
+    def _give_focus_back(self) -> None:
+        if self.focused is not None:
+            return
+        before = self._focus_before_too_small
+        if isinstance(before, Input) and before.is_attached and before.focusable:
+            # The field selects all its text when it takes the focus, and the next key would
+            # replace the filter typed so far: its selection is put back once the focus came
+            # (a callback queued behind the Focus event, on the field's own queue).
+            selection = before.selection
+            self.set_focus(before)
+            before.call_later(setattr, before, "selection", selection)
+        elif before is not None and before.is_attached and before.focusable:
+            self.set_focus(before)
+        else:
+            self.set_focus(self.query_one(JobsTable))
