@@ -90,14 +90,15 @@ def job_columns(tmp_prefix: str, dst_prefix: str) -> list[JobColumn]:
 
 @dataclass(frozen=True)
 class SortOrder:
-    """How the jobs table is sorted: by a column id, or (None) as the scan lists jobs."""
+    """How the jobs table is sorted: by a column id, or (None) as the scan lists jobs
+    (youngest first; ``descending``: oldest first)."""
 
     column: str | None = None
     descending: bool = False
 
     def describe(self, columns: Sequence[JobColumn]) -> str:
         if self.column is None:
-            return "youngest first"
+            return "oldest first" if self.descending else "youngest first"
         name = next((c.name for c in columns if c.id == self.column), self.column)
         return f"by {name} {'▼' if self.descending else '▲'}"
 
@@ -123,7 +124,7 @@ def ordered_jobs(jobs: Sequence[Job], columns: Sequence[JobColumn], order: SortO
     """Jobs in display order; ties keep the scan's order (youngest first)."""
     found = next((c for c in columns if c.id == order.column), None)
     if found is None:
-        return list(jobs)
+        return list(reversed(jobs)) if order.descending else list(jobs)
     rank = {job_key(job): index for index, job in enumerate(jobs)}
     ordered = sorted(jobs, key=lambda job: rank[job_key(job)])
     return sorted(ordered, key=found.column.sort_value, reverse=order.descending)

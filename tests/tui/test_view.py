@@ -277,3 +277,13 @@ def test_dst_rows_carry_the_archive_priority_when_archiving_is_set_up() -> None:
     infos[DST[1]] = DirInfo(DST[1], error="missing")
     rows = {row.path: row for row in dst_rows(config, jobs, {}, infos, with_priority=True)}
     assert rows[DST[1]].priority is None and rows[DST[0]].archive_next
+
+
+def test_reversing_the_default_order_lists_the_oldest_job_first() -> None:
+    jobs = farm_jobs()  # youngest first, as the scan lists them
+    columns = job_columns("", "")
+    reversed_order = SortOrder().reversed()
+    assert ordered_jobs(jobs, columns, reversed_order) == list(reversed(jobs))
+    assert reversed_order.describe(columns) == "oldest first"
+    assert SortOrder().describe(columns) == "youngest first"
+    assert reversed_order.reversed() == SortOrder()
