@@ -182,9 +182,15 @@ def _tmp_problem(
     return None
 
 
-def _short_namer(paths: Sequence[str]) -> dict[str, str]:
+def _dir_namer(role: str, paths: Sequence[str]) -> dict[str, str]:
+    """Each dir as a reason names it: its role and what sets it apart (``tmp 01``, ``dst 03``).
+
+    The role says which dir it is: ``1 ready (empty); 1: no plot headed there`` read as a count.
+    """
     prefix = common_prefix(list(paths))
-    return {path: (path[len(prefix) :] or path) if prefix else path for path in paths}
+    return {
+        path: f"{role} {(path[len(prefix) :] or path) if prefix else path}" for path in paths
+    }
 
 
 def _in_phase1(occupant: _Occupant) -> bool:
@@ -267,7 +273,7 @@ def decide(
     tmp_dirs = _unique(directories.tmp)
     if not tmp_dirs:
         return Wait("no tmp dirs configured")
-    tmp_names = _short_namer(tmp_dirs)
+    tmp_names = _dir_namer("tmp", tmp_dirs)
     tmp_needed = tmp_need_bytes(config)
     eligible: list[tuple[str, list[_Occupant]]] = []
     problems: list[str] = []
@@ -293,7 +299,7 @@ def decide(
     reserve = scheduling.dst_min_free_gib * GIB
     if directories.dst:
         dst_dirs = _unique(directories.dst)
-        dst_names = _short_namer(dst_dirs)
+        dst_names = _dir_namer("dst", dst_dirs)
         checks = [_check_dst(dst, occupants, free, k, reserve) for dst in dst_dirs]
         fitting = [(index, check) for index, check in enumerate(checks) if check.fits]
         if not fitting:
@@ -335,10 +341,10 @@ def _slowest(here: Sequence[_Occupant]) -> tuple[int, int]:
 
 def _tmp_reason(name: str, here: Sequence[_Occupant]) -> str:
     if not here:
-        return f"{name} ready (empty)"
+        return f"{name}: ready (empty)"
     phases = [o.phase for o in here]
     slowest = "?" if None in phases else str(min(p for p in phases if p is not None))
-    return f"{name} ready (slowest job at {slowest})"
+    return f"{name}: ready (slowest job at {slowest})"
 
 
 def _dst_reason(name: str, check: _DstCheck, *, fitting_count: int) -> str:

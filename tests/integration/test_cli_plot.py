@@ -279,7 +279,7 @@ def test_once_for_cron_exit_status_and_lines(
     assert full.returncode == 0, full.stderr
     events = [json.loads(line) for line in full.stdout.splitlines()]
     assert [event["event"] for event in events] == ["info", "lock", "wait"]
-    assert events[-1]["reason"].startswith("dst full (0: ")
+    assert events[-1]["reason"].startswith("dst full (dst 0: ")
     assert farm_jobs(sandbox) == []
 
     text = run("plot", "--once")

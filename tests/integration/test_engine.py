@@ -167,7 +167,7 @@ def test_stagger_and_the_per_dir_phase_limit(harness: Harness) -> None:
 
     harness.clock.offset += 1800
     full = harness.step(engine)
-    assert reason(full) == "no eligible tmp dirs (0: 1 before 2:1; 1: 1 before 2:1)"
+    assert reason(full) == "no eligible tmp dirs (tmp 0: 1 before 2:1; tmp 1: 1 before 2:1)"
     assert kinds(full) == [EventKind.WAIT]
 
     logged = harness.action_log.entries()
@@ -186,7 +186,7 @@ def test_stagger_and_the_per_dir_phase_limit(harness: Harness) -> None:
         ({"global_max_phase1": 1}, "max phase 1 jobs (1)"),
         (
             {"tmpdir_max_jobs": 1, "tmpdir_stagger_phase_limit": 5},
-            "no eligible tmp dirs (0: max jobs 1; 1: max jobs 1)",
+            "no eligible tmp dirs (tmp 0: max jobs 1; tmp 1: max jobs 1)",
         ),
     ],
     ids=["global-max-jobs", "global-max-phase1", "tmpdir-max-jobs"],
@@ -337,7 +337,7 @@ def test_a_full_dst_gets_no_job_and_the_reason_says_so(harness: Harness) -> None
     result = harness.step(engine)
     assert result.started is None and result.snapshot.jobs == ()
     text = reason(result)
-    assert text.startswith("dst full (0: ") and "; 1: " in text and "needs" in text
+    assert text.startswith("dst full (dst 0: ") and "; dst 1: " in text and "needs" in text
     assert [e.message for e in result.events if e.kind is EventKind.WAIT] == [f"waiting: {text}"]
     assert actions(harness) == []
 
@@ -358,7 +358,7 @@ def test_a_job_started_through_a_symlinked_tmp_dir_counts_against_that_dir(
     assert isinstance(result.decision, Start)
     assert result.decision.tmp_dir == str(harness.farm.tmp_dirs[1])
     assert reason(harness.step(engine)) == (
-        "no eligible tmp dirs (0: 1 before 2:1; 1: 1 before 2:1)"
+        "no eligible tmp dirs (tmp 0: 1 before 2:1; tmp 1: 1 before 2:1)"
     )
 
 
@@ -472,5 +472,5 @@ def test_a_job_started_while_this_engine_waits_for_the_lock_is_counted(
     taken = harness.step(waiting)
     assert taken.holds_lock and taken.started is None
     # Both of the holder's jobs count (a scan from before the lock would miss the second).
-    assert reason(taken) == "no eligible tmp dirs (0: 1 before 2:1; 1: 1 before 2:1)"
+    assert reason(taken) == "no eligible tmp dirs (tmp 0: 1 before 2:1; tmp 1: 1 before 2:1)"
     assert [action for action, _ in actions(harness)] == ["start", "start"]

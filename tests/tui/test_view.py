@@ -190,8 +190,8 @@ def test_plotting_words() -> None:
         "active",
         "waiting: stagger (60s/1800s); last start 2m ago",
     )
-    state.decision = Start("t", None, "d", ("chia",), 32, "tmp/0 ready (empty)")
-    assert plotting_words(state, NOW) == ("active", "starting a job: tmp/0 ready (empty)")
+    state.decision = Start("t", None, "d", ("chia",), 32, "tmp 0: ready (empty)")
+    assert plotting_words(state, NOW) == ("active", "starting a job: tmp 0: ready (empty)")
     state.enabled = False
     assert plotting_words(state, NOW) == ("paused", "(last start 2m ago)")
     state.holds_lock = False

@@ -200,65 +200,65 @@ WAIT_CASES = {
         cfg=config(tmp=(T0, T1, T2, T3)),
         free={"t2": 80 * GIB, "t3": None},
         reason=(
-            "no eligible tmp dirs (t0: 1 before 2:1; t1: max jobs 3; "
-            "t2: 80.0 GiB free, needs 239 GiB; t3: free space unknown)"
+            "no eligible tmp dirs (tmp t0: 1 before 2:1; tmp t1: max jobs 3; "
+            "tmp t2: 80.0 GiB free, needs 239 GiB; tmp t3: free space unknown)"
         ),
     ),
     "tmp-unknown-phase-is-before-the-milestone": Case(
         jobs=[job(T0, None)],
         cfg=config(),
-        reason="no eligible tmp dirs (t0: 1 before 2:1)",
+        reason="no eligible tmp dirs (tmp t0: 1 before 2:1)",
     ),
     "tmp-phase-0-is-before-the-milestone": Case(
         jobs=[job(T0, "0:0")],
         cfg=config(),
-        reason="no eligible tmp dirs (t0: 1 before 2:1)",
+        reason="no eligible tmp dirs (tmp t0: 1 before 2:1)",
     ),
     "tmp-pending-start-is-before-the-milestone": Case(
         jobs=[],
         pending=[pending(T0)],
         cfg=config(),
-        reason="no eligible tmp dirs (t0: 1 before 2:1)",
+        reason="no eligible tmp dirs (tmp t0: 1 before 2:1)",
     ),
     "tmp-phase-limit-counts-all-jobs-before": Case(
         jobs=[job(T0, "1:1"), job(T0, None), job(T0, "2:0")],
         cfg=config(tmpdir_stagger_phase_limit=3, tmpdir_max_jobs=5),
-        reason="no eligible tmp dirs (t0: 3 before 2:1)",
+        reason="no eligible tmp dirs (tmp t0: 3 before 2:1)",
     ),
     "tmp-max-jobs-counts-unknown-phase": Case(
         jobs=[job(T0, "3:1"), job(T0, None)],
         cfg=config(tmpdir_stagger_phase_limit=5, tmpdir_max_jobs=2),
-        reason="no eligible tmp dirs (t0: max jobs 2)",
+        reason="no eligible tmp dirs (tmp t0: max jobs 2)",
     ),
     "tmp-free-space-missing-from-the-sample": Case(
         jobs=[],
         cfg=config(),
         free={"t0": None},
-        reason="no eligible tmp dirs (t0: free space unknown)",
+        reason="no eligible tmp dirs (tmp t0: free space unknown)",
     ),
     "tmp-min-free-gib": Case(
         jobs=[],
         cfg=config(tmp_min_free_gib=500),
         free={"t0": 400 * GIB},
-        reason="no eligible tmp dirs (t0: 400 GiB free, needs 500 GiB)",
+        reason="no eligible tmp dirs (tmp t0: 400 GiB free, needs 500 GiB)",
     ),
     "tmp-madmax-with-tmp2": Case(
         jobs=[],
         cfg=config(tmp2=TMP2, plot=plotting(PlotterType.MADMAX)),
         free={"t0": 200 * GIB},
-        reason="no eligible tmp dirs (t0: 200 GiB free, needs 220 GiB)",
+        reason="no eligible tmp dirs (tmp t0: 200 GiB free, needs 220 GiB)",
     ),
     "tmp-madmax-without-tmp2": Case(
         jobs=[],
         cfg=config(plot=plotting(PlotterType.MADMAX)),
         free={"t0": 240 * GIB},
-        reason="no eligible tmp dirs (t0: 240 GiB free, needs 256 GiB)",
+        reason="no eligible tmp dirs (tmp t0: 240 GiB free, needs 256 GiB)",
     ),
     "dst-full": Case(
         jobs=[],
         cfg=config(),
         free={"d0": 80 * GIB},
-        reason="dst full (d0: 80.0 GiB free, needs 104 GiB)",
+        reason="dst full (dst d0: 80.0 GiB free, needs 104 GiB)",
     ),
     "dst-full-counts-every-plot-headed-there": Case(
         # Inbound jobs on a tmp dir outside the config, so only the dst rule is in play; a
@@ -270,44 +270,44 @@ WAIT_CASES = {
         ],
         cfg=config(dst=(D0, D1)),
         free={"d0": 80 * GIB, "d1": 300 * GIB},
-        reason="dst full (d0: 80.0 GiB free, needs 104 GiB; d1: 300 GiB free, needs 313 GiB)",
+        reason="dst full (dst d0: 80.0 GiB free, needs 104 GiB; dst d1: 300 GiB free, needs 313 GiB)",
     ),
     "dst-full-counts-pending-starts": Case(
         jobs=[],
         pending=[pending(T1, D0)],
         cfg=config(tmp=(T0, T1)),
         free={"d0": 150 * GIB},
-        reason="dst full (d0: 150 GiB free, needs 209 GiB)",
+        reason="dst full (dst d0: 150 GiB free, needs 209 GiB)",
     ),
     "dst-full-keeps-the-configured-reserve": Case(
         jobs=[],
         cfg=config(dst_min_free_gib=100),
         free={"d0": 150 * GIB},
-        reason="dst full (d0: 150 GiB free, needs 204 GiB)",
+        reason="dst full (dst d0: 150 GiB free, needs 204 GiB)",
     ),
     "no-dst-dirs-the-reserve-applies-to-the-tmp-dir": Case(
         jobs=[],
         cfg=config(dst=(), tmp_min_free_gib=100, dst_min_free_gib=100),
         free={"t0": 150 * GIB},
-        reason="dst full (t0: 150 GiB free, needs 204 GiB)",
+        reason="dst full (tmp t0: 150 GiB free, needs 204 GiB)",
     ),
     "dst-full-uses-each-jobs-own-k": Case(
         jobs=[job(ELSEWHERE, "3:1", dst=D0, k=34)],
         cfg=config(),
         free={"d0": 500 * GIB},
-        reason="dst full (d0: 500 GiB free, needs 548 GiB)",
+        reason="dst full (dst d0: 500 GiB free, needs 548 GiB)",
     ),
     "no-eligible-dst-with-unknown-free-space": Case(
         jobs=[],
         cfg=config(dst=(D0, D1)),
         free={"d0": None, "d1": 80 * GIB},
-        reason="no eligible dst dirs (d0: free space unknown; d1: 80.0 GiB free, needs 104 GiB)",
+        reason="no eligible dst dirs (dst d0: free space unknown; dst d1: 80.0 GiB free, needs 104 GiB)",
     ),
     "no-dst-dirs-the-tmp-dir-must-hold-the-plots": Case(
         jobs=[job(T0, "3:1", dst=T0)],
         cfg=config(dst=(), tmp_min_free_gib=100),
         free={"t0": 150 * GIB},
-        reason="dst full (t0: 150 GiB free, needs 209 GiB)",
+        reason="dst full (tmp t0: 150 GiB free, needs 209 GiB)",
     ),
     "no-tmp-dirs": Case(jobs=[], cfg=config(tmp=()), reason="no tmp dirs configured"),
     # The first failing check is the reason: max jobs, stagger, phase 1, tmp, dst.
@@ -330,7 +330,7 @@ WAIT_CASES = {
         jobs=[],
         cfg=config(),
         free={"t0": 10 * GIB, "d0": 10 * GIB},
-        reason="no eligible tmp dirs (t0: 10.0 GiB free, needs 239 GiB)",
+        reason="no eligible tmp dirs (tmp t0: 10.0 GiB free, needs 239 GiB)",
     ),
 }
 
@@ -381,37 +381,37 @@ OVERRIDE_CASES: dict[str, tuple[dict[str, TmpOverride], list[Job], str]] = {
     "max-jobs-key-with-trailing-slash": (
         {T0 + "/": TmpOverride(tmpdir_max_jobs=1)},
         [job(T0, "3:1")],
-        "no eligible tmp dirs (t0: max jobs 1)",
+        "no eligible tmp dirs (tmp t0: max jobs 1)",
     ),
     "max-jobs-key-with-dot-dot": (
         {"/farm/tmp/x/../t0": TmpOverride(tmpdir_max_jobs=1)},
         [job(T0, "3:1")],
-        "no eligible tmp dirs (t0: max jobs 1)",
+        "no eligible tmp dirs (tmp t0: max jobs 1)",
     ),
     "job-dir-with-trailing-slash": (
         {T0: TmpOverride(tmpdir_max_jobs=1)},
         [job(T0 + "/", "3:1")],
-        "no eligible tmp dirs (t0: max jobs 1)",
+        "no eligible tmp dirs (tmp t0: max jobs 1)",
     ),
     "milestone": (
         {T0: TmpOverride(tmpdir_stagger_phase_major=3, tmpdir_stagger_phase_minor=0)},
         [job(T0, "2:5")],
-        "no eligible tmp dirs (t0: 1 before 3:0)",
+        "no eligible tmp dirs (tmp t0: 1 before 3:0)",
     ),
     "milestone-minor-only": (
         {T0: TmpOverride(tmpdir_stagger_phase_minor=6)},
         [job(T0, "2:5")],
-        "no eligible tmp dirs (t0: 1 before 2:6)",
+        "no eligible tmp dirs (tmp t0: 1 before 2:6)",
     ),
     "none-fields-fall-back-to-global": (
         {T0: TmpOverride()},
         [job(T0, "1:1")],
-        "no eligible tmp dirs (t0: 1 before 2:1)",
+        "no eligible tmp dirs (tmp t0: 1 before 2:1)",
     ),
     "other-dir-override-does-not-apply": (
         {T1: TmpOverride(tmpdir_stagger_phase_limit=5)},
         [job(T0, "1:1")],
-        "no eligible tmp dirs (t0: 1 before 2:1)",
+        "no eligible tmp dirs (tmp t0: 1 before 2:1)",
     ),
 }
 
@@ -570,17 +570,17 @@ def test_the_same_input_gives_the_same_decision() -> None:
         (
             [],
             {"d0": 1 * TIB, "d1": 2 * TIB},
-            "t0 ready (empty); d1: no plot headed there, 2.0 TiB free",
+            "tmp t0: ready (empty); dst d1: no plot headed there, 2.0 TiB free",
         ),
         (
             [job(T0, "3:1", dst=D1), job(T1, "4:2", dst=D0)],
             {"d0": 1 * TIB, "d1": 2 * TIB},
-            "t1 ready (slowest job at 4:2); d1: most space, 2.0 TiB free",
+            "tmp t1: ready (slowest job at 4:2); dst d1: most space, 2.0 TiB free",
         ),
         (
             [job(T0, "3:1", dst=D1), job(T1, "4:2", dst=D0)],
             {"d0": 50 * GIB, "d1": 2 * TIB},
-            "t1 ready (slowest job at 4:2); d1: only dst with room, 2.0 TiB free",
+            "tmp t1: ready (slowest job at 4:2); dst d1: only dst with room, 2.0 TiB free",
         ),
     ],
     ids=["empty", "most-space", "only-room"],
@@ -601,7 +601,7 @@ def test_without_dst_dirs_the_plot_stays_in_the_tmp_dir() -> None:
     assert isinstance(start, Start)
     assert (start.tmp_dir, start.dst_dir) == (T1, T1)
     assert start.argv[start.argv.index("-d") + 1] == T1
-    assert start.reason == "t1 ready (empty); plot stays in the tmp dir (no dst dirs)"
+    assert start.reason == "tmp t1: ready (empty); plot stays in the tmp dir (no dst dirs)"
 
 
 def test_without_dst_dirs_a_tmp_dir_without_room_for_the_plots_is_passed_over() -> None:
@@ -631,7 +631,7 @@ def test_argv_for_chia() -> None:
             *("-t", T0, "-2", TMP2, "-d", D0, "-f", FARMER, "-c", CONTRACT),
         ),
         k=32,
-        reason="t0 ready (empty); d0: no plot headed there, 10.0 TiB free",
+        reason="tmp t0: ready (empty); dst d0: no plot headed there, 10.0 TiB free",
     )
 
 
@@ -846,6 +846,6 @@ def test_tmp_dir_problem_is_the_per_dir_rule_decide_uses() -> None:
     problems = [tmp_dir_problem(cfg, tmp, [j.phase for j in jobs if j.tmp_dir == tmp], free[tmp])
                 for tmp in (T0, T1)]  # fmt: skip
     assert problems[0] == "1 before 2:1" and problems[1].startswith("10.0 GiB free, needs ")
-    assert result.reason == f"no eligible tmp dirs (t0: {problems[0]}; t1: {problems[1]})"
+    assert result.reason == f"no eligible tmp dirs (tmp t0: {problems[0]}; tmp t1: {problems[1]})"
     assert tmp_dir_problem(cfg, T0, [], free[T0]) is None
     assert tmp_dir_problem(cfg, T0, [None, None], free[T0]) == "max jobs 2"
