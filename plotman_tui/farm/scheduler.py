@@ -188,9 +188,7 @@ def _dir_namer(role: str, paths: Sequence[str]) -> dict[str, str]:
     The role says which dir it is: ``1 ready (empty); 1: no plot headed there`` read as a count.
     """
     prefix = common_prefix(list(paths))
-    return {
-        path: f"{role} {(path[len(prefix) :] or path) if prefix else path}" for path in paths
-    }
+    return {path: f"{role} {(path[len(prefix) :] or path) if prefix else path}" for path in paths}
 
 
 def _in_phase1(occupant: _Occupant) -> bool:

@@ -270,7 +270,9 @@ WAIT_CASES = {
         ],
         cfg=config(dst=(D0, D1)),
         free={"d0": 80 * GIB, "d1": 300 * GIB},
-        reason="dst full (dst d0: 80.0 GiB free, needs 104 GiB; dst d1: 300 GiB free, needs 313 GiB)",
+        reason=(
+            "dst full (dst d0: 80.0 GiB free, needs 104 GiB; dst d1: 300 GiB free, needs 313 GiB)"
+        ),
     ),
     "dst-full-counts-pending-starts": Case(
         jobs=[],
@@ -301,7 +303,10 @@ WAIT_CASES = {
         jobs=[],
         cfg=config(dst=(D0, D1)),
         free={"d0": None, "d1": 80 * GIB},
-        reason="no eligible dst dirs (dst d0: free space unknown; dst d1: 80.0 GiB free, needs 104 GiB)",
+        reason=(
+            "no eligible dst dirs (dst d0: free space unknown; "
+            "dst d1: 80.0 GiB free, needs 104 GiB)"
+        ),
     ),
     "no-dst-dirs-the-tmp-dir-must-hold-the-plots": Case(
         jobs=[job(T0, "3:1", dst=T0)],
