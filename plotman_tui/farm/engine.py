@@ -51,7 +51,15 @@ from plotman_tui.farm.events import (
     record_action,
     wait_key,
 )
-from plotman_tui.farm.launches import BackOff, Launch, Outcome, StateWriter, load_state, state_text
+from plotman_tui.farm.launches import (
+    BackOff,
+    Launch,
+    Outcome,
+    StartFailures,
+    StateWriter,
+    load_state,
+    state_text,
+)
 from plotman_tui.farm.lock import SchedulerLock
 from plotman_tui.farm.model import Job, Snapshot, distinct_dirs
 from plotman_tui.farm.scheduler import Decision, Start, Wait, decide
@@ -73,7 +81,9 @@ class PassResult:
 
     ``decision`` is None when this pass did not schedule (the lock is held elsewhere, or the
     pass only looked); ``Wait("plotting is paused")`` while paused. ``started`` is the job it
-    started, if any.
+    started, if any. ``start_failures``: plotting is failing (the last starts failed and
+    further ones back off), whether this pass scheduled or only looked; None while starts go
+    well, and when another process holds the lock.
     """
 
     time: float
@@ -82,6 +92,7 @@ class PassResult:
     started: StartedJob | None
     events: tuple[Event, ...]
     holds_lock: bool
+    start_failures: StartFailures | None = None
 
     @property
     def failed(self) -> bool:
@@ -100,7 +111,15 @@ def _free_bytes(path: str) -> int | None:
     return inspect_dir_within(path, FREE_SPACE_TIMEOUT_S).free_bytes
 
 
-__all__ = ["Engine", "Event", "EventKind", "PassResult", "PlottingEngine", "wait_key"]
+__all__ = [
+    "Engine",
+    "Event",
+    "EventKind",
+    "PassResult",
+    "PlottingEngine",
+    "StartFailures",
+    "wait_key",
+]
 
 #: Which plot jobs the plotting engines built within :func:`counting_only` count against the
 #: limits; None (the default, a farm's engines): every plot job of the machine.
@@ -205,6 +224,7 @@ class PlottingEngine:
             started=started,
             events=tuple(events),
             holds_lock=holds_lock,
+            start_failures=self._backoff.failing() if holds_lock else None,
         )
 
     def close(self) -> None:
@@ -338,12 +358,9 @@ class PlottingEngine:
     # -- deciding and starting ------------------------------------------------------------------
 
     def _decide(self, snapshot: Snapshot, now: float) -> Decision:
-        backoff = self._backoff
-        if backoff.retry_at is not None and now < backoff.retry_at:
-            return Wait(
-                f"start failed {backoff.failures}x in a row, next try in "
-                f"{human_duration(backoff.retry_at - now)} ({backoff.last_failure})"
-            )
+        failing = self._backoff.failing()
+        if failing is not None and now < failing.retry_at:
+            return Wait(failing.describe(now))
         config = self.config
         dirs = distinct_dirs(
             *(os.fspath(path) for path in config.directories.tmp),
@@ -379,8 +396,7 @@ class PlottingEngine:
                 Event(
                     now,
                     EventKind.START_FAILED,
-                    f"could not start {decision.argv[0]}: {problem}; next try in "
-                    f"{human_duration(delay)}",
+                    f"could not start the plotter: {problem}; next try in {human_duration(delay)}",
                     failed=True,
                     details={"argv": list(decision.argv), "reason": decision.reason},
                 )

@@ -24,6 +24,7 @@ from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.farm.procfs import sample_process
 from plotman_tui.farm.scheduler import PendingStart
 from plotman_tui.farm.spawn import StartedJob
+from plotman_tui.farm.units import human_duration
 from plotman_tui.plotters import identify
 from plotman_tui.plotters.base import LogInfo
 
@@ -174,6 +175,27 @@ class Launch:
         )
 
 
+@dataclass(frozen=True)
+class StartFailures:
+    """Plotting is failing: ``count`` starts failed in a row (the program missing, a job that
+    died right after its start), the last one with ``last_failure``; no start is tried before
+    ``retry_at``. What the front ends show instead of a healthy "active"."""
+
+    count: int
+    last_failure: str
+    failed_at: float
+    retry_at: float
+
+    def describe(self, now: float) -> str:
+        """``backing off 4m: chia: program not found (3 failed starts)``, or once the back-off
+        is over (the next start under way or due) ``retrying after 3 failed starts: …``."""
+        starts = f"{self.count} failed start{'' if self.count == 1 else 's'}"
+        if now < self.retry_at:
+            left = human_duration(self.retry_at - now)
+            return f"backing off {left}: {self.last_failure} ({starts})"
+        return f"retrying after {starts}: {self.last_failure}"
+
+
 @dataclass
 class BackOff:
     """Failed starts in a row, and when the next start may be tried."""
@@ -194,6 +216,12 @@ class BackOff:
 
     def reset(self) -> None:
         self.failures, self.failed_at, self.retry_at, self.last_failure = 0, None, None, ""
+
+    def failing(self) -> StartFailures | None:
+        """The failures in a row as the front ends show them (None: the last start went well)."""
+        if not self.failures or self.failed_at is None or self.retry_at is None:
+            return None
+        return StartFailures(self.failures, self.last_failure, self.failed_at, self.retry_at)
 
     def to_json(self) -> dict[str, Any]:
         return {

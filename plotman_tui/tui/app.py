@@ -428,6 +428,7 @@ class DashboardApp(App[int]):
         plotting = self.plotting
         plotting.holds_lock = result.holds_lock
         plotting.error = None
+        plotting.start_failures = result.start_failures
         if result.decision is not None:
             plotting.decision = result.decision
         if result.started is not None:

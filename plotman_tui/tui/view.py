@@ -26,6 +26,7 @@ from plotman_tui.dirview import tmp_rows as tmp_rows
 from plotman_tui.farm.actionlog import ActionEntry
 from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.events import Event
+from plotman_tui.farm.launches import StartFailures
 from plotman_tui.farm.model import Job, Snapshot
 from plotman_tui.farm.scheduler import Decision, Start, Wait
 from plotman_tui.farm.units import common_prefix, human_duration
@@ -227,12 +228,15 @@ class PlottingState:
     decision: Decision | None = None  # the last scheduling pass's
     last_start: float | None = None
     error: str | None = None  # the last pass failed with this
+    start_failures: StartFailures | None = None  # the last pass's: starts fail, back off
 
 
 def plotting_words(state: PlottingState, now: float) -> tuple[str, str]:
-    """``("active" | "paused", detail)`` for ``Plotting: <word> <detail>``.
+    """``("active" | "failing" | "paused", detail)`` for ``Plotting: <word> <detail>``.
 
-    The word is the pause switch; the detail is why nothing starts, or when the last job did.
+    The word is the pause switch, or ``failing`` when plotting is switched on and cannot
+    work: the starts fail (a missing plotter, jobs that die at once: ``backing off 4m: …``)
+    or the pass itself failed. The detail is why nothing starts, or when the last job did.
     """
     word = "active" if state.enabled else "paused"
     last = (
@@ -241,7 +245,14 @@ def plotting_words(state: PlottingState, now: float) -> tuple[str, str]:
         else "no start yet"
     )
     if state.error is not None:
-        return word, f"pass failed: {state.error}"
+        paused = "" if state.enabled else " (plotting is paused)"
+        return "failing", f"pass failed: {state.error}{paused}"
+    failing = state.start_failures
+    if failing is not None and state.holds_lock is not False:
+        if state.enabled:
+            return "failing", failing.describe(now)
+        starts = f"{failing.count} failed start{'' if failing.count == 1 else 's'}"
+        return word, f"({last}; {starts}: {failing.last_failure})"
     if state.holds_lock is False:
         note = state.lock_note or "another process starts the plot jobs"
         return word, f"monitoring only: {note}"
@@ -269,36 +280,70 @@ class ArchivingState:
     error: str | None = None  # the last pass failed with this
 
 
+def archive_problems(result: ArchivePassResult) -> dict[str, str]:
+    """Each target in trouble, by name, and its trouble in one line: the farmer unreachable,
+    its host key or the login refused (the sample's ``problem``), archive dirs missing or
+    unreadable (``dir_problems``). From the samples' fields, never from a wait's words."""
+    problems: dict[str, str] = {}
+    for name, space in result.spaces.items():
+        if space is None:
+            continue  # not read yet: no news, good or bad
+        if space.problem is not None:
+            problems[name] = space.problem
+        elif space.dir_problems:
+            # The dirs by what sets them apart from the target's others (``hdd02``).
+            prefix = common_prefix(list(space.free_bytes) or list(space.dir_problems))
+            listed = "; ".join(
+                f"{short_dir(d, prefix)}: {why}" for d, why in space.dir_problems.items()
+            )
+            count = len(space.dir_problems)
+            problems[name] = (
+                f"archive dir {listed}" if count == 1 else f"{count} archive dirs ({listed})"
+            )
+    return problems
+
+
 def archiving_words(state: ArchivingState) -> tuple[str, str]:
     """``(word, detail)`` for ``Archiving: <word> <detail>``.
 
     The word is ``active`` (transfers under way; the detail names their pids), ``paused``
-    (the switch is off; transfers under way finish), ``idle`` (the detail says why nothing
-    moves) or ``not set up``.
+    (the switch is off; transfers under way finish), ``error`` (a target cannot take plots:
+    its farmer unreachable, its host key refused, an archive dir missing; or the pass
+    failed; the detail names the target), ``idle`` (healthy, the detail says why nothing
+    moves) or ``not set up``. Transfers under way while another target is in trouble are
+    ``active``, and the detail says both.
     """
     if not state.configured:
         return "not set up", ""
     result = state.result
     pids = [transfer.pid for transfer in result.transfers] if result is not None else []
-    word = "paused" if not state.enabled else "active" if pids else "idle"
     running = f"({pids_text(pids)})" if pids else ""
     if state.error is not None:
-        return word, f"pass failed: {state.error}"
+        paused = "" if state.enabled else " (archiving is paused)"
+        return "error", f"pass failed: {state.error}{paused}"
+    problems = archive_problems(result) if result is not None else {}
+    trouble = [f"{name}: {problem}" for name, problem in problems.items()]
     if not state.enabled:
-        return word, f"({pids_text(pids)} finishing)" if pids else ""
+        finishing = [f"({pids_text(pids)} finishing)"] if pids else []
+        return "paused", "; ".join(finishing + trouble)
+    word = "active" if pids else "error" if trouble else "idle"
     if result is not None and not result.holds_lock:
         note = state.lock_note or "another process moves the plots"
-        return word, f"{running} monitoring only: {note}".lstrip()
+        return word, "; ".join(
+            [*([running] if running else []), *trouble, f"monitoring only: {note}"]
+        )
     if pids:
-        return word, running
+        return word, "; ".join([running, *trouble])
     if result is None:
         return word, "starting…"
-    waits = [wait for wait in result.waits if wait.reason]
-    named = len({wait.target for wait in waits}) > 1
+    # A target the farmer's trouble stops waits for that trouble: said once, above the waits.
+    stopped = {name for name, space in result.spaces.items() if space and space.problem}
+    waits = [w for w in result.waits if w.reason and w.target not in stopped]
+    named = len({wait.target for wait in waits}) > 1 or bool(trouble)
     reasons = [
         f"{wait.target}: {wait.reason}" if named and wait.target else wait.reason for wait in waits
     ]
-    return "idle", "; ".join(reasons) or "nothing to move"
+    return word, "; ".join(trouble + reasons) or "nothing to move"
 
 
 def shown_signature(snapshot: Snapshot, dir_of: Mapping[str, str]) -> tuple[object, ...]:

@@ -287,7 +287,10 @@ def test_a_plotter_that_dies_at_once_backs_off_instead_of_a_stream_of_starts(
     assert "exit 3" in died.events[0].message
     assert "Error: no farmer key found in the keychain" in died.events[0].message
     assert "next start in 1m" in died.events[0].message
-    assert reason(died).startswith("start failed 1x in a row, next try in 1m")
+    assert reason(died).startswith("backing off 1m: job pid ")
+    assert reason(died).endswith("Error: no farmer key found in the keychain (1 failed start)")
+    failing = died.start_failures
+    assert failing is not None and failing.count == 1 and "exit 3" in failing.last_failure
 
     harness.clock.offset += 61
     again = harness.step(engine, hold=False)
@@ -295,7 +298,9 @@ def test_a_plotter_that_dies_at_once_backs_off_instead_of_a_stream_of_starts(
     again.started.popen.wait(timeout=30)
     twice = harness.step(engine)
     assert "next start in 2m" in twice.events[0].message  # ... and a longer one after that
-    assert reason(twice).startswith("start failed 2x in a row")
+    assert reason(twice).startswith("backing off 2m: ")
+    assert reason(twice).endswith("(2 failed starts)")
+    assert twice.start_failures is not None and twice.start_failures.count == 2
     logged = actions(harness)
     assert [action for action, _ in logged] == ["start", "end", "start", "end"]
     assert [result for _, result in logged[::2]] == ["ok", "ok"]
@@ -308,8 +313,14 @@ def test_a_missing_plotter_is_one_clear_failure(harness: Harness, tmp_path: Path
     )
     failed = harness.step(engine)
     assert kinds(failed) == [EventKind.LOCK, EventKind.START_FAILED] and failed.failed
-    assert "program not found" in failed.events[1].message
-    assert reason(harness.step(engine)).startswith("start failed 1x in a row")
+    missing = tmp_path / "nowhere" / "chia"
+    assert failed.events[1].message == (
+        f"could not start the plotter: {missing}: program not found; next try in 1m"
+    )
+    assert failed.start_failures is not None and failed.start_failures.count == 1
+    text = reason(harness.step(engine))
+    assert text.startswith("backing off ")
+    assert text.endswith(f": {missing}: program not found (1 failed start)")
     ((action, result),) = actions(harness)
     assert action == "start" and result.startswith("failed:") and "not found" in result
 
@@ -379,8 +390,8 @@ def test_wait_keys_ignore_numbers_but_not_words() -> None:
     assert wait_key("dst full (d0: 80.0 GiB free, needs 104 GiB)") == wait_key(
         "dst full (d0: 79.5 GiB free, needs 104 GiB)"
     )
-    assert wait_key("start failed 1x in a row, next try in 42s (x)") == wait_key(
-        "start failed 1x in a row, next try in 3m (x)"
+    assert wait_key("backing off 42s: x (1 failed start)") == wait_key(
+        "backing off 3m: x (1 failed start)"
     )
     assert wait_key("max jobs (12)") != wait_key("max phase 1 jobs (12)")
     assert wait_key("no eligible tmp dirs (0: max jobs 3)") != wait_key(
@@ -410,7 +421,7 @@ def test_a_long_running_job_does_not_cancel_the_back_off(harness: Harness, tmp_p
     died = harness.step(engine)
     assert EventKind.START_FAILED in kinds(died)
     for _ in range(3):
-        assert reason(harness.step(engine)).startswith("start failed 1x in a row")
+        assert reason(harness.step(engine)).startswith("backing off ")
 
 
 def test_a_job_killed_by_sigkill_right_away_counts_as_a_failed_start(harness: Harness) -> None:
@@ -422,7 +433,7 @@ def test_a_job_killed_by_sigkill_right_away_counts_as_a_failed_start(harness: Ha
     died = harness.step(engine)
     (event,) = [e for e in died.events if e.kind is EventKind.START_FAILED]
     assert "killed by SIGKILL (out of memory?)" in event.message
-    assert reason(died).startswith("start failed 1x in a row")
+    assert reason(died).startswith("backing off 1m: ")
 
 
 def test_the_next_run_takes_over_the_launches_and_back_off_of_the_last(
@@ -441,11 +452,11 @@ def test_the_next_run_takes_over_the_launches_and_back_off_of_the_last(
     (event,) = [e for e in result.events if e.kind is EventKind.START_FAILED]
     assert "ended without finishing its plot" in event.message
     assert "Error: no farmer key found in the keychain" in event.message
-    assert reason(result).startswith("start failed 1x in a row")
+    assert reason(result).endswith("(1 failed start)")
     second.close()
 
     third = harness.engine(config)  # and the back-off itself survives the next run
-    assert reason(harness.step(third)).startswith("start failed 1x in a row")
+    assert reason(harness.step(third)).endswith("(1 failed start)")
     assert [action for action, _ in actions(harness)] == ["start", "end"]
 
 
@@ -474,3 +485,24 @@ def test_a_job_started_while_this_engine_waits_for_the_lock_is_counted(
     # Both of the holder's jobs count (a scan from before the lock would miss the second).
     assert reason(taken) == "no eligible tmp dirs (tmp 0: 1 before 2:1; tmp 1: 1 before 2:1)"
     assert [action for action, _ in actions(harness)] == ["start", "start"]
+
+
+def test_plotting_is_failing_until_a_start_lives_past_the_quick_exit(
+    harness: Harness, tmp_path: Path
+) -> None:
+    good = harness.config(global_stagger_m=0, global_max_jobs=4, tmpdir_max_jobs=2)
+    missing = tmp_path / "nowhere" / "chia"
+    engine = harness.engine(
+        _with_executable(harness, missing, global_stagger_m=0, global_max_jobs=4)
+    )
+    failed = harness.step(engine)
+    assert failed.start_failures is not None
+    looked = harness.step(engine, schedule=False)  # a look says it too, not only a schedule
+    assert looked.start_failures == failed.start_failures
+    engine.config = good  # the farmer installs the plotter
+    harness.clock.offset += 61
+    retried = harness.step(engine)
+    assert retried.started is not None
+    assert retried.start_failures is not None  # not proven yet: it may die at once
+    harness.clock.offset += 121
+    assert harness.step(engine, schedule=False).start_failures is None

@@ -8,6 +8,7 @@ from plotman_tui.dirview import tmp_readiness
 from plotman_tui.farm.archive.policy import ArchiveWait
 from plotman_tui.farm.archive.space import TargetSpace
 from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.launches import StartFailures
 from plotman_tui.farm.scheduler import Start, Wait
 from plotman_tui.plotters.phase import Phase
 from plotman_tui.report import fit_cell, fit_columns, status_columns
@@ -37,6 +38,7 @@ from tests.tui.farmdata import (
     GIB,
     NOW,
     SILENT_PROBLEM,
+    STAGGER,
     TMP,
     TMP2,
     TRANSFER_PID,
@@ -201,36 +203,87 @@ def test_plotting_words() -> None:
         "monitoring only: plot jobs are started by pid 7",
     )
     state.error = "OSError: boom"
-    assert plotting_words(state, NOW) == ("paused", "pass failed: OSError: boom")
+    assert plotting_words(state, NOW) == (
+        "failing",
+        "pass failed: OSError: boom (plotting is paused)",
+    )
+    state.enabled = True
+    assert plotting_words(state, NOW) == ("failing", "pass failed: OSError: boom")
+
+
+def test_plotting_words_say_failing_while_starts_fail() -> None:
+    failures = StartFailures(3, "/usr/bin/chia: program not found", NOW - 10, NOW + 230)
+    state = PlottingState(enabled=True, holds_lock=True, start_failures=failures)
+    state.decision = Wait(failures.describe(NOW))
+    assert plotting_words(state, NOW) == (
+        "failing",
+        "backing off 3m: /usr/bin/chia: program not found (3 failed starts)",
+    )
+    # The back-off is over and the next start is tried: still failing until one works.
+    state.decision = STAGGER
+    assert plotting_words(state, NOW + 300) == (
+        "failing",
+        "retrying after 3 failed starts: /usr/bin/chia: program not found",
+    )
+    # Paused: the switch is the word, the failures stay in sight.
+    state.enabled = False
+    assert plotting_words(state, NOW) == (
+        "paused",
+        "(no start yet; 3 failed starts: /usr/bin/chia: program not found)",
+    )
+    # Starts that work again: active.
+    state.enabled, state.start_failures = True, None
+    assert plotting_words(state, NOW)[0] == "active"
 
 
 def test_archiving_words() -> None:
     assert archiving_words(ArchivingState(configured=False, enabled=True)) == ("not set up", "")
     state = ArchivingState(configured=True, enabled=True)
     assert archiving_words(state) == ("idle", "starting…")
+    # farmer: one archive dir missing; backup: its farmer does not answer.
+    trouble = f"farmer: archive dir hdd02: missing; backup: {SILENT_PROBLEM}"
     state.result = archive_passed().result
-    assert archiving_words(state) == ("active", f"(pid {TRANSFER_PID})")
+    # A transfer under way while the others are in trouble: active, and the trouble said.
+    assert archiving_words(state) == ("active", f"(pid {TRANSFER_PID}); {trouble}")
     state.enabled = False
-    assert archiving_words(state) == ("paused", f"(pid {TRANSFER_PID} finishing)")
+    assert archiving_words(state) == ("paused", f"(pid {TRANSFER_PID} finishing); {trouble}")
     state.result = archive_passed(transfers=False).result
-    assert archiving_words(state) == ("paused", "")
+    assert archiving_words(state) == ("paused", trouble)
     state.enabled = True
-    # Two targets wait: each reason says whose it is.
+    # Nothing moves and a target is in trouble: an error, not idle. The farmer, whose other
+    # dirs take plots, says why it waits too; the unreachable backup only once.
     assert archiving_words(state) == (
-        "idle",
-        f"farmer: every finished plot is already on its way; backup: {SILENT_PROBLEM}",
+        "error",
+        f"{trouble}; farmer: every finished plot is already on its way",
     )
-    # One target: its reason alone.
-    state.result = replace(state.result, waits=(ArchiveWait("no finished plots", "farmer"),))
+    # Only a healthy target waiting is idle; one target: its reason alone.
+    healthy = {"farmer": TargetSpace(target="farmer", free_bytes={ARCHIVE[0]: 120 * GIB})}
+    state.result = replace(
+        state.result, waits=(ArchiveWait("no finished plots", "farmer"),), spaces=healthy
+    )
     assert archiving_words(state) == ("idle", "no finished plots")
     state.result = archive_passed(holds_lock=False).result
     state.lock_note = "plots are moved by pid 812 (plotman-tui archive)"
     assert archiving_words(state) == (
         "active",
-        f"(pid {TRANSFER_PID}) monitoring only: plots are moved by pid 812 (plotman-tui archive)",
+        f"(pid {TRANSFER_PID}); {trouble}; "
+        "monitoring only: plots are moved by pid 812 (plotman-tui archive)",
     )
     state.error = "OSError: boom"
-    assert archiving_words(state) == ("active", "pass failed: OSError: boom")
+    assert archiving_words(state) == ("error", "pass failed: OSError: boom")
+
+
+def test_archiving_names_each_dir_in_trouble_apart_from_the_targets_others() -> None:
+    space = TargetSpace(
+        target="farmer",
+        free_bytes={ARCHIVE[0]: 120 * GIB, ARCHIVE[1]: None, ARCHIVE[2]: None},
+        dir_problems={ARCHIVE[1]: "not a dir", ARCHIVE[2]: "missing"},
+    )
+    result = replace(archive_passed(transfers=False).result, spaces={"farmer": space})
+    state = ArchivingState(configured=True, enabled=True, result=result)
+    word, detail = archiving_words(state)
+    assert word == "error"
+    assert detail.startswith("farmer: 2 archive dirs (hdd01: not a dir; hdd02: missing)")
 
 
 def test_archive_rows_mark_transfers_missing_dirs_and_unreachable_farmers() -> None:

@@ -12,6 +12,8 @@ from plotman_tui.farm.units import human_duration, printable
 _WORD_STYLE = {
     "active": "bold green",
     "paused": "bold yellow",
+    "failing": "bold red",  # plotting: starts fail (backing off), or the pass failed
+    "error": "bold red",  # archiving: a target cannot take plots, or the pass failed
     "idle": "bold",
     "not set up": "bold",
 }
