@@ -447,7 +447,19 @@ class PlottingEngine:
         return job
 
     def _note_wait(self, decision: Wait, now: float, events: list[Event]) -> None:
-        self._waits.note(decision.reason, now, events)
+        failing = self._backoff.failing()
+        if failing is None or not self.plotting_enabled or now >= failing.retry_at:
+            self._waits.note(decision.reason, now, events)
+            return
+        # The back-off's wait (see _decide): --json lines carry it as fields too.
+        self._waits.note(
+            decision.reason,
+            now,
+            events,
+            failed_starts=failing.count,
+            last_failure=failing.last_failure,
+            retry_at=failing.retry_at,
+        )
 
     def _record(
         self,

@@ -318,9 +318,15 @@ def test_a_missing_plotter_is_one_clear_failure(harness: Harness, tmp_path: Path
         f"could not start the plotter: {missing}: program not found; next try in 1m"
     )
     assert failed.start_failures is not None and failed.start_failures.count == 1
-    text = reason(harness.step(engine))
+    backing_off = harness.step(engine)
+    text = reason(backing_off)
     assert text.startswith("backing off ")
     assert text.endswith(f": {missing}: program not found (1 failed start)")
+    # --no-ui prints it as a line, --json gives the back-off as fields too.
+    (wait,) = [event for event in backing_off.events if event.kind is EventKind.WAIT]
+    assert wait.message == f"waiting: {text}"
+    assert wait.to_json()["failed_starts"] == 1
+    assert wait.to_json()["last_failure"] == f"{missing}: program not found"
     ((action, result),) = actions(harness)
     assert action == "start" and result.startswith("failed:") and "not found" in result
 
