@@ -201,7 +201,12 @@ class PhaseBin:
 
 
 def phase_bins(jobs: Sequence[Job]) -> list[PhaseBin]:
-    """plotman's bins, plus any other phase a job is at (in order), plus unknown when any."""
+    """plotman's bins, plus any other phase a job is at (in order), plus unknown when any.
+
+    A major phase outside plotman's strip (``0:0`` before phase 1, ``5:x`` the final copy)
+    gets every minor from 0 up to the furthest one a job is at, so each minor keeps its place:
+    a job at 5:1 shows as ``5[·1]``, never as a lone ``1`` that reads as 5:0.
+    """
     counts: dict[Phase, int] = dict.fromkeys(PLOTMAN_PHASES, 0)
     unknown = 0
     for job in jobs:
@@ -209,6 +214,12 @@ def phase_bins(jobs: Sequence[Job]) -> list[PhaseBin]:
             unknown += 1
         else:
             counts[job.phase] = counts.get(job.phase, 0) + 1
+    furthest: dict[int, int] = {}
+    for phase in counts:
+        furthest[phase.major] = max(furthest.get(phase.major, 0), phase.minor)
+    for major, last in furthest.items():
+        for minor in range(last + 1):
+            counts.setdefault(Phase(major, minor), 0)
     bins: list[PhaseBin] = [PhaseBin(phase, counts[phase]) for phase in sorted(counts)]
     if unknown:
         bins.append(PhaseBin(None, unknown))

@@ -340,3 +340,9 @@ def test_reversing_the_default_order_lists_the_oldest_job_first() -> None:
     assert reversed_order.describe(columns) == "oldest first"
     assert SortOrder().describe(columns) == "youngest first"
     assert reversed_order.reversed() == SortOrder()
+
+
+def test_phase_bins_keep_each_minor_in_its_place_past_plotmans_strip() -> None:
+    jobs = [make_job(8, age_s=5, phase=Phase(5, 2))]
+    bins = [(b.phase, b.count) for b in phase_bins(jobs) if b.phase and b.phase.major == 5]
+    assert bins == [(Phase(5, 0), 0), (Phase(5, 1), 0), (Phase(5, 2), 1)]

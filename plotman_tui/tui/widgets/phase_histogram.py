@@ -1,10 +1,17 @@
-"""plotman's phase strip (one character per phase, how many jobs are there), as a bar chart.
+"""plotman's phase strip: how many jobs are at each phase, one row at every terminal size.
 
-One line high it is the strip, with counts for plotman's `` .:;!``::
+::
 
-    Phases 1 ·2·1····· 2 ·1······ 3 ······· 4 ·  ? 1
+    phases  1[· 2 · 1 · · · ·]  2[· 1 · · · · · ·]  3[· · · · · · ·]  4[·]  ?1    30 jobs
 
-Taller, each phase gets a bar over its count and its minor number, grouped by major phase.
+Each major phase is a bracketed group of its minor phases, one character each: ``·`` no job,
+a digit how many jobs are there, ``+`` ten or more. The major number stands outside its brackets
+(dim), so it never reads as a count. ``?`` counts the jobs whose phase is not known yet (no log
+line read). Every state is a normal one: the counts are plain, only the unknown count is
+highlighted (it is worth a look, it is no error). Help has the legend.
+
+Narrow terminals drop the room between the groups, the ``phases`` label, the total, and last
+the spaces between the bins, so chia's 24 bins and the unknown fit in 80 columns.
 """
 
 from __future__ import annotations
@@ -17,31 +24,83 @@ from textual.widget import Widget
 
 from plotman_tui.tui.view import PhaseBin
 
-_MAJOR_STYLE = {1: "cyan", 2: "blue", 3: "magenta", 4: "green"}
-_EIGHTHS = " ▁▂▃▄▅▆▇█"
-_LABEL = "Phases "
+_LABEL = "phases  "
+_FRAME = "dim"  # the label, the major numbers and brackets: the frame, not the data
+_EMPTY = "dim"
+_COUNT = "bold"
+_UNKNOWN = "bold yellow"  # jobs whose phase is not known yet: worth a look, not an error
 
 
-def _count_char(count: int) -> str:
+def count_char(count: int) -> str:
+    """One cell for a bin: ``·`` empty, the count up to 9, ``+`` for ten or more."""
     if count == 0:
         return "·"
     return str(count) if count < 10 else "+"
 
 
-def _style(major: int | None) -> str:
-    return _MAJOR_STYLE.get(major, "yellow") if major is not None else "yellow"
+def _groups(bins: Sequence[PhaseBin]) -> list[tuple[int | None, list[PhaseBin]]]:
+    """Bins grouped by major phase (None: unknown), in order."""
+    return [
+        (major, list(members))
+        for major, members in groupby(bins, key=lambda b: b.phase.major if b.phase else None)
+    ]
 
 
-def _groups(bins: Sequence[PhaseBin]) -> list[tuple[str, list[PhaseBin]]]:
-    """Bins grouped by major phase, labelled ``1`` ... and ``?`` for unknown."""
-    grouped = []
-    for major, members in groupby(bins, key=lambda b: b.phase.major if b.phase else None):
-        grouped.append(("?" if major is None else str(major), list(members)))
-    return grouped
+#: The layouts tried, roomiest first: (between bins, between groups, label, total). Bins apart
+#: come first: side by side, ``1[·2112112]`` reads as a number.
+_LAYOUTS = (
+    (" ", "  ", True, True),
+    (" ", " ", True, True),
+    (" ", " ", False, True),
+    (" ", " ", False, False),
+    ("", "  ", True, True),
+    ("", " ", True, True),
+    ("", " ", False, True),
+    ("", " ", False, False),
+)
+
+
+def strip_text(bins: Sequence[PhaseBin], width: int) -> Text:
+    """The strip in at most ``width`` cells, as roomy as fits."""
+    total = sum(b.count for b in bins)
+    jobs = f"{total} job{'' if total == 1 else 's'}"
+    text = Text()
+    for between, gap, label, with_total in _LAYOUTS:
+        text = _strip(
+            bins,
+            between=between,
+            gap=gap,
+            label=_LABEL if label else "",
+            total=jobs if with_total else "",
+        )
+        if text.cell_len <= width:
+            break
+    return text  # the narrowest layout, cropped by the widget when even it does not fit
+
+
+def _strip(bins: Sequence[PhaseBin], *, between: str, gap: str, label: str, total: str) -> Text:
+    text = Text(no_wrap=True, overflow="crop")
+    text.append(label, style=_FRAME)
+    for index, (major, members) in enumerate(_groups(bins)):
+        if index:
+            text.append(gap)
+        if major is None:
+            text.append("?", style=_UNKNOWN)
+            text.append(str(sum(m.count for m in members)), style=_UNKNOWN)
+            continue
+        text.append(f"{major}[", style=_FRAME)
+        for position, member in enumerate(members):
+            if position:
+                text.append(between)
+            text.append(count_char(member.count), style=_COUNT if member.count else _EMPTY)
+        text.append("]", style=_FRAME)
+    if total:
+        text.append(f"{gap}{gap}{total}", style=_FRAME)
+    return text
 
 
 class PhaseHistogram(Widget):
-    """How many jobs are at each phase."""
+    """How many jobs are at each phase: one row, whatever the terminal's height."""
 
     DEFAULT_CSS = """
     PhaseHistogram { height: 1; }
@@ -57,54 +116,4 @@ class PhaseHistogram(Widget):
             self.refresh()
 
     def render(self) -> Text:
-        height = self.size.height
-        if height <= 1:
-            return self._strip()
-        return self._chart(height)
-
-    def _strip(self) -> Text:
-        text = Text(_LABEL, style="dim", no_wrap=True, overflow="crop")
-        for label, members in _groups(self._bins):
-            major = members[0].phase.major if members[0].phase else None
-            text.append(label, style=f"bold {_style(major)}")
-            text.append(" ")
-            for member in members:
-                char = _count_char(member.count)
-                text.append(char, style=_style(major) if member.count else "dim")
-            text.append(" ")
-        text.append(f" {sum(b.count for b in self._bins)} jobs", style="dim")
-        return text
-
-    def _chart(self, height: int) -> Text:
-        groups = _groups(self._bins)
-        bins = len(self._bins)
-        # Two cells a phase when there is room, one otherwise.
-        wide = len(_LABEL) + bins * 2 + len(groups) * 2 <= self.size.width
-        cell = 2 if wide else 1
-        bar_rows = max(height - 2, 0)
-        peak = max([b.count for b in self._bins] + [1])
-        lines = [Text(no_wrap=True, overflow="crop") for _ in range(height)]
-        for row, line in enumerate(lines):
-            line.append(_LABEL if row == height - 1 else " " * len(_LABEL), style="dim")
-        for label, members in groups:
-            major = members[0].phase.major if members[0].phase else None
-            style = _style(major)
-            for row in range(height):
-                lines[row].append(label if row == height - 1 else " ", style=f"bold {style}")
-                lines[row].append(" ")
-            for member in members:
-                eighths = round(member.count / peak * bar_rows * 8)
-                for row in range(bar_rows):
-                    # Row 0 is the top: it fills last.
-                    filled = eighths - (bar_rows - 1 - row) * 8
-                    char = _EIGHTHS[min(max(filled, 0), 8)]
-                    lines[row].append(char.ljust(cell), style=style)
-                count = str(member.count) if member.count else ""
-                lines[bar_rows].append(count[-cell:].ljust(cell), style=f"bold {style}")
-                minor = str(member.phase.minor) if member.phase else ""
-                lines[height - 1].append(minor[-cell:].ljust(cell), style="dim")
-            for row in range(height):
-                lines[row].append(" ")
-        total = sum(b.count for b in self._bins)
-        lines[height - 1].append(f" {total} jobs", style="dim")
-        return Text("\n", no_wrap=True, overflow="crop").join(lines)
+        return strip_text(self._bins, self.size.width)
