@@ -179,21 +179,27 @@ class Launch:
 class StartFailures:
     """Plotting is failing: ``count`` starts failed in a row (the program missing, a job that
     died right after its start), the last one with ``last_failure``; no start is tried before
-    ``retry_at``. What the front ends show instead of a healthy "active"."""
+    ``retry_at``. What the front ends show instead of a healthy "active". (An archiving
+    target's failed transfers back off the same way.)"""
 
     count: int
     last_failure: str
     failed_at: float
     retry_at: float
 
-    def describe(self, now: float) -> str:
+    def describe(self, now: float, what: str = "start") -> str:
         """``backing off 4m: chia: program not found (3 failed starts)``, or once the back-off
-        is over (the next start under way or due) ``retrying after 3 failed starts: …``."""
-        starts = f"{self.count} failed start{'' if self.count == 1 else 's'}"
+        is over (the next start under way or due) ``retrying after 3 failed starts: …``;
+        ``what`` failed (``transfer`` for an archiving target's)."""
+        failed = self.failed(what)
         if now < self.retry_at:
             left = human_duration(self.retry_at - now)
-            return f"backing off {left}: {self.last_failure} ({starts})"
-        return f"retrying after {starts}: {self.last_failure}"
+            return f"backing off {left}: {self.last_failure} ({failed})"
+        return f"retrying after {failed}: {self.last_failure}"
+
+    def failed(self, what: str = "start") -> str:
+        """``1 failed start``, ``3 failed transfers``."""
+        return f"{self.count} failed {what}{'' if self.count == 1 else 's'}"
 
 
 @dataclass

@@ -262,8 +262,7 @@ def plotting_words(state: PlottingState, now: float) -> tuple[str, str]:
     if failing is not None and state.holds_lock is not False:
         if state.enabled:
             return "failing", failing.describe(now)
-        starts = f"{failing.count} failed start{'' if failing.count == 1 else 's'}"
-        return word, f"({last}; {starts}: {failing.last_failure})"
+        return word, f"({last}; {failing.failed()}: {failing.last_failure})"
     if state.holds_lock is False:
         note = state.lock_note or "another process starts the plot jobs"
         return word, f"monitoring only: {note}"
@@ -294,14 +293,18 @@ class ArchivingState:
 def archive_problems(result: ArchivePassResult) -> dict[str, str]:
     """Each target in trouble, by name, and its trouble in one line: the farmer unreachable,
     its host key or the login refused (the sample's ``problem``), archive dirs missing or
-    unreadable (``dir_problems``). From the samples' fields, never from a wait's words."""
+    unreadable (``dir_problems``), its last transfers failed (``retrying``: backing off until
+    one goes through). From the pass's fields, never from a wait's words."""
     problems: dict[str, str] = {}
     for name, space in result.spaces.items():
-        if space is None:
-            continue  # not read yet: no news, good or bad
-        if space.problem is not None:
+        failing = result.retrying.get(name)
+        if space is not None and space.problem is not None:
             problems[name] = space.problem
-        elif space.dir_problems:
+        elif failing is not None:
+            problems[name] = failing.describe(result.time, "transfer")
+        if space is None or name in problems:
+            continue  # not read yet: no news of its dirs, good or bad
+        if space.dir_problems:
             # The dirs by what sets them apart from the target's others (``hdd02``).
             prefix = common_prefix(list(space.free_bytes) or list(space.dir_problems))
             listed = "; ".join(
@@ -347,8 +350,9 @@ def archiving_words(state: ArchivingState) -> tuple[str, str]:
         return word, "; ".join([running, *trouble])
     if result is None:
         return word, "starting…"
-    # A target the farmer's trouble stops waits for that trouble: said once, above the waits.
+    # A target the farmer's trouble or a back-off stops waits for that: said once, above.
     stopped = {name for name, space in result.spaces.items() if space and space.problem}
+    stopped |= {name for name, failing in result.retrying.items() if result.time < failing.retry_at}
     waits = [w for w in result.waits if w.reason and w.target not in stopped]
     named = len({wait.target for wait in waits}) > 1 or bool(trouble)
     reasons = [

@@ -473,11 +473,14 @@ async def test_rsync_daemon_killed_mid_transfer_loses_nothing_and_is_retried(
     reason = wait_reason(waiting, target)
     assert reason.startswith("last transfer failed, next try in "), reason
     assert plot.name in reason
+    # The dashboard says "error" from this field, not from the reason's words.
+    assert waiting.retrying[target.name].count == 1
 
     farm.clock.offset += RETRY_S
     (retried,) = (await farm.step(engine)).started
     assert retried.source == str(plot)
     assert not any(e.failed for e in await farm.until_ended(engine, plot))
+    assert target.name not in (await farm.step(engine)).retrying  # it went through
     landed = Path(target.archive_dirs[0]) / plot.name
     assert plots_under(far_side) == [landed]
     assert landed.read_bytes() == data

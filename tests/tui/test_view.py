@@ -346,3 +346,23 @@ def test_phase_bins_keep_each_minor_in_its_place_past_plotmans_strip() -> None:
     jobs = [make_job(8, age_s=5, phase=Phase(5, 2))]
     bins = [(b.phase, b.count) for b in phase_bins(jobs) if b.phase and b.phase.major == 5]
     assert bins == [(Phase(5, 0), 0), (Phase(5, 1), 0), (Phase(5, 2), 1)]
+
+
+def test_a_target_whose_transfers_fail_is_an_error_until_one_goes_through() -> None:
+    result = archive_passed(transfers=False).result
+    healthy = {"farmer": TargetSpace(target="farmer", free_bytes={ARCHIVE[0]: 120 * GIB})}
+    failing = StartFailures(2, "rsync exit 10 (socket I/O)", NOW - 30, NOW + 90)
+    result = replace(
+        result,
+        time=NOW,
+        spaces=healthy,
+        retrying={"farmer": failing},
+        waits=(ArchiveWait("last transfer failed, next try in 1m (rsync exit 10)", "farmer"),),
+    )
+    state = ArchivingState(configured=True, enabled=True, result=result)
+    assert archiving_words(state) == (
+        "error",
+        "farmer: backing off 1m: rsync exit 10 (socket I/O) (2 failed transfers)",
+    )
+    state.result = replace(result, retrying={})
+    assert archiving_words(state)[0] == "idle"

@@ -22,7 +22,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -57,7 +57,7 @@ from plotman_tui.farm.archive.transfer import (
 from plotman_tui.farm.dirs import inspect_dir_within
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.events import Event, EventKind, LockWatch, WaitNotes, record_action
-from plotman_tui.farm.launches import BackOff, StateWriter
+from plotman_tui.farm.launches import BackOff, StartFailures, StateWriter
 from plotman_tui.farm.lock import SchedulerLock
 from plotman_tui.farm.model import Job, JobStatus, distinct_dirs
 from plotman_tui.farm.procfs import sample_process
@@ -86,7 +86,9 @@ _UNCONFIGURED = "(not configured)"
 
 @dataclass(frozen=True)
 class ArchivePassResult:
-    """What one archiving pass saw and did; ``waits`` say why each idle target is idle."""
+    """What one archiving pass saw and did; ``waits`` say why each idle target is idle;
+    ``retrying``: the targets whose last transfers failed, by name (they back off until a
+    transfer goes through)."""
 
     time: float
     transfers: tuple[RunningTransfer, ...]
@@ -95,6 +97,7 @@ class ArchivePassResult:
     spaces: Mapping[str, TargetSpace | None]
     events: tuple[Event, ...]
     holds_lock: bool
+    retrying: Mapping[str, StartFailures] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -223,6 +226,11 @@ class ArchivingEngine:
             spaces=spaces,
             events=tuple(events),
             holds_lock=holds_lock,
+            retrying={
+                name: failing
+                for name, retry in self._retries.items()
+                if (failing := retry.failing()) is not None
+            },
         )
 
     # -- what the last run saw -------------------------------------------------------------------
