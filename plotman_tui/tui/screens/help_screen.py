@@ -1,7 +1,12 @@
-"""Help: the keys and what the columns mean."""
+"""Help: every key, and what every line, panel and column of the dashboard says.
+
+A test holds the lists here to the tables' own columns and the dashboard's own keys
+(tests/tui/test_help.py): a column or key added and left out of help fails it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.table import Table
@@ -12,29 +17,82 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from plotman_tui.tui.view import job_columns
+from plotman_tui.plotters.phase import Phase
+from plotman_tui.tui.view import PLOTMAN_PHASES, PhaseBin, job_columns
+from plotman_tui.tui.widgets.phase_histogram import strip_text
 
+#: The dashboard's keys, as a farmer presses them.
 KEYS = (
     ("p", "pause or resume plotting (starting new jobs); running jobs are not touched"),
+    ("a", "pause or resume archiving (starting transfers); transfers under way go on"),
+    ("↑ ↓ pgup pgdn home end", "move the cursor in the jobs table (or click a row)"),
+    ("enter", "the job's details: command, dirs, phase times, temp files, live log"),
     ("s / r", "suspend (SIGSTOP) / resume (SIGCONT) the job under the cursor"),
     ("k", "kill the job: it is stopped first, then you see the temp files that would go"),
-    ("enter", "the job's details: command, dirs, phase times, temp files, live log"),
-    ("l", "the job's log in $PAGER (less by default)"),
+    ("l", "the job's log in $PAGER (less by default), colour codes removed"),
     ("/", "filter jobs by any text in their row, plot id, dirs or command"),
+    ("escape", "clear the filter"),
     ("o / O", "sort by the next column / reverse the order (or click a column title)"),
-    ("a", "pause or resume archiving (starting transfers); transfers under way are not touched"),
+    ("d", "every tmp, dst and archive dir with its full reason, and the full status text"),
+    ("?", "this help (escape, q or ? closes it)"),
     ("q", "quit: plot jobs and transfers keep running; the locks are released"),
+)
+
+#: Keys of the other screens.
+OTHER_KEYS = (
+    ("details", "escape or q back; l log in $PAGER; s / r suspend / resume; k kill"),
+    ("kill question", "y kill and delete the temp files; n or escape cancel, the job runs on"),
+    ("dirs screen", "escape, d or q back"),
+)
+
+STATUS_LINE = (
+    ("14:02", "the time (minutes)"),
+    (
+        "Plotting: active",
+        "plotting is on: the detail says why nothing starts now (waiting: …, the scheduler's "
+        "reason) or which job starts and why",
+    ),
+    ("Plotting: paused", "p paused it: no new job starts; running jobs go on"),
+    (
+        "Plotting: failing",
+        "starts fail: the plotter is missing or its jobs die right after starting; further "
+        "starts back off (backing off 4m: why (3 failed starts)), or the look itself failed",
+    ),
+    ("monitoring only", "another plotman-tui starts the jobs; this one takes over when it ends"),
+    ("Archiving: active", "transfers under way (their pids); any target's trouble is said too"),
+    ("Archiving: idle", "every target is healthy, nothing to move now: the detail says why"),
+    ("Archiving: paused", "a paused it: no new transfer starts; transfers under way finish"),
+    (
+        "Archiving: error",
+        "a target cannot take plots: its farmer unreachable, its host key or login refused, "
+        "an archive dir missing; or the archiving pass failed. The detail names the target",
+    ),
+    ("Archiving: not set up", "no enabled [[archiving.targets]] in the config"),
+    (
+        "look 2s · plan 20s",
+        "how often the dashboard looks at the jobs (the process table; phases come from the "
+        "logs as they are written) and how often the scheduler plans a start "
+        "([scheduling] polling_time_s)",
+    ),
+    ("stale 1m", "(red) the last look is this old: the figures on screen may be out of date"),
+    ("starting…", "no look has finished yet"),
+)
+
+PREFIXES_LINE = (
+    ("jobs 30", "how many jobs (shown/all while a filter is on), their order, the filter"),
+    ("Prefixes:", "the start of the paths the tables leave out: tmp=, dst=, archive="),
+    ("! …", "(red) a problem of the last look: a log dir missing, a log not readable …"),
 )
 
 #: What each jobs table column shows, by column id.
 COLUMN_HELP = {
     "plot id": "the first 8 characters of the plot id (? until the log names it)",
-    "plotter": "chia, madmax, bladebit ...",
+    "plotter": "chia, madmax, bladebit …",
     "k": "plot size",
     "tmp": "tmp dir, after the tmp prefix",
     "dst": "dst dir, after the dst prefix",
     "wall": "time since the job started (25s, 42m, h:mm)",
-    "phase": "major:minor phase from the log (? when there is no log)",
+    "phase": "major:minor phase from the log (? until the log says; 5:x the final copy)",
     "tmp#2": "space the job's temp files take",
     "pid": "process id",
     "stat": "RUN running, SLP sleeping, DSK disk wait, STP suspended, ZMB exited",
@@ -44,6 +102,87 @@ COLUMN_HELP = {
     "io": "time spent waiting for I/O",
 }
 
+#: What each tmp table column shows, by its title.
+TMP_HELP = {
+    "tmp": "the tmp dir after the tmp prefix (and the shared tmp2 dir)",
+    "jobs": "jobs using it",
+    "phases": "their phases, furthest back first (? unknown)",
+    "free": "free space (red: why it could not be read)",
+    "ready": (
+        "ready (green): a new job may start here; else why not: max jobs N (the dir's limit), "
+        "N before 2:1 (N jobs have not reached the stagger phase yet), N GiB free, needs M; "
+        "the global limits are the status line's"
+    ),
+}
+
+#: What each dst table column shows, by its title.
+DST_HELP = {
+    "dst": "the dst dir after the dst prefix",
+    "plots": "finished plots waiting there (their size)",
+    "free": "free space (red: why it could not be read)",
+    "prio": (
+        "with archiving on: plotman's archive priority; the highest (green) is the dir "
+        "archiving takes from next (- not known)"
+    ),
+    "inbound": "the phases of the running jobs whose plot will land there (- none)",
+}
+
+#: What each archive panel column shows, by its title.
+ARCHIVE_HELP = {
+    "target": "the archiving target, as the config names it",
+    "disks": "its archive dirs",
+    "free": "free space over the dirs whose space is known (? none read yet)",
+    "note": (
+        "← pid N: a transfer on its way; what is wrong (red): unreachable, host key refused, "
+        "N missing …; not read yet"
+    ),
+    "fullest": "the dir with the least free space, and that space",
+    "emptiest": "the dir with the most free space, and that space",
+}
+
+#: What the dirs screen's (d) archive table adds, by its title.
+ARCHIVE_DIRS_HELP = {
+    "target": "the archiving target, named on its first dir",
+    "archive": "each archive dir (disk) after the archive prefix",
+    "free": "its free space (? not read)",
+    "note": "← pid N: a transfer on its way there; or why its space is not known (red)",
+}
+
+ACTION_LOG = (
+    "Newest first: what was started, ended, suspended, resumed, killed, paused and moved to "
+    "the farmer (from the action log, `plotman-tui history` shows it all), in red when it "
+    "failed, with archiving's news: why a target waits (dim), who holds its lock, errors."
+)
+
+
+def _grid(rows: Iterable[tuple[str, str]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for key, what in rows:
+        grid.add_row(Text(key, style="bold"), Text(what))
+    return grid
+
+
+def phase_example() -> Text:
+    """The strip of five jobs: two at 1:1, one at 1:3, one at 2:1, one whose phase is unknown."""
+    at = {Phase(1, 1): 2, Phase(1, 3): 1, Phase(2, 1): 1}
+    example = [PhaseBin(phase, at.get(phase, 0)) for phase in PLOTMAN_PHASES]
+    return strip_text([*example, PhaseBin(None, 1)], 66)
+
+
+PHASE_LEGEND = (
+    ("1[ … ]", "major phase 1, then one place per minor phase: 1:0, 1:1 … 1:7"),
+    ("· 2 +", "no job at that minor phase; 2 jobs there; ten or more"),
+    ("0[ … ]", "jobs that have not begun phase 1 yet (0:0)"),
+    ("5[ … ]", "the final copy of the plot to its dst dir (5:x)"),
+    ("?1", "jobs whose phase is not known yet (no log line read yet): not an error"),
+)
+
+
+def _heading(text: str) -> Static:
+    return Static(Text(f"\n{text}", style="bold underline"))
+
 
 class HelpScreen(Screen[None]):
     """A screen of its own, not a modal over the dashboard: a modal draws the dashboard under
@@ -52,19 +191,37 @@ class HelpScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
 
     def compose(self) -> ComposeResult:
-        keys = Table.grid(padding=(0, 2))
-        for key, what in KEYS:
-            keys.add_row(Text(key, style="bold"), Text(what))
-        columns = Table.grid(padding=(0, 2))
-        for column in job_columns("", ""):
-            columns.add_row(
-                Text(column.title, style="bold"), Text(COLUMN_HELP.get(column.id, column.name))
-            )
+        jobs = _grid(
+            (column.title, COLUMN_HELP.get(column.id, column.name))
+            for column in job_columns("", "")
+        )
         with VerticalScroll(id="help-dialog") as dialog:
-            dialog.border_title = "plotman-tui: keys (escape closes)"
-            yield Static(keys)
-            yield Static(Text("\nColumns of the jobs table", style="bold underline"))
-            yield Static(columns)
+            dialog.border_title = "plotman-tui help (escape closes, arrows scroll)"
+            yield Static(_grid(KEYS))
+            yield _heading("Other screens")
+            yield Static(_grid(OTHER_KEYS))
+            yield _heading("The status line (top)")
+            yield Static(_grid(STATUS_LINE))
+            yield _heading("The line under the status line")
+            yield Static(_grid(PREFIXES_LINE))
+            yield _heading("The jobs table")
+            yield Static(jobs)
+            yield _heading("The phase strip: how many jobs are at each phase")
+            yield Static(phase_example())
+            yield Static(
+                Text("five jobs: two at 1:1, one at 1:3, one at 2:1, one not known yet", "dim")
+            )
+            yield Static(_grid(PHASE_LEGEND))
+            yield _heading("The tmp dirs")
+            yield Static(_grid(TMP_HELP.items()))
+            yield _heading("The dst dirs")
+            yield Static(_grid(DST_HELP.items()))
+            yield _heading("The archive panel: one line per target (d lists every dir)")
+            yield Static(_grid(ARCHIVE_HELP.items()))
+            yield _heading("The dirs screen (d): every dir, every disk, every reason whole")
+            yield Static(_grid(ARCHIVE_DIRS_HELP.items()))
+            yield _heading("The action log")
+            yield Static(Text(ACTION_LOG))
 
     def action_close(self) -> None:
         self.dismiss(None)
