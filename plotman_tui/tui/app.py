@@ -87,6 +87,7 @@ from plotman_tui.tui.messages import (
 )
 from plotman_tui.tui.poller import Poller
 from plotman_tui.tui.screens.dashboard import DashboardScreen
+from plotman_tui.tui.screens.dirs_screen import DirsScreen, DirsView
 from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.job_screen import JobScreen
 from plotman_tui.tui.screens.kill_screen import KillAnswer, KillScreen
@@ -594,6 +595,7 @@ class DashboardApp(App[int]):
         screen.query_one(TmpTable).show(tmp_rows(self.config, jobs, dir_of, dirs), tmp_prefix)
         rows = dst_rows(self.config, jobs, dir_of, dirs, with_priority=self.archiving.configured)
         screen.query_one(DstTable).show(rows, dst_prefix)
+        self._show_dirs_screen()
 
     def _show_archiving(self) -> None:
         screen = self._shown()
@@ -601,6 +603,30 @@ class DashboardApp(App[int]):
             return
         rows = archive_rows(self.config, self.archiving.result)
         screen.query_one(ArchiveTable).show(rows, archive_prefix(self.config))
+        self._show_dirs_screen()
+
+    def _dirs_view(self) -> DirsView:
+        jobs, dir_of, dirs = self.state.snapshot.jobs, self.state.dir_of, self.state.dirs
+        tmp_prefix, dst_prefix = dir_prefixes(self.config, jobs)
+        archiving = self.archiving.configured
+        return DirsView(
+            tmp=tmp_rows(self.config, jobs, dir_of, dirs),
+            dst=dst_rows(self.config, jobs, dir_of, dirs, with_priority=archiving),
+            archive=archive_rows(self.config, self.archiving.result) if archiving else (),
+            tmp_prefix=tmp_prefix,
+            dst_prefix=dst_prefix,
+            archive_prefix=archive_prefix(self.config),
+            plotting=plotting_words(self.plotting, self.clock()),
+            archiving=archiving_words(self.archiving),
+        )
+
+    def _show_dirs_screen(self) -> None:
+        """The dirs screen, when it is the one on top, shows the latest rows and words."""
+        if isinstance(self.screen, DirsScreen):
+            self.screen.show(self._dirs_view())
+
+    def action_dirs(self) -> None:
+        self.push_screen(DirsScreen(self._dirs_view(), archiving=self.archiving.configured))
 
     def _show_actions(self) -> None:
         screen = self._shown()
@@ -627,6 +653,7 @@ class DashboardApp(App[int]):
             else float(self.config.scheduling.polling_time_s),
             pass_age_s=None if last is None else max(now - last, 0.0),
         )
+        self._show_dirs_screen()
 
     def _update_job_screens(self) -> None:
         jobs = {job_key(job): job for job in self.state.snapshot.jobs}

@@ -359,3 +359,231 @@ def archive_feed(app: DashboardApp) -> None:
     app.post_message(archive_dirs_sampled())
     app.post_message(archive_actions_read())
     app.post_message(archive_passed(events=(archive_wait_event(),)))
+
+
+# -- farms of a real size ------------------------------------------------------------------------
+# A realistic farm (12 tmp dirs, 6 dst dirs, 2 archive targets of 40 disks, 30 jobs) and a huge
+# one (24 tmp, 12 dst, 100 disks, 60 jobs): every number below is worked out from the seed, so
+# the screenshots are the same everywhere.
+
+
+class BigFarm:
+    """A farm of ``tmp_count`` tmp dirs (and a tmp2), ``dst_count`` dst dirs, two ssh targets
+    with ``disks`` archive disks each and ``job_count`` jobs, archiving on."""
+
+    def __init__(
+        self, *, tmp_count: int, dst_count: int, disks: tuple[int, int], job_count: int
+    ) -> None:
+        self.tmp = tuple(f"/mnt/tmp/{n:02d}" for n in range(tmp_count))
+        self.tmp2 = "/mnt/ram"
+        self.dst = tuple(f"/mnt/dst/{n:02d}" for n in range(dst_count))
+        self.farmer_dirs = tuple(f"/srv/chia/hdd{n:03d}" for n in range(disks[0]))
+        self.nas_dirs = tuple(f"/srv/chia/nas{n:03d}" for n in range(disks[1]))
+        self.job_count = job_count
+
+    def config(self) -> Config:
+        return Config(
+            logging=LoggingConfig(plots=Path("/var/log/plots")),
+            directories=DirectoriesConfig(
+                tmp=tuple(Path(p) for p in self.tmp),
+                tmp2=Path(self.tmp2),
+                dst=tuple(Path(p) for p in self.dst),
+            ),
+            scheduling=replace(SchedulingConfig(), global_max_jobs=len(self.tmp) * 3),
+            archiving=ArchivingConfig(
+                enabled=True,
+                targets=(
+                    ArchiveTarget(
+                        name="farmer",
+                        type=TargetType.SSH,
+                        archive_dirs=self.farmer_dirs,
+                        host="farmer.lan",
+                        user="chia",
+                        max_concurrent=2,
+                    ),
+                    ArchiveTarget(
+                        name="nas",
+                        type=TargetType.SSH,
+                        archive_dirs=self.nas_dirs,
+                        host="nas.lan",
+                    ),
+                ),
+            ),
+        )
+
+    def jobs(self) -> tuple[Job, ...]:
+        """Youngest first, one every 40 minutes, placed round the robin over the tmp dirs: most
+        dirs end with three jobs (max jobs), one with a job before 2:1, one with a job past it
+        (and short of space), the last with none (ready)."""
+        phases = [Phase(1, m) for m in range(1, 8)] + [Phase(2, m) for m in range(8)]
+        phases += [Phase(3, m) for m in range(7)] + [Phase(4, 0)]
+        count = len(self.tmp)
+        room = [3] * (count - 3) + [2, 1, 0]
+        slots = [d for turn in range(3) for d in range(count) if room[d] > turn]
+        jobs = []
+        for index in range(self.job_count):
+            seed = 100 + index
+            age = 600 + index * 2_400
+            phase = phases[min(index * len(phases) // self.job_count, len(phases) - 1)]
+            status = (
+                JobStatus.STP
+                if index == 7
+                else JobStatus.DSK
+                if index % 5 == 3
+                else JobStatus.SLP
+                if index % 9 == 4
+                else JobStatus.RUN
+            )
+            job = make_job(
+                seed, age_s=age, phase=phase, status=status, tmp_usage=(40 + index * 7) * GIB
+            )
+            tmp_dir = self.tmp[slots[index % len(slots)]]
+            if tmp_dir == self.tmp[-2]:
+                phase = Phase(3, 1)  # past 2:1: what keeps its dir waiting is its free space
+            dst_dir = self.dst[index % len(self.dst)]
+            jobs.append(
+                replace(
+                    job,
+                    argv=(
+                        "chia",
+                        "plots",
+                        "create",
+                        "-k",
+                        "32",
+                        "-t",
+                        tmp_dir,
+                        "-2",
+                        self.tmp2,
+                        "-d",
+                        dst_dir,
+                    ),
+                    phase=phase,
+                    tmp_dir=tmp_dir,
+                    tmp2_dir=self.tmp2,
+                    dst_dir=dst_dir,
+                    tmp_files=tuple(
+                        replace(f, path=f.path.replace(TMP[0], tmp_dir)) for f in job.tmp_files
+                    ),
+                )
+            )
+        return tuple(jobs)
+
+    def dirs_sampled(self) -> DirsSampled:
+        infos = [
+            # The dir with one job past 2:1 is short of space: its ready cell says by how much.
+            DirInfo(
+                path,
+                total_bytes=2000 * GIB,
+                free_bytes=(78 if n == len(self.tmp) - 2 else 900 + n * 13) * GIB,
+            )
+            for n, path in enumerate(self.tmp)
+        ]
+        infos.append(DirInfo(self.tmp2, total_bytes=256 * GIB, free_bytes=180 * GIB))
+        for n, path in enumerate(self.dst):
+            plots = (n * 7) % 11
+            if n == len(self.dst) - 1:
+                infos.append(DirInfo(path, error="missing"))
+                continue
+            infos.append(
+                DirInfo(
+                    path,
+                    total_bytes=18_000 * GIB,
+                    free_bytes=(16_000 - (n % 6) * 2_900) * GIB,
+                    plots=plots,
+                    plot_bytes=plots * 101 * GIB,
+                )
+            )
+        return DirsSampled(dirs=tuple(infos), taken_at=NOW)
+
+    def archive_passed(self) -> ArchivePassed:
+        """Two plots on their way to ``farmer``; ``nas`` has a missing disk and full ones."""
+        running = tuple(
+            RunningTransfer(
+                pid=TRANSFER_PID + n,
+                create_time=NOW - 40 - n * 300,
+                target="farmer",
+                source=f"{self.dst[n]}/{plot_name(70 + n)}",
+                archive_dir=self.farmer_dirs[3 + n * 5],
+                argv=("rsync", "--remove-source-files", f"{self.dst[n]}/{plot_name(70 + n)}"),
+            )
+            for n in range(2)
+        )
+        farmer_free = {
+            path: ((n * 37) % 19) * 100 * GIB + (n % 3) * 17 * GIB
+            for n, path in enumerate(self.farmer_dirs)
+        }
+        nas_free: dict[str, int | None] = {
+            path: (50 + (n * 53) % 900) * GIB for n, path in enumerate(self.nas_dirs)
+        }
+        nas_free[self.nas_dirs[7]] = None
+        spaces = {
+            "farmer": TargetSpace(target="farmer", free_bytes=farmer_free, checked_at=NOW - 20),
+            "nas": TargetSpace(
+                target="nas",
+                free_bytes=nas_free,
+                dir_problems={self.nas_dirs[7]: "missing"},
+                checked_at=NOW - 30,
+            ),
+        }
+        result = ArchivePassResult(
+            time=NOW,
+            transfers=running,
+            started=(),
+            waits=(
+                ArchiveWait("2 of 2 transfers running (max_concurrent)", "farmer"),
+                ArchiveWait("every finished plot is already on its way", "nas"),
+            ),
+            spaces=spaces,
+            events=(),
+            holds_lock=True,
+        )
+        return ArchivePassed(result=result)
+
+    def actions_read(self) -> ActionsRead:
+        """A start for every job, and a plot moved to the farmer every 20 minutes for a day."""
+        entries = [
+            ActionEntry(
+                time=job.started_at,
+                action="start",
+                plot_id=None,
+                pid=job.pid,
+                argv=job.argv,
+                reason=f"{job.tmp_dir} ready (empty); {job.dst_dir}: most space, 5.1 TiB free",
+            )
+            for job in self.jobs()
+        ]
+        entries += [
+            ActionEntry(
+                time=NOW - 90 - n * 1_200,
+                action="transfer",
+                plot_id=plot_id(300 + n),
+                pid=6000 + n,
+                reason=f"{plot_name(300 + n)} moved to farmer:{self.farmer_dirs[n % 40]}",
+                result="ok",
+            )
+            for n in range(72)
+        ]
+        entries.sort(key=lambda entry: entry.time)
+        return ActionsRead(entries=tuple(entries))
+
+    def app(self) -> DashboardApp:
+        return DashboardApp(
+            self.config(),
+            Path("/etc/plotman-tui/config.toml"),
+            plotting_enabled=True,
+            archiving_enabled=True,
+            live=False,
+            clock=lambda: NOW + 0.5,
+        )
+
+    def feed(self, app: DashboardApp) -> None:
+        app.post_message(pass_completed(self.jobs(), decision=STAGGER))
+        app.post_message(self.dirs_sampled())
+        app.post_message(self.actions_read())
+        app.post_message(self.archive_passed())
+
+
+#: 12 tmp dirs, 6 dst dirs, 2 targets of 40 disks, 30 jobs.
+REAL_FARM = BigFarm(tmp_count=12, dst_count=6, disks=(40, 40), job_count=30)
+#: 24 tmp dirs, 12 dst dirs, 100 disks, 60 jobs.
+HUGE_FARM = BigFarm(tmp_count=24, dst_count=12, disks=(60, 40), job_count=60)

@@ -45,12 +45,15 @@ def status(app: DashboardApp) -> str:
 
 
 def notes(app: DashboardApp) -> dict[str, str]:
-    """The archive table's note column, by archive dir."""
+    """The archive summary's note column (a line per target), by each archive dir of the
+    target."""
     table = app.dashboard.query_one(ArchiveTable)
-    rows = {}
-    for key in table.row_keys:
-        rows[key.split("\n", 1)[1]] = table.cell_text(key, "note")
-    return rows
+    return {
+        directory: table.cell_text(target.name, "note")
+        for target in app.config.archiving.active_targets
+        if target.name in table.row_keys
+        for directory in target.archive_dirs
+    }
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 """One view model for the dirs: the ``dirs`` and ``dsched`` commands and the dashboard's tmp,
-dst and archive tables show the same rows (``plotman_tui.dirview``)."""
+dst and archive tables (the dashboard's and the dirs screen's) show the same rows
+(``plotman_tui.dirview``)."""
 
 from __future__ import annotations
 
 from plotman_tui.dirview import archive_rows, dst_rows, tmp_rows
 from plotman_tui.report import render_archive_dirs, render_dirs, render_dsched
-from plotman_tui.tui.widgets.archive_table import ArchiveTable
+from plotman_tui.tui.screens.dirs_screen import DirsScreen
+from plotman_tui.tui.widgets.archive_table import ArchiveDirsTable, ArchiveTable
 from plotman_tui.tui.widgets.dst_table import DstTable
 from plotman_tui.tui.widgets.tmp_table import TmpTable
 from tests.tui.farmdata import ARCHIVE, DST, TMP, TMP2, archive_app, archive_feed
@@ -54,7 +56,14 @@ async def test_the_dirs_command_and_the_dashboard_show_the_same_rows() -> None:
         for row in dst:
             assert _cells(render_dsched(dst), row.path)[-1] == row.phases
 
-        archive_table = app.dashboard.query_one(ArchiveTable)
+        # Every archive dir is on the dirs screen; the dashboard sums each target up.
+        summary = app.dashboard.query_one(ArchiveTable)
+        assert summary.row_keys == ["farmer", "backup"]
+        assert summary.cell_text("farmer", "note") == "← pid 5201; 1 missing"
+        assert summary.cell_text("backup", "note") == "unreachable"
+        await pilot.press("d")
+        assert isinstance(app.screen, DirsScreen)
+        archive_table = app.screen.query_one(ArchiveDirsTable)
         for row in archive:
             cells = _cells(archive_text, row.path)
             assert cells[1] == row.target

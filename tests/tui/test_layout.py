@@ -5,22 +5,33 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from textual import events
+from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
 from plotman_tui.farm.scheduler import Wait
 from plotman_tui.plotters.phase import Phase
+from plotman_tui.tui.app import DashboardApp
 from plotman_tui.tui.messages import LogsRead
+from plotman_tui.tui.screens.dirs_screen import DirsScreen
 from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.job_screen import JobScreen
 from plotman_tui.tui.view import SortOrder, job_key
-from plotman_tui.tui.widgets.archive_table import ArchiveTable
+from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
+from plotman_tui.tui.widgets.archive_table import ArchiveDirsTable, ArchiveTable
+from plotman_tui.tui.widgets.dst_table import DstTable
 from plotman_tui.tui.widgets.jobs_table import JobsTable
 from plotman_tui.tui.widgets.keys_footer import KeysFooter
+from plotman_tui.tui.widgets.tmp_table import TmpTable
 from plotman_tui.tui.widgets.too_small import TooSmall
 from tests.tui.farmdata import (
+    HUGE_FARM,
+    REAL_FARM,
     TRANSFER_PID,
+    BigFarm,
     archive_app,
     archive_feed,
     dirs_sampled,
@@ -187,7 +198,7 @@ async def test_archiving_key_pauses_and_resumes_archiving() -> None:
         assert app.archiving.enabled
         assert str(status.content).startswith("Archiving: active")
         table = app.dashboard.query_one(ArchiveTable)
-        assert table.display and table.row_count == 4
+        assert table.display and table.row_count == 2  # a line per target
 
 
 async def test_long_dir_names_are_cut_from_the_left_before_columns_go() -> None:
@@ -336,3 +347,114 @@ async def test_the_open_filter_keeps_the_keys_after_the_terminal_was_too_small()
         await pilot.pause()
         await pilot.press("t", "p")  # typed into the filter, not the table's keys (p pauses)
         assert app.filter_text == "stp" and app.plotting.enabled
+
+
+# -- farms of a real size ------------------------------------------------------------------------
+
+
+def _cut_keeps_meaning(shown: str, whole: str) -> bool:
+    """A cell shows its whole text, or a start of it that ends between clauses or words,
+    marked with an ellipsis (never half a number, a phase or a word)."""
+    if shown == whole:
+        return True
+    if not shown.endswith("…"):
+        return False
+    kept = shown[:-1].rstrip()
+    return whole.startswith(kept) and (kept == "" or whole[len(kept) : len(kept) + 1] in " ;,(")
+
+
+def _on_screen(app: DashboardApp, widget: Widget) -> bool:
+    """The widget is shown whole, above the footer."""
+    region = widget.region
+    return widget.display and region.height > 0 and region.bottom <= app.size.height - 1
+
+
+async def _fed(pilot: Pilot[int], farm: BigFarm) -> None:
+    """The farm's data posted and shown: the tables sized on the refresh after their rows."""
+    farm.feed(pilot.app)  # type: ignore[arg-type]
+    await pilot.pause()
+    await pilot.pause()
+
+
+REASON_COLUMNS = {TmpTable: ("phases", "ready"), DstTable: ("inbound",), ArchiveTable: ("note",)}
+
+
+@pytest.mark.parametrize("farm", [REAL_FARM, HUGE_FARM], ids=["real", "huge"])
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_jobs_table_keeps_its_rows_on_a_farm_of_real_size(
+    farm: BigFarm, size: tuple[int, int]
+) -> None:
+    app = farm.app()
+    async with app.run_test(size=size) as pilot:
+        await _fed(pilot, farm)
+        table = jobs_table(app)
+        assert _on_screen(app, table)
+        rows = {key for key, _column in table.drawn_cells()}
+        # 5 rows at 24 lines, 12 at 40 (the issue's), 20 at 60: whatever the number of dirs.
+        wanted = {24: 5, 40: 12, 60: 20}[size[1]]
+        assert len(rows) >= min(farm.job_count, wanted), len(rows)
+        # Every reason on screen says what the whole says, or less with an ellipsis.
+        for kind, columns in REASON_COLUMNS.items():
+            dir_table = app.dashboard.query_one(kind)
+            assert _on_screen(app, dir_table)
+            for (key, column_id), shown in dir_table.drawn_cells().items():
+                if column_id in columns:
+                    whole = dir_table.cell_text(key, column_id)
+                    assert _cut_keeps_meaning(shown, whole), (shown, whole)
+
+
+async def test_a_large_terminal_shows_the_whole_realistic_farm() -> None:
+    app = REAL_FARM.app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await _fed(pilot, REAL_FARM)
+        assert {key for key, _ in jobs_table(app).drawn_cells()} == set(shown_keys(app))
+        assert len(shown_keys(app)) == REAL_FARM.job_count
+        for kind in (TmpTable, DstTable, ArchiveTable):
+            table = app.dashboard.query_one(kind)
+            drawn = table.drawn_cells()
+            assert {key for key, _ in drawn} == set(table.row_keys)
+            # Nothing is cut that fits: every cell is whole.
+            assert all(
+                table.cell_text(key, column) == text for (key, column), text in drawn.items()
+            )
+        # The action log takes the lines the jobs table does not need.
+        log = app.dashboard.query_one(ActionLogPanel)
+        assert log.region.height >= 12
+
+
+async def test_twelve_tmp_dirs_flow_into_two_tables_at_120_columns() -> None:
+    app = REAL_FARM.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _fed(pilot, REAL_FARM)
+        table = app.dashboard.query_one(TmpTable)
+        assert table.groups == 2
+        drawn = table.drawn_cells()
+        assert {key for key, _ in drawn} == set(table.row_keys)  # every dir, and tmp2
+        assert len(table.row_keys) == 13
+        # The dir short of space says so, cut between clauses (whole on the dirs screen).
+        short = drawn[(REAL_FARM.tmp[-2], "ready")]
+        assert short.startswith("78.0 GiB free")
+        assert _cut_keeps_meaning(short, "78.0 GiB free, needs 239 GiB")
+        # Each group has its header.
+        assert table.render_line(0).text.count("ready") == 2
+
+
+async def test_the_dirs_screen_shows_every_dir_and_whole_reasons() -> None:
+    app = REAL_FARM.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        REAL_FARM.feed(app)
+        await pilot.pause()
+        await pilot.press("d")
+        screen = app.screen
+        assert isinstance(screen, DirsScreen)
+        archive = screen.query_one(ArchiveDirsTable)
+        assert len(archive.row_keys) == 80  # every disk of both targets
+        tmp = screen.query_one(TmpTable)
+        assert tmp.row_keys == [*REAL_FARM.tmp, REAL_FARM.tmp2]
+        line = tmp.render_line(1 + REAL_FARM.tmp.index(REAL_FARM.tmp[-2])).text
+        assert "78.0 GiB free, needs 239 GiB" in line  # whole, though wider than the dashboard
+        status = screen.query_one("#dirs-archiving", Static)
+        assert "nas: archive dir nas007: missing" in str(status.content)
+        await pilot.press("escape")
+        assert app.screen is app.dashboard
+        assert jobs_table(app).has_focus

@@ -18,10 +18,13 @@ from plotman_tui.farm.control import KillPlan
 from plotman_tui.farm.model import TempFile
 from plotman_tui.farm.scheduler import Wait
 from plotman_tui.tui.messages import KillPrepared
+from tests.tui import farmdata
 from tests.tui.farmdata import (
     GIB,
+    REAL_FARM,
     TMP,
     TMP2,
+    BigFarm,
     archive_app,
     archive_feed,
     archive_passed,
@@ -161,4 +164,34 @@ def test_archiving_paused_and_idle(snap_compare: SnapCompare) -> None:
 
     assert snap_compare(
         archive_app(archiving_enabled=False), terminal_size=(80, 24), run_before=run_before
+    )
+
+
+# -- farms of a real size ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("farm", ["REAL_FARM", "HUGE_FARM"], ids=["real", "huge"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_farm_of_real_size(snap_compare: SnapCompare, farm: str, size: tuple[int, int]) -> None:
+    """12 tmp dirs, 6 dst dirs, 2 targets of 40 disks and 30 jobs (real); 24, 12, 100 and 60
+    (huge): the jobs table keeps its rows, the dir tables flow and the archive disks are summed
+    up per target."""
+    big: BigFarm = getattr(farmdata, farm)
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        big.feed(pilot.app)  # type: ignore[arg-type]
+        await settled(pilot)
+
+    assert snap_compare(big.app(), terminal_size=size, run_before=run_before)
+
+
+def test_dirs_screen(snap_compare: SnapCompare) -> None:
+    """Every dir of the realistic farm, every reason whole (``d``)."""
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        REAL_FARM.feed(pilot.app)  # type: ignore[arg-type]
+        await settled(pilot)
+
+    assert snap_compare(
+        REAL_FARM.app(), terminal_size=(120, 40), run_before=run_before, press=["d"]
     )

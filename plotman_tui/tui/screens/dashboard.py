@@ -12,11 +12,13 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from plotman_tui.tui.dashboard_layout import BORDER, Plan, Room, TableNeeds, plan
 from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
 from plotman_tui.tui.widgets.archive_table import ArchiveTable
 from plotman_tui.tui.widgets.dst_table import DstTable
 from plotman_tui.tui.widgets.jobs_table import JobsTable
 from plotman_tui.tui.widgets.keys_footer import KeysFooter
+from plotman_tui.tui.widgets.line_table import LineTable
 from plotman_tui.tui.widgets.phase_histogram import PhaseHistogram
 from plotman_tui.tui.widgets.prefixes_line import PrefixesLine
 from plotman_tui.tui.widgets.status_line import StatusLine
@@ -48,6 +50,7 @@ class DashboardScreen(Screen[None]):
         Binding("o", "app.sort", "Sort"),
         Binding("O", "app.reverse_sort", "Reverse"),
         Binding("a", "app.toggle_archiving", "Archiving"),
+        Binding("d", "app.dirs", "Dirs"),
     ]
 
     # Width: narrow (80 columns) drops job columns and stacks the panels; wide puts the
@@ -63,6 +66,7 @@ class DashboardScreen(Screen[None]):
         super().__init__(classes="-archiving" if archiving else None)
         self.archiving = archiving
         self._focus_before_too_small: Widget | None = None
+        self._layout: Plan | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dashboard"):
@@ -81,13 +85,15 @@ class DashboardScreen(Screen[None]):
                     )
             yield JobsTable(id="jobs")
             yield PhaseHistogram(id="phases")
+            # Sized by _lay_out (see dashboard_layout): the tmp table over (or, wide, beside)
+            # the dst table and a side column of the archive summary over the action log.
             with Container(id="lower"):
-                with Horizontal(id="dir-tables"):
-                    yield TmpTable(id="tmp-table")
-                    with Vertical(id="dst-column"):
-                        yield DstTable(id="dst-table", with_priority=self.archiving)
+                yield TmpTable(id="tmp-table")
+                with Horizontal(id="dst-row"):
+                    yield DstTable(id="dst-table", with_priority=self.archiving)
+                    with Vertical(id="side"):
                         yield ArchiveTable(id="archive-table")
-                yield ActionLogPanel(id="actions")
+                        yield ActionLogPanel(id="actions")
         yield TooSmall(id="too-small")
         yield KeysFooter(compact=True)
 
@@ -120,10 +126,59 @@ class DashboardScreen(Screen[None]):
         self.set_class(too_small, "-too-small")
         if too_small:
             self.query_one(TooSmall).show(width, height)
-        elif was_too_small:
+            return
+        if was_too_small:
             # Back to the widget that had it (the jobs table, or the open filter field), after
             # this refresh: a widget still hidden by the class cannot take the focus.
             self.call_after_refresh(self._give_focus_back)
+        # Once this size's breakpoints have given the status line and the phases their height.
+        self.call_after_refresh(self._lay_out)
+
+    def on_line_table_needs_changed(self, event: LineTable.NeedsChanged) -> None:
+        event.stop()
+        # Not while the filter is typed: each key would lay the screen out again.
+        if not (isinstance(event.table, JobsTable) and self.filtering):
+            self._lay_out()
+
+    def _lay_out(self) -> None:
+        """Share the lines between the jobs table and the panels below it (dashboard_layout):
+        styles are set only when the plan changed, so only then is the screen laid out."""
+        if self.has_class("-too-small") or not self.is_attached:
+            return
+        jobs = self.query_one(JobsTable)
+        tmp, dst = self.query_one(TmpTable), self.query_one(DstTable)
+        archive = self.query_one(ArchiveTable)
+        dashboard = self.query_one("#dashboard")
+        taken = sum(
+            self.query_one(selector).outer_size.height
+            for selector in ("#status", "#top-line", "#phases")
+        )
+        tall = self.has_class("-tall")
+        room = Room(
+            width=self.size.width,
+            height=self.size.height,
+            lines=dashboard.size.height - taken,
+            jobs=jobs.row_count,
+            jobs_chrome=1 + (BORDER if tall else 0),
+            tmp=_needs(tmp),
+            dst=_needs(dst),
+            archive=_needs(archive) if self.archiving else TableNeeds(0, 0, 0),
+            bordered=tall,
+        )
+        layout = plan(room)
+        if layout == self._layout:
+            return
+        self._layout = layout
+        lower = self.query_one("#lower")
+        lower.styles.height = layout.lower
+        lower.set_class(not layout.bordered, "-flat")
+        tmp.styles.height = layout.tmp_height
+        tmp.styles.width = layout.tmp_width if layout.tmp_width is not None else "1fr"
+        tmp.set_groups(layout.tmp_groups)
+        dst.styles.height = layout.dst_height
+        dst.styles.width = layout.dst_width
+        dst.set_groups(layout.dst_groups)
+        archive.styles.height = layout.archive_height
 
     def _give_focus_back(self) -> None:
         if self.focused is not None:
@@ -140,3 +195,9 @@ class DashboardScreen(Screen[None]):
             self.set_focus(before)
         else:
             self.set_focus(self.query_one(JobsTable))
+
+
+def _needs(table: LineTable) -> TableNeeds:
+    return TableNeeds(
+        table.row_count, table.group_width(natural=True), table.group_width(natural=False)
+    )

@@ -9,16 +9,16 @@ from plotman_tui.dirview import DstRow
 from plotman_tui.farm.units import human_bytes
 from plotman_tui.tui.view import short_dir
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
-from plotman_tui.tui.widgets.line_table import Cell
+from plotman_tui.tui.widgets.line_table import Cell, TableColumn
 
 _COLUMNS = (
-    ("dir", "dst", False),
-    ("plots", "plots", True),
-    ("free", "free", True),
-    ("inbound", "inbound", False),
+    TableColumn("dir", "dst", shrinks=True),
+    TableColumn("plots", "plots", right=True),
+    TableColumn("free", "free", right=True),
+    TableColumn("inbound", "inbound", cut=True),
 )
 # plotman's archive priority: the dir with the highest one is read first.
-_PRIORITY = ("priority", "prio", True)
+_PRIORITY = TableColumn("priority", "prio", right=True)
 
 
 def _priority(row: DstRow) -> Cell:

@@ -11,21 +11,21 @@ from plotman_tui.tui.widgets.line_table import Cell, LineTable, TableColumn
 class KeyedTable(LineTable):
     """Rows shown by key; the columns are ``COLUMNS``."""
 
-    COLUMNS: Sequence[tuple[str, str, bool]] = ()  # (key, title, right-aligned)
+    COLUMNS: Sequence[TableColumn] = ()
+    WIDTH_IS_PLANNED = True
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.can_focus = False
 
     def show_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
-        columns = [TableColumn(key, title, right) for key, title, right in self.COLUMNS]
         shown = {}
         for key, row in rows:
             cells = tuple(row)
             old = self._cells.get(key)
             # The same tuple as before when nothing changed: its line is not drawn again.
             shown[key] = old if old is not None and old == cells else cells
-        self.set_rows(columns, shown)
+        self.set_rows(self.COLUMNS, shown)
 
 
 def cell(text: str, style: str = "") -> Cell:

@@ -9,6 +9,12 @@ only those. The header line stays on top while the rows scroll.
 
 Rows are keyed; the cursor (when the table has one) stays on its row's key while rows come,
 go and move.
+
+A table with more rows than room can flow into ``groups`` side by side, each under its own
+header (as plotman showed 12 tmp dirs in two tables): the dashboard sets how many
+(:meth:`LineTable.set_groups`), from :meth:`LineTable.group_width`. Columns that hold reasons
+(``TableColumn.cut``) are the ones that give way when a group is narrow, cut between clauses
+(:func:`~plotman_tui.farm.clauses.cut_clauses`); other cells (dir names) are cut from the left.
 """
 
 from __future__ import annotations
@@ -22,13 +28,21 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from plotman_tui.farm.clauses import cut_clauses
 from plotman_tui.farm.units import printable
 
 #: Blank cells on each side of a cell (so columns are two apart), as DataTable had.
 CELL_PADDING = 1
+#: A reason column is not cut below this width (or its title's): ``max jobs…`` still reads.
+MIN_CUT_WIDTH = 9
+#: A dir column is not cut below this width (as the ``status`` command's).
+DIR_MIN_WIDTH = 8
+#: Between two groups of a flowed table.
+GROUP_SEPARATOR = "│"
 
 _STYLES: dict[str, Style] = {}
 
@@ -46,6 +60,12 @@ class TableColumn:
     id: str
     title: str
     right: bool = False  # right-aligned (numbers)
+    # A reason: cut between clauses (and first to give way to a narrow table), never from the
+    # left as dir names are.
+    cut: bool = False
+    # A dir name: when the reasons are cut as far as they go, cut from the left (its end tells
+    # it from the others), down to DIR_MIN_WIDTH.
+    shrinks: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,7 +88,8 @@ class _Looks:
     shown: tuple[int, ...]
     widths: tuple[int, ...]
     right: tuple[bool, ...]
-    width: int
+    cut: tuple[bool, ...]
+    width: int  # of one group
     base: Style
     header: Style
     even: Style
@@ -120,6 +141,18 @@ class LineTable(ScrollView):
     }
     """
 
+    #: Whether a change of the width a group of rows needs is news to the screen (for the dir
+    #: tables, whose width the screen plans; not for the jobs table, which takes the width).
+    WIDTH_IS_PLANNED: ClassVar[bool] = False
+
+    class NeedsChanged(Message):
+        """Rows came or went (or, ``WIDTH_IS_PLANNED``, their width changed): the screen may
+        share its lines anew. A pass that changes cells only does not post this."""
+
+        def __init__(self, table: LineTable) -> None:
+            super().__init__()
+            self.table = table
+
     def __init__(self, *, id: str | None = None, zebra: bool = False, cursor: bool = False) -> None:
         super().__init__(id=id)
         self._zebra = zebra
@@ -138,6 +171,7 @@ class LineTable(ScrollView):
         self._header: tuple[_Looks, Strip] | None = None
         # What each row index showed when the last repaint was asked for (see _repaint).
         self._drawn: list[tuple[str, tuple[Cell, ...]]] = []
+        self._groups = 1
 
     # -- what callers ask ------------------------------------------------------------------------
 
@@ -171,6 +205,25 @@ class LineTable(ScrollView):
         index = next(i for i, c in enumerate(self._table_columns) if c.id == column_id)
         return self._cells[key][index].text
 
+    def drawn_cells(self) -> dict[tuple[str, str], str]:
+        """What the table shows now, by (row key, column id): each cell of each row in sight
+        as drawn (cut to its column, without its padding)."""
+        height = self.scrollable_content_region.height
+        room = self._group_room() if self._groups > 1 else 0
+        spans = self.column_spans()
+        drawn = {}
+        for y in range(1, height):
+            line = self.render_line(y).text
+            for group in range(self._groups):
+                row = group * self.rows_per_group() + self.scroll_offset.y + y - 1
+                if y - 1 + self.scroll_offset.y >= self.rows_per_group() or row >= len(self._order):
+                    continue
+                offset = group * (room + len(GROUP_SEPARATOR))
+                for column_id, (start, end) in spans.items():
+                    text = line[offset + start : offset + end].strip()
+                    drawn[(self._order[row], column_id)] = text
+        return drawn
+
     def column_spans(self) -> dict[str, tuple[int, int]]:
         """Where each shown column lies on a line: [start, end) in cells, padding included."""
         spans = {}
@@ -187,6 +240,8 @@ class LineTable(ScrollView):
         """Show ``rows`` (by key, in this order) under ``columns``; only the lines that changed
         are drawn again. A row whose cells are the same tuple as before costs nothing."""
         keep_key = self.selected_key
+        counted = len(rows) != len(self._order)
+        width_before = self.group_width(natural=True) if self._table_columns else -1
         self._table_columns = list(columns)
         self._cells = dict(rows)
         self._order = list(rows)
@@ -197,8 +252,37 @@ class LineTable(ScrollView):
             for i, column in enumerate(columns)
         ]
         self._relayout(keep_key)
+        if counted or (self.WIDTH_IS_PLANNED and self.group_width(natural=True) != width_before):
+            self.post_message(self.NeedsChanged(self))
 
     # -- width and cursor ------------------------------------------------------------------------
+
+    @property
+    def groups(self) -> int:
+        return self._groups
+
+    def set_groups(self, groups: int) -> None:
+        """Flow the rows into ``groups`` side by side (1: one table)."""
+        groups = max(groups, 1)
+        if groups != self._groups:
+            self._groups = groups
+            self._relayout(self.selected_key)
+
+    def group_width(self, *, natural: bool) -> int:
+        """The width of one group's lines: with every cell whole (``natural``), or with the
+        reason columns cut as far as they go."""
+        widths = self._natural if natural else self._smallest()
+        return sum(widths) + 2 * CELL_PADDING * len(widths)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        """``width: auto``: every cell whole (the dirs screen's tables)."""
+        groups = self._groups
+        return groups * self.group_width(natural=True) + (groups - 1) * len(GROUP_SEPARATOR)
+
+    def rows_per_group(self, groups: int | None = None) -> int:
+        count = len(self._order)
+        groups = groups or self._groups
+        return -(-count // groups) if count else 0
 
     def on_resize(self, _event: events.Resize) -> None:
         if self._table_columns:
@@ -206,16 +290,42 @@ class LineTable(ScrollView):
 
     def _relayout(self, keep_key: str | None) -> None:
         self._fit()
-        self.virtual_size = Size(self.size.width, len(self._order) + 1)
+        self.virtual_size = Size(self.size.width, self.rows_per_group() + 1)
         if self._has_cursor:
             self._put_cursor(keep_key)
         self._repaint()
 
+    def _group_room(self) -> int:
+        """The width of one group on screen."""
+        groups = self._groups
+        width = self.scrollable_content_region.width
+        return max((width - (groups - 1) * len(GROUP_SEPARATOR)) // groups, 1)
+
+    def _smallest(self) -> list[int]:
+        smallest = []
+        for natural, column in zip(self._natural, self._table_columns, strict=True):
+            floor = MIN_CUT_WIDTH if column.cut else DIR_MIN_WIDTH if column.shrinks else natural
+            smallest.append(min(natural, max(cell_len(column.title), floor)))
+        return smallest
+
     def _fit(self) -> None:
-        """Choose the shown columns and their widths: here all of them, each as wide as its
-        widest cell (a line wider than the table is cut at its right end)."""
+        """Choose the shown columns and their widths: all of them, each as wide as its widest
+        cell, but when a group is narrower the reason columns (``cut``, the last first) give
+        way, down to their smallest, then the dir names (``shrinks``); a line still wider
+        than that is cut at its right end."""
         self._shown = list(range(len(self._table_columns)))
-        self._widths = list(self._natural)
+        widths = list(self._natural)
+        excess = self.group_width(natural=True) - self._group_room()
+        smallest = self._smallest()
+        reasons = [i for i, column in enumerate(self._table_columns) if column.cut]
+        dirs = [i for i, column in enumerate(self._table_columns) if column.shrinks]
+        for i in [*reversed(reasons), *dirs]:
+            if excess <= 0:
+                break
+            cut = min(widths[i] - smallest[i], excess)
+            widths[i] -= cut
+            excess -= cut
+        self._widths = widths
 
     def _rows_on_screen(self) -> int:
         return max(self.scrollable_content_region.height - 1, 1)
@@ -280,7 +390,8 @@ class LineTable(ScrollView):
             shown=tuple(self._shown),
             widths=tuple(self._widths[i] for i in self._shown),
             right=tuple(self._table_columns[i].right for i in self._shown),
-            width=self.scrollable_content_region.width,
+            cut=tuple(self._table_columns[i].cut for i in self._shown),
+            width=self._group_room() if self._groups > 1 else self.scrollable_content_region.width,
             base=self.rich_style,
             header=self.get_component_rich_style("line-table--header"),
             even=self.get_component_rich_style("line-table--even-row"),
@@ -296,8 +407,8 @@ class LineTable(ScrollView):
         drawn = [(key, self._cells[key]) for key in self._order]
         old, self._drawn = self._drawn, drawn
         looks_before = self._looks
-        if looks_before != self._work_out_looks() or len(old) != len(drawn):
-            self.refresh()
+        if looks_before != self._work_out_looks() or len(old) != len(drawn) or self._groups > 1:
+            self.refresh()  # a flowed table (a few dirs) is drawn whole
             return
         top = self.scroll_offset.y
         for index in range(top, min(top + self._rows_on_screen(), len(drawn))):
@@ -309,13 +420,27 @@ class LineTable(ScrollView):
 
     def render_line(self, y: int) -> Strip:
         looks = self._looks or self._work_out_looks()
+        if self._groups == 1:
+            return self._group_line(looks, y, 0)
+        separator = Strip([Segment(GROUP_SEPARATOR, looks.header if y == 0 else looks.base)], 1)
+        strips: list[Strip] = []
+        for group in range(self._groups):
+            if group:
+                strips.append(separator)
+            strips.append(self._group_line(looks, y, group * self.rows_per_group()))
+        width = self.scrollable_content_region.width
+        return Strip.join(strips).extend_cell_length(width, looks.base).crop(0, width)
+
+    def _group_line(self, looks: _Looks, y: int, first: int) -> Strip:
+        """Line ``y`` of the group whose first row is ``first`` (0: the header)."""
         if y == 0:
             if self._header is None or self._header[0] != looks:
                 titles = [(self._table_columns[i].title, looks.header) for i in looks.shown]
                 self._header = (looks, _line(titles, looks, looks.header))
             return self._header[1]
-        row = self.scroll_offset.y + y - 1
-        if row >= len(self._order):
+        in_group = self.scroll_offset.y + y - 1
+        row = first + in_group
+        if row >= len(self._order) or (self._groups > 1 and in_group >= self.rows_per_group()):
             return Strip([Segment(" " * looks.width, looks.base)], looks.width)
         key = self._order[row]
         cells = self._cells[key]
@@ -325,7 +450,7 @@ class LineTable(ScrollView):
             cursor = looks.cursor if self.has_focus else looks.blurred
             style = cursor
         else:
-            style = looks.even if self._zebra and row % 2 == 0 else looks.base
+            style = looks.even if self._zebra and in_group % 2 == 0 else looks.base
         source = (cells, style, looks)
         kept = self._lines.get(key)
         if kept is not None and kept[0] == source:
@@ -346,9 +471,15 @@ def _line(cells: list[tuple[str, Style]], looks: _Looks, style: Style) -> Strip:
     pad = Segment(" " * CELL_PADDING, style)
     segments: list[Segment] = []
     used = 0
-    for (text, cell_style), width, right in zip(cells, looks.widths, looks.right, strict=True):
+    for (text, cell_style), width, right, cut in zip(
+        cells, looks.widths, looks.right, looks.cut, strict=True
+    ):
         length = cell_len(text)
-        if length > width:
+        if length > width and cut:
+            # A reason loses whole clauses: a cut one never says the opposite of the whole.
+            text = cut_clauses(text, width)
+            length = cell_len(text)
+        elif length > width:
             # Cut from the left: a dir's end is what tells it from the others.
             while text and cell_len(text) > width - 1:
                 text = text[1:]

@@ -8,7 +8,7 @@ from plotman_tui.dirview import TmpRow
 from plotman_tui.farm.units import human_bytes
 from plotman_tui.tui.view import short_dir
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
-from plotman_tui.tui.widgets.line_table import Cell
+from plotman_tui.tui.widgets.line_table import Cell, TableColumn
 
 
 def _ready(row: TmpRow) -> Cell:
@@ -23,12 +23,12 @@ def _ready(row: TmpRow) -> Cell:
 
 class TmpTable(KeyedTable):
     COLUMNS = (
-        ("dir", "tmp", False),
-        ("jobs", "jobs", True),
-        ("phases", "phases", False),
-        ("free", "free", True),
-        # Last: its reasons are the longest cells, and a cut one still reads.
-        ("ready", "ready", False),
+        TableColumn("dir", "tmp", shrinks=True),
+        TableColumn("jobs", "jobs", right=True),
+        TableColumn("phases", "phases", cut=True),
+        TableColumn("free", "free", right=True),
+        # Last: its reasons are the longest cells, cut between clauses when room is short.
+        TableColumn("ready", "ready", cut=True),
     )
 
     def show(self, rows: Sequence[TmpRow], prefix: str) -> None:

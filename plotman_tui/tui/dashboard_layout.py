@@ -1,0 +1,198 @@
+"""How the dashboard shares its lines: the jobs table first, then the dir tables, then the rest.
+
+Pure (no Textual): the screen hands in the room and what each table needs, and sets the sizes
+this returns, on a resize or when a table's row count changes (never on a pass where nothing
+changed size: a layout of the whole screen costs more than a pass).
+
+The lower part of the dashboard is the tmp table, and a row of the dst table beside a column
+of the archive summary over the action log (``side``). Below 160 columns the tmp table spans
+the width over that row; from 160 it stands beside it. In order:
+
+1. the jobs table shows at least :func:`jobs_guarantee` rows (5 at 24 lines, 12 at 40);
+2. the dir tables show every row if they can: with borders, else without; flowing into
+   groups side by side (fewest first) as far as the width allows;
+3. the jobs table shows every job if it can;
+4. the action log takes the rest (the jobs table, which takes what the lower part leaves,
+   never gets lines it has no rows for).
+
+When even flowed and without borders the dir tables cannot show every row, they share what is
+left and scroll (every dir is on the dirs screen).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+
+#: Borders (and their titles) around a panel: two lines, two columns.
+BORDER = 2
+#: Between a group of a flowed table and the next.
+GROUP_GAP = 1
+#: Between two panels side by side (a margin).
+PANEL_GAP = 1
+#: From this width the tmp table stands beside the dst row.
+WIDE = 160
+#: The side column (archive summary, action log) is never narrower than this.
+SIDE_MIN_WIDTH = 36
+#: The scrollbar a panel shows when its rows do not fit.
+SCROLLBAR = 2
+
+
+def jobs_guarantee(height: int) -> int:
+    """The job rows always shown at this terminal height: 5 at 24 lines, 12 at 40, 20 at 60."""
+    return max(5, 5 + (height - 24) * 7 // 16)
+
+
+@dataclass(frozen=True)
+class TableNeeds:
+    """A dir table's rows and the width of one group of them: with every cell whole, and
+    with its reasons cut as far as they go (0 rows: the table is not shown)."""
+
+    rows: int
+    natural_width: int
+    min_width: int
+
+    def lines(self, groups: int, chrome: int) -> int:
+        """Lines to show every row in ``groups``: the rows of the longest group, the header
+        and the borders."""
+        return -(-self.rows // groups) + 1 + chrome if self.rows else 0
+
+    def width(self, groups: int, chrome: int) -> int:
+        """The width of ``groups`` groups whose cells are whole."""
+        return groups * self.natural_width + (groups - 1) * GROUP_GAP + chrome
+
+    def fits(self, groups: int, width: int, chrome: int) -> bool:
+        """Whether ``groups`` groups, reasons cut as far as they go, fit ``width``."""
+        return groups * self.min_width + (groups - 1) * GROUP_GAP + chrome <= width
+
+
+@dataclass(frozen=True)
+class Room:
+    """What there is to share: ``width`` columns, ``height`` lines of the terminal of which
+    ``lines`` are for the jobs table and the lower part; ``jobs``: job rows, and the lines
+    the jobs table takes besides them (header, borders)."""
+
+    width: int
+    height: int
+    lines: int
+    jobs: int
+    jobs_chrome: int
+    tmp: TableNeeds
+    dst: TableNeeds
+    archive: TableNeeds  # 0 rows: archiving is not set up
+    bordered: bool  # panels may have borders (a tall terminal)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The lower part's height and how its panels are laid out (heights and widths include
+    borders; ``side_width`` None: the rest of the width)."""
+
+    lower: int
+    bordered: bool
+    tmp_groups: int
+    tmp_height: int
+    tmp_width: int | None  # None: the whole width (below WIDE columns)
+    dst_groups: int
+    dst_height: int
+    dst_width: int
+    archive_height: int
+    side_height: int  # the archive summary and the action log under it
+
+
+def plan(room: Room) -> Plan:
+    """Share ``room`` (see the module's doc)."""
+    wide = room.width >= WIDE
+    # Never less than two rows' room: the table stays a table with one job or none.
+    guaranteed = max(min(room.jobs, jobs_guarantee(room.height)), 2) + room.jobs_chrome
+    budget = max(room.lines - guaranteed, 0)
+    choices = []
+    for bordered in (True, False) if room.bordered else (False,):
+        chrome = BORDER if bordered else 0
+        for tmp_groups, dst_groups in product(range(1, 5), range(1, 4)):
+            shape = _shape(room, wide, chrome, tmp_groups, dst_groups)
+            if shape is not None:
+                choices.append((bordered, tmp_groups, dst_groups, *shape))
+    # A terminal too narrow for even one group of each: one of each, cut at its right end.
+    last_resort = _shape(room, wide, 0, 1, 1, strict=False)
+    assert last_resort is not None
+    choices.append((False, 1, 1, *last_resort))
+    # Borders first, then the fewest groups, of the shapes that show every dir in the budget.
+    fitting = [choice for choice in choices if choice[3] <= budget]
+    if fitting:
+        bordered, tmp_groups, dst_groups, needed, tmp_width, dst_width = fitting[0]
+        jobs_all = max(room.jobs, 2) + room.jobs_chrome
+        lower = max(needed, min(room.lines - jobs_all, budget))
+        return _placed(room, wide, bordered, tmp_groups, dst_groups, lower, tmp_width, dst_width)
+    # Nothing shows every dir: the least lines, the panels share the budget and scroll.
+    bordered, tmp_groups, dst_groups, needed, tmp_width, dst_width = min(
+        (choice for choice in choices if not choice[0]), key=lambda choice: choice[3]
+    )
+    return _placed(room, wide, bordered, tmp_groups, dst_groups, budget, tmp_width, dst_width)
+
+
+def _shape(
+    room: Room, wide: bool, chrome: int, tmp_groups: int, dst_groups: int, *, strict: bool = True
+) -> tuple[int, int | None, int] | None:
+    """The lines the lower part needs to show every dir with these groups, the tmp table's
+    and the dst table's widths; None when the groups do not fit the width (or are more than
+    the rows; ``strict`` False: whether they fit or not)."""
+    tmp, dst, archive = room.tmp, room.dst, room.archive
+    if tmp_groups > max(tmp.rows, 1) or dst_groups > max(dst.rows, 1):
+        return None
+    side_min = min(SIDE_MIN_WIDTH, archive.natural_width + chrome) if archive.rows else 0
+    if wide:
+        tmp_width = min(tmp.width(tmp_groups, chrome), room.width // 2)
+        if strict and not tmp.fits(tmp_groups, tmp_width, chrome):
+            return None
+        row_width = room.width - tmp_width - PANEL_GAP
+    else:
+        if strict and not tmp.fits(tmp_groups, room.width, chrome):
+            return None
+        tmp_width, row_width = None, room.width
+    dst_room = row_width - (side_min + PANEL_GAP if side_min else 0)
+    dst_width = max(min(dst.width(dst_groups, chrome), dst_room), 1)
+    if strict and not dst.fits(dst_groups, dst_width, chrome):
+        return None
+    archive_lines = archive.lines(1, chrome)
+    row = max(dst.lines(dst_groups, chrome), archive_lines)
+    tmp_lines = tmp.lines(tmp_groups, chrome)
+    needed = max(tmp_lines, row) if wide else tmp_lines + row
+    return needed, tmp_width, dst_width
+
+
+def _placed(
+    room: Room,
+    wide: bool,
+    bordered: bool,
+    tmp_groups: int,
+    dst_groups: int,
+    lower: int,
+    tmp_width: int | None,
+    dst_width: int,
+) -> Plan:
+    """The panels' heights in a lower part of ``lower`` lines."""
+    chrome = BORDER if bordered else 0
+    tmp_lines = room.tmp.lines(tmp_groups, chrome)
+    archive_lines = room.archive.lines(1, chrome)
+    if wide:
+        tmp_height = min(tmp_lines, lower)
+        row = lower
+    else:
+        row_lines = max(room.dst.lines(dst_groups, chrome), archive_lines)
+        # Short of lines: the tmp table and the dst row share them, each at least a header
+        # and a row (and its borders).
+        tmp_height = min(tmp_lines, max(lower - row_lines, min(tmp_lines, 2 + chrome), lower // 2))
+        row = max(lower - tmp_height, 0)
+    return Plan(
+        lower=lower,
+        bordered=bordered,
+        tmp_groups=tmp_groups,
+        tmp_height=tmp_height,
+        tmp_width=tmp_width,
+        dst_groups=dst_groups,
+        dst_height=min(room.dst.lines(dst_groups, chrome), row),
+        dst_width=dst_width,
+        archive_height=min(archive_lines, row),
+        side_height=row,
+    )
