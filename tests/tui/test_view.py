@@ -366,3 +366,22 @@ def test_a_target_whose_transfers_fail_is_an_error_until_one_goes_through() -> N
     )
     state.result = replace(result, retrying={})
     assert archiving_words(state)[0] == "idle"
+
+
+def test_a_refused_host_key_is_an_error_though_the_farmer_answered() -> None:
+    refused = TargetSpace.failed(
+        archive_targets()[0],
+        "SSH host key of farmer.lan:22 is not in known_hosts",
+        NOW,
+        reachable=True,
+    )
+    result = replace(
+        archive_passed(transfers=False).result,
+        spaces={"farmer": refused},
+        waits=(ArchiveWait(refused.problem or "", "farmer"),),
+    )
+    state = ArchivingState(configured=True, enabled=True, result=result)
+    assert archiving_words(state) == (
+        "error",
+        "farmer: SSH host key of farmer.lan:22 is not in known_hosts",
+    )
