@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from rich.text import Text
 from textual import events
 from textual.pilot import Pilot
 from textual.widget import Widget
@@ -458,3 +459,21 @@ async def test_the_dirs_screen_shows_every_dir_and_whole_reasons() -> None:
         await pilot.press("escape")
         assert app.screen is app.dashboard
         assert jobs_table(app).has_focus
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_status_line_cuts_a_long_reason_between_clauses(width: int) -> None:
+    app = still_app()
+    reason = "no eligible tmp dirs (tmp 00: 77.6 GiB free, needs 239 GiB; tmp 01: 1 before 2:1)"
+    async with app.run_test(size=(width, 40)) as pilot:
+        feed(app)
+        app.post_message(pass_completed(decision=Wait(reason)))
+        await pilot.pause()
+        part = app.dashboard.query_one("#status-plotting", Static)
+        whole = str(part.content)
+        assert reason in whole  # the whole text is kept (and on the dirs screen)
+        shown = part.render()
+        assert isinstance(shown, Text)
+        assert shown.cell_len <= part.size.width < len(whole)
+        assert _cut_keeps_meaning(shown.plain, whole)
+        assert "77.6 GiB" not in shown.plain or "77.6 GiB free" in shown.plain
