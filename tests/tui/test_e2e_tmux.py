@@ -114,9 +114,9 @@ def test_keys_in_a_real_terminal_and_q_leaves_the_job_running(
             assert "Plotting: paused" in screen
 
             tmux.send("?")
-            tmux.wait_for(lambda s: "plotman-tui: keys" in s, SHOWN_S, "help open")
+            tmux.wait_for(lambda s: "plotman-tui help" in s, SHOWN_S, "help open")
             tmux.send("Escape")
-            tmux.wait_for(lambda s: "plotman-tui: keys" not in s, SHOWN_S, "help closed")
+            tmux.wait_for(lambda s: "plotman-tui help" not in s, SHOWN_S, "help closed")
 
             tmux.send("/")
             tmux.send("no such job", literal=True)
