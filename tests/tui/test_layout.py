@@ -477,3 +477,14 @@ async def test_the_status_line_cuts_a_long_reason_between_clauses(width: int) ->
         assert shown.cell_len <= part.size.width < len(whole)
         assert _cut_keeps_meaning(shown.plain, whole)
         assert "77.6 GiB" not in shown.plain or "77.6 GiB free" in shown.plain
+
+
+async def test_a_narrow_archive_summary_still_names_each_targets_problem() -> None:
+    app = archive_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        archive_feed(app)
+        await pilot.pause()
+        await pilot.pause()
+        drawn = app.dashboard.query_one(ArchiveTable).drawn_cells()
+        assert drawn[("backup", "note")] == "unreachable"  # its first word at least, never "…"
+        assert drawn[("farmer", "note")].startswith("← pid 5201")

@@ -41,6 +41,8 @@ CELL_PADDING = 1
 MIN_CUT_WIDTH = 9
 #: A dir column is not cut below this width (as the ``status`` command's).
 DIR_MIN_WIDTH = 8
+#: A reason column keeps room for its reasons' first words up to this width.
+MAX_FIRST_WORD = 16
 #: Between two groups of a flowed table.
 GROUP_SEPARATOR = "│"
 
@@ -163,6 +165,7 @@ class LineTable(ScrollView):
         self._index: dict[str, int] = {}
         self._cells: dict[str, tuple[Cell, ...]] = {}
         self._natural: list[int] = []  # the width of every column's title and cells
+        self._first_words: list[int] = []  # a reason column's widest first word, and "…"
         self._widths: list[int] = []  # every column's width as shown (see _fit)
         self._shown: list[int] = []  # indices of the columns on screen
         self._looks: _Looks | None = None
@@ -251,6 +254,14 @@ class LineTable(ScrollView):
             max([cell_len(column.title), *(cell_len(row[i].text) for row in rows.values())])
             for i, column in enumerate(columns)
         ]
+        # A reason column keeps room for each reason's first word ("unreachable" is never
+        # cut to a bare ellipsis), up to MAX_FIRST_WORD.
+        self._first_words = [
+            max((_first_word_width(row[i].text) for row in rows.values()), default=0)
+            if column.cut
+            else 0
+            for i, column in enumerate(columns)
+        ]
         self._relayout(keep_key)
         if counted or (self.WIDTH_IS_PLANNED and self.group_width(natural=True) != width_before):
             self.post_message(self.NeedsChanged(self))
@@ -303,9 +314,11 @@ class LineTable(ScrollView):
 
     def _smallest(self) -> list[int]:
         smallest = []
-        for natural, column in zip(self._natural, self._table_columns, strict=True):
+        for natural, column, first_word in zip(
+            self._natural, self._table_columns, self._first_words, strict=True
+        ):
             floor = MIN_CUT_WIDTH if column.cut else DIR_MIN_WIDTH if column.shrinks else natural
-            smallest.append(min(natural, max(cell_len(column.title), floor)))
+            smallest.append(min(natural, max(cell_len(column.title), floor, first_word)))
         return smallest
 
     def _fit(self) -> None:
@@ -492,3 +505,10 @@ def _line(cells: list[tuple[str, Style]], looks: _Looks, style: Style) -> Strip:
     if used < looks.width:
         segments.append(Segment(" " * (looks.width - used), style))
     return Strip(segments, used + max(looks.width - used, 0)).crop(0, looks.width)
+
+
+def _first_word_width(text: str) -> int:
+    """The room a reason's first word takes with the ellipsis after it (0: a whole short
+    reason needs no more than its width)."""
+    word = text.split(" ", 1)[0]
+    return min(cell_len(word) + (1 if word != text else 0), MAX_FIRST_WORD)
