@@ -59,6 +59,7 @@ from plotman_tui.farm.engine import EventKind, PlottingEngine
 from plotman_tui.farm.jobcontrol import StopSignals, release_held, signal_words
 from plotman_tui.farm.lock import default_lock
 from plotman_tui.farm.model import Job, Snapshot
+from plotman_tui.farm.units import printable
 from plotman_tui.farm.wiring import archiving_engine
 from plotman_tui.tui import job_control, textual_hacks
 from plotman_tui.tui.feeds import (
@@ -85,6 +86,7 @@ from plotman_tui.tui.messages import (
     TransferEnded,
     WorkFailed,
 )
+from plotman_tui.tui.pager import readable_copy
 from plotman_tui.tui.poller import Poller
 from plotman_tui.tui.screens.dashboard import DashboardScreen
 from plotman_tui.tui.screens.dirs_screen import DirsScreen, DirsView
@@ -727,15 +729,23 @@ class DashboardApp(App[int]):
                 f"pid {job.pid} has no log in {self.config.logging.plots}", severity="warning"
             )
             return
-        pager = os.environ.get("PAGER") or "less"
-        argv = [*shlex.split(pager), job.log_file]
+        pager = shlex.split(os.environ.get("PAGER") or "less")
+        # The pager reads a cleaned copy: no colour code shown raw, no control character of
+        # the log obeyed by the terminal (see tui/pager.py).
         try:
-            with self.suspend():
-                subprocess.run(argv, check=False)
-        except SuspendNotSupported:
-            self.notify("cannot hand the terminal to a pager here", severity="warning")
+            with readable_copy(job.log_file) as copy:
+                argv = [*pager, os.fspath(copy)]
+                try:
+                    with self.suspend():
+                        subprocess.run(argv, check=False)
+                except SuspendNotSupported:
+                    self.notify("cannot hand the terminal to a pager here", severity="warning")
+                except OSError as error:
+                    what = f"{argv[0]}: {error.strerror or error}"
+                    self.notify(printable(what), title="pager", severity="error", markup=False)
         except OSError as error:
-            self.notify(f"{argv[0]}: {error.strerror or error}", title="pager", severity="error")
+            what = f"cannot show the log {job.log_file}: {error.strerror or error}"
+            self.notify(printable(what), title="log", severity="error", markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":
