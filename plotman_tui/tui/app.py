@@ -132,6 +132,24 @@ TEMP_REFRESH_S = 30.0
 #: On quit, how long the free-space worker may take to stop its reads and close its SSH
 #: connections, and the log watch to end (cancelling a read is immediate; a safety net).
 SPACE_STOP_S = 5.0
+#: A notice's title for each job-control action (the action log's names are not a farmer's
+#: words: "cancel-kill", "unpause"). A switch's notice says only that the log was not written.
+CONTROL_TITLES = {
+    "suspend": "suspend",
+    "resume": "resume",
+    "kill": "kill",
+    "cancel-kill": "kill cancelled",
+    "pause": "pause",
+    "unpause": "resume",
+}
+#: A failed worker's notice title, for its group's name.
+WORK_TITLES = {
+    "engine": "plotting",
+    "archiving": "archiving",
+    "dirs": "free space",
+    "action-log": "action log",
+    "log-watch": "watching the logs",
+}
 # Archiving engine news that the action log holds already (the panel reads it from there).
 _LOGGED_KINDS = (EventKind.TRANSFER, EventKind.TRANSFERRED)
 
@@ -211,7 +229,7 @@ class DashboardApp(App[int]):
         # Why the app stops, when something other than a key stops it (a signal).
         self._stop_why: str | None = None
         self._signal_loop: asyncio.AbstractEventLoop | None = None
-        self._notified: set[str] = set()
+        self._notified: set[tuple[str, str]] = set()
         # What the last pass shown had of the jobs (see on_pass_completed), and when the
         # columns that move by themselves are due anyway.
         self._signature: tuple[object, ...] | None = None
@@ -524,12 +542,12 @@ class DashboardApp(App[int]):
         elif message.group == "archiving":
             self.archiving.error = message.error
             self._show_status()
-        self._notify_once(f"{message.group}: {message.error}")
+        self._notify_once(message.error, title=WORK_TITLES.get(message.group, message.group))
 
     def on_job_control_done(self, message: JobControlDone) -> None:
         self.notify(
             message.message,
-            title=message.action,
+            title=CONTROL_TITLES.get(message.action, message.action),
             severity="information" if message.ok else "error",
             timeout=8 if message.ok else 15,
         )
@@ -665,9 +683,13 @@ class DashboardApp(App[int]):
 
     # -- keys ------------------------------------------------------------------------------------
 
-    def action_toggle_plotting(self) -> None:
-        enabled = not self.plotting.enabled
+    def action_switch_plotting(self, enabled: bool) -> None:
+        """``p``: pause (False) or resume (True) starting new jobs; the footer's label says
+        which (see check_action)."""
+        if enabled == self.plotting.enabled:
+            return
         self.plotting.enabled = enabled
+        self.refresh_bindings()  # the footer's "p" now says the other way
         if self.plotting_feed is not None:
             self.plotting_feed.set_plotting(enabled)
         self._wake("engine")
@@ -752,6 +774,14 @@ class DashboardApp(App[int]):
             # "/" is a priority key of the dashboard (see its BINDINGS); typed in the filter,
             # it is a character of the filter.
             return not isinstance(self.screen.focused, Input)
+        # p and a have a binding per state: the one that would change it is shown and runs
+        # (False hides a binding from the footer, and the key goes on to the next one).
+        if action == "switch_plotting":
+            return parameters != (self.plotting.enabled,)
+        if action == "switch_archiving":
+            if not self.archiving.configured:
+                return parameters == (None,)
+            return parameters != (None,) and parameters != (self.archiving.enabled,)
         return True
 
     def action_filter(self) -> None:
@@ -807,16 +837,20 @@ class DashboardApp(App[int]):
             self.install_screen(HelpScreen(), name="help")
         self.push_screen("help")
 
-    def action_toggle_archiving(self) -> None:
-        if not self.archiving.configured:
+    def action_switch_archiving(self, enabled: bool | None) -> None:
+        """``a``: pause (False) or resume (True) starting transfers; None: archiving is not
+        set up, and the notice says how."""
+        if enabled is None or not self.archiving.configured:
             self.notify(
                 "archiving is not set up: set [archiving] enabled = true and add an enabled "
                 "[[archiving.targets]] table to the config",
                 title="archiving",
             )
             return
-        enabled = not self.archiving.enabled
+        if enabled == self.archiving.enabled:
+            return
         self.archiving.enabled = enabled
+        self.refresh_bindings()
         if self.archiving_feed is not None:
             self.archiving_feed.set_archiving(enabled)
         self._wake("archiving")
@@ -875,11 +909,13 @@ class DashboardApp(App[int]):
         if poller is not None:
             poller.wake()
 
-    def _notify_once(self, text: str, severity: SeverityLevel = "error") -> None:
-        if text in self._notified:
+    def _notify_once(
+        self, text: str, severity: SeverityLevel = "error", *, title: str = ""
+    ) -> None:
+        if (title, text) in self._notified:
             return
-        self._notified.add(text)
-        self.notify(text, severity=severity, timeout=15)
+        self._notified.add((title, text))
+        self.notify(text, title=title, severity=severity, timeout=15)
 
 
 def run_dashboard(

@@ -12,8 +12,8 @@ the width over that row; from 160 it stands beside it. In order:
 2. the dir tables show every row if they can: with borders, else without; flowing into
    groups side by side (fewest first) as far as the width allows;
 3. the jobs table shows every job if it can;
-4. the action log takes the rest (the jobs table, which takes what the lower part leaves,
-   never gets lines it has no rows for).
+4. the action log takes the rest, as far as it has entries; the jobs table takes what is
+   left after that (its blank lines on a small farm in a tall terminal).
 
 When even flowed and without borders the dir tables cannot show every row, they share what is
 left and scroll (every dir is on the dirs screen).
@@ -81,6 +81,7 @@ class Room:
     dst: TableNeeds
     archive: TableNeeds  # 0 rows: archiving is not set up
     bordered: bool  # panels may have borders (a tall terminal)
+    actions: int = 0  # the action log's entries
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ def plan(room: Room) -> Plan:
     if fitting:
         bordered, tmp_groups, dst_groups, needed, tmp_width, dst_width = fitting[0]
         jobs_all = max(room.jobs, 2) + room.jobs_chrome
-        lower = max(needed, min(room.lines - jobs_all, budget))
+        whole_log = _with_whole_log(room, wide, bordered, tmp_groups, dst_groups)
+        lower = max(needed, min(room.lines - jobs_all, budget, whole_log))
         return _placed(room, wide, bordered, tmp_groups, dst_groups, lower, tmp_width, dst_width)
     # Nothing shows every dir: the least lines, the panels share the budget and scroll.
     bordered, tmp_groups, dst_groups, needed, tmp_width, dst_width = min(
@@ -159,6 +161,18 @@ def _shape(
     tmp_lines = tmp.lines(tmp_groups, chrome)
     needed = max(tmp_lines, row) if wide else tmp_lines + row
     return needed, tmp_width, dst_width
+
+
+def _with_whole_log(
+    room: Room, wide: bool, bordered: bool, tmp_groups: int, dst_groups: int
+) -> int:
+    """The lines of the lower part with every entry of the action log in sight: more would
+    be blank lines the jobs table may as well have."""
+    chrome = BORDER if bordered else 0
+    side = room.archive.lines(1, chrome) + max(room.actions, 1) + chrome
+    row = max(room.dst.lines(dst_groups, chrome), side)
+    tmp_lines = room.tmp.lines(tmp_groups, chrome)
+    return max(tmp_lines, row) if wide else tmp_lines + row
 
 
 def _placed(

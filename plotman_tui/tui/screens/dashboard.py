@@ -34,9 +34,13 @@ class DashboardScreen(Screen[None]):
     show (class ``-archiving``).
     """
 
-    # In the Footer's order: at 80 columns the last ones are cut (help lists them all).
+    # In the Footer's order, most used first: at 80 columns the last ones do not fit and are
+    # left out whole, but "? Help" (which lists every key) is pinned at the footer's right end.
+    # p and a have a binding per state: the footer says what the key does now (Pause while
+    # plotting is active, Resume while it is paused); check_action shows the one that applies.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "app.toggle_plotting", "Pause"),
+        Binding("p", "app.switch_plotting(False)", "Pause plotting"),
+        Binding("p", "app.switch_plotting(True)", "Resume plotting"),
         Binding("s", "app.suspend_job", "Suspend"),
         Binding("r", "app.resume_job", "Resume"),
         Binding("k", "app.kill_job", "Kill"),
@@ -45,11 +49,13 @@ class DashboardScreen(Screen[None]):
         # the focus when it takes the key off its queue, so keys pasted or typed right after
         # "/" would otherwise reach the jobs table's bindings (s suspends, k kills).
         Binding("slash", "app.filter", "Filter", priority=True),
-        Binding("question_mark", "app.help", "Help"),
-        Binding("q", "app.quit", "Quit"),
         Binding("o", "app.sort", "Sort"),
         Binding("O", "app.reverse_sort", "Reverse"),
-        Binding("a", "app.toggle_archiving", "Archiving"),
+        Binding("a", "app.switch_archiving(False)", "Pause archiving"),
+        Binding("a", "app.switch_archiving(True)", "Resume archiving"),
+        Binding("a", "app.switch_archiving(None)", "Archiving"),  # not set up: says how
+        Binding("q", "app.quit", "Quit"),
+        Binding("question_mark", "app.help", "Help"),
         Binding("d", "app.dirs", "Dirs"),
     ]
 
@@ -140,6 +146,10 @@ class DashboardScreen(Screen[None]):
         if not (isinstance(event.table, JobsTable) and self.filtering):
             self._lay_out()
 
+    def on_action_log_panel_count_changed(self, event: ActionLogPanel.CountChanged) -> None:
+        event.stop()
+        self._lay_out()
+
     def _lay_out(self) -> None:
         """Share the lines between the jobs table and the panels below it (dashboard_layout):
         styles are set only when the plan changed, so only then is the screen laid out."""
@@ -164,6 +174,7 @@ class DashboardScreen(Screen[None]):
             dst=_needs(dst),
             archive=_needs(archive) if self.archiving else TableNeeds(0, 0, 0),
             bordered=tall,
+            actions=self.query_one(ActionLogPanel).count,
         )
         layout = plan(room)
         if layout == self._layout:

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from plotman_tui.farm.control import KillPlan
+from plotman_tui.tui.widgets.keys_footer import KeysFooter
 from plotman_tui.tui.widgets.temp_files import temp_files_grid
 
 
@@ -43,11 +44,16 @@ class KillAnswer:
 
 
 class KillScreen(ModalScreen[KillAnswer]):
-    """The question; every way out of it but ``y`` lets the job run on."""
+    """The question; every way out of it but ``y`` lets the job run on.
+
+    Its own footer shows its own keys (the dashboard's do nothing while it is open). Notices do
+    not show over it (app.tcss hides its toast rack): a toast from an earlier key covered the
+    buttons for seconds. Those still in time show again once the question is answered.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "kill", "Kill"),
-        Binding("n", "cancel('answered no')", "Cancel"),
+        Binding("y", "kill", "Kill, delete files"),
+        Binding("n", "cancel('answered no')", "Cancel, let it run"),
         Binding("escape", "cancel('escape pressed')", "Cancel", show=False),
         # Keys that leave a screen elsewhere leave this one as a cancel: q closes the other
         # screens, and ctrl+c is what a farmer presses to get out of anything.
@@ -70,6 +76,7 @@ class KillScreen(ModalScreen[KillAnswer]):
             with Horizontal(id="kill-buttons"):
                 yield Button("Kill, delete files (y)", variant="error", id="kill-yes")
                 yield Button("Cancel: let it run (n)", variant="primary", id="kill-no")
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         # The safe answer has the focus: a stray enter does not kill.

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from plotman_tui.farm.actionlog import ActionEntry, format_entry
@@ -55,10 +56,18 @@ def item_text(item: PanelItem) -> Text:
 class ActionLogPanel(VerticalScroll):
     """The entries and events it is shown, newest on top."""
 
+    class CountChanged(Message):
+        """Entries came or went: the screen may give the log more lines (or fewer)."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.can_focus = False
         self._items: list[PanelItem] = []
+
+    @property
+    def count(self) -> int:
+        """How many entries and events it shows."""
+        return len(self._items)
 
     @property
     def entries(self) -> list[ActionEntry]:
@@ -77,7 +86,10 @@ class ActionLogPanel(VerticalScroll):
         ordered = sorted(items, key=lambda item: item.time, reverse=True)
         if ordered == self._items:
             return
+        counted = len(ordered) != len(self._items)
         self._items = ordered
+        if counted:
+            self.post_message(self.CountChanged())
         text = Text("\n", no_wrap=True).join(item_text(item) for item in ordered)
         self.query_one("#action-log-text", Static).update(
             text if ordered else Text("No actions recorded yet.", style="dim")
