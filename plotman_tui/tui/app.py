@@ -764,10 +764,10 @@ class DashboardApp(App[int]):
                     self.notify("cannot hand the terminal to a pager here", severity="warning")
                 except OSError as error:
                     what = f"{argv[0]}: {error.strerror or error}"
-                    self.notify(printable(what), title="pager", severity="error", markup=False)
+                    self.notify(what, title="pager", severity="error")
         except OSError as error:
             what = f"cannot show the log {job.log_file}: {error.strerror or error}"
-            self.notify(printable(what), title="log", severity="error", markup=False)
+            self.notify(what, title="log", severity="error")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":
@@ -908,6 +908,26 @@ class DashboardApp(App[int]):
         poller = self.pollers.get(name)
         if poller is not None:
             poller.wake()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notice of the dashboard: its text is shown as it is, never as markup (a path
+        or a log's text holds brackets: ``[/b]`` in a dir name stopped the app), and its
+        control characters as pictures (:func:`~plotman_tui.farm.units.printable`)."""
+        if not markup:
+            message, title = printable(message), printable(title)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c (Textual's own notice is markup, and does not say the jobs run on)."""
+        self.notify("q or ctrl+q quits; plot jobs and transfers keep running", title="quit?")
 
     def _notify_once(
         self, text: str, severity: SeverityLevel = "error", *, title: str = ""

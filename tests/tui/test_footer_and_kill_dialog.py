@@ -102,6 +102,8 @@ async def test_at_120_columns_every_key_is_in_the_footer_and_a_says_what_it_will
         assert "a Archiving" in footer_line(app)
         await pilot.press("a")
         await until(pilot, lambda: "archiving" in toast_titles(app), 5, "the notice")
+        (notice,) = [toast.render().plain for toast in app.screen.query(Toast)]
+        assert "set [archiving] enabled = true" in notice  # the config's words, not markup
 
 
 async def test_the_kill_question_shows_its_own_keys_and_nothing_covers_its_buttons() -> None:
@@ -151,3 +153,27 @@ async def test_notices_are_titled_in_a_farmers_words() -> None:
         assert not titles & {"cancel-kill", "unpause", "engine", "dirs", "action-log", "log-watch"}
         for toast in app.screen.query(Toast):
             assert not str(toast.render()).startswith(("engine:", "dirs:", "action-log:"))
+
+
+async def test_a_notice_shows_paths_and_log_text_as_they_are() -> None:
+    """Brackets in a path are text, not markup (a closing tag of nothing stopped the app), and
+    control characters show as pictures."""
+    app = still_app()
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        feed(app)
+        await pilot.pause()
+        app.post_message(
+            JobControlDone(
+                action="kill",
+                ok=False,
+                message="cannot delete /mnt/tmp[/b]/plot.tmp: permission denied",
+            )
+        )
+        app.post_message(WorkFailed("dirs", "cannot read /mnt/[bold]dst[/bold]\x1b[2J: gone"))
+        await until(pilot, lambda: len(app.screen.query(Toast)) == 2, 5, "both notices")
+        shown = [toast.render().plain for toast in app.screen.query(Toast)]
+        assert app.is_running
+    assert shown == [
+        "kill\ncannot delete /mnt/tmp[/b]/plot.tmp: permission denied",
+        "free space\ncannot read /mnt/[bold]dst[/bold]␛[2J: gone",
+    ]
