@@ -5,8 +5,8 @@ this returns, on a resize or when a table's row count changes (never on a pass w
 changed size: a layout of the whole screen costs more than a pass).
 
 The lower part of the dashboard is the tmp table, and a row of the dst table beside a column
-of the archive summary over the action log (``side``). Below 160 columns the tmp table spans
-the width over that row; from 160 it stands beside it. In order:
+of the archive summary over the action log (``side``). The tmp table stands beside that row
+when the width allows (``beside``), else it spans the width over it. In order:
 
 1. the jobs table shows at least :func:`jobs_guarantee` rows (5 at 24 lines, 12 at 40);
 2. the dir tables show every row if they can: with borders, else without; flowing into
@@ -30,10 +30,10 @@ BORDER = 2
 GROUP_GAP = 1
 #: Between two panels side by side (a margin).
 PANEL_GAP = 1
-#: From this width the tmp table stands beside the dst row.
-WIDE = 160
-#: The side column (archive summary, action log) is never narrower than this.
+#: The side column (archive summary, action log) is never narrower than this, nor than
+#: SIDE_BESIDE_WIDTH when the tmp table stands beside the dst row (else it goes over it).
 SIDE_MIN_WIDTH = 36
+SIDE_BESIDE_WIDTH = 60
 #: The scrollbar a panel shows when its rows do not fit.
 SCROLLBAR = 2
 
@@ -87,13 +87,14 @@ class Room:
 @dataclass(frozen=True)
 class Plan:
     """The lower part's height and how its panels are laid out (heights and widths include
-    borders; ``side_width`` None: the rest of the width)."""
+    borders; ``beside``: the tmp table stands beside the dst row, else over it)."""
 
     lower: int
+    beside: bool
     bordered: bool
     tmp_groups: int
     tmp_height: int
-    tmp_width: int | None  # None: the whole width (below WIDE columns)
+    tmp_width: int | None  # None: the whole width (over the dst row)
     dst_groups: int
     dst_height: int
     dst_width: int
@@ -103,38 +104,41 @@ class Plan:
 
 def plan(room: Room) -> Plan:
     """Share ``room`` (see the module's doc)."""
-    wide = room.width >= WIDE
     # Never less than two rows' room: the table stays a table with one job or none.
     guaranteed = max(min(room.jobs, jobs_guarantee(room.height)), 2) + room.jobs_chrome
     budget = max(room.lines - guaranteed, 0)
     choices = []
-    for bordered in (True, False) if room.bordered else (False,):
+    for bordered, beside in product((True, False) if room.bordered else (False,), (True, False)):
         chrome = BORDER if bordered else 0
         for tmp_groups, dst_groups in product(range(1, 5), range(1, 4)):
-            shape = _shape(room, wide, chrome, tmp_groups, dst_groups)
+            shape = _shape(room, beside, chrome, tmp_groups, dst_groups)
             if shape is not None:
-                choices.append((bordered, tmp_groups, dst_groups, *shape))
+                choices.append((bordered, beside, tmp_groups, dst_groups, *shape))
     # A terminal too narrow for even one group of each: one of each, cut at its right end.
-    last_resort = _shape(room, wide, 0, 1, 1, strict=False)
+    last_resort = _shape(room, False, 0, 1, 1, strict=False)
     assert last_resort is not None
-    choices.append((False, 1, 1, *last_resort))
-    # Borders first, then the fewest groups, of the shapes that show every dir in the budget.
-    fitting = [choice for choice in choices if choice[3] <= budget]
-    if fitting:
-        bordered, tmp_groups, dst_groups, needed, tmp_width, dst_width = fitting[0]
-        jobs_all = max(room.jobs, 2) + room.jobs_chrome
-        whole_log = _with_whole_log(room, wide, bordered, tmp_groups, dst_groups)
-        lower = max(needed, min(room.lines - jobs_all, budget, whole_log))
-        return _placed(room, wide, bordered, tmp_groups, dst_groups, lower, tmp_width, dst_width)
-    # Nothing shows every dir: the least lines, the panels share the budget and scroll.
-    bordered, tmp_groups, dst_groups, needed, tmp_width, dst_width = min(
-        (choice for choice in choices if not choice[0]), key=lambda choice: choice[3]
+    choices.append((False, False, 1, 1, *last_resort))
+    # Of the shapes that show every dir in the budget: borders first, then the fewest groups,
+    # then the fewest lines.
+    fitting = sorted(
+        (choice for choice in choices if choice[4] <= budget),
+        key=lambda choice: (not choice[0], choice[2] + choice[3], choice[4]),
     )
-    return _placed(room, wide, bordered, tmp_groups, dst_groups, budget, tmp_width, dst_width)
+    if fitting:
+        bordered, beside, tmp_groups, dst_groups, needed, tmp_width, dst_width = fitting[0]
+        jobs_all = max(room.jobs, 2) + room.jobs_chrome
+        whole_log = _with_whole_log(room, beside, bordered, tmp_groups, dst_groups)
+        lower = max(needed, min(room.lines - jobs_all, budget, whole_log))
+        return _placed(room, beside, bordered, tmp_groups, dst_groups, lower, tmp_width, dst_width)
+    # Nothing shows every dir: the least lines, the panels share the budget and scroll.
+    bordered, beside, tmp_groups, dst_groups, needed, tmp_width, dst_width = min(
+        (choice for choice in choices if not choice[0]), key=lambda choice: choice[4]
+    )
+    return _placed(room, beside, bordered, tmp_groups, dst_groups, budget, tmp_width, dst_width)
 
 
 def _shape(
-    room: Room, wide: bool, chrome: int, tmp_groups: int, dst_groups: int, *, strict: bool = True
+    room: Room, beside: bool, chrome: int, tmp_groups: int, dst_groups: int, *, strict: bool = True
 ) -> tuple[int, int | None, int] | None:
     """The lines the lower part needs to show every dir with these groups, the tmp table's
     and the dst table's widths; None when the groups do not fit the width (or are more than
@@ -142,8 +146,10 @@ def _shape(
     tmp, dst, archive = room.tmp, room.dst, room.archive
     if tmp_groups > max(tmp.rows, 1) or dst_groups > max(dst.rows, 1):
         return None
-    side_min = min(SIDE_MIN_WIDTH, archive.natural_width + chrome) if archive.rows else 0
-    if wide:
+    # The side column holds the action log, and the archive summary when archiving is set up;
+    # the tmp table stands beside the dst row only if that leaves the log a readable width.
+    side_min = SIDE_BESIDE_WIDTH if beside else SIDE_MIN_WIDTH
+    if beside:
         tmp_width = min(tmp.width(tmp_groups, chrome), room.width // 2)
         if strict and not tmp.fits(tmp_groups, tmp_width, chrome):
             return None
@@ -152,19 +158,19 @@ def _shape(
         if strict and not tmp.fits(tmp_groups, room.width, chrome):
             return None
         tmp_width, row_width = None, room.width
-    dst_room = row_width - (side_min + PANEL_GAP if side_min else 0)
+    dst_room = row_width - side_min - PANEL_GAP
     dst_width = max(min(dst.width(dst_groups, chrome), dst_room), 1)
     if strict and not dst.fits(dst_groups, dst_width, chrome):
         return None
     archive_lines = archive.lines(1, chrome)
     row = max(dst.lines(dst_groups, chrome), archive_lines)
     tmp_lines = tmp.lines(tmp_groups, chrome)
-    needed = max(tmp_lines, row) if wide else tmp_lines + row
+    needed = max(tmp_lines, row) if beside else tmp_lines + row
     return needed, tmp_width, dst_width
 
 
 def _with_whole_log(
-    room: Room, wide: bool, bordered: bool, tmp_groups: int, dst_groups: int
+    room: Room, beside: bool, bordered: bool, tmp_groups: int, dst_groups: int
 ) -> int:
     """The lines of the lower part with every entry of the action log in sight: more would
     be blank lines the jobs table may as well have."""
@@ -172,12 +178,12 @@ def _with_whole_log(
     side = room.archive.lines(1, chrome) + max(room.actions, 1) + chrome
     row = max(room.dst.lines(dst_groups, chrome), side)
     tmp_lines = room.tmp.lines(tmp_groups, chrome)
-    return max(tmp_lines, row) if wide else tmp_lines + row
+    return max(tmp_lines, row) if beside else tmp_lines + row
 
 
 def _placed(
     room: Room,
-    wide: bool,
+    beside: bool,
     bordered: bool,
     tmp_groups: int,
     dst_groups: int,
@@ -189,7 +195,7 @@ def _placed(
     chrome = BORDER if bordered else 0
     tmp_lines = room.tmp.lines(tmp_groups, chrome)
     archive_lines = room.archive.lines(1, chrome)
-    if wide:
+    if beside:
         tmp_height = min(tmp_lines, lower)
         row = lower
     else:
@@ -200,6 +206,7 @@ def _placed(
         row = max(lower - tmp_height, 0)
     return Plan(
         lower=lower,
+        beside=beside,
         bordered=bordered,
         tmp_groups=tmp_groups,
         tmp_height=tmp_height,

@@ -183,6 +183,7 @@ class DashboardScreen(Screen[None]):
         lower = self.query_one("#lower")
         lower.styles.height = layout.lower
         lower.set_class(not layout.bordered, "-flat")
+        lower.set_class(layout.beside, "-beside")
         tmp.styles.height = layout.tmp_height
         tmp.styles.width = layout.tmp_width if layout.tmp_width is not None else "1fr"
         tmp.set_groups(layout.tmp_groups)
