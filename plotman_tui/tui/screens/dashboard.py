@@ -59,8 +59,9 @@ class DashboardScreen(Screen[None]):
         Binding("d", "app.dirs", "Dirs"),
     ]
 
-    # Width: narrow (80 columns) drops job columns and stacks the panels; wide puts the
-    # action log beside the dir tables. Height: tall gives the panels borders and more lines.
+    # Width: narrow (80 columns) lays the status line out on two lines (the jobs table drops
+    # columns by its own width). Height: tall gives the panels borders. How the panels below
+    # the jobs share the lines and columns is _lay_out's (dashboard_layout), not a breakpoint's.
     HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012 (Textual reads it as is)
         (0, "-narrow"),
         (100, "-medium"),
