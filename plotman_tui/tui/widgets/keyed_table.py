@@ -13,6 +13,8 @@ class KeyedTable(LineTable):
 
     COLUMNS: Sequence[TableColumn] = ()
     WIDTH_IS_PLANNED = True
+    # A dir table cannot take the focus to scroll by keys: every row is on the dirs screen (d).
+    HIDDEN_NOTE = " +{} more: d "
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

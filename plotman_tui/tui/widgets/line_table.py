@@ -143,6 +143,9 @@ class LineTable(ScrollView):
     }
     """
 
+    #: Said at the header's right end when rows are out of sight ("" for nothing: the jobs
+    #: table has a scrollbar and keys to move to its rows); ``{}`` is their number.
+    HIDDEN_NOTE: ClassVar[str] = ""
     #: Whether a change of the width a group of rows needs is news to the screen (for the dir
     #: tables, whose width the screen plans; not for the jobs table, which takes the width).
     WIDTH_IS_PLANNED: ClassVar[bool] = False
@@ -432,6 +435,31 @@ class LineTable(ScrollView):
             self.refresh_line(self.cursor_row + 1)
 
     def render_line(self, y: int) -> Strip:
+        line = self._whole_line(y)
+        if y == 0 and self.HIDDEN_NOTE and (hidden := self.hidden_rows()):
+            # The header's right end says how many rows are out of sight, and where they are;
+            # in the blank after the titles only (shorter if need be), never over a title.
+            width = self.scrollable_content_region.width
+            free = width - cell_len(line.text.rstrip())
+            for note in (self.HIDDEN_NOTE.format(hidden), f" +{hidden} "):
+                if cell_len(note) <= free:
+                    looks = self._looks or self._work_out_looks()
+                    tail = Strip([Segment(note, looks.header)])
+                    return Strip.join([line.crop(0, width - tail.cell_length), tail])
+        return line
+
+    def hidden_rows(self) -> int:
+        """How many rows are out of sight (scrolled away, or below a table too short)."""
+        per_group = self.rows_per_group()
+        top, shown = self.scroll_offset.y, self._rows_on_screen()
+        in_view = 0
+        for group in range(self._groups):
+            first = group * per_group
+            last = min(first + per_group, len(self._order))  # one past the group's last row
+            in_view += max(min(first + top + shown, last) - (first + top), 0)
+        return len(self._order) - in_view
+
+    def _whole_line(self, y: int) -> Strip:
         looks = self._looks or self._work_out_looks()
         if self._groups == 1:
             return self._group_line(looks, y, 0)
