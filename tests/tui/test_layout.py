@@ -29,6 +29,7 @@ from plotman_tui.tui.widgets.keys_footer import KeysFooter
 from plotman_tui.tui.widgets.tmp_table import TmpTable
 from plotman_tui.tui.widgets.too_small import TooSmall
 from tests.tui.farmdata import (
+    GIB,
     HUGE_FARM,
     REAL_FARM,
     TRANSFER_PID,
@@ -461,6 +462,15 @@ async def test_the_dirs_screen_shows_every_dir_and_whole_reasons() -> None:
         assert "78.0 GiB free, needs 239 GiB" in line  # whole, though wider than the dashboard
         status = screen.query_one("#dirs-archiving", Static)
         assert "nas: archive dir nas007: missing" in str(status.content)
+        # A new sample while it is open shows at once.
+        sampled = REAL_FARM.dirs_sampled()
+        fuller = [
+            replace(info, free_bytes=5 * GIB) if info.path == REAL_FARM.tmp[0] else info
+            for info in sampled.dirs
+        ]
+        app.post_message(replace(sampled, dirs=tuple(fuller)))
+        await pilot.pause()
+        assert tmp.cell_text(REAL_FARM.tmp[0], "free") == "5.0G"
         await pilot.press("escape")
         assert app.screen is app.dashboard
         assert jobs_table(app).has_focus

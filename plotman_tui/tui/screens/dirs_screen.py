@@ -77,12 +77,20 @@ class DirsScreen(Screen[None]):
         self.query_one("#dirs-dst").border_title = "dst dirs"
         self.query_one("#dirs-archive").border_title = "archive dirs"
         self._ready = True
-        self.show(self._view)
+        self._fill()
 
     def show(self, view: DirsView) -> None:
+        """Show ``view``; the app calls this every second while the screen is open (the
+        status line's clock), so a view like the one shown costs nothing."""
+        if self._ready and view == self._view:
+            return
         self._view = view
         if not self._ready:
             return  # on_mount shows it
+        self._fill()
+
+    def _fill(self) -> None:
+        view = self._view
         self.query_one("#dirs-plotting", Static).update(_status("Plotting", view.plotting))
         self.query_one("#dirs-archiving", Static).update(_status("Archiving", view.archiving))
         self.query_one(TmpTable).show(view.tmp, view.tmp_prefix)
