@@ -1,10 +1,16 @@
-"""Benchmark: the dashboard on a farm of 50 jobs: its CPU use, peak RSS, how stale a job's
-phase gets on screen, and the worst delay from a key press to the screen changing.
+"""Benchmark: the dashboard on a farm of a real farm's shape: its CPU use, peak RSS, how stale a
+job's phase gets on screen, and the worst delay from a key press to the screen changing.
 
 The farm is bench/status.py's (N long-lived fake jobs with real k32 chia logs cut at varied
-lines, temp files in place, 5,000 finished logs). The real ``plotman-tui`` runs in a private
-tmux server (a real pty) at 120x40 with TERM=xterm-256color, plotting paused so nothing starts.
-After a warm-up, for ``--seconds``:
+lines, temp files in place, 5,000 finished logs, 12 tmp dirs), in one of two shapes (``--farm``):
+
+- ``real`` (the default): 30 jobs over 12 tmp dirs and 6 dst dirs, archiving set up to two
+  local targets of 40 archive dirs each (their free space read by statvfs; no plot is finished,
+  so nothing moves): the farm of issue 11, whose tables are the dashboard's largest.
+- ``jobs50``: 50 jobs over 12 tmp dirs and one dst dir, no archiving: the most rows.
+
+The real ``plotman-tui`` runs in a private tmux server (a real pty) at 120x40 with
+TERM=xterm-256color, plotting paused so nothing starts. After a warm-up, for ``--seconds``:
 
 - Throughout, every job's log grows as a k32 chia job's does: 2,633 lines in 5.1 hours (the
   faster of the two real k32 logs in the fixtures) is 0.15 lines a second per job
@@ -28,12 +34,13 @@ Goals on 2 cores: CPU at most 2 % of one core, phases never more than 2 s stale,
 120 MB, key to screen under 100 ms, q to exit under 3 s. Wall-clock figures (staleness, keys,
 quit) suffer from other load on the machine: the load average is printed with them.
 
-Run: .venv/bin/python bench/dashboard.py [--jobs 50] [--seconds 60]
+Run: .venv/bin/python bench/dashboard.py [--farm real|jobs50] [--jobs N] [--seconds 60]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -45,6 +52,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -76,6 +84,19 @@ PHASE_LINES = [
 CHATTER_LINE = "\tBucket 7 uniform sort. Ram: 3.250GiB, u_sort min: 0.563GiB, qs min: 0.281GiB.\n"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GOALS = {"cpu": 2.0, "stale": 2.0, "rss": 120.0, "key": 100.0, "quit": 3.0}
+
+
+@dataclass(frozen=True)
+class Farm:
+    """A farm's shape (the tmp dirs are always bench/status.py's 12)."""
+
+    jobs: int
+    dst_dirs: int
+    #: Archive dirs of each local archiving target (none: no archiving).
+    archive_dirs: tuple[int, ...] = ()
+
+
+FARMS = {"real": Farm(30, 6, (40, 40)), "jobs50": Farm(50, 1)}
 
 
 class Tmux:
@@ -175,12 +196,27 @@ def logs_by_id(log_dir: Path) -> dict[str, Path]:
     return found
 
 
-def add_archiving(config: Path, silent_port: int) -> None:
-    """Archiving to a farmer that refuses and one that never answers."""
+def add_archiving(
+    config: Path, root: Path, archive_dirs: tuple[int, ...], silent_port: int | None
+) -> None:
+    """Archiving to local targets of ``archive_dirs`` dirs each, and (with ``silent_port``) to a
+    farmer that refuses and one that never answers."""
+    if not archive_dirs and silent_port is None:
+        return
     with config.open("a") as handle:
+        handle.write("\n[archiving]\nenabled = true\n")
+        for index, count in enumerate(archive_dirs):
+            dirs = [root / "archive" / f"farmer{index}" / f"hdd{n:02d}" for n in range(count)]
+            for directory in dirs:
+                directory.mkdir(parents=True)
+            handle.write(
+                f'\n[[archiving.targets]]\nname = "farmer{index}"\ntype = "local"\n'
+                f"archive_dirs = {json.dumps([str(d) for d in dirs])}\n"
+            )
+        if silent_port is None:
+            return
         handle.write(
-            "\n[archiving]\nenabled = true\n\n"
-            '[[archiving.targets]]\nname = "closed"\ntype = "ssh"\nhost = "127.0.0.1"\n'
+            '\n[[archiving.targets]]\nname = "closed"\ntype = "ssh"\nhost = "127.0.0.1"\n'
             f'ssh_port = {free_port()}\nverify_host_key = false\narchive_dirs = ["/srv/a"]\n\n'
             '[[archiving.targets]]\nname = "silent"\ntype = "ssh"\nhost = "127.0.0.1"\n'
             f'ssh_port = {silent_port}\nverify_host_key = false\narchive_dirs = ["/srv/b"]\n'
@@ -277,11 +313,15 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     )
     with tempfile.TemporaryDirectory(prefix="plotman-bench-dash-") as tmp:
         root = Path(tmp)
-        print(f"building a farm of {args.jobs} jobs in {root} …", flush=True)
-        config, jobs = build_farm(root, args.jobs)
+        farm = FARMS[args.farm]
+        print(
+            f"building the {args.farm} farm: {args.jobs} jobs, 12 tmp dirs, {farm.dst_dirs} dst "
+            f"dirs, archive dirs {list(farm.archive_dirs) or 'none'} in {root} …",
+            flush=True,
+        )
+        config, jobs = build_farm(root, args.jobs, farm.dst_dirs)
         silent = SilentFarmer() if args.archiving else None
-        if silent is not None:
-            add_archiving(config, silent.port)
+        add_archiving(config, root, farm.archive_dirs, silent.port if silent else None)
         tmux = Tmux(root)
         try:
             time.sleep(0.5)  # let every fake job reach its sleep
@@ -382,7 +422,10 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=50)
+    parser.add_argument(
+        "--farm", choices=sorted(FARMS), default="real", help="the farm's shape (see above)"
+    )
+    parser.add_argument("--jobs", type=int, help="jobs (default: the farm's)")
     parser.add_argument("--seconds", type=float, default=60.0, help="the measured window")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
     parser.add_argument("--presses", type=int, default=40, help="key presses after the window")
@@ -399,6 +442,8 @@ def main() -> int:
         help="the command to measure instead of the installed plotman-tui (another version)",
     )
     args = parser.parse_args()
+    if args.jobs is None:
+        args.jobs = FARMS[args.farm].jobs
     if shutil.which("tmux") is None:
         raise SystemExit("tmux is not installed (apt-get install tmux)")
     figures = run(args)
@@ -415,7 +460,8 @@ def main() -> int:
 
     load = os.getloadavg()[0]
     print(
-        f"\ndashboard, {figures['jobs']:.0f} jobs, {figures['wall']:.0f} s at {WIDTH}x{HEIGHT}, "
+        f"\ndashboard, {args.farm} farm, {figures['jobs']:.0f} jobs, {figures['wall']:.0f} s "
+        f"at {WIDTH}x{HEIGHT}, "
         f"{os.cpu_count()} cores, load {load:.1f}, logs growing by "
         f"{figures['chatter']:.0f} lines/s"
         + (", archiving to a refusing and a silent farmer" if args.archiving else "")

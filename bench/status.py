@@ -41,15 +41,19 @@ while True:
 """
 
 
-def build_farm(root: Path, n_jobs: int) -> tuple[Path, list[subprocess.Popen[bytes]]]:
-    """Lay out dirs, logs and temp files; start the jobs. Returns the config path and jobs."""
+def build_farm(
+    root: Path, n_jobs: int, n_dst: int = 1
+) -> tuple[Path, list[subprocess.Popen[bytes]]]:
+    """Lay out dirs, logs and temp files; start the jobs (spread over ``n_dst`` dst dirs).
+    Returns the config path and jobs."""
     log_dir = root / "logs"
     log_dir.mkdir()
     tmp_dirs = [root / "tmp" / f"{i:02d}" for i in range(N_TMP)]
     for directory in tmp_dirs:
         directory.mkdir(parents=True)
-    dst = root / "dst"
-    dst.mkdir()
+    dsts = [root / "dst"] if n_dst == 1 else [root / "dst" / f"{i:02d}" for i in range(n_dst)]
+    for directory in dsts:
+        directory.mkdir(parents=True)
     bin_dir = root / "bin"
     bin_dir.mkdir()
     chia = bin_dir / "chia"
@@ -63,7 +67,7 @@ def build_farm(root: Path, n_jobs: int) -> tuple[Path, list[subprocess.Popen[byt
     config.write_text(
         f'[logging]\nplots = "{log_dir}"\n\n[directories]\n'
         f"tmp = {json.dumps([str(d) for d in tmp_dirs])}\n"
-        f'dst = ["{dst}"]\n\n[plotting]\ntype = "chia"\n'
+        f'dst = {json.dumps([str(d) for d in dsts])}\n\n[plotting]\ntype = "chia"\n'
         # Limits high enough that bench/schedule.py's decide() runs every rule, not the first.
         "\n[scheduling]\nglobal_max_jobs = 1000\ntmpdir_max_jobs = 100\n"
         "tmpdir_stagger_phase_limit = 100\nglobal_stagger_m = 0\ntmp_min_free_gib = 1\n"
@@ -73,6 +77,7 @@ def build_farm(root: Path, n_jobs: int) -> tuple[Path, list[subprocess.Popen[byt
         plot_id = secrets.token_hex(32)
         cut = 20 + (index * 997) % (len(lines) - 20)
         tmp = tmp_dirs[index % N_TMP]
+        dst = dsts[index % n_dst]
         text = "".join(lines[:cut]).replace(K32_ID, plot_id)
         # The log names the job's real dirs, so its temp files are found and measured.
         text = text.replace("/farm/yards/902/fake_tmp2", str(tmp))
