@@ -503,3 +503,20 @@ async def test_a_narrow_archive_summary_still_names_each_targets_problem() -> No
         drawn = app.dashboard.query_one(ArchiveTable).drawn_cells()
         assert drawn[("backup", "note")] == "unreachable"  # its first word at least, never "…"
         assert drawn[("farmer", "note")].startswith("← pid 5201")
+
+
+async def test_a_resize_while_another_screen_is_open_lays_the_dashboard_out_again() -> None:
+    app = REAL_FARM.app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await _fed(pilot, REAL_FARM)
+        await pilot.press("d")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.pause()
+        table = jobs_table(app)
+        assert _on_screen(app, table)
+        assert len({key for key, _ in table.drawn_cells()}) >= 5
+        footer = app.dashboard.query_one(KeysFooter)
+        assert footer.region.bottom == 24  # the panels below fit: the footer is on screen

@@ -141,6 +141,11 @@ class DashboardScreen(Screen[None]):
         # Once this size's breakpoints have given the status line and the phases their height.
         self.call_after_refresh(self._lay_out)
 
+    def on_screen_resume(self) -> None:
+        # The terminal may have changed size while another screen (help, dirs, details) was
+        # on top: the dashboard is laid out again for the new size once it is shown.
+        self.call_after_refresh(self._lay_out)
+
     def on_line_table_needs_changed(self, event: LineTable.NeedsChanged) -> None:
         event.stop()
         # Not while the filter is typed: each key would lay the screen out again.
