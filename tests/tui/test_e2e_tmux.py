@@ -172,8 +172,12 @@ def test_screen_256color_at_80x24_resizes_below_the_minimum_and_back(tmp_path: P
     # As under GNU screen or tmux on the plotter (TERM=screen-256color), at the smallest size.
     with TmuxSession(tmp_path, width=80, height=24, term="screen-256color") as tmux:
         tmux.start(argv, env)
-        # The jobs table's header and the footer: the whole screen is there.
-        tmux.wait_for(lambda s: "plot id" in s and "Pause" in s, SHOWN_S, "the dashboard")
+        # The jobs table's header and the footer (paused: "p Resume plotting"; help always).
+        tmux.wait_for(
+            lambda s: "plot id" in s and "p Resume plotting" in s and "? Help" in s,
+            SHOWN_S,
+            "the dashboard",
+        )
         tmux.resize(50, 12)
         tmux.wait_for(lambda s: "too small" in s, SHOWN_S, "the too-small notice")
         tmux.resize(100, 30)
