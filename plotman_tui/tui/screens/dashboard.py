@@ -34,8 +34,9 @@ class DashboardScreen(Screen[None]):
     show (class ``-archiving``).
     """
 
-    # In the Footer's order, most used first: at 80 columns the last ones do not fit and are
-    # left out whole, but "? Help" (which lists every key) is pinned at the footer's right end.
+    # In the Footer's order, most used first: keys that do not fit are left out whole, from the
+    # end (at 120 columns with archiving set up, only O; at 80, from d on), and "? Help", which
+    # lists every key, is pinned at the footer's right end. From 125 columns every key shows.
     # p and a have a binding per state: the footer says what the key does now (Pause while
     # plotting is active, Resume while it is paused); check_action shows the one that applies.
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -49,14 +50,14 @@ class DashboardScreen(Screen[None]):
         # the focus when it takes the key off its queue, so keys pasted or typed right after
         # "/" would otherwise reach the jobs table's bindings (s suspends, k kills).
         Binding("slash", "app.filter", "Filter", priority=True),
-        Binding("o", "app.sort", "Sort"),
-        Binding("O", "app.reverse_sort", "Reverse"),
+        Binding("d", "app.dirs", "Dirs"),
         Binding("a", "app.switch_archiving(False)", "Pause archiving"),
         Binding("a", "app.switch_archiving(True)", "Resume archiving"),
         Binding("a", "app.switch_archiving(None)", "Archiving"),  # not set up: says how
+        Binding("o", "app.sort", "Sort"),
         Binding("q", "app.quit", "Quit"),
+        Binding("O", "app.reverse_sort", "Reverse"),
         Binding("question_mark", "app.help", "Help"),
-        Binding("d", "app.dirs", "Dirs"),
     ]
 
     # Width: narrow (80 columns) lays the status line out on two lines (the jobs table drops
