@@ -178,7 +178,9 @@ def _tmp_problem(
     if free_bytes is None:
         return "free space unknown"
     if free_bytes < needed:
-        return f"{human_bytes(free_bytes)} free, needs {human_bytes(needed)}"
+        # The problem first: a reason cut to its first words must still say what is wrong
+        # ("78.4 GiB…" read as a healthy amount of free space).
+        return f"low space ({human_bytes(free_bytes)} free, needs {human_bytes(needed)})"
     return None
 
 

@@ -435,8 +435,8 @@ async def test_twelve_tmp_dirs_flow_into_two_tables_at_120_columns() -> None:
         assert len(table.row_keys) == 13
         # The dir short of space says so, cut between clauses (whole on the dirs screen).
         short = drawn[(REAL_FARM.tmp[-2], "ready")]
-        assert short.startswith("78.0 GiB free")
-        assert _cut_keeps_meaning(short, "78.0 GiB free, needs 239 GiB")
+        assert short.startswith("low space")
+        assert _cut_keeps_meaning(short, "low space (78.0 GiB free, needs 239 GiB)")
         # Each group has its header.
         assert table.render_line(0).text.count("ready") == 2
 
@@ -459,7 +459,7 @@ async def test_the_dirs_screen_shows_every_dir_and_whole_reasons() -> None:
         tmp = screen.query_one(TmpTable)
         assert tmp.row_keys == [*REAL_FARM.tmp, REAL_FARM.tmp2]
         line = tmp.render_line(1 + REAL_FARM.tmp.index(REAL_FARM.tmp[-2])).text
-        assert "78.0 GiB free, needs 239 GiB" in line  # whole, though wider than the dashboard
+        assert "low space (78.0 GiB free, needs 239 GiB)" in line  # whole, though wider than the dashboard
         status = screen.query_one("#dirs-archiving", Static)
         assert "nas: archive dir nas007: missing" in str(status.content)
         # A new sample while it is open shows at once.
@@ -479,7 +479,7 @@ async def test_the_dirs_screen_shows_every_dir_and_whole_reasons() -> None:
 @pytest.mark.parametrize("width", [80, 120])
 async def test_the_status_line_cuts_a_long_reason_between_clauses(width: int) -> None:
     app = still_app()
-    reason = "no eligible tmp dirs (tmp 00: 77.6 GiB free, needs 239 GiB; tmp 01: 1 before 2:1)"
+    reason = "no eligible tmp dirs (tmp 00: low space (77.6 GiB free, needs 239 GiB); tmp 01: 1 before 2:1)"
     async with app.run_test(size=(width, 40)) as pilot:
         feed(app)
         app.post_message(pass_completed(decision=Wait(reason)))

@@ -163,7 +163,7 @@ def test_tmp_readiness_follows_the_schedulers_per_dir_rules() -> None:
     assert tmp_readiness(config, TMP[0], [late] * 3, 2000 * GIB) == (False, "max jobs 3")
     assert tmp_readiness(config, TMP[0], [], None) == (None, "free space unknown")
     ready, why = tmp_readiness(config, TMP[0], [], 10 * GIB)
-    assert ready is False and why.startswith("10.0 GiB free, needs")
+    assert ready is False and why.startswith("low space (10.0 GiB free, needs")
 
 
 def test_dir_rows_match_jobs_to_configured_dirs_also_under_another_name() -> None:

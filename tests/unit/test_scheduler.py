@@ -201,7 +201,7 @@ WAIT_CASES = {
         free={"t2": 80 * GIB, "t3": None},
         reason=(
             "no eligible tmp dirs (tmp t0: 1 before 2:1; tmp t1: max jobs 3; "
-            "tmp t2: 80.0 GiB free, needs 239 GiB; tmp t3: free space unknown)"
+            "tmp t2: low space (80.0 GiB free, needs 239 GiB); tmp t3: free space unknown)"
         ),
     ),
     "tmp-unknown-phase-is-before-the-milestone": Case(
@@ -240,19 +240,19 @@ WAIT_CASES = {
         jobs=[],
         cfg=config(tmp_min_free_gib=500),
         free={"t0": 400 * GIB},
-        reason="no eligible tmp dirs (tmp t0: 400 GiB free, needs 500 GiB)",
+        reason="no eligible tmp dirs (tmp t0: low space (400 GiB free, needs 500 GiB))",
     ),
     "tmp-madmax-with-tmp2": Case(
         jobs=[],
         cfg=config(tmp2=TMP2, plot=plotting(PlotterType.MADMAX)),
         free={"t0": 200 * GIB},
-        reason="no eligible tmp dirs (tmp t0: 200 GiB free, needs 220 GiB)",
+        reason="no eligible tmp dirs (tmp t0: low space (200 GiB free, needs 220 GiB))",
     ),
     "tmp-madmax-without-tmp2": Case(
         jobs=[],
         cfg=config(plot=plotting(PlotterType.MADMAX)),
         free={"t0": 240 * GIB},
-        reason="no eligible tmp dirs (tmp t0: 240 GiB free, needs 256 GiB)",
+        reason="no eligible tmp dirs (tmp t0: low space (240 GiB free, needs 256 GiB))",
     ),
     "dst-full": Case(
         jobs=[],
@@ -335,7 +335,7 @@ WAIT_CASES = {
         jobs=[],
         cfg=config(),
         free={"t0": 10 * GIB, "d0": 10 * GIB},
-        reason="no eligible tmp dirs (tmp t0: 10.0 GiB free, needs 239 GiB)",
+        reason="no eligible tmp dirs (tmp t0: low space (10.0 GiB free, needs 239 GiB))",
     ),
 }
 
@@ -850,7 +850,7 @@ def test_tmp_dir_problem_is_the_per_dir_rule_decide_uses() -> None:
     assert isinstance(result, Wait)
     problems = [tmp_dir_problem(cfg, tmp, [j.phase for j in jobs if j.tmp_dir == tmp], free[tmp])
                 for tmp in (T0, T1)]  # fmt: skip
-    assert problems[0] == "1 before 2:1" and problems[1].startswith("10.0 GiB free, needs ")
+    assert problems[0] == "1 before 2:1" and problems[1].startswith("low space (10.0 GiB free, needs ")
     assert result.reason == f"no eligible tmp dirs (tmp t0: {problems[0]}; tmp t1: {problems[1]})"
     assert tmp_dir_problem(cfg, T0, [], free[T0]) is None
     assert tmp_dir_problem(cfg, T0, [None, None], free[T0]) == "max jobs 2"

@@ -110,7 +110,7 @@ TMP_HELP = {
     "free": "free space (red: why it could not be read)",
     "ready": (
         "ready (green): a new job may start here; else why not: max jobs N (the dir's limit), "
-        "N before 2:1 (N jobs have not reached the stagger phase yet), N GiB free, needs M; "
+        "N before 2:1 (N jobs have not reached the stagger phase yet), low space (N GiB free, needs M); "
         "the global limits are the status line's"
     ),
 }
