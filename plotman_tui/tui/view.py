@@ -324,8 +324,8 @@ def archiving_words(state: ArchivingState) -> tuple[str, str]:
     (the switch is off; transfers under way finish), ``error`` (a target cannot take plots:
     its farmer unreachable, its host key refused, an archive dir missing; or the pass
     failed; the detail names the target), ``idle`` (healthy, the detail says why nothing
-    moves) or ``not set up``. Transfers under way while another target is in trouble are
-    ``active``, and the detail says both.
+    moves) or ``not set up``. Transfers under way while another target is in trouble are an
+    ``error`` too: the detail says the trouble first, then the transfers.
     """
     if not state.configured:
         return "not set up", ""
@@ -337,17 +337,22 @@ def archiving_words(state: ArchivingState) -> tuple[str, str]:
         return "error", f"pass failed: {state.error}{paused}"
     problems = archive_problems(result) if result is not None else {}
     trouble = [f"{name}: {problem}" for name, problem in problems.items()]
+    # A target's trouble comes first: the detail is cut from its end on a narrow status line,
+    # and the pids are on the archive summary too.
     if not state.enabled:
         finishing = [f"({pids_text(pids)} finishing)"] if pids else []
-        return "paused", "; ".join(finishing + trouble)
-    word = "active" if pids else "error" if trouble else "idle"
+        return "paused", "; ".join(trouble + finishing)
+    # A target in trouble makes archiving an error even while others' transfers run: at a
+    # glance the farmer must see that some plots have nowhere to go (the detail says which,
+    # and the transfers under way).
+    word = "error" if trouble else "active" if pids else "idle"
     if result is not None and not result.holds_lock:
         note = state.lock_note or "another process moves the plots"
         return word, "; ".join(
-            [*([running] if running else []), *trouble, f"monitoring only: {note}"]
+            [*trouble, *([running] if running else []), f"monitoring only: {note}"]
         )
     if pids:
-        return word, "; ".join([running, *trouble])
+        return word, "; ".join([*trouble, running])
     if result is None:
         return word, "starting…"
     # A target the farmer's trouble or a back-off stops waits for that: said once, above.

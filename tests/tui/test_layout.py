@@ -21,7 +21,7 @@ from plotman_tui.tui.screens.dirs_screen import DirsScreen
 from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.job_screen import JobScreen
 from plotman_tui.tui.view import SortOrder, job_key
-from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
+from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel, item_text
 from plotman_tui.tui.widgets.archive_table import ArchiveDirsTable, ArchiveTable
 from plotman_tui.tui.widgets.dst_table import DstTable
 from plotman_tui.tui.widgets.jobs_table import JobsTable
@@ -192,13 +192,16 @@ async def test_archiving_key_pauses_and_resumes_archiving() -> None:
         archive_feed(app)
         await pilot.pause()
         status = app.dashboard.query_one("#status-archiving", Static)
-        assert str(status.content).startswith(f"Archiving: active (pid {TRANSFER_PID})")
+        # The farm has a target in trouble while a transfer runs: an error, the transfer said.
+        assert str(status.content).startswith("Archiving: error ")
+        assert str(status.content).endswith(f"(pid {TRANSFER_PID})")
         await pilot.press("a")
         assert not app.archiving.enabled
-        assert str(status.content).startswith(f"Archiving: paused (pid {TRANSFER_PID} finishing)")
+        assert str(status.content).startswith("Archiving: paused ")
+        assert str(status.content).endswith(f"(pid {TRANSFER_PID} finishing)")
         await pilot.press("a")
         assert app.archiving.enabled
-        assert str(status.content).startswith("Archiving: active")
+        assert str(status.content).startswith("Archiving: error ")
         table = app.dashboard.query_one(ArchiveTable)
         assert table.display and table.row_count == 2  # a line per target
 
@@ -395,14 +398,23 @@ async def test_the_jobs_table_keeps_its_rows_on_a_farm_of_real_size(
         # 5 rows at 24 lines, 12 at 40 (the issue's), 20 at 60: whatever the number of dirs.
         wanted = {24: 5, 40: 12, 60: 20}[size[1]]
         assert len(rows) >= min(farm.job_count, wanted), len(rows)
-        # Every reason on screen says what the whole says, or less with an ellipsis.
+        # Every reason on screen says what the whole says, or less with an ellipsis; a dir is
+        # cut from the left; any other cell is whole: no column is cut in half.
         for kind, columns in REASON_COLUMNS.items():
             dir_table = app.dashboard.query_one(kind)
             assert _on_screen(app, dir_table)
             for (key, column_id), shown in dir_table.drawn_cells().items():
+                whole = dir_table.cell_text(key, column_id)
                 if column_id in columns:
-                    whole = dir_table.cell_text(key, column_id)
                     assert _cut_keeps_meaning(shown, whole), (shown, whole)
+                elif column_id == "dir":
+                    assert shown == whole or whole.endswith(shown.removeprefix("…")), shown
+                else:
+                    assert shown == whole, (column_id, shown, whole)
+            # A column left out is not drawn at all: its title is not on the header line.
+            header = dir_table.render_line(0).text
+            hidden = set(dir_table.COLUMNS) - set(dir_table.shown_columns)
+            assert not any(f" {column.title}" in header for column in hidden), header
 
 
 async def test_a_large_terminal_shows_the_whole_realistic_farm() -> None:
@@ -419,9 +431,18 @@ async def test_a_large_terminal_shows_the_whole_realistic_farm() -> None:
             assert all(
                 table.cell_text(key, column) == text for (key, column), text in drawn.items()
             )
-        # The action log takes the lines the jobs table does not need.
+        # The action log spans the width under the dir tables: each entry in sight is whole.
         log = app.dashboard.query_one(ActionLogPanel)
-        assert log.region.height >= 12
+        assert log.region.width == app.size.width
+        assert log.region.y > app.dashboard.query_one(ArchiveTable).region.bottom
+        text = log.query_one("#action-log-text", Static)
+        lines = log.scrollable_content_region.height
+        assert lines >= 3
+        assert text.region.width >= log.widest
+        items = [*log.entries, *log.events]
+        items.sort(key=lambda item: item.time, reverse=True)
+        for y in range(lines):
+            assert text.render_line(y).text.rstrip() == item_text(items[y]).plain
 
 
 async def test_twelve_tmp_dirs_flow_into_two_tables_at_120_columns() -> None:
@@ -459,7 +480,8 @@ async def test_the_dirs_screen_shows_every_dir_and_whole_reasons() -> None:
         tmp = screen.query_one(TmpTable)
         assert tmp.row_keys == [*REAL_FARM.tmp, REAL_FARM.tmp2]
         line = tmp.render_line(1 + REAL_FARM.tmp.index(REAL_FARM.tmp[-2])).text
-        assert "low space (78.0 GiB free, needs 239 GiB)" in line  # whole, though wider than the dashboard
+        # Whole, though wider than the dashboard.
+        assert "low space (78.0 GiB free, needs 239 GiB)" in line
         status = screen.query_one("#dirs-archiving", Static)
         assert "nas: archive dir nas007: missing" in str(status.content)
         # A new sample while it is open shows at once.
@@ -479,7 +501,10 @@ async def test_the_dirs_screen_shows_every_dir_and_whole_reasons() -> None:
 @pytest.mark.parametrize("width", [80, 120])
 async def test_the_status_line_cuts_a_long_reason_between_clauses(width: int) -> None:
     app = still_app()
-    reason = "no eligible tmp dirs (tmp 00: low space (77.6 GiB free, needs 239 GiB); tmp 01: 1 before 2:1)"
+    reason = (
+        "no eligible tmp dirs (tmp 00: low space (77.6 GiB free, needs 239 GiB); "
+        "tmp 01: 1 before 2:1)"
+    )
     async with app.run_test(size=(width, 40)) as pilot:
         feed(app)
         app.post_message(pass_completed(decision=Wait(reason)))

@@ -243,10 +243,11 @@ def test_archiving_words() -> None:
     # farmer: one archive dir missing; backup: its farmer does not answer.
     trouble = f"farmer: archive dir hdd02: missing; backup: {SILENT_PROBLEM}"
     state.result = archive_passed().result
-    # A transfer under way while the others are in trouble: active, and the trouble said.
-    assert archiving_words(state) == ("active", f"(pid {TRANSFER_PID}); {trouble}")
+    # A transfer under way while the others are in trouble: an error all the same, the trouble
+    # said first (a narrow status line cuts the detail from its end), then the transfer.
+    assert archiving_words(state) == ("error", f"{trouble}; (pid {TRANSFER_PID})")
     state.enabled = False
-    assert archiving_words(state) == ("paused", f"(pid {TRANSFER_PID} finishing); {trouble}")
+    assert archiving_words(state) == ("paused", f"{trouble}; (pid {TRANSFER_PID} finishing)")
     state.result = archive_passed(transfers=False).result
     assert archiving_words(state) == ("paused", trouble)
     state.enabled = True
@@ -265,8 +266,8 @@ def test_archiving_words() -> None:
     state.result = archive_passed(holds_lock=False).result
     state.lock_note = "plots are moved by pid 812 (plotman-tui archive)"
     assert archiving_words(state) == (
-        "active",
-        f"(pid {TRANSFER_PID}); {trouble}; "
+        "error",
+        f"{trouble}; (pid {TRANSFER_PID}); "
         "monitoring only: plots are moved by pid 812 (plotman-tui archive)",
     )
     state.error = "OSError: boom"

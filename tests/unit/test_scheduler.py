@@ -850,7 +850,8 @@ def test_tmp_dir_problem_is_the_per_dir_rule_decide_uses() -> None:
     assert isinstance(result, Wait)
     problems = [tmp_dir_problem(cfg, tmp, [j.phase for j in jobs if j.tmp_dir == tmp], free[tmp])
                 for tmp in (T0, T1)]  # fmt: skip
-    assert problems[0] == "1 before 2:1" and problems[1].startswith("low space (10.0 GiB free, needs ")
+    assert problems[0] == "1 before 2:1"
+    assert problems[1].startswith("low space (10.0 GiB free, needs ")
     assert result.reason == f"no eligible tmp dirs (tmp t0: {problems[0]}; tmp t1: {problems[1]})"
     assert tmp_dir_problem(cfg, T0, [], free[T0]) is None
     assert tmp_dir_problem(cfg, T0, [None, None], free[T0]) == "max jobs 2"

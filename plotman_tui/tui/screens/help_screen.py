@@ -59,13 +59,14 @@ STATUS_LINE = (
         "starts back off (backing off 4m: why (3 failed starts)), or the look itself failed",
     ),
     ("monitoring only", "another plotman-tui starts the jobs; this one takes over when it ends"),
-    ("Archiving: active", "transfers under way (their pids); any target's trouble is said too"),
+    ("Archiving: active", "transfers under way (their pids), every target healthy"),
     ("Archiving: idle", "every target is healthy, nothing to move now: the detail says why"),
     ("Archiving: paused", "a paused it: no new transfer starts; transfers under way finish"),
     (
         "Archiving: error",
         "a target cannot take plots: its farmer unreachable, its host key or login refused, "
-        "an archive dir missing; or the archiving pass failed. The detail names the target",
+        "an archive dir missing, its transfers failing; or the archiving pass failed. The "
+        "detail names the target first, then any transfers still under way elsewhere",
     ),
     ("Archiving: not set up", "no enabled [[archiving.targets]] in the config"),
     (
@@ -110,7 +111,8 @@ TMP_HELP = {
     "free": "free space (red: why it could not be read)",
     "ready": (
         "ready (green): a new job may start here; else why not: max jobs N (the dir's limit), "
-        "N before 2:1 (N jobs have not reached the stagger phase yet), low space (N GiB free, needs M); "
+        "N before 2:1 (N jobs have not reached the stagger phase yet), "
+        "low space (N GiB free, needs M); "
         "the global limits are the status line's"
     ),
 }
