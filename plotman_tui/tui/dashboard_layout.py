@@ -6,7 +6,10 @@ changed size: a layout of the whole screen costs more than a pass).
 
 The lower part of the dashboard is the tmp table, and a row of the dst table beside a column
 of the archive summary over the action log (``side``). The tmp table stands beside that row
-when the width allows (``beside``), else it spans the width over it. In order:
+when the width allows (``beside``), else it spans the width over it. A wide terminal whose
+width holds the tmp table beside the dst table over the archive summary, every cell whole, and
+each entry of the action log whole, puts the log under them the whole width (``log_under``):
+in a side column its entries (some 140 columns) were cut. In order:
 
 1. the jobs table shows at least :func:`jobs_guarantee` rows (5 at 24 lines, 12 at 40);
 2. the dir tables show every row if they can: with borders, else without; flowing into
@@ -34,6 +37,10 @@ PANEL_GAP = 1
 #: SIDE_BESIDE_WIDTH when the tmp table stands beside the dst row (else it goes over it).
 SIDE_MIN_WIDTH = 36
 SIDE_BESIDE_WIDTH = 60
+#: The action log under the dirs (``log_under``) shows at least this many entries.
+LOG_MIN_LINES = 3
+#: The action log's scrollbar (app.tcss), beside its entries when they are more than its lines.
+LOG_SCROLLBAR = 1
 #: The scrollbar a panel shows when its rows do not fit.
 SCROLLBAR = 2
 
@@ -82,6 +89,7 @@ class Room:
     archive: TableNeeds  # 0 rows: archiving is not set up
     bordered: bool  # panels may have borders (a tall terminal)
     actions: int = 0  # the action log's entries
+    log_width: int = 0  # the widest of them
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,8 @@ class Plan:
     dst_height: int
     dst_width: int
     archive_height: int
-    side_height: int  # the archive summary and the action log under it
+    side_height: int  # the archive summary and the action log under it; log_under: the log
+    log_under: bool = False  # the tmp table beside the dst table over the archive summary
 
 
 def plan(room: Room) -> Plan:
@@ -113,28 +122,38 @@ def plan(room: Room) -> Plan:
         for tmp_groups, dst_groups in product(range(1, 5), range(1, 4)):
             shape = _shape(room, beside, chrome, tmp_groups, dst_groups)
             if shape is not None:
-                choices.append((bordered, beside, tmp_groups, dst_groups, *shape))
+                choices.append((bordered, beside, False, tmp_groups, dst_groups, *shape))
+            under = _under_shape(room, chrome, tmp_groups, dst_groups) if beside else None
+            if under is not None:
+                choices.append((bordered, True, True, tmp_groups, dst_groups, *under))
     # A terminal too narrow for even one group of each: one of each, cut at its right end.
     last_resort = _shape(room, False, 0, 1, 1, strict=False)
     assert last_resort is not None
-    choices.append((False, False, 1, 1, *last_resort))
-    # Of the shapes that show every dir in the budget: borders first, then the fewest groups,
-    # then the fewest lines.
+    choices.append((False, False, False, 1, 1, *last_resort))
+    # Of the shapes that show every dir in the budget: borders first, then the log under the
+    # dirs (every entry whole), then the fewest groups, then the fewest lines.
     fitting = sorted(
-        (choice for choice in choices if choice[4] <= budget),
-        key=lambda choice: (not choice[0], choice[2] + choice[3], choice[4]),
+        (choice for choice in choices if choice[5] <= budget),
+        key=lambda choice: (not choice[0], not choice[2], choice[3] + choice[4], choice[5]),
     )
     if fitting:
-        bordered, beside, tmp_groups, dst_groups, needed, tmp_width, dst_width = fitting[0]
+        bordered, beside, log_under, tmp_groups, dst_groups, needed, tmp_width, dst_width = fitting[
+            0
+        ]
         jobs_all = max(room.jobs, 2) + room.jobs_chrome
-        whole_log = _with_whole_log(room, beside, bordered, tmp_groups, dst_groups)
+        whole_log = _with_whole_log(room, beside, log_under, bordered, tmp_groups, dst_groups)
         lower = max(needed, min(room.lines - jobs_all, budget, whole_log))
-        return _placed(room, beside, bordered, tmp_groups, dst_groups, lower, tmp_width, dst_width)
+        return _placed(
+            room, beside, log_under, bordered, tmp_groups, dst_groups, lower, tmp_width, dst_width
+        )
     # Nothing shows every dir: the least lines, the panels share the budget and scroll.
-    bordered, beside, tmp_groups, dst_groups, needed, tmp_width, dst_width = min(
-        (choice for choice in choices if not choice[0]), key=lambda choice: choice[4]
+    bordered, beside, _, tmp_groups, dst_groups, needed, tmp_width, dst_width = min(
+        (choice for choice in choices if not choice[0] and not choice[2]),
+        key=lambda choice: choice[5],
     )
-    return _placed(room, beside, bordered, tmp_groups, dst_groups, budget, tmp_width, dst_width)
+    return _placed(
+        room, beside, False, bordered, tmp_groups, dst_groups, budget, tmp_width, dst_width
+    )
 
 
 def _shape(
@@ -169,12 +188,44 @@ def _shape(
     return needed, tmp_width, dst_width
 
 
+def _under_shape(
+    room: Room, chrome: int, tmp_groups: int, dst_groups: int
+) -> tuple[int, int, int] | None:
+    """``log_under``: the lines the lower part needs to show every dir and a few of the log's
+    entries, the tmp table's and the dst table's widths; None unless every cell of the dir
+    tables and every entry of the log is whole in the width."""
+    tmp, dst, archive = room.tmp, room.dst, room.archive
+    if tmp_groups > max(tmp.rows, 1) or dst_groups > max(dst.rows, 1):
+        return None
+    tmp_width = tmp.width(tmp_groups, chrome)
+    dst_width = dst.width(dst_groups, chrome)
+    column = max(dst_width, archive.width(1, chrome) if archive.rows else 0)
+    if (
+        tmp_width + PANEL_GAP + column > room.width
+        or room.log_width + chrome + LOG_SCROLLBAR > room.width
+    ):
+        return None
+    return (
+        _top_lines(room, chrome, tmp_groups, dst_groups) + LOG_MIN_LINES + chrome,
+        tmp_width,
+        dst_width,
+    )
+
+
+def _top_lines(room: Room, chrome: int, tmp_groups: int, dst_groups: int) -> int:
+    """``log_under``: the lines of the tmp table beside the dst table over the archive's."""
+    column = room.dst.lines(dst_groups, chrome) + room.archive.lines(1, chrome)
+    return max(room.tmp.lines(tmp_groups, chrome), column)
+
+
 def _with_whole_log(
-    room: Room, beside: bool, bordered: bool, tmp_groups: int, dst_groups: int
+    room: Room, beside: bool, log_under: bool, bordered: bool, tmp_groups: int, dst_groups: int
 ) -> int:
     """The lines of the lower part with every entry of the action log in sight: more would
     be blank lines the jobs table may as well have."""
     chrome = BORDER if bordered else 0
+    if log_under:
+        return _top_lines(room, chrome, tmp_groups, dst_groups) + max(room.actions, 1) + chrome
     side = room.archive.lines(1, chrome) + max(room.actions, 1) + chrome
     row = max(room.dst.lines(dst_groups, chrome), side)
     tmp_lines = room.tmp.lines(tmp_groups, chrome)
@@ -184,6 +235,7 @@ def _with_whole_log(
 def _placed(
     room: Room,
     beside: bool,
+    log_under: bool,
     bordered: bool,
     tmp_groups: int,
     dst_groups: int,
@@ -194,26 +246,39 @@ def _placed(
     """The panels' heights in a lower part of ``lower`` lines."""
     chrome = BORDER if bordered else 0
     tmp_lines = room.tmp.lines(tmp_groups, chrome)
+    dst_lines = room.dst.lines(dst_groups, chrome)
     archive_lines = room.archive.lines(1, chrome)
-    if beside:
-        tmp_height = min(tmp_lines, lower)
-        row = lower
+    if log_under:
+        # Chosen only when every dir shows: the log has the lines under them.
+        tmp_height, dst_height, archive_height = tmp_lines, dst_lines, archive_lines
+        side_height = lower - _top_lines(room, chrome, tmp_groups, dst_groups)
     else:
-        row_lines = max(room.dst.lines(dst_groups, chrome), archive_lines)
-        # Short of lines: the tmp table and the dst row share them, each at least a header
-        # and a row (and its borders).
-        tmp_height = min(tmp_lines, max(lower - row_lines, min(tmp_lines, 2 + chrome), lower // 2))
-        row = max(lower - tmp_height, 0)
+        if beside:
+            tmp_height = min(tmp_lines, lower)
+            row = lower
+        else:
+            row_lines = max(dst_lines, archive_lines)
+            # Short of lines: the tmp table and the dst row share them, each at least a
+            # header and a row (and its borders).
+            tmp_height = min(
+                tmp_lines, max(lower - row_lines, min(tmp_lines, 2 + chrome), lower // 2)
+            )
+            row = max(lower - tmp_height, 0)
+        dst_height, archive_height, side_height = min(dst_lines, row), min(archive_lines, row), row
+        if dst_lines > row and dst_width < room.dst.width(dst_groups, chrome) + SCROLLBAR:
+            # It scrolls: its scrollbar's columns come from the side column, not its cells.
+            dst_width += SCROLLBAR
     return Plan(
         lower=lower,
-        beside=beside,
+        beside=beside or log_under,
         bordered=bordered,
         tmp_groups=tmp_groups,
         tmp_height=tmp_height,
         tmp_width=tmp_width,
         dst_groups=dst_groups,
-        dst_height=min(room.dst.lines(dst_groups, chrome), row),
+        dst_height=dst_height,
         dst_width=dst_width,
-        archive_height=min(archive_lines, row),
-        side_height=row,
+        archive_height=archive_height,
+        side_height=side_height,
+        log_under=log_under,
     )

@@ -15,7 +15,12 @@ ARCHIVE = TableNeeds(rows=2, natural_width=68, min_width=58)
 
 
 def room(
-    width: int, height: int, jobs: int = 30, actions: int = 100, tmp: TableNeeds = TMP
+    width: int,
+    height: int,
+    jobs: int = 30,
+    actions: int = 100,
+    tmp: TableNeeds = TMP,
+    log_width: int = 140,
 ) -> Room:
     tall = height >= 36
     taken = 3 if width < 160 else 2  # status line(s), the prefixes line, the phase strip
@@ -30,6 +35,7 @@ def room(
         archive=ARCHIVE,
         bordered=tall,
         actions=actions,
+        log_width=log_width,
     )
 
 
@@ -53,13 +59,30 @@ def test_twelve_tmp_dirs_flow_into_two_groups_at_120_columns() -> None:
 
 def test_a_small_farm_leaves_the_blank_lines_to_the_jobs_table() -> None:
     small = TableNeeds(rows=3, natural_width=48, min_width=41)
-    layout = plan(room(200, 60, jobs=5, actions=7, tmp=small))
+    # Entries too wide for the terminal: the log is in the side column.
+    layout = plan(room(200, 60, jobs=5, actions=7, tmp=small, log_width=198))
     # The log shows its 7 entries (and its borders) under the archive summary; not a line more.
     assert layout.lower == layout.side_height == ARCHIVE.lines(1, 2) + 7 + 2
-    many = plan(room(200, 60, jobs=5, actions=100, tmp=small))
+    many = plan(room(200, 60, jobs=5, actions=100, tmp=small, log_width=198))
     assert many.lower > layout.lower  # a long log takes the lines the jobs do not need
 
 
 def test_a_terminal_too_narrow_for_a_group_still_gets_a_plan() -> None:
     layout = plan(room(60, 16))
     assert layout.tmp_groups == 1 and layout.lower >= 0
+
+
+def test_a_wide_terminal_puts_a_whole_log_under_the_dirs() -> None:
+    # Entries of 140 columns: whole only the width of a wide terminal.
+    wide = plan(room(200, 60))
+    assert wide.log_under and wide.beside
+    assert wide.side_height >= 3 + 2  # the log's lines under the dirs, borders included
+    # Too wide for the terminal: the log stays in the side column (cut), as at 120 columns.
+    assert not plan(room(200, 60, log_width=198)).log_under
+    assert not plan(room(120, 40, log_width=100)).log_under
+
+
+def test_the_log_under_the_dirs_takes_the_lines_left_as_far_as_it_has_entries() -> None:
+    few = plan(room(200, 60, jobs=5, actions=4))
+    top = max(TMP.lines(1, 2), DST.lines(1, 2) + ARCHIVE.lines(1, 2))
+    assert few.log_under and few.side_height == 4 + 2 and few.lower == top + 4 + 2

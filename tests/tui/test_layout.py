@@ -413,7 +413,8 @@ async def test_the_jobs_table_keeps_its_rows_on_a_farm_of_real_size(
                     assert shown == whole, (column_id, shown, whole)
             # A column left out is not drawn at all: its title is not on the header line.
             header = dir_table.render_line(0).text
-            hidden = set(dir_table.COLUMNS) - set(dir_table.shown_columns)
+            shown_ids = dir_table.shown_column_ids
+            hidden = [column for column in dir_table.COLUMNS if column.id not in shown_ids]
             assert not any(f" {column.title}" in header for column in hidden), header
 
 

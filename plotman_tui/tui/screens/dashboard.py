@@ -93,15 +93,14 @@ class DashboardScreen(Screen[None]):
                     )
             yield JobsTable(id="jobs")
             yield PhaseHistogram(id="phases")
-            # Sized by _lay_out (see dashboard_layout): the tmp table over (or, wide, beside)
-            # the dst table and a side column of the archive summary over the action log.
+            # A grid placed and sized by _lay_out (see dashboard_layout): the tmp table over
+            # (or, wide, beside) the dst table and a side column of the archive summary over
+            # the action log; wider, the log the whole width under the others.
             with Container(id="lower"):
                 yield TmpTable(id="tmp-table")
-                with Horizontal(id="dst-row"):
-                    yield DstTable(id="dst-table", with_priority=self.archiving)
-                    with Vertical(id="side"):
-                        yield ArchiveTable(id="archive-table")
-                        yield ActionLogPanel(id="actions")
+                yield DstTable(id="dst-table", with_priority=self.archiving)
+                yield ArchiveTable(id="archive-table")
+                yield ActionLogPanel(id="actions")
         yield TooSmall(id="too-small")
         yield KeysFooter(compact=True)
 
@@ -182,6 +181,7 @@ class DashboardScreen(Screen[None]):
             archive=_needs(archive) if self.archiving else TableNeeds(0, 0, 0),
             bordered=tall,
             actions=self.query_one(ActionLogPanel).count,
+            log_width=self.query_one(ActionLogPanel).widest,
         )
         layout = plan(room)
         if layout == self._layout:
@@ -190,9 +190,8 @@ class DashboardScreen(Screen[None]):
         lower = self.query_one("#lower")
         lower.styles.height = layout.lower
         lower.set_class(not layout.bordered, "-flat")
-        lower.set_class(layout.beside, "-beside")
+        _place(lower, layout, archiving=self.archiving)
         tmp.styles.height = layout.tmp_height
-        tmp.styles.width = layout.tmp_width if layout.tmp_width is not None else "1fr"
         tmp.set_groups(layout.tmp_groups)
         dst.styles.height = layout.dst_height
         dst.styles.width = layout.dst_width
@@ -214,6 +213,44 @@ class DashboardScreen(Screen[None]):
             self.set_focus(before)
         else:
             self.set_focus(self.query_one(JobsTable))
+
+
+def _place(lower: Widget, layout: Plan, *, archiving: bool) -> None:
+    """Place the lower part's panels in its grid (in order: tmp, dst, archive, action log;
+    the archive summary takes no cell when archiving is not set up)."""
+    tmp, dst, archive, log = lower.children
+    spans: dict[Widget, tuple[int, int]]  # (columns, rows)
+    if layout.log_under:
+        # tmp | dst over the archive summary; the log the whole width under them.
+        top = layout.lower - layout.side_height
+        columns: tuple[int | str, ...] = (layout.tmp_width or 0, "1fr")
+        if archiving:
+            rows: tuple[int | str, ...] = (layout.dst_height, top - layout.dst_height, "1fr")
+            spans = {tmp: (1, 2), dst: (1, 1), archive: (1, 1), log: (2, 1)}
+        else:
+            rows = (top, "1fr")
+            spans = {tmp: (1, 1), dst: (1, 1), archive: (1, 1), log: (2, 1)}
+    elif layout.beside:
+        # tmp | dst | the archive summary over the log.
+        columns = (layout.tmp_width or 0, layout.dst_width, "1fr")
+        rows = (layout.archive_height, "1fr") if archiving else ("1fr",)
+        span = 2 if archiving else 1
+        spans = {tmp: (1, span), dst: (1, span), archive: (1, 1), log: (1, 1)}
+    else:
+        # tmp the whole width over dst | the archive summary over the log.
+        columns = (layout.dst_width, "1fr")
+        if archiving:
+            rows = (layout.tmp_height, layout.archive_height, "1fr")
+            spans = {tmp: (2, 1), dst: (1, 2), archive: (1, 1), log: (1, 1)}
+        else:
+            rows = (layout.tmp_height, "1fr")
+            spans = {tmp: (2, 1), dst: (1, 1), archive: (1, 1), log: (1, 1)}
+    lower.styles.grid_size_columns = len(columns)
+    lower.styles.grid_columns = [str(column) for column in columns]
+    lower.styles.grid_rows = [str(row) for row in rows]
+    for panel, (column_span, row_span) in spans.items():
+        panel.styles.column_span = column_span
+        panel.styles.row_span = row_span
 
 
 def _needs(table: LineTable) -> TableNeeds:

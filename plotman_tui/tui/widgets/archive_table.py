@@ -93,8 +93,9 @@ class ArchiveTable(KeyedTable):
         TableColumn("free", "free", right=True),
         # Before the extremes: on a narrow screen what is wrong or on its way shows first.
         TableColumn("note", "note", cut=True),
-        TableColumn("fullest", "fullest"),
-        TableColumn("emptiest", "emptiest"),
+        # Left out whole on a narrow screen, emptiest first (the dirs screen has every disk).
+        TableColumn("fullest", "fullest", drop=2),
+        TableColumn("emptiest", "emptiest", drop=1),
     )
 
     def show(self, rows: Sequence[ArchiveRow], prefix: str) -> None:

@@ -68,6 +68,10 @@ class TableColumn:
     # A dir name: when the reasons are cut as far as they go, cut from the left (its end tells
     # it from the others), down to DIR_MIN_WIDTH.
     shrinks: bool = False
+    # Left out whole when the columns do not fit even cut as far as they go: the lowest first
+    # (None: only after every such column, and then from the right; a column cut in half
+    # says nothing).
+    drop: int | None = None
 
 
 @dataclass(frozen=True)
@@ -327,20 +331,35 @@ class LineTable(ScrollView):
     def _fit(self) -> None:
         """Choose the shown columns and their widths: all of them, each as wide as its widest
         cell, but when a group is narrower the reason columns (``cut``, the last first) give
-        way, down to their smallest, then the dir names (``shrinks``); a line still wider
-        than that is cut at its right end."""
-        self._shown = list(range(len(self._table_columns)))
-        widths = list(self._natural)
-        excess = self.group_width(natural=True) - self._group_room()
+        way, down to their smallest, then the dir names (``shrinks``); when that is not
+        enough, whole columns are left out (``drop``, the lowest first, then from the right)
+        and the others cut again as little as the room left allows. The first column always
+        shows (cut at its right end in a group narrower than it)."""
+        columns = self._table_columns
         smallest = self._smallest()
-        reasons = [i for i, column in enumerate(self._table_columns) if column.cut]
-        dirs = [i for i, column in enumerate(self._table_columns) if column.shrinks]
-        for i in [*reversed(reasons), *dirs]:
-            if excess <= 0:
+        room = self._group_room()
+        droppable = sorted(
+            (i for i, column in enumerate(columns) if column.drop is not None),
+            key=lambda i: columns[i].drop or 0,
+        )
+        others = [i for i, column in enumerate(columns) if column.drop is None and i > 0]
+        dropping = [*droppable, *reversed(others)]
+        shown = list(range(len(columns)))
+        while True:
+            widths = list(self._natural)
+            excess = sum(widths[i] + 2 * CELL_PADDING for i in shown) - room
+            reasons = [i for i in shown if columns[i].cut]
+            dirs = [i for i in shown if columns[i].shrinks]
+            for i in [*reversed(reasons), *dirs]:
+                if excess <= 0:
+                    break
+                cut = min(widths[i] - smallest[i], excess)
+                widths[i] -= cut
+                excess -= cut
+            if excess <= 0 or not dropping:
                 break
-            cut = min(widths[i] - smallest[i], excess)
-            widths[i] -= cut
-            excess -= cut
+            shown.remove(dropping.pop(0))
+        self._shown = shown
         self._widths = widths
 
     def _rows_on_screen(self) -> int:
