@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import product
+from typing import NamedTuple
 
 #: Borders (and their titles) around a panel: two lines, two columns.
 BORDER = 2
@@ -116,44 +117,55 @@ def plan(room: Room) -> Plan:
     # Never less than two rows' room: the table stays a table with one job or none.
     guaranteed = max(min(room.jobs, jobs_guarantee(room.height)), 2) + room.jobs_chrome
     budget = max(room.lines - guaranteed, 0)
-    choices = []
+    choices: list[_Choice] = []
     for bordered, beside in product((True, False) if room.bordered else (False,), (True, False)):
         chrome = BORDER if bordered else 0
         for tmp_groups, dst_groups in product(range(1, 5), range(1, 4)):
             shape = _shape(room, beside, chrome, tmp_groups, dst_groups)
             if shape is not None:
-                choices.append((bordered, beside, False, tmp_groups, dst_groups, *shape))
+                choices.append(_Choice(bordered, beside, False, tmp_groups, dst_groups, *shape))
             under = _under_shape(room, chrome, tmp_groups, dst_groups) if beside else None
             if under is not None:
-                choices.append((bordered, True, True, tmp_groups, dst_groups, *under))
+                choices.append(_Choice(bordered, True, True, tmp_groups, dst_groups, *under))
     # A terminal too narrow for even one group of each: one of each, cut at its right end.
     last_resort = _shape(room, False, 0, 1, 1, strict=False)
     assert last_resort is not None
-    choices.append((False, False, False, 1, 1, *last_resort))
+    choices.append(_Choice(False, False, False, 1, 1, *last_resort))
     # Of the shapes that show every dir in the budget: borders first, then the log under the
     # dirs (every entry whole), then the fewest groups, then the fewest lines.
     fitting = sorted(
-        (choice for choice in choices if choice[5] <= budget),
-        key=lambda choice: (not choice[0], not choice[2], choice[3] + choice[4], choice[5]),
+        (choice for choice in choices if choice.needed <= budget),
+        key=lambda choice: (
+            not choice.bordered,
+            not choice.log_under,
+            choice.tmp_groups + choice.dst_groups,
+            choice.needed,
+        ),
     )
     if fitting:
-        bordered, beside, log_under, tmp_groups, dst_groups, needed, tmp_width, dst_width = fitting[
-            0
-        ]
+        best = fitting[0]
         jobs_all = max(room.jobs, 2) + room.jobs_chrome
-        whole_log = _with_whole_log(room, beside, log_under, bordered, tmp_groups, dst_groups)
-        lower = max(needed, min(room.lines - jobs_all, budget, whole_log))
-        return _placed(
-            room, beside, log_under, bordered, tmp_groups, dst_groups, lower, tmp_width, dst_width
-        )
+        lower = max(best.needed, min(room.lines - jobs_all, budget, _with_whole_log(room, best)))
+        return _placed(room, best, lower)
     # Nothing shows every dir: the least lines, the panels share the budget and scroll.
-    bordered, beside, _, tmp_groups, dst_groups, needed, tmp_width, dst_width = min(
-        (choice for choice in choices if not choice[0] and not choice[2]),
-        key=lambda choice: choice[5],
+    least = min(
+        (choice for choice in choices if not choice.bordered and not choice.log_under),
+        key=lambda choice: choice.needed,
     )
-    return _placed(
-        room, beside, False, bordered, tmp_groups, dst_groups, budget, tmp_width, dst_width
-    )
+    return _placed(room, least, budget)
+
+
+class _Choice(NamedTuple):
+    """A way to lay the lower part out, and the lines it needs to show every dir."""
+
+    bordered: bool
+    beside: bool
+    log_under: bool
+    tmp_groups: int
+    dst_groups: int
+    needed: int
+    tmp_width: int | None
+    dst_width: int
 
 
 def _shape(
@@ -218,32 +230,24 @@ def _top_lines(room: Room, chrome: int, tmp_groups: int, dst_groups: int) -> int
     return max(room.tmp.lines(tmp_groups, chrome), column)
 
 
-def _with_whole_log(
-    room: Room, beside: bool, log_under: bool, bordered: bool, tmp_groups: int, dst_groups: int
-) -> int:
+def _with_whole_log(room: Room, choice: _Choice) -> int:
     """The lines of the lower part with every entry of the action log in sight: more would
     be blank lines the jobs table may as well have."""
-    chrome = BORDER if bordered else 0
-    if log_under:
+    chrome = BORDER if choice.bordered else 0
+    tmp_groups, dst_groups = choice.tmp_groups, choice.dst_groups
+    if choice.log_under:
         return _top_lines(room, chrome, tmp_groups, dst_groups) + max(room.actions, 1) + chrome
     side = room.archive.lines(1, chrome) + max(room.actions, 1) + chrome
     row = max(room.dst.lines(dst_groups, chrome), side)
     tmp_lines = room.tmp.lines(tmp_groups, chrome)
-    return max(tmp_lines, row) if beside else tmp_lines + row
+    return max(tmp_lines, row) if choice.beside else tmp_lines + row
 
 
-def _placed(
-    room: Room,
-    beside: bool,
-    log_under: bool,
-    bordered: bool,
-    tmp_groups: int,
-    dst_groups: int,
-    lower: int,
-    tmp_width: int | None,
-    dst_width: int,
-) -> Plan:
+def _placed(room: Room, choice: _Choice, lower: int) -> Plan:
     """The panels' heights in a lower part of ``lower`` lines."""
+    bordered, beside, log_under = choice.bordered, choice.beside, choice.log_under
+    tmp_groups, dst_groups = choice.tmp_groups, choice.dst_groups
+    tmp_width, dst_width = choice.tmp_width, choice.dst_width
     chrome = BORDER if bordered else 0
     tmp_lines = room.tmp.lines(tmp_groups, chrome)
     dst_lines = room.dst.lines(dst_groups, chrome)
