@@ -6,10 +6,10 @@ changed size: a layout of the whole screen costs more than a pass).
 
 The lower part of the dashboard is the tmp table, and a row of the dst table beside a column
 of the archive summary over the action log (``side``). The tmp table stands beside that row
-when the width allows (``beside``), else it spans the width over it. A wide terminal whose
-width holds the tmp table beside the dst table over the archive summary, every cell whole, and
-each entry of the action log whole, puts the log under them the whole width (``log_under``):
-in a side column its entries (some 140 columns) were cut. In order:
+when the width allows (``beside``), else it spans the width over it. A terminal wide enough
+for the tmp table beside the dst table over the archive summary, every cell whole, puts the
+action log under them, the whole width (``log_under``): its entries (140 columns and more)
+show whole or nearly, where a side column cut them to their first 60. In order:
 
 1. the jobs table shows at least :func:`jobs_guarantee` rows (5 at 24 lines, 12 at 40);
 2. the dir tables show every row if they can: with borders, else without; flowing into
@@ -40,8 +40,6 @@ SIDE_MIN_WIDTH = 36
 SIDE_BESIDE_WIDTH = 60
 #: The action log under the dirs (``log_under``) shows at least this many entries.
 LOG_MIN_LINES = 3
-#: The action log's scrollbar (app.tcss), beside its entries when they are more than its lines.
-LOG_SCROLLBAR = 1
 #: The scrollbar a panel shows when its rows do not fit.
 SCROLLBAR = 2
 
@@ -90,7 +88,6 @@ class Room:
     archive: TableNeeds  # 0 rows: archiving is not set up
     bordered: bool  # panels may have borders (a tall terminal)
     actions: int = 0  # the action log's entries
-    log_width: int = 0  # the widest of them
 
 
 @dataclass(frozen=True)
@@ -205,17 +202,14 @@ def _under_shape(
 ) -> tuple[int, int, int] | None:
     """``log_under``: the lines the lower part needs to show every dir and a few of the log's
     entries, the tmp table's and the dst table's widths; None unless every cell of the dir
-    tables and every entry of the log is whole in the width."""
+    tables is whole in the width."""
     tmp, dst, archive = room.tmp, room.dst, room.archive
     if tmp_groups > max(tmp.rows, 1) or dst_groups > max(dst.rows, 1):
         return None
     tmp_width = tmp.width(tmp_groups, chrome)
     dst_width = dst.width(dst_groups, chrome)
     column = max(dst_width, archive.width(1, chrome) if archive.rows else 0)
-    if (
-        tmp_width + PANEL_GAP + column > room.width
-        or room.log_width + chrome + LOG_SCROLLBAR > room.width
-    ):
+    if tmp_width + PANEL_GAP + column > room.width:
         return None
     return (
         _top_lines(room, chrome, tmp_groups, dst_groups) + LOG_MIN_LINES + chrome,

@@ -20,7 +20,6 @@ def room(
     jobs: int = 30,
     actions: int = 100,
     tmp: TableNeeds = TMP,
-    log_width: int = 140,
 ) -> Room:
     tall = height >= 36
     taken = 3 if width < 160 else 2  # status line(s), the prefixes line, the phase strip
@@ -35,7 +34,6 @@ def room(
         archive=ARCHIVE,
         bordered=tall,
         actions=actions,
-        log_width=log_width,
     )
 
 
@@ -59,11 +57,13 @@ def test_twelve_tmp_dirs_flow_into_two_groups_at_120_columns() -> None:
 
 def test_a_small_farm_leaves_the_blank_lines_to_the_jobs_table() -> None:
     small = TableNeeds(rows=3, natural_width=48, min_width=41)
-    # Entries too wide for the terminal: the log is in the side column.
-    layout = plan(room(200, 60, jobs=5, actions=7, tmp=small, log_width=198))
+    # Too narrow for the dirs side by side: the log is in the side column.
+    layout = plan(room(110, 60, jobs=5, actions=7, tmp=small))
+    assert not layout.log_under
     # The log shows its 7 entries (and its borders) under the archive summary; not a line more.
-    assert layout.lower == layout.side_height == ARCHIVE.lines(1, 2) + 7 + 2
-    many = plan(room(200, 60, jobs=5, actions=100, tmp=small, log_width=198))
+    assert layout.side_height == ARCHIVE.lines(1, 2) + 7 + 2
+    assert layout.lower == layout.tmp_height + layout.side_height  # the tmp table over them
+    many = plan(room(110, 60, jobs=5, actions=100, tmp=small))
     assert many.lower > layout.lower  # a long log takes the lines the jobs do not need
 
 
@@ -72,14 +72,12 @@ def test_a_terminal_too_narrow_for_a_group_still_gets_a_plan() -> None:
     assert layout.tmp_groups == 1 and layout.lower >= 0
 
 
-def test_a_wide_terminal_puts_a_whole_log_under_the_dirs() -> None:
-    # Entries of 140 columns: whole only the width of a wide terminal.
+def test_a_wide_terminal_puts_the_log_the_whole_width_under_the_dirs() -> None:
+    # 50 + 1 + 70 columns: the tmp table beside the archive summary, every cell whole.
+    assert [plan(room(width, 60)).log_under for width in (120, 121, 200)] == [False, True, True]
     wide = plan(room(200, 60))
-    assert wide.log_under and wide.beside
     assert wide.side_height >= 3 + 2  # the log's lines under the dirs, borders included
-    # Too wide for the terminal: the log stays in the side column (cut), as at 120 columns.
-    assert not plan(room(200, 60, log_width=198)).log_under
-    assert not plan(room(120, 40, log_width=100)).log_under
+    assert not plan(room(120, 40)).log_under
 
 
 def test_the_log_under_the_dirs_takes_the_lines_left_as_far_as_it_has_entries() -> None:

@@ -181,7 +181,6 @@ class DashboardScreen(Screen[None]):
             archive=_needs(archive) if self.archiving else TableNeeds(0, 0, 0),
             bordered=tall,
             actions=self.query_one(ActionLogPanel).count,
-            log_width=self.query_one(ActionLogPanel).widest,
         )
         layout = plan(room)
         if layout == self._layout:

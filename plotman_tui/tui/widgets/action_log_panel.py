@@ -57,24 +57,17 @@ class ActionLogPanel(VerticalScroll):
     """The entries and events it is shown, newest on top."""
 
     class CountChanged(Message):
-        """Entries came or went, or the widest changed: the screen may give the log more
-        lines (or fewer), or put it where its entries are whole."""
+        """Entries came or went: the screen may give the log more lines (or fewer)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.can_focus = False
         self._items: list[PanelItem] = []
-        self._widest = 0
 
     @property
     def count(self) -> int:
         """How many entries and events it shows."""
         return len(self._items)
-
-    @property
-    def widest(self) -> int:
-        """The width of its widest entry or event, in cells."""
-        return self._widest
 
     @property
     def entries(self) -> list[ActionEntry]:
@@ -93,13 +86,11 @@ class ActionLogPanel(VerticalScroll):
         ordered = sorted(items, key=lambda item: item.time, reverse=True)
         if ordered == self._items:
             return
-        lines = [item_text(item) for item in ordered]
-        widest = max((line.cell_len for line in lines), default=0)
-        changed = len(ordered) != len(self._items) or widest != self._widest
-        self._items, self._widest = ordered, widest
-        if changed:
+        counted = len(ordered) != len(self._items)
+        self._items = ordered
+        if counted:
             self.post_message(self.CountChanged())
-        text = Text("\n", no_wrap=True).join(lines)
+        text = Text("\n", no_wrap=True).join(item_text(item) for item in ordered)
         self.query_one("#action-log-text", Static).update(
             text if ordered else Text("No actions recorded yet.", style="dim")
         )
