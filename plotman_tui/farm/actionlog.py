@@ -335,14 +335,18 @@ def parse_since(text: str, now: float) -> float:
     return when.timestamp()
 
 
-def format_entry(entry: ActionEntry, *, details: bool = False) -> str:
+def format_entry(
+    entry: ActionEntry, *, details: bool = False, when: Callable[[float], str] | None = None
+) -> str:
     """One line for humans: local time, action, plot id prefix, pid, result, reason; with
     ``details``, also what the extras say (the dirs a job started on, a transfer's size and
-    speed, the space a kill freed), as ``history --json`` has them."""
+    speed, the space a kill freed), as ``history --json`` has them. ``when``: how the time is
+    written (default: the local date and time)."""
     plot = entry.plot_id[:_PLOT_ID_SHOWN] if entry.plot_id else "-"
     pid = str(entry.pid) if entry.pid is not None else "-"
     reason = " ".join(entry.reason.split())  # one line, whatever the reason held
-    line = f"{local_time(entry.time)}  {entry.action:<8}  {plot:<8}  pid {pid:<7}  {entry.result}"
+    stamp = (when or local_time)(entry.time)
+    line = f"{stamp}  {entry.action:<8}  {plot:<8}  pid {pid:<7}  {entry.result}"
     line = f"{line}  {reason}" if reason else line
     told = _details(entry.extra) if details else ""
     # A reason or a path may hold a control character: shown, never obeyed by the terminal.

@@ -53,6 +53,15 @@ def local_time(timestamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
+def short_time(timestamp: float, today: float) -> str:
+    """A POSIX timestamp in few columns: ``HH:MM:SS`` on the local day of ``today``, else
+    ``MM-DD HH:MM`` (``YYYY-MM-DD HH:MM`` in another year)."""
+    when, now = time.localtime(timestamp), time.localtime(today)
+    if when[:3] == now[:3]:
+        return time.strftime("%H:%M:%S", when)
+    return time.strftime("%m-%d %H:%M" if when[0] == now[0] else "%Y-%m-%d %H:%M", when)
+
+
 def common_prefix(paths: Sequence[str | None]) -> str:
     """The dir prefix shared by all paths ('' when none), ending in a separator."""
     real = [p for p in paths if p]

@@ -651,7 +651,7 @@ class DashboardApp(App[int]):
     def _show_actions(self) -> None:
         screen = self._shown()
         if screen is not None:
-            screen.query_one(ActionLogPanel).show(self.state.actions)
+            screen.query_one(ActionLogPanel).show(self.state.actions, today=self.clock())
 
     def _show_status(self) -> None:
         screen = self._shown()

@@ -7,6 +7,7 @@ every machine (the tests pin the time zone to UTC too).
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -201,7 +202,7 @@ def actions_read() -> ActionsRead:
             plot_id=None,
             pid=job.pid,
             argv=job.argv,
-            reason="tmp/0 ready (empty); dst/0: most space, 5.1 TiB free",
+            reason="tmp 0: ready (empty); dst 0: most space, 5.1 TiB free",
         )
         for job in reversed(jobs)
     ]
@@ -548,7 +549,10 @@ class BigFarm:
                 plot_id=None,
                 pid=job.pid,
                 argv=job.argv,
-                reason=f"{job.tmp_dir} ready (empty); {job.dst_dir}: most space, 5.1 TiB free",
+                reason=(
+                    f"tmp {os.path.basename(job.tmp_dir or '')}: ready (empty); "
+                    f"dst {os.path.basename(job.dst_dir or '')}: most space, 5.1 TiB free"
+                ),
             )
             for job in self.jobs()
         ]

@@ -441,9 +441,10 @@ async def test_a_large_terminal_shows_the_whole_realistic_farm() -> None:
         assert lines >= 3
         items = [*log.entries, *log.events]
         items.sort(key=lambda item: item.time, reverse=True)
-        assert text.region.width >= max(item_text(item).cell_len for item in items) > 140
+        today = app.clock()
+        assert text.region.width >= max(item_text(item, today).cell_len for item in items) > 140
         for y in range(lines):
-            assert text.render_line(y).text.rstrip() == item_text(items[y]).plain
+            assert text.render_line(y).text.rstrip() == item_text(items[y], today).plain
 
 
 async def test_twelve_tmp_dirs_flow_into_two_tables_at_120_columns() -> None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from plotman_tui.farm.actionlog import (
     format_entry,
     parse_since,
 )
-from plotman_tui.farm.units import local_time
+from plotman_tui.farm.units import local_time, short_time
 from tests.conftest import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -376,6 +377,22 @@ def test_format_entry_is_one_readable_line() -> None:
     assert line.endswith("ok  user asked from the dashboard")
     order = [line.index(part) for part in (local_time(NOW), "kill", "1a2b3c4d", "4321", "ok")]
     assert order == sorted(order)
+
+
+def test_the_dashboards_short_time_drops_only_what_the_day_makes_plain() -> None:
+    """The dashboard's action log writes the clock alone for today's entries (the date took
+    11 of a narrow log's columns), the day for older ones, the year for another year's."""
+    noon = time.mktime((2026, 12, 2, 12, 0, 0, 0, 0, -1))
+    morning = time.mktime((2026, 12, 2, 7, 5, 9, 0, 0, -1))
+    yesterday = time.mktime((2026, 12, 1, 23, 59, 0, 0, 0, -1))
+    last_year = time.mktime((2025, 12, 2, 8, 0, 0, 0, 0, -1))
+    assert short_time(morning, noon) == "07:05:09"
+    assert short_time(yesterday, noon) == "12-01 23:59"
+    assert short_time(last_year, noon) == "2025-12-02 08:00"
+    entry = ActionEntry(time=morning, action="start", pid=7, result="ok", reason="tmp 00: ready")
+    line = format_entry(entry, when=lambda at: short_time(at, noon))
+    assert line == "07:05:09  start     -         pid 7        ok  tmp 00: ready"
+    assert format_entry(entry).startswith(local_time(morning))  # history keeps the date
 
 
 def test_format_entry_without_ids() -> None:
