@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
-from rich.table import Table
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.strip import Strip
+from textual.widget import Widget
 
 from plotman_tui.plotters.phase import Phase
 from plotman_tui.tui.view import PLOTMAN_PHASES, PhaseBin, job_columns
@@ -157,13 +160,29 @@ ACTION_LOG = (
 )
 
 
-def _grid(rows: Iterable[tuple[str, str]]) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(no_wrap=True)
-    grid.add_column()
-    for key, what in rows:
-        grid.add_row(Text(key, style="bold"), Text(what))
-    return grid
+class _Grid:
+    """Two columns, a term in bold and what it means wrapped beside it: what a rich grid Table
+    draws, for a fraction of its cost (a Table measures every cell by rendering it)."""
+
+    def __init__(self, rows: Iterable[tuple[str, str]]) -> None:
+        self.rows = [(key, what) for key, what in rows]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        key_width = max((cell_len(key) for key, _ in self.rows), default=0)
+        key_width = min(key_width, max(options.max_width // 3, 1))
+        text_width = max(options.max_width - key_width - 2, 10)
+        for key, what in self.rows:
+            lines = Text(what).wrap(console, text_width)
+            if cell_len(key) > key_width:  # a long term: its own line, the meaning under it
+                yield Text(key, style="bold")
+                key = ""
+            for index, line in enumerate(lines):
+                term = key if index == 0 else ""
+                yield Text.assemble((term.ljust(key_width), "bold"), "  ", line)
+
+
+def _grid(rows: Iterable[tuple[str, str]]) -> _Grid:
+    return _Grid(rows)
 
 
 def phase_example() -> Text:
@@ -182,8 +201,37 @@ PHASE_LEGEND = (
 )
 
 
-def _heading(text: str) -> Static:
-    return Static(Text(f"\n{text}", style="bold underline"))
+def _heading(text: str) -> Text:
+    return Text(f"\n{text}", style="bold underline")
+
+
+class _Prerendered(Widget):
+    """A renderable drawn once per width and kept: Static rendered help's tables again for its
+    height and for every paint (some 1,700 table renders on the first "?", over 100 ms)."""
+
+    DEFAULT_CSS = "_Prerendered { height: auto; }"
+
+    def __init__(self, renderable: RenderableType, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._renderable = renderable
+        self._drawn: tuple[int, list[Strip]] | None = None
+
+    def _lines(self, width: int) -> list[Strip]:
+        if self._drawn is None or self._drawn[0] != width:
+            console = self.app.console
+            options = console.options.update_width(max(width, 1))
+            lines = console.render_lines(self._renderable, options, pad=False)
+            self._drawn = (width, [Strip(line) for line in lines])
+        return self._drawn[1]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines(width))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_region.width
+        lines = self._lines(width)
+        line = lines[y] if y < len(lines) else Strip.blank(width)
+        return line.apply_style(self.rich_style).adjust_cell_length(width, self.rich_style)
 
 
 class HelpScreen(Screen[None]):
@@ -197,33 +245,36 @@ class HelpScreen(Screen[None]):
             (column.title, COLUMN_HELP.get(column.id, column.name))
             for column in job_columns("", "")
         )
+        # One Static of one Group, not a widget per table and heading: the first "?" of a
+        # session composed, styled and laid out two dozen widgets (over 100 ms on the real farm).
+        parts: list[RenderableType] = [
+            _grid(KEYS),
+            _heading("Other screens"),
+            _grid(OTHER_KEYS),
+            _heading("The status line (top)"),
+            _grid(STATUS_LINE),
+            _heading("The line under the status line"),
+            _grid(PREFIXES_LINE),
+            _heading("The jobs table"),
+            jobs,
+            _heading("The phase strip: how many jobs are at each phase"),
+            phase_example(),
+            Text("five jobs: two at 1:1, one at 1:3, one at 2:1, one not known yet", "dim"),
+            _grid(PHASE_LEGEND),
+            _heading("The tmp dirs"),
+            _grid(TMP_HELP.items()),
+            _heading("The dst dirs"),
+            _grid(DST_HELP.items()),
+            _heading("The archive panel: one line per target (d lists every dir)"),
+            _grid(ARCHIVE_HELP.items()),
+            _heading("The dirs screen (d): every dir, every disk, every reason whole"),
+            _grid(ARCHIVE_DIRS_HELP.items()),
+            _heading("The action log"),
+            Text(ACTION_LOG),
+        ]
         with VerticalScroll(id="help-dialog") as dialog:
             dialog.border_title = "plotman-tui help (escape closes, arrows scroll)"
-            yield Static(_grid(KEYS))
-            yield _heading("Other screens")
-            yield Static(_grid(OTHER_KEYS))
-            yield _heading("The status line (top)")
-            yield Static(_grid(STATUS_LINE))
-            yield _heading("The line under the status line")
-            yield Static(_grid(PREFIXES_LINE))
-            yield _heading("The jobs table")
-            yield Static(jobs)
-            yield _heading("The phase strip: how many jobs are at each phase")
-            yield Static(phase_example())
-            yield Static(
-                Text("five jobs: two at 1:1, one at 1:3, one at 2:1, one not known yet", "dim")
-            )
-            yield Static(_grid(PHASE_LEGEND))
-            yield _heading("The tmp dirs")
-            yield Static(_grid(TMP_HELP.items()))
-            yield _heading("The dst dirs")
-            yield Static(_grid(DST_HELP.items()))
-            yield _heading("The archive panel: one line per target (d lists every dir)")
-            yield Static(_grid(ARCHIVE_HELP.items()))
-            yield _heading("The dirs screen (d): every dir, every disk, every reason whole")
-            yield Static(_grid(ARCHIVE_DIRS_HELP.items()))
-            yield _heading("The action log")
-            yield Static(Text(ACTION_LOG))
+            yield _Prerendered(Group(*parts), id="help-text")
 
     def action_close(self) -> None:
         self.dismiss(None)
