@@ -224,7 +224,7 @@ class PlottingEngine:
             started=started,
             events=tuple(events),
             holds_lock=holds_lock,
-            start_failures=self._backoff.failing() if holds_lock else None,
+            start_failures=self._backoff.failing() if holds_lock else self._holders_failures(now),
         )
 
     def close(self) -> None:
@@ -237,6 +237,17 @@ class PlottingEngine:
         return tuple(self._launches)
 
     # -- the lock and the state that goes with it ------------------------------------------------
+
+    def _holders_failures(self, now: float) -> StartFailures | None:
+        """The lock holder's failed starts, from the state it keeps (a dashboard beside a
+        ``--no-ui`` service would otherwise show plotting healthy while the service backs off);
+        None when there is none, it cannot be read, or the failures are long past."""
+        if self.state_path is None:
+            return None
+        _, backoff, problem = load_state(self.state_path)
+        if problem is not None or (backoff.retry_at or 0) + self._backoff_max_s < now:
+            return None
+        return backoff.failing()
 
     def _load_state(self, now: float, events: list[Event]) -> None:
         """Take over what the previous holder of the lock started (cron runs, restarts)."""

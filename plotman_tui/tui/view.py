@@ -259,13 +259,15 @@ def plotting_words(state: PlottingState, now: float) -> tuple[str, str]:
         paused = "" if state.enabled else " (plotting is paused)"
         return "failing", f"pass failed: {state.error}{paused}"
     failing = state.start_failures
-    if failing is not None and state.holds_lock is not False:
+    if state.holds_lock is False:
+        note = state.lock_note or "another process starts the plot jobs"
+        if failing is not None:  # the holder's: this dashboard's switch does not matter
+            return "failing", f"{failing.describe(now)}; monitoring only: {note}"
+        return word, f"monitoring only: {note}"
+    if failing is not None:
         if state.enabled:
             return "failing", failing.describe(now)
         return word, f"({last}; {failing.failed()}: {failing.last_failure})"
-    if state.holds_lock is False:
-        note = state.lock_note or "another process starts the plot jobs"
-        return word, f"monitoring only: {note}"
     if not state.enabled:
         return word, f"({last})"
     decision = state.decision

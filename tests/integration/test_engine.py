@@ -331,6 +331,24 @@ def test_a_missing_plotter_is_one_clear_failure(harness: Harness, tmp_path: Path
     assert action == "start" and result.startswith("failed:") and "not found" in result
 
 
+def test_an_engine_that_only_watches_sees_the_holders_failed_starts(
+    harness: Harness, tmp_path: Path
+) -> None:
+    # A dashboard beside a --no-ui service: the service holds the lock and backs off; the
+    # dashboard must not show plotting healthy.
+    config = _with_executable(harness, tmp_path / "nowhere" / "chia", global_stagger_m=0)
+    holder, watcher = harness.engine(config), harness.engine(config)
+    assert harness.step(holder).start_failures is not None
+    watching = harness.step(watcher)
+    assert not watching.holds_lock
+    failures = watching.start_failures
+    assert failures is not None and failures.count == 1
+    assert failures.last_failure.endswith("program not found")
+    # Failures long past say nothing about the plotter now.
+    harness.clock.offset += 2 * 3600
+    assert harness.step(watcher).start_failures is None
+
+
 def test_a_job_the_scan_cannot_recognise_still_counts_and_is_reported(
     harness: Harness, tmp_path: Path
 ) -> None:

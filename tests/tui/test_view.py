@@ -231,6 +231,14 @@ def test_plotting_words_say_failing_while_starts_fail() -> None:
         "paused",
         "(no start yet; 3 failed starts: /usr/bin/chia: program not found)",
     )
+    # Another process holds the lock and its starts fail: failing, whatever this switch says.
+    state.holds_lock, state.lock_note = False, "plot jobs are started by pid 812"
+    assert plotting_words(state, NOW) == (
+        "failing",
+        "backing off 3m: /usr/bin/chia: program not found (3 failed starts); "
+        "monitoring only: plot jobs are started by pid 812",
+    )
+    state.holds_lock = True
     # Starts that work again: active.
     state.enabled, state.start_failures = True, None
     assert plotting_words(state, NOW)[0] == "active"
