@@ -493,6 +493,31 @@ async def test_rsync_daemon_killed_mid_transfer_loses_nothing_and_is_retried(
     ]
 
 
+async def test_a_farmer_that_answers_again_ends_the_targets_error_though_the_plot_is_held(
+    farm: Farm, rsync_daemon: RsyncDaemon, ssh_server: SshServer
+) -> None:
+    # The retried plot is found already at the far side with other bytes: it is held, and no
+    # plot goes through. The farmer answered all the same: archiving must not stay an error.
+    target = rsyncd_target(farm, rsync_daemon, ssh_server, bwlimit_kbps=SLOW_KBPS)
+    far_side = rsync_daemon.module_root
+    plot = farm.plot()
+    data = plot.read_bytes()
+    engine = farm.engine(target)
+    await farm.step(engine)
+    wait_for(lambda: list(far_side.rglob(f".{plot.name}.*")), TIMEOUT_S, "a temp file")
+    rsync_daemon.kill()
+    (ended,) = await farm.until_ended(engine, plot)
+    assert ended.failed
+    rsync_daemon.start()
+    assert (await farm.step(engine)).retrying[target.name].count == 1
+    decoy = Path(target.archive_dirs[0]) / plot.name
+    decoy.write_bytes(os.urandom(len(data)))
+    farm.clock.offset += RETRY_S
+    result, _ = await farm.until(engine, lambda r: held_reason(r, target), "the plot to be held")
+    assert target.name not in result.retrying
+    assert plot.read_bytes() == data
+
+
 async def test_full_archive_dirs_get_nothing_and_the_reason_names_them(farm: Farm) -> None:
     target = local_target(farm, "usb0", "usb1", free_space_margin_gib=10**6)
     plot = farm.plot()

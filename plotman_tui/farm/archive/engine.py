@@ -434,15 +434,17 @@ class ArchivingEngine:
         """What a transfer's end changes: back-offs, plots to compare, recent arrivals."""
         if transfer.target is not None:
             self.space.invalidate(transfer.target)  # read again: bytes arrived, or a dir went
+            if not _farmer_trouble(exit_code):
+                # The farmer answered (a plot sent, one already there, a source that could not
+                # be read): the target's back-off is over, and archiving no error for it.
+                self._retries.pop(transfer.target, None)
         if verdict.done:
             self._to_verify.pop(path, None)
             self._differs.pop(path, None)
-            if transfer.target is not None:
-                self._retries.pop(transfer.target, None)
-                if transfer.archive_dir:
-                    self._finished.setdefault(transfer.target, []).append(
-                        _Finished(transfer.archive_dir, size, now)
-                    )
+            if transfer.target is not None and transfer.archive_dir:
+                self._finished.setdefault(transfer.target, []).append(
+                    _Finished(transfer.archive_dir, size, now)
+                )
             return
         if verdict.outcome is TransferOutcome.EXISTS:
             target = self._target(transfer.target)
