@@ -214,7 +214,9 @@ class BackOff:
     def fail(self, problem: str, at: float, first_s: float, max_s: float) -> float:
         """Count one more failure at ``at``; returns the back-off in seconds (doubling)."""
         self.failures += 1
-        delay: float = min(first_s * 2.0 ** (self.failures - 1), max_s)
+        # The exponent capped: 2.0 ** 1024 overflows (weeks of failures, or a state file's
+        # count), and the delay is at max_s long before.
+        delay: float = min(first_s * 2.0 ** min(self.failures - 1, 64), max_s)
         self.failed_at = at
         self.retry_at = at + delay
         self.last_failure = problem

@@ -819,7 +819,7 @@ class SpaceMonitor:
             watched.due_at = self._clock() + self.ttl_s
         else:
             watched.failures += 1
-            backoff = self.backoff_s * 2 ** (watched.failures - 1)
+            backoff = self.backoff_s * 2.0 ** min(watched.failures - 1, 64)  # never overflows
             watched.due_at = self._clock() + min(backoff, self.max_backoff_s)
         if watched.read_again:
             watched.read_again = False
