@@ -751,7 +751,11 @@ class DashboardApp(App[int]):
                 f"pid {job.pid} has no log in {self.config.logging.plots}", severity="warning"
             )
             return
-        pager = shlex.split(os.environ.get("PAGER") or "less")
+        try:
+            pager = shlex.split(os.environ.get("PAGER") or "") or ["less"]
+        except ValueError as error:  # "less '": no closing quotation
+            self.notify(f"$PAGER cannot be read: {error}", title="pager", severity="error")
+            return
         # The pager reads a cleaned copy: no colour code shown raw, no control character of
         # the log obeyed by the terminal (see tui/pager.py).
         try:

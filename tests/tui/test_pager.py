@@ -145,3 +145,29 @@ async def test_a_log_that_cannot_be_read_is_a_notice_not_a_pager(
     assert not record.exists()
     assert title == "log" and message.startswith(f"cannot show the log {fifo}")
     assert "not a regular file" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "notice"),
+    [
+        ("less '", ("pager", "$PAGER cannot be read: No closing quotation")),
+        ("/nowhere/pager", ("pager", "/nowhere/pager: No such file or directory")),
+    ],
+)
+async def test_a_pager_that_cannot_run_is_a_notice_and_the_dashboard_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, notice: tuple[str, str]
+) -> None:
+    log = tmp_path / "job.log"
+    log.write_bytes(CHIA_LOG.read_bytes())
+    monkeypatch.setenv("PAGER", value)
+    app = pager_app(monkeypatch)
+    jobs = [replace(job, log_file=os.fspath(log)) for job in farm_jobs()]
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        app.post_message(pass_completed(jobs))
+        await until(pilot, lambda: jobs_table(app).selected_job, 5, "the job under the cursor")
+        await pilot.press("l")
+        toast = await until(pilot, lambda: app.screen.query(Toast), 5, "a notice")
+        title, message = toast.first().render().plain.split("\n", 1)
+        assert (title, message) == notice
+        await pilot.press("q")
+    assert app.return_code == 0

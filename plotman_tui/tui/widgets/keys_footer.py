@@ -65,9 +65,11 @@ class KeysFooter(Footer):
             wanted = self._wanted.get(key, True)
             if key.has_class("-pinned"):
                 fits = True
+            elif not wanted:
+                fits = False  # not a key of this moment: it takes no room, leaves out no other
             else:
                 needed = self._width(key) + 1  # and its margin, a gap before a pinned key
-                fits = wanted and needed <= room
+                fits = needed <= room
                 if fits:
                     room -= needed
                 else:
