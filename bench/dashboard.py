@@ -21,7 +21,8 @@ TERM=xterm-256color, plotting paused so nothing starts. After a warm-up, for ``-
   row, and ``tmux capture-pane`` is polled until the row shows the new phase. The CPU figure
   is taken over this window: a dashboard nobody touches, on a farm whose logs grow.
 - Key latency, in a window of its own after that one: ``/`` (the filter opens), Enter (it
-  closes), ``?`` (help opens), ``?`` (it closes) ..., ``--presses`` keys at moments that
+  closes), ``?`` (help opens), ``?`` (it closes), ``d`` (the dirs screen opens), ``d`` (it
+  closes) ..., ``--presses`` keys at moments that
   drift across the 5 s look cycle; capture-pane is polled until the screen changes, and the
   worst delay is the figure. Each key's first press is printed too: the first ``?`` builds
   the help screen, a cost paid once a session. The harness alone (``cat`` in the same tmux)
@@ -71,10 +72,11 @@ TERM = "xterm-256color"
 PROBE_EVERY_S = 4.7
 # The key presses' spacing: not a divisor of the 5 s look, so they land all over its cycle.
 KEY_EVERY_S = 0.37
-# The keys pressed in turn, each changing the screen: the filter and help open and close.
+# The keys pressed in turn, each changing the screen: the filter, help and the dirs screen
+# (every dir and archive disk) open and close.
 # Not Escape: a lone ESC is told from the start of an escape sequence by waiting for more
 # (ESCDELAY, 100 ms in Textual as in curses), so it is always that much slower.
-KEYS = ("/", "Enter", "?", "?")
+KEYS = ("/", "Enter", "?", "?", "d", "d")
 # capture-pane polling interval (each poll is a tmux client run, a few ms).
 POLL_S = 0.005
 # Lines that set a chia job's phase (plotters/chia.py), one per phase in a cycle.
@@ -293,9 +295,14 @@ class Probes:
 
     def key_probe(self) -> None:
         key = KEYS[self.presses % len(KEYS)]
-        what = {0: "/ (open)", 1: "Enter (close)", 2: "? (open)", 3: "? (close)"}[
-            self.presses % len(KEYS)
-        ]
+        what = {
+            0: "/ (open)",
+            1: "Enter (close)",
+            2: "? (open)",
+            3: "? (close)",
+            4: "d (open)",
+            5: "d (close)",
+        }[self.presses % len(KEYS)]
         self.presses += 1
         before = self.tmux.screen()
         self.tmux.send(key)
@@ -431,7 +438,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, help="jobs (default: the farm's)")
     parser.add_argument("--seconds", type=float, default=60.0, help="the measured window")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
-    parser.add_argument("--presses", type=int, default=40, help="key presses after the window")
+    parser.add_argument("--presses", type=int, default=42, help="key presses after the window")
     parser.add_argument(
         "--chatter", type=float, default=0.15, help="lines a second each job's log grows by"
     )
