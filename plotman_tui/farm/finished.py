@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from plotman_tui.appdirs import open_regular_file
 from plotman_tui.plotters import PLOTTERS
-from plotman_tui.plotters.base import LogInfo
+from plotman_tui.plotters.base import LogInfo, LogParser
 
 #: How much of a log is read at most to find its plot id.
 HEAD_BYTES = 64 * 1024
@@ -102,9 +102,16 @@ def _head(path: str) -> bytes:
 
 
 def _best_reading(path: str, data: bytes, *, finish: bool = False) -> FinishedLog | None:
-    """The plotter whose parser makes the most of ``data`` (BladeBit's three read each other's
-    logs; the right one also finds the plot file). ``finish``: ``data`` is the whole log."""
-    best: tuple[tuple[bool, bool, int], FinishedLog] | None = None
+    """``data`` as the plotter whose parser makes the most of it reads it, or None."""
+    best = best_parser(data, finish=finish)
+    return FinishedLog(path, best[0], best[1].info) if best is not None else None
+
+
+def best_parser(data: bytes, *, finish: bool = False) -> tuple[str, LogParser] | None:
+    """The plotter whose parser makes the most of ``data`` and that parser, fed; None when no
+    parser finds a plot id in it. (BladeBit's three read each other's logs; the right one also
+    finds the plot file.) ``finish``: ``data`` is the whole log."""
+    best: tuple[tuple[bool, bool, int, int], str, LogParser] | None = None
     for plotter in PLOTTERS:
         parser = plotter.new_log_parser()
         parser.feed(data)
@@ -113,7 +120,9 @@ def _best_reading(path: str, data: bytes, *, finish: bool = False) -> FinishedLo
         info = parser.info
         if not info.plot_id:
             continue
-        score = (info.final_file is not None, info.completed, len(info.phase_seconds))
+        # A multi-plot log's last plot may be unfinished: the plots before it count too.
+        earlier_done = sum(plot.completed for plot in parser.earlier_plots)
+        score = (info.final_file is not None, info.completed, earlier_done, len(info.phase_seconds))
         if best is None or score > best[0]:
-            best = (score, FinishedLog(path, plotter.name, info))
-    return best[1] if best is not None else None
+            best = (score, plotter.name, parser)
+    return (best[1], best[2]) if best is not None else None

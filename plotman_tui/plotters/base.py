@@ -52,6 +52,10 @@ class LogInfo:
     threads: int | None = None
     buckets: int | None = None
     buffer_mib: int | None = None
+    #: Compression level (BladeBit, Gigahorse: ``c07`` in the plot name); None for none given.
+    compression: int | None = None
+    #: chiapos's bitfield back-propagation (``-e`` turns it off); None where a log cannot say.
+    bitfield: bool | None = None
     started_at: float | None = None
     phase_seconds: dict[int, float] = field(default_factory=dict)
     total_seconds: float | None = None
@@ -75,6 +79,11 @@ class LogParser(Protocol):
 
     def restore_state(self, state: object) -> bool:
         """Take a saved state (on a fresh parser); False when it does not fit this parser."""
+        ...
+
+    @property
+    def earlier_plots(self) -> tuple[LogInfo, ...]:
+        """The plots a multi-plot log finished before the one ``info`` describes."""
         ...
 
     @property

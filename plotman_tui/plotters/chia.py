@@ -177,6 +177,9 @@ class ChiaLogParser(PlotLogParser):
                 self._set_phase(major)
                 if major == 1:
                     self.started_at = asctime_timestamp(line)
+                elif major == 2:
+                    # chiapos: "Backpropagation without bitfield into tmp files" with -e.
+                    self.bitfield = "without bitfield" not in line
         elif line.startswith("Time for phase "):
             match = _PHASE_TIME_RE.match(line)
             if match:

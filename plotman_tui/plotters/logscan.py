@@ -10,6 +10,7 @@ thousands of lines is parsed for every job on every rescan, so each ``_line`` st
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeGuard
 
@@ -26,8 +27,8 @@ from plotman_tui.plotters.phase import PHASE_START, Phase
 
 # Regexes take bounded digit runs so int() can never meet a number too large to convert.
 PLOT_NAME_RE = re.compile(
-    r"plot-k(\d{2})-(?:c\d{1,2}-)?(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-([0-9a-fA-F]{64})"
-    r"(?![0-9a-fA-F])"
+    r"plot-k(\d{2})-(?:c(?P<compression>\d{1,2})-)?(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-"
+    r"([0-9a-fA-F]{64})(?![0-9a-fA-F])"
 )
 #: The phases any plotter reports: 0:0 before phase 1 to 5:n for the final copy.
 MAJOR_MAX, MINOR_MAX = 5, 9
@@ -97,6 +98,11 @@ class PlotLogParser:
         self.threads: int | None = None
         self.buckets: int | None = None
         self.buffer_mib: int | None = None
+        self.compression: int | None = None
+        self.bitfield: bool | None = None
+        # The plots this log finished before the current one (madMAx ``-n``, BladeBit ``-n``):
+        # history reads one record per plot. Not saved with the state: a job follows one plot.
+        self._earlier: list[LogInfo] = []
         self._reset_plot()
 
     def _reset_plot(self) -> None:
@@ -113,7 +119,30 @@ class PlotLogParser:
     def _start_plot(self) -> None:
         """Called on a line that begins a plot; a second plot in one log starts afresh."""
         if self.plot_id is not None or self.phase.major > 0:
+            if self.plot_id is not None:
+                self._earlier.append(self.info)
             self._reset_plot()
+            self._cached = None
+
+    @property
+    def earlier_plots(self) -> tuple[LogInfo, ...]:
+        """What the log said of each plot before the current one, oldest first."""
+        return tuple(self._earlier)
+
+    def _finish_earlier(self, final_file: str, copy_seconds: float | None) -> bool:
+        """A plot finished whose name is an earlier plot's (madMAx copies plot N while it
+        makes plot N+1): that plot is finished, not the current one. False if none is."""
+        for index, earlier in enumerate(self._earlier):
+            if earlier.plot_id is not None and earlier.plot_id in final_file.lower():
+                self._earlier[index] = replace(
+                    earlier,
+                    phase=Phase(5, 2),
+                    final_file=sane_path(final_file),
+                    copy_seconds=sane_seconds(copy_seconds),
+                    completed=True,
+                )
+                return True
+        return False
 
     #: Lines that start with this never matter (chia's thousands of "\tBucket N ..." lines);
     #: they are skipped without a call to ``_line``.
@@ -210,6 +239,8 @@ class PlotLogParser:
                     threads=self.threads,
                     buckets=self.buckets,
                     buffer_mib=self.buffer_mib,
+                    compression=self.compression,
+                    bitfield=self.bitfield,
                     started_at=self.started_at,
                     phase_seconds={
                         major: seconds
@@ -242,10 +273,12 @@ class PlotLogParser:
         if match is None:
             return False
         self.k = int(match.group(1))
-        year, month, day, hour, minute = (int(match.group(i)) for i in range(2, 7))
+        if match.group("compression") is not None:
+            self.compression = int(match.group("compression"))
+        year, month, day, hour, minute = (int(match.group(i)) for i in range(3, 8))
         if self.started_at is None:
             self.started_at = local_timestamp(year, month, day, hour, minute)
-        self.plot_id = match.group(7).lower()
+        self.plot_id = match.group(8).lower()
         return True
 
     @staticmethod

@@ -198,6 +198,10 @@ class MadmaxLogParser(PlotLogParser):
                 self.buckets = int(match.group(1))
 
     def _finish(self, final_file: str, copy_seconds: float | None) -> None:
+        if (
+            self.plot_id is None or self.plot_id not in final_file.lower()
+        ) and self._finish_earlier(final_file, copy_seconds):
+            return  # the previous plot's copy, done while this one is made
         self._set_phase(5, 2)
         self.final_file = final_file
         self.copy_seconds = copy_seconds

@@ -201,6 +201,7 @@ def test_log_info() -> None:
         k=32,
         dst_dir="/mnt/out",
         threads=16,
+        compression=7,  # the c07 of the plot's name
         started_at=datetime(2023, 8, 2, 14, 5).timestamp(),
         phase_seconds={1: 25.41, 2: 3.83, 3: 21.76},
         total_seconds=51.00,

@@ -252,6 +252,7 @@ def test_log_of_chia_1_2() -> None:
         threads=4,
         buckets=128,
         buffer_mib=5000,
+        bitfield=True,  # "Backpropagation into tmp files", not "without bitfield"
         started_at=local(2021, 7, 14, 22, 33, 24),
         phase_seconds={1: 8134.660, 2: 3304.860, 3: 6515.266, 4: 425.637},
         total_seconds=18380.426,
@@ -274,6 +275,7 @@ def test_log_of_chia_1_0_reads_the_destination_from_the_copy() -> None:
         threads=4,
         buckets=128,
         buffer_mib=4000,
+        bitfield=True,  # "Backpropagation into tmp files", not "without bitfield"
         started_at=local(2021, 4, 4, 19, 0, 50),
         phase_seconds={1: 17571.981, 2: 6911.621, 3: 14537.188, 4: 924.288},
         total_seconds=39945.080,
@@ -296,6 +298,7 @@ def test_log_of_chia_2_7_5_k18() -> None:
         threads=2,
         buckets=16,
         buffer_mib=300,
+        bitfield=True,  # "Backpropagation into tmp files", not "without bitfield"
         started_at=local(2026, 11, 24, 13, 34, 14),
         phase_seconds={1: 0.693, 2: 0.059, 3: 0.247, 4: 0.014},
         total_seconds=1.016,
@@ -318,6 +321,7 @@ def test_log_of_chiapos_2_0_12_k18() -> None:
         threads=2,
         buckets=16,
         buffer_mib=200,
+        bitfield=True,  # "Backpropagation into tmp files", not "without bitfield"
         # The log's own clock, not the date in the plot name (chiapos takes that from its caller).
         started_at=local(2026, 11, 24, 13, 31, 44),
         phase_seconds={1: 0.861, 2: 0.099, 3: 0.344, 4: 0.024},
@@ -383,3 +387,18 @@ def test_malformed_lines_are_ignored(line: bytes) -> None:
     info = parser.info
     assert info.started_at is None and info.plot_id is None and info.k is None
     assert info.phase_seconds == {} and not info.completed
+
+
+def test_bitfield_is_read_from_phase_2s_start() -> None:
+    for line, bitfield in (
+        ("Starting phase 2/4: Backpropagation into tmp files... Thu Jul 15 00:48:59 2021", True),
+        (
+            "Starting phase 2/4: Backpropagation without bitfield into tmp files... "
+            "Thu Jul 15 00:48:59 2021",
+            False,
+        ),
+    ):
+        parser = ChiaLogParser()
+        assert parser.info.bitfield is None  # not known before phase 2
+        parser.feed(line.encode() + b"\n")
+        assert parser.info.bitfield is bitfield
