@@ -214,3 +214,17 @@ def test_a_second_plot_starts_afresh_but_keeps_the_settings() -> None:
         {},
     )
     assert (info.threads, info.dst_dir) == (8, "/farm/yards/902/fake_dst")
+
+
+def test_a_multi_plot_run_follows_its_current_plot_and_keeps_the_earlier_one() -> None:
+    # Plot 1's "Copy to ... finished" comes while plot 2 is in phase 1: a job's view of plot 2
+    # must stay in phase 1, not jump to 5:2 (complete) with plot 1's file.
+    parser = MadmaxLogParser()
+    text = (LOGS / "madmax-multi" / "madmax-2plots.plot.log").read_bytes()
+    copy_done = text.index(b"Copy to ")
+    parser.feed(text[: text.index(b"\n", copy_done) + 1])
+    assert parser.info.plot_id is not None and parser.info.plot_id.startswith("bee14159")
+    assert parser.info.phase.major == 1 and not parser.info.completed
+    (first,) = parser.earlier_plots
+    assert first.plot_id is not None and first.plot_id.startswith("e6a1f143")
+    assert first.completed and first.copy_seconds == 964.486

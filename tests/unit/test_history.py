@@ -1,0 +1,218 @@
+"""Plot history: real logs of every plotter into records, skipped files with reasons, the cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from plotman_tui.farm.history import read_history, read_log
+from plotman_tui.plotters.bladebit_cuda import BladebitCudaLogParser
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "plotter-logs"
+
+# Each log's own phase-time lines, as each plotter prints them.
+_PHASE_LINES = (
+    re.compile(r"^Time for phase (\d) = ([\d.]+) seconds", re.M),  # chia
+    re.compile(r"^Phase (\d) took ([\d.]+) sec", re.M),  # madMAx
+    re.compile(r"(?:Finished|Completed) Phase (\d) in ([\d.]+) seconds", re.M),  # BladeBit
+)
+
+LOGS = {
+    "chianetwork.plot.log": ("chia", 32, 1),
+    "chia-1.0/2021-04-04T19_00_47.681088-0400.log": ("chia", 32, 1),
+    "chia-2.7.5-cli-k18.plot.log": ("chia", 18, 1),
+    "chiapos-2.0.12-k18.plot.log": ("chia", 18, 1),
+    "madmax.plot.log": ("madmax", 33, 1),
+    "madmax-k32/madmax.plot.log": ("madmax", 32, 1),
+    "madmax-multi/madmax-2plots.plot.log": ("madmax", 32, 2),
+    "bladebit.plot.log": ("bladebit", 32, 1),
+    "bladebit2disk.plot.log": ("bladebit2disk", 32, 1),
+}
+
+
+def _phase_times(text: str) -> list[dict[int, float]]:
+    """Per plot in the log, its phase times as the log's own lines state them."""
+    plots: list[dict[int, float]] = []
+    for line in text.splitlines():
+        for pattern in _PHASE_LINES:
+            match = pattern.search(line)
+            if match:
+                phase = int(match.group(1))
+                if not plots or phase in plots[-1]:
+                    plots.append({})
+                plots[-1][phase] = float(match.group(2))
+    return plots
+
+
+@pytest.mark.parametrize("name", sorted(LOGS))
+def test_every_plotters_real_log_gives_its_plots_with_the_logs_own_phase_times(
+    name: str,
+) -> None:
+    plotter, k, count = LOGS[name]
+    path = FIXTURES / name
+    records, skipped = read_log(str(path))
+    assert skipped is None
+    assert len(records) == count
+    expected = _phase_times(path.read_text())
+    assert len(expected) == count
+    for record, phases in zip(records, expected, strict=True):
+        assert record.plotter == plotter
+        assert record.k == k
+        assert len(record.plot_id) == 64
+        assert record.log_path == str(path)
+        got = {
+            1: record.phase1_seconds,
+            2: record.phase2_seconds,
+            3: record.phase3_seconds,
+            4: record.phase4_seconds,
+        }
+        assert {phase: got[phase] for phase in phases} == phases
+        assert set(phases) >= {1, 2, 3}  # BladeBit's disk plotter prints three
+        assert record.total_seconds is not None
+        assert record.started_at is not None and record.ended_at is not None
+        assert record.ended_at >= record.started_at + record.total_seconds
+        assert record.final_bytes is not None and record.final_bytes > 0
+
+
+def test_finished_logs_are_complete_with_their_file_and_settings() -> None:
+    (record,), _ = read_log(str(FIXTURES / "chianetwork.plot.log"))
+    assert record.completed and record.unfinished_reason == ""
+    assert record.final_file is not None and record.final_file.endswith(f"{record.plot_id}.plot")
+    assert (record.threads, record.buckets, record.buffer_mib) == (4, 128, 5000)
+    assert record.bitfield is True
+    assert record.copy_seconds == 178.438
+    assert record.compression is None
+
+
+def test_a_madmax_multi_plot_run_gives_one_record_per_plot() -> None:
+    records, _ = read_log(str(FIXTURES / "madmax-multi" / "madmax-2plots.plot.log"))
+    first, second = records
+    assert first.plot_id.startswith("e6a1f143") and second.plot_id.startswith("bee14159")
+    # Plot 1's copy finished while plot 2 was being made: it belongs to plot 1.
+    assert first.completed and first.copy_seconds == 964.486
+    assert first.final_file == f"/data/final/plot-k32-2021-06-18-14-29-{first.plot_id}.plot"
+    assert not second.completed and second.final_file is None
+    assert "not yet in place" in second.unfinished_reason
+    assert (first.total_seconds, second.total_seconds) == (2380.78, 2405.1)
+
+
+def test_a_bladebit_cuda_multi_plot_run_gives_one_record_per_plot(tmp_path: Path) -> None:
+    # The only real cudaplot text with whole plots is a grep of a 30-plot run's timing lines
+    # (each line stamped by the poster): the records hold what those lines say and no more.
+    lines = [
+        "Generating plot 1 / 30: " + "e9" * 32,
+        "Completed Phase 1 in 42.56 seconds",
+        "Completed Phase 2 in 12.64 seconds",
+        "Completed Phase 3 in 189.95 seconds",
+        "Completed Plot 1 in 245.15 seconds ( 4.09 minutes )",
+        "Completed writing plot in 207.92 seconds",
+        "Generating plot 2 / 30: " + "ce" * 32,
+        "Completed Phase 1 in 42.96 seconds",
+    ]
+    parser = BladebitCudaLogParser()
+    parser.feed("".join(line + "\n" for line in lines).encode())
+    (first,) = parser.earlier_plots
+    assert first.completed and first.phase_seconds == {1: 42.56, 2: 12.64, 3: 189.95}
+    assert parser.info.plot_id == "ce" * 32 and not parser.info.completed
+    log = tmp_path / "cuda.log"
+    log.write_text("".join(line + "\n" for line in lines))
+    records, _ = read_log(str(log))
+    assert [record.completed for record in records] == [True, False]
+    assert records[0].total_seconds == 245.15
+
+
+def test_an_unfinished_log_says_where_it_ends(tmp_path: Path) -> None:
+    text = (FIXTURES / "chianetwork.plot.log").read_text().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(text) if line.startswith("Time for phase 2"))
+    log = tmp_path / "cut.log"
+    log.write_text("".join(text[:cut]))
+    (record,), skipped = read_log(str(log))
+    assert skipped is None
+    assert not record.completed
+    assert record.phase1_seconds == 8134.66 and record.phase2_seconds is None
+    assert "ends in phase 2:" in record.unfinished_reason
+    assert record.total_seconds is None and record.ended_at is None
+
+
+def test_files_that_are_no_plot_logs_are_skipped_with_their_reason(tmp_path: Path) -> None:
+    real = (FIXTURES / "chianetwork.plot.log").read_bytes()
+    (tmp_path / "garbage.log").write_bytes(b"hello\nthis is not a plot log\n\xff\xfe\n")
+    (tmp_path / "nul.log").write_bytes(b"\0" * 100 + real)
+    (tmp_path / "empty.log").write_bytes(b"")
+    (tmp_path / "head.log").write_bytes(real[:300])  # cut before the plot id
+    (tmp_path / "dir.log").mkdir()
+    os.mkfifo(tmp_path / "fifo.log")
+    (tmp_path / "other.txt").write_bytes(real)  # not a *.log: not looked at
+    history = read_history(tmp_path)
+    assert history.records == ()
+    reasons = {Path(skip.log_path).name: skip.reason for skip in history.skipped}
+    assert reasons == {
+        "dir.log": "is a directory",
+        "empty.log": "empty file",
+        "fifo.log": "a FIFO, not a regular file",
+        "garbage.log": "not a plot log (no plot id in it)",
+        "head.log": "not a plot log (no plot id in it)",
+        "nul.log": "binary data (NUL bytes), not a plotter's log",
+    }
+
+
+def test_a_missing_log_dir_is_one_skipped_entry(tmp_path: Path) -> None:
+    history = read_history(tmp_path / "nowhere")
+    assert history.records == ()
+    assert [skip.reason for skip in history.skipped] == ["No such file or directory"]
+
+
+def test_a_second_scan_reads_only_new_or_grown_logs(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in ("chianetwork.plot.log", "bladebit.plot.log"):
+        shutil.copy(FIXTURES / name, logs / name)
+    full = (FIXTURES / "madmax-k32" / "madmax.plot.log").read_bytes()
+    (logs / "growing.log").write_bytes(full[: len(full) // 2])
+    (logs / "junk.log").write_bytes(b"junk\n")
+    cache = str(tmp_path / "cache" / "history.json")
+
+    first = read_history(logs, cache_path=cache)
+    assert len(first.read_paths) == 4
+    assert len(first.records) == 3 and len(first.skipped) == 1
+
+    second = read_history(logs, cache_path=cache)
+    assert second.read_paths == ()
+    assert second.records == first.records and second.skipped == first.skipped
+
+    (logs / "growing.log").write_bytes(full)
+    shutil.copy(FIXTURES / "bladebit2disk.plot.log", logs / "new.log")
+    third = read_history(logs, cache_path=cache)
+    assert sorted(Path(path).name for path in third.read_paths) == ["growing.log", "new.log"]
+    grown = next(r for r in third.records if r.log_path.endswith("growing.log"))
+    assert grown.completed and grown.phase4_seconds is not None
+    assert len(third.records) == 4
+
+
+def test_a_broken_cache_is_read_around(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "chianetwork.plot.log", tmp_path / "a.log")
+    cache = tmp_path / "history.json"
+    cache.write_text('{"format": "plotman-tui history cache", "version": 1, "logs": {"x": [')
+    history = read_history(tmp_path, cache_path=str(cache))
+    assert len(history.records) == 1 and len(history.read_paths) == 1
+    assert read_history(tmp_path, cache_path=str(cache)).read_paths == ()
+
+
+def test_a_cache_entry_of_the_wrong_shape_is_read_again(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(FIXTURES / "chianetwork.plot.log", logs / "a.log")
+    cache = tmp_path / "history.json"
+    first = read_history(logs, cache_path=str(cache))
+    saved = json.loads(cache.read_text())
+    (entry,) = saved["logs"].values()
+    entry["records"][0]["k"] = ["not", "a", "number"]
+    cache.write_text(json.dumps(saved))
+    again = read_history(logs, cache_path=str(cache))
+    assert again.read_paths == (str(logs / "a.log"),)
+    assert again.records == first.records
