@@ -110,11 +110,29 @@ def _best_reading(path: str, data: bytes, *, finish: bool = False) -> FinishedLo
 def best_parser(data: bytes, *, finish: bool = False) -> tuple[str, LogParser] | None:
     """The plotter whose parser makes the most of ``data`` and that parser, fed; None when no
     parser finds a plot id in it. (BladeBit's three read each other's logs; the right one also
-    finds the plot file.) ``finish``: ``data`` is the whole log."""
+    finds the plot file.) ``finish``: ``data`` is the whole log.
+
+    Every parser reads the head (8 KiB at a time, up to the first plot id, at most HEAD_BYTES);
+    only those that found a plot id there read the rest: a k32 chia log is read by one parser
+    instead of five.
+    """
+    parsers = [(plotter.name, plotter.new_log_parser()) for plotter in PLOTTERS]
+    offset = 0
+    while offset < min(len(data), HEAD_BYTES):
+        chunk = data[offset : offset + _FIRST_READ]
+        offset += len(chunk)
+        for _name, parser in parsers:
+            parser.feed(chunk)
+        if any(parser.info.plot_id for _name, parser in parsers):
+            break
+    if offset < len(data):
+        # No plot id in the head: every parser reads on (it may come later).
+        parsers = [entry for entry in parsers if entry[1].info.plot_id] or parsers
+        rest = data[offset:]
+        for _name, parser in parsers:
+            parser.feed(rest)
     best: tuple[tuple[bool, bool, int, int], str, LogParser] | None = None
-    for plotter in PLOTTERS:
-        parser = plotter.new_log_parser()
-        parser.feed(data)
+    for name, parser in parsers:
         if finish:
             parser.finish()
         info = parser.info
@@ -124,5 +142,5 @@ def best_parser(data: bytes, *, finish: bool = False) -> tuple[str, LogParser] |
         earlier_done = sum(plot.completed for plot in parser.earlier_plots)
         score = (info.final_file is not None, info.completed, earlier_done, len(info.phase_seconds))
         if best is None or score > best[0]:
-            best = (score, plotter.name, parser)
+            best = (score, name, parser)
     return (best[1], best[2]) if best is not None else None

@@ -216,3 +216,14 @@ def test_a_cache_entry_of_the_wrong_shape_is_read_again(tmp_path: Path) -> None:
     again = read_history(logs, cache_path=str(cache))
     assert again.read_paths == (str(logs / "a.log"),)
     assert again.records == first.records
+
+
+def test_a_plot_id_after_a_long_preamble_is_still_found(tmp_path: Path) -> None:
+    # Parsers that see no plot id in a log's head stop reading it; with none seen, all read on.
+    log = tmp_path / "preamble.log"
+    preamble = b"".join(b"warning: something the shell printed %d\n" % n for n in range(3000))
+    assert len(preamble) > 64 * 1024
+    log.write_bytes(preamble + (FIXTURES / "chianetwork.plot.log").read_bytes())
+    (record,), skipped = read_log(str(log))
+    assert skipped is None
+    assert record.plotter == "chia" and record.completed and record.phase4_seconds == 425.637
