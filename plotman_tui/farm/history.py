@@ -140,14 +140,15 @@ def read_history(log_dir: str | os.PathLike[str], cache_path: str | None = None)
         found: tuple[list[PlotRecord], SkippedLog | None] | None = None
         if entry is not None and entry.get("key") == key:
             found = _from_json(path, entry)
-        if found is None:
+        if entry is None or found is None:
             found = read_log(path)
             read_paths.append(path)
-        entries[path] = _to_json(key, *found)
+            entry = _to_json(key, *found)
+        entries[path] = entry  # as cached, when it was: not serialised again
         records.extend(found[0])
         if found[1] is not None:
             skipped.append(found[1])
-    if cache_path is not None:
+    if cache_path is not None and (read_paths or entries.keys() != cached.keys()):
         _save_cache(cache_path, entries)
     return History(tuple(records), tuple(skipped), tuple(read_paths))
 

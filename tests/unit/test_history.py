@@ -227,3 +227,20 @@ def test_a_plot_id_after_a_long_preamble_is_still_found(tmp_path: Path) -> None:
     (record,), skipped = read_log(str(log))
     assert skipped is None
     assert record.plotter == "chia" and record.completed and record.phase4_seconds == 425.637
+
+
+def test_the_cache_is_rewritten_only_when_the_logs_changed(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in ("chianetwork.plot.log", "bladebit.plot.log"):
+        shutil.copy(FIXTURES / name, logs / name)
+    cache = tmp_path / "history.json"
+    read_history(logs, cache_path=str(cache))
+    written = cache.stat().st_ino
+    assert read_history(logs, cache_path=str(cache)).read_paths == ()
+    assert cache.stat().st_ino == written  # not replaced: nothing changed
+    (logs / "bladebit.plot.log").unlink()
+    gone = read_history(logs, cache_path=str(cache))
+    assert [record.plotter for record in gone.records] == ["chia"]
+    assert cache.stat().st_ino != written
+    assert set(json.loads(cache.read_text())["logs"]) == {str(logs / "chianetwork.plot.log")}
