@@ -235,6 +235,9 @@ class BladebitLogParserBase(PlotLogParser):
                 self.threads = first_int(stripped)
             elif stripped.startswith("Output path"):
                 self.dst_dir = self._dir(stripped.partition(":")[2])
+            elif stripped.startswith("Compression Level"):
+                # BladeBit 3.x's [Global Plotting Config]; 0 is an uncompressed plot.
+                self.compression = first_int(stripped)
         elif line.startswith("Generating plot "):
             self._start_plot()
             self._set_phase(*self.generating_phase)

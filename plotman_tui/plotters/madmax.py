@@ -192,7 +192,8 @@ class MadmaxLogParser(PlotLogParser):
             self.tmp_dir = self._dir(line[18:])
         elif line.startswith("Number of Threads:"):
             self.threads = first_int(line)
-        elif line.startswith("Number of Buckets P1:"):
+        elif line.startswith(("Number of Buckets P1:", "Number of Buckets:")):
+            # "Number of Buckets:" in the June 2021 builds, before P3+P4 had their own.
             match = _BUCKETS_RE.search(line)
             if match:
                 self.buckets = int(match.group(1))

@@ -99,6 +99,7 @@ def test_a_madmax_multi_plot_run_gives_one_record_per_plot() -> None:
     assert not second.completed and second.final_file is None
     assert "not yet in place" in second.unfinished_reason
     assert (first.total_seconds, second.total_seconds) == (2380.78, 2405.1)
+    assert (first.buckets, first.threads, first.tmp_dir) == (256, 40, "/data/tmp")
 
 
 def test_a_bladebit_cuda_multi_plot_run_gives_one_record_per_plot(tmp_path: Path) -> None:

@@ -208,3 +208,18 @@ def test_log_info() -> None:
         final_file=f"/mnt/out/{NAME}",
         completed=True,
     )
+
+
+def test_the_compression_level_of_the_global_config_is_read() -> None:
+    # BladeBit 3.1.0-rc2's header as a user posted it (Chia-Network/bladebit#421), keys cut.
+    header = (
+        "[Global Plotting Config]\n"
+        " Will create 1 plots.\n"
+        " Thread count          : 48\n"
+        " Warm start enabled    : false\n"
+        " Compression Level     : 7\n"
+        " Benchmark mode        : disabled\n"
+    )
+    parser = PLOTTER.new_log_parser()
+    parser.feed(header.encode())
+    assert (parser.info.compression, parser.info.threads) == (7, 48)
