@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from plotman_tui.appdirs import open_regular_file
 from plotman_tui.plotters import PLOTTERS
 from plotman_tui.plotters.base import LogInfo, LogParser
+from plotman_tui.plotters.phase import Phase
 
 #: How much of a log is read at most to find its plot id.
 HEAD_BYTES = 64 * 1024
@@ -107,6 +108,10 @@ def _best_reading(path: str, data: bytes, *, finish: bool = False) -> FinishedLo
     return FinishedLog(path, best[0], best[1].info) if best is not None else None
 
 
+#: The plotters in the order ties between their readings of a log go.
+_TIE_ORDER = sorted(PLOTTERS, key=lambda plotter: plotter.name == "bladebit2disk")
+
+
 def best_parser(data: bytes, *, finish: bool = False) -> tuple[str, LogParser] | None:
     """The plotter whose parser makes the most of ``data`` and that parser, fed; None when no
     parser finds a plot id in it. (BladeBit's three read each other's logs; the right one also
@@ -116,7 +121,7 @@ def best_parser(data: bytes, *, finish: bool = False) -> tuple[str, LogParser] |
     only those that found a plot id there read the rest: a k32 chia log is read by one parser
     instead of five.
     """
-    parsers = [(plotter.name, plotter.new_log_parser()) for plotter in PLOTTERS]
+    parsers = [(plotter.name, plotter.new_log_parser()) for plotter in _TIE_ORDER]
     offset = 0
     while offset < min(len(data), HEAD_BYTES):
         chunk = data[offset : offset + _FIRST_READ]
@@ -131,7 +136,7 @@ def best_parser(data: bytes, *, finish: bool = False) -> tuple[str, LogParser] |
         rest = data[offset:]
         for _name, parser in parsers:
             parser.feed(rest)
-    best: tuple[tuple[bool, bool, int, int], str, LogParser] | None = None
+    best: tuple[tuple[bool, bool, int, int, int, Phase], str, LogParser] | None = None
     for name, parser in parsers:
         if finish:
             parser.finish()
@@ -140,7 +145,20 @@ def best_parser(data: bytes, *, finish: bool = False) -> tuple[str, LogParser] |
             continue
         # A multi-plot log's last plot may be unfinished: the plots before it count too.
         earlier_done = sum(plot.completed for plot in parser.earlier_plots)
-        score = (info.final_file is not None, info.completed, earlier_done, len(info.phase_seconds))
+        # Then the parser that read the most settings (diskplot's header names its temp dirs,
+        # buckets and cache), then the one that got furthest: an unfinished cudaplot log reads
+        # as the RAM plotter's up to phase 3, where only cudaplot's lines go on. Ties go to the
+        # first in _TIE_ORDER: the RAM plotter's logs are the common ones, and a diskplot log
+        # always names its temp dirs.
+        settings = (info.tmp_dir, info.tmp2_dir, info.buckets, info.buffer_mib)
+        score = (
+            info.final_file is not None,
+            info.completed,
+            earlier_done,
+            len(info.phase_seconds),
+            sum(value is not None for value in settings),
+            info.phase,
+        )
         if best is None or score > best[0]:
             best = (score, name, parser)
     return (best[1], best[2]) if best is not None else None

@@ -245,3 +245,47 @@ def test_the_cache_is_rewritten_only_when_the_logs_changed(tmp_path: Path) -> No
     assert [record.plotter for record in gone.records] == ["chia"]
     assert cache.stat().st_ino != written
     assert set(json.loads(cache.read_text())["logs"]) == {str(logs / "chianetwork.plot.log")}
+
+
+@pytest.mark.parametrize(
+    ("name", "compression", "phases"),
+    [
+        ("bladebit_cuda_3.1.0_c7_n90_disk128_plot14_gh448", 7, {1: 2132.26, 2: 77.28}),
+        ("bladebit_cuda_alpha4.3_c1_plot48_gh405", 1, {1: 68.0, 2: 8.66}),
+        ("bladebit_cuda_3.1.0-beta1_alloc_to_P1_gh409", 3, {}),
+    ],
+)
+def test_real_cudaplot_fragments_read_as_unfinished_cudaplot_runs(
+    name: str, compression: int, phases: dict[int, float]
+) -> None:
+    # No whole cudaplot log is known: users posted pieces of runs, each cut off mid-plot.
+    path = FIXTURES / "fragments" / f"{name}.fragment.log"
+    (record,), skipped = read_log(str(path))
+    assert skipped is None
+    assert record.plotter == "bladebit_cuda"
+    assert (record.k, record.compression) == (32, compression)
+    assert {1: record.phase1_seconds, 2: record.phase2_seconds} == {
+        1: phases.get(1),
+        2: phases.get(2),
+    }
+    stated = _phase_times(path.read_text())  # the fragment's own "Completed Phase N" lines
+    assert (stated[0] if stated else {}) == phases
+    assert not record.completed and "ends in phase" in record.unfinished_reason
+
+
+@pytest.mark.parametrize(
+    ("name", "plotter"),
+    [("bladebit.plot.log", "bladebit"), ("bladebit2disk.plot.log", "bladebit2disk")],
+)
+def test_a_bladebit_log_cut_anywhere_in_its_phases_reads_as_its_own_plotter(
+    tmp_path: Path, name: str, plotter: str
+) -> None:
+    # BladeBit's three parsers read each other's logs; the one that reads it best must win
+    # at every point a running or killed plot's log can end.
+    lines = (FIXTURES / name).read_bytes().splitlines(keepends=True)
+    first_phase = next(i for i, line in enumerate(lines) if line.startswith(b"Running Phase 1"))
+    log = tmp_path / "cut.log"
+    for end in range(first_phase + 1, len(lines) + 1):
+        log.write_bytes(b"".join(lines[:end]))
+        records, _ = read_log(str(log))
+        assert [record.plotter for record in records] == [plotter], lines[end - 1]
