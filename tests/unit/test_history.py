@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plotman_tui.farm.history import read_history, read_log
+from plotman_tui.farm.history import default_cache_path, read_history, read_log
 from plotman_tui.plotters.bladebit_cuda import BladebitCudaLogParser
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "plotter-logs"
@@ -289,3 +289,15 @@ def test_a_bladebit_log_cut_anywhere_in_its_phases_reads_as_its_own_plotter(
         log.write_bytes(b"".join(lines[:end]))
         records, _ = read_log(str(log))
         assert [record.plotter for record in records] == [plotter], lines[end - 1]
+
+
+def test_the_default_cache_is_in_the_cache_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLOTMAN_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(FIXTURES / "chianetwork.plot.log", logs / "a.log")
+    read_history(logs, cache_path=default_cache_path())
+    assert default_cache_path() == str(tmp_path / "cache" / "history.json")
+    assert read_history(logs, cache_path=default_cache_path()).read_paths == ()
