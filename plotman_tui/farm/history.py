@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from plotman_tui.appdirs import cache_dir, open_regular_file, read_regular_file
+from plotman_tui.appdirs import cache_dir, read_regular_file
 from plotman_tui.farm.finished import WHOLE_BYTES, best_parser
 from plotman_tui.farm.launches import save_state
 from plotman_tui.farm.plotsize import final_plot_bytes
@@ -190,16 +191,16 @@ def _record(path: str, plotter: str, info: LogInfo) -> PlotRecord:
 
 
 def _final_bytes(info: LogInfo) -> int | None:
+    """The plot's size: its file's when a regular file is there, else the size for its k. The
+    path comes from the log: it is looked at (stat), never opened (a device could act on it)."""
     if info.final_file is not None:
         try:
-            fd = open_regular_file(info.final_file)
+            found = os.stat(info.final_file)
         except OSError:
             pass
         else:
-            try:
-                return os.fstat(fd).st_size
-            finally:
-                os.close(fd)
+            if stat.S_ISREG(found.st_mode):
+                return found.st_size
     return final_plot_bytes(info.k) if info.k is not None else None
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from plotman_tui.farm.history import default_cache_path, read_history, read_log
+from plotman_tui.farm.plotsize import final_plot_bytes
 from plotman_tui.plotters.bladebit_cuda import BladebitCudaLogParser
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "plotter-logs"
@@ -301,3 +302,25 @@ def test_the_default_cache_is_in_the_cache_dir(
     read_history(logs, cache_path=default_cache_path())
     assert default_cache_path() == str(tmp_path / "cache" / "history.json")
     assert read_history(logs, cache_path=default_cache_path()).read_paths == ()
+
+
+def test_the_final_size_is_the_plot_files_and_a_fifo_there_counts_as_none(
+    tmp_path: Path,
+) -> None:
+    text = (FIXTURES / "madmax-multi" / "madmax-2plots.plot.log").read_text()
+    final = tmp_path / "final"
+    final.mkdir()
+    log = tmp_path / "run.log"
+    log.write_text(text.replace("/data/final/", f"{final}/"))
+    (first, _), _ = read_log(str(log))
+    assert first.final_file is not None and first.final_file.startswith(str(final))
+    # No file there: the size a k32 plot has.
+    assert first.final_bytes == final_plot_bytes(32)
+    Path(first.final_file).write_bytes(b"x" * 1234)
+    (first, _), _ = read_log(str(log))
+    assert first.final_bytes == 1234
+    # A FIFO named like the plot is no plot: the size for its k, and no wait for a writer.
+    os.remove(first.final_file)
+    os.mkfifo(first.final_file)
+    (first, _), _ = read_log(str(log))
+    assert first.final_bytes == final_plot_bytes(32)
