@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets._toast import Toast
 
 from plotman_tui.tui.app import DashboardApp
@@ -127,6 +128,19 @@ async def test_l_gives_the_pager_a_private_cleaned_copy_removed_after(
     assert log.read_bytes() == CHIA_LOG.read_bytes()
 
 
+async def _notice_after_l(pilot: Pilot[int], log: Path) -> tuple[str, str]:
+    """Every job's log at ``log``; ``l`` on the job under the cursor; the notice's title and
+    text."""
+    app = pilot.app
+    jobs = [replace(job, log_file=os.fspath(log)) for job in farm_jobs()]
+    app.post_message(pass_completed(jobs))
+    await until(pilot, lambda: jobs_table(app).selected_job, 5, "the job under the cursor")
+    await pilot.press("l")
+    toast = await until(pilot, lambda: app.screen.query(Toast), 5, "a notice")
+    title, message = toast.first().render().plain.split("\n", 1)
+    return title, message
+
+
 async def test_a_log_that_cannot_be_read_is_a_notice_not_a_pager(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,13 +149,8 @@ async def test_a_log_that_cannot_be_read_is_a_notice_not_a_pager(
     pager, record = pager_script(tmp_path)
     monkeypatch.setenv("PAGER", pager)
     app = pager_app(monkeypatch)
-    jobs = [replace(job, log_file=os.fspath(fifo)) for job in farm_jobs()]
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
-        app.post_message(pass_completed(jobs))
-        await until(pilot, lambda: jobs_table(app).selected_job, 5, "the job under the cursor")
-        await pilot.press("l")
-        toast = await until(pilot, lambda: app.screen.query(Toast), 5, "a notice")
-        title, message = toast.first().render().plain.split("\n", 1)
+        title, message = await _notice_after_l(pilot, fifo)
     assert not record.exists()
     assert title == "log" and message.startswith(f"cannot show the log {fifo}")
     assert "not a regular file" in message
@@ -161,13 +170,7 @@ async def test_a_pager_that_cannot_run_is_a_notice_and_the_dashboard_goes_on(
     log.write_bytes(CHIA_LOG.read_bytes())
     monkeypatch.setenv("PAGER", value)
     app = pager_app(monkeypatch)
-    jobs = [replace(job, log_file=os.fspath(log)) for job in farm_jobs()]
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
-        app.post_message(pass_completed(jobs))
-        await until(pilot, lambda: jobs_table(app).selected_job, 5, "the job under the cursor")
-        await pilot.press("l")
-        toast = await until(pilot, lambda: app.screen.query(Toast), 5, "a notice")
-        title, message = toast.first().render().plain.split("\n", 1)
-        assert (title, message) == notice
+        assert await _notice_after_l(pilot, log) == notice
         await pilot.press("q")
     assert app.return_code == 0
