@@ -27,7 +27,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import psutil
 import pytest
@@ -444,20 +444,40 @@ async def test_sshd_stopped_after_a_transfer_later_plots_wait_and_go_when_it_is_
     assert farm.entries(target)[0].pid == started.pid
 
 
-async def test_rsync_daemon_killed_mid_transfer_loses_nothing_and_is_retried(
+class _Killed(NamedTuple):
+    """A transfer under way when the rsync daemon was killed, and its end."""
+
+    target: ArchiveTarget
+    plot: Path
+    data: bytes  # the plot's bytes before the transfer
+    engine: ArchivingEngine
+    started: StartedTransfer
+    ended: Event
+
+
+async def _kill_rsyncd_mid_transfer(
     farm: Farm, rsync_daemon: RsyncDaemon, ssh_server: SshServer
-) -> None:
+) -> _Killed:
     target = rsyncd_target(farm, rsync_daemon, ssh_server, bwlimit_kbps=SLOW_KBPS)
-    far_side = rsync_daemon.module_root
     plot = farm.plot()
     data = plot.read_bytes()
     engine = farm.engine(target)
     (started,) = (await farm.step(engine)).started
     # Bytes are flowing into rsync's hidden temp file at the far side.
+    far_side = rsync_daemon.module_root
     wait_for(lambda: list(far_side.rglob(f".{plot.name}.*")), TIMEOUT_S, "a temp file")
     rsync_daemon.kill()
-
     (ended,) = await farm.until_ended(engine, plot)
+    return _Killed(target, plot, data, engine, started, ended)
+
+
+async def test_rsync_daemon_killed_mid_transfer_loses_nothing_and_is_retried(
+    farm: Farm, rsync_daemon: RsyncDaemon, ssh_server: SshServer
+) -> None:
+    far_side = rsync_daemon.module_root
+    target, plot, data, engine, started, ended = await _kill_rsyncd_mid_transfer(
+        farm, rsync_daemon, ssh_server
+    )
     assert ended.failed
     assert f"{plot.name} not moved (" in ended.message and "sent again later" in ended.message
     assert plot.read_bytes() == data
@@ -498,15 +518,9 @@ async def test_a_farmer_that_answers_again_ends_the_targets_error_though_the_plo
 ) -> None:
     # The retried plot is found already at the far side with other bytes: it is held, and no
     # plot goes through. The farmer answered all the same: archiving must not stay an error.
-    target = rsyncd_target(farm, rsync_daemon, ssh_server, bwlimit_kbps=SLOW_KBPS)
-    far_side = rsync_daemon.module_root
-    plot = farm.plot()
-    data = plot.read_bytes()
-    engine = farm.engine(target)
-    await farm.step(engine)
-    wait_for(lambda: list(far_side.rglob(f".{plot.name}.*")), TIMEOUT_S, "a temp file")
-    rsync_daemon.kill()
-    (ended,) = await farm.until_ended(engine, plot)
+    target, plot, data, engine, _, ended = await _kill_rsyncd_mid_transfer(
+        farm, rsync_daemon, ssh_server
+    )
     assert ended.failed
     rsync_daemon.start()
     assert (await farm.step(engine)).retrying[target.name].count == 1
