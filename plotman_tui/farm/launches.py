@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -241,12 +242,22 @@ class BackOff:
 
     @classmethod
     def from_json(cls, data: Any) -> BackOff:
+        """Raises ValueError or TypeError for values no back-off has (a NaN or infinite time,
+        a negative count): the state is then reported and ignored, not shown as a countdown."""
+
         def number(key: str) -> float | None:
             value = data.get(key)
-            return float(value) if value is not None else None
+            if value is None:
+                return None
+            if isinstance(value, bool) or not math.isfinite(found := float(value)):
+                raise ValueError(f"{key} is not a time: {value!r}")
+            return found
 
+        failures = int(data.get("failures", 0))
+        if failures < 0:
+            raise ValueError(f"failures is negative: {failures}")
         return cls(
-            failures=int(data.get("failures", 0)),
+            failures=failures,
             failed_at=number("failed_at"),
             retry_at=number("retry_at"),
             last_failure=str(data.get("last_failure", "")),

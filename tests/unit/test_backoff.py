@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from plotman_tui.farm.launches import BackOff
+import json
+from pathlib import Path
+
+import pytest
+
+from plotman_tui.farm.launches import BackOff, load_state, state_text
 
 
 def test_weeks_of_failures_and_a_state_files_huge_count_keep_the_longest_back_off() -> None:
@@ -22,3 +27,27 @@ def test_weeks_of_failures_and_a_state_files_huge_count_keep_the_longest_back_of
         3600.0,
         3600.0,
     ]
+
+
+@pytest.mark.parametrize(
+    "backoff",
+    [
+        {"failures": 3, "failed_at": 1.0, "retry_at": "nan", "last_failure": "x"},
+        {"failures": 3, "failed_at": 1.0, "retry_at": float("inf"), "last_failure": "x"},
+        {"failures": -2, "failed_at": 1.0, "retry_at": 2.0, "last_failure": "x"},
+        {"failures": 3, "failed_at": True, "retry_at": 2.0, "last_failure": "x"},
+    ],
+)
+def test_a_state_files_back_off_with_no_sane_time_is_reported_and_ignored(
+    tmp_path: Path, backoff: dict[str, object]
+) -> None:
+    # A watching dashboard shows the holder's back-off from this file: a NaN retry time made
+    # its countdown raise on every redraw.
+    path = tmp_path / "plotting-state.json"
+    good = json.loads(state_text([], BackOff(3, 1.0, 2.0, "x")))
+    path.write_text(json.dumps({**good, "backoff": backoff}))
+    launches, loaded, problem = load_state(path)
+    assert launches == [] and loaded.failing() is None
+    assert problem is not None and str(path) in problem
+    path.write_text(json.dumps(good))
+    assert load_state(path)[1].failing() is not None  # the same file, sane, is taken
