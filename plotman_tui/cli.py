@@ -144,6 +144,42 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
     archive.add_argument("--json", action="store_true", help="print JSON lines for scripts")
 
+    analyze = commands.add_parser(
+        "analyze", help="phase times and output of finished plots, grouped (from their logs)"
+    )
+    analyze.add_argument(
+        "logs", nargs="*", metavar="LOG", help="log files or dirs (default: the plot log dir)"
+    )
+    analyze.add_argument(
+        "--by",
+        metavar="KEYS",
+        help="group by any of plotter,k,compression,tmp,tmp2,dst,threads,buckets,buffer,"
+        "bitfield,day,week (comma-separated, e.g. tmp,day)",
+    )
+    analyze.add_argument(
+        "--since", metavar="WHEN", help="plots started since: an age (2h, 1d, 1w) or a date"
+    )
+    analyze.add_argument(
+        "--until", metavar="WHEN", help="plots started before: an age (2h, 1d, 1w) or a date"
+    )
+    analyze_format = analyze.add_mutually_exclusive_group()
+    analyze_format.add_argument("--json", action="store_true", help="print JSON for scripts")
+    analyze_format.add_argument("--csv", action="store_true", help="print CSV for spreadsheets")
+    export = commands.add_parser(
+        "export", help="CSV of every finished plot (plotman's columns first, then more)"
+    )
+    export.add_argument(
+        "logs", nargs="*", metavar="LOG", help="log files or dirs (default: the plot log dir)"
+    )
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    metrics = commands.add_parser(
+        "metrics", help="Prometheus metrics: print them once, or serve them with --serve"
+    )
+    metrics.add_argument(
+        "--serve",
+        metavar="[HOST:]PORT",
+        help="serve /metrics for Prometheus to scrape (host default 127.0.0.1)",
+    )
     commands.add_parser("interactive", help="the dashboard (the same as no command)")
     demo = commands.add_parser(
         "demo", help="the dashboard on a sandbox farm plotting and archiving real tiny plots"
@@ -182,10 +218,10 @@ def _joined_since(argv: list[str]) -> list[str]:
         if word == "--":
             joined += [word, *words]
             break
-        if word == "--since":
+        if word in ("--since", "--until"):
             value = next(words, None)
             if value is not None and value.startswith("-") and value[1:2].isdigit():
-                joined.append(f"--since={value}")
+                joined.append(f"{word}={value}")
                 continue
             joined += [word] if value is None else [word, value]
             continue
@@ -245,6 +281,9 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         "files": _cmd_files,
         "dirs": _cmd_dirs,
         "dsched": _cmd_dsched,
+        "analyze": _cmd_analyze,
+        "export": _cmd_export,
+        "metrics": _cmd_metrics,
     }
     return handlers[command](config, args)
 
@@ -645,6 +684,33 @@ def _cmd_dsched(config: Config, args: argparse.Namespace) -> int:
     infos, dir_of, snapshot = _configured_dirs(config)
     print(render_dsched(dst_rows(config, snapshot.jobs, dir_of, infos, with_unconfigured=True)))
     return EXIT_OK
+
+
+def _cmd_analyze(config: Config, args: argparse.Namespace) -> int:
+    from plotman_tui.history_report import HistoryReportError, run_analyze
+
+    try:
+        return run_analyze(config, args, _width(config))
+    except HistoryReportError as error:
+        raise CliError(str(error), error.exit_code) from None
+
+
+def _cmd_export(config: Config, args: argparse.Namespace) -> int:
+    from plotman_tui.history_report import HistoryReportError, run_export
+
+    try:
+        return run_export(config, args)
+    except HistoryReportError as error:
+        raise CliError(str(error), error.exit_code) from None
+
+
+def _cmd_metrics(config: Config, args: argparse.Namespace) -> int:
+    from plotman_tui.metrics import MetricsError, run_metrics
+
+    try:
+        return run_metrics(config, serve=args.serve)
+    except MetricsError as error:
+        raise CliError(str(error), error.exit_code) from None
 
 
 def _cmd_version() -> int:
