@@ -2,12 +2,35 @@
 
 Pure functions over :class:`~plotman_tui.farm.history.PlotRecord` s: ``analyze``, ``export``,
 the dashboard's history screen and the metrics all read history through here.
+
+What the numbers mean:
+
+- Only **completed** plots count: a plot still running, killed or cut short is left out of
+  every figure here (``analyze`` lists those below its table).
+- A **spread** is n, mean, standard deviation, min, median and max of one duration over a group,
+  in seconds: the phase 1-4 times, the total time (the plotter's own "Total time", without the
+  copy) and the copy time (to the final dir), each as the plot's log states it. ``n`` is how
+  many plots of the group have that duration: a plotter that does no copy (BladeBit writing to
+  its final dir) has no copy spread. The standard deviation is the sample one (n - 1), 0 for a
+  single plot. A duration that is missing, not a finite number, negative or longer than
+  :data:`MAX_SECONDS` (a log's or cache's garbage, not a plot) is left out of its spread.
+- **Plots finished** counts the group's completed plots; **bytes written** adds up their final
+  files' sizes (the file's own size when it is still there, else the planned size for its k).
+- **plots/day** and **TiB/day** (1 TiB = 2**40 bytes) are those divided by the group's
+  **span**: from the first plot's start to the last plot's end, in days, at least one day (so
+  one plot made in 8 hours reads as 1 plot/day, not 3). For a group of plots run in parallel
+  this is the farm's real rate, not one job's.
+- A **day** is the local calendar date (``YYYY-MM-DD``) the plot ended on, or started on when
+  its end is unknown; a **week** is its ISO week (``2026-W48``, weeks start on Monday).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from plotman_tui.farm.history import PlotRecord
 
@@ -28,6 +51,17 @@ GROUP_KEYS = (
 )
 #: The durations summarised for each group, in the order the table shows them.
 MEASURES = ("phase1", "phase2", "phase3", "phase4", "total", "copy")
+
+#: The text of a group value the log does not tell (or the plotter does not have).
+UNKNOWN = "-"
+#: 1 TiB.
+TIB = 2**40
+DAY_SECONDS = 86400.0
+#: A duration above this (about 31 years) is no plot's: garbage from a log or a cache, left out
+#: (it also keeps sums and squares of untrusted numbers finite).
+MAX_SECONDS = 1e9
+#: A final size above this (8 EiB) is no plot's: left out of bytes written.
+_MAX_BYTES = 2**63
 
 
 @dataclass(frozen=True)
@@ -68,10 +102,173 @@ class DayTotal:
 
 def summarize(records: Iterable[PlotRecord], by: Sequence[str]) -> list[GroupSummary]:
     """Completed plots grouped by ``by`` (names from GROUP_KEYS; none: one group of all),
-    groups in order of their key."""
-    raise NotImplementedError
+    groups in order of their key.
+
+    Keys sort as a farmer reads them: numbers by value (k 32 before k 33, threads 4 before
+    16), text by its characters, unknown ("-") last. ``ValueError`` for a name not in
+    GROUP_KEYS. No completed plots: no groups.
+    """
+    unknown = [name for name in by if name not in _KEY_TEXT]
+    if unknown:
+        raise ValueError(f"cannot group by {', '.join(unknown)}: use {', '.join(GROUP_KEYS)}")
+    texts = [_KEY_TEXT[name] for name in by]
+    groups: dict[tuple[str, ...], list[PlotRecord]] = defaultdict(list)
+    for record in records:
+        if record.completed:
+            groups[tuple(text(record) for text in texts)].append(record)
+    return [_summary(key, groups[key]) for key in sorted(groups, key=_key_order)]
 
 
 def per_day(records: Iterable[PlotRecord], days: int, now: float) -> list[DayTotal]:
     """The last ``days`` local days up to ``now``, oldest first, days without plots included."""
-    raise NotImplementedError
+    if days <= 0:
+        return []
+    today = _local_date(now)
+    if today is None:
+        return []
+    names = [(today - timedelta(days=back)).isoformat() for back in range(days - 1, -1, -1)]
+    plots = dict.fromkeys(names, 0)
+    written = dict.fromkeys(names, 0)
+    for record in records:
+        if not record.completed:
+            continue
+        day = _day(record)
+        if day in plots:
+            plots[day] += 1
+            written[day] += _bytes(record)
+    return [DayTotal(name, plots[name], written[name]) for name in names]
+
+
+# --- groups -------------------------------------------------------------------------------------
+
+
+def _number(value: int | None) -> str:
+    return UNKNOWN if value is None else str(value)
+
+
+def _path(value: str | None) -> str:
+    return value if value else UNKNOWN
+
+
+def _bitfield(record: PlotRecord) -> str:
+    return UNKNOWN if record.bitfield is None else ("on" if record.bitfield else "off")
+
+
+def _finite_time(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _local_date(timestamp: float | None) -> date | None:
+    if timestamp is None or not math.isfinite(timestamp):
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp).date()
+    except (OverflowError, OSError, ValueError):  # a year past 9999, or before the epoch's range
+        return None
+
+
+def _end_date(record: PlotRecord) -> date | None:
+    found = _local_date(record.ended_at)
+    return found if found is not None else _local_date(record.started_at)
+
+
+def _day(record: PlotRecord) -> str:
+    found = _end_date(record)
+    return UNKNOWN if found is None else found.isoformat()
+
+
+def _week(record: PlotRecord) -> str:
+    found = _end_date(record)
+    if found is None:
+        return UNKNOWN
+    year, week, _weekday = found.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+_KEY_TEXT: dict[str, Callable[[PlotRecord], str]] = {
+    "plotter": lambda r: _path(r.plotter),
+    "k": lambda r: _number(r.k),
+    "compression": lambda r: _number(r.compression),
+    "tmp": lambda r: _path(r.tmp_dir),
+    "tmp2": lambda r: _path(r.tmp2_dir),
+    "dst": lambda r: _path(r.dst_dir),
+    "threads": lambda r: _number(r.threads),
+    "buckets": lambda r: _number(r.buckets),
+    "buffer": lambda r: _number(r.buffer_mib),
+    "bitfield": _bitfield,
+    "day": _day,
+    "week": _week,
+}
+assert tuple(_KEY_TEXT) == GROUP_KEYS
+
+
+def _key_order(key: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
+    # Numbers by value before text; unknown after both.
+    def part(text: str) -> tuple[int, int, str]:
+        if text == UNKNOWN:
+            return (2, 0, "")
+        if text.isascii() and text.isdigit():
+            return (0, int(text), "")
+        return (1, 0, text)
+
+    return tuple(part(text) for text in key)
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def _seconds(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
+        return None
+    return float(value)
+
+
+def _bytes(record: PlotRecord) -> int:
+    size = record.final_bytes
+    return size if size is not None and 0 <= size <= _MAX_BYTES else 0
+
+
+_DURATIONS: dict[str, Callable[[PlotRecord], float | None]] = {
+    "phase1": lambda r: r.phase1_seconds,
+    "phase2": lambda r: r.phase2_seconds,
+    "phase3": lambda r: r.phase3_seconds,
+    "phase4": lambda r: r.phase4_seconds,
+    "total": lambda r: r.total_seconds,
+    "copy": lambda r: r.copy_seconds,
+}
+assert tuple(_DURATIONS) == MEASURES
+
+
+def spread(values: Iterable[float | None]) -> Spread | None:
+    """The spread of the usable durations among ``values`` (see the module's notes); None when
+    none is usable."""
+    kept = sorted(v for v in map(_seconds, values) if v is not None)
+    n = len(kept)
+    if n == 0:
+        return None
+    mean = math.fsum(kept) / n
+    stdev = math.sqrt(math.fsum((v - mean) ** 2 for v in kept) / (n - 1)) if n > 1 else 0.0
+    middle = n // 2
+    median = kept[middle] if n % 2 else (kept[middle - 1] + kept[middle]) / 2
+    return Spread(n, mean, stdev, kept[0], median, kept[-1])
+
+
+def _summary(key: tuple[str, ...], records: list[PlotRecord]) -> GroupSummary:
+    spreads = {name: spread(map(get, records)) for name, get in _DURATIONS.items()}
+    written = sum(_bytes(record) for record in records)
+    starts = [t for t in map(_finite_time, (r.started_at for r in records)) if t is not None]
+    ends = [t for t in map(_finite_time, (r.ended_at for r in records)) if t is not None]
+    span = DAY_SECONDS
+    if starts or ends:
+        span = max(ends or starts) - min(starts or ends)
+        span = max(span, DAY_SECONDS) if math.isfinite(span) else DAY_SECONDS
+    span_days = span / DAY_SECONDS
+    return GroupSummary(
+        key=key,
+        spreads=spreads,
+        plots_finished=len(records),
+        bytes_written=written,
+        span_seconds=span,
+        plots_per_day=len(records) / span_days,
+        tib_per_day=written / TIB / span_days,
+    )

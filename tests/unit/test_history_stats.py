@@ -1,0 +1,327 @@
+"""History statistics: groups, spreads, output per day, on real logs and on untrusted records."""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from plotman_tui.farm.history import PlotRecord, read_log
+from plotman_tui.farm.history_stats import (
+    GROUP_KEYS,
+    MEASURES,
+    TIB,
+    DayTotal,
+    per_day,
+    spread,
+    summarize,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "plotter-logs"
+REAL_LOGS = (
+    "chianetwork.plot.log",
+    "chia-1.0/2021-04-04T19_00_47.681088-0400.log",
+    "madmax-k32/madmax.plot.log",
+    "madmax-multi/madmax-2plots.plot.log",
+    "bladebit.plot.log",
+    "bladebit2disk.plot.log",
+)
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Days are local: pin the zone so the day a plot ends on is the same on every machine."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _at(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _record(**changes: object) -> PlotRecord:
+    base = PlotRecord(
+        log_path="/logs/a.log",
+        plotter="chia",
+        plot_id="a" * 64,
+        k=32,
+        compression=None,
+        started_at=_at("2026-11-24T10:00:00"),
+        ended_at=_at("2026-11-24T18:00:00"),
+        tmp_dir="/mnt/tmp/00",
+        tmp2_dir=None,
+        dst_dir="/mnt/dst/00",
+        threads=4,
+        buckets=128,
+        buffer_mib=3389,
+        bitfield=True,
+        phase1_seconds=10000.0,
+        phase2_seconds=5000.0,
+        phase3_seconds=9000.0,
+        phase4_seconds=600.0,
+        total_seconds=24600.0,
+        copy_seconds=None,
+        final_file="/mnt/dst/00/plot-k32.plot",
+        final_bytes=108_000_000_000,
+        completed=True,
+        unfinished_reason="",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _real_records() -> list[PlotRecord]:
+    records: list[PlotRecord] = []
+    for name in REAL_LOGS:
+        found, skipped = read_log(str(FIXTURES / name))
+        assert skipped is None
+        records.extend(found)
+    return records
+
+
+def test_one_group_of_the_real_logs_of_every_plotter_has_their_own_phase_times() -> None:
+    records = _real_records()
+    completed = [r for r in records if r.completed]
+    assert len(completed) == 6  # the madMAx multi-plot log's second plot is unfinished
+    (group,) = summarize(records, [])
+    assert group.key == ()
+    assert group.plots_finished == 6
+    assert group.bytes_written == sum(r.final_bytes or 0 for r in completed)
+    phase1 = group.spreads["phase1"]
+    assert phase1 is not None
+    values = [r.phase1_seconds for r in completed if r.phase1_seconds is not None]
+    assert phase1.n == len(values) == 6
+    assert phase1.mean == pytest.approx(statistics.mean(values))
+    assert phase1.stdev == pytest.approx(statistics.stdev(values))
+    assert phase1.median == pytest.approx(statistics.median(values))
+    assert (phase1.min, phase1.max) == (min(values), max(values))
+    # The disk plotter prints three phases: phase 4's spread counts the other five.
+    phase4 = group.spreads["phase4"]
+    assert phase4 is not None and phase4.n == 5
+
+
+def test_real_logs_grouped_by_plotter_in_order_with_the_logs_figures() -> None:
+    groups = summarize(_real_records(), ["plotter"])
+    assert [g.key for g in groups] == [("bladebit",), ("bladebit2disk",), ("chia",), ("madmax",)]
+    chia = groups[2]
+    assert chia.plots_finished == 2
+    total = chia.spreads["total"]
+    assert total is not None and total.n == 2
+    # chianetwork.plot.log: "Total time = 39945.080 seconds"; chia-1.0: its own line.
+    chia_totals = sorted(
+        r.total_seconds for r in _real_records() if r.plotter == "chia" and r.total_seconds
+    )
+    assert 39945.08 in chia_totals
+    assert (total.min, total.max) == (chia_totals[0], chia_totals[1])
+    madmax = groups[3]
+    assert madmax.plots_finished == 2  # madmax-k32 and the first plot of the two-plot run
+
+
+def test_numbers_sort_by_value_and_unknown_last() -> None:
+    records = [
+        _record(threads=16),
+        _record(threads=4),
+        _record(threads=None),
+        _record(threads=8),
+    ]
+    assert [g.key for g in summarize(records, ["threads"])] == [("4",), ("8",), ("16",), ("-",)]
+    ks = [_record(k=33), _record(k=32), _record(k=25)]
+    assert [g.key for g in summarize(ks, ["k"])] == [("25",), ("32",), ("33",)]
+
+
+def test_group_values_read_as_a_farmer_reads_them() -> None:
+    record = _record(
+        tmp_dir="/mnt/tmp/00",
+        tmp2_dir=None,
+        compression=None,
+        bitfield=False,
+        buffer_mib=3389,
+        ended_at=_at("2026-11-24T18:00:00"),
+    )
+    (group,) = summarize([record], GROUP_KEYS)
+    assert group.key == (
+        "chia",
+        "32",
+        "-",
+        "/mnt/tmp/00",
+        "-",
+        "/mnt/dst/00",
+        "4",
+        "128",
+        "3389",
+        "off",
+        "2026-11-24",
+        "2026-W48",
+    )
+    (on,) = summarize([_record(bitfield=True)], ["bitfield"])
+    assert on.key == ("on",)
+
+
+def test_day_and_week_come_from_the_end_then_the_start() -> None:
+    late = _record(started_at=_at("2026-12-27T20:00:00"), ended_at=_at("2027-01-01T02:00:00"))
+    # 2027-01-01 is a Friday of ISO week 53 of 2026.
+    assert summarize([late], ["day", "week"])[0].key == ("2027-01-01", "2026-W53")
+    no_end = _record(started_at=_at("2026-11-30T23:00:00"), ended_at=None)
+    assert summarize([no_end], ["day", "week"])[0].key == ("2026-11-30", "2026-W49")
+    neither = _record(started_at=None, ended_at=None)
+    assert summarize([neither], ["day", "week"])[0].key == ("-", "-")
+
+
+def test_grouping_by_two_keys_nests_them_in_order() -> None:
+    records = [
+        _record(tmp_dir="/t/b", ended_at=_at("2026-11-25T01:00:00")),
+        _record(tmp_dir="/t/a", ended_at=_at("2026-11-25T01:00:00")),
+        _record(tmp_dir="/t/a", ended_at=_at("2026-11-24T23:00:00")),
+        _record(tmp_dir="/t/a", ended_at=_at("2026-11-24T22:00:00")),
+    ]
+    groups = summarize(records, ["tmp", "day"])
+    assert [(g.key, g.plots_finished) for g in groups] == [
+        (("/t/a", "2026-11-24"), 2),
+        (("/t/a", "2026-11-25"), 1),
+        (("/t/b", "2026-11-25"), 1),
+    ]
+
+
+def test_unfinished_plots_count_nowhere() -> None:
+    records = [
+        _record(),
+        _record(completed=False, unfinished_reason="ends in phase 2", phase1_seconds=99.0),
+    ]
+    (group,) = summarize(records, [])
+    assert group.plots_finished == 1
+    phase1 = group.spreads["phase1"]
+    assert phase1 is not None and phase1.n == 1 and phase1.mean == 10000.0
+    assert summarize([records[1]], ["tmp"]) == []
+    assert summarize([], []) == []
+
+
+def test_durations_that_are_no_durations_are_left_out() -> None:
+    records = [
+        _record(phase1_seconds=100.0),
+        _record(phase1_seconds=300.0),
+        _record(phase1_seconds=math.nan),
+        _record(phase1_seconds=math.inf),
+        _record(phase1_seconds=-math.inf),
+        _record(phase1_seconds=-5.0),
+        _record(phase1_seconds=None),
+        _record(phase1_seconds=1e300),  # squared, it would overflow to inf
+    ]
+    (group,) = summarize(records, [])
+    phase1 = group.spreads["phase1"]
+    assert phase1 is not None
+    assert (phase1.n, phase1.mean, phase1.min, phase1.median, phase1.max) == (
+        2,
+        200.0,
+        100.0,
+        200.0,
+        300.0,
+    )
+    assert phase1.stdev == pytest.approx(math.sqrt(20000.0))
+    assert group.spreads["copy"] is None  # no plot of the group has a copy time
+    assert group.plots_finished == 8
+
+
+def test_one_value_has_no_spread_and_the_median_of_an_odd_count_is_the_middle() -> None:
+    single = spread([42.0])
+    assert single is not None and single.stdev == 0.0 and single.median == 42.0
+    odd = spread([5.0, 1.0, 3.0])
+    assert odd is not None and odd.median == 3.0
+    assert spread([None, math.nan]) is None
+
+
+def test_output_per_day_over_the_groups_span_at_least_a_day() -> None:
+    one = _record(final_bytes=TIB)  # 8 hours of plotting
+    (group,) = summarize([one], [])
+    assert group.span_seconds == 86400.0
+    assert group.plots_per_day == 1.0
+    assert group.tib_per_day == 1.0
+    # Four plots from day 0 10:00 to day 2 10:00: two days, 2 plots/day, 2 TiB/day.
+    four = [
+        _record(
+            started_at=_at("2026-11-24T10:00:00"),
+            ended_at=_at("2026-11-24T20:00:00"),
+            final_bytes=TIB,
+        ),
+        _record(
+            started_at=_at("2026-11-25T00:00:00"),
+            ended_at=_at("2026-11-25T10:00:00"),
+            final_bytes=TIB,
+        ),
+        _record(
+            started_at=_at("2026-11-25T10:00:00"),
+            ended_at=_at("2026-11-26T10:00:00"),
+            final_bytes=TIB,
+        ),
+        _record(started_at=math.nan, ended_at=math.inf, final_bytes=TIB),
+    ]
+    (group,) = summarize(four, [])
+    assert group.span_seconds == 2 * 86400.0
+    assert group.plots_per_day == 2.0
+    assert group.bytes_written == 4 * TIB
+    assert group.tib_per_day == 2.0
+
+
+def test_sizes_that_are_no_sizes_add_nothing() -> None:
+    records = [_record(final_bytes=1000), _record(final_bytes=-1), _record(final_bytes=None)]
+    records.append(_record(final_bytes=10**400))
+    (group,) = summarize(records, [])
+    assert group.bytes_written == 1000
+    assert math.isfinite(group.tib_per_day)
+
+
+def test_times_out_of_range_give_unknown_days_not_errors() -> None:
+    records = [_record(started_at=1e300, ended_at=-1e300), _record(ended_at=math.nan)]
+    groups = summarize(records, ["day"])
+    assert [g.plots_finished for g in groups] == [1, 1]
+    assert groups[-1].key == ("-",)
+    assert all(math.isfinite(g.plots_per_day) for g in groups)
+
+
+def test_an_unknown_group_name_is_a_value_error_naming_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match="cannot group by disk: use plotter, k, compression"):
+        summarize([_record()], ["tmp", "disk"])
+
+
+def test_the_measures_are_the_six_durations() -> None:
+    assert MEASURES == ("phase1", "phase2", "phase3", "phase4", "total", "copy")
+
+
+def test_per_day_gives_every_day_oldest_first_with_empty_days() -> None:
+    now = _at("2026-11-26T09:00:00")
+    records = [
+        _record(ended_at=_at("2026-11-26T01:00:00"), final_bytes=100),
+        _record(ended_at=_at("2026-11-24T23:59:59"), final_bytes=10),
+        _record(ended_at=_at("2026-11-24T00:00:00"), final_bytes=1),
+        _record(ended_at=_at("2026-11-23T23:59:59")),  # before the window
+        _record(ended_at=_at("2026-11-27T00:00:01")),  # after now's day
+        _record(ended_at=None, started_at=_at("2026-11-26T02:00:00"), final_bytes=1000),
+        _record(ended_at=_at("2026-11-26T03:00:00"), completed=False),
+    ]
+    assert per_day(records, 3, now) == [
+        DayTotal("2026-11-24", 2, 11),
+        DayTotal("2026-11-25", 0, 0),
+        DayTotal("2026-11-26", 2, 1100),
+    ]
+    assert per_day(records, 0, now) == []
+    assert len(per_day([], 30, now)) == 30
+    assert per_day([], 30, now)[-1].day == "2026-11-26"
+
+
+def test_per_day_follows_the_local_zone() -> None:
+    os.environ["TZ"] = "Etc/GMT-10"  # ten hours ahead of UTC (undone by _utc)
+    time.tzset()
+    end = _at("2026-11-24T20:00:00+00:00")  # already the 25th there
+    now = _at("2026-11-25T12:00:00+00:00")
+    assert per_day([_record(ended_at=end)], 2, now) == [
+        DayTotal("2026-11-24", 0, 0),
+        DayTotal("2026-11-25", 1, 108_000_000_000),
+    ]
