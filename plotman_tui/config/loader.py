@@ -44,12 +44,14 @@ from plotman_tui.config.schema import (
     DirectoriesConfig,
     LoggingConfig,
     MadmaxOptions,
+    MetricsConfig,
     PlotterType,
     PlottingConfig,
     SchedulingConfig,
     TargetType,
     TmpOverride,
     command_variables,
+    parse_listen,
 )
 
 #: The environment variable naming the config file when ``--config`` is not given.
@@ -291,9 +293,17 @@ def summarize(config: Config) -> str:
         f"a new job at most every {scheduling.global_stagger_m} min, "
         f"{scheduling.tmpdir_stagger_phase_limit} job(s) per tmp dir before phase "
         f"{scheduling.tmpdir_stagger_phase_major}:{scheduling.tmpdir_stagger_phase_minor}",
+        f"metrics:   {_summarize_metrics(config)}",
         _summarize_archiving(config.archiving),
     ]
     return "\n".join(lines)
+
+
+def _summarize_metrics(config: Config) -> str:
+    address = config.metrics.address
+    if address is None:
+        return "not served (set [metrics] listen; `plotman-tui metrics` prints them)"
+    return f"served on http://{address}/metrics while --no-ui, plot, archive or the dashboard run"
 
 
 def _summarize_archiving(archiving: ArchivingConfig) -> str:
@@ -390,6 +400,7 @@ class _Reader:
             (PlottingConfig, "type"): self._read_plotter_type,
             (ArchivingConfig, "targets"): self._read_targets,
             (ArchiveTarget, "type"): self._read_target_type,
+            (MetricsConfig, "listen"): self._read_listen,
         }
 
     def problem(self, path: KeyPath, message: str) -> _Invalid:
@@ -633,6 +644,15 @@ class _Reader:
 
     def _read_target_type(self, value: object, path: KeyPath) -> object:
         return self._read_enum(value, path, TargetType, "target type")
+
+    def _read_listen(self, value: object, path: KeyPath) -> object:
+        text = self._string(value, path, 'a "[HOST:]PORT" string, e.g. "127.0.0.1:9750"')
+        if isinstance(text, _Invalid):
+            return text
+        try:
+            return str(parse_listen(text))
+        except ValueError as error:
+            return self.problem(path, str(error))
 
     def _read_targets(self, value: object, path: KeyPath) -> object:
         if not isinstance(value, list):

@@ -313,6 +313,54 @@ class ArchivingConfig:
         return tuple(target for target in self.targets if target.enabled)
 
 
+#: The host ``[metrics] listen`` and ``metrics --serve`` use when only a port is given.
+DEFAULT_METRICS_HOST: Final = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    """Where the metrics are served: a host (name or address) and a TCP port."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        return f"{host}:{self.port}"
+
+
+def parse_listen(text: str) -> ListenAddress:
+    """``PORT``, ``HOST:PORT`` or ``[IPv6]:PORT`` (host default 127.0.0.1); raises ValueError
+    with a one-line reason. Port 0 (any free port) is refused: Prometheus could not find it."""
+    value = text.strip()
+    host, port_text = DEFAULT_METRICS_HOST, value
+    bracketed = re.fullmatch(r"\[([^\]]*)\]:(.*)", value)
+    if bracketed is not None:
+        host, port_text = bracketed.group(1), bracketed.group(2)
+    elif ":" in value:
+        host, _, port_text = value.rpartition(":")
+        if ":" in host:
+            raise ValueError(f"{text!r}: write an IPv6 address in brackets, e.g. [::1]:9750")
+    if not host or any(char.isspace() or char in "/@[]" for char in host):
+        raise ValueError(f"{text!r}: not a host name or address before the port")
+    if not re.fullmatch(r"[0-9]{1,5}", port_text) or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535 ([HOST:]PORT)")
+    return ListenAddress(host, int(port_text))
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """``[metrics]``: Prometheus metrics served by ``--no-ui``, ``plot``, ``archive`` and the
+    dashboard while they run (off unless ``listen`` is set)."""
+
+    listen: str | None = None
+
+    @property
+    def address(self) -> ListenAddress | None:
+        """``listen`` read (the loader has checked it); None: off."""
+        return parse_listen(self.listen) if self.listen is not None else None
+
+
 @dataclass(frozen=True)
 class Config:
     """A whole, validated configuration."""
@@ -324,4 +372,5 @@ class Config:
     user_interface: UserInterfaceConfig = field(default_factory=UserInterfaceConfig)
     commands: CommandsConfig = field(default_factory=CommandsConfig)
     archiving: ArchivingConfig = field(default_factory=ArchivingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: Path | None = None

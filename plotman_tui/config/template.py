@@ -33,6 +33,7 @@ from plotman_tui.config.schema import (
     InteractiveConfig,
     LoggingConfig,
     MadmaxOptions,
+    MetricsConfig,
     PlotterType,
     PlottingConfig,
     SchedulingConfig,
@@ -70,6 +71,11 @@ _SECTION_HELP: Final[Mapping[type, str]] = {
     UserInterfaceConfig: "The dashboard.",
     CommandsConfig: "Settings of single commands (only the dashboard has some so far).",
     InteractiveConfig: "The dashboard (`plotman-tui` without a command) when it starts.",
+    MetricsConfig: (
+        "Prometheus metrics (plotman's names, then plotman-tui's own): `plotman-tui metrics` "
+        "prints them once, `plotman-tui metrics --serve [HOST:]PORT` serves them, and with "
+        "listen set here --no-ui, plot, archive and the dashboard serve them while they run."
+    ),
 }
 
 _OVERRIDE_HELP: Final = (
@@ -303,6 +309,11 @@ _HELP: Final[Mapping[tuple[type, str], str]] = {
     (InteractiveConfig, "autostart_archiving"): (
         "Start archiving as soon as the dashboard opens (when archiving is enabled)."
     ),
+    (MetricsConfig, "listen"): (
+        'Serve http://HOST:PORT/metrics for Prometheus to scrape: "PORT" or "HOST:PORT" (host '
+        '127.0.0.1 when left out; "0.0.0.0" for every address, "[::1]:9750" for IPv6). Not '
+        "served when left out."
+    ),
     (ArchivingConfig, "enabled"): (
         "Move finished plots to the targets below (true), or leave them where they are (false)."
     ),
@@ -405,6 +416,7 @@ _EXAMPLES: Final[Mapping[tuple[type, str], object]] = {
     (BladebitCudaOptions, "threads"): 8,
     (SchedulingConfig, "global_max_phase1"): 4,
     (SchedulingConfig, "tmp_min_free_gib"): 300,
+    (MetricsConfig, "listen"): "127.0.0.1:9750",
 }
 
 
@@ -496,12 +508,11 @@ class _Renderer:
     def render(self) -> str:
         self.lines = [*_comment_block(_INTRO), ""]
         for field in dataclasses.fields(Config):
-            if field.name == "source":
-                continue
-            if field.name == "archiving":
-                self._archiving((field.name,))
+            if field.name in ("source", "archiving"):
                 continue
             self._table(_FIELD_TYPES[(Config, field.name)], (field.name,))
+        # Last: its long commented examples of targets end the file.
+        self._archiving(("archiving",))
         return "\n".join(self.lines).rstrip("\n") + "\n"
 
     def _table(self, cls: type, path: KeyPath) -> None:
