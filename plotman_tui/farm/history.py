@@ -6,17 +6,23 @@ makes several plots in one log. A log that is no plot log (empty, binary, not a 
 no plot id) is a :class:`SkippedLog` with its reason, never an exception.
 
 Records are cached as plain JSON keyed by each log's (path, inode, size, mtime) and
-:data:`PARSER_VERSION`: a second scan reads only logs that are new or changed. The cache is
-derived data; a cache that cannot be read is ignored and the logs are read again.
+:data:`PARSER_VERSION`: a second scan reads only logs that are new or changed. One cache holds
+the logs of every dir scanned with it: a scan keeps the entries of logs it did not look at (other
+dirs, older logs than ``newest``) as long as their files are there. The cache is derived data
+and untrusted input: a cache that cannot be read is ignored, and an entry holding anything the
+parsers would not give (NaN, a negative time, a bool for a number, a NUL in a path) is refused,
+its log read again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import stat
-from dataclasses import asdict, dataclass, fields
+import threading
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +30,23 @@ from plotman_tui.appdirs import cache_dir, read_regular_file
 from plotman_tui.farm.finished import WHOLE_BYTES, best_parser
 from plotman_tui.farm.launches import save_state
 from plotman_tui.farm.plotsize import final_plot_bytes
-from plotman_tui.plotters.base import LogInfo
+from plotman_tui.plotters import PLOTTERS
+from plotman_tui.plotters.base import (
+    BUCKETS_MAX,
+    BUFFER_MIB_MAX,
+    K_MAX,
+    K_MIN,
+    THREADS_MAX,
+    LogInfo,
+    sane_dir,
+    sane_path,
+)
 
 #: Bump when what a record holds or how a log is read changes: older cache entries are re-read.
 PARSER_VERSION = 1
 _CACHE_FORMAT = "plotman-tui history cache"
+#: The cache file's layout (records as rows of values in PlotRecord's field order).
+_CACHE_LAYOUT = 2
 #: The cache of a dir of 100,000 logs is some 100 MB; anything larger is not ours.
 _MAX_CACHE_BYTES = 512 * 1024 * 1024
 #: A NUL in a log's first bytes: a binary file, not a plotter's text output.
@@ -114,44 +132,80 @@ def parse_log(path: str, data: bytes) -> tuple[list[PlotRecord], SkippedLog | No
     return [_record(path, plotter, info) for info in infos if info.plot_id], None
 
 
-def read_history(log_dir: str | os.PathLike[str], cache_path: str | None = None) -> History:
+def read_history(
+    log_dir: str | os.PathLike[str], cache_path: str | None = None, *, newest: int | None = None
+) -> History:
     """Every ``*.log`` in ``log_dir`` (not its subdirs) read into records, by path.
 
-    With ``cache_path`` the records of logs unchanged since the last scan come from the cache,
-    and the cache is rewritten (best effort) with what this scan found.
+    ``newest``: only the newest that many logs (by mtime) are read. With ``cache_path`` the
+    records of logs unchanged since the last scan come from the cache, and the cache is
+    rewritten (best effort) when this scan read a log or found one gone.
     """
-    cached = _load_cache(cache_path) if cache_path is not None else {}
-    entries: dict[str, dict[str, Any]] = {}
-    records: list[PlotRecord] = []
-    skipped: list[SkippedLog] = []
-    read_paths: list[str] = []
+    base = os.fspath(log_dir)
     try:
-        names = sorted(entry.name for entry in os.scandir(log_dir) if entry.name.endswith(".log"))
+        listing = [entry for entry in os.scandir(base) if entry.name.endswith(".log")]
     except OSError as error:
-        return History((), (SkippedLog(os.fspath(log_dir), _os_reason(error)),), ())
-    for name in names:
-        path = os.path.join(os.fspath(log_dir), name)
+        return History((), (SkippedLog(base, _os_reason(error)),), ())
+    skipped: list[SkippedLog] = []
+    found_stats: list[tuple[str, os.stat_result]] = []
+    for dir_entry in listing:
+        path = os.path.join(base, dir_entry.name)
         try:
-            stat = os.stat(path, follow_symlinks=False)
-            key = [stat.st_ino, stat.st_size, stat.st_mtime_ns, PARSER_VERSION]
+            found_stats.append((path, dir_entry.stat(follow_symlinks=False)))
         except OSError as error:
-            skipped.append(SkippedLog(path, _os_reason(error)))
-            continue
+            if newest is None:  # gone since the listing: it has no mtime to rank it by
+                skipped.append(SkippedLog(path, _os_reason(error)))
+    listed = {path for path, _ in found_stats}
+    if newest is not None:
+        found_stats.sort(key=lambda item: item[1].st_mtime_ns, reverse=True)
+        del found_stats[max(newest, 0) :]
+    found_stats.sort()
+    cached = _load_cache(cache_path) if cache_path is not None else {}
+    records: list[PlotRecord] = []
+    read_paths: list[str] = []
+    fresh: dict[str, dict[str, Any]] = {}
+    for path, found_stat in found_stats:
+        key = [found_stat.st_ino, found_stat.st_size, found_stat.st_mtime_ns, PARSER_VERSION]
         entry = cached.get(path)
-        found: tuple[list[PlotRecord], SkippedLog | None] | None = None
+        found = None
         if entry is not None and entry.get("key") == key:
             found = _from_json(path, entry)
-        if entry is None or found is None:
+        if found is None:
             found = read_log(path)
             read_paths.append(path)
-            entry = _to_json(key, *found)
-        entries[path] = entry  # as cached, when it was: not serialised again
+            fresh[path] = _to_json(key, *found)
         records.extend(found[0])
         if found[1] is not None:
             skipped.append(found[1])
-    if cache_path is not None and (read_paths or entries.keys() != cached.keys()):
-        _save_cache(cache_path, entries)
+    skipped.sort(key=lambda skip: skip.log_path)
+    if cache_path is not None:
+        this_dir = os.path.dirname(os.path.join(base, "x"))
+        gone = [path for path in cached if os.path.dirname(path) == this_dir and path not in listed]
+        if fresh or gone:
+            for path in gone:
+                del cached[path]
+            cached.update(fresh)
+            _save_cache(cache_path, _existing(cached, this_dir, listed))
     return History(tuple(records), tuple(skipped), tuple(read_paths))
+
+
+def _existing(
+    entries: dict[str, dict[str, Any]], this_dir: str, listed: set[str]
+) -> dict[str, dict[str, Any]]:
+    """The entries whose logs are still there: this dir's as listed, other dirs' listed now
+    (one listing per dir; a dir that cannot be listed has none left)."""
+    present: dict[str, set[str]] = {this_dir: listed}
+    kept = {}
+    for path, entry in entries.items():
+        parent = os.path.dirname(path)
+        if parent not in present:
+            try:
+                present[parent] = {os.path.join(parent, name) for name in os.listdir(parent)}
+            except OSError:
+                present[parent] = set()
+        if path in present[parent]:
+            kept[path] = entry
+    return kept
 
 
 # --- records ------------------------------------------------------------------------------------
@@ -216,17 +270,102 @@ def _os_reason(error: OSError) -> str:
 
 # --- the cache ----------------------------------------------------------------------------------
 
-_RECORD_FIELDS = {field.name for field in fields(PlotRecord)}
+#: A record in the cache: its values in field order, without ``log_path`` (the entry's key).
+_ROW_FIELDS = tuple(field.name for field in fields(PlotRecord) if field.name != "log_path")
+_PLOTTER_NAMES = frozenset(plotter.name for plotter in PLOTTERS)
+#: The largest number :func:`~plotman_tui.plotters.logscan.first_int` reads (12 digits).
+_INT_READ_MAX = 10**12 - 1
+_BYTES_MAX = 1 << 62
+_REASON_MAX = 4096
+_PLOT_ID_DIGITS = frozenset("0123456789abcdef")
+_INF = math.inf
+_save_lock = threading.Lock()
 
 
-def _is_plain(value: object) -> bool:
-    return value is None or type(value) in (str, int, float, bool)
+def _seconds_ok(value: object) -> bool:
+    """None or a float the parsers give: finite, not negative (NaN fails the comparison)."""
+    return value is None or (type(value) is float and 0.0 <= value < _INF)
+
+
+def _int_ok(value: object, low: int, high: int) -> bool:
+    return value is None or (type(value) is int and low <= value <= high)
+
+
+def _dir_ok(value: object) -> bool:
+    return value is None or (type(value) is str and sane_dir(value) == value)
+
+
+def _text_ok(value: object, limit: int) -> bool:
+    return type(value) is str and len(value) <= limit and "\0" not in value
+
+
+def _row_record(path: str, row: object) -> PlotRecord | None:
+    """A cached row as a record when every value is one the parsers could have given."""
+    if type(row) is not list or len(row) != len(_ROW_FIELDS):
+        return None
+    (
+        plotter,
+        plot_id,
+        k,
+        compression,
+        started_at,
+        ended_at,
+        tmp_dir,
+        tmp2_dir,
+        dst_dir,
+        threads,
+        buckets,
+        buffer_mib,
+        bitfield,
+        phase1,
+        phase2,
+        phase3,
+        phase4,
+        total,
+        copy,
+        final_file,
+        final_bytes,
+        completed,
+        reason,
+    ) = row
+    if not (
+        type(plotter) is str
+        and plotter in _PLOTTER_NAMES
+        and type(plot_id) is str
+        and len(plot_id) == 64
+        and _PLOT_ID_DIGITS.issuperset(plot_id)
+        and _int_ok(k, K_MIN, K_MAX)
+        and _int_ok(compression, 0, _INT_READ_MAX)
+        and _seconds_ok(started_at)
+        and _seconds_ok(ended_at)
+        and _dir_ok(tmp_dir)
+        and _dir_ok(tmp2_dir)
+        and _dir_ok(dst_dir)
+        and _int_ok(threads, 1, THREADS_MAX)
+        and _int_ok(buckets, 1, BUCKETS_MAX)
+        and _int_ok(buffer_mib, 1, BUFFER_MIB_MAX)
+        and (bitfield is None or type(bitfield) is bool)
+        and _seconds_ok(phase1)
+        and _seconds_ok(phase2)
+        and _seconds_ok(phase3)
+        and _seconds_ok(phase4)
+        and _seconds_ok(total)
+        and _seconds_ok(copy)
+        and (final_file is None or (type(final_file) is str and sane_path(final_file) is not None))
+        and _int_ok(final_bytes, 0, _BYTES_MAX)
+        and type(completed) is bool
+        and _text_ok(reason, _REASON_MAX)
+        and (reason == "") == completed
+    ):
+        return None
+    return PlotRecord(path, *row)
 
 
 def _to_json(
     key: list[int], records: list[PlotRecord], skipped: SkippedLog | None
 ) -> dict[str, Any]:
-    entry: dict[str, Any] = {"key": key, "records": [asdict(record) for record in records]}
+    rows = [[getattr(record, name) for name in _ROW_FIELDS] for record in records]
+    entry: dict[str, Any] = {"key": key, "records": rows}
     if skipped is not None:
         entry["skipped"] = skipped.reason
     return entry
@@ -235,27 +374,38 @@ def _to_json(
 def _from_json(
     path: str, entry: dict[str, Any]
 ) -> tuple[list[PlotRecord], SkippedLog | None] | None:
-    """A cache entry's records; None when it is malformed (the log is read again)."""
-    try:
-        records = []
-        for saved in entry["records"]:
-            if not isinstance(saved, dict) or set(saved) != _RECORD_FIELDS:
-                return None
-            if not all(_is_plain(value) for value in saved.values()):
-                return None
-            saved = {**saved, "log_path": path}
-            records.append(PlotRecord(**saved))
-        reason = entry.get("skipped")
-        skipped = SkippedLog(path, reason) if isinstance(reason, str) else None
-    except (TypeError, KeyError):
+    """A cache entry's records, or why its log was skipped; None when anything in it is not
+    what a read of the log could give (the log is read again)."""
+    rows = entry.get("records")
+    reason = entry.get("skipped")
+    if type(rows) is not list:
         return None
-    return records, skipped
+    if reason is not None:
+        # A skipped log has no records, and its reason is plain text.
+        if rows or not _text_ok(reason, _REASON_MAX) or not reason:
+            return None
+        return [], SkippedLog(path, reason)
+    if not rows:
+        return None  # a log is either skipped or has plots
+    records = []
+    for row in rows:
+        record = _row_record(path, row)
+        if record is None:
+            return None
+        records.append(record)
+    return records, None
+
+
+def _refuse_constant(name: str) -> object:
+    """NaN and Infinity in the cache file: a value no type check lets through."""
+    return _refuse_constant
 
 
 def _load_cache(path: str) -> dict[str, dict[str, Any]]:
     try:
-        saved = json.loads(read_regular_file(path, _MAX_CACHE_BYTES).decode("utf-8"))
-        if saved.get("format") != _CACHE_FORMAT or saved.get("version") != PARSER_VERSION:
+        text = read_regular_file(path, _MAX_CACHE_BYTES).decode("utf-8")
+        saved = json.loads(text, parse_constant=_refuse_constant)
+        if saved.get("format") != _CACHE_FORMAT or saved.get("version") != _CACHE_LAYOUT:
             return {}
         logs = saved["logs"]
         if not isinstance(logs, dict):
@@ -266,7 +416,9 @@ def _load_cache(path: str) -> dict[str, dict[str, Any]]:
 
 
 def _save_cache(path: str, logs: dict[str, dict[str, Any]]) -> None:
-    """Write the cache whole; a cache that cannot be written only costs speed."""
-    text = json.dumps({"format": _CACHE_FORMAT, "version": PARSER_VERSION, "logs": logs})
-    with contextlib.suppress(OSError):
+    """Write the cache whole and rename it into place; a cache that cannot be written only
+    costs speed. Processes that write at once: the last one's cache stands (each writes its
+    own partial file). Threads of one process take turns (they would share one)."""
+    text = json.dumps({"format": _CACHE_FORMAT, "version": _CACHE_LAYOUT, "logs": logs})
+    with _save_lock, contextlib.suppress(OSError):
         save_state(Path(path), text)

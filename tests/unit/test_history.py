@@ -6,11 +6,12 @@ import json
 import os
 import re
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from plotman_tui.farm.history import default_cache_path, read_history, read_log
+from plotman_tui.farm.history import PlotRecord, default_cache_path, read_history, read_log
 from plotman_tui.farm.plotsize import final_plot_bytes
 from plotman_tui.plotters.bladebit_cuda import BladebitCudaLogParser
 
@@ -205,19 +206,152 @@ def test_a_broken_cache_is_read_around(tmp_path: Path) -> None:
     assert read_history(tmp_path, cache_path=str(cache)).read_paths == ()
 
 
-def test_a_cache_entry_of_the_wrong_shape_is_read_again(tmp_path: Path) -> None:
+# A cached record is a row of its values in PlotRecord's field order (its log path is the key).
+_ROW = [field.name for field in fields(PlotRecord) if field.name != "log_path"]
+
+# What a cache file (untrusted: any program can write it) may hold that no read of a log gives.
+_BAD_VALUES = {
+    "k as a list": ("k", ["not", "a", "number"]),
+    "k as a bool": ("k", True),
+    "k out of range": ("k", 99),
+    "k as a float": ("k", 32.0),
+    "threads as a bool": ("threads", True),
+    "threads zero": ("threads", 0),
+    "buckets huge": ("buckets", 10**9),
+    "buffer negative": ("buffer_mib", -1),
+    "compression negative": ("compression", -3),
+    "phase time NaN": ("phase1_seconds", "NaN"),
+    "phase time infinite": ("phase2_seconds", "Infinity"),
+    "phase time negative": ("phase3_seconds", -1.5),
+    "phase time as text": ("phase4_seconds", "6364.582"),
+    "total time as a bool": ("total_seconds", True),
+    "copy time -infinite": ("copy_seconds", "-Infinity"),
+    "start time negative": ("started_at", -86400.0),
+    "end time NaN": ("ended_at", "NaN"),
+    "final size negative": ("final_bytes", -1),
+    "final size a float": ("final_bytes", 1.5),
+    "tmp dir with NUL": ("tmp_dir", "/mnt/tmp\u0000x"),
+    "tmp dir relative": ("tmp_dir", "tmp"),
+    "dst dir not normalised": ("dst_dir", "/mnt/dst/../x"),
+    "final file with NUL": ("final_file", "/mnt/dst/a\u0000.plot"),
+    "final file empty": ("final_file", ""),
+    "plot id short": ("plot_id", "abc"),
+    "plot id not hex": ("plot_id", "z" * 64),
+    "plot id upper case": ("plot_id", "A" * 64),
+    "plotter unknown": ("plotter", "plotman"),
+    "completed as a number": ("completed", 1),
+    "completed with a reason": ("unfinished_reason", "the log ends in phase 2:1"),
+    "reason with NUL": ("unfinished_reason", "x\u0000"),
+    "bitfield as text": ("bitfield", "yes"),
+}
+
+
+def _cached_once(tmp_path: Path) -> tuple[Path, Path, tuple[PlotRecord, ...]]:
     logs = tmp_path / "logs"
-    logs.mkdir()
+    logs.mkdir(exist_ok=True)
     shutil.copy(FIXTURES / "chianetwork.plot.log", logs / "a.log")
     cache = tmp_path / "history.json"
     first = read_history(logs, cache_path=str(cache))
+    assert first.read_paths and read_history(logs, cache_path=str(cache)).read_paths == ()
+    return logs, cache, first.records
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_VALUES))
+def test_a_cache_entry_with_a_value_no_log_gives_is_read_again(tmp_path: Path, case: str) -> None:
+    logs, cache, records = _cached_once(tmp_path)
+    name, value = _BAD_VALUES[case]
     saved = json.loads(cache.read_text())
     (entry,) = saved["logs"].values()
-    entry["records"][0]["k"] = ["not", "a", "number"]
+    row = entry["records"][0]
+    row[_ROW.index(name)] = "@VALUE@"
+    # Written as text so that NaN, Infinity and escaped NULs reach the reader as such.
+    literal = value if value in ("NaN", "Infinity", "-Infinity") else json.dumps(value)
+    cache.write_text(json.dumps(saved).replace('"@VALUE@"', literal))
+    again = read_history(logs, cache_path=str(cache))
+    assert again.read_paths == (str(logs / "a.log"),)
+    assert again.records == records
+    assert read_history(logs, cache_path=str(cache)).read_paths == ()  # written right again
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "no records",
+        "records not a list",
+        "row too short",
+        "row a dict",
+        "skipped and records",
+        "skipped not text",
+        "skipped empty",
+    ],
+)
+def test_a_cache_entry_of_the_wrong_shape_is_read_again(tmp_path: Path, shape: str) -> None:
+    logs, cache, records = _cached_once(tmp_path)
+    saved = json.loads(cache.read_text())
+    (entry,) = saved["logs"].values()
+    row = entry["records"][0]
+    changed = {
+        "no records": {"records": []},
+        "records not a list": {"records": {"0": row}},
+        "row too short": {"records": [row[:-1]]},
+        "row a dict": {"records": [dict(zip(_ROW, row, strict=True))]},
+        "skipped and records": {"skipped": "empty file"},
+        "skipped not text": {"records": [], "skipped": 7},
+        "skipped empty": {"records": [], "skipped": ""},
+    }[shape]
+    entry.update(changed)
     cache.write_text(json.dumps(saved))
     again = read_history(logs, cache_path=str(cache))
     assert again.read_paths == (str(logs / "a.log"),)
-    assert again.records == first.records
+    assert again.records == records
+
+
+def test_the_newest_logs_only_are_read_when_asked(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    names = ["a.log", "b.log", "c.log", "d.log"]
+    for age, name in enumerate(names):  # a.log the newest ... d.log the oldest
+        shutil.copy(FIXTURES / "bladebit.plot.log", logs / name)
+        os.utime(logs / name, (1_700_000_000 - age * 60, 1_700_000_000 - age * 60))
+    (logs / "d.log").write_bytes(b"junk\n")
+    os.utime(logs / "d.log", (1_600_000_000, 1_600_000_000))
+    cache = str(tmp_path / "history.json")
+    two = read_history(logs, cache_path=cache, newest=2)
+    assert [Path(record.log_path).name for record in two.records] == ["a.log", "b.log"]
+    assert sorted(Path(path).name for path in two.read_paths) == ["a.log", "b.log"]
+    assert two.skipped == ()  # the junk is older than the two
+    assert read_history(logs, newest=0).records == ()
+    # The newest two stay cached when the whole dir is read.
+    every = read_history(logs, cache_path=cache)
+    assert sorted(Path(path).name for path in every.read_paths) == ["c.log", "d.log"]
+    assert len(every.records) == 3 and len(every.skipped) == 1
+    # And a read of the newest does not drop the older ones from the cache.
+    assert read_history(logs, cache_path=cache, newest=1).read_paths == ()
+    assert read_history(logs, cache_path=cache).read_paths == ()
+
+
+def test_one_cache_keeps_every_dirs_logs(tmp_path: Path) -> None:
+    main, other = tmp_path / "main", tmp_path / "other"
+    main.mkdir()
+    other.mkdir()
+    shutil.copy(FIXTURES / "chianetwork.plot.log", main / "a.log")
+    shutil.copy(FIXTURES / "bladebit.plot.log", main / "b.log")
+    shutil.copy(FIXTURES / "madmax-k32" / "madmax.plot.log", other / "c.log")
+    cache = str(tmp_path / "history.json")
+    read_history(main, cache_path=cache)
+    read_history(other, cache_path=cache)  # analyze /some/other/dir
+    assert read_history(main, cache_path=cache).read_paths == ()
+    assert read_history(other, cache_path=cache).read_paths == ()
+    # A log gone from another dir leaves the cache with the next write; this dir's stay.
+    (main / "b.log").unlink()
+    shutil.copy(FIXTURES / "bladebit2disk.plot.log", other / "d.log")
+    read_history(other, cache_path=cache)
+    assert set(json.loads(Path(cache).read_text())["logs"]) == {
+        str(main / "a.log"),
+        str(other / "c.log"),
+        str(other / "d.log"),
+    }
+    assert read_history(main, cache_path=cache).read_paths == ()
 
 
 def test_a_plot_id_after_a_long_preamble_is_still_found(tmp_path: Path) -> None:
