@@ -3,36 +3,216 @@
 An :class:`EtaModel` is built from history records; :meth:`EtaModel.estimate` places a running
 job against the finished runs of the same plotter and k (the same tmp dir too when it has at
 least three). With no such runs the ETA is unknown, never a guess.
+
+How a job is placed:
+
+- A plot is made in five stages: phases 1 to 4, then the *final* stage (phase 5: the copy to
+  the dst dir, or BladeBit's writing of the plot; for a run, its total time less its four
+  phases, plus its copy time). A job before phase 1 (``0:n``) is at the start of phase 1.
+- Each stage's *typical* time is the **median** of the runs' times for it (one slow run, a
+  disk that stalled once, does not move it). Progress is the typical time of the stages the
+  job has finished, plus the time it has been in its current stage (at most that stage's
+  typical time), over the typical time of all five. It only grows while the job runs, and is
+  1.0 only once the job has finished (or is in a final stage its runs did not need).
+- The time a job has been in its current stage is its age (``now`` less its process's start)
+  less the times its log gives for the phases it has finished.
+- ETA: what the runs that took at least as long in the current stage as this job has so far
+  took beyond that (their median), plus the typical time of every later stage. A job that has
+  been in its stage longer than every run ever was is *late*: its ETA is unknown, not 0.
+- A suspended (``STP``) job has no ETA: it will not finish while stopped. Its wall time runs
+  on while it is stopped, so after a resume the stage it was stopped in reads as slow.
+- What is not known is not guessed: no log (phase unknown), no k, no finished run like it, a
+  finished phase whose time the log lacks: ``progress`` and/or ``eta_seconds`` are None.
+
+Limits, said plainly: progress is learned from phase times only (chiapos's ``Progress update``
+lines are not read by the plotters' parsers); a multi-plot (``-n``) madMAx or BladeBit job
+after its first plot counts its earlier plots' time as time in its current phase, so it reads
+as late; BladeBit cudaplot logs give no phase 3 and 4 times, so its runs are not used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from statistics import median
 
 from plotman_tui.farm.history import PlotRecord
-from plotman_tui.farm.model import Job
+from plotman_tui.farm.model import Job, JobStatus
+
+#: A tmp dir's own runs are used once it has this many; below, the plotter's and k's.
+MIN_SAME_TMP = 3
+#: How far a log's total may fall short of its phases' sum and still count as the same time
+#: (the logs round each phase time to milliseconds).
+_ROUNDING_S = 1.0
+#: Stages: phases 1-4, then the final stage (copy or plot write), phase 5.
+_STAGES = 5
 
 
 @dataclass(frozen=True)
 class Estimate:
     """``progress`` 0.0–1.0 and ``eta_seconds`` left (None: unknown); ``basis``: how many
-    finished runs it rests on (0 with no history)."""
+    finished runs it rests on (0 with no history). ``same_tmp``: those runs were on the job's
+    tmp dir (else: any runs of its plotter and k). ``late``: the job has been in its current
+    phase longer than every one of those runs (its ETA is then unknown)."""
 
     progress: float | None
     eta_seconds: float | None
     basis: int
+    same_tmp: bool = False
+    late: bool = False
 
 
 UNKNOWN = Estimate(None, None, 0)
 
 
+@dataclass(frozen=True)
+class _Runs:
+    """The finished runs of one group: each stage's times, sorted."""
+
+    stages: tuple[tuple[float, ...], ...]  # _STAGES tuples, one time per run each
+    typical: tuple[float, ...]  # each stage's median
+
+    @property
+    def count(self) -> int:
+        return len(self.stages[0])
+
+    @classmethod
+    def of(cls, runs: Sequence[tuple[float, ...]]) -> _Runs:
+        stages = tuple(tuple(sorted(run[i] for run in runs)) for i in range(_STAGES))
+        return cls(stages, tuple(median(times) for times in stages))
+
+
 class EtaModel:
     """What finished runs say about how long each phase takes."""
 
+    def __init__(
+        self,
+        by_plotter: dict[tuple[str, int], _Runs],
+        by_tmp: dict[tuple[str, int, str], _Runs],
+    ) -> None:
+        self._by_plotter = by_plotter
+        self._by_tmp = by_tmp
+
     @classmethod
     def from_records(cls, records: Iterable[PlotRecord]) -> EtaModel:
-        raise NotImplementedError
+        """Learn from the completed records; a record whose times are missing, negative or
+        not finite (a cut log, a tampered cache) is left out."""
+        by_plotter: dict[tuple[str, int], list[tuple[float, ...]]] = {}
+        by_tmp: dict[tuple[str, int, str], list[tuple[float, ...]]] = {}
+        for record in records:
+            stages = _stage_times(record)
+            if stages is None:
+                continue
+            plotter, k = record.plotter, record.k
+            assert isinstance(plotter, str) and isinstance(k, int)  # checked by _stage_times
+            by_plotter.setdefault((plotter, k), []).append(stages)
+            tmp = _dir_key(record.tmp_dir)
+            if tmp is not None:
+                by_tmp.setdefault((plotter, k, tmp), []).append(stages)
+        return cls(
+            {key: _Runs.of(runs) for key, runs in by_plotter.items()},
+            {key: _Runs.of(runs) for key, runs in by_tmp.items() if len(runs) >= MIN_SAME_TMP},
+        )
+
+    @property
+    def runs(self) -> int:
+        """How many finished runs the model learned from."""
+        return sum(runs.count for runs in self._by_plotter.values())
+
+    def basis(self, job: Job) -> tuple[int, bool]:
+        """How many finished runs an estimate for ``job`` rests on, and whether they are its
+        tmp dir's own."""
+        runs, same_tmp = self._runs_for(job)
+        return (runs.count if runs is not None else 0), same_tmp
 
     def estimate(self, job: Job, now: float) -> Estimate:
-        raise NotImplementedError
+        """Where ``job`` stands at ``now`` (POSIX seconds) against the runs like it."""
+        runs, same_tmp = self._runs_for(job)
+        basis = runs.count if runs is not None else 0
+        if job.completed:
+            return Estimate(1.0, 0.0, basis, same_tmp)
+        if runs is None or job.phase is None:
+            return UNKNOWN
+        typical = runs.typical
+        total = sum(typical)
+        if not total > 0:
+            return UNKNOWN
+        stage = min(max(job.phase.major, 1), _STAGES) - 1  # 0-based; phase 0 is phase 1's start
+        elapsed = _elapsed(job, stage, now)
+        done = sum(typical[:stage]) + (min(elapsed, typical[stage]) if elapsed is not None else 0)
+        progress = min(max(done / total, 0.0), 1.0)
+        if elapsed is None or job.status == JobStatus.STP:
+            return Estimate(progress, None, basis, same_tmp)
+        beyond = [seconds - elapsed for seconds in runs.stages[stage] if seconds > elapsed]
+        if not beyond:
+            return Estimate(progress, None, basis, same_tmp, late=True)
+        return Estimate(progress, median(beyond) + sum(typical[stage + 1 :]), basis, same_tmp)
+
+    def _runs_for(self, job: Job) -> tuple[_Runs | None, bool]:
+        if job.k is None:
+            return None, False
+        tmp = _dir_key(job.tmp_dir)
+        if tmp is not None:
+            runs = self._by_tmp.get((job.plotter, job.k, tmp))
+            if runs is not None:
+                return runs, True
+        return self._by_plotter.get((job.plotter, job.k)), False
+
+
+def _seconds(value: object) -> float | None:
+    """A duration from a record (untrusted: the cache is a file anyone may have edited)."""
+    if type(value) not in (int, float):
+        return None
+    seconds = float(value)  # type: ignore[arg-type]
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _stage_times(record: PlotRecord) -> tuple[float, ...] | None:
+    """A completed run's five stage times; None when it cannot be used (any time NaN,
+    infinite, negative or not a number). One missing phase time (BladeBit's diskplot prints
+    none for its phase 4) is what the total leaves for it."""
+    if not record.completed or not isinstance(record.plotter, str) or type(record.k) is not int:
+        return None
+    given = (
+        record.phase1_seconds,
+        record.phase2_seconds,
+        record.phase3_seconds,
+        record.phase4_seconds,
+        record.total_seconds,
+        record.copy_seconds,
+    )
+    if any(value is not None and _seconds(value) is None for value in given):
+        return None  # a time that is there but is no time: the record is not to be trusted
+    phases = [_seconds(value) for value in given[:4]]
+    total, copy = _seconds(given[4]), _seconds(given[5])
+    missing = [i for i, seconds in enumerate(phases) if seconds is None]
+    known = sum(seconds for seconds in phases if seconds is not None)
+    if missing:
+        if len(missing) > 1 or total is None or total < known - _ROUNDING_S:
+            return None
+        phases[missing[0]] = max(total - known, 0.0)
+        known = sum(seconds for seconds in phases if seconds is not None)
+    final = max(total - known, 0.0) if total is not None else 0.0
+    final += copy if copy is not None else 0.0
+    return (*(seconds for seconds in phases if seconds is not None), final)
+
+
+def _elapsed(job: Job, stage: int, now: float) -> float | None:
+    """How long ``job`` has been in ``stage`` (0-based) at ``now``; None when its log lacks
+    an earlier phase's time or its start is unknown."""
+    if not (math.isfinite(job.started_at) and job.started_at > 0 and math.isfinite(now)):
+        return None
+    finished = dict(job.phase_seconds)
+    before = 0.0
+    for major in range(1, stage + 1):
+        seconds = _seconds(finished.get(major))
+        if seconds is None:
+            return None
+        before += seconds
+    return max(now - job.started_at - before, 0.0)
+
+
+def _dir_key(path: object) -> str | None:
+    return os.path.normpath(path) if isinstance(path, str) and path else None
