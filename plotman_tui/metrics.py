@@ -1,11 +1,74 @@
-"""Prometheus metrics: plotman's names first, then plotman-tui's own."""
+"""Prometheus metrics: plotman's names first, then plotman-tui's own.
+
+What a scrape shows is one :class:`FarmState`, read from the machine by a :class:`StateReader`
+(the jobs, the plot history, the dirs' free space, the action log's transfers, the plotting and
+archiving state) at most once per ``ttl_s`` however many scrapes come, and turned into metric
+families by the pure :func:`families`. prometheus_client writes the text format and serves it
+from a private registry: no process-wide default metrics are mixed in (a farm's dashboards want
+the farm, and the Python process's own numbers would change with the front end serving them).
+
+Three ways to serve, one reader: ``plotman-tui metrics`` prints once; ``metrics --serve`` scans
+on demand; a running loop (``--no-ui``, ``plot``, ``archive``, the dashboard) feeds its passes
+to a :class:`MetricsServer`, whose scrapes then take the jobs and the engines' state from the
+last pass instead of scanning again.
+
+plotman's eight gauges keep plotman 0.5.3's names, HELP texts, labels and units so that its
+Grafana panels work unchanged; plotman-tui's own metrics use base units (seconds, bytes) and
+the ``plotman_tui_`` prefix. Every label value comes from untrusted input (dir names, plot ids
+read from logs): prometheus_client escapes quotes, backslashes and newlines.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest, start_http_server
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from plotman_tui.config.schema import Config, ListenAddress, TargetType, parse_listen
+from plotman_tui.dirview import configured_dirs
+from plotman_tui.farm.model import Job, Snapshot
+
 if TYPE_CHECKING:
-    from plotman_tui.config.schema import Config
+    from wsgiref.simple_server import WSGIServer
+
+    from plotman_tui.farm.archive.engine import ArchivePassResult
+    from plotman_tui.farm.archive.transfer import RunningTransfer
+    from plotman_tui.farm.discovery import Scanner
+    from plotman_tui.farm.engine import PassResult
+    from plotman_tui.farm.eta import Estimate
+    from plotman_tui.farm.history import History, PlotRecord
+
+EXIT_USAGE = 2
+#: Seconds a read of the farm serves scrapes: a scrape storm does not rescan for each.
+DEFAULT_TTL_S = 5.0
+#: Seconds a dir has to tell its free space (a hung mount) before its sample is left out.
+FREE_SPACE_TIMEOUT_S = 5.0
+
+#: The states of ``plotman_tui_plotting_state`` and ``plotman_tui_archiving_state``: exactly
+#: one is 1. ``stopped``: no process of this user plots (or archives) on this machine;
+#: ``off``: archiving is not set up.
+STATES = ("active", "paused", "backing_off", "error", "stopped", "off")
+
+#: plotman 0.5.3's gauges (reporting.prometheus_report), HELP text as it writes it.
+PLOTMAN_GAUGES: Mapping[str, str] = {
+    "plotman_plot_phase_major": "The phase the plot is currently in",
+    "plotman_plot_phase_minor": "The part of the phase the plot is currently in",
+    "plotman_plot_phase_major_minor": "major and minor",
+    "plotman_plot_tmp_usage": "Tmp dir usage in bytes",
+    "plotman_plot_mem_usage": "Memory usage in bytes",
+    "plotman_plot_user_time": "Processor time (user) in s",
+    "plotman_plot_sys_time": "Processor time (sys) in s",
+    "plotman_plot_iowait_time": "Processor time (iowait) in s",
+}
+PLOTMAN_LABELS = ("plot_id", "tmp_dir", "dst_dir", "run_status", "phase")
 
 
 class MetricsError(Exception):
@@ -16,5 +79,690 @@ class MetricsError(Exception):
         self.exit_code = exit_code
 
 
+# -- what a scrape shows -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DirFree:
+    """Free bytes of one dir; ``role`` tmp, tmp2, dst or archive (``target``: whose)."""
+
+    role: str
+    path: str
+    free_bytes: int
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class TargetTotals:
+    """An archive target's transfers: done, failed, bytes sent (from the action log), and
+    those under way now."""
+
+    target: str
+    transfers: int = 0
+    failures: int = 0
+    sent_bytes: int = 0
+    running: int = 0
+
+
+@dataclass(frozen=True)
+class FarmState:
+    """Everything one scrape shows, read at ``time``."""
+
+    time: float
+    jobs: tuple[Job, ...] = ()
+    #: By pid: each job's progress and ETA (jobs without history are missing or UNKNOWN).
+    estimates: Mapping[int, Estimate] = field(default_factory=dict)
+    #: The history's records (None: the history could not be read).
+    records: tuple[PlotRecord, ...] | None = None
+    skipped_logs: int = 0
+    dirs: tuple[DirFree, ...] = ()
+    targets: tuple[TargetTotals, ...] = ()
+    plotting: str = "stopped"
+    archiving: str = "off"
+    #: Why no plot job starts now, in a word or three (``stagger``, ``max jobs``); None when
+    #: not waiting or not known (no loop in this process).
+    wait_reason: str | None = None
+
+
+def families(state: FarmState) -> list[Metric]:
+    """The metric families of ``state``: plotman's gauges, then plotman-tui's own."""
+    return [*_plotman_families(state.jobs), *_own_families(state)]
+
+
+def _plotman_families(jobs: Sequence[Job]) -> list[Metric]:
+    gauges = {
+        name: GaugeMetricFamily(name, help_text + ".", labels=PLOTMAN_LABELS)
+        for name, help_text in PLOTMAN_GAUGES.items()
+    }
+    seen: set[tuple[str, ...]] = set()
+    for job in jobs:
+        phase = job.phase
+        labels = (
+            job.plot_id[:8] if job.plot_id else "--------",
+            job.tmp_dir or "",
+            job.dst_dir or "",
+            str(job.status),
+            str(phase) if phase is not None else "?:?",
+        )
+        # Two jobs with one label set (two new jobs with no plot id yet in the same dirs) would
+        # be one series twice, which Prometheus rejects: the youngest is shown.
+        if labels in seen:
+            continue
+        seen.add(labels)
+        major, minor = (phase.major, phase.minor) if phase is not None else (0, 0)
+        values: dict[str, float | None] = {
+            "plotman_plot_phase_major": major,
+            "plotman_plot_phase_minor": minor,
+            "plotman_plot_phase_major_minor": major + minor / 10,
+            "plotman_plot_tmp_usage": job.tmp_usage_bytes,
+            "plotman_plot_mem_usage": job.mem_vms_bytes,
+            "plotman_plot_user_time": _whole(job.user_seconds),
+            "plotman_plot_sys_time": _whole(job.sys_seconds),
+            "plotman_plot_iowait_time": _whole(job.iowait_seconds),
+        }
+        for name, value in values.items():
+            if value is not None:  # plotman printed "None", which no scraper reads
+                gauges[name].add_metric(labels, value)
+    return list(gauges.values())
+
+
+def _whole(seconds: float | None) -> int | None:
+    """Seconds as plotman gives them: truncated to whole seconds."""
+    return int(seconds) if seconds is not None else None
+
+
+_JOB_LABELS = ("pid", "plot_id")
+
+
+def _own_families(state: FarmState) -> list[Metric]:
+    out: list[Metric] = []
+    info = GaugeMetricFamily(
+        "plotman_tui_job_info",
+        "A running plot job (always 1); join on pid for the other plotman_tui_job_ metrics.",
+        labels=(*_JOB_LABELS, "plotter", "k", "phase", "status", "tmp_dir", "dst_dir"),
+    )
+    progress = GaugeMetricFamily(
+        "plotman_tui_job_progress_ratio",
+        "How far a plot job is, 0 to 1 (from finished runs like it, or its log's progress).",
+        labels=_JOB_LABELS,
+    )
+    eta = GaugeMetricFamily(
+        "plotman_tui_job_eta_seconds",
+        "Seconds until a plot job is done, from finished runs like it (absent: unknown).",
+        labels=_JOB_LABELS,
+    )
+    basis = GaugeMetricFamily(
+        "plotman_tui_job_eta_basis_runs",
+        "How many finished runs a job's progress and ETA rest on (0: no history).",
+        labels=_JOB_LABELS,
+    )
+    wall = GaugeMetricFamily(
+        "plotman_tui_job_wall_seconds", "Seconds since a plot job started.", labels=_JOB_LABELS
+    )
+    by_phase: dict[str, int] = {}
+    for job in state.jobs:
+        ids = (str(job.pid), job.plot_id or "")
+        phase = str(job.phase) if job.phase is not None else "?"
+        by_phase[phase] = by_phase.get(phase, 0) + 1
+        info.add_metric(
+            (
+                *ids,
+                job.plotter,
+                str(job.k) if job.k is not None else "",
+                phase,
+                str(job.status),
+                job.tmp_dir or "",
+                job.dst_dir or "",
+            ),
+            1,
+        )
+        wall.add_metric(ids, job.wall_seconds)
+        estimate = state.estimates.get(job.pid)
+        if estimate is None:
+            continue
+        basis.add_metric(ids, estimate.basis)
+        if estimate.progress is not None:
+            progress.add_metric(ids, estimate.progress)
+        if estimate.eta_seconds is not None:
+            eta.add_metric(ids, estimate.eta_seconds)
+    jobs = GaugeMetricFamily(
+        "plotman_tui_jobs",
+        'Running plot jobs by phase (major:minor; "?" before the log tells it).',
+        labels=("phase",),
+    )
+    for phase, count in sorted(by_phase.items()):
+        jobs.add_metric((phase,), count)
+    out += [info, progress, eta, basis, wall, jobs]
+    out += _history_families(state)
+    out += _dir_and_archive_families(state)
+    return out
+
+
+def _history_families(state: FarmState) -> list[Metric]:
+    finished = CounterMetricFamily(
+        "plotman_tui_plots_finished",
+        "Plots finished, as the plot logs in the log dir tell (falls when logs are removed).",
+    )
+    written = CounterMetricFamily(
+        "plotman_tui_plots_written_bytes",
+        "Bytes of the plots finished (their files' sizes, else the size of their k).",
+    )
+    skipped = GaugeMetricFamily(
+        "plotman_tui_history_skipped_logs",
+        "Files in the log dir that are no readable plot log (broken, binary, empty).",
+    )
+    last = GaugeMetricFamily(
+        "plotman_tui_last_plot_phase_seconds",
+        "The last finished plot's phase times (phase 1-4, total, copy).",
+        labels=("plot_id", "plotter", "phase"),
+    )
+    last_end = GaugeMetricFamily(
+        "plotman_tui_last_plot_finished_timestamp_seconds",
+        "When the last finished plot was done (POSIX time).",
+    )
+    out: list[Metric] = []
+    if state.records is not None:
+        done = [record for record in state.records if record.completed]
+        finished.add_metric((), len(done))
+        written.add_metric((), sum(record.final_bytes or 0 for record in done))
+        skipped.add_metric((), state.skipped_logs)
+        out += [finished, written, skipped]
+        ended = [record for record in done if record.ended_at is not None]
+        if ended:
+            newest = max(ended, key=lambda record: record.ended_at or 0.0)
+            phases = {
+                "1": newest.phase1_seconds,
+                "2": newest.phase2_seconds,
+                "3": newest.phase3_seconds,
+                "4": newest.phase4_seconds,
+                "total": newest.total_seconds,
+                "copy": newest.copy_seconds,
+            }
+            for phase, seconds in phases.items():
+                if seconds is not None:
+                    last.add_metric((newest.plot_id, newest.plotter, phase), seconds)
+            last_end.add_metric((), newest.ended_at or 0.0)
+            out += [last, last_end]
+    return out
+
+
+def _dir_and_archive_families(state: FarmState) -> list[Metric]:
+    free = GaugeMetricFamily(
+        "plotman_tui_dir_free_bytes",
+        "Free bytes of each tmp, tmp2, dst and archive dir (absent: not readable now).",
+        labels=("role", "dir", "target"),
+    )
+    for entry in state.dirs:
+        free.add_metric((entry.role, entry.path, entry.target), entry.free_bytes)
+    transfers = CounterMetricFamily(
+        "plotman_tui_archive_transfers",
+        "Plots moved to an archive target (the action log's, so it falls when it rotates).",
+        labels=("target",),
+    )
+    failures = CounterMetricFamily(
+        "plotman_tui_archive_transfer_failures",
+        "Transfers to an archive target that failed (could not start, or did not arrive).",
+        labels=("target",),
+    )
+    sent = CounterMetricFamily(
+        "plotman_tui_archive_sent_bytes",
+        "Bytes sent to an archive target by the transfers that went through.",
+        labels=("target",),
+    )
+    running = GaugeMetricFamily(
+        "plotman_tui_archive_transfers_running",
+        "Transfers to an archive target under way now.",
+        labels=("target",),
+    )
+    for totals in state.targets:
+        labels = (totals.target,)
+        transfers.add_metric(labels, totals.transfers)
+        failures.add_metric(labels, totals.failures)
+        sent.add_metric(labels, totals.sent_bytes)
+        running.add_metric(labels, totals.running)
+    plotting = _state_set(
+        "plotman_tui_plotting_state", "Plotting's state: the one with value 1.", state.plotting
+    )
+    archiving = _state_set(
+        "plotman_tui_archiving_state", "Archiving's state: the one with value 1.", state.archiving
+    )
+    waiting = GaugeMetricFamily(
+        "plotman_tui_scheduler_waiting",
+        "1 while the scheduler starts no job; reason says why (absent: not known here).",
+        labels=("reason",),
+    )
+    if state.wait_reason is not None:
+        waiting.add_metric((state.wait_reason,), 1)
+    return [free, transfers, failures, sent, running, plotting, archiving, waiting]
+
+
+def _state_set(name: str, help_text: str, current: str) -> GaugeMetricFamily:
+    """A gauge per state, the current one 1 (Prometheus's state-set, with a ``state`` label)."""
+    family = GaugeMetricFamily(name, help_text, labels=("state",))
+    for state in STATES:
+        family.add_metric((state,), 1 if state == current else 0)
+    return family
+
+
+# A wait reason's head: "stagger (20s/1800s)" -> "stagger"; "backing off 4m: ..." -> "backing
+# off". Its details (dir names, countdowns) would make a new series every pass.
+_REASON_HEAD = re.compile(r"^\s*([^(:;]*)")
+_TRAILING_NUMBER = re.compile(r"(\s+\d\S*)+$")
+
+
+def wait_reason_label(reason: str) -> str:
+    """The few words of a scheduler wait reason that name its kind, for a label."""
+    match = _REASON_HEAD.match(reason)
+    head = match.group(1) if match else ""
+    head = _TRAILING_NUMBER.sub("", head.strip())
+    return " ".join(head.split())[:60] or "other"
+
+
+# -- reading the farm ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Live:
+    """What a running loop last told (its passes), for the reader to use instead of scanning."""
+
+    snapshot: Snapshot | None = None
+    plotting: str | None = None
+    wait_reason: str | None = None
+    archive: ArchivePassResult | None = None
+    archiving: str | None = None
+
+
+class StateReader:
+    """Reads a :class:`FarmState` for ``config``, at most once per ``ttl_s``; concurrent
+    scrapes wait for the read under way and share it.
+
+    A running loop feeds its passes (``plotting_pass``, ``archiving_pass``, ``pass_failed``,
+    from any thread, never waiting on a read); the reader then takes the jobs and the engines'
+    state from the last pass and scans nothing itself. Without a feed it scans with
+    ``scanner`` (kept between reads, so a rescan reads only new log bytes).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        ttl_s: float = DEFAULT_TTL_S,
+        scanner: Scanner | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.ttl_s = ttl_s
+        self._scanner = scanner
+        self._clock = clock
+        self._read_lock = threading.Lock()  # one read at a time
+        self._feed_lock = threading.Lock()  # held only to copy or change the feed
+        self._live: _Live | None = None
+        self._fed = 0  # passes fed so far: a read older than the last pass is stale
+        self._cached: tuple[FarmState, float, int] | None = None
+        #: Reads made (not served from the cache); tests check the cache with it.
+        self.reads = 0
+
+    # -- what a running loop tells --------------------------------------------------------------
+
+    def plotting_pass(self, result: PassResult, *, enabled: bool = True) -> None:
+        """A plotting pass's jobs and state (``enabled``: the dashboard's pause switch)."""
+        with self._feed_lock:
+            live = self._live = self._live or _Live()
+            live.snapshot = result.snapshot
+            live.plotting = _plotting_word(result, enabled)
+            if result.decision is not None or not result.holds_lock:
+                live.wait_reason = _wait_reason(result)
+            self._fed += 1
+
+    def archiving_pass(self, result: ArchivePassResult, *, enabled: bool = True) -> None:
+        """An archiving pass's transfers, free space and state."""
+        with self._feed_lock:
+            live = self._live = self._live or _Live()
+            live.archive = result
+            live.archiving = _archiving_word(result, enabled)
+            self._fed += 1
+
+    def pass_failed(self, which: str) -> None:
+        """A pass of ``which`` ("plotting" or "archiving") raised: its state is ``error``
+        until its next pass."""
+        with self._feed_lock:
+            live = self._live = self._live or _Live()
+            if which == "plotting":
+                live.plotting = "error"
+            else:
+                live.archiving = "error"
+            self._fed += 1
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self) -> FarmState:
+        with self._read_lock:
+            with self._feed_lock:
+                live = replace(self._live) if self._live is not None else None
+                fed = self._fed
+            now = self._clock()
+            if self._cached is not None:
+                state, read_at, read_fed = self._cached
+                if read_fed == fed and 0 <= now - read_at < self.ttl_s:
+                    return state
+            state = self._read(now, live)
+            self.reads += 1
+            self._cached = (state, now, fed)
+            return state
+
+    def _read(self, now: float, live: _Live | None) -> FarmState:
+        from plotman_tui.farm.history import default_cache_path, read_history
+
+        if live is not None and live.snapshot is not None:
+            jobs = live.snapshot.jobs
+        else:
+            jobs = self._scan(fed=live is not None).jobs
+        history: History | None = read_history(self.config.logging.plots, default_cache_path())
+        if history is not None and _unreadable_dir(history, self.config):
+            history = None
+        records = history.records if history is not None else None
+        return FarmState(
+            time=now,
+            jobs=jobs,
+            estimates=_estimates(jobs, records or (), now),
+            records=records,
+            skipped_logs=len(history.skipped) if history is not None else 0,
+            dirs=tuple(self._dirs(live)),
+            targets=tuple(self._targets(live)),
+            plotting=(live.plotting if live and live.plotting else _plotting_from_files(now)),
+            archiving=(
+                live.archiving if live and live.archiving else _archiving_from_files(self.config)
+            ),
+            wait_reason=live.wait_reason if live is not None else None,
+        )
+
+    def _scan(self, *, fed: bool) -> Snapshot:
+        """The jobs, scanned here: with the scanner given; else once, resuming the logs from
+        the one-shot commands' cache (not written while a loop feeds: the loop owns it)."""
+        from plotman_tui.appdirs import cache_dir
+        from plotman_tui.farm.discovery import scan_once
+
+        if self._scanner is not None:
+            return self._scanner.scan()
+        cache = None if fed else cache_dir() / "logstate.json"
+        return scan_once(self.config.logging.plots, cache=cache)
+
+    def _dirs(self, live: _Live | None) -> Iterator[DirFree]:
+        from plotman_tui.farm.dirs import inspect_dir_within
+
+        tmp, dst = configured_dirs(self.config)
+        tmp2 = os.fspath(self.config.directories.tmp2) if self.config.directories.tmp2 else None
+        tmp2 = os.path.normpath(tmp2) if tmp2 else None
+        roles = [("tmp2" if path == tmp2 else "tmp", path) for path in tmp]
+        roles += [("dst", path) for path in dst]
+        for role, path in roles:
+            free = inspect_dir_within(path, FREE_SPACE_TIMEOUT_S).free_bytes
+            if free is not None:
+                yield DirFree(role, path, free)
+        archive = live.archive if live is not None else None
+        for target in self.config.archiving.active_targets:
+            space = archive.spaces.get(target.name) if archive is not None else None
+            if space is not None:
+                for path, free in space.free_bytes.items():
+                    if free is not None:
+                        yield DirFree("archive", path, free, target.name)
+            elif archive is None and target.type is TargetType.LOCAL:
+                # No loop here to ask the farmer; a local target's dirs are this machine's.
+                for path in target.archive_dirs:
+                    found = inspect_dir_within(path, FREE_SPACE_TIMEOUT_S).free_bytes
+                    if found is not None:
+                        yield DirFree("archive", path, found, target.name)
+
+    def _targets(self, live: _Live | None) -> Iterator[TargetTotals]:
+        names = [target.name for target in self.config.archiving.targets]
+        done, failed, sent = _transfer_totals()
+        archive = live.archive if live is not None else None
+        transfers: Sequence[RunningTransfer] = ()
+        if archive is not None:
+            transfers = archive.transfers
+        elif self.config.archiving.targets:
+            from plotman_tui.farm.archive.transfer import find_transfers
+
+            transfers = find_transfers(self.config.archiving.targets)
+        running: dict[str, int] = {}
+        for transfer in transfers:
+            if transfer.target is not None:
+                running[transfer.target] = running.get(transfer.target, 0) + 1
+        for name in dict.fromkeys([*names, *done, *failed]):
+            yield TargetTotals(
+                name,
+                done.get(name, 0),
+                failed.get(name, 0),
+                sent.get(name, 0),
+                running.get(name, 0),
+            )
+
+
+def _unreadable_dir(history: History, config: Config) -> bool:
+    """Whether the history is only the log dir's own failure (missing, not readable)."""
+    base = os.fspath(config.logging.plots)
+    return not history.records and any(s.log_path == base for s in history.skipped)
+
+
+def _estimates(
+    jobs: Sequence[Job], records: Iterable[PlotRecord], now: float
+) -> dict[int, Estimate]:
+    from plotman_tui.farm.eta import EtaModel
+
+    if not jobs:
+        return {}
+    try:
+        model = EtaModel.from_records(records)
+        return {job.pid: model.estimate(job, now) for job in jobs}
+    except NotImplementedError:  # the ETA model is being built (issue 12, part 4)
+        return {}
+
+
+def _transfer_totals() -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Per target: transfers done, failed, bytes sent, from the action log."""
+    from plotman_tui.farm.actionlog import default_action_log
+
+    done: dict[str, int] = {}
+    failed: dict[str, int] = {}
+    sent: dict[str, int] = {}
+    try:
+        entries = default_action_log().entries()
+    except OSError:
+        return done, failed, sent
+    for entry in entries:
+        target = entry.extra.get("target")
+        if entry.action != "transfer" or not isinstance(target, str) or not target:
+            continue
+        if entry.result.startswith("ok"):
+            done[target] = done.get(target, 0) + 1
+            size = entry.extra.get("bytes_sent", entry.extra.get("bytes"))
+            if isinstance(size, int) and not isinstance(size, bool) and 0 <= size < 1 << 60:
+                sent[target] = sent.get(target, 0) + size
+        elif entry.result.startswith("failed"):
+            failed[target] = failed.get(target, 0) + 1
+    return done, failed, sent
+
+
+def _plotting_word(result: PassResult, enabled: bool) -> str:
+    failing = result.start_failures
+    if failing is not None and result.time < failing.retry_at:
+        return "backing_off"
+    if result.holds_lock and not enabled:
+        return "paused"
+    return "active"
+
+
+def _wait_reason(result: PassResult) -> str | None:
+    from plotman_tui.farm.scheduler import Wait
+
+    if result.holds_lock and isinstance(result.decision, Wait):
+        return wait_reason_label(result.decision.reason)
+    return None
+
+
+def _archiving_word(result: ArchivePassResult, enabled: bool) -> str:
+    if result.holds_lock and not enabled:
+        return "paused"
+    if any(space is not None and space.problem is not None for space in result.spaces.values()):
+        return "error"
+    if any(result.time < failing.retry_at for failing in result.retrying.values()):
+        return "backing_off"
+    return "active"
+
+
+def _plotting_from_files(now: float) -> str:
+    """Without a loop in this process: the scheduler lock's holder, and its back-off from the
+    state file it keeps (``plotting-state.json`` in the data dir, see farm.wiring)."""
+    from plotman_tui.appdirs import data_dir
+    from plotman_tui.farm.launches import load_state
+    from plotman_tui.farm.lock import default_lock
+
+    try:
+        if default_lock().holder() is None:
+            return "stopped"
+    except OSError:
+        return "stopped"
+    _, backoff, problem = load_state(data_dir() / "plotting-state.json")
+    failing = backoff.failing() if problem is None else None
+    return "backing_off" if failing is not None and now < failing.retry_at else "active"
+
+
+def _archiving_from_files(config: Config) -> str:
+    from plotman_tui.farm.lock import default_archive_lock
+
+    if not config.archiving.active_targets:
+        return "off"
+    try:
+        return "stopped" if default_archive_lock().holder() is None else "active"
+    except OSError:
+        return "stopped"
+
+
+# -- prometheus_client's side --------------------------------------------------------------------
+
+
+class _FarmCollector(Collector):
+    def __init__(self, reader: StateReader) -> None:
+        self.reader = reader
+
+    def collect(self) -> Iterable[Metric]:
+        return families(self.reader.read())
+
+
+def registry_for(reader: StateReader) -> CollectorRegistry:
+    """A private registry holding only the farm's metrics."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_FarmCollector(reader))
+    return registry
+
+
+def exposition(reader: StateReader) -> bytes:
+    """The Prometheus text format of one read."""
+    return generate_latest(registry_for(reader))
+
+
+class MetricsServer:
+    """Serves ``/metrics`` on ``address`` in a thread of its own, from ``reader``.
+
+    A running loop builds one before it starts anything (a port in use is its one-line
+    error), feeds it each pass through ``reader.plotting_pass`` / ``archiving_pass`` /
+    ``pass_failed``, and closes it when it stops.
+    """
+
+    def __init__(self, reader: StateReader, address: ListenAddress) -> None:
+        self.reader = reader
+        self.address = address
+        self._server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        port = self._server.server_port if self._server is not None else self.address.port
+        host = self.address.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/metrics"
+
+    def start(self) -> None:
+        """Listen; :class:`MetricsError` (exit 2) when the address cannot be bound."""
+        try:
+            self._server, self._thread = start_http_server(
+                self.address.port, self.address.host, registry=registry_for(self.reader)
+            )
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise MetricsError(
+                f"cannot serve metrics on {self.address}: {reason} "
+                "(another program has the port? choose another with [HOST:]PORT)",
+                EXIT_USAGE,
+            ) from None
+
+    def close(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> MetricsServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def server_for(config: Config, scanner: Scanner | None = None) -> MetricsServer | None:
+    """The server ``[metrics] listen`` asks for, not yet started (None: metrics are off)."""
+    address = config.metrics.address
+    if address is None:
+        return None
+    return MetricsServer(StateReader(config, scanner=scanner), address)
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
 def run_metrics(config: Config, *, serve: str | None) -> int:
-    raise MetricsError("metrics is not built yet")
+    """``plotman-tui metrics``: print once, or with ``serve`` serve until SIGINT or SIGTERM."""
+    if serve is None:
+        reader = StateReader(config, ttl_s=0.0)
+        import sys
+
+        sys.stdout.write(exposition(reader).decode("utf-8"))
+        return 0
+    try:
+        address = parse_listen(serve)
+    except ValueError as error:
+        raise MetricsError(f"--serve {error}", EXIT_USAGE) from None
+    return _serve_until_stopped(config, address)
+
+
+def _serve_until_stopped(config: Config, address: ListenAddress) -> int:
+    import signal
+    import sys
+
+    from plotman_tui.appdirs import cache_dir
+    from plotman_tui.farm.discovery import Scanner
+
+    scanner = Scanner(config.logging.plots)
+    cache = cache_dir() / "logstate.json"
+    scanner.load_cache(cache)
+    stop = threading.Event()
+    received: list[str] = []
+
+    def on_signal(number: int, _frame: object) -> None:
+        received.append(signal.Signals(number).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with MetricsServer(StateReader(config, scanner=scanner), address) as server:
+            print(f"serving {server.url} (SIGTERM or Ctrl-C stops)", file=sys.stderr, flush=True)
+            while not stop.wait(3600):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        scanner.save_cache(cache)
+    print(f"stopped ({received[0] if received else 'done'})", file=sys.stderr, flush=True)
+    return 0
