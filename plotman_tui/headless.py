@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from plotman_tui.appdirs import cache_dir
 from plotman_tui.config.schema import Config
@@ -32,6 +32,9 @@ from plotman_tui.farm.engine import Engine, Event, EventKind, PassResult
 from plotman_tui.farm.jobcontrol import STOP_SIGNALS, StopSignals
 from plotman_tui.farm.units import local_time, printable
 from plotman_tui.farm.wiring import archiving_engine, plotting_engine
+
+if TYPE_CHECKING:
+    from plotman_tui.metrics import MetricsServer
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -100,6 +103,38 @@ def _run_headless(
     archiving: bool,
 ) -> int:
     printer = EventPrinter(out or sys.stdout, json_lines=json_lines)
+    # The metrics' port first: one in use is a usage error before any lock or job is touched.
+    # Not for --once: nobody could scrape one pass, and a port held by the service beside it
+    # must not fail a cron run.
+    metrics = None
+    if config.metrics.listen is not None and not once:
+        from plotman_tui.metrics import MetricsError, server_for  # 70 ms of imports
+
+        metrics = server_for(config)
+    if metrics is not None:
+        try:
+            metrics.start()
+        except MetricsError as error:
+            raise HeadlessError(str(error)) from None
+    try:
+        return _run_engines(
+            config, config_path, signals, once, printer, plotting, archiving, metrics
+        )
+    finally:
+        if metrics is not None:
+            metrics.close()
+
+
+def _run_engines(
+    config: Config,
+    config_path: Path,
+    signals: _StopSignals,
+    once: bool,
+    printer: EventPrinter,
+    plotting: bool,
+    archiving: bool,
+    metrics: MetricsServer | None,
+) -> int:
     scanner = Scanner(config.logging.plots, temp_refresh_s=_TEMP_REFRESH_S)
     cache = cache_dir() / "logstate.json"
     scanner.load_cache(cache)
@@ -120,14 +155,24 @@ def _run_headless(
         failed = failed or result.failed
         for event in result.events:
             printer.emit(event)
+        if metrics is not None:
+            if isinstance(result, PassResult):
+                metrics.reader.plotting_pass(result)
+            else:
+                metrics.reader.archiving_pass(result)
 
     def on_error(error: BaseException) -> None:
         nonlocal failed
         failed = True
+        if metrics is not None and (plotter is None) != (archiver is None):
+            # Which engine's pass raised is known only when one runs.
+            metrics.reader.pass_failed("plotting" if plotter is not None else "archiving")
         message = f"pass failed: {type(error).__name__}: {error}"
         printer.emit(Event(time.time(), EventKind.ERROR, message, failed=True))
 
     engine = Engine(plotter, on_pass, archiving=archiver, on_error=on_error)
+    if metrics is not None:
+        printer.emit(_info(f"metrics: serving {metrics.url}"))
     if once:
         printer.emit(_info(f"{what}: one pass (config {config_path})"))
     else:

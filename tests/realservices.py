@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import pwd
 import re
@@ -24,6 +25,8 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -203,6 +206,10 @@ class _Daemon:
     def _after_start(self) -> None:
         """Hook run once the port answers."""
 
+    def _answers(self, port: int) -> bool:
+        """Whether the daemon answers on ``port`` as it should (its protocol banner)."""
+        return _answers(port, self.banner_prefix)
+
     @property
     def port(self) -> int:
         if self._port is None:
@@ -287,7 +294,7 @@ class _Daemon:
                 )
             # The listening socket must be ours: with a port race, another test's daemon could
             # answer with the same banner while ours is still failing to bind.
-            if _listens(self._proc.pid, port) and _answers(port, self.banner_prefix):
+            if _listens(self._proc.pid, port) and self._answers(port):
                 self._port = port
                 self._after_start()
                 return
@@ -471,6 +478,76 @@ class SshServer(_Daemon):
     def _after_start(self) -> None:
         # Written once the port is final: a port retry would otherwise leave a stale entry.
         self.known_hosts.write_text(f"{self.host_pattern} {self.host_public_key}\n")
+
+
+#: Where Debian's prometheus package puts the server.
+PROMETHEUS_CANDIDATES = ("/usr/bin/prometheus",)
+
+
+@functools.cache
+def prometheus_path() -> str | None:
+    for candidate in PROMETHEUS_CANDIDATES:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return shutil.which("prometheus")
+
+
+class PrometheusServer(_Daemon):
+    """A real Prometheus server on 127.0.0.1 scraping ``targets`` (``host:port``) every
+    ``scrape_interval_s``; its TSDB in the temp dir. Read values back with :meth:`query`."""
+
+    name = "prometheus"
+
+    def __init__(self, base_dir: Path, targets: list[str], *, scrape_interval_s: int = 1) -> None:
+        super().__init__(base_dir)
+        self.targets = targets
+        self.scrape_interval_s = scrape_interval_s
+        self.config_path = base_dir / "prometheus.yml"
+        self._listen_port = 0
+
+    def _write_config(self, port: int) -> None:
+        self._listen_port = port  # a flag, not a line of its config file
+        # JSON is YAML: no YAML writer needed.
+        config = {
+            "global": {
+                "scrape_interval": f"{self.scrape_interval_s}s",
+                "scrape_timeout": f"{self.scrape_interval_s}s",
+            },
+            "scrape_configs": [
+                {"job_name": "plotman-tui", "static_configs": [{"targets": self.targets}]}
+            ],
+        }
+        self.config_path.write_text(json.dumps(config, indent=1) + "\n")
+
+    def _argv(self) -> list[str]:
+        path = prometheus_path()
+        if path is None:
+            raise ServiceError("prometheus is not installed")
+        return [
+            path,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.base_dir / 'data'}",
+            f"--web.listen-address={LOOPBACK}:{self._listen_port}",
+        ]
+
+    def _answers(self, port: int) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/-/ready", timeout=1.0) as reply:
+                return bool(reply.status == 200)
+        except OSError:
+            return False
+
+    def query(self, expression: str) -> list[dict[str, Any]]:
+        """The instant vector ``expression`` gives now, through the HTTP query API."""
+        url = f"http://{LOOPBACK}:{self.port}/api/v1/query?" + urllib.parse.urlencode(
+            {"query": expression}
+        )
+        with urllib.request.urlopen(url, timeout=5.0) as reply:
+            data = json.load(reply)
+        if data.get("status") != "success":
+            raise ServiceError(f"query {expression!r} failed: {data}")
+        result: list[dict[str, Any]] = data["data"]["result"]
+        return result
 
 
 def _keygen(path: Path, comment: str) -> None:
