@@ -1,25 +1,635 @@
-"""``analyze`` and ``export``: plot history as a table, JSON or CSV."""
+"""``analyze`` and ``export``: plot history as a table, JSON or CSV.
+
+Both read plot logs: by default every ``*.log`` in the config's ``[logging] plots`` dir (through
+the history cache, so a second run reads only new or grown logs), or the files and dirs given.
+Only completed plots are counted or exported; unfinished plots and files that are no plot log
+are listed below ``analyze``'s table (all of them in its ``--json``).
+
+``analyze`` shows, per group of plots (``--by``, e.g. ``tmp,day``; no ``--by``: all plots in one
+group), for each of phase 1-4, the total and the copy time: how many plots have that time
+(``n``), their mean, standard deviation (``sd``), min, median and max, as h:mm:ss. Above the
+times: the plots finished, the bytes written (their final files' sizes) and plots/day and
+TiB/day over the group's span, from its first plot's start to its last plot's end (at least a
+day). ``--json`` gives the same in seconds and bytes; ``--csv`` one row per group and time.
+See :mod:`plotman_tui.farm.history_stats` for exactly how each figure is reached.
+
+``export`` writes one CSV row per completed plot, oldest start first: plotman's 34 ``export``
+columns, same names, order and number formats, then plotter, k, compression, dst dir and the
+final size in bytes. Where plotman wrote ``None`` or ``0`` for something the log does not say
+(madMAx's buffer, BladeBit's tmp dir, a missing copy time), the cell is empty: a spreadsheet's
+average skips it instead of counting a 0.
+
+Both CSVs are RFC 4180: fields quoted when they need it, lines ending in CRLF (what plotman's
+``csv.DictWriter`` wrote too). A text cell from a log that starts with ``=``, ``+``, ``-``,
+``@``, tab or CR (a dir named ``=HYPERLINK(...)``) would be run as a formula by a spreadsheet:
+it gets a leading ``'``, as OWASP advises. Real paths start with ``/`` and are never changed.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import contextlib
+import csv
+import json
+import os
+import stat
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from plotman_tui.farm.actionlog import parse_since
+from plotman_tui.farm.history import (
+    PlotRecord,
+    SkippedLog,
+    default_cache_path,
+    read_history,
+    read_log,
+)
+from plotman_tui.farm.history_stats import (
+    GROUP_KEYS,
+    MEASURES,
+    TIB,
+    UNKNOWN,
+    GroupSummary,
+    Spread,
+    local_datetime,
+    summarize,
+    usable_bytes,
+    usable_seconds,
+)
+from plotman_tui.farm.units import human_bytes, printable
+from plotman_tui.report import Column, render_table
 
 if TYPE_CHECKING:
     from plotman_tui.config.schema import Config
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+#: How many unfinished plots and skipped logs the table lists (``--json`` lists all).
+LISTED = 5
 
 
 class HistoryReportError(Exception):
     """A one-line error for the user, with the exit status to leave with."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
 
+# --- reading the logs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogsRead:
+    """Every plot found in the logs asked for, the files that gave none, and where they were."""
+
+    records: tuple[PlotRecord, ...]
+    skipped: tuple[SkippedLog, ...]
+    #: The dir or files read, for the reader ("/var/log/plots", or "3 paths").
+    where: str
+
+
+def read_logs(config: Config, paths: Sequence[str]) -> LogsRead:
+    """The plot logs at ``paths`` (files or dirs; none: the config's plot log dir).
+
+    A path that is missing or cannot be read is a :class:`HistoryReportError` naming it: a
+    mistyped path must not read as "no plots". Dirs go through the history cache.
+    """
+    given = list(paths) or [os.fspath(config.logging.plots)]
+    records: list[PlotRecord] = []
+    skipped: list[SkippedLog] = []
+    cache = default_cache_path()
+    for path in given:
+        if _is_dir(path):
+            history = read_history(path, cache)
+            records.extend(history.records)
+            skipped.extend(history.skipped)
+        else:
+            found, skip = read_log(path)
+            records.extend(found)
+            if skip is not None:
+                skipped.append(skip)
+    if len(given) > 1:  # a dir and a log in it, or a path given twice: each plot once
+        records = _each_once(records)
+    where = given[0] if len(given) == 1 else f"{len(given)} paths"
+    return LogsRead(tuple(records), tuple(skipped), where)
+
+
+def _is_dir(path: str) -> bool:
+    """Whether ``path`` is a dir; a :class:`HistoryReportError` when it is neither a dir nor a
+    file that can be read."""
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            with os.scandir(path):
+                return True
+        # O_NONBLOCK: a FIFO given by mistake must not hang the open (read_log skips it).
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise HistoryReportError(f"cannot read {printable(path)}: {reason}") from None
+    return False
+
+
+def _each_once(records: list[PlotRecord]) -> list[PlotRecord]:
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for record in records:
+        key = (os.path.realpath(record.log_path), record.plot_id)
+        if key not in seen:
+            seen.add(key)
+            kept.append(record)
+    return kept
+
+
+def _time_filter(args: argparse.Namespace) -> tuple[float | None, float | None]:
+    """``--since`` and ``--until`` as POSIX times; exit 2 for a value that is no time."""
+    now = time.time()
+    found: list[float | None] = []
+    for option, text in (("--since", args.since), ("--until", args.until)):
+        if not text:
+            found.append(None)
+            continue
+        try:
+            found.append(parse_since(text, now))
+        except (ValueError, OverflowError) as error:
+            raise HistoryReportError(f"{option}: {error}", EXIT_USAGE) from None
+    return found[0], found[1]
+
+
+def in_time(record: PlotRecord, since: float | None, until: float | None) -> bool:
+    """Whether the plot started in [since, until); with either set, a plot whose start is not
+    known is out."""
+    if since is None and until is None:
+        return True
+    start = record.started_at
+    if start is None or start != start:  # None or NaN
+        return False
+    return (since is None or start >= since) and (until is None or start < until)
+
+
+def _group_names(text: str | None) -> list[str]:
+    """``--by``'s comma list; exit 2 with the valid names for one that is not."""
+    names: list[str] = []
+    for name in (text or "").split(","):
+        name = name.strip().lower()
+        if name and name not in names:
+            names.append(name)
+    unknown = [name for name in names if name not in GROUP_KEYS]
+    if unknown:
+        raise HistoryReportError(
+            f"--by: cannot group by {printable(', '.join(unknown))}; "
+            f"choose from {','.join(GROUP_KEYS)}",
+            EXIT_USAGE,
+        )
+    return names
+
+
+# --- analyze ------------------------------------------------------------------------------------
+
+
 def run_analyze(config: Config, args: argparse.Namespace, width: int | None) -> int:
-    raise HistoryReportError("analyze is not built yet")
+    by = _group_names(args.by)
+    since, until = _time_filter(args)
+    logs = read_logs(config, args.logs)
+    records = [r for r in logs.records if in_time(r, since, until)]
+    groups = summarize(records, by)
+    unfinished = [r for r in records if not r.completed]
+    if args.json:
+        data = analysis_to_json(by, since, until, groups, unfinished, logs.skipped)
+        print(json.dumps(data, indent=2))
+    elif args.csv:
+        write_analysis_csv(sys.stdout, by, groups)
+    else:
+        print(render_analysis(by, groups, unfinished, logs.skipped, logs.where, width))
+    return 0
+
+
+def clock(seconds: float | None) -> str:
+    """Seconds as h:mm:ss (hours past 24 go on counting: ``30:00:00``); None as ``-``."""
+    if seconds is None:
+        return UNKNOWN
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _rate(value: float) -> str:
+    """A per-day figure: two decimals, or two significant digits when smaller (a test farm's
+    k18 plots make 0.00003 TiB/day, not 0.00)."""
+    if value == 0 or value >= 0.01:
+        return f"{value:.2f}"
+    return f"{value:.2g}"
+
+
+_MEASURE_TITLES = {
+    "phase1": "phase 1",
+    "phase2": "phase 2",
+    "phase3": "phase 3",
+    "phase4": "phase 4",
+    "total": "total",
+    "copy": "copy",
+}
+assert tuple(_MEASURE_TITLES) == MEASURES
+
+# When the terminal is narrow, the median goes first, then sd, min and max; n and mean stay.
+_TIME_COLUMNS = (
+    Column("time", 0),
+    Column("n", 0, align_right=True),
+    Column("mean", 0, align_right=True),
+    Column("sd", 3, align_right=True),
+    Column("min", 2, align_right=True),
+    Column("median", 4, align_right=True),
+    Column("max", 1, align_right=True),
+)
+_INDENT = "  "
+
+
+def _time_rows(group: GroupSummary) -> list[list[str]]:
+    rows = []
+    for measure in MEASURES:
+        found = group.spreads[measure]
+        if found is None:
+            rows.append([_MEASURE_TITLES[measure], "0", *[UNKNOWN] * 5])
+            continue
+        times = (found.mean, found.stdev, found.min, found.median, found.max)
+        rows.append([_MEASURE_TITLES[measure], str(found.n), *map(clock, times)])
+    return rows
+
+
+def _wrapped(text: str, width: int | None, indent: str = "") -> list[str]:
+    """``text`` in lines of ``width`` (continued lines indented two more); a long path is
+    broken, never cut, so nothing of it is lost."""
+    text = printable(text)
+    if width is None or len(indent) + len(text) <= width:
+        return [indent + text]
+    return textwrap.wrap(
+        text,
+        max(width, len(indent) + 12),
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_on_hyphens=False,
+    )
+
+
+def group_title(by: Sequence[str], key: Sequence[str]) -> str:
+    """``tmp /mnt/tmp/00 · day 2026-11-24``; ``all plots`` without ``--by``."""
+    if not by:
+        return "all plots"
+    return " · ".join(f"{name} {value}" for name, value in zip(by, key, strict=True))
+
+
+def group_figures(group: GroupSummary) -> list[str]:
+    """The group's output in words, as parts a line may break between."""
+    plots = group.plots_finished
+    days = f"{group.span_seconds / 86400:.1f}"
+    return [
+        f"{plots} plot{'s' if plots != 1 else ''} finished ({human_bytes(group.bytes_written)})",
+        f"{_rate(group.plots_per_day)} plots/day",
+        f"{_rate(group.tib_per_day)} TiB/day over {days} day{'' if days == '1.0' else 's'}",
+    ]
+
+
+def _joined(parts: Sequence[str], width: int | None, indent: str) -> list[str]:
+    """``parts`` joined by ", " (the first by "; ") in lines of ``width``, broken only between
+    parts."""
+    lines = [indent + parts[0]]
+    for number, part in enumerate(parts[1:]):
+        joint = ";" if number == 0 else ","
+        if width is not None and len(lines[-1]) + 2 + len(part) > width:
+            lines[-1] += joint
+            lines.append(indent + part)
+        else:
+            lines[-1] += f"{joint} {part}"
+    return lines
+
+
+def render_analysis(
+    by: Sequence[str],
+    groups: Sequence[GroupSummary],
+    unfinished: Sequence[PlotRecord],
+    skipped: Sequence[SkippedLog],
+    where: str,
+    width: int | None,
+) -> str:
+    """``analyze``'s text: one block per group (its key, its output, a table of its times),
+    then the plots and logs left out."""
+    lines: list[str] = []
+    if not groups:
+        lines.append(f"No completed plots in {printable(where)}.")
+    # One table for all groups' rows, cut into blocks: every block has the same columns.
+    inner = None if width is None else max(width - len(_INDENT), 1)
+    rows = [_time_rows(group) for group in groups]
+    table = render_table(_TIME_COLUMNS, [row for block in rows for row in block], inner)
+    start = 1
+    for group, block in zip(groups, rows, strict=True):
+        if lines:
+            lines.append("")
+        lines.extend(_wrapped(group_title(by, group.key), width))
+        lines.extend(_joined(group_figures(group), width, _INDENT))
+        lines.extend(_INDENT + line for line in [table[0], *table[start : start + len(block)]])
+        start += len(block)
+    lines.extend(_left_out(unfinished, skipped, where, width))
+    return "\n".join(lines)
+
+
+def _left_out(
+    unfinished: Sequence[PlotRecord],
+    skipped: Sequence[SkippedLog],
+    where: str,
+    width: int | None,
+) -> list[str]:
+    """The plots and files the table leaves out: counted, the first few listed with why; a log
+    in the dir read is named by its name in it."""
+    base = where.rstrip(os.sep) + os.sep
+
+    def shown(path: str) -> str:
+        return path[len(base) :] if path.startswith(base) and len(path) > len(base) else path
+
+    lines: list[str] = []
+    if unfinished:
+        count = len(unfinished)
+        lines += ["", f"{count} unfinished plot{'s' if count != 1 else ''} (not counted above):"]
+        for record in unfinished[:LISTED]:
+            text = f"{shown(record.log_path)} ({record.plot_id[:8]}): {record.unfinished_reason}"
+            lines.extend(_wrapped(text, width, _INDENT))
+        if count > LISTED:
+            lines.append(f"{_INDENT}... and {count - LISTED} more (--json lists them all)")
+    if skipped:
+        count = len(skipped)
+        lines += ["", f"{count} file{'s' if count != 1 else ''} skipped (no plot in them):"]
+        for skip in skipped[:LISTED]:
+            lines.extend(_wrapped(f"{shown(skip.log_path)}: {skip.reason}", width, _INDENT))
+        if count > LISTED:
+            lines.append(f"{_INDENT}... and {count - LISTED} more (--json lists them all)")
+    return lines
+
+
+def _spread_json(found: Spread | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {
+        "n": found.n,
+        "mean": found.mean,
+        "stdev": found.stdev,
+        "min": found.min,
+        "median": found.median,
+        "max": found.max,
+    }
+
+
+def analysis_to_json(
+    by: Sequence[str],
+    since: float | None,
+    until: float | None,
+    groups: Sequence[GroupSummary],
+    unfinished: Sequence[PlotRecord],
+    skipped: Sequence[SkippedLog],
+) -> dict[str, Any]:
+    """``analyze --json``: durations in seconds, sizes in bytes; a group value
+    the logs do not tell is null. The keys are a stable interface for scripts."""
+    return {
+        "by": list(by),
+        "since": since,
+        "until": until,
+        "plots_finished": sum(group.plots_finished for group in groups),
+        "groups": [
+            {
+                "key": {
+                    name: (None if value == UNKNOWN else value)
+                    for name, value in zip(by, group.key, strict=True)
+                },
+                "plots_finished": group.plots_finished,
+                "bytes_written": group.bytes_written,
+                "tib_written": group.bytes_written / TIB,
+                "span_seconds": group.span_seconds,
+                "plots_per_day": group.plots_per_day,
+                "tib_per_day": group.tib_per_day,
+                "times": {name: _spread_json(group.spreads[name]) for name in MEASURES},
+            }
+            for group in groups
+        ],
+        "unfinished": [
+            {
+                "log_path": record.log_path,
+                "plot_id": record.plot_id,
+                "plotter": record.plotter,
+                "reason": record.unfinished_reason,
+            }
+            for record in unfinished
+        ],
+        "skipped": [{"log_path": skip.log_path, "reason": skip.reason} for skip in skipped],
+    }
+
+
+#: ``analyze --csv``'s columns after the ``--by`` names.
+ANALYSIS_CSV_COLUMNS = (
+    "measure",
+    "n",
+    "mean_seconds",
+    "stdev_seconds",
+    "min_seconds",
+    "median_seconds",
+    "max_seconds",
+    "plots_finished",
+    "bytes_written",
+    "span_seconds",
+    "plots_per_day",
+    "tib_per_day",
+)
+
+
+def write_analysis_csv(out: TextIO, by: Sequence[str], groups: Sequence[GroupSummary]) -> None:
+    """``analyze --csv``: one row per group and measure (a group value not known is empty)."""
+    writer = csv_writer(out)
+    writer.writerow([*by, *ANALYSIS_CSV_COLUMNS])
+    for group in groups:
+        key = [safe_cell("" if value == UNKNOWN else value) for value in group.key]
+        for measure in MEASURES:
+            found = group.spreads[measure]
+            times: list[Any] = [0, "", "", "", "", ""]
+            if found is not None:
+                values = (found.mean, found.stdev, found.min, found.median, found.max)
+                times = [found.n, *values]
+            writer.writerow(
+                [
+                    *key,
+                    measure,
+                    *times,
+                    group.plots_finished,
+                    group.bytes_written,
+                    group.span_seconds,
+                    group.plots_per_day,
+                    group.tib_per_day,
+                ]
+            )
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(text: str) -> str:
+    """A text cell from a log that a spreadsheet would run as a formula, with a leading ``'``."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def csv_writer(out: TextIO) -> Any:
+    """RFC 4180 rows: minimal quoting, CRLF line ends (the csv module's default, plotman's)."""
+    return csv.writer(out, lineterminator="\r\n")
+
+
+# --- export -------------------------------------------------------------------------------------
+
+#: plotman's ``export`` columns (plotman 0.5.3 src/plotman/csv_exporter.py), then ours.
+PLOTMAN_EXPORT_COLUMNS = (
+    "Plot ID",
+    "Started at",
+    "Date",
+    "Size",
+    "Buffer",
+    "Buckets",
+    "Threads",
+    "Tmp dir 1",
+    "Tmp dir 2",
+    *(
+        f"{what} duration{how}"
+        for what in ("Phase 1", "Phase 2", "Phase 3", "Phase 4")
+        for how in (" (raw)", "", " (minutes)", " (hours)")
+    ),
+    *(
+        f"{what}{how}"
+        for what in ("Total time", "Copy time")
+        for how in (" (raw)", "", " (minutes)", " (hours)")
+    ),
+    "Filename",
+)
+EXPORT_COLUMNS = (
+    *PLOTMAN_EXPORT_COLUMNS,
+    "Plotter",
+    "k",
+    "Compression",
+    "Dst dir",
+    "Final size (bytes)",
+)
 
 
 def run_export(config: Config, args: argparse.Namespace) -> int:
-    raise HistoryReportError("export is not built yet")
+    logs = read_logs(config, args.logs)
+    plots = export_records(logs.records)
+    if args.output is None:
+        write_export(sys.stdout, plots)
+        return 0
+    write_atomically(args.output, lambda out: write_export(out, plots))
+    return 0
+
+
+def export_records(records: Iterable[PlotRecord]) -> list[PlotRecord]:
+    """The completed plots, oldest start first (a start not known last), as plotman did."""
+    done = [record for record in records if record.completed]
+    return sorted(
+        done, key=lambda r: (_usable_start(r) is None, _usable_start(r) or 0.0, r.plot_id)
+    )
+
+
+def _usable_start(record: PlotRecord) -> float | None:
+    return record.started_at if local_datetime(record.started_at) is not None else None
+
+
+def _text(value: str | None) -> str:
+    return "" if value is None else safe_cell(value)
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _durations(value: float | None) -> list[str]:
+    """plotman's four cells for a duration: raw seconds as the log has them, rounded seconds,
+    rounded minutes, hours to two decimals."""
+    seconds = usable_seconds(value)
+    if seconds is None:
+        return ["", "", "", ""]
+    return [
+        str(seconds),
+        str(round(seconds)),
+        str(round(seconds / 60)),
+        str(round(seconds / 3600, 2)),
+    ]
+
+
+def export_row(record: PlotRecord) -> list[str]:
+    started = local_datetime(record.started_at)
+    size = record.final_bytes if usable_bytes(record) == record.final_bytes else None
+    return [
+        record.plot_id,
+        "" if started is None else started.isoformat(timespec="seconds"),
+        "" if started is None else started.date().isoformat(),
+        _number(record.k),
+        _number(record.buffer_mib),
+        _number(record.buckets),
+        _number(record.threads),
+        _text(record.tmp_dir),
+        _text(record.tmp2_dir),
+        *_durations(record.phase1_seconds),
+        *_durations(record.phase2_seconds),
+        *_durations(record.phase3_seconds),
+        *_durations(record.phase4_seconds),
+        *_durations(record.total_seconds),
+        *_durations(record.copy_seconds),
+        _text(record.final_file),
+        _text(record.plotter),
+        _number(record.k),
+        _number(record.compression),
+        _text(record.dst_dir),
+        _number(size),
+    ]
+
+
+def write_export(out: TextIO, plots: Iterable[PlotRecord]) -> None:
+    writer = csv_writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for record in plots:
+        writer.writerow(export_row(record))
+
+
+def write_atomically(path: str, write: Any) -> None:
+    """``write(file)`` into a temp file beside ``path``, then renamed onto it: a failure (a full
+    disk, ctrl-c) leaves the old file or none, never half a file."""
+    target = os.path.abspath(path)
+    if os.path.isdir(target):
+        raise HistoryReportError(f"cannot write {printable(path)}: it is a directory")
+    folder = os.path.dirname(target)
+    try:
+        mode = os.stat(target).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    try:
+        handle, temp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
+    except OSError as error:
+        raise HistoryReportError(
+            f"cannot write {printable(path)}: {error.strerror or error}"
+        ) from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        if isinstance(error, OSError):
+            raise HistoryReportError(
+                f"cannot write {printable(path)}: {error.strerror or error}"
+            ) from None
+        raise

@@ -135,7 +135,7 @@ def per_day(records: Iterable[PlotRecord], days: int, now: float) -> list[DayTot
         day = _day(record)
         if day in plots:
             plots[day] += 1
-            written[day] += _bytes(record)
+            written[day] += usable_bytes(record)
     return [DayTotal(name, plots[name], written[name]) for name in names]
 
 
@@ -159,12 +159,8 @@ def _finite_time(value: float | None) -> float | None:
 
 
 def _local_date(timestamp: float | None) -> date | None:
-    if timestamp is None or not math.isfinite(timestamp):
-        return None
-    try:
-        return datetime.fromtimestamp(timestamp).date()
-    except (OverflowError, OSError, ValueError):  # a year past 9999, or before the epoch's range
-        return None
+    found = local_datetime(timestamp)
+    return None if found is None else found.date()
 
 
 def _end_date(record: PlotRecord) -> date | None:
@@ -217,13 +213,26 @@ def _key_order(key: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
 # --- figures ------------------------------------------------------------------------------------
 
 
-def _seconds(value: float | None) -> float | None:
+def usable_seconds(value: float | None) -> float | None:
+    """A duration as a float when it is one a plot can have (finite, 0 to :data:`MAX_SECONDS`),
+    else None."""
     if value is None or not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
         return None
     return float(value)
 
 
-def _bytes(record: PlotRecord) -> int:
+def local_datetime(timestamp: float | None) -> datetime | None:
+    """A POSIX timestamp as a naive local datetime; None when unknown or out of range."""
+    if timestamp is None or not math.isfinite(timestamp):
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp)
+    except (OverflowError, OSError, ValueError):  # a year past 9999, or before the epoch's range
+        return None
+
+
+def usable_bytes(record: PlotRecord) -> int:
+    """The plot's final size when it is one a file can have, else 0."""
     size = record.final_bytes
     return size if size is not None and 0 <= size <= _MAX_BYTES else 0
 
@@ -242,7 +251,7 @@ assert tuple(_DURATIONS) == MEASURES
 def spread(values: Iterable[float | None]) -> Spread | None:
     """The spread of the usable durations among ``values`` (see the module's notes); None when
     none is usable."""
-    kept = sorted(v for v in map(_seconds, values) if v is not None)
+    kept = sorted(v for v in map(usable_seconds, values) if v is not None)
     n = len(kept)
     if n == 0:
         return None
@@ -255,7 +264,7 @@ def spread(values: Iterable[float | None]) -> Spread | None:
 
 def _summary(key: tuple[str, ...], records: list[PlotRecord]) -> GroupSummary:
     spreads = {name: spread(map(get, records)) for name, get in _DURATIONS.items()}
-    written = sum(_bytes(record) for record in records)
+    written = sum(usable_bytes(record) for record in records)
     starts = [t for t in map(_finite_time, (r.started_at for r in records)) if t is not None]
     ends = [t for t in map(_finite_time, (r.ended_at for r in records)) if t is not None]
     span = DAY_SECONDS
