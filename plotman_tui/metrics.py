@@ -347,14 +347,15 @@ def _state_set(name: str, help_text: str, current: str) -> GaugeMetricFamily:
 # A wait reason's head: "stagger (20s/1800s)" -> "stagger"; "backing off 4m: ..." -> "backing
 # off". Its details (dir names, countdowns) would make a new series every pass.
 _REASON_HEAD = re.compile(r"^\s*([^(:;]*)")
-_TRAILING_NUMBER = re.compile(r"(\s+\d\S*)+$")
+# Counts and countdowns go ("3 failed starts", "4m"); "phase 1" names a rule and stays.
+_NUMBER = re.compile(r"(?<!phase)\s+\d\S*")
 
 
 def wait_reason_label(reason: str) -> str:
     """The few words of a scheduler wait reason that name its kind, for a label."""
     match = _REASON_HEAD.match(reason)
     head = match.group(1) if match else ""
-    head = _TRAILING_NUMBER.sub("", head.strip())
+    head = _NUMBER.sub("", head.strip())
     return " ".join(head.split())[:60] or "other"
 
 
@@ -551,11 +552,8 @@ def _estimates(
 
     if not jobs:
         return {}
-    try:
-        model = EtaModel.from_records(records)
-        return {job.pid: model.estimate(job, now) for job in jobs}
-    except NotImplementedError:  # the ETA model is being built (issue 12, part 4)
-        return {}
+    model = EtaModel.from_records(records)
+    return {job.pid: model.estimate(job, now) for job in jobs}
 
 
 def _transfer_totals() -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
