@@ -128,8 +128,10 @@ def _is_dir(path: str) -> bool:
         if stat.S_ISDIR(mode):
             with os.scandir(path):
                 return True
-        # O_NONBLOCK: a FIFO given by mistake must not hang the open (read_log skips it).
-        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+        # Only a regular file is opened to see that it can be read: opening a device can act
+        # on it, a FIFO can hang. read_log skips those with their reason.
+        if stat.S_ISREG(mode):
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
     except OSError as error:
         reason = error.strerror or str(error)
         raise HistoryReportError(f"cannot read {printable(path)}: {reason}") from None

@@ -82,8 +82,9 @@ def hms(seconds: float) -> str:
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
-@pytest.fixture
-def farm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Path]]:
+def make_farm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """A config whose plot log dir holds a copy of every real log, its own history cache, and
+    UTC as the local zone (days and the logs' times are local: the same on every machine)."""
     logs = tmp_path / "logs"
     logs.mkdir()
     for source, (name, _plotter) in REAL_LOGS.items():
@@ -95,9 +96,14 @@ def farm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
         '[plotting]\ntype = "chia"\n'
     )
     monkeypatch.setenv("PLOTMAN_TUI_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("TZ", "UTC")  # days are local: the same on every machine
+    monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    yield {"logs": logs, "config": config, "root": tmp_path}
+    return {"logs": logs, "config": config, "root": tmp_path}
+
+
+@pytest.fixture
+def farm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Path]]:
+    yield make_farm(tmp_path, monkeypatch)
     monkeypatch.undo()
     time.tzset()
 
@@ -334,3 +340,14 @@ def test_a_narrow_terminal_drops_columns_but_keeps_n_and_mean(
     assert headers == {True}
     # A long dst dir is wrapped, never cut: all of it is there.
     assert "/farm/yards/902/fake_dst" in out.replace("\n  ", "")
+
+
+def test_a_fifo_given_as_a_log_is_skipped_not_waited_on(
+    farm: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fifo = farm["root"] / "pipe.log"
+    os.mkfifo(fifo)
+    code, out, _err = analyze(farm, capsys, monkeypatch, str(fifo), "--json")
+    assert code == 0
+    (skipped,) = json.loads(out)["skipped"]
+    assert skipped["log_path"] == str(fifo)
