@@ -94,13 +94,13 @@ class DirFree:
 
 @dataclass(frozen=True)
 class TargetTotals:
-    """An archive target's transfers: done, failed, bytes sent (from the action log), and
-    those under way now."""
+    """An archive target's transfers: done, failed, the bytes of the plots moved (from the
+    action log), and those under way now."""
 
     target: str
     transfers: int = 0
     failures: int = 0
-    sent_bytes: int = 0
+    plot_bytes: int = 0
     running: int = 0
 
 
@@ -304,9 +304,9 @@ def _dir_and_archive_families(state: FarmState) -> list[Metric]:
         "Transfers to an archive target that failed (could not start, or did not arrive).",
         labels=("target",),
     )
-    sent = CounterMetricFamily(
-        "plotman_tui_archive_sent_bytes",
-        "Bytes sent to an archive target by the transfers that went through.",
+    moved = CounterMetricFamily(
+        "plotman_tui_archive_plot_bytes",
+        "Bytes of the plots moved to an archive target (their sizes: a rename sends none).",
         labels=("target",),
     )
     running = GaugeMetricFamily(
@@ -318,7 +318,7 @@ def _dir_and_archive_families(state: FarmState) -> list[Metric]:
         labels = (totals.target,)
         transfers.add_metric(labels, totals.transfers)
         failures.add_metric(labels, totals.failures)
-        sent.add_metric(labels, totals.sent_bytes)
+        moved.add_metric(labels, totals.plot_bytes)
         running.add_metric(labels, totals.running)
     plotting = _state_set(
         "plotman_tui_plotting_state", "Plotting's state: the one with value 1.", state.plotting
@@ -333,7 +333,7 @@ def _dir_and_archive_families(state: FarmState) -> list[Metric]:
     )
     if state.wait_reason is not None:
         waiting.add_metric((state.wait_reason,), 1)
-    return [free, transfers, failures, sent, running, plotting, archiving, waiting]
+    return [free, transfers, failures, moved, running, plotting, archiving, waiting]
 
 
 def _state_set(name: str, help_text: str, current: str) -> GaugeMetricFamily:
@@ -516,7 +516,7 @@ class StateReader:
 
     def _targets(self, live: _Live | None) -> Iterator[TargetTotals]:
         names = [target.name for target in self.config.archiving.targets]
-        done, failed, sent = _transfer_totals()
+        done, failed, moved = _transfer_totals()
         archive = live.archive if live is not None else None
         transfers: Sequence[RunningTransfer] = ()
         if archive is not None:
@@ -534,7 +534,7 @@ class StateReader:
                 name,
                 done.get(name, 0),
                 failed.get(name, 0),
-                sent.get(name, 0),
+                moved.get(name, 0),
                 running.get(name, 0),
             )
 
@@ -557,28 +557,29 @@ def _estimates(
 
 
 def _transfer_totals() -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """Per target: transfers done, failed, bytes sent, from the action log."""
+    """Per target: transfers done, failed, and the bytes of the plots moved, from the action
+    log (a plot found already there counts as moved)."""
     from plotman_tui.farm.actionlog import default_action_log
 
     done: dict[str, int] = {}
     failed: dict[str, int] = {}
-    sent: dict[str, int] = {}
+    moved: dict[str, int] = {}
     try:
         entries = default_action_log().entries()
     except OSError:
-        return done, failed, sent
+        return done, failed, moved
     for entry in entries:
         target = entry.extra.get("target")
         if entry.action != "transfer" or not isinstance(target, str) or not target:
             continue
         if entry.result.startswith("ok"):
             done[target] = done.get(target, 0) + 1
-            size = entry.extra.get("bytes_sent", entry.extra.get("bytes"))
+            size = entry.extra.get("bytes")
             if isinstance(size, int) and not isinstance(size, bool) and 0 <= size < 1 << 60:
-                sent[target] = sent.get(target, 0) + size
+                moved[target] = moved.get(target, 0) + size
         elif entry.result.startswith("failed"):
             failed[target] = failed.get(target, 0) + 1
-    return done, failed, sent
+    return done, failed, moved
 
 
 def _plotting_word(result: PassResult, enabled: bool) -> str:

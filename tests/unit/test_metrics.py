@@ -159,7 +159,7 @@ def test_own_metrics_of_jobs_dirs_targets_and_states() -> None:
         jobs=(job(), job(pid=7, phase=Phase(2, 3)), job(pid=8, phase=Phase(1, 0))),
         estimates={4242: estimate, 7: Estimate(None, None, 0)},
         dirs=(DirFree("tmp", "/mnt/tmp/00", 10), DirFree("dst", "/mnt/dst/00", 20)),
-        targets=(TargetTotals("farmer", transfers=3, failures=1, sent_bytes=9, running=1),),
+        targets=(TargetTotals("farmer", transfers=3, failures=1, plot_bytes=9, running=1),),
         plotting="backing_off",
         archiving="active",
         wait_reason="stagger",
@@ -179,7 +179,7 @@ def test_own_metrics_of_jobs_dirs_targets_and_states() -> None:
     ]
     assert samples["plotman_tui_archive_transfers"] == [({"target": "farmer"}, 3.0)]
     assert samples["plotman_tui_archive_transfer_failures"] == [({"target": "farmer"}, 1.0)]
-    assert samples["plotman_tui_archive_sent_bytes"] == [({"target": "farmer"}, 9.0)]
+    assert samples["plotman_tui_archive_plot_bytes"] == [({"target": "farmer"}, 9.0)]
     assert samples["plotman_tui_archive_transfers_running"] == [({"target": "farmer"}, 1.0)]
     on = [labels["state"] for labels, value in samples["plotman_tui_plotting_state"] if value]
     assert on == ["backing_off"]
