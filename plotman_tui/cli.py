@@ -360,17 +360,20 @@ def _width(config: Config) -> int | None:
 
 
 def _cmd_status(config: Config, args: argparse.Namespace) -> int:
+    from plotman_tui.farm.eta import load_model
+
     snapshot = _scan(config)
+    eta = load_model(config.logging.plots)
     if args.json:
         import json
 
         from plotman_tui.report import snapshot_to_json
 
-        print(json.dumps(snapshot_to_json(snapshot), indent=None))
+        print(json.dumps(snapshot_to_json(snapshot, eta), indent=None))
     else:
         from plotman_tui.report import render_status
 
-        print(render_status(snapshot, _width(config)))
+        print(render_status(snapshot, _width(config), eta))
     return EXIT_OK
 
 
@@ -438,11 +441,19 @@ def _running_or_finished(config: Config, ids: Sequence[str]) -> tuple[list[Job],
 
 
 def _cmd_details(config: Config, args: argparse.Namespace) -> int:
+    import time
+
+    from plotman_tui.farm.eta import load_model
     from plotman_tui.farm.finished import read_finished_log
     from plotman_tui.report import render_details, render_finished_details
 
     jobs, logs = _running_or_finished(config, args.ids)
-    parts = [render_details(job) for job in jobs]
+    eta = load_model(config.logging.plots) if jobs else None
+    now = time.time()
+    parts = [
+        render_details(job, eta.estimate(job, now) if eta is not None else None, now)
+        for job in jobs
+    ]
     parts += [render_finished_details(read_finished_log(log)) for log in logs]
     print("\n\n".join(parts) if parts else _NO_JOBS)
     return EXIT_OK

@@ -7,15 +7,17 @@ columns go first, then long dir names are shortened from the left.
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from plotman_tui.farm.model import Job, Snapshot
+from plotman_tui.farm.eta import MIN_SAME_TMP, Estimate, EtaModel
+from plotman_tui.farm.model import Job, JobStatus, Snapshot
 from plotman_tui.farm.units import (
     common_prefix,
     human_bytes,
@@ -30,9 +32,12 @@ if TYPE_CHECKING:
     from plotman_tui.plotters.base import LogInfo
 
 
-def job_to_json(job: Job) -> dict[str, Any]:
-    """A job as JSON-ready data; the keys are a stable interface for scripts."""
-    return {
+def job_to_json(job: Job, estimate: Estimate | None = None) -> dict[str, Any]:
+    """A job as JSON-ready data; the keys are a stable interface for scripts. With
+    ``estimate``: ``progress`` (0-1), ``eta_seconds`` (both null when unknown) and
+    ``eta_basis`` (how many finished runs they rest on, 0 with none), ``eta_late`` (slower
+    in its phase than every one of those runs: the ETA is then unknown)."""
+    data = {
         "plot_id": job.plot_id,
         "pid": job.pid,
         "plotter": job.plotter,
@@ -62,11 +67,25 @@ def job_to_json(job: Job) -> dict[str, Any]:
         "cwd": job.cwd,
         "problems": list(job.problems),
     }
+    if estimate is not None:
+        data["progress"] = _rounded(estimate.progress, 4)
+        data["eta_seconds"] = _rounded(estimate.eta_seconds, 1)
+        data["eta_basis"] = estimate.basis
+        data["eta_late"] = estimate.late
+    return data
 
 
-def snapshot_to_json(snapshot: Snapshot) -> dict[str, Any]:
+def _rounded(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def snapshot_to_json(snapshot: Snapshot, eta: EtaModel | None = None) -> dict[str, Any]:
+    """The snapshot for ``status --json``; with ``eta``, each job's progress and ETA."""
     return {
-        "jobs": [job_to_json(job) for job in snapshot.jobs],
+        "jobs": [
+            job_to_json(job, eta.estimate(job, snapshot.updated) if eta is not None else None)
+            for job in snapshot.jobs
+        ],
         "total_jobs": len(snapshot.jobs),
         "updated": snapshot.updated,
         "problems": list(snapshot.problems),
@@ -113,9 +132,13 @@ def _by(attribute: str) -> Callable[[Job], SortValue]:
     return lambda job: _known(getattr(job, attribute))
 
 
-def status_columns(tmp_prefix: str, dst_prefix: str) -> list[Column]:
+def status_columns(
+    tmp_prefix: str, dst_prefix: str, estimate: Callable[[Job], Estimate] | None = None
+) -> list[Column]:
+    """``status``'s columns; with ``estimate``, ``done`` and ``eta`` after the phase, which
+    a narrow terminal keeps before every column but the plot id, phase, tmp dir and wall."""
     duration, size = human_duration, partial(human_bytes, short=True)
-    return [
+    columns = [
         Column("plot id", 0, lambda j: (j.plot_id or "?")[:8], sort_key=_by("plot_id")),
         Column("plotter", 11, lambda j: j.plotter, sort_key=_by("plotter")),
         Column("k", 8, lambda j: str(j.k) if j.k else "-", True, sort_key=_by("k")),
@@ -133,6 +156,47 @@ def status_columns(tmp_prefix: str, dst_prefix: str) -> list[Column]:
             "io", 12, lambda j: duration(j.iowait_seconds), True, sort_key=_by("iowait_seconds")
         ),
     ]
+    if estimate is None:
+        return columns
+    # eta goes after wall and before pid (3), done after pid and before the temp space (5):
+    # every later column moves up to make room.
+    moved = [
+        replace(c, drop_order=c.drop_order + (c.drop_order >= 3) + (c.drop_order >= 4))
+        for c in columns
+    ]
+    phase = next(i for i, c in enumerate(columns) if c.title == "phase")
+    done = Column(
+        "done",
+        5,
+        lambda j: progress_text(estimate(j)),
+        True,
+        sort_key=lambda j: _known(estimate(j).progress),
+    )
+    left = Column(
+        "eta",
+        3,
+        lambda j: eta_text(estimate(j)),
+        True,
+        sort_key=lambda j: _known(estimate(j).eta_seconds),
+    )
+    return [*moved[: phase + 1], done, left, *moved[phase + 1 :]]
+
+
+def progress_text(estimate: Estimate | None) -> str:
+    """``43%``, rounded down (a running job never reads 100%); ``-`` when unknown."""
+    if estimate is None or estimate.progress is None:
+        return "-"
+    return f"{math.floor(min(max(estimate.progress, 0.0), 1.0) * 100)}%"
+
+
+def eta_text(estimate: Estimate | None) -> str:
+    """The time left as :func:`human_duration` says it (``1:58``, ``42m``); ``late`` when the
+    job is slower than every finished run like it; ``-`` when unknown."""
+    if estimate is None:
+        return "-"
+    if estimate.late:
+        return "late"
+    return human_duration(estimate.eta_seconds)
 
 
 def render_table(
@@ -216,15 +280,20 @@ def terminal_width(use_stty_size: bool = True) -> int | None:
         return None  # not a terminal: a pipe or a file, keep the lines whole
 
 
-def render_status(snapshot: Snapshot, width: int | None) -> str:
-    """``status``: plotman's table, youngest job first, plus a summary and any problems."""
+def render_status(snapshot: Snapshot, width: int | None, eta: EtaModel | None = None) -> str:
+    """``status``: plotman's table, youngest job first, plus a summary and any problems; with
+    ``eta``, each job's progress and time left (``done``, ``eta``)."""
     jobs = snapshot.jobs
     tmp_prefix = common_prefix([j.tmp_dir for j in jobs])
     dst_prefix = common_prefix([j.dst_dir for j in jobs])
     lines: list[str] = []
     if tmp_prefix or dst_prefix:
         lines.append(f"Prefixes: tmp={tmp_prefix or '-'}  dst={dst_prefix or '-'}")
-    columns = status_columns(tmp_prefix, dst_prefix)
+    estimate = None
+    if eta is not None:
+        estimates = {job.pid: eta.estimate(job, snapshot.updated) for job in jobs}
+        estimate = lambda job: estimates[job.pid]  # noqa: E731
+    columns = status_columns(tmp_prefix, dst_prefix, estimate)
     rows = [[column.cell(job) for column in columns] for job in jobs]
     lines.extend(render_table(columns, rows, width))
     lines.append(summary_line(snapshot))
@@ -257,7 +326,9 @@ def summary_line(snapshot: Snapshot) -> str:
 # --- details and files ----------------------------------------------------------------------------
 
 
-def render_details(job: Job) -> str:
+def render_details(job: Job, estimate: Estimate | None = None, now: float | None = None) -> str:
+    """``details`` of a running job; with ``estimate`` (made at ``now``), its progress and
+    ETA and what they rest on."""
     phase_times = ", ".join(
         f"phase {number}: {human_duration(seconds)}" for number, seconds in job.phase_seconds
     )
@@ -268,6 +339,7 @@ def render_details(job: Job) -> str:
         ("started", f"{local_time(job.started_at)} ({human_duration(job.wall_seconds)} ago)"),
         ("phase", str(job.phase) if job.phase else "? (no log found)"),
         ("phase times", phase_times or "-"),
+        *(_estimate_rows(job, estimate, now) if estimate is not None else []),
         *_dirs_and_settings(job),
         ("temp files", f"{len(job.tmp_files)} ({human_bytes(job.tmp_usage_bytes)})"),
         ("memory", f"rss {human_bytes(job.mem_rss_bytes)}, vms {human_bytes(job.mem_vms_bytes)}"),
@@ -284,6 +356,39 @@ def render_details(job: Job) -> str:
         rows.append(("final file", job.final_file))
     rows.extend(("problem", problem) for problem in job.problems)
     return _aligned(rows)
+
+
+def _estimate_rows(job: Job, estimate: Estimate, now: float | None) -> list[tuple[str, str]]:
+    """``progress`` and ``eta`` lines: the numbers, then what they rest on, in words."""
+    runs = f"{estimate.basis} finished run{'' if estimate.basis == 1 else 's'}"
+    if estimate.same_tmp:
+        basis = f"{runs} on this tmp dir"
+    else:
+        kind = f"{job.plotter} k{job.k}"
+        few = f", fewer than {MIN_SAME_TMP} on this tmp dir" if job.tmp_dir else ""
+        basis = f"{estimate.basis} finished {kind} run{'' if estimate.basis == 1 else 's'}{few}"
+    if job.completed:
+        return [("progress", "100% (its plot is finished)"), ("eta", "none: done")]
+    if job.phase is None:
+        why = "unknown: no log found, so no phase"
+        return [("progress", why), ("eta", why)]
+    if estimate.basis == 0:
+        k = f"k{job.k}" if job.k else "of unknown k"
+        why = f"unknown: no finished {job.plotter} {k} runs in the log dir"
+        return [("progress", why), ("eta", why)]
+    progress = progress_text(estimate)
+    rows = [("progress", f"{progress} (from {basis})" if estimate.progress is not None else "-")]
+    if estimate.late:
+        eta = f"unknown: in phase {job.phase.major} longer than any of the {basis}"
+    elif job.status == JobStatus.STP:
+        eta = "none while suspended"
+    elif estimate.eta_seconds is None:
+        eta = f"unknown: the log gives no time for a finished phase (from {basis})"
+    else:
+        at = f" (about {local_time(now + estimate.eta_seconds)})" if now is not None else ""
+        eta = f"{human_duration(estimate.eta_seconds)} left{at}, from {basis}"
+    rows.append(("eta", eta))
+    return rows
 
 
 def render_finished_details(log: FinishedLog) -> str:

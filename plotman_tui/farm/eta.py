@@ -38,9 +38,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import median
 
-from plotman_tui.farm.history import PlotRecord
+from plotman_tui.farm.history import PlotRecord, default_cache_path, read_history
 from plotman_tui.farm.model import Job, JobStatus
 
+#: How many of the newest logs :func:`load_model` reads: enough runs for a steady median of
+#: every tmp dir, few enough that a log dir of 10,000 logs costs ``status`` no more.
+NEWEST_LOGS = 300
 #: A tmp dir's own runs are used once it has this many; below, the plotter's and k's.
 MIN_SAME_TMP = 3
 #: How far a log's total may fall short of its phases' sum and still count as the same time
@@ -216,3 +219,14 @@ def _elapsed(job: Job, stage: int, now: float) -> float | None:
 
 def _dir_key(path: object) -> str | None:
     return os.path.normpath(path) if isinstance(path, str) and path else None
+
+
+def load_model(
+    log_dir: str | os.PathLike[str], *, newest: int = NEWEST_LOGS, cache_path: str | None = None
+) -> EtaModel:
+    """The model of the newest ``newest`` logs in ``log_dir``, read through the history cache
+    (``cache_path``, default :func:`~plotman_tui.farm.history.default_cache_path`): a second
+    run reads only logs that are new or grew. A missing or unreadable dir gives a model that
+    knows no runs."""
+    cache = cache_path if cache_path is not None else default_cache_path()
+    return EtaModel.from_records(read_history(log_dir, cache, newest=newest).records)

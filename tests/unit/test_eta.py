@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from plotman_tui.farm.eta import UNKNOWN, Estimate, EtaModel
+from plotman_tui.farm.eta import UNKNOWN, Estimate, EtaModel, load_model
 from plotman_tui.farm.history import PlotRecord, read_log
 from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.plotters.phase import Phase
@@ -285,3 +286,25 @@ def test_every_plotters_real_runs_give_an_estimate_at_the_start() -> None:
         ahead = (record.total_seconds or 0.0) + (record.copy_seconds or 0.0)
         assert estimate.eta_seconds == pytest.approx(ahead), name
         assert estimate.basis == 1 and estimate.progress == 0.0
+
+
+def test_load_model_reads_the_newest_logs_of_the_log_dir_through_the_cache(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    text = CHIA_LOG.read_text()
+    plot_id = "d2540dcfcffddbfbd7e60b4aca4d54fb937db71991298fabc253f020a87ff7d4"
+    for index in range(5):
+        log = logs / f"run{index}.log"
+        log.write_text(text.replace(plot_id, f"{index:064x}"))
+        os.utime(log, (START + index, START + index))
+    (logs / "garbage.log").write_bytes(b"\0\xff" * 100)
+    os.utime(logs / "garbage.log", (START - 10, START - 10))
+    cache = str(tmp_path / "history.json")
+    assert load_model(logs, cache_path=cache).runs == 5
+    assert load_model(logs, newest=3, cache_path=cache).runs == 3
+    assert os.path.getsize(cache) > 0
+    assert load_model(tmp_path / "missing", cache_path=cache).runs == 0
+    (tmp_path / "empty").mkdir()
+    assert load_model(tmp_path / "empty", cache_path=cache).runs == 0

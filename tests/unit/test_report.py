@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from dataclasses import replace
+
 import pytest
 
+from plotman_tui.farm.eta import Estimate, EtaModel
+from plotman_tui.farm.history import read_log
 from plotman_tui.farm.model import Job, JobStatus, Snapshot
 from plotman_tui.farm.units import common_prefix, human_bytes, human_duration
 from plotman_tui.plotters.phase import Phase
-from plotman_tui.report import render_status, snapshot_to_json, summary_line
+from plotman_tui.report import (
+    eta_text,
+    progress_text,
+    render_details,
+    render_status,
+    snapshot_to_json,
+    status_columns,
+    summary_line,
+)
+from tests.conftest import FIXTURES
 
 
 def make_job(pid: int, plot_id: str, phase: Phase | None, started: float, **extra: object) -> Job:
@@ -134,3 +149,125 @@ def test_long_dirs_shrink_before_any_column_is_dropped() -> None:
     assert "io" in header.split() and "plotter" in header.split()  # all columns kept
     row = next(line for line in text.splitlines() if line.startswith("abababab"))
     assert len(row) <= 100 and "…" in row and "tmp0" in row  # cut from the left, end kept
+
+
+# --- progress and ETA -----------------------------------------------------------------------------
+
+NOW = 1_700_000_000.0
+
+
+def eta_model(runs: int = 4) -> EtaModel:
+    """The real k32 chia run, ``runs`` times, on /mnt/tmp/00."""
+    (record,), _ = read_log(str(FIXTURES / "plotter-logs" / "chianetwork.plot.log"))
+    return EtaModel.from_records([replace(record, tmp_dir="/mnt/tmp/00")] * runs)
+
+
+def eta_jobs() -> tuple[Job, ...]:
+    """Jobs at known places against the real run: phases 1 and 2 took 8134.66 s and
+    3304.86 s, phase 3 6515.266 s, phase 4 425.637 s, the rest and the copy 178.441 s."""
+    phase3 = ((1, 8134.66), (2, 3304.86))
+    return (
+        make_job(1, "a" * 64, Phase(3, 4), NOW - 11439.52 - 1000, phase_seconds=phase3),
+        make_job(2, "b" * 64, Phase(1, 1), NOW - 600, tmp_dir="/mnt/tmp/01"),
+        make_job(3, "c" * 64, None, NOW - 60),
+        make_job(4, "d" * 64, Phase(1, 1), NOW - 9000),  # longer in phase 1 than the runs
+        make_job(5, "e" * 64, Phase(2, 1), NOW - 100, k=33),  # no k33 runs
+    )
+
+
+def test_status_shows_done_and_eta_after_the_phase() -> None:
+    text = render_status(Snapshot(jobs=eta_jobs(), updated=NOW), 200, eta_model())
+    lines = text.splitlines()
+    header = lines[1].replace("plot id", "plot_id").split()
+    assert header[header.index("phase") + 1 : header.index("phase") + 3] == ["done", "eta"]
+    cells = {line[:8]: line.split() for line in lines[2:7]}
+    done, eta = header.index("done"), header.index("eta")
+    # 1000 s into phase 3: 12439.52 s of the run's 18558.864 done, 6119.344 s left.
+    assert (cells["aaaaaaaa"][done], cells["aaaaaaaa"][eta]) == ("67%", "1:41")
+    # Another tmp dir with no runs of its own: the chia k32 runs all the same.
+    assert (cells["bbbbbbbb"][done], cells["bbbbbbbb"][eta]) == ("3%", "4:59")
+    assert (cells["cccccccc"][done], cells["cccccccc"][eta]) == ("-", "-")
+    assert (cells["dddddddd"][done], cells["dddddddd"][eta]) == ("43%", "late")
+    assert (cells["eeeeeeee"][done], cells["eeeeeeee"][eta]) == ("-", "-")
+    # Without a model the table is as it was.
+    assert "done" not in render_status(Snapshot(jobs=eta_jobs(), updated=NOW), 200)
+
+
+def test_at_narrow_widths_done_and_eta_go_after_the_less_useful_columns() -> None:
+    snapshot = Snapshot(jobs=eta_jobs()[:1], updated=NOW)
+    model = eta_model()
+    order: list[str] = []
+    shown = Counter(render_status(snapshot, None, model).splitlines()[1].split())
+    for width in range(200, 20, -1):
+        now_shown = Counter(render_status(snapshot, width, model).splitlines()[1].split())
+        order += sorted((shown - now_shown).elements())
+        shown = now_shown
+    assert order == [
+        "io", "plotter", "sys", "user", "k", "mem", "dst", "stat", "tmp", "done", "pid", "eta",
+        "wall",
+    ]  # fmt: skip
+    assert render_status(snapshot, 80, model).splitlines()[1].split() == [
+        "plot", "id", "k", "tmp", "dst", "wall", "phase", "done", "eta", "tmp", "pid", "stat",
+        "mem", "user",
+    ]  # fmt: skip
+
+
+def test_status_columns_without_estimates_keep_their_drop_orders() -> None:
+    plain = status_columns("", "")
+    with_eta = status_columns("", "", lambda job: Estimate(0.5, 60.0, 3))
+    assert [c.title for c in with_eta if c.title not in ("done", "eta")] == [c.title for c in plain]
+    assert sorted(c.drop_order for c in plain if c.drop_order) == list(range(1, 13))
+    assert sorted(c.drop_order for c in with_eta if c.drop_order) == list(range(1, 15))
+
+
+def test_json_has_progress_eta_seconds_and_basis_per_job() -> None:
+    data = snapshot_to_json(Snapshot(jobs=eta_jobs(), updated=NOW), eta_model())
+    found = {job["pid"]: job for job in data["jobs"]}
+    keys = ("progress", "eta_seconds", "eta_basis", "eta_late")
+    assert [found[1][key] for key in keys] == [0.6703, 6119.3, 4, False]
+    assert [found[2][key] for key in keys] == [0.0323, 17958.9, 4, False]
+    assert [found[3][key] for key in keys] == [None, None, 0, False]
+    assert [found[4][key] for key in keys] == [0.4383, None, 4, True]
+    assert [found[5][key] for key in keys] == [None, None, 0, False]
+    json.dumps(data, allow_nan=False)
+    assert "progress" not in snapshot_to_json(Snapshot(jobs=eta_jobs(), updated=NOW))["jobs"][0]
+
+
+def test_details_say_progress_eta_and_what_they_rest_on_in_words() -> None:
+    model = eta_model()
+    on_tmp, other_tmp, no_log, late, no_runs = eta_jobs()
+
+    def lines(job: Job) -> list[str]:
+        text = render_details(job, model.estimate(job, NOW), NOW)
+        return [line.strip() for line in text.splitlines() if "progress:" in line or "eta:" in line]
+
+    assert lines(on_tmp)[0] == "progress: 67% (from 4 finished runs on this tmp dir)"
+    assert lines(on_tmp)[1].startswith("eta: 1:41 left (about ")
+    assert lines(on_tmp)[1].endswith("), from 4 finished runs on this tmp dir")
+    assert lines(other_tmp)[0] == (
+        "progress: 3% (from 4 finished chia k32 runs, fewer than 3 on this tmp dir)"
+    )
+    unknown = "unknown: no log found, so no phase"
+    assert lines(no_log) == [f"progress: {unknown}", f"eta: {unknown}"]
+    assert lines(late)[1] == (
+        "eta: unknown: in phase 1 longer than any of the 4 finished runs on this tmp dir"
+    )
+    assert lines(no_runs)[1] == "eta: unknown: no finished chia k33 runs in the log dir"
+    stopped = replace(on_tmp, status=JobStatus.STP)
+    assert lines(stopped)[1] == "eta: none while suspended"
+    assert "progress" not in render_details(on_tmp)
+
+
+@pytest.mark.parametrize(
+    ("estimate", "done", "left"),
+    [
+        (None, "-", "-"),
+        (Estimate(None, None, 0), "-", "-"),
+        (Estimate(0.999, 5.0, 3), "99%", "5s"),
+        (Estimate(0.0, 3725.0, 3), "0%", "1:02"),
+        (Estimate(0.4, None, 3, late=True), "40%", "late"),
+        (Estimate(1.0, 0.0, 3), "100%", "0s"),
+    ],
+)
+def test_progress_and_eta_texts(estimate: Estimate | None, done: str, left: str) -> None:
+    assert (progress_text(estimate), eta_text(estimate)) == (done, left)
