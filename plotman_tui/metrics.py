@@ -43,12 +43,17 @@ if TYPE_CHECKING:
     from plotman_tui.farm.archive.transfer import RunningTransfer
     from plotman_tui.farm.discovery import Scanner
     from plotman_tui.farm.engine import PassResult
-    from plotman_tui.farm.eta import Estimate
+    from plotman_tui.farm.eta import Estimate, EtaModel
+    from plotman_tui.farm.events import Event
     from plotman_tui.farm.history import History, PlotRecord
 
 EXIT_USAGE = 2
 #: Seconds a read of the farm serves scrapes: a scrape storm does not rescan for each.
 DEFAULT_TTL_S = 5.0
+#: Seconds the history (and the ETA model and the action log's totals) read for a scrape
+#: serves: they change when a plot or transfer ends, and reading 10,000 logs' cache costs
+#: about a second. A running loop's pass that saw a job or a transfer end reads them at once.
+HISTORY_TTL_S = 60.0
 #: Seconds a dir has to tell its free space (a hung mount) before its sample is left out.
 FREE_SPACE_TIMEOUT_S = 5.0
 
@@ -362,6 +367,16 @@ def wait_reason_label(reason: str) -> str:
 # -- reading the farm ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Slow:
+    """What changes only when a plot or a transfer ends, read at ``read_at``."""
+
+    read_at: float
+    history: History | None
+    model: EtaModel
+    totals: tuple[dict[str, int], dict[str, int], dict[str, int]]
+
+
 @dataclass
 class _Live:
     """What a running loop last told (its passes), for the reader to use instead of scanning."""
@@ -388,11 +403,13 @@ class StateReader:
         config: Config,
         *,
         ttl_s: float = DEFAULT_TTL_S,
+        history_ttl_s: float = HISTORY_TTL_S,
         scanner: Scanner | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.ttl_s = ttl_s
+        self.history_ttl_s = history_ttl_s
         self._scanner = scanner
         self._clock = clock
         self._read_lock = threading.Lock()  # one read at a time
@@ -400,8 +417,11 @@ class StateReader:
         self._live: _Live | None = None
         self._fed = 0  # passes fed so far: a read older than the last pass is stale
         self._cached: tuple[FarmState, float, int] | None = None
-        #: Reads made (not served from the cache); tests check the cache with it.
+        self._slow: _Slow | None = None
+        self._ended = False  # a fed pass saw a job or a transfer end: read the history again
+        #: Reads made (not served from the cache), and of those the history's.
         self.reads = 0
+        self.history_reads = 0
 
     # -- what a running loop tells --------------------------------------------------------------
 
@@ -413,6 +433,7 @@ class StateReader:
             live.plotting = _plotting_word(result, enabled)
             if result.decision is not None or not result.holds_lock:
                 live.wait_reason = _wait_reason(result)
+            self._ended = self._ended or _something_ended(result.events)
             self._fed += 1
 
     def archiving_pass(self, result: ArchivePassResult, *, enabled: bool = True) -> None:
@@ -421,6 +442,7 @@ class StateReader:
             live = self._live = self._live or _Live()
             live.archive = result
             live.archiving = _archiving_word(result, enabled)
+            self._ended = self._ended or _something_ended(result.events)
             self._fed += 1
 
     def pass_failed(self, which: str) -> None:
@@ -441,35 +463,47 @@ class StateReader:
             with self._feed_lock:
                 live = replace(self._live) if self._live is not None else None
                 fed = self._fed
+                ended, self._ended = self._ended, False
             now = self._clock()
-            if self._cached is not None:
+            slow = self._slow
+            slow_due = ended or slow is None or not 0 <= now - slow.read_at < self.history_ttl_s
+            if self._cached is not None and not slow_due:
                 state, read_at, read_fed = self._cached
                 if read_fed == fed and 0 <= now - read_at < self.ttl_s:
                     return state
-            state = self._read(now, live)
+            if slow is None or slow_due:
+                slow = self._slow = self._read_slow(now)
+            state = self._read(now, live, slow)
             self.reads += 1
             self._cached = (state, now, fed)
             return state
 
-    def _read(self, now: float, live: _Live | None) -> FarmState:
+    def _read_slow(self, now: float) -> _Slow:
+        from plotman_tui.farm.eta import load_model
         from plotman_tui.farm.history import default_cache_path, read_history
 
+        self.history_reads += 1
+        log_dir = self.config.logging.plots
+        history: History | None = read_history(log_dir, default_cache_path())
+        if history is not None and _unreadable_dir(history, self.config):
+            history = None
+        # The model status and details use (the newest logs'), so the ETAs agree with theirs.
+        return _Slow(now, history, load_model(log_dir), _transfer_totals())
+
+    def _read(self, now: float, live: _Live | None, slow: _Slow) -> FarmState:
         if live is not None and live.snapshot is not None:
             jobs = live.snapshot.jobs
         else:
             jobs = self._scan(fed=live is not None).jobs
-        history: History | None = read_history(self.config.logging.plots, default_cache_path())
-        if history is not None and _unreadable_dir(history, self.config):
-            history = None
-        records = history.records if history is not None else None
+        history = slow.history
         return FarmState(
             time=now,
             jobs=jobs,
-            estimates=_estimates(jobs, records or (), now),
-            records=records,
+            estimates={job.pid: slow.model.estimate(job, now) for job in jobs},
+            records=history.records if history is not None else None,
             skipped_logs=len(history.skipped) if history is not None else 0,
             dirs=tuple(self._dirs(live)),
-            targets=tuple(self._targets(live)),
+            targets=tuple(self._targets(live, slow.totals)),
             plotting=(live.plotting if live and live.plotting else _plotting_from_files(now)),
             archiving=(
                 live.archiving if live and live.archiving else _archiving_from_files(self.config)
@@ -514,9 +548,11 @@ class StateReader:
                     if found is not None:
                         yield DirFree("archive", path, found, target.name)
 
-    def _targets(self, live: _Live | None) -> Iterator[TargetTotals]:
+    def _targets(
+        self, live: _Live | None, totals: tuple[dict[str, int], dict[str, int], dict[str, int]]
+    ) -> Iterator[TargetTotals]:
         names = [target.name for target in self.config.archiving.targets]
-        done, failed, moved = _transfer_totals()
+        done, failed, moved = totals
         archive = live.archive if live is not None else None
         transfers: Sequence[RunningTransfer] = ()
         if archive is not None:
@@ -545,15 +581,11 @@ def _unreadable_dir(history: History, config: Config) -> bool:
     return not history.records and any(s.log_path == base for s in history.skipped)
 
 
-def _estimates(
-    jobs: Sequence[Job], records: Iterable[PlotRecord], now: float
-) -> dict[int, Estimate]:
-    from plotman_tui.farm.eta import EtaModel
+def _something_ended(events: Iterable[Event]) -> bool:
+    """Whether a pass saw a plot job or a transfer end (the history or the action log grew)."""
+    from plotman_tui.farm.events import EventKind
 
-    if not jobs:
-        return {}
-    model = EtaModel.from_records(records)
-    return {job.pid: model.estimate(job, now) for job in jobs}
+    return any(event.kind in (EventKind.ENDED, EventKind.TRANSFERRED) for event in events)
 
 
 def _transfer_totals() -> tuple[dict[str, int], dict[str, int], dict[str, int]]:

@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from plotman_tui.config import parse_config
 from plotman_tui.farm.engine import PassResult
 from plotman_tui.farm.eta import Estimate
+from plotman_tui.farm.events import Event, EventKind
 from plotman_tui.farm.history import read_history
 from plotman_tui.farm.launches import StartFailures
 from plotman_tui.farm.model import Job, JobStatus, Snapshot
@@ -294,3 +295,30 @@ def test_a_missing_log_dir_gives_no_history_counters(tmp_path: Path) -> None:
     # Only the farm's metrics: no process or platform collectors in the private registry.
     assert "process_" not in text and "python_" not in text
     assert registry_for(reader) is not registry_for(reader)
+
+
+def test_history_is_read_again_after_its_ttl_or_when_a_fed_pass_saw_a_job_end(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    config = parse_config(CONFIG.format(logs=logs, tmp=tmp_path), check_dirs=False)
+    clock = Clock()
+    reader = StateReader(config, ttl_s=5.0, history_ttl_s=60.0, clock=clock)
+    snapshot = Snapshot(jobs=(), updated=clock.now)
+
+    def finished() -> int:
+        return sum(record.completed for record in reader.read().records or ())
+
+    assert finished() == 0
+    shutil.copy(FIXTURES / "plotter-logs" / "chianetwork.plot.log", logs / "a.log")
+    clock.now += 30.0  # the jobs and dirs are read again, the history not yet
+    assert finished() == 0 and (reader.reads, reader.history_reads) == (2, 1)
+    ended = Event(clock.now, EventKind.ENDED, "job d2540dcf (pid 1) finished")
+    reader.plotting_pass(PassResult(clock.now, snapshot, None, None, (ended,), True))
+    assert finished() == 1 and reader.history_reads == 2
+    shutil.copy(FIXTURES / "plotter-logs" / "bladebit.plot.log", logs / "b.log")
+    clock.now += 59.0
+    assert finished() == 1
+    clock.now += 1.0
+    assert finished() == 2 and reader.history_reads == 3
