@@ -22,6 +22,7 @@ from plotman_tui.history_report import (
     HistoryReportError,
     export_row,
     write_atomically,
+    write_rows,
 )
 from tests.integration.test_cli_analyze import (
     FIXTURES,
@@ -298,3 +299,22 @@ def test_durations_that_are_no_durations_are_empty_cells() -> None:
     assert row[9:21] == [""] * 12
     assert row[21] == "425.637"
     assert row[-1] == ""
+
+
+def test_rows_are_written_exactly_as_the_csv_module_writes_them() -> None:
+    rows = [
+        ["Plot ID", "Tmp dir 1", "Phase 1 duration (raw)"],
+        ["a" * 64, "/mnt/tmp/00", "8134.66"],
+        ["b" * 64, "/mnt/tmp,comma", "1.0"],
+        ["c" * 64, '/mnt/"quoted"', ""],
+        ["d" * 64, "/mnt/line\nbreak", "2.5"],
+        ["e" * 64, "/mnt/cr\rhere", ""],
+        ["f" * 64, "", ""],
+        ["0" * 64, " /mnt/space first", "0.0"],
+    ]
+    ours = io.StringIO()
+    write_rows(ours, rows)
+    theirs = io.StringIO()
+    csv.writer(theirs, lineterminator="\r\n").writerows(rows)
+    assert ours.getvalue() == theirs.getvalue()
+    assert list(csv.reader(io.StringIO(ours.getvalue(), newline=""))) == rows
