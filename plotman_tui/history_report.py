@@ -100,11 +100,14 @@ def read_logs(config: Config, paths: Sequence[str]) -> LogsRead:
     mistyped path must not read as "no plots". Dirs go through the history cache.
     """
     given = list(paths) or [os.fspath(config.logging.plots)]
+    # Every path is looked at before any is read: a mistyped last one fails at once.
+    what = "{}" if paths else "the plot log dir {} ([logging] plots)"
+    dirs = [_is_dir(path, what) for path in given]
     records: list[PlotRecord] = []
     skipped: list[SkippedLog] = []
     cache = default_cache_path()
-    for path in given:
-        if _is_dir(path):
+    for path, is_dir in zip(given, dirs, strict=True):
+        if is_dir:
             history = read_history(path, cache)
             records.extend(history.records)
             skipped.extend(history.skipped)
@@ -119,9 +122,9 @@ def read_logs(config: Config, paths: Sequence[str]) -> LogsRead:
     return LogsRead(tuple(records), tuple(skipped), where)
 
 
-def _is_dir(path: str) -> bool:
+def _is_dir(path: str, what: str) -> bool:
     """Whether ``path`` is a dir; a :class:`HistoryReportError` when it is neither a dir nor a
-    file that can be read."""
+    file that can be read, naming it as ``what`` says (``{}``: the path)."""
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISDIR(mode):
@@ -133,7 +136,8 @@ def _is_dir(path: str) -> bool:
             os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
     except OSError as error:
         reason = error.strerror or str(error)
-        raise HistoryReportError(f"cannot read {printable(path)}: {reason}") from None
+        named = what.format(printable(path))
+        raise HistoryReportError(f"cannot read {named}: {reason}") from None
     return False
 
 

@@ -279,7 +279,10 @@ def test_a_missing_path_is_an_error_that_names_it(
     shutil.rmtree(farm["logs"])
     code, out, err = analyze(farm, capsys, monkeypatch)
     assert code == 1
-    assert err == f"plotman-tui: cannot read {farm['logs']}: No such file or directory\n"
+    assert err == (
+        f"plotman-tui: cannot read the plot log dir {farm['logs']} ([logging] plots): "
+        "No such file or directory\n"
+    )
 
 
 def test_a_log_given_with_its_dir_counts_once_and_files_can_be_given(
