@@ -359,11 +359,16 @@ def _width(config: Config) -> int | None:
     return terminal_width(config.user_interface.use_stty_size)
 
 
+def _logs_of(jobs: Sequence[Job]) -> list[str]:
+    """The running jobs' logs: the ETA's history leaves them out (they are not finished)."""
+    return [job.log_file for job in jobs if job.log_file]
+
+
 def _cmd_status(config: Config, args: argparse.Namespace) -> int:
     from plotman_tui.farm.eta import load_model
 
     snapshot = _scan(config)
-    eta = load_model(config.logging.plots)
+    eta = load_model(config.logging.plots, running_logs=_logs_of(snapshot.jobs))
     if args.json:
         import json
 
@@ -396,17 +401,20 @@ def _selected(config: Config, ids: Sequence[str]) -> list[Job]:
     return jobs
 
 
-def _running_or_finished(config: Config, ids: Sequence[str]) -> tuple[list[Job], list[FinishedLog]]:
+def _running_or_finished(
+    config: Config, ids: Sequence[str], running: Sequence[Job] | None = None
+) -> tuple[list[Job], list[FinishedLog]]:
     """The running jobs ``ids`` name and, for a plot id prefix no running job has, the log in
     the log dir that has it (a job that has ended). Exit status 3 for an id that names nothing,
-    or several logs."""
+    or several logs. ``running``: the jobs of a scan already made (else one is made)."""
     import re
 
     from plotman_tui.farm.discovery import select_jobs
     from plotman_tui.farm.finished import find_finished_logs
 
     _usage_check(ids)
-    running = _scan(config).jobs
+    if running is None:
+        running = _scan(config).jobs
     jobs: list[Job] = []
     logs: list[FinishedLog] = []
     errors: list[str] = []
@@ -447,8 +455,10 @@ def _cmd_details(config: Config, args: argparse.Namespace) -> int:
     from plotman_tui.farm.finished import read_finished_log
     from plotman_tui.report import render_details, render_finished_details
 
-    jobs, logs = _running_or_finished(config, args.ids)
-    eta = load_model(config.logging.plots) if jobs else None
+    _usage_check(args.ids)
+    running = _scan(config).jobs
+    jobs, logs = _running_or_finished(config, args.ids, running)
+    eta = load_model(config.logging.plots, running_logs=_logs_of(running)) if jobs else None
     now = time.time()
     parts = [
         render_details(job, eta.estimate(job, now) if eta is not None else None, now)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from statistics import median
 
@@ -222,11 +222,24 @@ def _dir_key(path: object) -> str | None:
 
 
 def load_model(
-    log_dir: str | os.PathLike[str], *, newest: int = NEWEST_LOGS, cache_path: str | None = None
+    log_dir: str | os.PathLike[str],
+    *,
+    running_logs: Collection[str] = (),
+    newest: int = NEWEST_LOGS,
+    cache_path: str | None = None,
 ) -> EtaModel:
-    """The model of the newest ``newest`` logs in ``log_dir``, read through the history cache
-    (``cache_path``, default :func:`~plotman_tui.farm.history.default_cache_path`): a second
-    run reads only logs that are new or grew. A missing or unreadable dir gives a model that
-    knows no runs."""
+    """The model of the newest ``newest`` finished logs in ``log_dir``, read through the
+    history cache (``cache_path``, default :func:`~plotman_tui.farm.history.default_cache_path`):
+    a second run reads only logs that are new or changed. ``running_logs`` (the running jobs'
+    logs) are not read: they grow, so would be read again on every run, and hold no finished
+    plot yet. A missing or unreadable dir gives a model that knows no runs."""
     cache = cache_path if cache_path is not None else default_cache_path()
-    return EtaModel.from_records(read_history(log_dir, cache, newest=newest).records)
+    # A job's log is named as the kernel has it (symlinks resolved), the dir as configured.
+    real_dir = os.path.realpath(log_dir)
+    skip = [
+        os.path.join(log_dir, os.path.basename(path))
+        for path in running_logs
+        if os.path.dirname(os.path.realpath(path)) == real_dir
+    ]
+    history = read_history(log_dir, cache, newest=newest, skip=skip)
+    return EtaModel.from_records(history.records)

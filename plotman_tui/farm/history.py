@@ -22,6 +22,7 @@ import math
 import os
 import stat
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -133,11 +134,17 @@ def parse_log(path: str, data: bytes) -> tuple[list[PlotRecord], SkippedLog | No
 
 
 def read_history(
-    log_dir: str | os.PathLike[str], cache_path: str | None = None, *, newest: int | None = None
+    log_dir: str | os.PathLike[str],
+    cache_path: str | None = None,
+    *,
+    newest: int | None = None,
+    skip: Collection[str] = (),
 ) -> History:
     """Every ``*.log`` in ``log_dir`` (not its subdirs) read into records, by path.
 
-    ``newest``: only the newest that many logs (by mtime) are read. With ``cache_path`` the
+    ``newest``: only the newest that many logs (by mtime) are read. ``skip``: logs not to read
+    nor count, their cache entries kept (running jobs' logs: they grow, and would be read again
+    on every scan for no finished plot). With ``cache_path`` the
     records of logs unchanged since the last scan come from the cache, and the cache is
     rewritten (best effort) when this scan read a log or found one gone.
     """
@@ -156,6 +163,9 @@ def read_history(
             if newest is None:  # gone since the listing: it has no mtime to rank it by
                 skipped.append(SkippedLog(path, _os_reason(error)))
     listed = {path for path, _ in found_stats}
+    if skip:
+        left_out = {os.path.normpath(path) for path in skip}
+        found_stats = [item for item in found_stats if os.path.normpath(item[0]) not in left_out]
     if newest is not None:
         found_stats.sort(key=lambda item: item[1].st_mtime_ns, reverse=True)
         del found_stats[max(newest, 0) :]

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from plotman_tui.farm.eta import UNKNOWN, Estimate, EtaModel, load_model
-from plotman_tui.farm.history import PlotRecord, read_log
+from plotman_tui.farm.history import PlotRecord, read_history, read_log
 from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.plotters.phase import Phase
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "plotter-logs"
 CHIA_LOG = FIXTURES / "chianetwork.plot.log"
+CHIA_ID = "d2540dcfcffddbfbd7e60b4aca4d54fb937db71991298fabc253f020a87ff7d4"
 START = 1_700_000_000.0
 
 
@@ -294,10 +295,9 @@ def test_load_model_reads_the_newest_logs_of_the_log_dir_through_the_cache(
     logs = tmp_path / "logs"
     logs.mkdir()
     text = CHIA_LOG.read_text()
-    plot_id = "d2540dcfcffddbfbd7e60b4aca4d54fb937db71991298fabc253f020a87ff7d4"
     for index in range(5):
         log = logs / f"run{index}.log"
-        log.write_text(text.replace(plot_id, f"{index:064x}"))
+        log.write_text(text.replace(CHIA_ID, f"{index:064x}"))
         os.utime(log, (START + index, START + index))
     (logs / "garbage.log").write_bytes(b"\0\xff" * 100)
     os.utime(logs / "garbage.log", (START - 10, START - 10))
@@ -308,3 +308,27 @@ def test_load_model_reads_the_newest_logs_of_the_log_dir_through_the_cache(
     assert load_model(tmp_path / "missing", cache_path=cache).runs == 0
     (tmp_path / "empty").mkdir()
     assert load_model(tmp_path / "empty", cache_path=cache).runs == 0
+
+
+def test_load_model_leaves_the_running_jobs_logs_unread_and_their_cache_entries_kept(
+    tmp_path: Path,
+) -> None:
+    real = tmp_path / "real-logs"
+    real.mkdir()
+    (tmp_path / "logs").symlink_to(real)  # the config names the dir through a symlink
+    logs = tmp_path / "logs"
+    for index in range(4):
+        (real / f"run{index}.log").write_text(
+            CHIA_LOG.read_text().replace(CHIA_ID, f"{index:064x}")
+        )
+    cache = str(tmp_path / "history.json")
+    assert load_model(logs, cache_path=cache).runs == 4
+    # run3's job is "running": its log, as /proc names it, is left out, and not read though it
+    # grew; its cache entry stays (a scan of the whole dir after it reads nothing again).
+    running = [str(real / "run3.log"), "/elsewhere/run2.log"]
+    assert load_model(logs, running_logs=running, cache_path=cache).runs == 3
+    assert read_history(logs, cache).read_paths == ()
+    with open(real / "run3.log", "a") as log:
+        log.write("a line more\n")
+    history = read_history(logs, cache, skip=[str(logs / "run3.log")])
+    assert history.read_paths == () and len(history.records) == 3
