@@ -82,11 +82,13 @@ def common_prefix(paths: Sequence[str | None]) -> str:
 
 
 # C0 controls as the Unicode control pictures (NUL ␀, BEL ␇, CR ␍, ESC ␛), DEL as ␡, and the
-# C1 controls (CSI among them) as the replacement character.
+# C1 controls (CSI among them) as the replacement character; so are lone surrogates (a file
+# name that is not UTF-8, as os.listdir gives it), which a UTF-8 terminal cannot be sent.
 _VISIBLE_CONTROLS = {
     **{code: 0x2400 + code for code in range(0x20)},
     0x7F: 0x2421,
     **{code: 0xFFFD for code in range(0x80, 0xA0)},
+    **{code: 0xFFFD for code in range(0xD800, 0xE000)},
 }
 
 

@@ -354,3 +354,15 @@ def test_a_fifo_given_as_a_log_is_skipped_not_waited_on(
     assert code == 0
     (skipped,) = json.loads(out)["skipped"]
     assert skipped["log_path"] == str(fifo)
+
+
+def test_a_log_named_in_bytes_that_are_not_utf8_is_listed_not_a_traceback(
+    farm: dict[str, Path],
+) -> None:
+    (Path(os.fsdecode(bytes(farm["logs"]))) / os.fsdecode(b"bad\xff.log")).write_text("x\n")
+    argv = [str(PLOTMAN_TUI), "--config", str(farm["config"]), "analyze"]
+    # A UTF-8 terminal: stdout refuses what is not UTF-8 (a C locale would let it through).
+    env = dict(os.environ, COLUMNS="80", PYTHONIOENCODING="utf-8:strict")
+    done = subprocess.run(argv, capture_output=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "  bad\ufffd.log: not a plot log (no plot id in it)" in done.stdout.decode()
