@@ -10,8 +10,10 @@ group), for each of phase 1-4, the total and the copy time: how many plots have 
 (``n``), their mean, standard deviation (``sd``), min, median and max, as h:mm:ss. Above the
 times: the plots finished, the bytes written (their final files' sizes) and plots/day and
 TiB/day over the group's span, from its first plot's start to its last plot's end (at least a
-day). ``--json`` gives the same in seconds and bytes; ``--csv`` one row per group and time.
-See :mod:`plotman_tui.farm.history_stats` for exactly how each figure is reached.
+day). ``--since`` and ``--until`` keep the plots that started in that time (a plot whose start
+the log does not tell is left out then). ``--json`` gives the same in seconds and bytes, a
+group value the logs do not tell as null; ``--csv`` one row per group and time. See
+:mod:`plotman_tui.farm.history_stats` for exactly how each figure is reached.
 
 ``export`` writes one CSV row per completed plot, oldest start first: plotman's 34 ``export``
 columns, same names, order and number formats, then plotter, k, compression, dst dir and the
