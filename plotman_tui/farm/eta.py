@@ -32,14 +32,22 @@ as late; BladeBit cudaplot logs give no phase 3 and 4 times, so its runs are not
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import os
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from statistics import median
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from plotman_tui.farm.history import PlotRecord, default_cache_path, read_history
+from plotman_tui.appdirs import cache_dir, read_regular_file
 from plotman_tui.farm.model import Job, JobStatus
+
+if TYPE_CHECKING:
+    # Imported when logs are read (a model cache miss): status with a cached model is
+    # spared the history's imports (the parsers' registry, launches, the scheduler).
+    from plotman_tui.farm.history import PlotRecord
 
 #: How many of the newest logs :func:`load_model` reads: enough runs for a steady median of
 #: every tmp dir, few enough that a log dir of 10,000 logs costs ``status`` no more.
@@ -84,7 +92,19 @@ class _Runs:
     @classmethod
     def of(cls, runs: Sequence[tuple[float, ...]]) -> _Runs:
         stages = tuple(tuple(sorted(run[i] for run in runs)) for i in range(_STAGES))
-        return cls(stages, tuple(median(times) for times in stages))
+        return cls(stages, tuple(_median(times) for times in stages))
+
+
+def _median(ordered: Sequence[float]) -> float:
+    """The median of values in ascending order (at least one)."""
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+#: One finished run as the model keeps it: plotter, k, tmp dir (normalised) and stage times.
+_Run = tuple[str, int, str | None, tuple[float, ...]]
 
 
 class EtaModel:
@@ -102,21 +122,19 @@ class EtaModel:
     def from_records(cls, records: Iterable[PlotRecord]) -> EtaModel:
         """Learn from the completed records; a record whose times are missing, negative or
         not finite (a cut log, a tampered cache) is left out."""
+        return cls._of_runs(_runs_of(records))
+
+    @classmethod
+    def _of_runs(cls, runs: Iterable[_Run]) -> EtaModel:
         by_plotter: dict[tuple[str, int], list[tuple[float, ...]]] = {}
         by_tmp: dict[tuple[str, int, str], list[tuple[float, ...]]] = {}
-        for record in records:
-            stages = _stage_times(record)
-            if stages is None:
-                continue
-            plotter, k = record.plotter, record.k
-            assert isinstance(plotter, str) and isinstance(k, int)  # checked by _stage_times
+        for plotter, k, tmp, stages in runs:
             by_plotter.setdefault((plotter, k), []).append(stages)
-            tmp = _dir_key(record.tmp_dir)
             if tmp is not None:
                 by_tmp.setdefault((plotter, k, tmp), []).append(stages)
         return cls(
-            {key: _Runs.of(runs) for key, runs in by_plotter.items()},
-            {key: _Runs.of(runs) for key, runs in by_tmp.items() if len(runs) >= MIN_SAME_TMP},
+            {key: _Runs.of(times) for key, times in by_plotter.items()},
+            {key: _Runs.of(times) for key, times in by_tmp.items() if len(times) >= MIN_SAME_TMP},
         )
 
     @property
@@ -151,7 +169,8 @@ class EtaModel:
         beyond = [seconds - elapsed for seconds in runs.stages[stage] if seconds > elapsed]
         if not beyond:
             return Estimate(progress, None, basis, same_tmp, late=True)
-        return Estimate(progress, median(beyond) + sum(typical[stage + 1 :]), basis, same_tmp)
+        eta = _median(beyond) + sum(typical[stage + 1 :])  # beyond: ascending, as the times
+        return Estimate(progress, eta, basis, same_tmp)
 
     def _runs_for(self, job: Job) -> tuple[_Runs | None, bool]:
         if job.k is None:
@@ -170,6 +189,16 @@ def _seconds(value: object) -> float | None:
         return None
     seconds = float(value)  # type: ignore[arg-type]
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _runs_of(records: Iterable[PlotRecord]) -> list[_Run]:
+    runs = []
+    for record in records:
+        stages = _stage_times(record)
+        if stages is not None:
+            assert isinstance(record.plotter, str) and isinstance(record.k, int)  # checked
+            runs.append((record.plotter, record.k, _dir_key(record.tmp_dir), stages))
+    return runs
 
 
 def _stage_times(record: PlotRecord) -> tuple[float, ...] | None:
@@ -227,19 +256,93 @@ def load_model(
     running_logs: Collection[str] = (),
     newest: int = NEWEST_LOGS,
     cache_path: str | None = None,
+    model_path: str | None = None,
 ) -> EtaModel:
-    """The model of the newest ``newest`` finished logs in ``log_dir``, read through the
-    history cache (``cache_path``, default :func:`~plotman_tui.farm.history.default_cache_path`):
-    a second run reads only logs that are new or changed. ``running_logs`` (the running jobs'
-    logs) are not read: they grow, so would be read again on every run, and hold no finished
-    plot yet. A missing or unreadable dir gives a model that knows no runs."""
-    cache = cache_path if cache_path is not None else default_cache_path()
+    """The model of the newest ``newest`` finished logs in ``log_dir``.
+
+    The logs are read through the history cache (``cache_path``, default
+    :func:`~plotman_tui.farm.history.default_cache_path`), so only new or changed ones are
+    parsed; ``running_logs`` (the running jobs' logs) are not read: they grow, so would be read
+    again every time, and hold no finished plot yet. The runs found are kept in ``model_path``
+    (default ``eta.json`` in the cache dir) with the log dir's mtime and the running logs: while
+    neither changes (no log was made or removed, no job started or ended), the next call reads
+    that file instead of listing the log dir. A missing or unreadable dir gives a model that
+    knows no runs.
+    """
     # A job's log is named as the kernel has it (symlinks resolved), the dir as configured.
     real_dir = os.path.realpath(log_dir)
-    skip = [
-        os.path.join(log_dir, os.path.basename(path))
+    skip = sorted(
+        os.path.join(os.fspath(log_dir), os.path.basename(path))
         for path in running_logs
         if os.path.dirname(os.path.realpath(path)) == real_dir
-    ]
-    history = read_history(log_dir, cache, newest=newest, skip=skip)
-    return EtaModel.from_records(history.records)
+    )
+    saved_at = model_path if model_path is not None else os.fspath(cache_dir() / "eta.json")
+    try:
+        key: dict[str, Any] | None = {
+            "log_dir": real_dir,
+            "mtime_ns": os.stat(real_dir).st_mtime_ns,
+            "newest": newest,
+            "running_logs": skip,
+        }
+    except OSError:
+        key = None
+    if key is not None:
+        runs = _load_runs(saved_at, key)
+        if runs is not None:
+            return EtaModel._of_runs(runs)
+    from plotman_tui.farm.history import default_cache_path, read_history
+
+    cache = cache_path if cache_path is not None else default_cache_path()
+    runs = _runs_of(read_history(log_dir, cache, newest=newest, skip=skip).records)
+    if key is not None:
+        _save_runs(saved_at, key, runs)
+    return EtaModel._of_runs(runs)
+
+
+_MODEL_FORMAT = "plotman-tui eta runs"
+_MODEL_VERSION = 1
+#: NEWEST_LOGS runs of a few hundred bytes each; a larger file is not ours.
+_MAX_MODEL_BYTES = 16 * 1024 * 1024
+
+
+def _load_runs(path: str, key: dict[str, Any]) -> list[_Run] | None:
+    """The runs saved under ``key``; None when there are none, or the file is not sound (it
+    is untrusted: every value is checked as a log's would be)."""
+    try:
+        saved = json.loads(read_regular_file(path, _MAX_MODEL_BYTES).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or saved.get("format") != _MODEL_FORMAT:
+        return None
+    if saved.get("version") != _MODEL_VERSION or saved.get("key") != key:
+        return None
+    rows = saved.get("runs")
+    if not isinstance(rows, list):
+        return None
+    runs: list[_Run] = []
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 3 + _STAGES):
+            return None
+        plotter, k, tmp, *times = row
+        stages = tuple(_seconds(value) for value in times)
+        if (
+            not isinstance(plotter, str)
+            or type(k) is not int
+            or not (tmp is None or (isinstance(tmp, str) and tmp and "\0" not in tmp))
+            or any(seconds is None for seconds in stages)
+        ):
+            return None
+        runs.append((plotter, k, tmp, tuple(s for s in stages if s is not None)))
+    return runs
+
+
+def _save_runs(path: str, key: dict[str, Any], runs: list[_Run]) -> None:
+    """Keep the runs for the next call; a file that cannot be written only costs speed."""
+    from plotman_tui.farm.launches import save_state
+
+    rows = [[plotter, k, tmp, *stages] for plotter, k, tmp, stages in runs]
+    text = json.dumps(
+        {"format": _MODEL_FORMAT, "version": _MODEL_VERSION, "key": key, "runs": rows}
+    )
+    with contextlib.suppress(OSError):
+        save_state(Path(path), text)

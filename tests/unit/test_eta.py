@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -332,3 +333,82 @@ def test_load_model_leaves_the_running_jobs_logs_unread_and_their_cache_entries_
         log.write("a line more\n")
     history = read_history(logs, cache, skip=[str(logs / "run3.log")])
     assert history.read_paths == () and len(history.records) == 3
+
+
+def chia_logs(logs: Path, count: int) -> list[Path]:
+    """``count`` copies of the real k32 run under new ids in ``logs``."""
+    logs.mkdir(exist_ok=True)
+    paths = []
+    for index in range(count):
+        path = logs / f"run{index}.log"
+        path.write_text(CHIA_LOG.read_text().replace(CHIA_ID, f"{index:064x}"))
+        paths.append(path)
+    return paths
+
+
+def load(root: Path, running: list[Path] | None = None, model_path: Path | None = None) -> EtaModel:
+    """load_model of the log dir ``root/logs``, its caches in ``root``."""
+    return load_model(
+        root / "logs",
+        running_logs=[str(path) for path in running or []],
+        cache_path=str(root / "history.json"),
+        model_path=str(model_path or root / "eta.json"),
+    )
+
+
+def test_the_runs_are_kept_until_a_log_comes_or_goes_or_a_job_starts_or_ends(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "logs"
+    paths = chia_logs(logs, 4)
+    assert load(tmp_path, [paths[3]]).runs == 3
+    # A log rewritten in place changes no dir entry: the kept runs are used, no log is read.
+    paths[0].write_text("not a plot log any more\n")
+    assert load(tmp_path, [paths[3]]).runs == 3
+    # The job of run3 ended: its log is read now, and the changed run0 too.
+    assert load(tmp_path).runs == 3
+    # A new log in the dir (its mtime moves): read again.
+    chia_logs(tmp_path / "more", 1)[0].rename(logs / "new.log")
+    os.utime(logs, ns=(1, 1))
+    assert load(tmp_path).runs == 4
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        b"{not json",
+        b"\0" * 100,
+        b"[]",
+        b'{"format": "plotman-tui eta runs", "version": 1, "key": KEY, "runs": [["chia", 32, '
+        b"null, NaN, 1, 1, 1, 1]]}",
+        b'{"format": "plotman-tui eta runs", "version": 1, "key": KEY, "runs": [["chia", 32, '
+        b"null, -1, 1, 1, 1, 1]]}",
+        b'{"format": "plotman-tui eta runs", "version": 1, "key": KEY, "runs": [["chia", true, '
+        b"null, 1, 1, 1, 1, 1]]}",
+        b'{"format": "plotman-tui eta runs", "version": 1, "key": KEY, "runs": [["chia", 32, '
+        b'"/t\\u0000", 1, 1, 1, 1, 1]]}',
+        b'{"format": "plotman-tui eta runs", "version": 1, "key": KEY, "runs": [["chia", 32]]}',
+        b'{"format": "plotman-tui eta runs", "version": 1, "key": KEY, "runs": {}}',
+    ],
+)
+def test_a_broken_or_tampered_runs_file_is_ignored_and_the_logs_read(
+    tmp_path: Path, saved: bytes
+) -> None:
+    logs = tmp_path / "logs"
+    chia_logs(logs, 3)
+    model_path = tmp_path / "eta.json"
+    assert load(tmp_path, model_path=model_path).runs == 3
+    key = json.loads(model_path.read_text())["key"]
+    model_path.write_bytes(saved.replace(b"KEY", json.dumps(key).encode()))
+    model = load(tmp_path, model_path=model_path)
+    assert model.runs == 3
+    job, now = job_at(Phase(1, 0), {}, 0.0)
+    assert model.estimate(job, now).eta_seconds == pytest.approx(CHIA["total"] + CHIA["copy"])
+
+
+def test_a_fifo_in_place_of_the_runs_file_is_not_opened_for_reading(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    chia_logs(logs, 3)
+    fifo = tmp_path / "eta.json"
+    os.mkfifo(fifo)
+    assert load(tmp_path, model_path=fifo).runs == 3  # does not hang on the FIFO
