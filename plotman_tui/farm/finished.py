@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from plotman_tui.appdirs import open_regular_file
 from plotman_tui.plotters import PLOTTERS
-from plotman_tui.plotters.base import LogInfo, LogParser
+from plotman_tui.plotters.base import LineSplitter, LogInfo, LogParser
 from plotman_tui.plotters.phase import Phase
 
 #: How much of a log is read at most to find its plot id.
@@ -115,34 +115,40 @@ _TIE_ORDER = sorted(PLOTTERS, key=lambda plotter: plotter.name == "bladebit2disk
 def best_parser(data: bytes, *, finish: bool = False) -> tuple[str, LogParser] | None:
     """The plotter whose parser makes the most of ``data`` and that parser, fed; None when no
     parser finds a plot id in it. (BladeBit's three read each other's logs; the right one also
-    finds the plot file.) ``finish``: ``data`` is the whole log.
+    finds the plot file.) ``finish``: ``data`` is the whole log. The parsers are fed lines
+    split once for all of them: they are not to be fed more.
 
     Every parser reads the head (8 KiB at a time, up to the first plot id, at most HEAD_BYTES);
     only those that found a plot id there read the rest: a k32 chia log is read by one parser
     instead of five.
     """
     parsers = [(plotter.name, plotter.new_log_parser()) for plotter in _TIE_ORDER]
+    # One split of the log into lines, shared by the parsers (each would split it the same).
+    splitter = LineSplitter()
     offset = 0
     while offset < min(len(data), HEAD_BYTES):
         chunk = data[offset : offset + _FIRST_READ]
         offset += len(chunk)
+        lines = splitter.feed(chunk)
         for _name, parser in parsers:
-            parser.feed(chunk)
-        if any(parser.info.plot_id for _name, parser in parsers):
+            parser.feed_lines(lines)
+        if any(parser.has_plot_id for _name, parser in parsers):
             break
     if offset < len(data):
         # No plot id in the head: every parser reads on (it may come later).
-        parsers = [entry for entry in parsers if entry[1].info.plot_id] or parsers
-        rest = data[offset:]
+        parsers = [entry for entry in parsers if entry[1].has_plot_id] or parsers
+        lines = splitter.feed(data[offset:])
         for _name, parser in parsers:
-            parser.feed(rest)
+            parser.feed_lines(lines)
+    if finish:
+        lines = splitter.flush()
+        for _name, parser in parsers:
+            parser.feed_lines(lines)
     best: tuple[tuple[bool, bool, int, int, int, Phase], str, LogParser] | None = None
     for name, parser in parsers:
-        if finish:
-            parser.finish()
-        info = parser.info
-        if not info.plot_id:
+        if not parser.has_plot_id:
             continue
+        info = parser.info
         # A multi-plot log's last plot may be unfinished: the plots before it count too.
         earlier_done = sum(plot.completed for plot in parser.earlier_plots)
         # Then the parser that read the most settings (diskplot's header names its temp dirs,

@@ -69,6 +69,10 @@ class LogParser(Protocol):
 
     def feed(self, data: bytes) -> None: ...
 
+    def feed_lines(self, lines: list[str]) -> None:
+        """Read complete, clean lines (as a :class:`LineSplitter` gives them) split elsewhere."""
+        ...
+
     def finish(self) -> None:
         """The log's writer is gone: read a last line that no newline ended."""
         ...
@@ -88,6 +92,11 @@ class LogParser(Protocol):
 
     @property
     def info(self) -> LogInfo: ...
+
+    @property
+    def has_plot_id(self) -> bool:
+        """``info.plot_id`` is set (asked without building ``info``)."""
+        ...
 
 
 class Plotter(Protocol):
@@ -218,16 +227,25 @@ def sane_seconds(value: float | None) -> float | None:
 _Settings = TypeVar("_Settings", PlotArgs, LogInfo)
 
 
-def sane_settings(settings: _Settings) -> _Settings:
-    """``settings`` (a command line's or a log's) with the numbers no plotter can mean dropped
-    (None): k outside K_MIN..K_MAX, threads, buckets or buffer not positive or beyond bounds."""
-    return replace(
-        settings,
-        k=sane_int(settings.k, K_MIN, K_MAX),
-        threads=sane_int(settings.threads, 1, THREADS_MAX),
-        buckets=sane_int(settings.buckets, 1, BUCKETS_MAX),
-        buffer_mib=sane_int(settings.buffer_mib, 1, BUFFER_MIB_MAX),
+def sane_numbers(
+    k: int | None, threads: int | None, buckets: int | None, buffer_mib: int | None
+) -> tuple[int | None, int | None, int | None, int | None]:
+    """k, threads, buckets and buffer with the numbers no plotter can mean dropped (None): k
+    outside K_MIN..K_MAX, threads, buckets or buffer not positive or beyond bounds."""
+    return (
+        sane_int(k, K_MIN, K_MAX),
+        sane_int(threads, 1, THREADS_MAX),
+        sane_int(buckets, 1, BUCKETS_MAX),
+        sane_int(buffer_mib, 1, BUFFER_MIB_MAX),
     )
+
+
+def sane_settings(settings: _Settings) -> _Settings:
+    """``settings`` (a command line's or a log's) with :func:`sane_numbers`'s numbers."""
+    k, threads, buckets, buffer_mib = sane_numbers(
+        settings.k, settings.threads, settings.buckets, settings.buffer_mib
+    )
+    return replace(settings, k=k, threads=threads, buckets=buckets, buffer_mib=buffer_mib)
 
 
 def sane_args(args: PlotArgs) -> PlotArgs:
@@ -243,6 +261,19 @@ def sane_args(args: PlotArgs) -> PlotArgs:
 
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+
+def _may_hold_long_lines(text: str, max_line: int) -> bool:
+    """Can a line of ``text`` be longer than ``max_line``? False when every aligned stretch of
+    ``max_line // 2`` characters holds a line feed: a longer line would hold one whole. (A
+    few searches of a log instead of a length for each of its thousands of lines.)"""
+    stretch = max_line // 2
+    if stretch < 1:
+        return True
+    return any(
+        text.find("\n", start, start + stretch) < 0
+        for start in range(0, len(text) - stretch + 1, stretch)
+    )
 
 
 class LineSplitter:
@@ -269,20 +300,29 @@ class LineSplitter:
         hold = ""
         if text.endswith("\r"):
             text, hold = text[:-1], "\r"
-        end = max(text.rfind("\n"), text.rfind("\r"))
-        body = text[end + 1 :]
-        parts: list[str] = []
-        if end >= 0:
-            # A job's whole log is read on its first scan: plain LF logs split in C, and only the
-            # few lines with an escape character or too long pay for more.
+        parts: list[str]
+        if "\r" in text:
+            end = max(text.rfind("\n"), text.rfind("\r"))
+            body = text[end + 1 :]
             complete = text[: end - 1 if text[end - 1 : end + 1] == "\r\n" else end]
-            parts = _NEWLINE_RE.split(complete) if "\r" in complete else complete.split("\n")
+            parts = _NEWLINE_RE.split(complete) if end >= 0 else []
+        else:
+            # A job's whole log is read on its first scan: plain LF logs split in C, with no
+            # copy of the text (a fresh copy of a 200 KB log costs as much as its split).
+            parts = text.split("\n")
+            body = parts.pop()
+        if parts:
             if self._dropping:
                 parts = parts[1:]  # the end of a line already cut
                 self._dropping = False
-            if parts and max(map(len, parts)) > self._max_line:
+            # Only the few lines with an escape character or too long pay for more.
+            if (
+                parts
+                and _may_hold_long_lines(text, self._max_line)
+                and max(map(len, parts)) > self._max_line
+            ):
                 parts = [part[: self._max_line] for part in parts]
-            if "\x1b" in complete:
+            if "\x1b" in text:
                 parts = [_ANSI_RE.sub("", part) if "\x1b" in part else part for part in parts]
         if len(body) > self._max_line:
             if not self._dropping:

@@ -218,6 +218,19 @@ class BladebitLogParserBase(PlotLogParser):
 
     #: The phase a mode reports once ``Generating plot ...`` is printed.
     generating_phase = (0, 2)
+    #: The starts of the lines ``_common_line`` reads (a mode's ``_LINE_STARTS`` adds its own).
+    COMMON_LINE_STARTS: tuple[str, ...] = (
+        "Thread count",  # indented, as the next two
+        "Output path",
+        "Compression Level",
+        "Generating plot ",
+        "Plot temporary file: ",
+        "Finished Phase ",
+        "Completed Phase ",
+        "Finished plotting in ",
+    )
+    _LINE_STARTS: tuple[str, ...] = COMMON_LINE_STARTS
+    _STARTS_AFTER_INDENT = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -267,6 +280,20 @@ class BladebitLogParserBase(PlotLogParser):
 
 class BladebitLogParser(BladebitLogParserBase):
     """Follows the RAM plotter's log (BladeBit 1.x, and ``ramplot`` in 2.x/3.x)."""
+
+    _LINE_STARTS = (
+        *BladebitLogParserBase.COMMON_LINE_STARTS,
+        "Prunning table ",  # this and the next three indented
+        "Pruning table ",
+        "Compressing tables ",
+        "Writing ",
+        "Forward propagating to table ",
+        "Running Phase ",
+        "Finished F1 generation",
+        "Allocating buffers",
+        "Writing final plot tables to disk",
+        "Plot ",
+    )
 
     def _line(self, line: str) -> None:
         if not line:

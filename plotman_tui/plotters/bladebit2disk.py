@@ -91,6 +91,31 @@ class Bladebit2DiskLogParser(BladebitLogParserBase):
     """Follows a ``bladebit diskplot`` log (BladeBit 2.x/3.x)."""
 
     generating_phase = (0, 4)
+    _LINE_STARTS = (
+        *BladebitLogParserBase.COMMON_LINE_STARTS,
+        # _indented_line's
+        "Phase 1 Total I/O wait time",
+        "Phase 2 Total I/O wait time",
+        "Allocating memory",
+        "Temp1 path",
+        "Temp2 path",
+        "Bucket count",
+        "Cache size",
+        "Table ",
+        "Compressing tables ",
+        "Finished compressing tables ",
+        "Running Phase ",
+        "Finished f1 generation",
+        "Writing P7 parks",
+        "P7 I/O wait time",
+        "Waiting for plot file to complete pending writes",
+        "Completed pending writes",
+        "Finished writing plot ",
+        "WARNING: Forcing warm start",
+        "Warm start:",
+        "Memory initialized",
+        "Started plot",
+    )
 
     def _line(self, line: str) -> None:
         if not line:

@@ -66,6 +66,20 @@ class BladebitCudaLogParser(BladebitLogParserBase):
     """Follows a ``cudaplot`` log (BladeBit 3.x)."""
 
     generating_phase = (0, 2)
+    _LINE_STARTS = (
+        *BladebitLogParserBase.COMMON_LINE_STARTS,
+        "Table ",
+        "Marked Table ",
+        "Compressing Table ",
+        "Compressing tables ",
+        "Generating F1",
+        "Finished F1 in",
+        "Finalizing Table 7",
+        "Serializing P7 entries",
+        "Completed Plot ",
+        "Completed writing plot in ",
+        "Allocating buffers",
+    )
 
     def _line(self, line: str) -> None:
         if not line:

@@ -145,6 +145,30 @@ class ChiaLogParser(PlotLogParser):
     """Follows a chiapos log (chia 1.0 to 2.x)."""
 
     _NOISE = "\tBucket"
+    _LINE_STARTS = (
+        "\tStarting to write C1 and C3 tables",
+        "\tWriting C2 table",
+        "\tFinal table pointers:",
+        "Computing table ",
+        "Backpropagating on table ",
+        "table 1 new size: ",
+        "Compressing tables ",
+        "Starting phase ",
+        "Time for phase ",
+        "Total time = ",
+        "Copy time = ",
+        "Approximate working space used",
+        "Copied final file from ",
+        "Removed temp2 file ",
+        "Renamed final file from ",
+        # _header_line's
+        "Starting plotting progress into temporary dirs: ",
+        "ID: ",
+        "Plot size is: ",
+        "Buffer size is: ",
+        "Using ",
+        "Final Directory is: ",
+    )
 
     def _line(self, line: str) -> None:
         if not line:

@@ -126,6 +126,23 @@ def _table(line: str) -> int | None:
 class MadmaxLogParser(PlotLogParser):
     """Follows a madMAx ``chia_plot`` log."""
 
+    _LINE_STARTS = (
+        "[",  # _table_line's
+        "Phase ",
+        "Wrote plot header",
+        "Total plot creation time was ",
+        "Started copy to ",
+        "Renamed final plot to ",
+        "Copy to ",
+        "Plot Name: ",
+        # _header_line's
+        "Crafting plot ",
+        "Final Directory:",
+        "Working Directory",
+        "Number of Threads:",
+        "Number of Buckets",
+    )
+
     def _line(self, line: str) -> None:
         if not line:
             return

@@ -554,7 +554,7 @@ def test_an_unforeseen_failure_in_one_jobs_log_is_that_jobs_problem(
     original = ChiaLogParser._line
 
     def fragile(self: ChiaLogParser, line: str) -> None:
-        if line.startswith("TRIGGER"):
+        if line.endswith("TRIGGER"):  # a line the parser reads ("Using ..."), not one it skips
             raise RuntimeError("a parser bug")
         original(self, line)
 
@@ -563,7 +563,7 @@ def test_an_unforeseen_failure_in_one_jobs_log_is_that_jobs_problem(
     log = farm["logs"] / "fragile.log"
     log.write_text(
         k32_log(20, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp2"], dst=farm["dst"])
-        + "TRIGGER\n"
+        + "Using TRIGGER\n"
     )
     argv = chia_argv(farm["chia"], str(farm["tmp"]), str(farm["dst"]), tmp2=str(farm["tmp2"]))
     with running(argv, log) as fragile_job, healthy_job(farm, secrets.token_hex(32)) as healthy:

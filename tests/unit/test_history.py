@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from plotman_tui.farm import history as history_module
 from plotman_tui.farm.history import PlotRecord, default_cache_path, read_history, read_log
 from plotman_tui.farm.plotsize import final_plot_bytes
+from plotman_tui.plotters import PLOTTERS, get_plotter
 from plotman_tui.plotters.bladebit_cuda import BladebitCudaLogParser
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "plotter-logs"
@@ -458,3 +460,55 @@ def test_the_final_size_is_the_plot_files_and_a_fifo_there_counts_as_none(
     os.mkfifo(first.final_file)
     (first, _), _ = read_log(str(log))
     assert first.final_bytes == final_plot_bytes(32)
+
+
+def _every_fixture_log() -> list[str]:
+    return sorted(
+        path.relative_to(FIXTURES).as_posix()
+        for path in FIXTURES.rglob("*")
+        if path.is_file() and path.suffix == ".log"
+    )
+
+
+def _incremental(path: str, data: bytes, plotter: str, chunk: int) -> list[PlotRecord]:
+    """The plots of a log as the plotter's parser reads it while a job runs: fed a piece at a
+    time (through its own line splitter), then finished, and shown every line (no skipping)."""
+    parser = get_plotter(plotter).new_log_parser()
+    for start in range(0, len(data), chunk):
+        parser.feed(data[start : start + chunk])
+    parser.finish()  # type: ignore[attr-defined]
+    infos = [*parser.earlier_plots, parser.info]
+    return [history_module._record(path, plotter, info) for info in infos if info.plot_id]
+
+
+def _no_line_skipping(monkeypatch: pytest.MonkeyPatch) -> None:
+    for plotter in PLOTTERS:
+        parser_class = type(plotter.new_log_parser())
+        monkeypatch.setattr(parser_class, "_LINE_STARTS", ("",))
+        monkeypatch.setattr(parser_class, "_STARTS_AFTER_INDENT", False)
+
+
+@pytest.mark.parametrize("name", _every_fixture_log())
+def test_a_whole_log_read_fast_gives_the_incremental_parsers_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # read_log splits a log once for all parsers and skips the lines they never act on; it
+    # must give what the parser gives fed a piece at a time, whole logs and logs cut short.
+    data = (FIXTURES / name).read_bytes()
+    lines = data.splitlines(keepends=True)
+    cuts = sorted({len(lines), *range(1, len(lines), max(1, len(lines) // 40))})
+    log = tmp_path / "cut.log"
+    fast = []
+    for cut in cuts:
+        log.write_bytes(b"".join(lines[:cut]))
+        fast.append(read_log(str(log)))
+    _no_line_skipping(monkeypatch)
+    for cut, (records, skipped) in zip(cuts, fast, strict=True):
+        cut_data = b"".join(lines[:cut])
+        log.write_bytes(cut_data)
+        assert (records, skipped) == read_log(str(log)), cut  # the same plotter chosen
+        if records:
+            plotter = records[0].plotter
+            for chunk in (997, 8192):
+                assert records == _incremental(str(log), cut_data, plotter, chunk), cut
+    assert fast[-1][0]  # the whole log gives plots
