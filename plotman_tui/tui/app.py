@@ -11,7 +11,10 @@ Workers (each a :class:`~plotman_tui.tui.poller.Poller` with its own group, one 
 - ``dirs``: free space and finished plots every 10 s (and after a job ends or is killed, or a
   transfer starts or ends);
 - ``action-log``: one stat every 2 s (and after a key's action), a read when it changed;
-- ``control``: one suspend, resume or kill at a time, started by a key.
+- ``control``: one suspend, resume or kill at a time, started by a key;
+- ``history``: every plot log of the log dir read into history (cached), at start, when a job
+  ends and every 10 minutes; the ETA model of the jobs table and the history screen's figures
+  are worked out in the same thread, and come in one message.
 
 Besides them, ``archive-space`` is an async worker in the app's event loop: the archiving
 engine's :class:`~plotman_tui.farm.archive.space.SpaceMonitor`, which reads the archive dirs'
@@ -39,7 +42,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
@@ -56,6 +59,8 @@ from plotman_tui.farm.archive.space import SpaceMonitor
 from plotman_tui.farm.control import KillPlan
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.engine import EventKind, PlottingEngine
+from plotman_tui.farm.eta import Estimate, EtaModel
+from plotman_tui.farm.history import History, default_cache_path
 from plotman_tui.farm.jobcontrol import StopSignals, release_held, signal_words
 from plotman_tui.farm.lock import default_lock
 from plotman_tui.farm.model import Job, Snapshot
@@ -66,11 +71,13 @@ from plotman_tui.tui.feeds import (
     ACTION_LOG_INTERVAL_S,
     ARCHIVE_INTERVAL_S,
     DIRS_INTERVAL_S,
+    HISTORY_INTERVAL_S,
     LOOK_INTERVAL_S,
     WATCHED_LOOK_INTERVAL_S,
     ActionLogFeed,
     ArchivingFeed,
     DirFeed,
+    HistoryFeed,
     PlottingFeed,
 )
 from plotman_tui.tui.logwatch import LogWatch
@@ -79,6 +86,7 @@ from plotman_tui.tui.messages import (
     ArchivePassed,
     ControlFinished,
     DirsSampled,
+    HistoryRead,
     JobControlDone,
     KillPrepared,
     LogsRead,
@@ -94,8 +102,10 @@ from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.job_screen import JobScreen
 from plotman_tui.tui.screens.kill_screen import KillAnswer, KillScreen
 from plotman_tui.tui.view import (
+    HISTORY_READING,
     ArchivingState,
     DashboardState,
+    HistoryView,
     JobColumn,
     PlottingState,
     SortOrder,
@@ -125,6 +135,9 @@ from plotman_tui.tui.widgets.prefixes_line import PrefixesLine
 from plotman_tui.tui.widgets.status_line import StatusLine
 from plotman_tui.tui.widgets.tmp_table import TmpTable
 
+if TYPE_CHECKING:
+    from plotman_tui.tui.screens.history_screen import HistoryScreen
+
 EXIT_OK = 0
 #: The scanner measures temp files (a listing of every tmp dir, a stat per file) at most this
 #: often: the temp space column moves slowly, and a look every second must stay cheap.
@@ -149,6 +162,7 @@ WORK_TITLES = {
     "dirs": "free space",
     "action-log": "action log",
     "log-watch": "watching the logs",
+    "history": "plot history",
 }
 # Archiving engine news that the action log holds already (the panel reads it from there).
 _LOGGED_KINDS = (EventKind.TRANSFER, EventKind.TRANSFERRED)
@@ -171,7 +185,8 @@ class DashboardApp(App[int]):
 
     ``engine`` and ``archiver``: the engines to run (live only); by default the machine's
     (:func:`build_engine`, and :func:`~plotman_tui.farm.wiring.archiving_engine` when the
-    config sets archiving up).
+    config sets archiving up). ``history``: the reader of the plot logs (live only); by
+    default the log dir's, with the cache in the cache dir.
     """
 
     CSS_PATH = "app.tcss"
@@ -190,6 +205,7 @@ class DashboardApp(App[int]):
         archiving_enabled: bool = False,
         engine: PlottingEngine | None = None,
         archiver: ArchivingEngine | None = None,
+        history: HistoryFeed | None = None,
         action_log: ActionLog | None = None,
         live: bool = True,
         clock: Callable[[], float] = time.time,
@@ -212,6 +228,13 @@ class DashboardApp(App[int]):
         self.control = job_control.controller(action_log)
         self._engine = engine
         self._archiver = archiver
+        self._history_feed = history
+        #: The latest history read (None: none yet), the ETA model learned from it and what the
+        #: history screen shows of it (see on_history_read).
+        self.history: History | None = None
+        self.eta: EtaModel | None = None
+        self.history_view: HistoryView = HISTORY_READING
+        self._history_screen: HistoryScreen | None = None  # while it is open
         self.plotting_feed: PlottingFeed | None = None
         self.archiving_feed: ArchivingFeed | None = None
         self.pollers: dict[str, Poller] = {}
@@ -317,12 +340,16 @@ class DashboardApp(App[int]):
         # The watch of the log dir brings the phases; while it cannot, the looks come every
         # LOOK_INTERVAL_S (see _log_watch_state). A look schedules too: no rarer than that.
         look_s = min(WATCHED_LOOK_INTERVAL_S, self.plotting_feed.schedule_interval_s)
+        history = self._history_feed or HistoryFeed(
+            os.fspath(self.config.logging.plots), default_cache_path(), clock=self.clock
+        )
         self.pollers = {
             "engine": Poller(self, "engine", self.plotting_feed.read, look_s),
             "dirs": Poller(self, "dirs", DirFeed(dirs, dst).read, DIRS_INTERVAL_S),
             "action-log": Poller(
                 self, "action-log", ActionLogFeed(self.action_log).read, ACTION_LOG_INTERVAL_S
             ),
+            "history": Poller(self, "history", history.read, HISTORY_INTERVAL_S),
         }
         archiver = self._archiver
         if archiver is None and self.archiving.configured:
@@ -474,6 +501,8 @@ class DashboardApp(App[int]):
 
     def _take_jobs(self, snapshot: Snapshot, dir_of: Mapping[str, str], sequence: int) -> None:
         """Keep the jobs of a pass or of a read of their logs, and show what changed."""
+        if _plots_finished(self.state.snapshot.jobs, snapshot.jobs):
+            self._wake("history")
         self.state.snapshot = snapshot
         self.state.dir_of = dir_of
         self._jobs_sequence = max(self._jobs_sequence, sequence)
@@ -521,6 +550,11 @@ class DashboardApp(App[int]):
 
     def on_transfer_ended(self, message: TransferEnded) -> None:
         self._wake("archiving")
+
+    def on_history_read(self, message: HistoryRead) -> None:
+        self.history, self.eta, self.history_view = message.history, message.eta, message.view
+        self._show_jobs(afresh=True)  # their progress and ETA
+        self._show_history_screen()
 
     def on_dirs_sampled(self, message: DirsSampled) -> None:
         self.state.dirs = {info.path: info for info in message.dirs}
@@ -582,20 +616,20 @@ class DashboardApp(App[int]):
             self._show_actions()
             self._show_status()
 
-    def _show_jobs(self) -> None:
+    def _show_jobs(self, *, afresh: bool = False) -> None:
         screen = self._shown()
         if screen is None:
             return
         jobs = self.state.snapshot.jobs
+        columns = self._columns()
         tmp_prefix, dst_prefix = dir_prefixes(self.config, jobs)
-        columns = job_columns(tmp_prefix, dst_prefix)
         shown = [
             job
             for job in ordered_jobs(jobs, columns, self.jobs_order)
             if job_matches(job, self.filter_text, columns)
         ]
         table = screen.query_one(JobsTable)
-        table.show(shown, columns)
+        table.show(shown, columns, afresh=afresh)
         summary = f"jobs {len(shown)}/{len(jobs)}" if self.filter_text else f"jobs {len(jobs)}"
         summary += f", {self.jobs_order.describe(columns)}"
         if self.filter_text:
@@ -647,6 +681,25 @@ class DashboardApp(App[int]):
 
     def action_dirs(self) -> None:
         self.push_screen(DirsScreen(self._dirs_view(), archiving=self.archiving.configured))
+
+    def _show_history_screen(self) -> None:
+        """The history screen, while it is open, shows the latest history."""
+        if self._history_screen is not None:
+            self._history_screen.show(self.history_view)
+
+    def action_history(self) -> None:
+        # Imported on the first h: its charts' library (textual-plotext, plotext) is some
+        # 8 MB and 0.1 s that a dashboard whose history is never opened does without.
+        from plotman_tui.tui.screens.history_screen import HistoryScreen
+
+        if self._history_screen is not None:
+            return
+        log_dir = os.fspath(self.config.logging.plots)
+        self._history_screen = HistoryScreen(self.history_view, log_dir=log_dir)
+        self.push_screen(self._history_screen, self._history_closed)
+
+    def _history_closed(self, _result: None) -> None:
+        self._history_screen = None
 
     def _show_actions(self) -> None:
         screen = self._shown()
@@ -875,7 +928,16 @@ class DashboardApp(App[int]):
     # -- helpers ---------------------------------------------------------------------------------
 
     def _columns(self) -> list[JobColumn]:
-        return job_columns(*dir_prefixes(self.config, self.state.snapshot.jobs))
+        """The jobs table's columns, with each job's progress and ETA as of now."""
+        jobs = self.state.snapshot.jobs
+        return job_columns(*dir_prefixes(self.config, jobs), self._estimates(jobs))
+
+    def _estimates(self, jobs: tuple[Job, ...]) -> dict[str, Estimate]:
+        eta = self.eta
+        if eta is None:
+            return {}
+        now = self.clock()
+        return {job_key(job): eta.estimate(job, now) for job in jobs}
 
     def _sort(self, order: SortOrder) -> None:
         self.jobs_order = order
@@ -940,6 +1002,19 @@ class DashboardApp(App[int]):
             return
         self._notified.add((title, text))
         self.notify(text, title=title, severity=severity, timeout=15)
+
+
+def _plots_finished(before: tuple[Job, ...], after: tuple[Job, ...]) -> bool:
+    """Whether a plot finished between two looks at the jobs: a job went, its log says it
+    finished, or it began its next plot (a madMAx or BladeBit ``-n`` run)."""
+    now = {job_key(job): job for job in after}
+    for job in before:
+        later = now.get(job_key(job))
+        if later is None or (later.completed and not job.completed):
+            return True
+        if job.plot_id is not None and later.plot_id != job.plot_id:
+            return True
+    return False
 
 
 def run_dashboard(

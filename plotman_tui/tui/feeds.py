@@ -10,6 +10,8 @@
 - :class:`DirFeed`: free space of the configured dirs, and finished plots in the dst dirs.
 - :class:`ActionLogFeed`: the action log's new entries, read only when the file changed.
 - :class:`LogTail`: the new lines of one job's log, for its details screen.
+- :class:`HistoryFeed`: every plot log of the log dir read into history (cached: a second read
+  reads only new or grown logs), the ETA model and the history screen's figures with it.
 
 None of them touches a widget: each returns a message for the poller to post.
 """
@@ -28,17 +30,20 @@ from plotman_tui.farm.archive.engine import ArchivingEngine
 from plotman_tui.farm.archive.transfer import StartedTransfer
 from plotman_tui.farm.engine import ARCHIVE_INTERVAL_S as ENGINE_ARCHIVE_INTERVAL_S
 from plotman_tui.farm.engine import PlottingEngine
+from plotman_tui.farm.eta import EtaModel
+from plotman_tui.farm.history import History, read_history
 from plotman_tui.farm.model import Job
 from plotman_tui.plotters.base import LineSplitter
 from plotman_tui.tui.messages import (
     ActionsRead,
     ArchivePassed,
     DirsSampled,
+    HistoryRead,
     LogsRead,
     LogTailRead,
     PassCompleted,
 )
-from plotman_tui.tui.view import ACTIONS_KEPT
+from plotman_tui.tui.view import ACTIONS_KEPT, history_view
 
 #: Without a watch of the log dir, a look at the jobs this often keeps a shown phase at most
 #: about this old (plus a pass, a few ms): the goal is 2 s. Each look costs a scan of the
@@ -58,6 +63,10 @@ ARCHIVE_INTERVAL_S = ENGINE_ARCHIVE_INTERVAL_S
 #: The action log is checked (one stat) this often; it is read only when it changed. Its
 #: entries of this dashboard's own actions are read at once (the app wakes this feed).
 ACTION_LOG_INTERVAL_S = 2.0
+#: The history is read when the dashboard starts and when a job ends; and this often besides,
+#: for a new day on the history screen's charts and logs a job of another machine wrote (the
+#: cache makes a read of unchanged logs one stat each).
+HISTORY_INTERVAL_S = 600.0
 #: A job's log on its details screen.
 LOG_TAIL_INTERVAL_S = 1.0
 LOG_TAIL_LINES = 200
@@ -320,3 +329,28 @@ class LogTail:
         if self._mid_line and lines:
             lines, self._mid_line = lines[1:], False
         return LogTailRead(path=self.path, lines=tuple(lines[-self.lines :]), reset=reset)
+
+
+class HistoryFeed:
+    """The plot logs of ``log_dir`` read into history, cached in ``cache_path``; ``read`` also
+    works out, in its thread, all the app needs of it (10,000 records are summarised in
+    tens of milliseconds: not a thing for the event loop). ``reader``: how the logs are read
+    (tests hold a read up with it)."""
+
+    def __init__(
+        self,
+        log_dir: str,
+        cache_path: str | None,
+        *,
+        clock: Callable[[], float] = time.time,
+        reader: Callable[[str, str | None], History] = read_history,
+    ) -> None:
+        self.log_dir = log_dir
+        self.cache_path = cache_path
+        self._clock = clock
+        self._reader = reader
+
+    def read(self) -> HistoryRead:
+        history = self._reader(self.log_dir, self.cache_path)
+        eta = EtaModel.from_records(history.records)
+        return HistoryRead(history, eta, history_view(history, self._clock()))

@@ -12,7 +12,10 @@ from plotman_tui.farm.archive.engine import ArchivePassResult
 from plotman_tui.farm.control import KillPlan
 from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.engine import PassResult
+from plotman_tui.farm.eta import EtaModel
+from plotman_tui.farm.history import History
 from plotman_tui.farm.model import Job
+from plotman_tui.tui.view import HistoryView
 
 
 @dataclass
@@ -72,6 +75,16 @@ class ActionsRead(Message):
     """Action log entries that are new since the last read, oldest first."""
 
     entries: tuple[ActionEntry, ...]
+
+
+@dataclass
+class HistoryRead(Message):
+    """The plot logs read into history (in a worker thread), with all that is worked out from
+    it there: the ETA model of the running jobs and what the history screen shows."""
+
+    history: History
+    eta: EtaModel
+    view: HistoryView
 
 
 @dataclass

@@ -9,6 +9,7 @@ shows the same rows); the names the app takes from it are imported here ``as`` t
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,11 +26,15 @@ from plotman_tui.dirview import dst_rows as dst_rows
 from plotman_tui.dirview import tmp_rows as tmp_rows
 from plotman_tui.farm.actionlog import ActionEntry
 from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.eta import UNKNOWN as UNKNOWN_ESTIMATE
+from plotman_tui.farm.eta import Estimate
 from plotman_tui.farm.events import Event
+from plotman_tui.farm.history import History, PlotRecord
+from plotman_tui.farm.history_stats import DayTotal, Spread, per_day, summarize
 from plotman_tui.farm.launches import StartFailures
 from plotman_tui.farm.model import Job, Snapshot
 from plotman_tui.farm.scheduler import Decision, Start, Wait
-from plotman_tui.farm.units import common_prefix, human_duration
+from plotman_tui.farm.units import common_prefix, human_duration, short_time
 from plotman_tui.plotters.phase import Phase
 from plotman_tui.report import Column, status_columns
 
@@ -47,9 +52,9 @@ def job_key(job: Job) -> str:
     return f"{job.pid}@{job.started_at:.3f}"
 
 
-#: Columns whose cells move by themselves, second by second (times, space, memory): the
-#: jobs table shows them afresh less often than a look (phases and states show at once).
-SLOW_COLUMNS = frozenset({"wall", "tmp#2", "mem", "user", "sys", "io"})
+#: Columns whose cells move by themselves, second by second (times, space, memory, progress):
+#: the jobs table shows them afresh less often than a look (phases and states show at once).
+SLOW_COLUMNS = frozenset({"wall", "tmp#2", "mem", "user", "sys", "io", "done", "eta"})
 
 #: Names of columns whose title says too little on its own (the sort order names them).
 COLUMN_NAMES: dict[str, str] = {
@@ -57,6 +62,8 @@ COLUMN_NAMES: dict[str, str] = {
     "dst": "dst dir",
     "tmp#2": "temp space",
     "stat": "state",
+    "done": "progress",
+    "eta": "time left",
 }
 
 
@@ -76,11 +83,18 @@ class JobColumn:
         return COLUMN_NAMES.get(self.id, self.id)
 
 
-def job_columns(tmp_prefix: str, dst_prefix: str) -> list[JobColumn]:
-    """The ``status`` command's columns, each with an id (a repeated title gets "#2")."""
+def job_columns(
+    tmp_prefix: str, dst_prefix: str, estimates: Mapping[str, Estimate] | None = None
+) -> list[JobColumn]:
+    """The ``status`` command's columns with its ``done`` and ``eta``, each with an id (a
+    repeated title gets "#2"): each job's :class:`Estimate` is in ``estimates`` by
+    :func:`job_key` (none: "-", as before the history is read)."""
+    found = estimates if estimates is not None else {}
     columns: list[JobColumn] = []
     seen: dict[str, int] = {}
-    for column in status_columns(tmp_prefix, dst_prefix):
+    for column in status_columns(
+        tmp_prefix, dst_prefix, lambda job: found.get(job_key(job), UNKNOWN_ESTIMATE)
+    ):
         seen[column.title] = seen.get(column.title, 0) + 1
         column_id = (
             column.title if seen[column.title] == 1 else f"{column.title}#{seen[column.title]}"
@@ -403,3 +417,134 @@ class DashboardState:
     #: The action log's newest entries, in the order they were read (oldest first), and the
     #: archiving engine's news that the action log does not hold (waits, lock, errors).
     actions: deque[ActionEntry | Event] = field(default_factory=lambda: deque(maxlen=ACTIONS_KEPT))
+
+
+# -- the history screen --------------------------------------------------------------------------
+
+#: The history screen's charts cover this many local days, today the last.
+HISTORY_DAYS = 30
+#: The history screen's table: the plots that finished last, newest first.
+LAST_PLOTS = 20
+#: A duration longer than this, or a time past this, is no plot's: an untrusted log's number
+#: (NaN, 1e999 and negative numbers are none either).
+_MAX_SECONDS = 1e9
+_MAX_TIMESTAMP = 1e10  # the year 2286
+
+
+@dataclass(frozen=True)
+class TmpTimes:
+    """One tmp dir's finished plots: their phase 1–4 and total times (None: none known)."""
+
+    tmp: str  # after the history's tmp prefix
+    plots: int
+    phases: tuple[Spread | None, Spread | None, Spread | None, Spread | None]
+    total: Spread | None
+
+
+@dataclass(frozen=True)
+class FinishedRow:
+    """A line of the table of the last plots: every cell's text."""
+
+    key: str
+    ended: str
+    plot_id: str
+    plotter: str
+    k: str
+    tmp: str
+    phases: tuple[str, str, str, str]
+    total: str
+    copy: str
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    """What the history screen shows; ``reading``: no history read yet."""
+
+    reading: bool
+    plots: int = 0  # completed plots in the history
+    unfinished: int = 0  # records of plots that did not finish
+    skipped: int = 0  # files of the log dir that are no plot log
+    days: tuple[DayTotal, ...] = ()
+    tmp_prefix: str = ""
+    tmp: tuple[TmpTimes, ...] = ()
+    last: tuple[FinishedRow, ...] = ()
+
+
+#: Before the first read of the log dir is over.
+HISTORY_READING = HistoryView(reading=True)
+
+
+def _within(value: float | None, most: float) -> float | None:
+    """``value`` when a cell or a chart can show it (0 to ``most``), else None."""
+    if value is None or not math.isfinite(value) or not 0 <= value <= most:
+        return None
+    return value
+
+
+def _duration(seconds: float | None) -> str:
+    return human_duration(_within(seconds, _MAX_SECONDS))
+
+
+def _finished_row(record: PlotRecord, prefix: str, now: float) -> FinishedRow:
+    ended = _within(record.ended_at, _MAX_TIMESTAMP)
+    return FinishedRow(
+        key=f"{record.log_path}\0{record.plot_id}",
+        ended="-" if ended is None else short_time(ended, now),
+        plot_id=record.plot_id[:8] or "?",
+        plotter=record.plotter,
+        k="-" if record.k is None else str(record.k),
+        tmp="-" if not record.tmp_dir else short_dir(record.tmp_dir, prefix),
+        phases=(
+            _duration(record.phase1_seconds),
+            _duration(record.phase2_seconds),
+            _duration(record.phase3_seconds),
+            _duration(record.phase4_seconds),
+        ),
+        total=_duration(record.total_seconds),
+        copy=_duration(record.copy_seconds),
+    )
+
+
+def _label_prefix(paths: Sequence[str | None]) -> str:
+    """The prefix the history screen leaves out of tmp dirs: their common one, less its last
+    dir when that would leave names of a character or two (``tmp/0`` reads, ``0`` does not)."""
+    prefix = common_prefix(paths)
+    names = [short_dir(path, prefix) for path in paths if path]
+    if prefix.rstrip("/") and all(len(name) <= 2 for name in names):
+        parent = prefix.rstrip("/").rpartition("/")[0]
+        return f"{parent}/"
+    return prefix
+
+
+def history_view(history: History, now: float) -> HistoryView:
+    """The history screen's charts and table from ``history`` at ``now`` (read in a worker
+    thread: on 10,000 logs this is the heavy part after the read)."""
+    completed = [record for record in history.records if record.completed]
+    prefix = _label_prefix([record.tmp_dir for record in completed])
+    tmp = tuple(
+        TmpTimes(
+            tmp=short_dir(group.key[0], prefix) if group.key[0] != "-" else "-",
+            plots=group.plots_finished,
+            phases=(
+                group.spreads.get("phase1"),
+                group.spreads.get("phase2"),
+                group.spreads.get("phase3"),
+                group.spreads.get("phase4"),
+            ),
+            total=group.spreads.get("total"),
+        )
+        for group in summarize(completed, ["tmp"])
+    )
+    newest = sorted(
+        completed, key=lambda record: _within(record.ended_at, _MAX_TIMESTAMP) or 0.0, reverse=True
+    )[:LAST_PLOTS]
+    return HistoryView(
+        reading=False,
+        plots=len(completed),
+        unfinished=len(history.records) - len(completed),
+        skipped=len(history.skipped),
+        days=tuple(per_day(completed, HISTORY_DAYS, now)),
+        tmp_prefix=prefix,
+        tmp=tmp,
+        last=tuple(_finished_row(record, prefix, now) for record in newest),
+    )

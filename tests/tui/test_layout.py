@@ -223,7 +223,7 @@ async def test_long_dir_names_are_cut_from_the_left_before_columns_go() -> None:
 
 async def test_the_footer_follows_the_focus_without_rebuilding_its_keys() -> None:
     app = still_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(140, 40)) as pilot:  # wide enough for every key
         feed(app)
         await pilot.pause()
         footer = app.dashboard.query_one(KeysFooter)

@@ -7,9 +7,7 @@ top-level ``snapshots/`` folder. After a deliberate change of the look, refresh 
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from textual.pilot import Pilot
@@ -33,23 +31,14 @@ from tests.tui.farmdata import (
     pass_completed,
     still_app,
 )
+from tests.tui.historydata import history_read
 
 SIZES = [(80, 24), (120, 40), (200, 60)]
 SnapCompare = Callable[..., bool]
 
 
-@pytest.fixture(autouse=True)
-def utc() -> Iterator[None]:
-    """Times on screen are local: pin the zone so the baselines hold everywhere."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
+# Times on screen are local: the zone is pinned (tests/tui/conftest.py).
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 async def fed(pilot: Pilot[int]) -> None:
@@ -57,9 +46,16 @@ async def fed(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+async def fed_with_history(pilot: Pilot[int]) -> None:
+    """The farm, and its history: the jobs table shows each job's progress and ETA."""
+    await fed(pilot)
+    pilot.app.post_message(history_read())
+    await pilot.pause()
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 def test_dashboard(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
-    assert snap_compare(still_app(), terminal_size=size, run_before=fed)
+    assert snap_compare(still_app(), terminal_size=size, run_before=fed_with_history)
 
 
 def test_dashboard_before_any_data(snap_compare: SnapCompare) -> None:
@@ -195,3 +191,18 @@ def test_dirs_screen(snap_compare: SnapCompare) -> None:
     assert snap_compare(
         REAL_FARM.app(), terminal_size=(120, 40), run_before=run_before, press=["d"]
     )
+
+
+# -- the plot history ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_history_screen(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """30 days of plots on three tmp dirs (``h``): plots and TiB per day, total and phase
+    times per tmp dir, the last plots; the TiB and phase charts only from 120 columns."""
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        await fed_with_history(pilot)
+        await settled(pilot)
+
+    assert snap_compare(still_app(), terminal_size=size, run_before=run_before, press=["h"])

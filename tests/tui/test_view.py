@@ -8,6 +8,7 @@ from plotman_tui.dirview import tmp_readiness
 from plotman_tui.farm.archive.policy import ArchiveWait
 from plotman_tui.farm.archive.space import TargetSpace
 from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.eta import UNKNOWN
 from plotman_tui.farm.launches import StartFailures
 from plotman_tui.farm.scheduler import Start, Wait
 from plotman_tui.plotters.phase import Phase
@@ -54,7 +55,11 @@ from tests.tui.farmdata import (
 
 def test_every_status_column_has_its_own_id_and_a_sort_key_by_value() -> None:
     columns = job_columns("", "")
-    assert [c.title for c in columns] == [c.title for c in status_columns("", "")]
+    # status's columns with its progress and ETA (done, eta: "-" until the history is read).
+    assert [c.title for c in columns] == [
+        c.title for c in status_columns("", "", lambda j: UNKNOWN)
+    ]
+    assert {"done", "eta"} <= {c.id for c in columns}
     ids = [c.id for c in columns]
     assert len(set(ids)) == len(ids)
     assert "tmp#2" in ids  # the second "tmp" column: temp space, not the dir

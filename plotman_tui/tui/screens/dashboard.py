@@ -35,8 +35,8 @@ class DashboardScreen(Screen[None]):
     """
 
     # In the Footer's order, most used first: keys that do not fit are left out whole, from the
-    # end (at 120 columns with archiving set up, only O; at 80, from d on), and "? Help", which
-    # lists every key, is pinned at the footer's right end. From 125 columns every key shows.
+    # end (at 120 columns with archiving set up, from q on; at 80, from d on), and "? Help", which
+    # lists every key, is pinned at the footer's right end. From 135 columns every key shows.
     # p and a have a binding per state: the footer says what the key does now (Pause while
     # plotting is active, Resume while it is paused); check_action shows the one that applies.
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -51,6 +51,7 @@ class DashboardScreen(Screen[None]):
         # "/" would otherwise reach the jobs table's bindings (s suspends, k kills).
         Binding("slash", "app.filter", "Filter", priority=True),
         Binding("d", "app.dirs", "Dirs"),
+        Binding("h", "app.history", "History"),
         Binding("a", "app.switch_archiving(False)", "Pause archiving"),
         Binding("a", "app.switch_archiving(True)", "Resume archiving"),
         Binding("a", "app.switch_archiving(None)", "Archiving"),  # not set up: says how

@@ -37,6 +37,11 @@ KEYS = (
     ("escape", "clear the filter"),
     ("o / O", "sort by the next column / reverse the order (or click a column title)"),
     ("d", "every tmp, dst and archive dir with its full reason, and the full status text"),
+    (
+        "h",
+        "plot history: plots and TiB finished per day, phase and total times per tmp dir, "
+        "the last 20 finished plots",
+    ),
     ("?", "this help (escape, q or ? closes it)"),
     ("q", "quit: plot jobs and transfers keep running; the locks are released"),
 )
@@ -46,6 +51,7 @@ OTHER_KEYS = (
     ("details", "escape or q back; l log in $PAGER; s / r suspend / resume; k kill"),
     ("kill question", "y kill and delete the temp files; n or escape cancel, the job runs on"),
     ("dirs screen", "escape, d or q back"),
+    ("history screen", "escape, h or q back; arrows, pgup and pgdn scroll"),
 )
 
 STATUS_LINE = (
@@ -97,6 +103,15 @@ COLUMN_HELP = {
     "dst": "dst dir, after the dst prefix",
     "wall": "time since the job started (25s, 42m, h:mm)",
     "phase": "major:minor phase from the log (? until the log says; 5:x the final copy)",
+    "done": (
+        "progress: how far the job is, from its phase and the times of finished runs like it "
+        "(or chia's own progress lines); - with no finished run of its plotter and k"
+    ),
+    "eta": (
+        "time left, from finished runs of the same plotter and k (and tmp dir, with 3 or "
+        "more); late: longer in its phase than every such run; - unknown (no such run, or "
+        "the job is suspended), never a guess; h shows the history it learns from"
+    ),
     "tmp#2": "space the job's temp files take",
     "pid": "process id",
     "stat": "RUN running, SLP sleeping, DSK disk wait, STP suspended, ZMB exited",
@@ -152,6 +167,33 @@ ARCHIVE_DIRS_HELP = {
     "free": "its free space (? not read)",
     "note": "← pid N: a transfer on its way there; or why its space is not known (red)",
 }
+
+#: The history screen (h), part by part.
+HISTORY_HELP = (
+    (
+        "plots finished per day",
+        "the last 30 days, today on the right; a plot counts on the day it finished",
+    ),
+    ("TiB finished per day", "the same days, in TiB written (120 columns and wider)"),
+    (
+        "total time per tmp dir",
+        "shortest ─│─ longest, the │ at the median: a slow or failing drive stands out",
+    ),
+    (
+        "median phase times",
+        "each tmp dir's phases 1 to 4 one after the other, in the jobs table's phase colours "
+        "(120 columns and wider)",
+    ),
+    (
+        "the plots that finished last",
+        "the last 20, newest first: when, plot id, plotter, k, tmp dir, phase 1–4, total and "
+        "copy times (h:mm)",
+    ),
+    (
+        "Reading plot logs…",
+        "the logs are being read (once; later reads take only new or grown logs from a cache)",
+    ),
+)
 
 ACTION_LOG = (
     "Newest first: what was started, ended, suspended, resumed, killed, paused and moved to "
@@ -269,6 +311,8 @@ class HelpScreen(Screen[None]):
             _grid(ARCHIVE_HELP.items()),
             _heading("The dirs screen (d): every dir, every disk, every reason whole"),
             _grid(ARCHIVE_DIRS_HELP.items()),
+            _heading("The history screen (h): from the plot logs of [logging] plots"),
+            _grid(HISTORY_HELP),
             _heading("The action log"),
             Text(ACTION_LOG),
         ]

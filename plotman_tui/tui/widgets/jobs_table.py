@@ -98,14 +98,17 @@ class JobsTable(LineTable, can_focus=True):
         key = self.selected_key
         return self._jobs.get(key) if key is not None else None
 
-    def show(self, jobs: Sequence[Job], columns: Sequence[JobColumn]) -> None:
-        """Show ``jobs`` in this order, repainting only the lines that changed."""
+    def show(
+        self, jobs: Sequence[Job], columns: Sequence[JobColumn], *, afresh: bool = False
+    ) -> None:
+        """Show ``jobs`` in this order, repainting only the lines that changed; ``afresh``: the
+        slow columns too, due or not (a new history changes every job's progress and ETA)."""
         if [c.id for c in self._columns] != [c.id for c in columns]:
             self._texts, self._cells = {}, {}
         self._columns = list(columns)
         self._jobs = {job_key(job): job for job in jobs}
         now = self._clock()
-        slow_due = now >= self._slow_due_at
+        slow_due = afresh or now >= self._slow_due_at
         if slow_due:
             self._slow_due_at = now + SLOW_REFRESH_S
         quick = [i for i, c in enumerate(self._columns) if c.id not in SLOW_COLUMNS]

@@ -1,0 +1,258 @@
+"""The history screen (h) and the jobs table's progress and ETA: fed the history worker's
+message (fixed records, a fixed clock), read from the real fixture logs, and with a live
+history worker whose read is held up while keys are pressed."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from plotman_tui.farm.actionlog import ActionLog
+from plotman_tui.farm.engine import PassResult, PlottingEngine
+from plotman_tui.farm.history import History, read_history
+from plotman_tui.farm.history_stats import TIB
+from plotman_tui.farm.model import Snapshot
+from plotman_tui.farm.scheduler import Wait
+from plotman_tui.report import eta_text, progress_text
+from plotman_tui.tui.app import DashboardApp, _plots_finished
+from plotman_tui.tui.feeds import HistoryFeed
+from plotman_tui.tui.screens.dirs_screen import DirsScreen
+from plotman_tui.tui.screens.help_screen import HelpScreen
+from plotman_tui.tui.screens.history_screen import FinishedTable, HistoryScreen
+from plotman_tui.tui.view import history_view
+from tests.conftest import FIXTURES
+from tests.tui.farmdata import NOW, farm_config, farm_jobs, feed, still_app
+from tests.tui.historydata import DAILY, K32_BYTES, farm_history, history_read, history_records
+from tests.tui.pilots import jobs_table, until
+
+# Times on screen are local: the zone is pinned (tests/tui/conftest.py).
+pytestmark = pytest.mark.usefixtures("utc")
+
+
+def summary(app: DashboardApp) -> str:
+    screen = app.screen
+    assert isinstance(screen, HistoryScreen)
+    return str(screen.query_one("#history-summary").render())
+
+
+# -- the screen, fed -----------------------------------------------------------------------------
+
+
+async def test_h_opens_the_history_with_the_numbers_of_the_records_and_h_closes_it() -> None:
+    app = still_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        app.post_message(history_read())
+        await pilot.pause()
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen)
+        # 96 plots of 108,837,100,000 bytes: 9.5 TiB, all within the last 30 days.
+        assert sum(DAILY) == 96
+        assert f"{96 * K32_BYTES / TIB:.1f}" == "9.5"
+        text = summary(app)
+        assert "96 plots finished (1 unfinished, 1 skipped)" in text
+        assert "last 30 days: 96 plots, 9.5 TiB" in text
+        view = app.screen.view
+        assert [day.plots for day in view.days] == list(reversed(DAILY))
+        assert [times.plots for times in view.tmp] == [32, 32, 32]
+        table = app.screen.query_one(FinishedTable)
+        assert table.row_count == 20
+        newest = max((r for r in history_records() if r.completed), key=lambda r: r.ended_at or 0)
+        first = table.row_keys[0]
+        assert table.cell_text(first, "plot id") == newest.plot_id[:8]
+        assert table.cell_text(first, "total") == "5:55"  # 9,000+4,000+7,800+500 s = 5h55m
+        assert table.cell_text(first, "phase 1") == "2:30"
+        await pilot.press("h")
+        assert app.screen is app.dashboard
+        await pilot.press("h", "escape")
+        assert app.screen is app.dashboard
+
+
+async def test_reading_then_no_completed_plots_is_said_plainly() -> None:
+    app = still_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app)
+        await pilot.press("h")
+        assert summary(app).startswith("Reading plot logs…")
+        assert app.screen.has_class("-no-plots")  # no empty charts under it
+        unfinished = [r for r in history_records() if not r.completed]
+        app.post_message(history_read(History(tuple(unfinished), (), ())))
+        await pilot.pause()
+        assert summary(app) == "No completed plots in the logs of /var/log/plots (1 unfinished)."
+        assert app.screen.has_class("-no-plots")
+
+
+async def test_the_open_screen_shows_new_history_as_it_arrives() -> None:
+    records = history_records()
+    newest = max((r for r in records if r.completed), key=lambda r: r.ended_at or 0)
+    older = [r for r in records if r is not newest]
+    app = still_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        app.post_message(history_read(History(tuple(older), (), ())))
+        await pilot.pause()
+        await pilot.press("h")
+        assert "95 plots finished" in summary(app)
+        table = app.screen.query_one(FinishedTable)
+        assert table.cell_text(table.row_keys[0], "plot id") != newest.plot_id[:8]
+        app.post_message(history_read(History(tuple(records), (), ())))
+        await pilot.pause()
+        assert "96 plots finished" in summary(app)
+        assert table.cell_text(table.row_keys[0], "plot id") == newest.plot_id[:8]
+
+
+# -- the jobs table's done and eta ---------------------------------------------------------------
+
+
+async def test_a_new_history_shows_every_jobs_progress_and_eta_at_once() -> None:
+    """Not at the slow columns' next refresh, up to 5 s later: the history came in once."""
+    app = still_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        await pilot.pause()
+        table = jobs_table(app)
+        key = table.row_keys[3]  # at 3:5, tmp/0: 32 runs there
+        assert (table.cell_text(key, "done"), table.cell_text(key, "eta")) == ("-", "-")
+        message = history_read()
+        app.post_message(message)
+        await pilot.pause()
+        job = next(j for j in farm_jobs() if key.startswith(f"{j.pid}@"))
+        estimate = message.eta.estimate(job, NOW + 0.5)
+        assert estimate.eta_seconds is not None and estimate.progress is not None
+        assert table.cell_text(key, "done") == progress_text(estimate) != "-"
+        assert table.cell_text(key, "eta") == eta_text(estimate) != "-"
+
+
+def test_a_plot_finished_when_a_job_goes_completes_or_begins_its_next_plot() -> None:
+    jobs = farm_jobs()
+    assert not _plots_finished(jobs, jobs)
+    assert not _plots_finished((), jobs)  # jobs come: nothing finished
+    assert _plots_finished(jobs, jobs[1:])
+    done = (replace(jobs[0], completed=True), *jobs[1:])
+    assert _plots_finished(jobs, done)
+    next_plot = (replace(jobs[0], plot_id="f" * 64), *jobs[1:])
+    assert _plots_finished(jobs, next_plot)
+
+
+# -- the real logs -------------------------------------------------------------------------------
+
+
+def test_the_view_of_a_real_chia_log_has_its_own_phase_times(tmp_path: Path) -> None:
+    """chianetwork.plot.log: phase 1 = 8134.660 s, 2 = 3304.860, 3 = 6515.266, 4 = 425.637,
+    total = 18380.426, copy = 178.438 (its own lines)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(FIXTURES / "plotter-logs" / "chianetwork.plot.log", logs / "a.log")
+    (logs / "notes.log").write_text("no plot here\n")
+    history = read_history(logs, None)
+    (record,) = history.records
+    assert record.ended_at is not None
+    view = history_view(history, record.ended_at + 60)
+    assert (view.plots, view.skipped) == (1, 1)
+    assert view.days[-1].plots == 1
+    (tmp,) = view.tmp
+    assert tmp.total is not None and tmp.total.median == pytest.approx(18380.426)
+    medians = [spread.median if spread else None for spread in tmp.phases]
+    assert medians == pytest.approx([8134.660, 3304.860, 6515.266, 425.637])
+    (row,) = view.last
+    assert row.phases == ("2:15", "55m", "1:48", "7m")
+    assert (row.total, row.copy, row.plotter, row.k) == ("5:06", "2m", "chia", "32")
+
+
+def test_broken_numbers_of_a_record_show_as_dashes() -> None:
+    record = next(r for r in history_records() if r.completed)
+    broken = replace(
+        record,
+        ended_at=math.nan,
+        phase1_seconds=math.inf,
+        phase2_seconds=-5.0,
+        copy_seconds=1e300,
+        total_seconds=math.nan,
+    )
+    view = history_view(farm_history([broken]), NOW)
+    (row,) = view.last
+    assert (row.ended, row.phases[:2], row.total, row.copy) == ("-", ("-", "-"), "-", "-")
+
+
+# -- a live history worker -----------------------------------------------------------------------
+
+
+class StillEngine:
+    """A plotting engine whose every pass sees the farm's five jobs and starts nothing."""
+
+    def __init__(self) -> None:
+        self.config = farm_config()
+        self.plotting_enabled = True
+
+    def step(self, *, schedule: bool) -> PassResult:
+        return PassResult(
+            time.time(), Snapshot(farm_jobs(), time.time()), Wait("stagger"), None, (), True
+        )
+
+    def close(self) -> None:
+        pass
+
+
+async def test_keys_answer_while_the_history_worker_reads_a_big_log_dir(tmp_path: Path) -> None:
+    """The worker reads 300 real k32 logs and then holds on until the test lets it go: every
+    key in between is answered (the screens open and close), and the history shows after."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    source = FIXTURES / "plotter-logs" / "chianetwork.plot.log"
+    for number in range(300):
+        shutil.copy(source, logs / f"{number:04d}.log")
+    started, release = threading.Event(), threading.Event()
+
+    def held_read(log_dir: str, cache_path: str | None) -> History:
+        started.set()
+        history = read_history(logs, cache_path)
+        release.wait(60)
+        return history
+
+    app = DashboardApp(
+        farm_config(),
+        plotting_enabled=True,
+        engine=cast(PlottingEngine, StillEngine()),
+        history=HistoryFeed(os.fspath(logs), os.fspath(tmp_path / "cache.json"), reader=held_read),
+        action_log=ActionLog(tmp_path / "actions.jsonl"),
+    )
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, started.is_set, 10, "the history read to start")
+            await pilot.press("h")
+            assert summary(app).startswith("Reading plot logs…")
+            await pilot.press("escape", "d")
+            assert isinstance(app.screen, DirsScreen)
+            await pilot.press("escape", "question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape", "h")
+            assert summary(app).startswith("Reading plot logs…")  # the read is still held
+            assert app.history is None
+            release.set()
+            await until(pilot, lambda: app.history is not None, 30, "the history")
+            await pilot.pause()
+            assert summary(app).startswith("300 plots finished")
+            assert app.eta is not None
+    finally:
+        release.set()
+
+
+def test_the_dashboard_loads_the_charts_library_only_for_the_history_screen() -> None:
+    """textual-plotext and plotext (some 8 MB, 0.1 s) wait for the first h."""
+    code = (
+        "import sys, plotman_tui.tui.app\n"
+        "loaded = sorted(m for m in sys.modules if 'plotext' in m)\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
