@@ -20,8 +20,10 @@ read from logs): prometheus_client escapes quotes, backslashes and newlines.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -692,6 +694,13 @@ def exposition(reader: StateReader) -> bytes:
     return generate_latest(registry_for(reader))
 
 
+_BIND_HINTS = {
+    errno.EADDRINUSE: "another program serves on that port: choose another",
+    errno.EADDRNOTAVAIL: "not an address of this machine",
+    errno.EACCES: "ports below 1024 are for root: choose a higher one",
+}
+
+
 class MetricsServer:
     """Serves ``/metrics`` on ``address`` in a thread of its own, from ``reader``.
 
@@ -720,9 +729,12 @@ class MetricsServer:
             )
         except OSError as error:
             reason = error.strerror or str(error)
+            hint = _BIND_HINTS.get(error.errno or 0, "")
+            if isinstance(error, socket.gaierror):
+                hint = "no such host name or address"
             raise MetricsError(
-                f"cannot serve metrics on {self.address}: {reason} "
-                "(another program has the port? choose another with [HOST:]PORT)",
+                f"cannot serve metrics on {self.address}: {reason}"
+                + (f" ({hint})" if hint else ""),
                 EXIT_USAGE,
             ) from None
 

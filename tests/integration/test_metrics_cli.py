@@ -124,12 +124,26 @@ def test_a_port_in_use_is_a_one_line_usage_error(tmp_path: Path) -> None:
         served = run(config, env, "metrics", "--serve", str(port))
         config.write_text(config.read_text() + f'[metrics]\nlisten = "{port}"\n')
         loop = run(config, env, "--no-ui")
-    expected = f"plotman-tui: cannot serve metrics on 127.0.0.1:{port}: Address already in use"
+    expected = (
+        f"plotman-tui: cannot serve metrics on 127.0.0.1:{port}: Address already in use "
+        "(another program serves on that port: choose another)\n"
+    )
     for result in (served, loop):
         assert result.returncode == 2, result.stderr
-        assert result.stderr.startswith(expected) and result.stderr.count("\n") == 1
+        assert result.stderr == expected
     # The loop stopped before anything started: no line of its, no scheduler lock taken.
     assert loop.stdout == "" and not (tmp_path / "data" / "scheduler.lock").exists()
+
+
+def test_an_address_not_of_this_machine_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    config, env = farm(tmp_path)
+    # A documentation address (TEST-NET-1), never this machine's; numeric: no name lookup.
+    result = run(config, env, "metrics", "--serve", "192.0.2.1:9750")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "plotman-tui: cannot serve metrics on 192.0.2.1:9750: Cannot assign requested address "
+        "(not an address of this machine)\n"
+    )
 
 
 def test_serve_answers_a_scrape_storm_until_sigint(tmp_path: Path) -> None:
