@@ -524,31 +524,26 @@ class StateReader:
         cache = None if fed else cache_dir() / "logstate.json"
         return scan_once(self.config.logging.plots, cache=cache)
 
-    def _dirs(self, live: _Live | None) -> Iterator[DirFree]:
-        from plotman_tui.farm.dirs import inspect_dir_within
-
+    def _dirs(self, live: _Live | None) -> list[DirFree]:
         tmp, dst = configured_dirs(self.config)
-        tmp2 = os.fspath(self.config.directories.tmp2) if self.config.directories.tmp2 else None
-        tmp2 = os.path.normpath(tmp2) if tmp2 else None
-        roles = [("tmp2" if path == tmp2 else "tmp", path) for path in tmp]
-        roles += [("dst", path) for path in dst]
-        for role, path in roles:
-            free = inspect_dir_within(path, FREE_SPACE_TIMEOUT_S).free_bytes
-            if free is not None:
-                yield DirFree(role, path, free)
+        tmp2 = self.config.directories.tmp2
+        tmp2_dir = os.path.normpath(os.fspath(tmp2)) if tmp2 is not None else None
+        wanted = [("tmp2" if path == tmp2_dir else "tmp", path, "") for path in tmp]
+        wanted += [("dst", path, "") for path in dst]
+        found: list[DirFree] = []
         archive = live.archive if live is not None else None
         for target in self.config.archiving.active_targets:
             space = archive.spaces.get(target.name) if archive is not None else None
             if space is not None:
-                for path, free in space.free_bytes.items():
-                    if free is not None:
-                        yield DirFree("archive", path, free, target.name)
+                found += [
+                    DirFree("archive", path, free, target.name)
+                    for path, free in space.free_bytes.items()
+                    if free is not None
+                ]
             elif archive is None and target.type is TargetType.LOCAL:
                 # No loop here to ask the farmer; a local target's dirs are this machine's.
-                for path in target.archive_dirs:
-                    found = inspect_dir_within(path, FREE_SPACE_TIMEOUT_S).free_bytes
-                    if found is not None:
-                        yield DirFree("archive", path, found, target.name)
+                wanted += [("archive", path, target.name) for path in target.archive_dirs]
+        return _free_space(wanted) + found
 
     def _targets(
         self, live: _Live | None, totals: tuple[dict[str, int], dict[str, int], dict[str, int]]
@@ -575,6 +570,27 @@ class StateReader:
                 moved.get(name, 0),
                 running.get(name, 0),
             )
+
+
+def _free_space(wanted: Sequence[tuple[str, str, str]]) -> list[DirFree]:
+    """Each (role, dir, target)'s free space, the dirs probed side by side within one
+    FREE_SPACE_TIMEOUT_S: a hung mount leaves its dir out, and two do not add up to a scrape
+    that times out."""
+    import concurrent.futures
+
+    from plotman_tui.farm.dirs import probe_dir
+
+    probes = [(role, path, target, probe_dir(path)) for role, path, target in wanted]
+    deadline = time.monotonic() + FREE_SPACE_TIMEOUT_S
+    found: list[DirFree] = []
+    for role, path, target, probe in probes:
+        try:
+            free = probe.result(timeout=max(deadline - time.monotonic(), 0.0)).free_bytes
+        except (concurrent.futures.TimeoutError, OSError):
+            continue
+        if free is not None:
+            found.append(DirFree(role, path, free, target))
+    return found
 
 
 def _unreadable_dir(history: History, config: Config) -> bool:

@@ -3,7 +3,9 @@ untrusted label values, the wait reason's label, and the reader's cache and feed
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,10 @@ from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from plotman_tui import metrics
 from plotman_tui.config import parse_config
+from plotman_tui.farm import dirs
+from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.engine import PassResult
 from plotman_tui.farm.eta import Estimate
 from plotman_tui.farm.events import Event, EventKind
@@ -322,3 +327,32 @@ def test_history_is_read_again_after_its_ttl_or_when_a_fed_pass_saw_a_job_end(
     assert finished() == 1
     clock.now += 1.0
     assert finished() == 2 and reader.history_reads == 3
+
+
+def test_dirs_on_hung_mounts_are_left_out_and_the_others_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A hung NFS mount cannot be made in a test: its statvfs is one that blocks (as in
+    # test_dirs_probe), for the two tmp dirs named "hung*".
+    release = threading.Event()
+    real = dirs.inspect_dir
+
+    def maybe_hung(path: str, *, count_plots: bool = False) -> DirInfo:
+        if os.path.basename(path).startswith("hung"):
+            release.wait(10)
+        return real(path, count_plots=count_plots)
+
+    for name in ("hung1", "hung2", "ok"):
+        (tmp_path / name).mkdir()
+    monkeypatch.setattr(dirs, "inspect_dir", maybe_hung)
+    monkeypatch.setattr(metrics, "FREE_SPACE_TIMEOUT_S", 0.2)
+    text = (
+        f'[logging]\nplots = "{tmp_path}"\n[directories]\n'
+        f'tmp = ["{tmp_path / "hung1"}", "{tmp_path / "hung2"}"]\ndst = ["{tmp_path / "ok"}"]\n'
+        '[plotting]\ntype = "chia"\n'
+    )
+    try:
+        state = StateReader(parse_config(text, check_dirs=False), ttl_s=0.0).read()
+    finally:
+        release.set()
+    assert [(d.role, d.path) for d in state.dirs] == [("dst", str(tmp_path / "ok"))]
