@@ -210,3 +210,38 @@ def test_the_archive_loop_serves_its_transfers(tmp_path: Path) -> None:
     assert found[f'plotman_tui_dir_free_bytes{{dir="{archive_dir}",role="archive",{target}}}'] > 0
     # Plotting runs nowhere: the archive loop holds no scheduler lock.
     assert found['plotman_tui_plotting_state{state="stopped"}'] == 1
+
+
+def test_the_no_ui_loop_serves_its_plotting_state_and_wait_reason(tmp_path: Path) -> None:
+    """A --no-ui loop whose plotter is missing: every start fails, so it backs off and says
+    why. It starts no process and its limits leave the machine's other jobs no say (no job
+    cap, no stagger, its own tmp dir), so unlike the plotting tests it needs no machine alone."""
+    port = free_port()
+    config, env = farm(
+        tmp_path,
+        f'[metrics]\nlisten = "{LOOPBACK}:{port}"\n'
+        "[scheduling]\nglobal_max_jobs = 100000\nglobal_stagger_m = 0\npolling_time_s = 1\n"
+        "tmp_min_free_gib = 0\n"
+        f'[plotting.chia]\nexecutable = "{tmp_path / "missing" / "chia"}"\nk = 18\n',
+    )
+    loop = start(config, env, "--no-ui")
+    url = f"http://{LOOPBACK}:{port}/metrics"
+    waiting = 'plotman_tui_scheduler_waiting{reason="backing off"}'
+    try:
+
+        def backing_off() -> dict[str, float] | None:
+            text = scrape(url)
+            found = samples(text) if text else {}
+            return found if found.get(waiting) else None
+
+        found = wait_for(lambda: backing_off() or loop.poll() is not None, DEADLINE_S, waiting)
+        assert isinstance(found, dict), loop.communicate()
+    finally:
+        loop.send_signal(signal.SIGTERM)
+        out, err = loop.communicate(timeout=30)
+    assert loop.returncode == 0, err
+    assert f"metrics: serving {url}" in out and "program not found" in out
+    assert found['plotman_tui_plotting_state{state="backing_off"}'] == 1
+    assert found['plotman_tui_archiving_state{state="off"}'] == 1
+    # The history beside the loop's state: the fixtures' real logs in its log dir.
+    assert found["plotman_tui_plots_finished_total{}"] == 3
