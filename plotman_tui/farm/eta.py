@@ -36,6 +36,7 @@ import contextlib
 import json
 import math
 import os
+from bisect import bisect_right
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,10 +167,11 @@ class EtaModel:
         progress = min(max(done / total, 0.0), 1.0)
         if elapsed is None or job.status == JobStatus.STP:
             return Estimate(progress, None, basis, same_tmp)
-        beyond = [seconds - elapsed for seconds in runs.stages[stage] if seconds > elapsed]
+        times = runs.stages[stage]  # ascending
+        beyond = times[bisect_right(times, elapsed) :]  # the runs that took longer so far
         if not beyond:
             return Estimate(progress, None, basis, same_tmp, late=True)
-        eta = _median(beyond) + sum(typical[stage + 1 :])  # beyond: ascending, as the times
+        eta = _median(beyond) - elapsed + sum(typical[stage + 1 :])
         return Estimate(progress, eta, basis, same_tmp)
 
     def _runs_for(self, job: Job) -> tuple[_Runs | None, bool]:
@@ -271,10 +273,11 @@ def load_model(
     """
     # A job's log is named as the kernel has it (symlinks resolved), the dir as configured.
     real_dir = os.path.realpath(log_dir)
+    here = {real_dir, os.path.normpath(log_dir)}
     skip = sorted(
         os.path.join(os.fspath(log_dir), os.path.basename(path))
         for path in running_logs
-        if os.path.dirname(os.path.realpath(path)) == real_dir
+        if os.path.dirname(os.path.normpath(path)) in here
     )
     saved_at = model_path if model_path is not None else os.fspath(cache_dir() / "eta.json")
     try:
