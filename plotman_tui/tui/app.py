@@ -234,7 +234,7 @@ class DashboardApp(App[int]):
         self.history: History | None = None
         self.eta: EtaModel | None = None
         self.history_view: HistoryView = HISTORY_READING
-        self._history_screen: HistoryScreen | None = None  # while it is open
+        self._history_screen: HistoryScreen | None = None  # once h was pressed
         self.plotting_feed: PlottingFeed | None = None
         self.archiving_feed: ArchivingFeed | None = None
         self.pollers: dict[str, Poller] = {}
@@ -683,7 +683,7 @@ class DashboardApp(App[int]):
         self.push_screen(DirsScreen(self._dirs_view(), archiving=self.archiving.configured))
 
     def _show_history_screen(self) -> None:
-        """The history screen, while it is open, shows the latest history."""
+        """The history screen shows the latest history (drawn when it is next on screen)."""
         if self._history_screen is not None:
             self._history_screen.show(self.history_view)
 
@@ -692,14 +692,13 @@ class DashboardApp(App[int]):
         # 8 MB and 0.1 s that a dashboard whose history is never opened does without.
         from plotman_tui.tui.screens.history_screen import HistoryScreen
 
-        if self._history_screen is not None:
-            return
-        log_dir = os.fspath(self.config.logging.plots)
-        self._history_screen = HistoryScreen(self.history_view, log_dir=log_dir)
-        self.push_screen(self._history_screen, self._history_closed)
-
-    def _history_closed(self, _result: None) -> None:
-        self._history_screen = None
+        # One screen, kept (as help): its charts are drawn again only when the history or
+        # the size changed, not on every h.
+        if self._history_screen is None:
+            log_dir = os.fspath(self.config.logging.plots)
+            self._history_screen = HistoryScreen(self.history_view, log_dir=log_dir)
+            self.install_screen(self._history_screen, name="history")
+        self.push_screen("history")
 
     def _show_actions(self) -> None:
         screen = self._shown()

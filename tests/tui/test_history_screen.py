@@ -71,7 +71,7 @@ async def test_h_opens_the_history_with_the_numbers_of_the_records_and_h_closes_
         first = table.row_keys[0]
         assert table.cell_text(first, "plot id") == newest.plot_id[:8]
         assert table.cell_text(first, "total") == "5:55"  # 9,000+4,000+7,800+500 s = 5h55m
-        assert table.cell_text(first, "phase 1") == "2:30"
+        assert table.cell_text(first, "p1") == "2:30"
         await pilot.press("h")
         assert app.screen is app.dashboard
         await pilot.press("h", "escape")

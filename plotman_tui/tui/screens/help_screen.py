@@ -186,8 +186,8 @@ HISTORY_HELP = (
     ),
     (
         "the plots that finished last",
-        "the last 20, newest first: when, plot id, plotter, k, tmp dir, phase 1–4, total and "
-        "copy times (h:mm)",
+        "the last 20, newest first: when, plot id, plotter, k, tmp dir, phase 1–4 (p1–p4), "
+        "total and copy times (h:mm); narrow, plotter and k are left out",
     ),
     (
         "Reading plot logs…",
