@@ -211,11 +211,13 @@ def run_analyze(config: Config, args: argparse.Namespace, width: int | None) -> 
     unfinished = [r for r in records if not r.completed]
     if args.json:
         data = analysis_to_json(by, since, until, groups, unfinished, logs.skipped)
-        print(json.dumps(data, indent=2))
+        text = json.dumps(data, indent=2) + "\n"
+        write_stdout(lambda out: out.write(text))
     elif args.csv:
-        write_analysis_csv(sys.stdout, by, groups)
+        write_stdout(lambda out: write_analysis_csv(out, by, groups))
     else:
-        print(render_analysis(by, groups, unfinished, logs.skipped, logs.where, width))
+        text = render_analysis(by, groups, unfinished, logs.skipped, logs.where, width) + "\n"
+        write_stdout(lambda out: out.write(text))
     return 0
 
 
@@ -531,7 +533,7 @@ def run_export(config: Config, args: argparse.Namespace) -> int:
     logs = read_logs(config, args.logs)
     plots = export_records(logs.records)
     if args.output is None:
-        write_export(sys.stdout, plots)
+        write_stdout(lambda out: write_export(out, plots))
         return 0
     write_atomically(args.output, lambda out: write_export(out, plots))
     return 0
@@ -628,25 +630,46 @@ _NEEDS_QUOTES = re.compile(r'["\r\n]')
 
 def write_atomically(path: str, write: Any) -> None:
     """``write(file)`` into a temp file beside ``path``, then renamed onto it: a failure (a full
-    disk, ctrl-c) leaves the old file or none, never half a file."""
+    disk, ctrl-c) leaves the old file or none, never half a file.
+
+    A symlink is followed: the file it points to is replaced, the link stays. A path that is
+    neither a regular file nor missing (a device such as ``/dev/stdout``, a FIFO) is written
+    into as it is: renaming a file over it would replace the device or pipe itself.
+    """
     import tempfile  # only for -o: a quicker start
 
-    target = os.path.abspath(path)
-    if os.path.isdir(target):
-        raise HistoryReportError(f"cannot write {printable(path)}: it is a directory")
-    folder = os.path.dirname(target)
+    def failed(error: OSError) -> HistoryReportError:
+        return HistoryReportError(f"cannot write {printable(path)}: {error.strerror or error}")
+
     try:
-        mode = os.stat(target).st_mode & 0o7777
-    except OSError:
+        mode: int | None = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as error:
+        raise failed(error) from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise HistoryReportError(f"cannot write {printable(path)}: it is a directory")
+    if mode is not None and not stat.S_ISREG(mode):
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as out:
+                write(out)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise failed(error) from None
+        return
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
+    if mode is not None:
+        mode &= 0o7777
+    else:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
     try:
         handle, temp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
     except OSError as error:
-        raise HistoryReportError(
-            f"cannot write {printable(path)}: {error.strerror or error}"
-        ) from None
+        raise failed(error) from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             write(out)
@@ -658,7 +681,23 @@ def write_atomically(path: str, write: Any) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         if isinstance(error, OSError):
-            raise HistoryReportError(
-                f"cannot write {printable(path)}: {error.strerror or error}"
-            ) from None
+            raise failed(error) from None
         raise
+
+
+def write_stdout(write: Any) -> None:
+    """``write(sys.stdout)``, flushed; a failed write (a full disk under ``> file``) is a
+    :class:`HistoryReportError`, not a traceback. A reader that left (``| head``) is the
+    caller's ``BrokenPipeError``, as for every command."""
+    try:
+        write(sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        # What is still buffered would fail again (and be reported) when Python exits.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        raise HistoryReportError(f"cannot write the output: {error.strerror or error}") from None

@@ -318,3 +318,65 @@ def test_rows_are_written_exactly_as_the_csv_module_writes_them() -> None:
     csv.writer(theirs, lineterminator="\r\n").writerows(rows)
     assert ours.getvalue() == theirs.getvalue()
     assert list(csv.reader(io.StringIO(ours.getvalue(), newline=""))) == rows
+
+
+def test_output_through_a_symlink_writes_the_file_it_points_to(farm: dict[str, Path]) -> None:
+    # A farmer's `latest.csv -> reports/plots.csv`: the link stays a link, the report is new.
+    reports = farm["root"] / "reports"
+    reports.mkdir()
+    real = reports / "plots.csv"
+    real.write_text("an older export\n")
+    link = farm["root"] / "latest.csv"
+    link.symlink_to(real)
+    done = export(farm, "-o", str(link))
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink()
+    assert real.read_bytes().decode() == export(farm).stdout
+    assert [p.name for p in reports.iterdir()] == ["plots.csv"]
+
+
+def test_output_to_a_fifo_writes_into_it_and_leaves_it_a_fifo(farm: dict[str, Path]) -> None:
+    # A device or a FIFO (`-o /dev/stdout`, a named pipe to a loader) is written into, never
+    # renamed over: as root, `-o /dev/full` replaced the device with a regular file.
+    fifo = farm["root"] / "plots.fifo"
+    os.mkfifo(fifo)
+    argv = [str(PLOTMAN_TUI), "--config", str(farm["config"]), "export", "-o", str(fifo)]
+    # The read end is opened first, without blocking: the writer's open never waits, and the
+    # export (a few KiB) fits in the pipe's buffer, read once the writer is done.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=60)
+        chunks = []
+        while chunk := _read_ready(reader):
+            chunks.append(chunk)
+    finally:
+        os.close(reader)
+    written = b"".join(chunks)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert written.decode() == export(farm).stdout
+    assert sorted(p.name for p in farm["root"].iterdir()) == [
+        "cache",
+        "logs",
+        "plotman.toml",
+        "plots.fifo",
+    ]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+def test_a_full_disk_is_a_one_line_error_not_a_traceback(farm: dict[str, Path]) -> None:
+    # /dev/full is opened here, by the test: export never gets its path, so it cannot harm it.
+    for command in (["export"], ["analyze"], ["analyze", "--json"], ["analyze", "--csv"]):
+        argv = [str(PLOTMAN_TUI), "--config", str(farm["config"]), *command]
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, timeout=60)
+        err = done.stderr.decode()
+        assert done.returncode == 1, (command, err)
+        assert err == "plotman-tui: cannot write the output: No space left on device\n", command
+
+
+def _read_ready(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except BlockingIOError:
+        return b""
