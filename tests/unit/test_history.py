@@ -5,14 +5,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
+import threading
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from plotman_tui.farm import history as history_module
-from plotman_tui.farm.history import PlotRecord, default_cache_path, read_history, read_log
+from plotman_tui.farm.history import (
+    History,
+    PlotRecord,
+    default_cache_path,
+    read_history,
+    read_log,
+)
 from plotman_tui.farm.plotsize import final_plot_bytes
 from plotman_tui.plotters import PLOTTERS, get_plotter
 from plotman_tui.plotters.bladebit_cuda import BladebitCudaLogParser
@@ -512,3 +520,37 @@ def test_a_whole_log_read_fast_gives_the_incremental_parsers_records(
             for chunk in (997, 8192):
                 assert records == _incremental(str(log), cut_data, plotter, chunk), cut
     assert fast[-1][0]  # the whole log gives plots
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@pytest.mark.parametrize("in_a_thread", [False, True], ids=["main thread", "worker thread"])
+def test_many_logs_read_by_worker_processes_give_what_one_process_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_a_thread: bool
+) -> None:
+    # A cold read of a big log dir goes to one process per core (spawned, never forked: the
+    # dashboard reads history from a thread). Same records, skips and order as read serially.
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for copy in range(3):
+        for name in _every_fixture_log():
+            shutil.copy(FIXTURES / name, logs / f"{copy}-{name.replace('/', '-')}")
+    (logs / "junk.log").write_bytes(b"junk\n")
+    (logs / "empty.log").write_bytes(b"")
+    serial = read_history(logs)
+    assert len(serial.read_paths) > 30 and len(serial.records) > 30
+    monkeypatch.setattr(history_module, "POOL_MIN_LOGS", 2)
+    monkeypatch.setattr(history_module, "_cores", lambda: 2)
+    before = _children_cpu_seconds()
+    results: list[History] = []
+    if in_a_thread:
+        reader = threading.Thread(target=lambda: results.append(read_history(logs)))
+        reader.start()
+        reader.join()
+    else:
+        results.append(read_history(logs))
+    assert _children_cpu_seconds() > before  # worker processes did read them
+    assert results == [serial]
