@@ -170,6 +170,7 @@ def test_serve_answers_a_scrape_storm_until_sigint(tmp_path: Path) -> None:
         assert samples(reply or "")["plotman_tui_plots_finished_total{}"] == 3
 
 
+@pytest.mark.real_service
 def test_the_archive_loop_serves_its_transfers(tmp_path: Path) -> None:
     require_real(
         shutil.which("rsync") is not None, "rsync is not installed (apt-get install rsync)"
