@@ -19,7 +19,10 @@ What the numbers mean:
 - **plots/day** and **TiB/day** (1 TiB = 2**40 bytes) are those divided by the group's
   **span**: from the first plot's start to the last plot's end, in days, at least one day (so
   one plot made in 8 hours reads as 1 plot/day, not 3). For a group of plots run in parallel
-  this is the farm's real rate, not one job's.
+  this is the farm's real rate, not one job's. Grouped by ``day`` or ``week``, the span is
+  clipped to that day or week: a day's plots/day is the plots that ended on it (not spread
+  back to the evening before, when the first of them started), a week's counts from its
+  Monday.
 - A **day** is the local calendar date (``YYYY-MM-DD``) the plot ended on, or started on when
   its end is unknown; a **week** is its ISO week (``2026-W48``, weeks start on Monday).
 """
@@ -86,7 +89,8 @@ class GroupSummary:
     spreads: dict[str, Spread | None]
     plots_finished: int
     bytes_written: int
-    #: From the group's first start to its last end, at least one day.
+    #: From the group's first start to its last end (within its day or week when grouped by
+    #: one), at least one day.
     span_seconds: float
     plots_per_day: float
     tib_per_day: float
@@ -117,7 +121,12 @@ def summarize(records: Iterable[PlotRecord], by: Sequence[str]) -> list[GroupSum
     for record in records:
         if record.completed:
             groups[tuple([text(record) for text in texts]) if texts else ()].append(record)
-    return [_summary(key, groups[key]) for key in sorted(groups, key=_key_order)]
+    day = by.index("day") if "day" in by else None
+    week = by.index("week") if "week" in by else None
+    return [
+        _summary(key, groups[key], _period(key, day, week))
+        for key in sorted(groups, key=_key_order)
+    ]
 
 
 def per_day(records: Iterable[PlotRecord], days: int, now: float) -> list[DayTotal]:
@@ -264,15 +273,41 @@ def spread(values: Iterable[float | None]) -> Spread | None:
     return Spread(n, mean, stdev, kept[0], median, kept[-1])
 
 
-def _summary(key: tuple[str, ...], records: list[PlotRecord]) -> GroupSummary:
+def _period(key: tuple[str, ...], day: int | None, week: int | None) -> tuple[float, float] | None:
+    """The local calendar time a group of one day or one week covers, as POSIX times (None:
+    not grouped by day or week, or the group's day or week is unknown or out of range)."""
+    try:
+        if day is not None and key[day] != UNKNOWN:
+            first = date.fromisoformat(key[day])
+            last = first + timedelta(days=1)
+        elif week is not None and key[week] != UNKNOWN:
+            year, number = key[week].split("-W")
+            first = date.fromisocalendar(int(year), int(number), 1)
+            last = first + timedelta(days=7)
+        else:
+            return None
+        midnight = datetime.min.time()
+        return (
+            datetime.combine(first, midnight).timestamp(),
+            datetime.combine(last, midnight).timestamp(),
+        )
+    except (ValueError, OverflowError, OSError):  # the last week or day of year 9999
+        return None
+
+
+def _summary(
+    key: tuple[str, ...], records: list[PlotRecord], period: tuple[float, float] | None = None
+) -> GroupSummary:
     spreads = {name: spread(map(get, records)) for name, get in _DURATIONS.items()}
     written = sum(usable_bytes(record) for record in records)
     starts = [t for t in map(_finite_time, (r.started_at for r in records)) if t is not None]
     ends = [t for t in map(_finite_time, (r.ended_at for r in records)) if t is not None]
     span = DAY_SECONDS
     if starts or ends:
-        span = max(ends or starts) - min(starts or ends)
-        span = max(span, DAY_SECONDS) if math.isfinite(span) else DAY_SECONDS
+        first, last = min(starts or ends), max(ends or starts)
+        if period is not None:  # a day's or week's plots: over that day or week, not before
+            first, last = max(first, period[0]), min(last, period[1])
+        span = max(last - first, DAY_SECONDS) if math.isfinite(last - first) else DAY_SECONDS
     span_days = span / DAY_SECONDS
     return GroupSummary(
         key=key,

@@ -270,6 +270,58 @@ def test_output_per_day_over_the_groups_span_at_least_a_day() -> None:
     assert group.tib_per_day == 2.0
 
 
+def _eight_jobs_for_a_week() -> list[PlotRecord]:
+    """A farm of 8 parallel jobs, one per tmp dir, started an hour apart on Monday 2026-11-02,
+    each making 8-hour plots back to back until Monday 2026-11-09: 24 plots a day, 1 TiB each."""
+    monday = _at("2026-11-02T00:00:00")
+    records = []
+    for job in range(8):
+        start = monday + job * 3600
+        while start + 8 * 3600 < monday + 7 * 86400:
+            records.append(
+                _record(
+                    plot_id=f"{job}-{start}",
+                    tmp_dir=f"/mnt/tmp/{job}",
+                    started_at=start,
+                    ended_at=start + 8 * 3600,
+                    final_bytes=TIB,
+                )
+            )
+            start += 8 * 3600
+    return records
+
+
+def test_a_day_of_a_parallel_farm_reads_as_the_plots_it_finished() -> None:
+    # By day, a day's plots/day is the plots that ended on it: 24 on a full day of the farm,
+    # not 24 over the 1.3 days from the first of them's start the evening before.
+    days = summarize(_eight_jobs_for_a_week(), ["day"])
+    tuesday = next(g for g in days if g.key == ("2026-11-03",))
+    assert tuesday.plots_finished == 24
+    assert tuesday.span_seconds == 86400.0
+    assert tuesday.plots_per_day == 24.0
+    assert tuesday.tib_per_day == 24.0
+    by_tmp_and_day = summarize(_eight_jobs_for_a_week(), ["tmp", "day"])
+    assert {g.plots_per_day for g in by_tmp_and_day if g.key[1] == "2026-11-03"} == {3.0}
+
+
+def test_a_week_of_a_parallel_farm_reads_as_its_daily_rate() -> None:
+    # The week's span is clipped to the week: from Monday 00:00 (no plot's start the week
+    # before counts) to the last plot's end, at least a day.
+    (week,) = summarize(_eight_jobs_for_a_week(), ["week"])
+    assert week.key == ("2026-W45",)
+    last_end = max(r.ended_at or 0 for r in _eight_jobs_for_a_week())
+    assert week.span_seconds == last_end - _at("2026-11-02T00:00:00")
+    assert 22.5 < week.plots_per_day < 23.5
+    # A week whose plots began the Sunday before: its span starts on its Monday.
+    late = [
+        _record(started_at=_at("2026-11-08T20:00:00"), ended_at=_at("2026-11-09T04:00:00")),
+        _record(started_at=_at("2026-11-10T20:00:00"), ended_at=_at("2026-11-11T04:00:00")),
+    ]
+    (week,) = summarize(late, ["week"])
+    assert week.key == ("2026-W46",)
+    assert week.span_seconds == _at("2026-11-11T04:00:00") - _at("2026-11-09T00:00:00")
+
+
 def test_sizes_that_are_no_sizes_add_nothing() -> None:
     records = [_record(final_bytes=1000), _record(final_bytes=-1), _record(final_bytes=None)]
     records.append(_record(final_bytes=10**400))
