@@ -188,15 +188,18 @@ def test_broken_numbers_of_a_record_show_as_dashes() -> None:
 
 
 class StillEngine:
-    """A plotting engine whose every pass sees the farm's five jobs and starts nothing."""
+    """A plotting engine whose every pass sees the farm's jobs (``jobs``) and starts nothing."""
 
     def __init__(self) -> None:
         self.config = farm_config()
         self.plotting_enabled = True
+        self.jobs = farm_jobs()
+        self.passes = 0
 
     def step(self, *, schedule: bool) -> PassResult:
+        self.passes += 1
         return PassResult(
-            time.time(), Snapshot(farm_jobs(), time.time()), Wait("stagger"), None, (), True
+            time.time(), Snapshot(self.jobs, time.time()), Wait("stagger"), None, (), True
         )
 
     def close(self) -> None:
@@ -256,3 +259,33 @@ def test_the_dashboard_loads_the_charts_library_only_for_the_history_screen() ->
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+async def test_the_history_is_read_at_start_and_when_a_job_ends_not_on_every_look(
+    tmp_path: Path,
+) -> None:
+    reads: list[float] = []
+
+    def counted_read(log_dir: str, cache_path: str | None) -> History:
+        reads.append(time.monotonic())
+        return farm_history()
+
+    engine = StillEngine()
+    app = DashboardApp(
+        farm_config(),
+        plotting_enabled=True,
+        engine=cast(PlottingEngine, engine),
+        history=HistoryFeed("/var/log/plots", None, reader=counted_read),
+        action_log=ActionLog(tmp_path / "actions.jsonl"),
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.history is not None, 10, "the first history")
+        for _ in range(4):  # each press wakes a pass; the jobs are the same ones
+            await pilot.press("p")
+            passes = engine.passes
+            await until(pilot, lambda passes=passes: engine.passes > passes, 10, "a pass")
+        assert len(reads) == 1
+        engine.jobs = farm_jobs()[1:]  # the youngest job ended
+        await pilot.press("p")
+        await until(pilot, lambda: len(reads) == 2, 10, "the history read again")
+        await until(pilot, lambda: app.state.snapshot.jobs == engine.jobs, 10, "the pass shown")
