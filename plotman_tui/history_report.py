@@ -168,7 +168,14 @@ def _time_filter(args: argparse.Namespace) -> tuple[float | None, float | None]:
             found.append(parse_since(text, now))
         except (ValueError, OverflowError) as error:
             raise HistoryReportError(f"{option}: {error}", EXIT_USAGE) from None
-    return found[0], found[1]
+    since, until = found
+    if since is not None and until is not None and until <= since:
+        raise HistoryReportError(
+            f"--until {printable(args.until)} is not after --since {printable(args.since)}: "
+            "no plot can start between them",
+            EXIT_USAGE,
+        )
+    return since, until
 
 
 def in_time(record: PlotRecord, since: float | None, until: float | None) -> bool:
@@ -216,9 +223,30 @@ def run_analyze(config: Config, args: argparse.Namespace, width: int | None) -> 
     elif args.csv:
         write_stdout(lambda out: write_analysis_csv(out, by, groups))
     else:
-        text = render_analysis(by, groups, unfinished, logs.skipped, logs.where, width) + "\n"
+        outside = 0 if groups else sum(r.completed for r in logs.records)
+        text = render_analysis(
+            by, groups, unfinished, logs.skipped, logs.where, width, _asked(args, outside)
+        )
+        text += "\n"
         write_stdout(lambda out: out.write(text))
     return 0
+
+
+def _asked(args: argparse.Namespace, outside: int) -> str:
+    """Why no plot is shown when ``--since``/``--until`` left out all ``outside`` completed
+    ones ("" when they did not): the dir has plots, the time asked has none."""
+    if not outside or not (args.since or args.until):
+        return ""
+    options = " ".join(
+        f"{option} {printable(text)}"
+        for option, text in (("--since", args.since), ("--until", args.until))
+        if text
+    )
+    plots = "plot" if outside == 1 else "plots"
+    return (
+        f" started in the time asked ({options}); {outside} completed {plots} there started "
+        "outside it"
+    )
 
 
 def clock(seconds: float | None) -> str:
@@ -329,12 +357,14 @@ def render_analysis(
     skipped: Sequence[SkippedLog],
     where: str,
     width: int | None,
+    asked: str = "",
 ) -> str:
     """``analyze``'s text: one block per group (its key, its output, a table of its times),
-    then the plots and logs left out."""
+    then the plots and logs left out. ``asked``: what follows "No completed plots in WHERE"
+    when there are none (the time asked left out those there are)."""
     lines: list[str] = []
     if not groups:
-        lines.append(f"No completed plots in {printable(where)}.")
+        lines.extend(_wrapped(f"No completed plots in {where}{asked}.", width))
     # One table for all groups' rows, cut into blocks: every block has the same columns.
     inner = None if width is None else max(width - len(_INDENT), 1)
     rows = [_time_rows(group) for group in groups]

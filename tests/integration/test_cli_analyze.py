@@ -238,9 +238,28 @@ def test_since_and_until_keep_the_plots_started_between(
 def test_nothing_completed_in_the_time_asked_is_said_plainly(
     farm: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, out, err = analyze(farm, capsys, monkeypatch, "--since", "-2d")
+    # Not "no completed plots in the dir": it has six, none started in the last two days.
+    code, out, err = analyze(farm, capsys, monkeypatch, "--since", "-2d", columns=500)
     assert code == 0, err
-    assert out.startswith(f"No completed plots in {farm['logs']}.")
+    assert out.startswith(
+        f"No completed plots in {farm['logs']} started in the time asked (--since -2d); "
+        "6 completed plots there started outside it.\n"
+    )
+    code, out, err = analyze(farm, capsys, monkeypatch, "--until", "2020-01-01", "--json")
+    assert code == 0, err
+    assert json.loads(out)["groups"] == []
+
+
+def test_until_before_since_is_a_usage_error_not_an_empty_report(farm: dict[str, Path]) -> None:
+    done = run(farm, "--since", "2022-01-01", "--until", "2021-01-01")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "plotman-tui: --until 2021-01-01 is not after --since 2022-01-01: "
+        "no plot can start between them\n"
+    )
+    done = run(farm, "--since", "2021-07-01", "--until", "2021-07-01")
+    assert done.returncode == 2
 
 
 def test_an_empty_log_dir_has_no_completed_plots(
@@ -248,7 +267,7 @@ def test_an_empty_log_dir_has_no_completed_plots(
 ) -> None:
     empty = farm["root"] / "empty"
     empty.mkdir()
-    code, out, _err = analyze(farm, capsys, monkeypatch, str(empty))
+    code, out, _err = analyze(farm, capsys, monkeypatch, str(empty), columns=500)
     assert (code, out) == (0, f"No completed plots in {empty}.\n")
     code, out, _err = analyze(farm, capsys, monkeypatch, str(empty), "--json")
     assert json.loads(out)["groups"] == []
