@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from plotman_tui.appdirs import cache_dir
 from plotman_tui.config.schema import Config
@@ -32,9 +32,7 @@ from plotman_tui.farm.engine import Engine, Event, EventKind, PassResult
 from plotman_tui.farm.jobcontrol import STOP_SIGNALS, StopSignals
 from plotman_tui.farm.units import local_time, printable
 from plotman_tui.farm.wiring import archiving_engine, plotting_engine
-
-if TYPE_CHECKING:
-    from plotman_tui.metrics import MetricsServer
+from plotman_tui.metrics import MetricsError, MetricsServer, server_for
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -106,11 +104,7 @@ def _run_headless(
     # The metrics' port first: one in use is a usage error before any lock or job is touched.
     # Not for --once: nobody could scrape one pass, and a port held by the service beside it
     # must not fail a cron run.
-    metrics = None
-    if config.metrics.listen is not None and not once:
-        from plotman_tui.metrics import MetricsError, server_for  # 70 ms of imports
-
-        metrics = server_for(config)
+    metrics = server_for(config) if not once else None
     if metrics is not None:
         try:
             metrics.start()

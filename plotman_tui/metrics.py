@@ -30,16 +30,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import generate_latest, start_http_server
-from prometheus_client.registry import Collector, CollectorRegistry
-
 from plotman_tui.config.schema import Config, ListenAddress, TargetType, parse_listen
 from plotman_tui.dirview import configured_dirs
 from plotman_tui.farm.model import Job, Snapshot
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
+
+    from prometheus_client.core import GaugeMetricFamily, Metric
+    from prometheus_client.registry import CollectorRegistry
 
     from plotman_tui.farm.archive.engine import ArchivePassResult
     from plotman_tui.farm.archive.transfer import RunningTransfer
@@ -136,7 +135,13 @@ def families(state: FarmState) -> list[Metric]:
     return [*_plotman_families(state.jobs), *_own_families(state)]
 
 
+# prometheus_client is imported where metrics are made (70 ms): `import plotman_tui.metrics`
+# stays cheap for the loops and the dashboard, which serve only when [metrics] listen is set.
+
+
 def _plotman_families(jobs: Sequence[Job]) -> list[Metric]:
+    from prometheus_client.core import GaugeMetricFamily
+
     gauges = {
         name: GaugeMetricFamily(name, help_text + ".", labels=PLOTMAN_LABELS)
         for name, help_text in PLOTMAN_GAUGES.items()
@@ -182,6 +187,8 @@ _JOB_LABELS = ("pid", "plot_id")
 
 
 def _own_families(state: FarmState) -> list[Metric]:
+    from prometheus_client.core import GaugeMetricFamily
+
     out: list[Metric] = []
     info = GaugeMetricFamily(
         "plotman_tui_job_info",
@@ -246,6 +253,8 @@ def _own_families(state: FarmState) -> list[Metric]:
 
 
 def _history_families(state: FarmState) -> list[Metric]:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
     finished = CounterMetricFamily(
         "plotman_tui_plots_finished",
         "Plots finished, as the plot logs in the log dir tell (falls when logs are removed).",
@@ -294,6 +303,8 @@ def _history_families(state: FarmState) -> list[Metric]:
 
 
 def _dir_and_archive_families(state: FarmState) -> list[Metric]:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
     free = GaugeMetricFamily(
         "plotman_tui_dir_free_bytes",
         "Free bytes of each tmp, tmp2, dst and archive dir (absent: not readable now).",
@@ -345,6 +356,8 @@ def _dir_and_archive_families(state: FarmState) -> list[Metric]:
 
 def _state_set(name: str, help_text: str, current: str) -> GaugeMetricFamily:
     """A gauge per state, the current one 1 (Prometheus's state-set, with a ``state`` label)."""
+    from prometheus_client.core import GaugeMetricFamily
+
     family = GaugeMetricFamily(name, help_text, labels=("state",))
     for state in STATES:
         family.add_metric((state,), 1 if state == current else 0)
@@ -690,23 +703,23 @@ def _archiving_from_files(config: Config) -> str:
 # -- prometheus_client's side --------------------------------------------------------------------
 
 
-class _FarmCollector(Collector):
-    def __init__(self, reader: StateReader) -> None:
-        self.reader = reader
-
-    def collect(self) -> Iterable[Metric]:
-        return families(self.reader.read())
-
-
 def registry_for(reader: StateReader) -> CollectorRegistry:
-    """A private registry holding only the farm's metrics."""
+    """A private registry holding only the farm's metrics, read from ``reader`` per scrape."""
+    from prometheus_client.registry import Collector, CollectorRegistry
+
+    class FarmCollector(Collector):
+        def collect(self) -> Iterable[Metric]:
+            return families(reader.read())
+
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_FarmCollector(reader))
+    registry.register(FarmCollector())
     return registry
 
 
 def exposition(reader: StateReader) -> bytes:
     """The Prometheus text format of one read."""
+    from prometheus_client.exposition import generate_latest
+
     return generate_latest(registry_for(reader))
 
 
@@ -739,6 +752,8 @@ class MetricsServer:
 
     def start(self) -> None:
         """Listen; :class:`MetricsError` (exit 2) when the address cannot be bound."""
+        from prometheus_client.exposition import start_http_server
+
         try:
             self._server, self._thread = start_http_server(
                 self.address.port, self.address.host, registry=registry_for(self.reader)

@@ -246,3 +246,18 @@ def test_the_no_ui_loop_serves_its_plotting_state_and_wait_reason(tmp_path: Path
     assert found['plotman_tui_archiving_state{state="off"}'] == 1
     # The history beside the loop's state: the fixtures' real logs in its log dir.
     assert found["plotman_tui_plots_finished_total{}"] == 3
+
+
+def test_a_once_run_does_not_serve_so_a_port_in_use_is_no_error(tmp_path: Path) -> None:
+    """cron's --once beside a service that serves the metrics: one pass, no port taken."""
+    config, env = farm(tmp_path)
+    with socket.create_server((LOOPBACK, 0)) as taken:
+        port = taken.getsockname()[1]
+        config.write_text(
+            config.read_text()
+            + f'[metrics]\nlisten = "{port}"\n'
+            + f'[plotting.chia]\nexecutable = "{tmp_path / "missing" / "chia"}"\nk = 18\n'
+        )
+        result = run(config, env, "--no-ui", "--once")
+    assert "metrics" not in result.stderr and "metrics" not in result.stdout
+    assert "one pass" in result.stdout and result.returncode in (0, 1), result.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -356,3 +358,10 @@ def test_dirs_on_hung_mounts_are_left_out_and_the_others_shown(
     finally:
         release.set()
     assert [(d.role, d.path) for d in state.dirs] == [("dst", str(tmp_path / "ok"))]
+
+
+def test_importing_the_metrics_module_leaves_prometheus_client_for_when_it_serves() -> None:
+    """--no-ui, plot and archive import it; only [metrics] listen should cost the 70 ms."""
+    code = "import sys, plotman_tui.headless; print(any('prometheus' in m for m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
