@@ -30,13 +30,14 @@ from plotman_tui.farm.eta import UNKNOWN as UNKNOWN_ESTIMATE
 from plotman_tui.farm.eta import Estimate
 from plotman_tui.farm.events import Event
 from plotman_tui.farm.history import History, PlotRecord
+from plotman_tui.farm.history_stats import UNKNOWN as UNKNOWN_GROUP
 from plotman_tui.farm.history_stats import DayTotal, Spread, per_day, summarize
 from plotman_tui.farm.launches import StartFailures
 from plotman_tui.farm.model import Job, Snapshot
 from plotman_tui.farm.scheduler import Decision, Start, Wait
-from plotman_tui.farm.units import common_prefix, human_duration, short_time
+from plotman_tui.farm.units import common_prefix, human_duration, printable, short_time
 from plotman_tui.plotters.phase import Phase
-from plotman_tui.report import Column, status_columns
+from plotman_tui.report import Column, fit_cell, status_columns
 
 if TYPE_CHECKING:
     from plotman_tui.farm.archive.engine import ArchivePassResult
@@ -516,6 +517,20 @@ def _label_prefix(paths: Sequence[str | None]) -> str:
     return prefix
 
 
+#: A tmp dir's label on the history screen's charts is cut (from the left) to this many
+#: characters: the charts keep their room.
+CHART_LABEL_WIDTH = 16
+
+
+def _chart_label(tmp_dir: str, prefix: str) -> str:
+    """A tmp dir on a chart: after the prefix, cut from the left, controls shown as pictures
+    (plotext's output is read back as ANSI: a dir named with a colour code must not be one)."""
+    if tmp_dir == UNKNOWN_GROUP:
+        return "no tmp dir"
+    name = short_dir(tmp_dir, prefix)
+    return printable(fit_cell(name, min(len(name), CHART_LABEL_WIDTH), False))
+
+
 def history_view(history: History, now: float) -> HistoryView:
     """The history screen's charts and table from ``history`` at ``now`` (read in a worker
     thread: on 10,000 logs this is the heavy part after the read)."""
@@ -523,7 +538,7 @@ def history_view(history: History, now: float) -> HistoryView:
     prefix = _label_prefix([record.tmp_dir for record in completed])
     tmp = tuple(
         TmpTimes(
-            tmp=short_dir(group.key[0], prefix) if group.key[0] != "-" else "-",
+            tmp=_chart_label(group.key[0], prefix),
             plots=group.plots_finished,
             phases=(
                 group.spreads.get("phase1"),

@@ -184,6 +184,17 @@ def test_broken_numbers_of_a_record_show_as_dashes() -> None:
     assert (row.ended, row.phases[:2], row.total, row.copy) == ("-", ("-", "-"), "-", "-")
 
 
+def test_a_tmp_dir_on_a_chart_is_cut_from_the_left_and_its_controls_shown() -> None:
+    completed = [r for r in history_records() if r.completed][:3]
+    named = [
+        replace(completed[0], tmp_dir="/mnt/\x1b[31mred/tmp"),
+        replace(completed[1], tmp_dir="/mnt/a-very-long-name-of-an-nvme-drive/tmp"),
+        replace(completed[2], tmp_dir=None),  # a RAM plotter's: none
+    ]
+    labels = [times.tmp for times in history_view(farm_history(named), NOW).tmp]
+    assert labels == ["␛[31mred/tmp", "…-nvme-drive/tmp", "no tmp dir"]
+
+
 # -- a live history worker -----------------------------------------------------------------------
 
 
