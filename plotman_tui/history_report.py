@@ -12,7 +12,7 @@ times: the plots finished, the bytes written (their final files' sizes) and plot
 TiB/day over the group's span, from its first plot's start to its last plot's end (at least a
 day). ``--since`` and ``--until`` keep the plots that started in that time (a plot whose start
 the log does not tell is left out then). ``--json`` gives the same in seconds and bytes, a
-group value the logs do not tell as null; ``--csv`` one row per group and time. See
+group value the logs do not tell as null (k, threads and the like as numbers); ``--csv`` one row per group and time. See
 :mod:`plotman_tui.farm.history_stats` for exactly how each figure is reached.
 
 ``export`` writes one CSV row per completed plot, oldest start first: plotman's 34 ``export``
@@ -426,6 +426,21 @@ def _spread_json(found: Spread | None) -> dict[str, Any] | None:
     }
 
 
+#: ``--by`` names whose values are numbers in ``--json``; bitfield's are true/false.
+_NUMBER_KEYS = frozenset({"k", "compression", "threads", "buckets", "buffer"})
+
+
+def _key_json(name: str, value: str) -> str | int | bool | None:
+    """A group value as JSON: null when unknown, a number or boolean where it is one."""
+    if value == UNKNOWN:
+        return None
+    if name in _NUMBER_KEYS and value.isascii() and value.isdigit():
+        return int(value)
+    if name == "bitfield":
+        return value == "on"
+    return value
+
+
 def analysis_to_json(
     by: Sequence[str],
     since: float | None,
@@ -434,8 +449,9 @@ def analysis_to_json(
     unfinished: Sequence[PlotRecord],
     skipped: Sequence[SkippedLog],
 ) -> dict[str, Any]:
-    """``analyze --json``: durations in seconds, sizes in bytes; a group value
-    the logs do not tell is null. The keys are a stable interface for scripts."""
+    """``analyze --json``: durations in seconds, sizes in bytes; a group value the logs do
+    not tell is null, k, compression, threads, buckets and buffer (MiB) are numbers, bitfield
+    true or false. The keys are a stable interface for scripts."""
     return {
         "by": list(by),
         "since": since,
@@ -444,7 +460,7 @@ def analysis_to_json(
         "groups": [
             {
                 "key": {
-                    name: (None if value == UNKNOWN else value)
+                    name: _key_json(name, value)
                     for name, value in zip(by, group.key, strict=True)
                 },
                 "plots_finished": group.plots_finished,

@@ -385,3 +385,25 @@ def test_a_log_named_in_bytes_that_are_not_utf8_is_listed_not_a_traceback(
     done = subprocess.run(argv, capture_output=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "  bad\ufffd.log: not a plot log (no plot id in it)" in done.stdout.decode()
+
+
+def test_json_keys_are_numbers_and_booleans_where_the_logs_have_them(
+    farm: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A script's `select(.key.k == 32)` must match: k 32 is the number 32, not the text "32".
+    by = "plotter,k,threads,buckets,buffer,bitfield"
+    code, out, err = analyze(farm, capsys, monkeypatch, "--by", by, "--json")
+    assert code == 0, err
+    keys = [g["key"] for g in json.loads(out)["groups"]]
+    # chianetwork.plot.log: "Buffer size is: 5000MiB", "Using 128 buckets", "Using 4 threads".
+    assert {
+        "plotter": "chia",
+        "k": 32,
+        "threads": 4,
+        "buckets": 128,
+        "buffer": 5000,
+        "bitfield": True,
+    } in keys
+    # madMAx tells no buffer, and has no bitfield: null, not "-".
+    madmax = [key for key in keys if key["plotter"] == "madmax"]
+    assert madmax and all(key["buffer"] is None and key["bitfield"] is None for key in madmax)
