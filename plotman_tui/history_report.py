@@ -12,8 +12,9 @@ times: the plots finished, the bytes written (their final files' sizes) and plot
 TiB/day over the group's span, from its first plot's start to its last plot's end (at least a
 day). ``--since`` and ``--until`` keep the plots that started in that time (a plot whose start
 the log does not tell is left out then). ``--json`` gives the same in seconds and bytes, a
-group value the logs do not tell as null (k, threads and the like as numbers); ``--csv`` one row per group and time. See
-:mod:`plotman_tui.farm.history_stats` for exactly how each figure is reached.
+group value the logs do not tell as null (k, threads and the like as numbers); ``--csv``
+one row per group and time. See :mod:`plotman_tui.farm.history_stats` for exactly how each
+figure is reached.
 
 ``export`` writes one CSV row per completed plot, oldest start first: plotman's 34 ``export``
 columns, same names, order and number formats, then plotter, k, compression, dst dir and the
@@ -460,8 +461,7 @@ def analysis_to_json(
         "groups": [
             {
                 "key": {
-                    name: _key_json(name, value)
-                    for name, value in zip(by, group.key, strict=True)
+                    name: _key_json(name, value) for name, value in zip(by, group.key, strict=True)
                 },
                 "plots_finished": group.plots_finished,
                 "bytes_written": group.bytes_written,
