@@ -119,8 +119,7 @@ def read_logs(config: Config, paths: Sequence[str]) -> LogsRead:
             records.extend(found)
             if skip is not None:
                 skipped.append(skip)
-    if len(given) > 1:  # a dir and a log in it, or a path given twice: each plot once
-        records = _each_once(records)
+    records = _each_once(records)
     where = given[0] if len(given) == 1 else f"{len(given)} paths"
     return LogsRead(tuple(records), tuple(skipped), where)
 
@@ -145,13 +144,23 @@ def _is_dir(path: str, what: str) -> bool:
 
 
 def _each_once(records: list[PlotRecord]) -> list[PlotRecord]:
+    """Each plot once: a completed plot's id is its own hash, so two logs with it (a copy of a
+    log, a dir given with its log, a path given twice) are one plot; an unfinished one once per
+    log file (a log given twice)."""
+    done: set[str] = set()
     seen: set[tuple[str, str]] = set()
     kept = []
     for record in records:
-        key = (os.path.realpath(record.log_path), record.plot_id)
-        if key not in seen:
+        if record.completed:
+            if record.plot_id in done:
+                continue
+            done.add(record.plot_id)
+        else:
+            key = (os.path.realpath(record.log_path), record.plot_id)
+            if key in seen:
+                continue
             seen.add(key)
-            kept.append(record)
+        kept.append(record)
     return kept
 
 

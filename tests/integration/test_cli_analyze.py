@@ -407,3 +407,24 @@ def test_json_keys_are_numbers_and_booleans_where_the_logs_have_them(
     # madMAx tells no buffer, and has no bitfield: null, not "-".
     madmax = [key for key in keys if key["plotter"] == "madmax"]
     assert madmax and all(key["buffer"] is None and key["bitfield"] is None for key in madmax)
+
+
+def test_a_plot_whose_log_was_copied_counts_once(
+    farm: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A plot id is the plot's own hash: two logs with it (a copy beside the original, or
+    # another machine's log dir given too) are one plot, not two plots/day.
+    backup = farm["root"] / "backup"
+    backup.mkdir()
+    shutil.copy(FIXTURES / "chianetwork.plot.log", backup / "chianetwork-copy.log")
+    shutil.copy(FIXTURES / "chianetwork.plot.log", farm["logs"] / "chianetwork-copy.log")
+    code, out, err = analyze(farm, capsys, monkeypatch, "--json")
+    assert code == 0, err
+    assert json.loads(out)["plots_finished"] == 6
+    code, out, err = analyze(farm, capsys, monkeypatch, str(farm["logs"]), str(backup), "--json")
+    assert code == 0, err
+    assert json.loads(out)["plots_finished"] == 6
+    argv = ["--config", str(farm["config"]), "export", str(farm["logs"]), str(backup)]
+    assert main(argv) == 0
+    exported = capsys.readouterr().out
+    assert exported.count("d2540dcfcffddbfbd7e60b4aca4d54fb937db71991298fabc253f020a87ff7d4,") == 1
