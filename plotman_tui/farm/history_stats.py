@@ -276,23 +276,23 @@ def spread(values: Iterable[float | None]) -> Spread | None:
 def _period(key: tuple[str, ...], day: int | None, week: int | None) -> tuple[float, float] | None:
     """The local calendar time a group of one day or one week covers, as POSIX times (None:
     not grouped by day or week, or the group's day or week is unknown or out of range)."""
+    midnight = datetime.min.time()
     try:
         if day is not None and key[day] != UNKNOWN:
-            first = date.fromisoformat(key[day])
-            last = first + timedelta(days=1)
-        elif week is not None and key[week] != UNKNOWN:
+            begin = datetime.combine(date.fromisoformat(key[day]), midnight).timestamp()
+            # One day, however long its clock made it (23 or 25 hours when it changed): a
+            # day's plots/day is the plots that ended on it.
+            return (begin, begin + DAY_SECONDS)
+        if week is not None and key[week] != UNKNOWN:
             year, number = key[week].split("-W")
-            first = date.fromisocalendar(int(year), int(number), 1)
-            last = first + timedelta(days=7)
-        else:
-            return None
-        midnight = datetime.min.time()
-        return (
-            datetime.combine(first, midnight).timestamp(),
-            datetime.combine(last, midnight).timestamp(),
-        )
-    except (ValueError, OverflowError, OSError):  # the last week or day of year 9999
-        return None
+            monday = date.fromisocalendar(int(year), int(number), 1)
+            return (
+                datetime.combine(monday, midnight).timestamp(),
+                datetime.combine(monday + timedelta(days=7), midnight).timestamp(),
+            )
+    except (ValueError, OverflowError, OSError):  # the last week of year 9999
+        pass
+    return None
 
 
 def _summary(

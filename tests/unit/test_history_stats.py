@@ -377,3 +377,19 @@ def test_per_day_follows_the_local_zone() -> None:
         DayTotal("2026-11-24", 0, 0),
         DayTotal("2026-11-25", 1, 108_000_000_000),
     ]
+
+
+def test_a_25_hour_day_still_reads_as_the_plots_that_ended_on_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # New York's clocks went back on 2026-11-01: that local day had 25 hours.
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    midnight = _at("2026-11-01T00:00:00")
+    # 8-hour plots ending every real hour from 00:30 to 23:30 local: 25 of them.
+    ends = [midnight + 1800 + hour * 3600 for hour in range(25)]
+    records = [_record(plot_id=str(end), started_at=end - 8 * 3600, ended_at=end) for end in ends]
+    by_day = {g.key: g for g in summarize(records, ["day"])}
+    day = by_day[("2026-11-01",)]
+    assert day.plots_finished == 25
+    assert day.plots_per_day == 25.0
