@@ -8,7 +8,7 @@ import re
 import resource
 import shutil
 import threading
-from dataclasses import fields
+from dataclasses import FrozenInstanceError, asdict, fields, replace
 from pathlib import Path
 
 import pytest
@@ -554,3 +554,17 @@ def test_many_logs_read_by_worker_processes_give_what_one_process_reads(
         results.append(read_history(logs))
     assert _children_cpu_seconds() > before  # worker processes did read them
     assert results == [serial]
+
+
+def test_a_record_from_the_cache_is_the_record_the_log_gives(tmp_path: Path) -> None:
+    # Records come out of the cache without PlotRecord.__init__ (as pickle makes them): they
+    # must be the same in every way the program uses a record.
+    logs, cache, records = _cached_once(tmp_path)
+    again = read_history(logs, cache_path=str(cache))
+    assert again.read_paths == ()
+    (fresh,), (cached,) = records, again.records
+    assert cached == fresh and hash(cached) == hash(fresh) and repr(cached) == repr(fresh)
+    assert asdict(cached) == asdict(fresh)
+    assert replace(cached, k=33) == replace(fresh, k=33)
+    with pytest.raises(FrozenInstanceError):
+        cached.k = 33  # type: ignore[misc]
