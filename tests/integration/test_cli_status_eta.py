@@ -3,6 +3,7 @@ subprocess, with running jobs and the real k32 chia log, under varied ids, as fi
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import secrets
@@ -10,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from plotman_tui.farm.history import read_log
+from plotman_tui.sandbox import make_sandbox, start_plot
+from tests.conftest import require_real
 from tests.fakejobs import K32_ID, K32_LOG
 from tests.integration.test_cli_readonly import cli, farm, start_job
 
@@ -148,3 +152,49 @@ def test_status_table_and_details_show_done_and_eta(farm: dict[str, Path]) -> No
     assert f"progress: {done} (from 4 finished runs on this tmp dir)" in details
     assert f"eta: {eta} left (about " in details
     assert "), from 4 finished runs on this tmp dir" in details
+
+
+@pytest.mark.real_service
+def test_a_real_plot_is_placed_against_the_real_plot_that_finished_before_it(
+    tmp_path: Path,
+) -> None:
+    """Two real k20 chiapos plots, one after the other: every `status --json` of the second
+    says what the first one's logged phase times imply, and its progress never goes back."""
+    require_real(importlib.util.find_spec("chiapos") is not None, "chiapos is not installed")
+    sandbox = make_sandbox(tmp_path / "farm")
+    first = start_plot(sandbox, k=20, tmp_index=0, dst_index=0)
+    assert first.popen.wait(timeout=180) == 0
+    (run,), skipped = read_log(str(first.log_path))
+    assert skipped is None and run.completed
+    logged = [run.phase1_seconds, run.phase2_seconds, run.phase3_seconds, run.phase4_seconds]
+    assert all(seconds is not None for seconds in logged) and run.total_seconds is not None
+    phases = [float(seconds or 0.0) for seconds in logged]
+    # The final stage: what the total leaves over the phases, plus the copy (if any).
+    stages = [*phases, run.total_seconds - sum(phases) + (run.copy_seconds or 0.0)]
+    second = start_plot(sandbox, k=20, tmp_index=1, dst_index=1)
+    samples = []
+    while second.popen.poll() is None:
+        data = json.loads(cli("status", "--json", config=sandbox.config_path).stdout)
+        samples += [
+            (data["updated"], job) for job in data["jobs"] if job["pid"] == second.popen.pid
+        ]
+    assert second.popen.wait(timeout=5) == 0
+    assert samples, "status never saw the second plot"
+    assert len({job["phase"][0] for _, job in samples}) >= 2, "the phase never moved"
+    progress = [job["progress"] for _, job in samples]
+    assert progress == sorted(progress) and all(0 <= p <= 1 for p in progress)
+    for updated, job in samples:
+        assert job["eta_basis"] == 1
+        if job["completed"]:
+            assert (job["progress"], job["eta_seconds"]) == (1.0, 0.0)
+            continue
+        stage = min(max(int(job["phase"].split(":")[0]), 1), 5) - 1
+        earlier = sum(job["phase_seconds"][str(n)] for n in range(1, stage + 1))
+        elapsed = max(updated - job["started_at"] - earlier, 0.0)
+        done = sum(stages[:stage]) + min(elapsed, stages[stage])
+        assert job["progress"] == pytest.approx(done / sum(stages), abs=1e-4)
+        if elapsed < stages[stage]:
+            left = stages[stage] - elapsed + sum(stages[stage + 1 :])
+            assert job["eta_seconds"] == pytest.approx(left, abs=0.1)
+        else:
+            assert job["eta_seconds"] is None and job["eta_late"] is True
