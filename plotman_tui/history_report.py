@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -238,7 +239,7 @@ def run_analyze(config: Config, args: argparse.Namespace, width: int | None) -> 
             by, groups, unfinished, logs.skipped, logs.where, width, _asked(args, outside)
         )
         text += "\n"
-        write_stdout(lambda out: out.write(text))
+        write_stdout(lambda out: out.write(text), lossy=True)
     return 0
 
 
@@ -740,15 +741,27 @@ def write_atomically(path: str, write: Any) -> None:
         raise
 
 
-def write_stdout(write: Any) -> None:
+def write_stdout(write: Any, *, lossy: bool = False) -> None:
     """``write(sys.stdout)``, flushed; a failed write (a full disk under ``> file``) is a
     :class:`HistoryReportError`, not a traceback. A reader that left (``| head``) is the
-    caller's ``BrokenPipeError``, as for every command."""
+    caller's ``BrokenPipeError``, as for every command.
+
+    ``lossy``: text for the eye, whose characters an ASCII terminal cannot show are shown as
+    ``?``; else (CSV, whose cells must be exact) such a character is an error."""
+    out = sys.stdout
+    if lossy and isinstance(out, io.TextIOWrapper):
+        out.reconfigure(errors="replace")
     try:
-        write(sys.stdout)
-        sys.stdout.flush()
+        write(out)
+        out.flush()
     except BrokenPipeError:
         raise
+    except UnicodeEncodeError as error:
+        character = ascii(error.object[error.start : error.end])
+        raise HistoryReportError(
+            f"cannot write the output: its encoding ({error.encoding}) cannot write "
+            f"{character}; use a UTF-8 locale or PYTHONIOENCODING=utf-8"
+        ) from None
     except OSError as error:
         # What is still buffered would fail again (and be reported) when Python exits.
         with contextlib.suppress(OSError, ValueError):

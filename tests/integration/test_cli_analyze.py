@@ -428,3 +428,26 @@ def test_a_plot_whose_log_was_copied_counts_once(
     assert main(argv) == 0
     exported = capsys.readouterr().out
     assert exported.count("d2540dcfcffddbfbd7e60b4aca4d54fb937db71991298fabc253f020a87ff7d4,") == 1
+
+
+def test_a_terminal_that_is_not_unicode_gets_no_traceback(farm: dict[str, Path]) -> None:
+    # An ASCII terminal: the table's "·" and a dir named "äcker" are shown as "?"; the CSV,
+    # whose cells must be exact, is refused in one line rather than written wrong.
+    text = (FIXTURES / "chianetwork.plot.log").read_text()
+    (farm["logs"] / "chianetwork.log").write_text(text.replace("/farm/yards/902", "/farm/äcker"))
+    env = dict(os.environ, COLUMNS="80", PYTHONIOENCODING="ascii")
+    argv = [str(PLOTMAN_TUI), "--config", str(farm["config"])]
+    done = subprocess.run(
+        [*argv, "analyze", "--by", "tmp,k"], capture_output=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "tmp /farm/?cker ? k 32\n" in done.stdout.decode("ascii")
+    done = subprocess.run([*argv, "analyze", "--json"], capture_output=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr  # JSON escapes what is not ASCII
+    for command in (["export"], ["analyze", "--csv", "--by", "tmp"]):
+        done = subprocess.run([*argv, *command], capture_output=True, env=env, timeout=60)
+        assert done.returncode == 1, command
+        assert done.stderr.decode() == (
+            "plotman-tui: cannot write the output: its encoding (ascii) cannot write '\\xe4'; "
+            "use a UTF-8 locale or PYTHONIOENCODING=utf-8\n"
+        )
