@@ -58,6 +58,8 @@ MIN_SAME_TMP = 3
 #: How far a log's total may fall short of its phases' sum and still count as the same time
 #: (the logs round each phase time to milliseconds).
 _ROUNDING_S = 1.0
+#: No phase of a plot takes a year: a longer "duration" is garbage.
+_MAX_SECONDS = 366 * 86400.0
 #: Stages: phases 1-4, then the final stage (copy or plot write), phase 5.
 _STAGES = 5
 
@@ -186,11 +188,13 @@ class EtaModel:
 
 
 def _seconds(value: object) -> float | None:
-    """A duration from a record (untrusted: the cache is a file anyone may have edited)."""
+    """A duration from a record or a job (untrusted: a cache is a file anyone may have
+    edited); None unless a number of seconds a plot's phase can take (five of 1e308 would
+    add up to infinity)."""
     if type(value) not in (int, float):
         return None
     seconds = float(value)  # type: ignore[arg-type]
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    return seconds if 0 <= seconds <= _MAX_SECONDS else None
 
 
 def _runs_of(records: Iterable[PlotRecord]) -> list[_Run]:

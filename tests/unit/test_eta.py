@@ -233,6 +233,7 @@ def test_before_phase_1_the_whole_typical_run_is_ahead() -> None:
         {"phase1_seconds": True},
         {"copy_seconds": math.nan},
         {"total_seconds": -1.0},
+        {"phase2_seconds": 1e308},  # finite, but five of them add up to infinity
         {"phase1_seconds": None, "phase2_seconds": None},
         {"k": "32"},
         {"k": None},
@@ -250,11 +251,17 @@ def test_runs_with_broken_times_or_fields_are_left_out(bad: dict[str, object]) -
     assert EtaModel.from_records([chia_record(**bad)]).estimate(job, now) == UNKNOWN
 
 
-def test_a_clock_that_is_nan_leaves_the_eta_unknown() -> None:
+def test_a_clock_that_is_nan_or_a_phase_time_of_1e308_leaves_the_eta_unknown() -> None:
     model = EtaModel.from_records([chia_record()] * 3)
     job, now = job_at(Phase(1, 0), {}, 0.0)
     assert model.estimate(job, math.nan).eta_seconds is None
     assert model.estimate(job, now).eta_seconds is not None
+    # A job's phase times come from the log-state cache, a file too.
+    huge, now = job_at(Phase(2, 0), {1: 1e308}, 10.0)
+    estimate = model.estimate(huge, now)
+    assert estimate.eta_seconds is None and estimate.progress == pytest.approx(
+        CHIA["phase1"] / (CHIA["total"] + CHIA["copy"])
+    )
 
 
 def test_diskplot_runs_whose_log_gives_no_phase_4_time_are_used() -> None:
