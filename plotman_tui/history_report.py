@@ -586,6 +586,9 @@ EXPORT_COLUMNS = (
 
 
 def run_export(config: Config, args: argparse.Namespace) -> int:
+    if args.output is not None and not args.output.strip():
+        # `-o "$OUT"` with OUT unset: not the current dir, not stdout.
+        raise HistoryReportError("-o: the file name is empty", EXIT_USAGE)
     logs = read_logs(config, args.logs)
     plots = export_records(logs.records)
     if args.output is None:

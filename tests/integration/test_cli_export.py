@@ -380,3 +380,11 @@ def _read_ready(fd: int) -> bytes:
         return os.read(fd, 65536)
     except BlockingIOError:
         return b""
+
+
+def test_an_empty_output_name_is_a_usage_error(farm: dict[str, Path]) -> None:
+    # `-o "$OUT"` with OUT unset: said plainly, nothing written anywhere.
+    done = export(farm, "-o", "")
+    assert done.returncode == 2
+    assert done.stderr == "plotman-tui: -o: the file name is empty\n"
+    assert sorted(p.name for p in farm["root"].iterdir()) == ["logs", "plotman.toml"]
