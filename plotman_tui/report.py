@@ -360,35 +360,36 @@ def render_details(job: Job, estimate: Estimate | None = None, now: float | None
 
 def _estimate_rows(job: Job, estimate: Estimate, now: float | None) -> list[tuple[str, str]]:
     """``progress`` and ``eta`` lines: the numbers, then what they rest on, in words."""
-    runs = f"{estimate.basis} finished run{'' if estimate.basis == 1 else 's'}"
-    if estimate.same_tmp:
-        basis = f"{runs} on this tmp dir"
-    else:
-        kind = f"{job.plotter} k{job.k}"
-        few = f", fewer than {MIN_SAME_TMP} on this tmp dir" if job.tmp_dir else ""
-        basis = f"{estimate.basis} finished {kind} run{'' if estimate.basis == 1 else 's'}{few}"
     if job.completed:
         return [("progress", "100% (its plot is finished)"), ("eta", "none: done")]
     if job.phase is None:
         why = "unknown: no log found, so no phase"
         return [("progress", why), ("eta", why)]
     if estimate.basis == 0:
-        k = f"k{job.k}" if job.k else "of unknown k"
-        why = f"unknown: no finished {job.plotter} {k} runs in the log dir"
+        why = "unknown: its k is not known"
+        if job.k:
+            why = f"unknown: no finished {job.plotter} k{job.k} runs in the log dir"
         return [("progress", why), ("eta", why)]
-    progress = progress_text(estimate)
-    rows = [("progress", f"{progress} (from {basis})" if estimate.progress is not None else "-")]
+    runs = f"{estimate.basis} finished{'' if estimate.same_tmp else f' {job.plotter} k{job.k}'}"
+    runs += f" run{'' if estimate.basis == 1 else 's'}"
+    if estimate.same_tmp:
+        basis = f"{runs} on this tmp dir"
+    elif job.tmp_dir:
+        basis = f"{runs}, fewer than {MIN_SAME_TMP} on this tmp dir"
+    else:
+        basis = runs
+    done = progress_text(estimate)
+    rows = [("progress", f"{done} (from {basis})" if estimate.progress is not None else "-")]
     if estimate.late:
-        eta = f"unknown: in phase {job.phase.major} longer than any of the {basis}"
+        eta = f"unknown: in phase {max(job.phase.major, 1)} longer than any of the {basis}"
     elif job.status == JobStatus.STP:
         eta = "none while suspended"
     elif estimate.eta_seconds is None:
-        eta = f"unknown: the log gives no time for a finished phase (from {basis})"
+        eta = f"unknown: how long it has been in this phase is not known ({basis})"
     else:
         at = f" (about {local_time(now + estimate.eta_seconds)})" if now is not None else ""
         eta = f"{human_duration(estimate.eta_seconds)} left{at}, from {basis}"
-    rows.append(("eta", eta))
-    return rows
+    return [*rows, ("eta", eta)]
 
 
 def render_finished_details(log: FinishedLog) -> str:

@@ -255,6 +255,18 @@ def test_details_say_progress_eta_and_what_they_rest_on_in_words() -> None:
     assert lines(no_runs)[1] == "eta: unknown: no finished chia k33 runs in the log dir"
     stopped = replace(on_tmp, status=JobStatus.STP)
     assert lines(stopped)[1] == "eta: none while suspended"
+    assert lines(replace(no_runs, k=None))[1] == "eta: unknown: its k is not known"
+    no_tmp = replace(other_tmp, tmp_dir=None)  # BladeBit's RAM plotter has none
+    assert lines(no_tmp)[0] == "progress: 3% (from 4 finished chia k32 runs)"
+    assert lines(replace(on_tmp, completed=True)) == [
+        "progress: 100% (its plot is finished)",
+        "eta: none: done",
+    ]
+    unborn = replace(on_tmp, started_at=0.0)
+    assert lines(unborn)[1] == (
+        "eta: unknown: how long it has been in this phase is not known (4 finished runs on this "
+        "tmp dir)"
+    )
     assert "progress" not in render_details(on_tmp)
 
 
