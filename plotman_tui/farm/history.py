@@ -193,48 +193,50 @@ def read_history(
     except OSError as error:
         return History((), (SkippedLog(base, _os_reason(error)),), ())
     skipped: list[SkippedLog] = []
-    found_stats: list[tuple[str, os.stat_result]] = []
     prefix = os.path.join(base, "")
+    # The cache knows a log by its absolute path: "logs" and "/srv/plots/logs" are one dir.
+    this_dir = os.path.abspath(base)
+    cache_prefix = os.path.join(this_dir, "")
+    found_stats: list[tuple[str, os.stat_result]] = []  # (name, stat)
     for dir_entry in listing:
-        path = prefix + dir_entry.name
         try:
-            found_stats.append((path, dir_entry.stat(follow_symlinks=False)))
+            found_stats.append((dir_entry.name, dir_entry.stat(follow_symlinks=False)))
         except OSError as error:
             if newest is None:  # gone since the listing: it has no mtime to rank it by
-                skipped.append(SkippedLog(path, _os_reason(error)))
-    listed = {path for path, _ in found_stats}
+                skipped.append(SkippedLog(prefix + dir_entry.name, _os_reason(error)))
+    listed = {cache_prefix + name for name, _ in found_stats}
     if skip:
-        left_out = {os.path.normpath(path) for path in skip}
-        found_stats = [item for item in found_stats if os.path.normpath(item[0]) not in left_out]
+        left_out = {os.path.abspath(path) for path in skip}
+        found_stats = [item for item in found_stats if cache_prefix + item[0] not in left_out]
     if newest is not None:
         found_stats.sort(key=lambda item: item[1].st_mtime_ns, reverse=True)
         del found_stats[max(newest, 0) :]
     found_stats.sort()
     cached = _load_cache(cache_path) if cache_path is not None else {}
-    keys: dict[str, list[int]] = {}
+    keys: dict[str, list[int]] = {}  # by name
     found: dict[str, tuple[list[PlotRecord], SkippedLog | None]] = {}
-    for path, found_stat in found_stats:
+    for name, found_stat in found_stats:
         key = [found_stat.st_ino, found_stat.st_size, found_stat.st_mtime_ns, PARSER_VERSION]
-        keys[path] = key
-        entry = cached.get(path)
+        keys[name] = key
+        entry = cached.get(cache_prefix + name)
         if entry is not None and entry.get("key") == key:
-            result = _from_json(path, entry)
+            result = _from_json(prefix + name, entry)
             if result is not None:
-                found[path] = result
-    read_paths = [path for path in keys if path not in found]
+                found[name] = result
+    to_read = [name for name in keys if name not in found]
+    read_paths = [prefix + name for name in to_read]
     fresh: dict[str, dict[str, Any]] = {}
-    for path, result in zip(read_paths, read_logs(read_paths), strict=True):
-        found[path] = result
-        fresh[path] = _to_json(keys[path], *result)
+    for name, result in zip(to_read, read_logs(read_paths), strict=True):
+        found[name] = result
+        fresh[cache_prefix + name] = _to_json(keys[name], *result)
     records: list[PlotRecord] = []
-    for path in keys:
-        log_records, log_skipped = found[path]
+    for name in keys:
+        log_records, log_skipped = found[name]
         records += log_records
         if log_skipped is not None:
             skipped.append(log_skipped)
     skipped.sort(key=lambda skip: skip.log_path)
     if cache_path is not None:
-        this_dir = os.path.dirname(os.path.join(base, "x"))
         gone = [path for path in cached if path not in listed and os.path.dirname(path) == this_dir]
         if fresh or gone:
             for path in gone:
@@ -252,6 +254,8 @@ def _existing(
     present: dict[str, set[str]] = {this_dir: listed}
     kept = {}
     for path, entry in entries.items():
+        if not os.path.isabs(path):
+            continue  # not a key this module writes
         parent = os.path.dirname(path)
         if parent not in present:
             try:

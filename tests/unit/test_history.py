@@ -568,3 +568,19 @@ def test_a_record_from_the_cache_is_the_record_the_log_gives(tmp_path: Path) -> 
     assert replace(cached, k=33) == replace(fresh, k=33)
     with pytest.raises(FrozenInstanceError):
         cached.k = 33  # type: ignore[misc]
+
+
+def test_a_log_dir_named_relative_or_absolute_is_one_dir_to_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(FIXTURES / "bladebit.plot.log", logs / "a.log")
+    cache = str(tmp_path / "history.json")
+    monkeypatch.chdir(tmp_path)
+    relative = read_history("logs", cache_path=cache)
+    assert relative.records[0].log_path == os.path.join("logs", "a.log")  # as the dir was named
+    absolute = read_history(logs, cache_path=cache)
+    assert absolute.read_paths == () and absolute.records[0].log_path == str(logs / "a.log")
+    assert set(json.loads(Path(cache).read_text())["logs"]) == {str(logs / "a.log")}
+    assert read_history("./logs/", cache_path=cache, skip=[str(logs / "a.log")]).records == ()
