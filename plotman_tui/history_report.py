@@ -121,6 +121,11 @@ def read_logs(config: Config, paths: Sequence[str]) -> LogsRead:
             if skip is not None:
                 skipped.append(skip)
     records = _each_once(records)
+    if len(given) > 1:  # a dir and a file in it, or a path given twice: each file once
+        firsts: dict[str, SkippedLog] = {}
+        for skip in skipped:
+            firsts.setdefault(os.path.realpath(skip.log_path), skip)
+        skipped = list(firsts.values())
     where = given[0] if len(given) == 1 else f"{len(given)} paths"
     return LogsRead(tuple(records), tuple(skipped), where)
 

@@ -451,3 +451,16 @@ def test_a_terminal_that_is_not_unicode_gets_no_traceback(farm: dict[str, Path])
             "plotman-tui: cannot write the output: its encoding (ascii) cannot write '\\xe4'; "
             "use a UTF-8 locale or PYTHONIOENCODING=utf-8\n"
         )
+
+
+def test_a_file_given_twice_is_skipped_once(
+    farm: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    binary = farm["logs"] / "binary.log"
+    binary.write_bytes(b"\0\1\2" * 100)
+    logs = str(farm["logs"])
+    code, out, err = analyze(farm, capsys, monkeypatch, logs, str(binary), logs, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert [skip["log_path"] for skip in report["skipped"]] == [str(binary)]
+    assert report["plots_finished"] == 6
