@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -568,6 +569,7 @@ def test_a_record_from_the_cache_is_the_record_the_log_gives(tmp_path: Path) -> 
     assert replace(cached, k=33) == replace(fresh, k=33)
     with pytest.raises(FrozenInstanceError):
         cached.k = 33  # type: ignore[misc]
+    assert gc.isenabled()  # paused while the cache is read, and only then
 
 
 def test_a_log_dir_named_relative_or_absolute_is_one_dir_to_the_cache(
