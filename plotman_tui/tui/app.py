@@ -11,10 +11,13 @@ Workers (each a :class:`~plotman_tui.tui.poller.Poller` with its own group, one 
 - ``dirs``: free space and finished plots every 10 s (and after a job ends or is killed, or a
   transfer starts or ends);
 - ``action-log``: one stat every 2 s (and after a key's action), a read when it changed;
-- ``control``: one suspend, resume or kill at a time, started by a key;
-- ``history``: every plot log of the log dir read into history (cached), at start, when a job
-  ends and every 10 minutes; the ETA model of the jobs table and the history screen's figures
-  are worked out in the same thread, and come in one message.
+- ``control``: one suspend, resume or kill at a time, started by a key.
+
+And ``history``, a :class:`~plotman_tui.tui.history_worker.HistoryWorker` (a daemon thread of
+its own, not a Textual worker: quitting never waits for a first read of a big log dir): every
+plot log of the log dir read into history (cached), at start, when a plot finishes and every
+10 minutes; the ETA model of the jobs table and the history screen's figures are worked out in
+the same thread, and come in one message.
 
 Besides them, ``archive-space`` is an async worker in the app's event loop: the archiving
 engine's :class:`~plotman_tui.farm.archive.space.SpaceMonitor`, which reads the archive dirs'
@@ -80,6 +83,7 @@ from plotman_tui.tui.feeds import (
     HistoryFeed,
     PlottingFeed,
 )
+from plotman_tui.tui.history_worker import HistoryWorker
 from plotman_tui.tui.logwatch import LogWatch
 from plotman_tui.tui.messages import (
     ActionsRead,
@@ -238,6 +242,7 @@ class DashboardApp(App[int]):
         self.plotting_feed: PlottingFeed | None = None
         self.archiving_feed: ArchivingFeed | None = None
         self.pollers: dict[str, Poller] = {}
+        self.history_worker: HistoryWorker | None = None
         self._space_stop: asyncio.Event | None = None
         self._space_worker: Worker[None] | None = None
         self.log_watch: LogWatch | None = None
@@ -349,7 +354,6 @@ class DashboardApp(App[int]):
             "action-log": Poller(
                 self, "action-log", ActionLogFeed(self.action_log).read, ACTION_LOG_INTERVAL_S
             ),
-            "history": Poller(self, "history", history.read, HISTORY_INTERVAL_S),
         }
         archiver = self._archiver
         if archiver is None and self.archiving.configured:
@@ -372,6 +376,8 @@ class DashboardApp(App[int]):
         )
         for poller in self.pollers.values():
             poller.start()
+        self.history_worker = HistoryWorker(self, history.read, HISTORY_INTERVAL_S)
+        self.history_worker.start()
         self.set_interval(1.0, self._show_status, name="clock")
 
     def _log_watch_state(self, problem: str | None) -> None:
@@ -441,6 +447,8 @@ class DashboardApp(App[int]):
         release_held(self._closing_why())
         for poller in self.pollers.values():
             poller.stop()
+        if self.history_worker is not None:
+            self.history_worker.stop()  # a read under way is left behind (a daemon thread)
         if self.plotting_feed is not None:
             self.plotting_feed.close()  # waits for a pass under way: the engine is not shared
         if self.archiving_feed is not None:
@@ -501,8 +509,10 @@ class DashboardApp(App[int]):
 
     def _take_jobs(self, snapshot: Snapshot, dir_of: Mapping[str, str], sequence: int) -> None:
         """Keep the jobs of a pass or of a read of their logs, and show what changed."""
-        if _plots_finished(self.state.snapshot.jobs, snapshot.jobs):
-            self._wake("history")
+        if self.history_worker is not None and _plots_finished(
+            self.state.snapshot.jobs, snapshot.jobs
+        ):
+            self.history_worker.wake()
         self.state.snapshot = snapshot
         self.state.dir_of = dir_of
         self._jobs_sequence = max(self._jobs_sequence, sequence)

@@ -300,3 +300,48 @@ async def test_the_history_is_read_at_start_and_when_a_job_ends_not_on_every_loo
         await pilot.press("p")
         await until(pilot, lambda: len(reads) == 2, 10, "the history read again")
         await until(pilot, lambda: app.state.snapshot.jobs == engine.jobs, 10, "the pass shown")
+
+
+_QUIT_WHILE_READING = """
+import sys, threading
+from plotman_tui.farm.actionlog import ActionLog
+from plotman_tui.tui.app import DashboardApp
+from plotman_tui.tui.feeds import HistoryFeed
+from tests.tui.farmdata import farm_config
+from tests.tui.test_history_screen import StillEngine
+
+started = threading.Event()
+
+def never_done(log_dir, cache_path):
+    started.set()
+    threading.Event().wait()  # a first read of a huge log dir, that never ends here
+
+async def auto_pilot(pilot):
+    while not started.is_set():
+        await pilot.pause(0.05)
+    await pilot.press("q")
+
+app = DashboardApp(
+    farm_config(),
+    plotting_enabled=True,
+    engine=StillEngine(),
+    history=HistoryFeed("/var/log/plots", None, reader=never_done),
+    action_log=ActionLog(sys.argv[1]),
+)
+app.run(headless=True, auto_pilot=auto_pilot, size=(80, 24))
+print("quit with the read under way")
+"""
+
+
+def test_q_quits_while_a_history_read_is_under_way(tmp_path: Path) -> None:
+    """The read is a daemon thread's: the app's exit (asyncio.run, which waits for its
+    executor's threads: a Textual thread worker's) does not wait for it."""
+    result = subprocess.run(
+        [sys.executable, "-c", _QUIT_WHILE_READING, str(tmp_path / "actions.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a failure's guard: a dashboard that waits for the read never exits
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "quit with the read under way" in result.stdout
