@@ -24,6 +24,8 @@ import math
 import os
 import re
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, fields
@@ -138,31 +140,79 @@ def parse_log(path: str, data: bytes) -> tuple[list[PlotRecord], SkippedLog | No
 #: Below this many logs to read, they are read in this process: starting the worker processes
 #: (an interpreter each, ~0.15 s) costs more than it saves.
 POOL_MIN_LOGS = 400
-#: Logs a worker reads per task (fewer round trips; small enough to share the work evenly).
-_POOL_CHUNK = 64
+#: A worker: a fresh interpreter (never a fork: the dashboard reads history in a thread of a
+#: threaded program, and a forked child of one may hang on a lock another thread held) with
+#: this process's import path (argv[1]), reading the paths given on stdin.
+_WORKER_CODE = (
+    "import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
+    "from plotman_tui.farm.history import _worker; _worker()"
+)
 
 
 def read_logs(paths: list[str]) -> list[tuple[list[PlotRecord], SkippedLog | None]]:
     """:func:`read_log` of each of ``paths``, in order; what :func:`read_history` found to
-    read. Many logs (a cold read of a big log dir) are read by one process per core: the same
-    results, in the same order."""
-    workers = _cores()
-    if len(paths) < POOL_MIN_LOGS or workers < 2:
-        return [read_log(path) for path in paths]
-    # Imported here: a warm read (most reads) needs none of it, and it costs 35 ms to import.
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+    read. Many logs (a cold read of a big log dir) are shared out to one worker process per
+    core: the same results, in the same order.
 
-    # Not "fork": the dashboard reads history in a thread of a threaded program, and a forked
-    # child of one may hang on a lock another thread held. A spawned worker starts afresh.
-    try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return list(pool.map(read_log, paths, chunksize=_POOL_CHUNK))
-    except (OSError, BrokenProcessPool):
-        # No processes to be had (a sandbox without semaphores, a limit on processes): the
-        # same reads, in this process.
+    The workers are plain subprocesses, not a multiprocessing pool: its "spawn" start needs a
+    main module safe to import again and a real ``sys.stderr`` (Textual's has no file
+    descriptor: the pool's resource tracker fails to start in the dashboard). A worker's
+    answer is checked as a cache entry is (:func:`_from_json`); a worker that fails or
+    answers wrong costs its share a read in this process.
+    """
+    workers = _cores()
+    if len(paths) < POOL_MIN_LOGS or workers < 2 or not sys.executable:
         return [read_log(path) for path in paths]
+    shares = [paths[index::workers] for index in range(workers)]  # each a mix of the dir
+    answers: list[list[tuple[list[PlotRecord], SkippedLog | None]] | None] = [None] * workers
+
+    def share_out(index: int) -> None:
+        answers[index] = _read_in_worker(shares[index])
+
+    threads = [threading.Thread(target=share_out, args=(index,)) for index in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results: list[tuple[list[PlotRecord], SkippedLog | None]] = [([], None)] * len(paths)
+    for index, answer in enumerate(answers):
+        results[index::workers] = answer or [read_log(path) for path in shares[index]]
+    return results
+
+
+def _read_in_worker(paths: list[str]) -> list[tuple[list[PlotRecord], SkippedLog | None]] | None:
+    """:func:`read_log` of each of ``paths`` by a worker process; None when it fails."""
+    try:
+        worker = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE, json.dumps(sys.path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # nothing of its own on a dashboard's screen
+        )
+        output, _ = worker.communicate(json.dumps(paths).encode())
+    except OSError:
+        return None
+    if worker.returncode != 0:
+        return None
+    with _gc_paused():
+        try:
+            entries = json.loads(output, parse_constant=_refuse_constant)
+        except ValueError:
+            return None
+        if type(entries) is not list or len(entries) != len(paths):
+            return None
+        results = []
+        for path, entry in zip(paths, entries, strict=True):
+            result = _from_json(path, entry) if type(entry) is dict else None
+            results.append(result if result is not None else read_log(path))
+    return results
+
+
+def _worker() -> None:
+    """A worker process's work: the paths on stdin (JSON), their entries on stdout (JSON)."""
+    paths = json.loads(sys.stdin.buffer.read())
+    entries = [_to_json([], *read_log(path)) for path in paths]
+    sys.stdout.buffer.write(json.dumps(entries).encode())
 
 
 def _cores() -> int:

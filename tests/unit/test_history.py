@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import io
 import json
 import os
 import re
 import resource
 import shutil
+import sys
 import threading
 from dataclasses import FrozenInstanceError, asdict, fields, replace
 from pathlib import Path
@@ -555,6 +557,61 @@ def test_many_logs_read_by_worker_processes_give_what_one_process_reads(
         results.append(read_history(logs))
     assert _children_cpu_seconds() > before  # worker processes did read them
     assert results == [serial]
+
+
+def _many_logs(tmp_path: Path) -> Path:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for copy in range(2):
+        for name in _every_fixture_log():
+            shutil.copy(FIXTURES / name, logs / f"{copy}-{name.replace('/', '-')}")
+    (logs / "junk.log").write_bytes(b"junk\n")
+    return logs
+
+
+class _TextualStderr(io.StringIO):
+    """What Textual puts in sys.stderr while the dashboard runs: no file descriptor."""
+
+    def fileno(self) -> int:
+        return -1
+
+
+def test_worker_processes_start_under_a_stderr_without_a_file_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In the dashboard, multiprocessing's pool failed to start ("bad value(s) in
+    # fds_to_keep": its resource tracker passes sys.stderr's descriptor on).
+    logs = _many_logs(tmp_path)
+    serial = read_history(logs)
+    monkeypatch.setattr(history_module, "POOL_MIN_LOGS", 2)
+    monkeypatch.setattr(history_module, "_cores", lambda: 2)
+    monkeypatch.setattr(sys, "stderr", _TextualStderr())
+    before = _children_cpu_seconds()
+    assert read_history(logs) == serial
+    assert _children_cpu_seconds() > before
+
+
+@pytest.mark.parametrize(
+    "worker",
+    [
+        "print('not json')",
+        "import sys; sys.exit(3)",
+        "print('[]')",
+        'print(\'[{"records": [], "skipped": "\\\\u0000"}]\' * 1)',
+        "import sys; sys.stdin.read(); print('[' + ','.join(['{}'] * 40) + ']')",
+    ],
+    ids=["garbage", "exit status 3", "too few answers", "a NUL reason", "empty answers"],
+)
+def test_a_worker_that_fails_or_answers_wrong_costs_only_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worker: str
+) -> None:
+    # A worker's answer is untrusted input like the cache: refused, and its logs read here.
+    logs = _many_logs(tmp_path)
+    serial = read_history(logs)
+    monkeypatch.setattr(history_module, "POOL_MIN_LOGS", 2)
+    monkeypatch.setattr(history_module, "_cores", lambda: 2)
+    monkeypatch.setattr(history_module, "_WORKER_CODE", worker)
+    assert read_history(logs) == serial
 
 
 def test_a_record_from_the_cache_is_the_record_the_log_gives(tmp_path: Path) -> None:
