@@ -302,12 +302,16 @@ def read_history(
 def _gc_paused() -> Iterator[None]:
     """The cyclic garbage collector paused: the cache's JSON and its records are some 60,000
     new containers, and the collector would walk the growing heap dozens of times over for
-    cycles that a cache read never makes (a quarter of a warm read of 10,000 logs)."""
+    cycles that a cache read never makes (a quarter of a warm read of 10,000 logs). After,
+    they go straight to the oldest generation (freeze, unfreeze): left young, the first
+    allocation after ``gc.enable()`` would walk them all at once."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if enabled:
             gc.enable()
 
