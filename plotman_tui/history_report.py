@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import errno
 import io
 import json
 import math
@@ -696,7 +697,8 @@ def write_atomically(path: str, write: Any) -> None:
     """``write(file)`` into a temp file beside ``path``, then renamed onto it: a failure (a full
     disk, ctrl-c) leaves the old file or none, never half a file.
 
-    A symlink is followed: the file it points to is replaced, the link stays. A path that is
+    A symlink is followed: the file it points to is replaced, the link stays. A file the user
+    may not write (0444) is not replaced. A path that is
     neither a regular file nor missing (a device such as ``/dev/stdout``, a FIFO) is written
     into as it is: renaming a file over it would replace the device or pipe itself.
     """
@@ -722,6 +724,9 @@ def write_atomically(path: str, write: Any) -> None:
         except OSError as error:
             raise failed(error) from None
         return
+    if mode is not None and not os.access(path, os.W_OK):
+        # `> FILE` would fail: renaming a new file over a read-only one must not get round it.
+        raise failed(PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
     target = os.path.realpath(path)
     folder = os.path.dirname(target)
     if mode is not None:

@@ -388,3 +388,15 @@ def test_an_empty_output_name_is_a_usage_error(farm: dict[str, Path]) -> None:
     assert done.returncode == 2
     assert done.stderr == "plotman-tui: -o: the file name is empty\n"
     assert sorted(p.name for p in farm["root"].iterdir()) == ["logs", "plotman.toml"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write a read-only file: run as a user")
+def test_a_read_only_file_is_not_replaced(farm: dict[str, Path]) -> None:
+    # `> plots.csv` would fail on it: a rename beside it must not get round the farmer's 0444.
+    target = farm["root"] / "plots.csv"
+    target.write_text("a kept export\n")
+    target.chmod(0o444)
+    done = export(farm, "-o", str(target))
+    assert done.returncode == 1
+    assert done.stderr == f"plotman-tui: cannot write {target}: Permission denied\n"
+    assert target.read_text() == "a kept export\n"
