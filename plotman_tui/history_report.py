@@ -277,10 +277,15 @@ def clock(seconds: float | None) -> str:
 
 def _rate(value: float) -> str:
     """A per-day figure: two decimals, or two significant digits when smaller (a test farm's
-    k18 plots make 0.00003 TiB/day, not 0.00)."""
-    if value == 0 or value >= 0.01:
+    k18 plots make 0.000009 TiB/day, not 0.00), never as an exponent (9e-06); below a
+    millionth, ``<0.000001``."""
+    if value == 0 or value >= 0.01 or not math.isfinite(value):
         return f"{value:.2f}"
-    return f"{value:.2g}"
+    if value < 1e-6:
+        return "<0.000001"
+    from decimal import Decimal  # seldom needed: a quicker start
+
+    return format(Decimal(f"{value:.2g}"), "f")
 
 
 _MEASURE_TITLES = {
