@@ -157,10 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
         "bitfield,day,week (comma-separated, e.g. tmp,day)",
     )
     analyze.add_argument(
-        "--since", metavar="WHEN", help="plots started since: an age (2h, 1d, 1w) or a date"
+        "--since", metavar="WHEN", help="plots finished since: an age (2h, 1d, 1w) or a date"
     )
     analyze.add_argument(
-        "--until", metavar="WHEN", help="plots started before: an age (2h, 1d, 1w) or a date"
+        "--until", metavar="WHEN", help="plots finished before: an age (2h, 1d, 1w) or a date"
     )
     analyze_format = analyze.add_mutually_exclusive_group()
     analyze_format.add_argument("--json", action="store_true", help="print JSON for scripts")

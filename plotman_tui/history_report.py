@@ -10,11 +10,11 @@ group), for each of phase 1-4, the total and the copy time: how many plots have 
 (``n``), their mean, standard deviation (``sd``), min, median and max, as h:mm:ss. Above the
 times: the plots finished, the bytes written (their final files' sizes) and plots/day and
 TiB/day over the group's span, from its first plot's start to its last plot's end (at least a
-day). ``--since`` and ``--until`` keep the plots that started in that time (a plot whose start
-the log does not tell is left out then). ``--json`` gives the same in seconds and bytes, a
-group value the logs do not tell as null (k, threads and the like as numbers); ``--csv``
-one row per group and time. See :mod:`plotman_tui.farm.history_stats` for exactly how each
-figure is reached.
+day). ``--since`` and ``--until`` keep the plots that ended in that time, as ``--by day`` counts
+them (an unfinished plot by its start; one whose log tells neither is left out then).
+``--json`` gives the same in seconds and bytes, a group value the logs do not tell as null
+(k, threads and the like as numbers); ``--csv`` one row per group and time. See
+:mod:`plotman_tui.farm.history_stats` for exactly how each figure is reached.
 
 ``export`` writes one CSV row per completed plot, oldest start first: plotman's 34 ``export``
 columns, same names, order and number formats, then plotter, k, compression, dst dir and the
@@ -196,14 +196,14 @@ def _time_filter(args: argparse.Namespace) -> tuple[float | None, float | None]:
 
 
 def in_time(record: PlotRecord, since: float | None, until: float | None) -> bool:
-    """Whether the plot started in [since, until); with either set, a plot whose start is not
-    known is out."""
+    """Whether the plot ended in [since, until) (an unfinished one: started), the time
+    ``--by day`` files it under; with either set, a plot whose time is not known is out."""
     if since is None and until is None:
         return True
-    start = record.started_at
-    if start is None or start != start:  # None or NaN
+    when = record.ended_at if record.ended_at is not None else record.started_at
+    if when is None or when != when:  # None or NaN
         return False
-    return (since is None or start >= since) and (until is None or start < until)
+    return (since is None or when >= since) and (until is None or when < until)
 
 
 def _group_names(text: str | None) -> list[str]:
@@ -261,7 +261,7 @@ def _asked(args: argparse.Namespace, outside: int) -> str:
     )
     plots = "plot" if outside == 1 else "plots"
     return (
-        f" started in the time asked ({options}); {outside} completed {plots} there started "
+        f" finished in the time asked ({options}); {outside} completed {plots} there finished "
         "outside it"
     )
 

@@ -221,7 +221,7 @@ def test_no_by_is_one_group_of_all_and_two_keys_nest(
     assert keys[-1] == {"tmp": None, "day": "2021-08-29"}
 
 
-def test_since_and_until_keep_the_plots_started_between(
+def test_since_and_until_keep_the_plots_finished_between(
     farm: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     args = ("--since", "2021-07-01", "--until", "2021-08-01", "--by", "plotter", "--json")
@@ -237,15 +237,29 @@ def test_since_and_until_keep_the_plots_started_between(
     assert report["unfinished"] == []  # madmax-multi's plot 2 started in June
 
 
+def test_a_plot_is_in_the_time_it_finished_as_by_day_counts_it(
+    farm: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # chianetwork started 2021-07-14 22:33 and ended some five hours later, on the 15th, the
+    # day --by day files it under; madmax-k32 started and ended on the 14th.
+    args = ("--since", "2021-07-15", "--until", "2021-07-16", "--by", "plotter,day", "--json")
+    code, out, err = analyze(farm, capsys, monkeypatch, *args)
+    assert code == 0, err
+    report = json.loads(out)
+    assert [(g["key"]["plotter"], g["key"]["day"]) for g in report["groups"]] == [
+        ("chia", "2021-07-15")
+    ]
+
+
 def test_nothing_completed_in_the_time_asked_is_said_plainly(
     farm: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Not "no completed plots in the dir": it has six, none started in the last two days.
+    # Not "no completed plots in the dir": it has six, none finished in the last two days.
     code, out, err = analyze(farm, capsys, monkeypatch, "--since", "-2d", columns=500)
     assert code == 0, err
     assert out.startswith(
-        f"No completed plots in {farm['logs']} started in the time asked (--since -2d); "
-        "6 completed plots there started outside it.\n"
+        f"No completed plots in {farm['logs']} finished in the time asked (--since -2d); "
+        "6 completed plots there finished outside it.\n"
     )
     code, out, err = analyze(farm, capsys, monkeypatch, "--until", "2020-01-01", "--json")
     assert code == 0, err
