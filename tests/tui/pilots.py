@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -37,3 +39,15 @@ def shown_keys(app: DashboardApp) -> list[str]:
 
 def job_in_app(app: DashboardApp, pid: int) -> Job | None:
     return next((job for job in app.state.snapshot.jobs if job.pid == pid), None)
+
+
+def assert_imports_load_none_of(modules: str, packages: set[str]) -> None:
+    """``import modules`` in a fresh interpreter loads no module of these top-level
+    ``packages`` (the failure lists those it did load)."""
+    code = (
+        f"import sys, {modules}\n"
+        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {sorted(packages)!r})\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -33,7 +33,7 @@ from plotman_tui.tui.view import history_view
 from tests.conftest import FIXTURES
 from tests.tui.farmdata import NOW, farm_config, farm_jobs, feed, still_app
 from tests.tui.historydata import DAILY, K32_BYTES, farm_history, history_read, history_records
-from tests.tui.pilots import jobs_table, until
+from tests.tui.pilots import assert_imports_load_none_of, jobs_table, until
 
 # Times on screen are local: the zone is pinned (tests/tui/conftest.py).
 pytestmark = pytest.mark.usefixtures("utc")
@@ -263,13 +263,7 @@ async def test_keys_answer_while_the_history_worker_reads_a_big_log_dir(tmp_path
 
 def test_the_dashboard_loads_the_charts_library_only_for_the_history_screen() -> None:
     """textual-plotext and plotext (some 8 MB, 0.1 s) wait for the first h."""
-    code = (
-        "import sys, plotman_tui.tui.app\n"
-        "loaded = sorted(m for m in sys.modules if 'plotext' in m)\n"
-        "assert not loaded, loaded\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert_imports_load_none_of("plotman_tui.tui.app", {"plotext", "textual_plotext"})
 
 
 async def test_the_history_is_read_at_start_and_when_a_job_ends_not_on_every_look(

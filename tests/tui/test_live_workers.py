@@ -3,8 +3,6 @@ and the next one goes on; quitting releases the lock; run_dashboard from start t
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ from plotman_tui.sandbox import make_sandbox
 from plotman_tui.tui import app as app_module
 from plotman_tui.tui.app import DashboardApp, run_dashboard
 from tests.tui.farmdata import farm_config, farm_jobs
-from tests.tui.pilots import until
+from tests.tui.pilots import assert_imports_load_none_of, until
 
 
 class SlowEngine:
@@ -82,13 +80,7 @@ async def test_passes_never_overlap_a_failure_shows_and_the_next_pass_clears_it(
 
 
 def test_importing_the_package_or_the_view_loads_no_textual() -> None:
-    code = (
-        "import sys, plotman_tui.tui, plotman_tui.tui.view\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
-        "assert not bad, bad\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert_imports_load_none_of("plotman_tui.tui, plotman_tui.tui.view", {"textual"})
 
 
 def test_run_dashboard_runs_until_q_and_releases_the_lock(
