@@ -9,6 +9,7 @@ import os
 import re
 import resource
 import shutil
+import subprocess
 import sys
 import threading
 from dataclasses import FrozenInstanceError, asdict, fields, replace
@@ -643,3 +644,34 @@ def test_a_log_dir_named_relative_or_absolute_is_one_dir_to_the_cache(
     assert absolute.read_paths == () and absolute.records[0].log_path == str(logs / "a.log")
     assert set(json.loads(Path(cache).read_text())["logs"]) == {str(logs / "a.log")}
     assert read_history("./logs/", cache_path=cache, skip=[str(logs / "a.log")]).records == ()
+
+
+_WRITER = """
+import shutil, sys
+from pathlib import Path
+from plotman_tui.farm.history import read_history
+logs, cache, fixture = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+for round in range(8):
+    shutil.copy(fixture, logs / f"{round}.log")  # a new log: every read writes the cache
+    assert len(read_history(logs, cache).records) == round + 1
+"""
+
+
+def test_processes_writing_the_cache_at_once_leave_a_whole_one(tmp_path: Path) -> None:
+    # Each writes the whole cache and renames it into place: the last one's stands, never a
+    # mix of two. Every log is then either cached or read again, never wrong.
+    cache = tmp_path / "history.json"
+    dirs = [tmp_path / f"logs{index}" for index in range(4)]
+    writers = []
+    for logs in dirs:
+        logs.mkdir()
+        argv = [sys.executable, "-c", _WRITER, str(logs), str(cache)]
+        writers.append(subprocess.Popen([*argv, str(FIXTURES / "bladebit.plot.log")]))
+    assert [writer.wait() for writer in writers] == [0] * len(dirs)
+    saved = json.loads(cache.read_text())
+    assert saved["format"] == "plotman-tui history cache" and saved["logs"]
+    assert set(saved["logs"]) <= {str(logs / f"{n}.log") for logs in dirs for n in range(8)}
+    assert list(tmp_path.glob(".history.json.*")) == []  # no partial file left behind
+    for logs in dirs:
+        history = read_history(logs, str(cache))
+        assert len(history.records) == 8 and history.skipped == ()
