@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
@@ -30,6 +31,8 @@ from plotman_tui.tui.view import HISTORY_DAYS, FinishedRow, HistoryView, TmpTime
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
 from plotman_tui.tui.widgets.keys_footer import KeysFooter
 from plotman_tui.tui.widgets.line_table import TableColumn
+
+W = TypeVar("W", bound=Widget)
 
 #: The jobs table's colour of each major phase (see widgets/jobs_table.py), for the phase chart.
 PHASE_COLOURS = ("cyan", "blue", "magenta", "green")
@@ -206,6 +209,21 @@ def _phase_legend() -> Text:
     return text
 
 
+def _has_charts(view: HistoryView) -> bool:
+    return not view.reading and view.plots > 0
+
+
+def _tmp_height(view: HistoryView) -> int:
+    """The tmp dirs' charts: two lines a dir and one, the axis, its labels and title, and
+    the borders."""
+    return max(2 * len(view.tmp) + 7, 9)
+
+
+def _titled(widget: W, title: str | Text) -> W:
+    widget.border_title = title
+    return widget
+
+
 class HistoryScreen(Screen[None]):
     """A screen of its own (as dirs): ``show`` puts the app's latest history on it."""
 
@@ -220,28 +238,25 @@ class HistoryScreen(Screen[None]):
         self._ready = False
 
     def compose(self) -> ComposeResult:
+        # Everything the view says is set here, before the first layout: set on mount, the
+        # tmp charts' height and the -no-plots class laid the screen out (and drew it) twice.
+        view, days = self._view, f"last {HISTORY_DAYS} days"
+        self.set_class(not _has_charts(view), "-no-plots")
         with VerticalScroll(id="history-body") as body:
             body.border_title = "plot history (escape closes, arrows scroll)"
-            yield Static(id="history-summary")
+            yield Static(summary_text(view, self.log_dir), id="history-summary")
             with Horizontal(id="history-days", classes="history-charts"):
-                yield Chart(id="history-plots")
-                yield Chart(id="history-tib")
-            with Horizontal(id="history-tmp", classes="history-charts"):
-                yield Chart(id="history-totals")
-                yield Chart(id="history-phases")
-            yield FinishedTable(id="history-last")
+                yield _titled(Chart(id="history-plots"), f"plots finished per day, {days}")
+                yield _titled(Chart(id="history-tib"), f"TiB finished per day, {days}")
+            with Horizontal(id="history-tmp", classes="history-charts") as tmp_row:
+                tmp_row.styles.height = _tmp_height(view)
+                totals = "total time per tmp dir: min ─┼─ max, ┼ median"
+                yield _titled(Chart(id="history-totals"), totals)
+                yield _titled(Chart(id="history-phases"), _phase_legend())
+            yield _titled(FinishedTable(id="history-last"), "the plots that finished last")
         yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
-        titles = {
-            "#history-plots": f"plots finished per day, last {HISTORY_DAYS} days",
-            "#history-tib": f"TiB finished per day, last {HISTORY_DAYS} days",
-            "#history-totals": "total time per tmp dir: min ─┼─ max, ┼ median",
-            "#history-last": "the plots that finished last",
-        }
-        for selector, title in titles.items():
-            self.query_one(selector).border_title = title
-        self.query_one("#history-phases").border_title = _phase_legend()
         self._ready = True
         self._fill()
 
@@ -260,7 +275,7 @@ class HistoryScreen(Screen[None]):
     def _fill(self) -> None:
         view = self._view
         self.query_one("#history-summary", Static).update(summary_text(view, self.log_dir))
-        charts = not view.reading and view.plots > 0
+        charts = _has_charts(view)
         self.set_class(not charts, "-no-plots")
         if not charts:
             return
@@ -268,8 +283,7 @@ class HistoryScreen(Screen[None]):
         draw_days(self.query_one("#history-tib", Chart), view.days, tib=True)
         draw_totals(self.query_one("#history-totals", Chart), view.tmp)
         draw_phases(self.query_one("#history-phases", Chart), view.tmp)
-        # Two lines a dir and one, the axis, its labels and title, and the borders.
-        self.query_one("#history-tmp").styles.height = max(2 * len(view.tmp) + 7, 9)
+        self.query_one("#history-tmp").styles.height = _tmp_height(view)
         self.query_one(FinishedTable).show(view.last)
 
     def action_close(self) -> None:
