@@ -194,25 +194,29 @@ def _read_in_worker(paths: list[str]) -> list[tuple[list[PlotRecord], SkippedLog
         return None
     if worker.returncode != 0:
         return None
+    lines = output.splitlines()
+    if len(lines) != len(paths):
+        return None
+    results = []
     with _gc_paused():
-        try:
-            entries = json.loads(output, parse_constant=_refuse_constant)
-        except ValueError:
-            return None
-        if type(entries) is not list or len(entries) != len(paths):
-            return None
-        results = []
-        for path, entry in zip(paths, entries, strict=True):
+        for path, line in zip(paths, lines, strict=True):
+            # A line at a time: short calls, so the dashboard's event loop gets the GIL between
+            # them (one loads of the whole answer would hold it for tens of milliseconds).
+            try:
+                entry = json.loads(line, parse_constant=_refuse_constant)
+            except ValueError:
+                entry = None
             result = _from_json(path, entry) if type(entry) is dict else None
             results.append(result if result is not None else read_log(path))
     return results
 
 
 def _worker() -> None:
-    """A worker process's work: the paths on stdin (JSON), their entries on stdout (JSON)."""
+    """A worker process's work: the paths on stdin (JSON), their cache entries on stdout, one
+    JSON line each, in order."""
     paths = json.loads(sys.stdin.buffer.read())
-    entries = [_to_json([], *read_log(path)) for path in paths]
-    sys.stdout.buffer.write(json.dumps(entries).encode())
+    lines = [json.dumps(_to_json([], *read_log(path))) for path in paths]
+    sys.stdout.buffer.write("".join(line + "\n" for line in lines).encode())
 
 
 def _cores() -> int:
@@ -564,6 +568,13 @@ def _save_cache(path: str, logs: dict[str, dict[str, Any]]) -> None:
     own partial file). Threads of one process take turns (they would share one)."""
     from plotman_tui.farm.launches import save_state  # only when writing: 30 ms of imports
 
-    text = json.dumps({"format": _CACHE_FORMAT, "version": _CACHE_LAYOUT, "logs": logs})
+    # json.dumps of the whole, an entry at a time: the same text, in short calls that let the
+    # dashboard's event loop have the GIL between them (one call held it ~80 ms).
+    head = json.dumps({"format": _CACHE_FORMAT, "version": _CACHE_LAYOUT, "logs": {}})[:-2]
+    text = (
+        head
+        + ", ".join(f"{json.dumps(path)}: {json.dumps(entry)}" for path, entry in logs.items())
+        + "}}"
+    )
     with _save_lock, contextlib.suppress(OSError):
         save_state(Path(path), text)

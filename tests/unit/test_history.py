@@ -592,16 +592,30 @@ def test_worker_processes_start_under_a_stderr_without_a_file_descriptor(
     assert _children_cpu_seconds() > before
 
 
+# A worker reads the paths (JSON) on stdin and answers one JSON line each.
+_EACH_PATH = "import json, sys; sys.stdout.write({!r} * len(json.loads(sys.stdin.read())))"
+
+
 @pytest.mark.parametrize(
     "worker",
     [
         "print('not json')",
         "import sys; sys.exit(3)",
-        "print('[]')",
-        'print(\'[{"records": [], "skipped": "\\\\u0000"}]\' * 1)',
-        "import sys; sys.stdin.read(); print('[' + ','.join(['{}'] * 40) + ']')",
+        "print('{}')",
+        _EACH_PATH.format("not json\n"),
+        _EACH_PATH.format('{"records": [], "skipped": "\\u0000"}\n'),
+        _EACH_PATH.format("{}\n"),
+        _EACH_PATH.format("[]\n"),
     ],
-    ids=["garbage", "exit status 3", "too few answers", "a NUL reason", "empty answers"],
+    ids=[
+        "garbage",
+        "exit status 3",
+        "too few answers",
+        "a line of garbage each",
+        "a NUL reason each",
+        "empty answers",
+        "lists",
+    ],
 )
 def test_a_worker_that_fails_or_answers_wrong_costs_only_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worker: str
