@@ -298,15 +298,19 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
             "(see plotman-tui --help)",
             EXIT_USAGE,
         )
+    from plotman_tui.metrics import MetricsError
     from plotman_tui.tui.app import run_dashboard
 
     interactive = config.commands.interactive
-    return run_dashboard(
-        config,
-        resolve_config_path(args.config),
-        autostart_plotting=interactive.autostart_plotting and not args.no_autostart_plotting,
-        autostart_archiving=interactive.autostart_archiving and not args.no_autostart_archiving,
-    )
+    try:
+        return run_dashboard(
+            config,
+            resolve_config_path(args.config),
+            autostart_plotting=interactive.autostart_plotting and not args.no_autostart_plotting,
+            autostart_archiving=interactive.autostart_archiving and not args.no_autostart_archiving,
+        )
+    except MetricsError as error:  # [metrics] listen: a port in use
+        raise CliError(str(error), error.exit_code) from None
 
 
 def load_config_or_exit(cli_value: str | None) -> Config:

@@ -69,6 +69,7 @@ from plotman_tui.farm.lock import default_lock
 from plotman_tui.farm.model import Job, Snapshot
 from plotman_tui.farm.units import printable
 from plotman_tui.farm.wiring import archiving_engine
+from plotman_tui.metrics import StateReader, server_for
 from plotman_tui.tui import job_control, textual_hacks
 from plotman_tui.tui.feeds import (
     ACTION_LOG_INTERVAL_S,
@@ -214,8 +215,11 @@ class DashboardApp(App[int]):
         live: bool = True,
         clock: Callable[[], float] = time.time,
         freeze_gc: bool = False,
+        metrics: StateReader | None = None,
     ) -> None:
         super().__init__()
+        #: Fed every pass when [metrics] listen serves them (see run_dashboard).
+        self.metrics = metrics
         self._freeze_gc = freeze_gc
         self.config = config
         self.config_path = config_path
@@ -481,6 +485,8 @@ class DashboardApp(App[int]):
             snapshot = replace(snapshot, jobs=self.state.snapshot.jobs)
             dir_of = self.state.dir_of
         self.state.last_pass_at = result.time
+        if self.metrics is not None:
+            self.metrics.plotting_pass(result, enabled=self.plotting.enabled)
         plotting = self.plotting
         plotting.holds_lock = result.holds_lock
         plotting.error = None
@@ -536,6 +542,8 @@ class DashboardApp(App[int]):
 
     def on_archive_passed(self, message: ArchivePassed) -> None:
         result = message.result
+        if self.metrics is not None:
+            self.metrics.archiving_pass(result, enabled=self.archiving.enabled)
         archiving = self.archiving
         archiving.result = result
         archiving.error = None
@@ -580,6 +588,8 @@ class DashboardApp(App[int]):
             self._show_status()
 
     def on_work_failed(self, message: WorkFailed) -> None:
+        if self.metrics is not None and message.group in ("engine", "archiving"):
+            self.metrics.pass_failed("plotting" if message.group == "engine" else "archiving")
         if message.group == "engine":
             self.plotting.error = message.error
             self._show_status()
@@ -1035,6 +1045,10 @@ def run_dashboard(
 ) -> int:
     """Run the dashboard until the farmer quits; plot jobs and transfers keep running.
     Returns 0."""
+    # The metrics' port first: one in use is a one-line error (exit 2) before the screen opens.
+    metrics = server_for(config)
+    if metrics is not None:
+        metrics.start()
     scanner = Scanner(config.logging.plots, temp_refresh_s=TEMP_REFRESH_S)
     cache = cache_dir() / "logstate.json"
     scanner.load_cache(cache)  # resume every log where the last run left it
@@ -1047,6 +1061,7 @@ def run_dashboard(
         # The plotting passes hand it the jobs: no scanner of its own.
         archiver=archiving_engine(config, None),
         freeze_gc=True,
+        metrics=metrics.reader if metrics is not None else None,
     )
     # A hangup (an SSH session gone), SIGTERM or SIGINT closes the app as ctrl+q does, so a
     # job stopped for the kill question runs on. The handlers stay until close_feeds is done.
@@ -1056,4 +1071,6 @@ def run_dashboard(
         finally:
             app.close_feeds()
             scanner.save_cache(cache)
+            if metrics is not None:
+                metrics.close()
     return EXIT_OK if app.return_code in (None, 0) else app.return_code
