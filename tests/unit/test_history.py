@@ -567,6 +567,8 @@ def _many_logs(tmp_path: Path) -> Path:
         for name in _every_fixture_log():
             shutil.copy(FIXTURES / name, logs / f"{copy}-{name.replace('/', '-')}")
     (logs / "junk.log").write_bytes(b"junk\n")
+    # A name that is no UTF-8 (a path of surrogate escapes to Python) goes to a worker too.
+    shutil.copy(FIXTURES / "bladebit.plot.log", os.path.join(logs, os.fsdecode(b"\xff\xfe.log")))
     return logs
 
 
