@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/status.py
 	$(BIN)/python bench/schedule.py
 	$(BIN)/python bench/archive.py
+	$(BIN)/python bench/analyze.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
