@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from prometheus_client.core import GaugeMetricFamily, Metric
     from prometheus_client.registry import CollectorRegistry
+    from prometheus_client.samples import Sample
 
     from plotman_tui.farm.archive.engine import ArchivePassResult
     from plotman_tui.farm.archive.transfer import RunningTransfer
@@ -132,7 +133,25 @@ class FarmState:
 
 def families(state: FarmState) -> list[Metric]:
     """The metric families of ``state``: plotman's gauges, then plotman-tui's own."""
-    return [*_plotman_families(state.jobs), *_own_families(state)]
+    out = [*_plotman_families(state.jobs), *_own_families(state)]
+    for family in out:
+        family.samples = [_utf8_labels(sample) for sample in family.samples]
+    return out
+
+
+# Lone surrogates (a dir name that is not UTF-8, as psutil and os.listdir give it) as the
+# replacement character: the text format is UTF-8, and prometheus_client's encoding of one
+# such label failed the whole scrape, every job's metrics with it.
+_SURROGATES = {code: 0xFFFD for code in range(0xD800, 0xE000)}
+
+
+def _utf8_labels(sample: Sample) -> Sample:
+    labels = sample.labels
+    if all(value.isascii() for value in labels.values()):
+        return sample
+    return sample._replace(
+        labels={name: value.translate(_SURROGATES) for name, value in labels.items()}
+    )
 
 
 # prometheus_client is imported where metrics are made (70 ms): `import plotman_tui.metrics`

@@ -160,6 +160,28 @@ def test_untrusted_dir_names_and_ids_are_escaped_and_read_back_exactly() -> None
     assert free == {"role": "archive", "dir": NASTY_DIR, "target": 't"\\\n'} and value == 5
 
 
+def test_a_dir_name_that_is_not_utf8_costs_only_its_own_labels() -> None:
+    # psutil gives a command line's bytes that are not UTF-8 as lone surrogates (as os.listdir
+    # does): prometheus_client cannot encode them, and one such job failed every scrape.
+    bad_dir = os.fsdecode(b"/mnt/tmp-\xff")
+    state = FarmState(
+        time=0.0,
+        jobs=(job(tmp_dir=bad_dir, plot_id="\udcff" + "0" * 63), job(pid=2, plot_id=None)),
+        dirs=(DirFree("tmp", bad_dir, 5),),
+    )
+    samples = parsed(state)
+    bad, good = sorted(samples["plotman_tui_job_info"], key=lambda sample: sample[0]["pid"])[::-1]
+    assert bad[0]["tmp_dir"] == "/mnt/tmp-\ufffd" and bad[0]["plot_id"] == "\ufffd" + "0" * 63
+    assert good[0]["pid"] == "2" and good[0]["tmp_dir"] == "/mnt/tmp/00"
+    ((labels, _),) = [
+        s for s in samples["plotman_plot_phase_major"] if s[0]["tmp_dir"] != "/mnt/tmp/00"
+    ]
+    assert labels["tmp_dir"] == "/mnt/tmp-\ufffd" and labels["plot_id"] == "\ufffd0000000"
+    assert samples["plotman_tui_dir_free_bytes"] == [
+        ({"role": "tmp", "dir": "/mnt/tmp-\ufffd", "target": ""}, 5.0)
+    ]
+
+
 def test_own_metrics_of_jobs_dirs_targets_and_states() -> None:
     estimate = Estimate(progress=0.25, eta_seconds=3_600.0, basis=4)
     state = FarmState(
