@@ -505,30 +505,40 @@ class StateReader:
                 state, read_at, read_fed = self._cached
                 if read_fed == fed and 0 <= now - read_at < self.ttl_s:
                     return state
+            jobs = self._jobs(live)
             if slow is None or slow_due:
-                slow = self._slow = self._read_slow(now)
-            state = self._read(now, live, slow)
+                running = [job.log_file for job in jobs if job.log_file]
+                slow = self._slow = self._read_slow(now, running)
+            state = self._read(now, live, slow, jobs)
             self.reads += 1
             self._cached = (state, now, fed)
             return state
 
-    def _read_slow(self, now: float) -> _Slow:
-        from plotman_tui.farm.eta import load_model
+    def _read_slow(self, now: float, running_logs: Sequence[str]) -> _Slow:
+        """The history, the ETA model and the transfers' totals. The running jobs' logs are
+        left unread, as status leaves them: they grow, so each read would read them again
+        and rewrite the history cache, and the model is kept in eta.json under status's key."""
+        from plotman_tui.farm.eta import load_model, running_in
         from plotman_tui.farm.history import default_cache_path, read_history
 
         self.history_reads += 1
         log_dir = self.config.logging.plots
-        history: History | None = read_history(log_dir, default_cache_path())
+        skip = running_in(log_dir, running_logs)
+        history: History | None = read_history(log_dir, default_cache_path(), skip=skip)
         if history is not None and _unreadable_dir(history, self.config):
             history = None
         # The model status and details use (the newest logs'), so the ETAs agree with theirs.
-        return _Slow(now, history, load_model(log_dir), _transfer_totals())
+        model = load_model(log_dir, running_logs=running_logs)
+        return _Slow(now, history, model, _transfer_totals())
 
-    def _read(self, now: float, live: _Live | None, slow: _Slow) -> FarmState:
+    def _jobs(self, live: _Live | None) -> tuple[Job, ...]:
         if live is not None and live.snapshot is not None:
-            jobs = live.snapshot.jobs
-        else:
-            jobs = self._scan(fed=live is not None).jobs
+            return live.snapshot.jobs
+        return self._scan(fed=live is not None).jobs
+
+    def _read(
+        self, now: float, live: _Live | None, slow: _Slow, jobs: tuple[Job, ...]
+    ) -> FarmState:
         history = slow.history
         return FarmState(
             time=now,

@@ -256,6 +256,20 @@ def _dir_key(path: object) -> str | None:
     return os.path.normpath(path) if isinstance(path, str) and path else None
 
 
+def running_in(
+    log_dir: str | os.PathLike[str], running_logs: Collection[str], *, real_dir: str | None = None
+) -> list[str]:
+    """The running jobs' logs that are in ``log_dir``, named under it as it is given (sorted):
+    what a history read of ``log_dir`` is to leave unread (``read_history(skip=...)``)."""
+    # A job's log is named as the kernel has it (symlinks resolved), the dir as configured.
+    here = {real_dir or os.path.realpath(log_dir), os.path.normpath(log_dir)}
+    return sorted(
+        os.path.join(os.fspath(log_dir), os.path.basename(path))
+        for path in running_logs
+        if os.path.dirname(os.path.normpath(path)) in here
+    )
+
+
 def load_model(
     log_dir: str | os.PathLike[str],
     *,
@@ -275,14 +289,8 @@ def load_model(
     that file instead of listing the log dir. A missing or unreadable dir gives a model that
     knows no runs.
     """
-    # A job's log is named as the kernel has it (symlinks resolved), the dir as configured.
     real_dir = os.path.realpath(log_dir)
-    here = {real_dir, os.path.normpath(log_dir)}
-    skip = sorted(
-        os.path.join(os.fspath(log_dir), os.path.basename(path))
-        for path in running_logs
-        if os.path.dirname(os.path.normpath(path)) in here
-    )
+    skip = running_in(log_dir, running_logs, real_dir=real_dir)
     saved_at = model_path if model_path is not None else os.fspath(cache_dir() / "eta.json")
     try:
         key: dict[str, Any] | None = {

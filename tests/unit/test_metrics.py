@@ -387,3 +387,32 @@ def test_importing_the_metrics_module_leaves_prometheus_client_for_when_it_serve
     code = "import sys, plotman_tui.headless; print(any('prometheus' in m for m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_scrape_leaves_the_running_jobs_logs_unread_and_status_then_reads_no_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A running job's log grows: read by every history read, it cost the whole cache's rewrite,
+    # and the scrape's ETA runs were kept under another key than status's, so each of the two
+    # threw the other's eta.json away and read the logs again.
+    from plotman_tui.farm import eta, history
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    real = FIXTURES / "plotter-logs" / "chianetwork.plot.log"
+    shutil.copy(real, logs / "done.log")
+    running = logs / "running.log"
+    running.write_text("".join(real.read_text().splitlines(keepends=True)[:60]))
+    config = parse_config(CONFIG.format(logs=logs, tmp=tmp_path), check_dirs=False)
+    reader = StateReader(config, ttl_s=0.0)
+    snapshot = Snapshot(jobs=(job(log_file=str(running)),), updated=1_000.0)
+    reader.plotting_pass(PassResult(1_000.0, snapshot, None, None, (), True))
+    state = reader.read()
+    assert [os.path.basename(r.log_path) for r in state.records or ()] == ["done.log"]
+
+    def no_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("status read the logs again after a scrape")
+
+    monkeypatch.setattr(history, "read_history", no_read)
+    model = eta.load_model(logs, running_logs=[str(running)])
+    assert model.runs == 1
