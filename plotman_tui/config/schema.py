@@ -329,19 +329,33 @@ class ListenAddress:
         return f"{host}:{self.port}"
 
 
+def _resolvable(host: str) -> bool:
+    """Whether a resolver can be asked for ``host``: an empty label (``a..b``, ``.``) or one
+    over 63 characters is no name, and Python's socket raised UnicodeError for it."""
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
 def parse_listen(text: str) -> ListenAddress:
     """``PORT``, ``HOST:PORT`` or ``[IPv6]:PORT`` (host default 127.0.0.1); raises ValueError
     with a one-line reason. Port 0 (any free port) is refused: Prometheus could not find it."""
     value = text.strip()
     host, port_text = DEFAULT_METRICS_HOST, value
-    bracketed = re.fullmatch(r"\[([^\]]*)\]:(.*)", value)
+    bracketed = re.fullmatch(r"\[([^\]]*)\](?::(.*))?", value)
     if bracketed is not None:
-        host, port_text = bracketed.group(1), bracketed.group(2)
+        host, port_text = bracketed.group(1), bracketed.group(2) or ""
     elif ":" in value:
         host, _, port_text = value.rpartition(":")
         if ":" in host:
             raise ValueError(f"{text!r}: write an IPv6 address in brackets, e.g. [::1]:9750")
-    if not host or any(char.isspace() or char in "/@[]" for char in host):
+    if (
+        not host
+        or any(char.isspace() or char in "/@[]" or not char.isprintable() for char in host)
+        or not _resolvable(host)
+    ):
         raise ValueError(f"{text!r}: not a host name or address before the port")
     if not re.fullmatch(r"[0-9]{1,5}", port_text) or not 1 <= int(port_text) <= 65535:
         raise ValueError(f"{text!r}: the port must be a number from 1 to 65535 ([HOST:]PORT)")

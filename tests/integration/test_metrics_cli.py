@@ -105,6 +105,10 @@ def test_metrics_prints_the_text_format_once(tmp_path: Path) -> None:
         ("127.0.0.1:", "the port must be a number from 1 to 65535"),
         ("a b:9750", "not a host name or address"),
         ("::1:9750", "write an IPv6 address in brackets"),
+        # No resolver can be asked for these: Python's idna codec raised, a traceback.
+        (".:9750", "not a host name or address"),
+        ("farm..lan:9750", "not a host name or address"),
+        ("a" * 64 + ".lan:9750", "not a host name or address"),
     ],
 )
 def test_a_bad_serve_address_is_a_one_line_usage_error(

@@ -38,6 +38,8 @@ def test_metrics_are_off_unless_listen_is_set() -> None:
         ("127.0.0.1:9750", "127.0.0.1", 9750, "127.0.0.1:9750"),
         (" 0.0.0.0:80 ", "0.0.0.0", 80, "0.0.0.0:80"),
         ("farm-01.lan:65535", "farm-01.lan", 65535, "farm-01.lan:65535"),
+        ("bücher.lan:9750", "bücher.lan", 9750, "bücher.lan:9750"),
+        ("[fe80::1%eth0]:9750", "fe80::1%eth0", 9750, "[fe80::1%eth0]:9750"),
         ("[::1]:9750", "::1", 9750, "[::1]:9750"),
     ],
 )
@@ -58,6 +60,9 @@ def test_listen_forms(written: str, host: str, port: int, shown: str) -> None:
         ('listen = "127.0.0.1:http"', "the port must be a number from 1 to 65535"),
         ('listen = ":9750"', "not a host name or address"),
         ('listen = "a b:9750"', "not a host name or address"),
+        ('listen = "farm..lan:9750"', "not a host name or address"),
+        ('listen = "farm\\u0000:9750"', "not a host name or address"),
+        ('listen = "[::1]"', "the port must be a number from 1 to 65535"),
         ('listen = "::1:9750"', "write an IPv6 address in brackets"),
         ('listen = ""', "must not be empty"),
         ("listen = 9750", 'expected a "[HOST:]PORT" string'),
