@@ -831,7 +831,14 @@ def run_metrics(config: Config, *, serve: str | None) -> int:
         reader = StateReader(config, ttl_s=0.0)
         import sys
 
-        sys.stdout.write(exposition(reader).decode("utf-8"))
+        text = exposition(reader)
+        try:
+            sys.stdout.buffer.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # the reader left (| head): the command says nothing more
+        except OSError as error:  # > textfile/plotman.prom on a full disk
+            raise MetricsError(f"cannot write the metrics: {error.strerror or error}") from None
         return 0
     try:
         address = parse_listen(serve)

@@ -98,6 +98,25 @@ def test_metrics_prints_the_text_format_once(tmp_path: Path) -> None:
     assert "# TYPE plotman_plot_phase_major gauge" in result.stdout
 
 
+def test_metrics_onto_a_full_disk_is_a_one_line_error(tmp_path: Path) -> None:
+    # `plotman-tui metrics > textfile/plotman.prom` for node_exporter, from cron: a full disk
+    # was a traceback; a reader that left (| head) stays quiet.
+    config, env = farm(tmp_path)
+    argv = [str(PLOTMAN_TUI), "--config", str(config), "metrics"]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, env=env)
+    assert result.returncode == 1
+    assert result.stderr == "plotman-tui: cannot write the metrics: No space left on device\n"
+    piped = subprocess.run(
+        f"'{PLOTMAN_TUI}' --config '{config}' metrics | head -c 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert piped.stdout == "#" and piped.stderr == ""
+
+
 @pytest.mark.parametrize(
     ("serve", "said"),
     [
