@@ -14,6 +14,7 @@ import sys
 import threading
 from dataclasses import FrozenInstanceError, asdict, fields, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -220,7 +221,7 @@ def test_a_broken_cache_is_read_around(tmp_path: Path) -> None:
     assert read_history(tmp_path, cache_path=str(cache)).read_paths == ()
 
 
-# A cached record is a row of its values in PlotRecord's field order (its log path is the key).
+# The cache holds its records as columns: each field's values, every record's in turn.
 _ROW = [field.name for field in fields(PlotRecord) if field.name != "log_path"]
 
 # What a cache file (untrusted: any program can write it) may hold that no read of a log gives.
@@ -261,13 +262,22 @@ _BAD_VALUES = {
 
 
 def _cached_once(tmp_path: Path) -> tuple[Path, Path, tuple[PlotRecord, ...]]:
+    """A dir of two logs, both cached: a.log (one plot) and b.log (a two-plot madMAx run)."""
     logs = tmp_path / "logs"
     logs.mkdir(exist_ok=True)
     shutil.copy(FIXTURES / "chianetwork.plot.log", logs / "a.log")
+    shutil.copy(FIXTURES / "madmax-multi" / "madmax-2plots.plot.log", logs / "b.log")
     cache = tmp_path / "history.json"
     first = read_history(logs, cache_path=str(cache))
     assert first.read_paths and read_history(logs, cache_path=str(cache)).read_paths == ()
+    assert len(first.records) == 3
     return logs, cache, first.records
+
+
+def _a_log_row(saved: dict[str, Any], logs: Path) -> int:
+    """The place of a.log's record among the cached records."""
+    at = saved["logs"].index(str(logs / "a.log"))
+    return sum(saved["counts"][:at])
 
 
 @pytest.mark.parametrize("case", sorted(_BAD_VALUES))
@@ -275,49 +285,105 @@ def test_a_cache_entry_with_a_value_no_log_gives_is_read_again(tmp_path: Path, c
     logs, cache, records = _cached_once(tmp_path)
     name, value = _BAD_VALUES[case]
     saved = json.loads(cache.read_text())
-    (entry,) = saved["logs"].values()
-    row = entry["records"][0]
-    row[_ROW.index(name)] = "@VALUE@"
+    saved["records"][name][_a_log_row(saved, logs)] = "@VALUE@"
     # Written as text so that NaN, Infinity and escaped NULs reach the reader as such.
     literal = value if value in ("NaN", "Infinity", "-Infinity") else json.dumps(value)
     cache.write_text(json.dumps(saved).replace('"@VALUE@"', literal))
     again = read_history(logs, cache_path=str(cache))
-    assert again.read_paths == (str(logs / "a.log"),)
+    assert again.read_paths == (str(logs / "a.log"),)  # b.log's records are still taken
     assert again.records == records
     assert read_history(logs, cache_path=str(cache)).read_paths == ()  # written right again
 
 
 @pytest.mark.parametrize(
     "shape",
-    [
-        "no records",
-        "records not a list",
-        "row too short",
-        "row a dict",
-        "skipped and records",
-        "skipped not text",
-        "skipped empty",
-    ],
+    ["no records", "skipped and records", "skipped not text", "skipped empty"],
 )
 def test_a_cache_entry_of_the_wrong_shape_is_read_again(tmp_path: Path, shape: str) -> None:
     logs, cache, records = _cached_once(tmp_path)
     saved = json.loads(cache.read_text())
-    (entry,) = saved["logs"].values()
-    row = entry["records"][0]
-    changed = {
-        "no records": {"records": []},
-        "records not a list": {"records": {"0": row}},
-        "row too short": {"records": [row[:-1]]},
-        "row a dict": {"records": [dict(zip(_ROW, row, strict=True))]},
-        "skipped and records": {"skipped": "empty file"},
-        "skipped not text": {"records": [], "skipped": 7},
-        "skipped empty": {"records": [], "skipped": ""},
-    }[shape]
-    entry.update(changed)
+    at = saved["logs"].index(str(logs / "a.log"))
+    row = _a_log_row(saved, logs)
+    if shape == "no records":
+        saved["counts"][at] = 0
+        for column in saved["records"].values():
+            del column[row]
+    else:
+        saved["skipped"][at] = {
+            "skipped and records": "empty file",
+            "skipped not text": 7,
+            "skipped empty": "",
+        }[shape]
     cache.write_text(json.dumps(saved))
     again = read_history(logs, cache_path=str(cache))
     assert again.read_paths == (str(logs / "a.log"),)
     assert again.records == records
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "a column too short",
+        "a column missing",
+        "columns in another order",
+        "records a list",
+        "counts negative",
+        "counts not numbers",
+        "fewer keys than logs",
+        "a log path a number",
+        "not an object",
+        "an older layout",
+    ],
+)
+def test_a_cache_file_of_the_wrong_shape_is_read_around(tmp_path: Path, change: str) -> None:
+    logs, cache, records = _cached_once(tmp_path)
+    saved = json.loads(cache.read_text())
+    if change == "a column too short":
+        saved["records"]["k"].pop()
+    elif change == "a column missing":
+        del saved["records"]["copy_seconds"]
+    elif change == "columns in another order":
+        saved["records"] = dict(reversed(saved["records"].items()))
+    elif change == "records a list":
+        saved["records"] = list(saved["records"].values())
+    elif change == "counts negative":
+        saved["counts"] = [-1, 4]
+    elif change == "counts not numbers":
+        saved["counts"] = ["1", "2"]
+    elif change == "fewer keys than logs":
+        saved["keys"].pop()
+    elif change == "a log path a number":
+        saved["logs"][0] = 7
+    elif change == "not an object":
+        saved = [saved]
+    elif change == "an older layout":
+        saved["version"] = 2
+    cache.write_text(json.dumps(saved))
+    again = read_history(logs, cache_path=str(cache))
+    assert sorted(again.read_paths) == [str(logs / "a.log"), str(logs / "b.log")]
+    assert again.records == records
+    assert read_history(logs, cache_path=str(cache)).read_paths == ()
+
+
+def test_a_cache_of_many_logs_gives_the_records_a_read_gives(tmp_path: Path) -> None:
+    """The cache's records, checked and made a column at a time, are the records a read of
+    the logs makes: every fixture log, several copies each, one skipped among them."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    sources = sorted(path for path in FIXTURES.rglob("*.log") if "fragments" not in path.parts)
+    for copy in range(3):
+        for number, source in enumerate(sources):
+            shutil.copy(source, logs / f"{copy}-{number}.log")
+    (logs / "junk.log").write_bytes(b"junk\n")
+    cache = str(tmp_path / "history.json")
+    cold = read_history(logs, cache_path=cache)
+    warm = read_history(logs, cache_path=cache)
+    assert warm.read_paths == () and len(cold.read_paths) == 3 * len(sources) + 1
+    assert warm.records == cold.records and warm.skipped == cold.skipped
+    assert [repr(record) for record in warm.records] == [repr(r) for r in cold.records]
+    assert {hash(record) for record in warm.records} == {hash(r) for r in cold.records}
+    with pytest.raises(FrozenInstanceError):
+        warm.records[0].k = 33  # type: ignore[misc]
 
 
 def test_the_newest_logs_only_are_read_when_asked(tmp_path: Path) -> None:
@@ -637,12 +703,14 @@ def test_a_record_from_the_cache_is_the_record_the_log_gives(tmp_path: Path) -> 
     logs, cache, records = _cached_once(tmp_path)
     again = read_history(logs, cache_path=str(cache))
     assert again.read_paths == ()
-    (fresh,), (cached,) = records, again.records
-    assert cached == fresh and hash(cached) == hash(fresh) and repr(cached) == repr(fresh)
-    assert asdict(cached) == asdict(fresh)
-    assert replace(cached, k=33) == replace(fresh, k=33)
-    with pytest.raises(FrozenInstanceError):
-        cached.k = 33  # type: ignore[misc]
+    assert len(again.records) == len(records) == 3
+    for fresh, cached in zip(records, again.records, strict=True):
+        assert cached == fresh and hash(cached) == hash(fresh) and repr(cached) == repr(fresh)
+        assert asdict(cached) == asdict(fresh)
+        assert list(vars(cached).items()) == list(vars(fresh).items())  # pickle's view too
+        assert replace(cached, k=33) == replace(fresh, k=33)
+        with pytest.raises(FrozenInstanceError):
+            cached.k = 33  # type: ignore[misc]
     assert gc.isenabled()  # paused while the cache is read, and only then
 
 
