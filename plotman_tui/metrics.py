@@ -56,6 +56,10 @@ DEFAULT_TTL_S = 5.0
 #: serves: they change when a plot or transfer ends, and reading 10,000 logs' cache costs
 #: about a second. A running loop's pass that saw a job or a transfer end reads them at once.
 HISTORY_TTL_S = 60.0
+#: Seconds a scrape served over HTTP waits for the history read (in a thread of its own) before
+#: it is answered without it: a cold read of 10,000 logs takes 8-12 s on 2 cores, and
+#: Prometheus gives a scrape 10 s by default. The read goes on; later scrapes show it.
+HISTORY_WAIT_S = 3.0
 #: Seconds a dir has to tell its free space (a hung mount) before its sample is left out.
 FREE_SPACE_TIMEOUT_S = 5.0
 
@@ -438,12 +442,20 @@ class StateReader:
         *,
         ttl_s: float = DEFAULT_TTL_S,
         history_ttl_s: float = HISTORY_TTL_S,
+        history_wait_s: float | None = None,
         scanner: Scanner | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.ttl_s = ttl_s
         self.history_ttl_s = history_ttl_s
+        #: None: a read that needs the history reads it. A number: the history is read in a
+        #: thread of its own, which a read waits for at most that long before it shows the
+        #: last history read (or, before the first, none) with the jobs it read.
+        self.history_wait_s = history_wait_s
+        self._refresh: threading.Thread | None = None  # the history read under way
+        self._refreshed: _Slow | None = None  # what it read, for the next read to take
+        self._refresh_lock = threading.Lock()
         self._scanner = scanner
         self._clock = clock
         self._read_lock = threading.Lock()  # one read at a time
@@ -499,20 +511,65 @@ class StateReader:
                 fed = self._fed
                 ended, self._ended = self._ended, False
             now = self._clock()
+            taken = self._take_refreshed()
             slow = self._slow
             slow_due = ended or slow is None or not 0 <= now - slow.read_at < self.history_ttl_s
-            if self._cached is not None and not slow_due:
+            refreshing = self._refresh is not None
+            if self._cached is not None and not taken and (not slow_due or refreshing):
                 state, read_at, read_fed = self._cached
                 if read_fed == fed and 0 <= now - read_at < self.ttl_s:
                     return state
             jobs = self._jobs(live)
-            if slow is None or slow_due:
+            if slow_due and refreshing:
+                if ended:  # the read under way may have begun before the job ended
+                    with self._feed_lock:
+                        self._ended = True
+            elif slow_due:
                 running = [job.log_file for job in jobs if job.log_file]
-                slow = self._slow = self._read_slow(now, running)
+                if self.history_wait_s is None:
+                    slow = self._slow = self._read_slow(now, running)
+                else:
+                    self._start_refresh(now, running)
+                    if self.wait_for_history(self.history_wait_s) and self._take_refreshed():
+                        slow = self._slow
             state = self._read(now, live, slow, jobs)
             self.reads += 1
             self._cached = (state, now, fed)
             return state
+
+    def wait_for_history(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the history read under way (if any); whether
+        none is under way now."""
+        thread = self._refresh
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def _start_refresh(self, now: float, running_logs: Sequence[str]) -> None:
+        def refresh() -> None:
+            try:
+                read = self._read_slow(now, running_logs)
+            except Exception:  # a bug: the scrapes go on showing the last history read
+                read = None
+            with self._refresh_lock:
+                self._refreshed = read
+
+        with self._refresh_lock:
+            self._refreshed = None
+            self._refresh = threading.Thread(target=refresh, name="metrics-history", daemon=True)
+        self._refresh.start()
+
+    def _take_refreshed(self) -> bool:
+        """Whether a history read in its thread has ended (its result is now the history)."""
+        with self._refresh_lock:
+            thread = self._refresh
+            if thread is None or thread.is_alive():
+                return False
+            self._refresh, read, self._refreshed = None, self._refreshed, None
+        if read is not None:
+            self._slow = read
+        return True
 
     def _read_slow(self, now: float, running_logs: Sequence[str]) -> _Slow:
         """The history, the ETA model and the transfers' totals. The running jobs' logs are
@@ -537,17 +594,20 @@ class StateReader:
         return self._scan(fed=live is not None).jobs
 
     def _read(
-        self, now: float, live: _Live | None, slow: _Slow, jobs: tuple[Job, ...]
+        self, now: float, live: _Live | None, slow: _Slow | None, jobs: tuple[Job, ...]
     ) -> FarmState:
-        history = slow.history
+        """``slow`` None: the history is not read yet, so its metrics, the jobs' estimates and
+        the targets' counters are left out (a counter shown as 0 for a while would read as a
+        reset to Prometheus)."""
+        history = slow.history if slow is not None else None
         return FarmState(
             time=now,
             jobs=jobs,
-            estimates={job.pid: slow.model.estimate(job, now) for job in jobs},
+            estimates={job.pid: slow.model.estimate(job, now) for job in jobs} if slow else {},
             records=history.records if history is not None else None,
             skipped_logs=len(history.skipped) if history is not None else 0,
             dirs=tuple(self._dirs(live)),
-            targets=tuple(self._targets(live, slow.totals)),
+            targets=tuple(self._targets(live, slow.totals)) if slow is not None else (),
             plotting=(live.plotting if live and live.plotting else _plotting_from_files(now)),
             archiving=(
                 live.archiving if live and live.archiving else _archiving_from_files(self.config)
@@ -819,7 +879,9 @@ def server_for(config: Config, scanner: Scanner | None = None) -> MetricsServer 
     address = config.metrics.address
     if address is None:
         return None
-    return MetricsServer(StateReader(config, scanner=scanner), address)
+    return MetricsServer(
+        StateReader(config, history_wait_s=HISTORY_WAIT_S, scanner=scanner), address
+    )
 
 
 # -- the command ---------------------------------------------------------------------------------
@@ -866,7 +928,8 @@ def _serve_until_stopped(config: Config, address: ListenAddress) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with MetricsServer(StateReader(config, scanner=scanner), address) as server:
+        reader = StateReader(config, history_wait_s=HISTORY_WAIT_S, scanner=scanner)
+        with MetricsServer(reader, address) as server:
             print(f"serving {server.url} (SIGTERM or Ctrl-C stops)", file=sys.stderr, flush=True)
             while not stop.wait(3600):
                 pass

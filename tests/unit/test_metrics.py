@@ -416,3 +416,45 @@ def test_a_scrape_leaves_the_running_jobs_logs_unread_and_status_then_reads_no_l
     monkeypatch.setattr(history, "read_history", no_read)
     model = eta.load_model(logs, running_logs=[str(running)])
     assert model.runs == 1
+
+
+def test_a_scrape_waits_for_a_slow_history_read_only_so_long_then_shows_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cold read of 10,000 logs takes 8-12 s on 2 cores: Prometheus's scrape timeout is 10 s,
+    # so the first scrape of a big log dir failed (and every minute's, when the cache could
+    # not be written). A served reader waits history_wait_s for it, then shows the jobs and
+    # dirs without the history (or with the last one) while the read goes on.
+    from plotman_tui.farm import history
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(FIXTURES / "plotter-logs" / "chianetwork.plot.log", logs / "a.log")
+    config = parse_config(CONFIG.format(logs=logs, tmp=tmp_path), check_dirs=False)
+    release = threading.Event()
+    real_read = history.read_history
+
+    def slow_read(*args: object, **kwargs: object) -> object:
+        release.wait()
+        return real_read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(history, "read_history", slow_read)
+    clock = Clock()
+    reader = StateReader(config, ttl_s=0.0, history_ttl_s=60.0, history_wait_s=0.0, clock=clock)
+    snapshot = Snapshot(jobs=(job(),), updated=clock.now)
+    reader.plotting_pass(PassResult(clock.now, snapshot, None, None, (), True))
+    first = reader.read()
+    assert [j.pid for j in first.jobs] == [4242] and first.records is None
+    assert "plotman_tui_plots_finished_total" not in text_of(first)
+    assert reader.read().records is None  # still reading: not a second read begun
+    release.set()
+    assert reader.wait_for_history(timeout=30.0)
+    done = reader.read()
+    assert done.records is not None and sum(r.completed for r in done.records) == 1
+    assert reader.history_reads == 1
+    # Due again: while the next read goes on, the last history is shown, not none.
+    release.clear()
+    clock.now += 61.0
+    assert reader.read().records == done.records
+    release.set()
+    assert reader.wait_for_history(timeout=30.0) and reader.history_reads == 2
