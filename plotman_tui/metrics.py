@@ -220,7 +220,7 @@ def _own_families(state: FarmState) -> list[Metric]:
     )
     progress = GaugeMetricFamily(
         "plotman_tui_job_progress_ratio",
-        "How far a plot job is, 0 to 1 (from finished runs like it, or its log's progress).",
+        "How far a plot job is, 0 to 1, from the phase times of finished runs like it.",
         labels=_JOB_LABELS,
     )
     eta = GaugeMetricFamily(
