@@ -17,7 +17,9 @@ And ``history``, a :class:`~plotman_tui.tui.history_worker.HistoryWorker` (a dae
 its own, not a Textual worker: quitting never waits for a first read of a big log dir): every
 plot log of the log dir read into history (cached), at start, when a plot finishes and every
 10 minutes; the ETA model of the jobs table and the history screen's figures are worked out in
-the same thread, and come in one message.
+the same thread, and come in one message. Then, at idle, the history screen is composed, laid
+out and drawn unshown (``history-screen``, an async worker in the event loop, a chart at a
+time), so that ``h`` only puts it on the terminal.
 
 Besides them, ``archive-space`` is an async worker in the app's event loop: the archiving
 engine's :class:`~plotman_tui.farm.archive.space.SpaceMonitor`, which reads the archive dirs'
@@ -242,7 +244,7 @@ class DashboardApp(App[int]):
         self.history: History | None = None
         self.eta: EtaModel | None = None
         self.history_view: HistoryView = HISTORY_READING
-        self._history_screen: HistoryScreen | None = None  # once h was pressed
+        self._history_screen: HistoryScreen | None = None  # once a history came, or h
         self.plotting_feed: PlottingFeed | None = None
         self.archiving_feed: ArchivingFeed | None = None
         self.pollers: dict[str, Poller] = {}
@@ -571,8 +573,18 @@ class DashboardApp(App[int]):
 
     def on_history_read(self, message: HistoryRead) -> None:
         self.history, self.eta, self.history_view = message.history, message.eta, message.view
+        if self._freeze_gc:
+            # The read (farm/history.py's _gc_paused: freeze, unfreeze) moved the startup
+            # heap frozen in on_ready back into the collector's oldest generation, with the
+            # history's some 60,000 objects: each full pass then walked them all, a 150-200 ms
+            # pause that landed on a key now and then (bench/dashboard.py --history). Frozen
+            # again, with the history (acyclic records, freed by their counts when replaced);
+            # the young garbage collected first (cheap), so little of it is kept for good.
+            gc.collect(1)
+            gc.freeze()
         self._show_jobs(afresh=True)  # their progress and ETA
         self._show_history_screen()
+        self.run_worker(self._prepare_history_screen(), group="history-screen")
 
     def on_dirs_sampled(self, message: DirsSampled) -> None:
         self.state.dirs = {info.path: info for info in message.dirs}
@@ -707,17 +719,36 @@ class DashboardApp(App[int]):
         if self._history_screen is not None:
             self._history_screen.show(self.history_view)
 
-    def action_history(self) -> None:
-        # Imported on the first h: its charts' library (textual-plotext, plotext) is some
-        # 8 MB and 0.1 s that a dashboard whose history is never opened does without.
+    def _new_history_screen(self) -> HistoryScreen:
+        # Imported by the history thread after its first read (see HistoryFeed.read), off the
+        # event loop (with its charts' library, textual-plotext and plotext: 0.03-0.1 s); here
+        # only on an h before that.
         from plotman_tui.tui.screens.history_screen import HistoryScreen
 
-        # One screen, kept (as help): its charts are drawn again only when the history or
-        # the size changed, not on every h.
+        self._history_screen = HistoryScreen(
+            self.history_view, log_dir=os.fspath(self.config.logging.plots)
+        )
+        return self._history_screen
+
+    async def _prepare_history_screen(self) -> None:
+        """At idle after a history came in: the history screen composed, laid out and drawn
+        while it is not shown, so that h only paints it (the first h of a session composed a
+        screen of four charts and a table, 0.2-0.5 s; a later one after a new history drew
+        the four charts again, some 15 ms each)."""
+        await asyncio.sleep(0)  # after the jobs table's refresh and any key already in
         if self._history_screen is None:
-            log_dir = os.fspath(self.config.logging.plots)
-            self._history_screen = HistoryScreen(self.history_view, log_dir=log_dir)
-            self.install_screen(self._history_screen, name="history")
+            await textual_hacks.mount_unshown(self, self._new_history_screen(), "history")
+        screen = self._history_screen
+        if screen is None or self.screen is screen or not screen.ready:
+            return  # shown meanwhile: h laid it out
+        textual_hacks.lay_out_unshown(self, screen)
+        await screen.draw_unshown()
+
+    def action_history(self) -> None:
+        # One screen, kept (as help): its charts are drawn again only when the history or
+        # the size changed, not on every h; mostly composed and drawn before the first h.
+        if self._history_screen is None:
+            self.install_screen(self._new_history_screen(), name="history")
         self.push_screen("history")
 
     def _show_actions(self) -> None:

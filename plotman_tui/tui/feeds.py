@@ -18,6 +18,7 @@ None of them touches a widget: each returns a message for the poller to post.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
@@ -353,4 +354,7 @@ class HistoryFeed:
     def read(self) -> HistoryRead:
         history = self._reader(self.log_dir, self.cache_path)
         eta = EtaModel.from_records(history.records)
+        # The history screen's module and its charts' library (textual-plotext, plotext: some
+        # 0.1 s) imported here, off the event loop: the app composes that screen at idle now.
+        importlib.import_module("plotman_tui.tui.screens.history_screen")
         return HistoryRead(history, eta, history_view(history, self._clock()))

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import os
 import signal
+from typing import Any
+
+from textual.app import App
+from textual.screen import Screen
+from textual.widget import AwaitMount
 
 
 def forget_the_terminal() -> None:
@@ -29,3 +34,36 @@ def forget_the_terminal() -> None:
             os.dup2(devnull, fd)
     finally:
         os.close(devnull)
+
+
+async def mount_unshown(app: App[Any], screen: Screen[Any], name: str) -> None:
+    """Install ``screen`` as ``name``, compose and mount it without showing it (then
+    :func:`lay_out_unshown`), so that pushing it later costs only a paint.
+
+    Textual composes a screen only when it is first pushed, and lays it out only when it is on
+    top: the first push of a big screen (the history's, with its charts) cost 0.2-0.5 s on
+    the event loop, all of it while the farmer waits for the key. This does what
+    ``App.push_screen`` does for a screen not yet running (``App._register``, its CSS, the
+    mount; private API of Textual 8.2) at a moment the app chooses (idle, after the history
+    came in). A push later finds the screen running and mounts nothing.
+    """
+    app.install_screen(screen, name)
+    if screen.is_running:
+        return
+    widgets = app._register(app, screen)
+    app._load_screen_css(screen)
+    await AwaitMount(screen, widgets)
+
+
+def lay_out_unshown(app: App[Any], screen: Screen[Any]) -> None:
+    """Lay ``screen`` (not shown) out at the app's size, with the breakpoint classes its
+    resize would set (-narrow, -wide), as its push will: its widgets get the sizes they will be
+    shown at, and can be drawn at them beforehand. (``Screen._get_breakpoint_classes`` and
+    ``Screen._refresh_layout``: private API of Textual 8.2; a push whose size is the one laid
+    out here lays nothing out again.)"""
+    size = app.size
+    breakpoints = screen.HORIZONTAL_BREAKPOINTS or app.HORIZONTAL_BREAKPOINTS or []
+    classes = dict.fromkeys((name for _, name in breakpoints), False)
+    classes.update(dict.fromkeys(screen._get_breakpoint_classes(size.width, breakpoints), True))
+    screen.update_classes(classes, animate=False)
+    screen._refresh_layout(size)

@@ -4,6 +4,7 @@ history worker whose read is held up while keys are pressed."""
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import shutil
@@ -28,7 +29,7 @@ from plotman_tui.tui.app import DashboardApp, _plots_finished
 from plotman_tui.tui.feeds import HistoryFeed
 from plotman_tui.tui.screens.dirs_screen import DirsScreen
 from plotman_tui.tui.screens.help_screen import HelpScreen
-from plotman_tui.tui.screens.history_screen import FinishedTable, HistoryScreen
+from plotman_tui.tui.screens.history_screen import Chart, FinishedTable, HistoryScreen
 from plotman_tui.tui.view import history_view
 from tests.conftest import FIXTURES
 from tests.tui.farmdata import NOW, farm_config, farm_jobs, feed, still_app
@@ -109,6 +110,81 @@ async def test_the_open_screen_shows_new_history_as_it_arrives() -> None:
         await pilot.pause()
         assert "96 plots finished" in summary(app)
         assert table.cell_text(table.row_keys[0], "plot id") == newest.plot_id[:8]
+
+
+async def test_the_screen_is_composed_and_drawn_before_the_first_h() -> None:
+    """Once a history is in, the screen is built while the dashboard idles (its charts drawn
+    at the sizes they are shown at): h finds it ready and composes and draws nothing."""
+    app = still_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        app.post_message(history_read())
+        await pilot.pause()
+        await until(pilot, lambda: app._history_screen is not None, 10, "the screen built")
+        screen = app._history_screen
+        assert screen is not None and app.screen is app.dashboard
+        charts = list(screen.query(Chart))
+        await until(pilot, lambda: all(c.drawn() and c.size for c in charts), 10, "drawn")
+        drawn = [(chart.id, chart.size) for chart in charts]
+        await pilot.press("h")
+        assert app.screen is screen
+        assert [(chart.id, chart.size) for chart in screen.query(Chart)] == drawn
+        assert all(chart.drawn() for chart in charts)
+        assert "96 plots finished" in summary(app)
+
+
+async def test_a_new_history_is_drawn_on_the_hidden_screen_before_h() -> None:
+    records = history_records()
+    newest = max((r for r in records if r.completed), key=lambda r: r.ended_at or 0)
+    older = History(tuple(r for r in records if r is not newest), (), ())
+    app = still_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app)
+        app.post_message(history_read(older))
+        await pilot.pause()
+        await until(pilot, lambda: app._history_screen is not None, 10, "the screen built")
+        await pilot.press("h")
+        assert "95 plots finished" in summary(app)
+        await pilot.press("h")
+        screen = app._history_screen
+        assert screen is not None
+        chart = screen.query_one("#history-plots", Chart)
+        app.post_message(history_read(History(tuple(records), (), ())))
+        await until(
+            pilot, lambda: "96" in str(screen.query_one("#history-summary").render()), 10, "shown"
+        )
+        await until(pilot, chart.drawn, 10, "the new plots per day drawn")
+        assert app.screen is app.dashboard
+        await pilot.press("h")
+        assert "96 plots finished" in summary(app)
+        table = screen.query_one(FinishedTable)
+        assert table.cell_text(table.row_keys[0], "plot id") == newest.plot_id[:8]
+
+
+async def test_a_history_read_keeps_the_startup_heap_out_of_full_collections(
+    tmp_path: Path,
+) -> None:
+    """The read (farm/history.py) unfreezes what the dashboard froze at start: a history that
+    comes in freezes it again, with the history, so that the collector's full passes (over
+    10,000 logs' records, 150-200 ms) do not land on keys."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for number in range(20):
+        shutil.copy(FIXTURES / "plotter-logs" / "chianetwork.plot.log", logs / f"{number}.log")
+    feed_ = HistoryFeed(os.fspath(logs), os.fspath(tmp_path / "cache.json"))
+    app = DashboardApp(farm_config(), plotting_enabled=True, live=False, freeze_gc=True)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            frozen = gc.get_freeze_count()
+            assert frozen > 0  # the startup heap
+            message = feed_.read()  # as the history thread does: it unfreezes
+            assert gc.get_freeze_count() == 0
+            app.post_message(message)
+            await until(pilot, lambda: app.history is not None, 10, "the history")
+            assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
 
 
 # -- the jobs table's done and eta ---------------------------------------------------------------
@@ -262,7 +338,8 @@ async def test_keys_answer_while_the_history_worker_reads_a_big_log_dir(tmp_path
 
 
 def test_the_dashboard_loads_the_charts_library_only_for_the_history_screen() -> None:
-    """textual-plotext and plotext (some 8 MB, 0.1 s) wait for the first h."""
+    """textual-plotext and plotext (some 8 MB, 0.03-0.1 s) are not loaded with the dashboard:
+    the history thread imports them after its first read, off the event loop."""
     assert_imports_load_none_of("plotman_tui.tui.app", {"plotext", "textual_plotext"})
 
 

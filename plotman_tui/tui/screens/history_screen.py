@@ -12,6 +12,7 @@ above the charts, each plot's phases in the table under them).
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from typing import ClassVar, TypeVar
@@ -61,6 +62,13 @@ class Chart(PlotextPlot):
         if self._drawn is None or self._drawn[0] != key:
             self._drawn = (key, super().render())
         return self._drawn[1]
+
+    def drawn(self) -> bool:
+        """Whether the chart is built at its size (or is not shown: nothing to build)."""
+        if not self.display or not self.size:
+            return True
+        key = (self.size.width, self.size.height, self._figure, self.app.theme)
+        return self._drawn is not None and self._drawn[0] == key
 
 
 class FinishedTable(KeyedTable):
@@ -261,6 +269,11 @@ class HistoryScreen(Screen[None]):
         self._fill()
 
     @property
+    def ready(self) -> bool:
+        """Mounted: its widgets exist."""
+        return self._ready
+
+    @property
     def view(self) -> HistoryView:
         return self._view
 
@@ -285,6 +298,25 @@ class HistoryScreen(Screen[None]):
         draw_phases(self.query_one("#history-phases", Chart), view.tmp)
         self.query_one("#history-tmp").styles.height = _tmp_height(view)
         self.query_one(FinishedTable).show(view.last)
+
+    async def draw_unshown(self) -> None:
+        """Build the charts not yet built at their size, then render every widget's lines
+        (text to strips: the charts' ANSI text is most of a first paint), one at a time with a
+        pause between (a key pressed meanwhile waits for one chart at most, some 15 ms). The
+        app calls this at idle while the screen is not shown, so that h costs little more
+        than putting those lines on the terminal."""
+        for chart in self.query(Chart):
+            if self.app.screen is self:
+                return  # shown: the paint builds what is left
+            if not chart.drawn():
+                chart.render()
+                await asyncio.sleep(0)
+        for widget in self.walk_children(Widget):
+            if self.app.screen is self:
+                return
+            if widget.display and widget.size:
+                widget.render_lines(widget.size.region)
+                await asyncio.sleep(0)
 
     def action_close(self) -> None:
         self.dismiss(None)
