@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -196,7 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_joined_since(sys.argv[1:] if argv is None else list(argv)))
     try:
-        return _dispatch(parser, args)
+        code = _dispatch(parser, args)
+        sys.stdout.flush()  # a full disk under `> FILE` shows here, not at exit
+        return code
     except CliError as error:
         print(f"plotman-tui: {error}", file=sys.stderr)
         return error.exit_code
@@ -207,6 +210,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `plotman-tui status | head`: the reader left; say nothing more.
         _silence_stdout()
         return EXIT_OK
+    except OSError as error:
+        if error.errno not in _OUTPUT_ERRORS:
+            raise
+        # `plotman-tui status > /dev/full`, a full disk or quota under a redirect: the output
+        # cannot be written; say so once (a flush at exit would fail again).
+        _silence_stdout()
+        print(f"plotman-tui: cannot write the output: {error.strerror}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+#: What writing to stdout fails with when it cannot take the output (the disk or quota is full).
+_OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 
 def _joined_since(argv: list[str]) -> list[str]:

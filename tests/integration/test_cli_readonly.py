@@ -322,3 +322,17 @@ def test_only_the_head_of_each_log_is_searched(farm: dict[str, Path]) -> None:
     (farm["logs"] / "late.log").write_text("x" * 70_000 + f"\nID: {plot_id}\n")
     result = cli("details", plot_id[:8], config=farm["config"])
     assert result.returncode == 3
+
+
+@pytest.mark.parametrize("command", [("version",), ("status",), ("dirs",), ("status", "--json")])
+def test_output_onto_a_full_disk_is_one_line_exit_1(
+    farm: dict[str, Path], command: tuple[str, ...]
+) -> None:
+    # As `plotman-tui status > FILE` on a full disk (or quota): /dev/full refuses every write.
+    if not Path("/dev/full").is_char_device():
+        pytest.skip("/dev/full is not a character device here")
+    argv = [str(PLOTMAN_TUI), "--config", str(farm["config"]), *command]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == "plotman-tui: cannot write the output: No space left on device\n"
