@@ -22,11 +22,13 @@ TERM=xterm-256color, plotting paused so nothing starts. After a warm-up, for ``-
   is taken over this window: a dashboard nobody touches, on a farm whose logs grow.
 - Key latency, in a window of its own after that one: ``/`` (the filter opens), Enter (it
   closes), ``?`` (help opens), ``?`` (it closes), ``d`` (the dirs screen opens), ``d`` (it
-  closes) ..., ``--presses`` keys at moments that
+  closes), ``h`` (the plot history of the 5,000 finished logs opens), ``h`` (it closes) ...,
+  ``--presses`` keys at moments that
   drift across the 5 s look cycle; capture-pane is polled until the screen changes, and the
   worst delay is the figure. Each key's first press is printed too: the first ``?`` builds
-  the help screen, a cost paid once a session. The harness alone (``cat`` in the same tmux)
-  answers in ~3 ms.
+  the help screen, a cost paid once a session (the history screen is built before its first
+  ``h``, once the history is read). The harness alone (``cat`` in the same tmux) answers in
+  ~3 ms. ``--size`` (120x40 by default): the terminal's.
 
 - ``--archiving``: the farm archives to two ssh farmers on 127.0.0.1: one whose port is
   closed (unreachable) and one that accepts the connection and never says a word, so a read of
@@ -72,11 +74,20 @@ TERM = "xterm-256color"
 PROBE_EVERY_S = 4.7
 # The key presses' spacing: not a divisor of the 5 s look, so they land all over its cycle.
 KEY_EVERY_S = 0.37
-# The keys pressed in turn, each changing the screen: the filter, help and the dirs screen
-# (every dir and archive disk) open and close.
+# The keys pressed in turn, each changing the screen, and what they do: the filter, help, the
+# dirs screen (every dir and archive disk) and the plot history open and close.
 # Not Escape: a lone ESC is told from the start of an escape sequence by waiting for more
 # (ESCDELAY, 100 ms in Textual as in curses), so it is always that much slower.
-KEYS = ("/", "Enter", "?", "?", "d", "d")
+KEYS = (
+    ("/", "/ (open)"),
+    ("Enter", "Enter (close)"),
+    ("?", "? (open)"),
+    ("?", "? (close)"),
+    ("d", "d (open)"),
+    ("d", "d (close)"),
+    ("h", "h (open)"),
+    ("h", "h (close)"),
+)
 # capture-pane polling interval (each poll is a tmux client run, a few ms).
 POLL_S = 0.005
 # Lines that set a chia job's phase (plotters/chia.py), one per phase in a cycle.
@@ -294,15 +305,7 @@ class Probes:
         self.phase = phase
 
     def key_probe(self) -> None:
-        key = KEYS[self.presses % len(KEYS)]
-        what = {
-            0: "/ (open)",
-            1: "Enter (close)",
-            2: "? (open)",
-            3: "? (close)",
-            4: "d (open)",
-            5: "d (close)",
-        }[self.presses % len(KEYS)]
+        key, what = KEYS[self.presses % len(KEYS)]
         self.presses += 1
         before = self.tmux.screen()
         self.tmux.send(key)
@@ -431,6 +434,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
 
 def main() -> int:
+    global WIDTH, HEIGHT  # Tmux.start's: the bench's one terminal (--size)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--farm", choices=sorted(FARMS), default="real", help="the farm's shape (see above)"
@@ -438,7 +442,10 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, help="jobs (default: the farm's)")
     parser.add_argument("--seconds", type=float, default=60.0, help="the measured window")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
-    parser.add_argument("--presses", type=int, default=42, help="key presses after the window")
+    parser.add_argument("--presses", type=int, default=48, help="key presses after the window")
+    parser.add_argument(
+        "--size", default=f"{WIDTH}x{HEIGHT}", help="the terminal's WIDTHxHEIGHT (120x40)"
+    )
     parser.add_argument(
         "--chatter", type=float, default=0.15, help="lines a second each job's log grows by"
     )
@@ -452,6 +459,7 @@ def main() -> int:
         help="the command to measure instead of the installed plotman-tui (another version)",
     )
     args = parser.parse_args()
+    WIDTH, HEIGHT = (int(n) for n in args.size.lower().split("x"))
     if args.jobs is None:
         args.jobs = FARMS[args.farm].jobs
     if shutil.which("tmux") is None:

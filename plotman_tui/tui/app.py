@@ -744,6 +744,13 @@ class DashboardApp(App[int]):
         textual_hacks.lay_out_unshown(self, screen)
         await screen.draw_unshown()
 
+    def on_resize(self) -> None:
+        # The hidden history screen drawn again at the new size (after the app's own resize).
+        if self._history_screen is not None and self.screen is not self._history_screen:
+            self.call_after_refresh(
+                self.run_worker, self._prepare_history_screen(), group="history-screen"
+            )
+
     def action_history(self) -> None:
         # One screen, kept (as help): its charts are drawn again only when the history or
         # the size changed, not on every h; mostly composed and drawn before the first h.

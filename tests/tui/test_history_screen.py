@@ -161,6 +161,26 @@ async def test_a_new_history_is_drawn_on_the_hidden_screen_before_h() -> None:
         assert table.cell_text(table.row_keys[0], "plot id") == newest.plot_id[:8]
 
 
+async def test_a_terminal_resized_while_the_screen_is_hidden_draws_it_at_the_new_size() -> None:
+    app = still_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        app.post_message(history_read())
+        await pilot.pause()
+        await until(pilot, lambda: app._history_screen is not None, 10, "the screen built")
+        screen = app._history_screen
+        assert screen is not None
+        chart = screen.query_one("#history-plots", Chart)
+        await until(pilot, lambda: chart.drawn() and chart.size.width > 0, 10, "drawn")
+        wide = chart.size
+        await pilot.resize_terminal(200, 60)
+        await until(pilot, lambda: chart.size.width > wide.width, 10, "laid out again")
+        await until(pilot, chart.drawn, 10, "drawn at the new size")
+        assert app.screen is app.dashboard
+        await pilot.press("h")
+        assert chart.drawn() and chart.size.width > wide.width
+
+
 async def test_a_history_read_keeps_the_startup_heap_out_of_full_collections(
     tmp_path: Path,
 ) -> None:
