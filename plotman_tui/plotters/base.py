@@ -61,6 +61,9 @@ class LogInfo:
     total_seconds: float | None = None
     copy_seconds: float | None = None
     final_file: str | None = None
+    #: The finished plot file's size as the log states it (madMAx in bytes, chiapos in GiB to
+    #: three decimals, within 0.0005 GiB); None where the log does not (BladeBit).
+    final_bytes: int | None = None
     completed: bool = False
 
 
@@ -177,6 +180,8 @@ BUCKETS_MAX = 65536
 BUFFER_MIB_MAX = 64 << 20
 #: Plots one command line asks for.
 COUNT_MAX = 1_000_000
+#: The largest plot file size a log may state (a k50 plot is some 26 PiB).
+PLOT_BYTES_MAX = 1 << 62
 
 _PLOT_ID_RE = re.compile(r"[0-9a-fA-F]{64}")
 

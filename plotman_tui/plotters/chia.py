@@ -141,6 +141,9 @@ def _seconds(line: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
+_FINAL_SIZE_RE = re.compile(r"(\d{1,9}(?:\.\d{1,9})?) GiB")
+
+
 class ChiaLogParser(PlotLogParser):
     """Follows a chiapos log (chia 1.0 to 2.x)."""
 
@@ -158,6 +161,7 @@ class ChiaLogParser(PlotLogParser):
         "Total time = ",
         "Copy time = ",
         "Approximate working space used",
+        "Final File size: ",
         "Copied final file from ",
         "Removed temp2 file ",
         "Renamed final file from ",
@@ -214,6 +218,11 @@ class ChiaLogParser(PlotLogParser):
             self.copy_seconds = _seconds(line)
         elif line.startswith("Approximate working space used"):
             self._set_phase(5, 0)
+        elif line.startswith("Final File size: "):
+            # "Final File size: 101.330 GiB": to the byte, within the 0.0005 GiB it is rounded to.
+            match = _FINAL_SIZE_RE.match(line, 17)
+            if match:
+                self.final_bytes = round(float(match.group(1)) * 2**30)
         elif line.startswith("Copied final file from "):
             self._set_phase(5, 1)
             self._take_destination(line)

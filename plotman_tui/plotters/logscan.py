@@ -17,6 +17,7 @@ from operator import not_
 from typing import Any, TypeGuard
 
 from plotman_tui.plotters.base import (
+    PLOT_BYTES_MAX,
     LineSplitter,
     LogInfo,
     sane_dir,
@@ -47,6 +48,14 @@ _MONTHS = {
 _ASCTIME_RE = re.compile(
     r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})"
 )
+
+
+def sane_plot_bytes(value: object) -> int | None:
+    """A plot file's size as a log states it: a whole number of bytes, 1 to PLOT_BYTES_MAX
+    (a state restored from the cache may hold anything)."""
+    if type(value) is not int or not 1 <= value <= PLOT_BYTES_MAX:
+        return None
+    return value
 
 
 def first_int(text: str) -> int | None:
@@ -116,6 +125,7 @@ class PlotLogParser:
         self.total_seconds: float | None = None
         self.copy_seconds: float | None = None
         self.final_file: str | None = None
+        self.final_bytes: int | None = None
         self.completed = False
 
     def _start_plot(self) -> None:
@@ -265,6 +275,7 @@ class PlotLogParser:
                 total_seconds=sane_seconds(self.total_seconds),
                 copy_seconds=sane_seconds(self.copy_seconds),
                 final_file=sane_path(self.final_file),
+                final_bytes=sane_plot_bytes(self.final_bytes),
                 completed=self.completed,
             )
         return self._cached

@@ -123,6 +123,9 @@ def _table(line: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+_FINAL_SIZE_RE = re.compile(r"final plot size is (\d{1,19}) bytes")
+
+
 class MadmaxLogParser(PlotLogParser):
     """Follows a madMAx ``chia_plot`` log."""
 
@@ -157,6 +160,11 @@ class MadmaxLogParser(PlotLogParser):
                 # none, so the end of the previous phase starts them.
                 if major >= 2:
                     self._set_phase(major + 1)
+                if major == 4:
+                    # "Phase 4 took 86.9555 sec, final plot size is 108836238815 bytes"
+                    size = _FINAL_SIZE_RE.search(line)
+                    if size:
+                        self.final_bytes = int(size.group(1))
         elif line.startswith("Wrote plot header"):
             self._set_phase(3, 1)
         elif line.startswith("Total plot creation time was "):

@@ -485,13 +485,14 @@ def test_a_file_given_twice_is_skipped_once(
 def test_small_rates_are_decimals_a_farmer_reads_not_exponents(
     farm: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Two real k18 test plots (4.7 MiB each) on one day: 9e-06 TiB/day reads as a typo.
+    # Two real k18 test plots on one day, 0.004 GiB each as their logs state ("Final File
+    # size: 0.004 GiB"): 7.8e-06 TiB/day reads as a typo.
     for name in ("chia-2.7.5-cli-k18.plot.log", "chiapos-2.0.12-k18.plot.log"):
         shutil.copy(FIXTURES / name, farm["logs"] / name)
     code, out, err = analyze(farm, capsys, monkeypatch, "--by", "k", columns=200)
     assert code == 0, err
     k18 = out[out.index("k 18\n") :].splitlines()[1]
-    assert k18 == "  2 plots finished (9.4 MiB); 2.00 plots/day, 0.000009 TiB/day over 1.0 day"
+    assert k18 == "  2 plots finished (8.2 MiB); 2.00 plots/day, 0.0000078 TiB/day over 1.0 day"
     assert "e-0" not in out
     # One k18 plot over five years: a rate below a millionth is said to be one, not 30 zeros.
     group = GroupSummary((), {}, 1, 4945046, 5 * 365 * 86400.0, 1 / 1825, 4945046 / 2**40 / 1825)

@@ -529,16 +529,42 @@ def test_the_final_size_is_the_plot_files_and_a_fifo_there_counts_as_none(
     log.write_text(text.replace("/data/final/", f"{final}/"))
     (first, _), _ = read_log(str(log))
     assert first.final_file is not None and first.final_file.startswith(str(final))
-    # No file there: the size a k32 plot has.
-    assert first.final_bytes == final_plot_bytes(32)
+    # No file there: the size the log states ("final plot size is 108832382686 bytes").
+    assert first.final_bytes == 108_832_382_686
     Path(first.final_file).write_bytes(b"x" * 1234)
     (first, _), _ = read_log(str(log))
     assert first.final_bytes == 1234
-    # A FIFO named like the plot is no plot: the size for its k, and no wait for a writer.
+    # A FIFO named like the plot is no plot: the stated size, and no wait for a writer.
     os.remove(first.final_file)
     os.mkfifo(first.final_file)
     (first, _), _ = read_log(str(log))
-    assert first.final_bytes == final_plot_bytes(32)
+    assert first.final_bytes == 108_832_382_686
+
+
+@pytest.mark.parametrize(
+    ("log", "size"),
+    [
+        # The size the log states: madMAx to the byte, chiapos in GiB to 3 decimals.
+        ("madmax-k32/madmax.plot.log", 108_836_238_815),
+        ("chianetwork.plot.log", round(101.330 * 2**30)),
+        ("chia-1.0/2021-04-04T19_00_47.681088-0400.log", round(101.336 * 2**30)),
+        # BladeBit states none: a k32 plot's nominal size (chia-docs: 108.88 GB).
+        ("bladebit.plot.log", 108_884_400_275),
+        ("bladebit2disk.plot.log", 108_884_400_275),
+        # ... and a compressed one's: chia-docs' C7 k32 plot, 78.0 of 101.4 GiB.
+        ("fragments/bladebit_cuda_3.1.0_c7_n90_disk128_plot14_gh448.fragment.log", 83_757_230_981),
+    ],
+)
+def test_a_plot_not_on_this_machine_counts_the_size_its_log_states_or_a_nominal_one(
+    log: str, size: int
+) -> None:
+    records, _ = read_log(str(FIXTURES / log))
+    assert records and records[0].final_bytes == size
+    # Never the planning size, which adds 3% so a plot never runs out of room.
+    assert records[0].final_bytes < final_plot_bytes(32)
+    real_k32 = 108_836_238_815  # madMAx's own count of a real k32 plot
+    if records[0].compression is None:
+        assert abs(records[0].final_bytes - real_k32) < 0.001 * real_k32
 
 
 def _every_fixture_log() -> list[str]:

@@ -258,6 +258,7 @@ def test_log_of_chia_1_2() -> None:
         total_seconds=18380.426,
         copy_seconds=178.438,
         final_file="/farm/yards/902/fake_dst/" + name,
+        final_bytes=round(101.330 * 2**30),  # "Final File size: 101.330 GiB"
         completed=True,
     )
 
@@ -281,6 +282,7 @@ def test_log_of_chia_1_0_reads_the_destination_from_the_copy() -> None:
         total_seconds=39945.080,
         copy_seconds=501.696,
         final_file="/farm/wagons/801/" + name,
+        final_bytes=round(101.336 * 2**30),  # "Final File size: 101.336 GiB"
         completed=True,
     )
 
@@ -304,6 +306,7 @@ def test_log_of_chia_2_7_5_k18() -> None:
         total_seconds=1.016,
         copy_seconds=None,  # renamed in place, not copied
         final_file="/mnt/farm/cli_pl18/d/" + name,
+        final_bytes=round(0.004 * 2**30),  # "Final File size: 0.004 GiB"
         completed=True,
     )
 
@@ -328,6 +331,7 @@ def test_log_of_chiapos_2_0_12_k18() -> None:
         total_seconds=1.330,
         copy_seconds=None,
         final_file="/mnt/farm/k18/final/" + name,
+        final_bytes=round(0.004 * 2**30),  # "Final File size: 0.004 GiB"
         completed=True,
     )
 
@@ -402,3 +406,34 @@ def test_bitfield_is_read_from_phase_2s_start() -> None:
         assert parser.info.bitfield is None  # not known before phase 2
         parser.feed(line.encode() + b"\n")
         assert parser.info.bitfield is bitfield
+
+
+def test_the_final_size_the_log_states_and_none_before_it() -> None:
+    text = (LOGS / "chianetwork.plot.log").read_bytes()
+    parser = PLOTTER.new_log_parser()
+    parser.feed(text[: text.index(b"Final File size: ")])
+    assert parser.info.final_bytes is None  # not stated yet
+    parser.feed(text[text.index(b"Final File size: ") :])
+    # 101.330 GiB, within the 0.0005 GiB the log rounds to: 108,802,259,026 bytes, where the
+    # planning size (plotsize.final_plot_bytes: 112,151,980,860) is 3% above a real plot.
+    assert parser.info.final_bytes == 108_802_259_026
+    assert abs(parser.info.final_bytes - 101.330 * 2**30) <= 0.0005 * 2**30
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"Final File size: 99999999999 GiB\n",  # more digits than the reader takes
+        b"Final File size: -1.000 GiB\n",
+        b"Final File size: 0.000 GiB\n",
+        b"Final File size: nan GiB\n",
+        b"Final File size: 101.330 TiB\n",
+        b"Final File size: \n",
+    ],
+)
+def test_a_final_size_no_plot_has_is_none(line: bytes) -> None:
+    text = (LOGS / "chianetwork.plot.log").read_bytes()
+    parser = PLOTTER.new_log_parser()
+    start = text.index(b"Final File size: ")
+    parser.feed(text[:start] + line + text[text.index(b"\n", start) + 1 :])
+    assert parser.info.completed and parser.info.final_bytes is None

@@ -172,6 +172,7 @@ def test_log(log: str, k: int) -> None:
         total_seconds=4968.41,
         copy_seconds=None,
         final_file="/farm/yards/902/fake_dst/" + name,
+        final_bytes=108_836_238_815,  # "final plot size is 108836238815 bytes"
         completed=True,
     )
 
@@ -228,3 +229,6 @@ def test_a_multi_plot_run_follows_its_current_plot_and_keeps_the_earlier_one() -
     (first,) = parser.earlier_plots
     assert first.plot_id is not None and first.plot_id.startswith("e6a1f143")
     assert first.completed and first.copy_seconds == 964.486
+    assert first.final_bytes == 108_832_382_686  # its own "final plot size is ... bytes"
+    parser.feed(text[text.index(b"\n", copy_done) + 1 :])
+    assert parser.info.final_bytes == 108_835_451_858  # the second plot's, not the first's
