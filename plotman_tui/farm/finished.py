@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from plotman_tui.appdirs import open_regular_file
@@ -112,10 +113,13 @@ def _best_reading(path: str, data: bytes, *, finish: bool = False) -> FinishedLo
 _TIE_ORDER = sorted(PLOTTERS, key=lambda plotter: plotter.name == "bladebit2disk")
 
 
-def best_parser(data: bytes, *, finish: bool = False) -> tuple[str, LogParser] | None:
+def best_parser(
+    data: bytes, *, finish: bool = False, more: Iterable[bytes] = ()
+) -> tuple[str, LogParser] | None:
     """The plotter whose parser makes the most of ``data`` and that parser, fed; None when no
     parser finds a plot id in it. (BladeBit's three read each other's logs; the right one also
-    finds the plot file.) ``finish``: ``data`` is the whole log. The parsers are fed lines
+    finds the plot file.) ``more``: the rest of the log in pieces, fed on after ``data`` (a log
+    too big to hold whole). ``finish``: that is the whole log. The parsers are fed lines
     split once for all of them: they are not to be fed more.
 
     Every parser reads the head (8 KiB at a time, up to the first plot id, at most HEAD_BYTES);
@@ -138,6 +142,10 @@ def best_parser(data: bytes, *, finish: bool = False) -> tuple[str, LogParser] |
         # No plot id in the head: every parser reads on (it may come later).
         parsers = [entry for entry in parsers if entry[1].has_plot_id] or parsers
         lines = splitter.feed(data[offset:])
+        for _name, parser in parsers:
+            parser.feed_lines(lines)
+    for piece in more:
+        lines = splitter.feed(piece)
         for _name, parser in parsers:
             parser.feed_lines(lines)
     if finish:

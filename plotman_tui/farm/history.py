@@ -29,13 +29,13 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, fields
 from itertools import accumulate, compress, repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from plotman_tui.appdirs import cache_dir, read_regular_file
+from plotman_tui.appdirs import cache_dir, open_regular_file, read_regular_file
 from plotman_tui.farm.finished import WHOLE_BYTES, best_parser
 from plotman_tui.plotters import PLOTTERS
 from plotman_tui.plotters.base import (
@@ -123,22 +123,64 @@ def default_cache_path() -> str:
     return os.fspath(cache_dir() / "history.json")
 
 
+#: A log larger than this is no plot log: a ``chia plots create -n 100`` log is some 20 MB.
+MAX_LOG_BYTES = 1 << 30
+_TOO_LARGE = "larger than 1 GiB: not a plot log"
+#: A log larger than WHOLE_BYTES is read on in pieces of this size (memory stays bounded).
+_PIECE_BYTES = 4 << 20
+
+
+class _TooLargeError(Exception):
+    """The log grew past MAX_LOG_BYTES while it was read."""
+
+
 def read_log(path: str) -> tuple[list[PlotRecord], SkippedLog | None]:
-    """The plots in the log at ``path``; or no plots and why the log was skipped."""
+    """The plots in the log at ``path``; or no plots and why the log was skipped.
+
+    A log is read whole up to WHOLE_BYTES; a larger one (a ``chia plots create -n 100`` run)
+    is read on in pieces through the same parsers, up to MAX_LOG_BYTES."""
     try:
-        data = read_regular_file(path, WHOLE_BYTES, tail=False)
+        with open(open_regular_file(path), "rb", buffering=0) as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_LOG_BYTES:
+                return [], SkippedLog(path, _TOO_LARGE)
+            data = _read_up_to(handle, WHOLE_BYTES)
+            if len(data) < WHOLE_BYTES:
+                return parse_log(path, data)
+            return parse_log(path, data, more=_pieces(handle, MAX_LOG_BYTES - len(data)))
+    except _TooLargeError:
+        return [], SkippedLog(path, _TOO_LARGE)
     except OSError as error:
         return [], SkippedLog(path, _os_reason(error))
-    return parse_log(path, data)
 
 
-def parse_log(path: str, data: bytes) -> tuple[list[PlotRecord], SkippedLog | None]:
-    """:func:`read_log` on the bytes ``data`` of the log at ``path``."""
+def _read_up_to(handle: BinaryIO, size: int) -> bytes:
+    """The next ``size`` bytes of ``handle``, fewer only at its end."""
+    chunks = []
+    while size > 0 and (chunk := handle.read(min(size, 1 << 20))):
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _pieces(handle: BinaryIO, limit: int) -> Iterator[bytes]:
+    """The rest of ``handle`` in pieces; _TooLargeError past ``limit`` more bytes."""
+    while piece := _read_up_to(handle, _PIECE_BYTES):
+        limit -= len(piece)
+        if limit < 0:
+            raise _TooLargeError
+        yield piece
+
+
+def parse_log(
+    path: str, data: bytes, *, more: Iterable[bytes] = ()
+) -> tuple[list[PlotRecord], SkippedLog | None]:
+    """:func:`read_log` on the bytes ``data`` of the log at ``path`` (and ``more``: the rest
+    of a log too large to hold whole, in pieces)."""
     if not data:
         return [], SkippedLog(path, "empty file")
     if b"\0" in data[:_BINARY_PROBE]:
         return [], SkippedLog(path, "binary data (NUL bytes), not a plotter's log")
-    best = best_parser(data, finish=True)
+    best = best_parser(data, finish=True, more=more)
     if best is None:
         return [], SkippedLog(path, "not a plot log (no plot id in it)")
     plotter, parser = best

@@ -20,10 +20,14 @@ from typing import Any
 import pytest
 
 from plotman_tui.farm import history as history_module
+from plotman_tui.farm.finished import WHOLE_BYTES
 from plotman_tui.farm.history import (
+    MAX_LOG_BYTES,
     History,
     PlotRecord,
+    SkippedLog,
     default_cache_path,
+    parse_log,
     read_history,
     read_log,
 )
@@ -786,3 +790,56 @@ def test_processes_writing_the_cache_at_once_leave_a_whole_one(tmp_path: Path) -
     for logs in dirs:
         history = read_history(logs, str(cache))
         assert len(history.records) == 8 and history.skipped == ()
+
+
+def _chia_run_of(plots: int) -> tuple[bytes, list[str]]:
+    """A ``chia plots create -n N`` style log: the real chia log once per plot, each with its
+    own plot id, and those ids."""
+    text = (FIXTURES / "chianetwork.plot.log").read_bytes()
+    real_id = b"d2540dcfcffddbfbd7e60b4aca4d54fb937db71991298fabc253f020a87ff7d4"
+    ids = [f"{number + 1:064x}" for number in range(plots)]
+    return b"".join(text.replace(real_id, plot_id.encode()) for plot_id in ids), ids
+
+
+def test_a_log_larger_than_16_mib_is_read_in_pieces_with_every_plot(tmp_path: Path) -> None:
+    # A 100-plot chia run writes some 20 MB of log: it was skipped whole ("20790000 bytes,
+    # more than 16777216") and its 100 plots lost.
+    data, ids = _chia_run_of(100)
+    assert len(data) > WHOLE_BYTES
+    log = tmp_path / "run.log"
+    log.write_bytes(data)
+    records, skipped = read_log(str(log))
+    assert skipped is None
+    assert [record.plot_id for record in records] == ids
+    for record in records:  # the log's own lines: "Time for phase 1 = 8134.660 seconds" ...
+        assert record.completed
+        assert (record.phase1_seconds, record.phase2_seconds) == (8134.660, 3304.860)
+        assert (record.phase3_seconds, record.phase4_seconds) == (6515.266, 425.637)
+        assert (record.total_seconds, record.copy_seconds) == (18380.426, 178.438)
+        assert record.final_bytes == round(101.330 * 2**30)
+    # The same as a read of the whole log at once (the plot across the first 16 MiB too).
+    assert records == parse_log(str(log), data)[0]
+    history = read_history(tmp_path, cache_path=str(tmp_path / "cache.json"))
+    assert len(history.records) == 100 and history.skipped == ()
+
+
+def test_a_file_larger_than_1_gib_is_no_plot_log(tmp_path: Path) -> None:
+    big = tmp_path / "huge.log"
+    with big.open("wb") as out:  # sparse: no disk taken
+        out.write((FIXTURES / "chianetwork.plot.log").read_bytes())
+        out.truncate(MAX_LOG_BYTES + 1)
+    assert read_log(str(big)) == ([], SkippedLog(str(big), "larger than 1 GiB: not a plot log"))
+
+
+def test_a_log_that_grows_past_1_gib_while_read_is_no_plot_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, _ids = _chia_run_of(100)
+    log = tmp_path / "run.log"
+    log.write_bytes(data)
+    # No more to read than the first 16 MiB: as if it had grown past 1 GiB since its size
+    # was looked at.
+    pieces = history_module._pieces
+    monkeypatch.setattr(history_module, "_pieces", lambda handle, _limit: pieces(handle, 0))
+    records, skipped = history_module.read_log(str(log))
+    assert records == [] and skipped is not None and skipped.reason.startswith("larger than")
