@@ -16,6 +16,7 @@ its log read again.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import functools
 import gc
@@ -25,9 +26,7 @@ import operator
 import os
 import re
 import stat
-import subprocess
 import sys
-import threading
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -36,7 +35,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from plotman_tui.appdirs import cache_dir, open_regular_file, read_regular_file
-from plotman_tui.farm.finished import WHOLE_BYTES, best_parser
 from plotman_tui.plotters import PLOTTERS
 from plotman_tui.plotters.base import (
     BUCKETS_MAX,
@@ -139,6 +137,8 @@ def read_log(path: str) -> tuple[list[PlotRecord], SkippedLog | None]:
 
     A log is read whole up to WHOLE_BYTES; a larger one (a ``chia plots create -n 100`` run)
     is read on in pieces through the same parsers, up to MAX_LOG_BYTES."""
+    from plotman_tui.farm.finished import WHOLE_BYTES  # not imported for a warm read
+
     try:
         with open(open_regular_file(path), "rb", buffering=0) as handle:
             if os.fstat(handle.fileno()).st_size > MAX_LOG_BYTES:
@@ -180,6 +180,8 @@ def parse_log(
         return [], SkippedLog(path, "empty file")
     if b"\0" in data[:_BINARY_PROBE]:
         return [], SkippedLog(path, "binary data (NUL bytes), not a plotter's log")
+    from plotman_tui.farm.finished import best_parser  # not imported for a warm read
+
     best = best_parser(data, finish=True, more=more)
     if best is None:
         return [], SkippedLog(path, "not a plot log (no plot id in it)")
@@ -220,6 +222,8 @@ def read_logs(paths: list[str]) -> list[tuple[list[PlotRecord], SkippedLog | Non
     def share_out(index: int) -> None:
         answers[index] = _read_in_worker(shares[index])
 
+    import threading  # only for a cold read of many logs
+
     threads = [threading.Thread(target=share_out, args=(index,)) for index in range(workers)]
     for thread in threads:
         thread.start()
@@ -233,6 +237,8 @@ def read_logs(paths: list[str]) -> list[tuple[list[PlotRecord], SkippedLog | Non
 
 def _read_in_worker(paths: list[str]) -> list[tuple[list[PlotRecord], SkippedLog | None]] | None:
     """:func:`read_log` of each of ``paths`` by a worker process; None when it fails."""
+    import subprocess  # only for a cold read of many logs
+
     try:
         worker = subprocess.Popen(
             [sys.executable, "-c", _WORKER_CODE, json.dumps(sys.path)],
@@ -491,7 +497,7 @@ _REASON_MAX = 4096
 #: A plot id as the parsers give it: 64 hex digits, lower case.
 _PLOT_ID = re.compile(r"[0-9a-f]{64}")
 _INF = math.inf
-_save_lock = threading.Lock()
+_save_lock = _thread.allocate_lock()
 
 
 @functools.lru_cache(maxsize=4096)
