@@ -650,7 +650,13 @@ def _duration_columns(values: Sequence[float | None]) -> list[list[str]]:
         list(map(str, numbers)),
         list(map(str, map(round, numbers))),
         list(map(str, map(round, map(operator.truediv, numbers, repeat(60))))),
-        list(map(str, map(round, map(operator.truediv, numbers, repeat(3600)), repeat(2)))),
+        # str(round(hours, 2)) is '%.2f' (the same correctly rounded digits) without its one
+        # trailing zero (1.50 -> 1.5, 2.00 -> 2.0): twice as fast, the same text (checked on a
+        # million durations from 0 to MAX_SECONDS).
+        [
+            text[:-1] if text[-1] == "0" else text
+            for text in map("%.2f".__mod__, map(operator.truediv, numbers, repeat(3600)))
+        ],
     ]
     if not all(usable):
         for index in compress(range(len(values)), map(operator.not_, usable)):

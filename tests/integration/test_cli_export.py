@@ -21,6 +21,7 @@ from plotman_tui.farm.history import read_log
 from plotman_tui.history_report import (
     HistoryReportError,
     export_row,
+    export_rows,
     write_atomically,
     write_rows,
 )
@@ -299,6 +300,20 @@ def test_durations_that_are_no_durations_are_empty_cells() -> None:
     assert row[9:21] == [""] * 12
     assert row[21] == "425.637"
     assert row[-1] == ""
+
+
+def test_duration_cells_are_plotmans_formulas_for_every_kind_of_duration() -> None:
+    # plotman's four cells (csv_exporter.py): str(s), str(round(s)), str(round(s / 60)),
+    # str(round(s / 3600, 2)); export makes them a column at a time, and faster: the same text.
+    (record,), _skipped = read_log(str(FIXTURES / "chianetwork.plot.log"))
+    durations = [0.0, 0.5, 1.5, 2.5, 18.0, 54.0, 90.0, 5399.99, 6364.582, 8134.66, 1e9]
+    durations += [n * 0.001 + n * 36.0 for n in range(0, 200_000, 7)]
+    plots = [replace(record, phase1_seconds=seconds) for seconds in durations]
+    for plot, row in zip(plots, export_rows(plots), strict=True):
+        seconds = plot.phase1_seconds
+        assert seconds is not None
+        plotman = [str(seconds), str(round(seconds)), str(round(seconds / 60))]
+        assert list(row[9:13]) == [*plotman, str(round(seconds / 3600, 2))]
 
 
 def test_rows_are_written_exactly_as_the_csv_module_writes_them() -> None:
