@@ -678,8 +678,13 @@ def _number_column(values: Iterable[int | None]) -> list[str]:
 
 
 def export_rows(plots: Sequence[PlotRecord]) -> list[tuple[str, ...]]:
-    """Completed plots' cells, in the order of :data:`EXPORT_COLUMNS`: made a column at a
-    time (see :func:`_duration_columns`), the same cells as a plot at a time."""
+    """Completed plots' cells, in the order of :data:`EXPORT_COLUMNS`."""
+    return list(zip(*export_columns(plots), strict=True))
+
+
+def export_columns(plots: Sequence[PlotRecord]) -> list[list[str]]:
+    """Completed plots' cells as columns, in the order of :data:`EXPORT_COLUMNS`: made a column
+    at a time (see :func:`_duration_columns`), the same cells as a plot at a time."""
     starts = [local_datetime(record.started_at) for record in plots]
     started = ["" if start is None else start.isoformat(timespec="seconds") for start in starts]
     sizes = [
@@ -710,7 +715,7 @@ def export_rows(plots: Sequence[PlotRecord]) -> list[tuple[str, ...]]:
         _text_column(record.dst_dir for record in plots),
         _number_column(sizes),
     ]
-    return list(zip(*columns, strict=True))
+    return columns
 
 
 def export_row(record: PlotRecord) -> list[str]:
@@ -719,7 +724,15 @@ def export_row(record: PlotRecord) -> list[str]:
 
 
 def write_export(out: TextIO, plots: Sequence[PlotRecord]) -> None:
-    write_rows(out, [EXPORT_COLUMNS, *export_rows(plots)])
+    """The export CSV. When no cell needs quoting (looked at a column at a time), each row is
+    joined straight from the columns, no row kept; else row by row (:func:`write_rows`)."""
+    columns = export_columns(plots)
+    if any(_NEEDS_QUOTES_OR_COMMA.search("".join(column)) for column in columns):
+        write_rows(out, [EXPORT_COLUMNS, *zip(*columns, strict=True)])
+        return
+    write_rows(out, [EXPORT_COLUMNS])
+    if plots:
+        out.write("\r\n".join(map(",".join, zip(*columns, strict=True))) + "\r\n")
 
 
 def write_rows(out: TextIO, rows: Iterable[Sequence[str]]) -> None:
@@ -750,6 +763,7 @@ def write_rows(out: TextIO, rows: Iterable[Sequence[str]]) -> None:
 
 
 _NEEDS_QUOTES = re.compile(r'["\r\n]')
+_NEEDS_QUOTES_OR_COMMA = re.compile(r'[,"\r\n]')
 
 
 def write_atomically(path: str, write: Any) -> None:
