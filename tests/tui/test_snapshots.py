@@ -170,12 +170,13 @@ def test_archiving_paused_and_idle(snap_compare: SnapCompare) -> None:
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 def test_farm_of_real_size(snap_compare: SnapCompare, farm: str, size: tuple[int, int]) -> None:
     """12 tmp dirs, 6 dst dirs, 2 targets of 40 disks and 30 jobs (real); 24, 12, 100 and 60
-    (huge): the jobs table keeps its rows, the dir tables flow and the archive disks are summed
-    up per target."""
+    (huge), with their plot history: the jobs table keeps its rows, the dir tables flow and the
+    archive disks are summed up per target."""
     big: BigFarm = getattr(farmdata, farm)
 
     async def run_before(pilot: Pilot[int]) -> None:
         big.feed(pilot.app)  # type: ignore[arg-type]
+        pilot.app.post_message(history_read())  # each job's progress and ETA
         await settled(pilot)
 
     assert snap_compare(big.app(), terminal_size=size, run_before=run_before)
