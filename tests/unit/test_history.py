@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pickle
+import random
 import re
 import resource
 import shutil
@@ -843,3 +844,54 @@ def test_a_log_that_grows_past_1_gib_while_read_is_no_plot_log(
     monkeypatch.setattr(history_module, "_pieces", lambda handle, _limit: pieces(handle, 0))
     records, skipped = history_module.read_log(str(log))
     assert records == [] and skipped is not None and skipped.reason.startswith("larger than")
+
+
+def _mutated(value: Any, rng: random.Random) -> Any:
+    """``value`` (a JSON document) with one value somewhere in it replaced by garbage."""
+    garbage = [
+        None,
+        True,
+        -1,
+        0,
+        2**70,
+        1.5,
+        -1.5,
+        -0.0,
+        1e308,
+        "",
+        "\x00",
+        "/x/../y",
+        [],
+        {},
+        [1],
+        "a" * 64,
+    ]
+    if isinstance(value, dict) and value and rng.random() < 0.8:
+        key = rng.choice(list(value))
+        return {**value, key: _mutated(value[key], rng)}
+    if isinstance(value, list) and value and rng.random() < 0.8:
+        index = rng.randrange(len(value))
+        return [*value[:index], _mutated(value[index], rng), *value[index + 1 :]]
+    return rng.choice(garbage)
+
+
+def test_a_cache_with_garbage_anywhere_gives_what_a_read_of_the_logs_gives(tmp_path: Path) -> None:
+    # The cache is untrusted: one value changed anywhere in it (a key, a count, a column's
+    # value, a skip reason) is never an error, never moves a record to another log, and never
+    # gives a value the parsers could not (the columns' checks at once refuse what a row's
+    # check refuses). A value a parser could give (bitfield None) cannot be told from a real
+    # one, as before: the cache is derived data, a wrong value only mis-states its own plot.
+    logs, cache, _records = _cached_once(tmp_path)
+    (logs / "junk.log").write_bytes(b"junk\n")
+    fresh = read_history(logs, cache_path=str(cache))
+    saved = json.loads(cache.read_text())
+    rng = random.Random(12)
+    for _ in range(150):
+        cache.write_text(json.dumps(_mutated(saved, rng)))
+        again = read_history(logs, cache_path=str(cache))
+        assert [r.log_path for r in again.records] == [r.log_path for r in fresh.records]
+        assert [s.log_path for s in again.skipped] == [s.log_path for s in fresh.skipped]
+        for record in again.records:
+            row = [getattr(record, name) for name in _ROW]
+            assert history_module._row_record(record.log_path, row) == record
+        assert read_history(logs, cache_path=str(cache)).read_paths == ()  # written right
