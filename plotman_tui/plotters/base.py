@@ -222,9 +222,15 @@ def sane_int(value: int | None, low: int, high: int) -> int | None:
     return value
 
 
+#: The longest duration a log (or the scanner's cache) may say a phase, plot or copy took:
+#: ~31 years is no plot's, and a bigger number (a tampered cache's 1e300) printed as days
+#: runs to hundreds of digits. history_stats leaves out the same bound.
+MAX_SECONDS = 1e9
+
+
 def sane_seconds(value: float | None) -> float | None:
-    """A duration: finite and not negative, else None."""
-    if value is None or not 0.0 <= value < float("inf"):
+    """A duration: from 0 to :data:`MAX_SECONDS` (NaN and inf are not), else None."""
+    if value is None or not 0.0 <= value <= MAX_SECONDS:
         return None
     return value
 

@@ -156,3 +156,24 @@ def test_the_path_checks() -> None:
     assert sane_dir("a/b") is None
     assert sane_file_name("x.plot") == "x.plot"
     assert [sane_file_name(bad) for bad in ("a/b", "..", "", "a\0", "n" * 256)] == [None] * 5
+
+
+@pytest.mark.parametrize("huge", [1e300, 1e9 + 1, 4e10])
+def test_a_duration_no_plot_can_take_is_dropped_from_a_restored_state(huge: float) -> None:
+    """A tampered logstate.json (the scanner's cache) once made ``details`` print a 300-digit
+    number of days: durations beyond 1e9 s (~31 years) are garbage, not a plot's."""
+    parser = get_plotter("chia").new_log_parser()
+    state = parser.save_state()
+    assert parser.restore_state(
+        {**state, "phase_seconds": [[1, huge], [2, 6364.5]], "total_seconds": huge}
+    )
+    info = parser.info
+    assert info.phase_seconds == {2: 6364.5}
+    assert info.total_seconds is None
+
+
+def test_a_log_line_with_a_duration_no_plot_can_take_is_dropped() -> None:
+    info = read("chia", "Time for phase 1 = 99999999999.000 seconds. CPU (1%)\n")
+    assert info.phase_seconds == {}
+    real = read("chia", "Time for phase 1 = 6364.582 seconds. CPU (165.840%)\n")
+    assert real.phase_seconds == {1: 6364.582}
