@@ -363,14 +363,23 @@ def _gc_paused() -> Iterator[None]:
     new containers, and the collector would walk the growing heap dozens of times over for
     cycles that a cache read never makes (a quarter of a warm read of 10,000 logs). After,
     they go straight to the oldest generation (freeze, unfreeze): left young, the first
-    allocation after ``gc.enable()`` would walk them all at once."""
+    allocation after ``gc.enable()`` would walk them all at once.
+
+    A heap the caller froze (the dashboard freezes its startup heap) stays frozen:
+    ``gc.unfreeze()`` moves every frozen object, not only this read's, back under full
+    collections. Then the read's objects are moved on by one collection of the young
+    generations instead (it walks only them, never the frozen heap). Freezing them too is no
+    way out: it would freeze for good whatever cyclic garbage other threads made meanwhile."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
-        gc.unfreeze()
+        if not gc.get_freeze_count():
+            gc.freeze()
+            gc.unfreeze()
+        elif enabled:
+            gc.collect(1)
         if enabled:
             gc.enable()
 

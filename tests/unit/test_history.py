@@ -895,3 +895,28 @@ def test_a_cache_with_garbage_anywhere_gives_what_a_read_of_the_logs_gives(tmp_p
             row = [getattr(record, name) for name in _ROW]
             assert history_module._row_record(record.log_path, row) == record
         assert read_history(logs, cache_path=str(cache)).read_paths == ()  # written right
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_a_heap_the_caller_froze_stays_frozen_after_a_history_read(
+    tmp_path: Path, warm: bool
+) -> None:
+    # The dashboard freezes its startup heap (gc.freeze) so full collections skip it; a history
+    # read that unfroze it put all of it back under every full collection (150-270 ms pauses).
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(FIXTURES / "chianetwork.plot.log", logs / "a.log")
+    cache = str(tmp_path / "history.json")
+    if warm:
+        read_history(logs, cache_path=cache)
+    startup_heap = [[index] for index in range(1000)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(startup_heap)
+        history = read_history(logs, cache_path=cache)
+        assert len(history.records) == 1 and (history.read_paths == ()) == warm
+        assert gc.get_freeze_count() >= frozen
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
