@@ -52,6 +52,7 @@ from plotman_tui.farm.history import (
     PlotRecord,
     SkippedLog,
     default_cache_path,
+    each_once,
     read_history,
     read_log,
 )
@@ -125,7 +126,7 @@ def read_logs(config: Config, paths: Sequence[str]) -> LogsRead:
                 skipped.append(skip)
     # One path given: its logs are each listed once (their paths differ), so only ids are
     # compared; a realpath per unfinished plot's log cost 60 ms on 10,000 logs.
-    records = _each_once(records, resolve=len(given) > 1)
+    records = each_once(records, resolve=len(given) > 1)
     if len(given) > 1:  # a dir and a file in it, or a path given twice: each file once
         firsts: dict[str, SkippedLog] = {}
         for skip in skipped:
@@ -152,29 +153,6 @@ def _is_dir(path: str, what: str) -> bool:
         named = what.format(printable(path))
         raise HistoryReportError(f"cannot read {named}: {reason}") from None
     return False
-
-
-def _each_once(records: list[PlotRecord], *, resolve: bool = True) -> list[PlotRecord]:
-    """Each plot once: a completed plot's id is its own hash, so two logs with it (a copy of a
-    log, a dir given with its log, a path given twice) are one plot; an unfinished one once per
-    log file (a log given twice). ``resolve``: log paths may name one file two ways (several
-    paths given), so they are compared resolved."""
-    done: set[str] = set()
-    seen: set[tuple[str, str]] = set()
-    kept = []
-    for record in records:
-        if record.completed:
-            if record.plot_id in done:
-                continue
-            done.add(record.plot_id)
-        else:
-            path = os.path.realpath(record.log_path) if resolve else record.log_path
-            key = (path, record.plot_id)
-            if key in seen:
-                continue
-            seen.add(key)
-        kept.append(record)
-    return kept
 
 
 def _time_filter(args: argparse.Namespace) -> tuple[float | None, float | None]:

@@ -109,7 +109,9 @@ class SkippedLog:
 
 @dataclass(frozen=True)
 class History:
-    """What a scan of a log dir found. ``read_paths``: the logs read this time (not cached)."""
+    """What a scan of a log dir found. ``read_paths``: the logs read this time (not cached).
+    ``records``: each plot once (:func:`each_once`: a completed plot in two logs, a log and
+    its copy, is the first by log name)."""
 
     records: tuple[PlotRecord, ...]
     skipped: tuple[SkippedLog, ...]
@@ -348,6 +350,7 @@ def read_history(
         records += log_records
         if log_skipped is not None:
             skipped.append(log_skipped)
+    records = each_once(records, resolve=False)  # after the cache: it keeps every log's own
     skipped.sort(key=lambda skip: skip.log_path)
     if cache_path is not None:
         gone = [path for path in index if path not in listed and os.path.dirname(path) == this_dir]
@@ -355,6 +358,33 @@ def read_history(
             kept = _existing([path for path in index if path not in fresh], this_dir, listed)
             _save_cache(cache_path, cache, kept, fresh)
     return History(tuple(records), tuple(skipped), tuple(read_paths))
+
+
+def each_once(records: Iterable[PlotRecord], *, resolve: bool = True) -> list[PlotRecord]:
+    """Each plot once, the first of its records kept (:func:`read_history`'s are in log name
+    order): a completed plot's id is its own hash, so two logs with it (a copy of a log beside
+    it, a dir given with one of its logs, a path given twice) are one plot; an unfinished one
+    once per log file (a log given twice). ``resolve``: log paths may name one file two ways
+    (several paths given), so they are compared resolved.
+
+    Every reader of the history counts plots by this rule: :func:`read_history` applies it to
+    its records, and ``analyze`` again across the paths it is given."""
+    done: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for record in records:
+        if record.completed:
+            if record.plot_id in done:
+                continue
+            done.add(record.plot_id)
+        else:
+            path = os.path.realpath(record.log_path) if resolve else record.log_path
+            key = (path, record.plot_id)
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(record)
+    return kept
 
 
 @contextlib.contextmanager

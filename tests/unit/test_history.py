@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import io
 import json
 import os
@@ -397,7 +398,7 @@ def test_the_newest_logs_only_are_read_when_asked(tmp_path: Path) -> None:
     logs.mkdir()
     names = ["a.log", "b.log", "c.log", "d.log"]
     for age, name in enumerate(names):  # a.log the newest ... d.log the oldest
-        shutil.copy(FIXTURES / "bladebit.plot.log", logs / name)
+        _copy_with_own_ids(FIXTURES / "bladebit.plot.log", logs / name)
         os.utime(logs / name, (1_700_000_000 - age * 60, 1_700_000_000 - age * 60))
     (logs / "d.log").write_bytes(b"junk\n")
     os.utime(logs / "d.log", (1_600_000_000, 1_600_000_000))
@@ -580,6 +581,17 @@ def _every_fixture_log() -> list[str]:
     )
 
 
+def _copy_with_own_ids(source: Path, target: Path) -> None:
+    """A copy of the log ``source`` whose plots are other plots (ids of their own, from the
+    target's name): a plain copy is the same plots, counted once."""
+    data = source.read_bytes()
+    for record in read_log(str(source))[0]:
+        own = hashlib.sha256(f"{target.name} {record.plot_id}".encode()).hexdigest()
+        for form in (record.plot_id, record.plot_id.upper()):
+            data = data.replace(form.encode(), own.encode())
+    target.write_bytes(data)
+
+
 def _incremental(path: str, data: bytes, plotter: str, chunk: int) -> list[PlotRecord]:
     """The plots of a log as the plotter's parser reads it while a job runs: fed a piece at a
     time (through its own line splitter), then finished, and shown every line (no skipping)."""
@@ -639,7 +651,7 @@ def test_many_logs_read_by_worker_processes_give_what_one_process_reads(
     logs.mkdir()
     for copy in range(3):
         for name in _every_fixture_log():
-            shutil.copy(FIXTURES / name, logs / f"{copy}-{name.replace('/', '-')}")
+            _copy_with_own_ids(FIXTURES / name, logs / f"{copy}-{name.replace('/', '-')}")
     (logs / "junk.log").write_bytes(b"junk\n")
     (logs / "empty.log").write_bytes(b"")
     serial = read_history(logs)
@@ -763,12 +775,15 @@ def test_a_log_dir_named_relative_or_absolute_is_one_dir_to_the_cache(
 
 
 _WRITER = """
-import shutil, sys
+import sys
 from pathlib import Path
-from plotman_tui.farm.history import read_history
+from plotman_tui.farm.history import read_history, read_log
 logs, cache, fixture = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+data = Path(fixture).read_bytes()
+(plot_id,) = [record.plot_id for record in read_log(fixture)[0]]
 for round in range(8):
-    shutil.copy(fixture, logs / f"{round}.log")  # a new log: every read writes the cache
+    # A new log (a plot of its own): every read writes the cache.
+    (logs / f"{round}.log").write_bytes(data.replace(plot_id.encode(), b"%064x" % round))
     assert len(read_history(logs, cache).records) == round + 1
 """
 
@@ -920,3 +935,37 @@ def test_a_heap_the_caller_froze_stays_frozen_after_a_history_read(
         assert gc.isenabled()
     finally:
         gc.unfreeze()
+
+
+def test_a_copied_log_is_one_plot_to_every_reader(tmp_path: Path) -> None:
+    # "a (copy).log" beside "a.log": a completed plot's id is its own hash, so it is one plot.
+    # The rule lived only in analyze: metrics' plots finished and bytes written (and the ETA
+    # model, the history screen) counted the copy as a second plot.
+    from plotman_tui.metrics import FarmState, families
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(FIXTURES / "chianetwork.plot.log", logs / "a.log")
+    shutil.copy(FIXTURES / "chianetwork.plot.log", logs / "a (copy).log")
+    shutil.copy(FIXTURES / "madmax-multi" / "madmax-2plots.plot.log", logs / "m.log")
+    shutil.copy(FIXTURES / "madmax-multi" / "madmax-2plots.plot.log", logs / "m2.log")
+    cache = str(tmp_path / "history.json")
+    for _cold_then_warm in range(2):
+        history = read_history(logs, cache_path=cache)
+        done = [record for record in history.records if record.completed]
+        # The chia plot and madMAx's first once each, from the first log by name.
+        assert sorted((r.plotter, os.path.basename(r.log_path)) for r in done) == [
+            ("chia", "a (copy).log"),
+            ("madmax", "m.log"),
+        ]
+        # madMAx's second plot is unfinished in each log: once per log, as analyze lists it.
+        unfinished = [record for record in history.records if not record.completed]
+        assert sorted(os.path.basename(r.log_path) for r in unfinished) == ["m.log", "m2.log"]
+        values = {
+            sample.name: sample.value
+            for family in families(FarmState(time=0.0, records=history.records))
+            for sample in family.samples
+        }
+        assert values["plotman_tui_plots_finished_total"] == 2.0
+        written = sum(record.final_bytes or 0 for record in done)
+        assert written > 100 << 30 and values["plotman_tui_plots_written_bytes_total"] == written
