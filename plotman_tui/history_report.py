@@ -173,7 +173,7 @@ def _time_filter(args: argparse.Namespace) -> tuple[float | None, float | None]:
     if since is not None and until is not None and until <= since:
         raise HistoryReportError(
             f"--until {printable(args.until)} is not after --since {printable(args.since)}: "
-            "no plot can start between them",
+            "no plot can finish between them",
             EXIT_USAGE,
         )
     return since, until
@@ -586,7 +586,7 @@ def run_export(config: Config, args: argparse.Namespace) -> int:
         raise HistoryReportError("-o: the file name is empty", EXIT_USAGE)
     logs = read_logs(config, args.logs)
     plots = export_records(logs.records)
-    if args.output is None:
+    if args.output in (None, "-"):  # "-o -": stdout, as the tools a farmer pipes into read it
         write_stdout(lambda out: write_export(out, plots))
         return 0
     write_atomically(args.output, lambda out: write_export(out, plots))

@@ -574,12 +574,12 @@ class DashboardApp(App[int]):
     def on_history_read(self, message: HistoryRead) -> None:
         self.history, self.eta, self.history_view = message.history, message.eta, message.view
         if self._freeze_gc:
-            # The read (farm/history.py's _gc_paused: freeze, unfreeze) moved the startup
-            # heap frozen in on_ready back into the collector's oldest generation, with the
-            # history's some 60,000 objects: each full pass then walked them all, a 150-200 ms
-            # pause that landed on a key now and then (bench/dashboard.py --history). Frozen
-            # again, with the history (acyclic records, freed by their counts when replaced);
-            # the young garbage collected first (cheap), so little of it is kept for good.
+            # The read leaves the startup heap frozen in on_ready as it was, but its some
+            # 60,000 objects land in the collector's oldest generation, and each full pass
+            # would walk them all, a 150-200 ms pause landing on a key now and then
+            # (bench/dashboard.py --history). Frozen with the startup heap (acyclic records,
+            # freed by their counts when replaced); the young garbage collected first (cheap),
+            # so little of it is kept for good.
             gc.collect(1)
             gc.freeze()
         self._show_jobs(afresh=True)  # their progress and ETA

@@ -272,7 +272,7 @@ def test_until_before_since_is_a_usage_error_not_an_empty_report(farm: dict[str,
     assert done.stdout == ""
     assert done.stderr == (
         "plotman-tui: --until 2021-01-01 is not after --since 2022-01-01: "
-        "no plot can start between them\n"
+        "no plot can finish between them\n"
     )
     done = run(farm, "--since", "2021-07-01", "--until", "2021-07-01")
     assert done.returncode == 2

@@ -214,6 +214,14 @@ def test_output_to_a_file_replaces_it_whole(farm: dict[str, Path]) -> None:
     ]
 
 
+def test_output_to_a_dash_is_stdout_not_a_file_named_dash(farm: dict[str, Path]) -> None:
+    done = export(farm, "-o", "-")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == export(farm).stdout
+    assert len(rows(done.stdout)) >= 1
+    assert not (Path.cwd() / "-").exists()
+
+
 def test_output_to_a_dir_or_nowhere_is_a_one_line_error(farm: dict[str, Path]) -> None:
     done = export(farm, "-o", str(farm["logs"]))
     assert done.returncode == 1

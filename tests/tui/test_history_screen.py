@@ -93,6 +93,17 @@ async def test_reading_then_no_completed_plots_is_said_plainly() -> None:
         assert app.screen.has_class("-no-plots")
 
 
+async def test_one_plot_finished_is_said_in_the_singular() -> None:
+    newest = max((r for r in history_records() if r.completed), key=lambda r: r.ended_at or 0)
+    app = still_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        app.post_message(history_read(History((newest,), (), ())))
+        await pilot.pause()
+        await pilot.press("h")
+        assert summary(app).startswith("1 plot finished; last 30 days: 1 plot, ")
+
+
 async def test_the_open_screen_shows_new_history_as_it_arrives() -> None:
     records = history_records()
     newest = max((r for r in records if r.completed), key=lambda r: r.ended_at or 0)

@@ -126,9 +126,9 @@ def summary_text(view: HistoryView, log_dir: str) -> Text:
     recent = sum(day.plots for day in view.days)
     written = sum(day.bytes_written for day in view.days) / TIB
     text = Text.assemble(
-        (f"{view.plots} plots finished", "bold"),
+        (f"{view.plots} plot{'' if view.plots == 1 else 's'} finished", "bold"),
         f"{noted}; last {HISTORY_DAYS} days: ",
-        (f"{recent} plots, {written:.1f} TiB", "bold"),
+        (f"{recent} plot{'' if recent == 1 else 's'}, {written:.1f} TiB", "bold"),
     )
     if view.tmp_prefix:
         text.append(f"; tmp dirs in {printable(view.tmp_prefix)}")
