@@ -32,7 +32,10 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, fields
 from itertools import accumulate, compress, repeat
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    import subprocess
 
 from plotman_tui.appdirs import cache_dir, open_regular_file, read_regular_file
 from plotman_tui.plotters import PLOTTERS
@@ -197,7 +200,8 @@ def parse_log(
 POOL_MIN_LOGS = 400
 #: A worker: a fresh interpreter (never a fork: the dashboard reads history in a thread of a
 #: threaded program, and a forked child of one may hang on a lock another thread held) with
-#: this process's import path (argv[1]), reading the paths given on stdin.
+#: this process's import path (argv[1]), reading the paths given on stdin; argv[2] is this
+#: process's pid, the parent it ends with.
 _WORKER_CODE = (
     "import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
     "from plotman_tui.farm.history import _worker; _worker()"
@@ -220,34 +224,46 @@ def read_logs(paths: list[str]) -> list[tuple[list[PlotRecord], SkippedLog | Non
         return [read_log(path) for path in paths]
     shares = [paths[index::workers] for index in range(workers)]  # each a mix of the dir
     answers: list[list[tuple[list[PlotRecord], SkippedLog | None]] | None] = [None] * workers
+    started: list[subprocess.Popen[bytes]] = []
 
     def share_out(index: int) -> None:
-        answers[index] = _read_in_worker(shares[index])
+        answers[index] = _read_in_worker(shares[index], started)
 
     import threading  # only for a cold read of many logs
 
     threads = [threading.Thread(target=share_out, args=(index,)) for index in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        # Interrupted (Ctrl-C in the join): the workers end now, not after their share (a
+        # cold read of thousands of logs: seconds); the threads waiting on them end with them.
+        for worker in started:
+            if worker.poll() is None:
+                worker.kill()
     results: list[tuple[list[PlotRecord], SkippedLog | None]] = [([], None)] * len(paths)
     for index, answer in enumerate(answers):
         results[index::workers] = answer or [read_log(path) for path in shares[index]]
     return results
 
 
-def _read_in_worker(paths: list[str]) -> list[tuple[list[PlotRecord], SkippedLog | None]] | None:
-    """:func:`read_log` of each of ``paths`` by a worker process; None when it fails."""
+def _read_in_worker(
+    paths: list[str], started: list[subprocess.Popen[bytes]]
+) -> list[tuple[list[PlotRecord], SkippedLog | None]] | None:
+    """:func:`read_log` of each of ``paths`` by a worker process (put in ``started``, for the
+    caller to end it); None when it fails."""
     import subprocess  # only for a cold read of many logs
 
     try:
         worker = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_CODE, json.dumps(sys.path)],
+            [sys.executable, "-c", _WORKER_CODE, json.dumps(sys.path), str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,  # nothing of its own on a dashboard's screen
         )
+        started.append(worker)
         output, _ = worker.communicate(json.dumps(paths).encode())
     except OSError:
         return None
@@ -272,10 +288,39 @@ def _read_in_worker(paths: list[str]) -> list[tuple[list[PlotRecord], SkippedLog
 
 def _worker() -> None:
     """A worker process's work: the paths on stdin (JSON), their cache entries on stdout, one
-    JSON line each, in order."""
+    JSON line each, in order. It ends with its parent (argv[2]): a parent killed mid-read
+    (``metrics --serve`` stopped, Ctrl-C in ``analyze``) left its workers reading on for
+    seconds, children of PID 1."""
+    parent = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else None
+    _end_with_parent(parent)
     paths = json.loads(sys.stdin.buffer.read())
-    lines = [json.dumps(_to_json([], *read_log(path))) for path in paths]
+    lines = []
+    for path in paths:
+        if parent is not None and os.getppid() != parent:  # where the kernel cannot tell it
+            sys.exit(1)
+        lines.append(json.dumps(_to_json([], *read_log(path))))
     sys.stdout.buffer.write("".join(line + "\n" for line in lines).encode())
+
+
+def _end_with_parent(parent: int | None) -> None:
+    """On Linux, have the kernel kill this process when its parent ends (PR_SET_PDEATHSIG);
+    exit now if the parent has ended already (before the request was made). Elsewhere the
+    worker looks at its parent between logs."""
+    if parent is None:
+        return
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        # The signal comes when the thread that started this process ends: read_logs' thread
+        # for it, which waits for this process's answer, so only with the parent's end.
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        sys.exit(1)
 
 
 def _cores() -> int:

@@ -969,3 +969,69 @@ def test_a_copied_log_is_one_plot_to_every_reader(tmp_path: Path) -> None:
         assert values["plotman_tui_plots_finished_total"] == 2.0
         written = sum(record.final_bytes or 0 for record in done)
         assert written > 100 << 30 and values["plotman_tui_plots_written_bytes_total"] == written
+
+
+# A process reading a log dir cold with two workers whose reads never end (a log on a hung
+# mount): each worker leaves a file named by its pid in argv[2] once it is reading.
+_COLD_READER = """
+import sys
+from plotman_tui.farm import history
+history.POOL_MIN_LOGS = 2
+history._cores = lambda: 2
+history._WORKER_CODE = (
+    "import json, os, sys, threading; sys.path[:0] = json.loads(sys.argv[1]); "
+    "from plotman_tui.farm import history; "
+    "history.read_log = lambda path: (open(os.path.join(%r, str(os.getpid())), 'w').close(), "
+    "threading.Event().wait()); "
+    "history._worker()"
+) % sys.argv[2]
+history.read_history(sys.argv[1])
+"""
+
+
+def _gone(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _poll(condition: Any, seconds: float) -> bool:
+    """Whether ``condition()`` came true within ``seconds`` (looked at every 20 ms)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.parametrize("signal_number", [15, 2], ids=["SIGTERM", "SIGINT"])
+def test_cold_read_workers_end_with_their_parent(tmp_path: Path, signal_number: int) -> None:
+    # `metrics --serve` stopped, or Ctrl-C in analyze, during a cold read of thousands of logs:
+    # its two workers were left to PID 1 and read on for seconds (here: for ever).
+    logs = _many_logs(tmp_path)
+    marks = tmp_path / "reading"
+    marks.mkdir()
+    reader = subprocess.Popen(
+        [sys.executable, "-c", _COLD_READER, str(logs), str(marks)],
+        stdin=subprocess.DEVNULL,
+    )
+    workers: list[int] = []
+    try:
+        assert _poll(lambda: len(list(marks.iterdir())) == 2, 60), "the workers never read"
+        workers = [int(mark.name) for mark in marks.iterdir()]
+        os.kill(reader.pid, signal_number)
+        assert reader.wait(timeout=60) != 0  # a hung exit is a failure, not a hung test
+        assert _poll(lambda: all(_gone(pid) for pid in workers), 30), "workers outlived it"
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
+        for pid in workers:
+            if not _gone(pid):
+                os.kill(pid, 9)
