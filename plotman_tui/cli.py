@@ -220,8 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-#: What writing to stdout fails with when it cannot take the output (the disk or quota is full).
-_OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+#: What writing to stdout fails with when it cannot take the output (the disk or quota is full;
+#: not EIO, which a log read from a failing disk raises too).
+_OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def _joined_since(argv: list[str]) -> list[str]:
