@@ -124,9 +124,11 @@ def read_logs(config: Config, paths: Sequence[str]) -> LogsRead:
             records.extend(found)
             if skip is not None:
                 skipped.append(skip)
-    # One path given: its logs are each listed once (their paths differ), so only ids are
-    # compared; a realpath per unfinished plot's log cost 60 ms on 10,000 logs.
-    records = each_once(records, resolve=len(given) > 1)
+    # One dir given: read_history has counted each plot once already. One file: its logs are
+    # each listed once (their paths differ), so only ids are compared; a realpath per
+    # unfinished plot's log cost 60 ms on 10,000 logs.
+    if len(given) > 1 or not dirs[0]:
+        records = each_once(records, resolve=len(given) > 1)
     if len(given) > 1:  # a dir and a file in it, or a path given twice: each file once
         firsts: dict[str, SkippedLog] = {}
         for skip in skipped:

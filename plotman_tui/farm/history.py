@@ -848,12 +848,18 @@ class _Cache:
                     found[name] = (good, None)
             return found
         with_rows.sort()
-        chosen = bytearray(len(columns[0]))
         paths: list[str] = []
-        for start, count, name in with_rows:
-            chosen[start : start + count] = b"\x01" * count
+        for _start, count, name in with_rows:
             paths += [prefix + name] * count
-        records = _new_records([paths, *(list(compress(column, chosen)) for column in columns)])
+        if len(paths) == len(columns[0]):
+            # Every row taken (each log at most once, rows in order): the columns as they are,
+            # not copied through a mask (a warm read of 10,000 logs: 24 columns of 11,667).
+            records = _new_records([paths, *columns])
+        else:
+            chosen = bytearray(len(columns[0]))
+            for start, count, _name in with_rows:
+                chosen[start : start + count] = b"\x01" * count
+            records = _new_records([paths, *(list(compress(column, chosen)) for column in columns)])
         taken = 0
         for _start, count, name in with_rows:
             found[name] = (records[taken : taken + count], None)
