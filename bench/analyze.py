@@ -44,17 +44,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
 from plotman_tui.farm.history import read_history  # noqa: E402
+from tests.plotlogs import COMPLETE_RUNS, PLOTTER_LOGS  # noqa: E402
 
-FIXTURES = REPO / "tests" / "fixtures" / "plotter-logs"
-#: The real logs the dir is made of, one in six each.
-TEMPLATES = (
-    "chianetwork.plot.log",
-    "chia-1.0/2021-04-04T19_00_47.681088-0400.log",
-    "madmax-k32/madmax.plot.log",
-    "madmax-multi/madmax-2plots.plot.log",
-    "bladebit.plot.log",
-    "bladebit2disk.plot.log",
-)
 PLOTMAN_TUI = Path(sys.executable).parent / "plotman-tui"
 #: The logs start within this many days (the first on this day).
 SPAN_DAYS = 60
@@ -106,7 +97,7 @@ def _format_time(kind: str, when: datetime) -> str:
 
 
 def load_template(name: str) -> Template:
-    text = (FIXTURES / name).read_text()
+    text = (PLOTTER_LOGS / name).read_text()
     pieces: list[str] = []
     variables: list[object] = []
     ids: list[str] = []
@@ -148,10 +139,10 @@ def render(template: Template, ids: list[str], shift: timedelta) -> str:
 
 
 def build(logs: Path, count: int, seed: int) -> dict[str, int]:
-    """``count`` varied copies of the TEMPLATES in ``logs``; how many of each."""
+    """``count`` varied copies of the COMPLETE_RUNS in ``logs``; how many of each."""
     rng = random.Random(seed)
-    templates = [(name, load_template(name)) for name in TEMPLATES]
-    made = dict.fromkeys(TEMPLATES, 0)
+    templates = [(name, load_template(name)) for name in COMPLETE_RUNS]
+    made = dict.fromkeys(COMPLETE_RUNS, 0)
     for index in range(count):
         name, template = templates[index % len(templates)]
         start = FIRST_DAY + timedelta(seconds=rng.uniform(0, SPAN_DAYS * 86400))

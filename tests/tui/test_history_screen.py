@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from textual.pilot import Pilot
 
 from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.engine import PassResult, PlottingEngine
@@ -123,17 +124,26 @@ async def test_the_open_screen_shows_new_history_as_it_arrives() -> None:
         assert table.cell_text(table.row_keys[0], "plot id") == newest.plot_id[:8]
 
 
+async def hidden_screen(
+    app: DashboardApp, pilot: Pilot[int], history: History | None = None
+) -> HistoryScreen:
+    """The farm fed with ``history`` (the farm's), and the history screen the app then builds
+    while it idles, not shown."""
+    feed(app)
+    app.post_message(history_read(history))
+    await pilot.pause()
+    await until(pilot, lambda: app._history_screen is not None, 10, "the screen built")
+    screen = app._history_screen
+    assert screen is not None and app.screen is app.dashboard
+    return screen
+
+
 async def test_the_screen_is_composed_and_drawn_before_the_first_h() -> None:
     """Once a history is in, the screen is built while the dashboard idles (its charts drawn
     at the sizes they are shown at): h finds it ready and composes and draws nothing."""
     app = still_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        feed(app)
-        app.post_message(history_read())
-        await pilot.pause()
-        await until(pilot, lambda: app._history_screen is not None, 10, "the screen built")
-        screen = app._history_screen
-        assert screen is not None and app.screen is app.dashboard
+        screen = await hidden_screen(app, pilot)
         charts = list(screen.query(Chart))
         await until(pilot, lambda: all(c.drawn() and c.size for c in charts), 10, "drawn")
         drawn = [(chart.id, chart.size) for chart in charts]
@@ -150,15 +160,10 @@ async def test_a_new_history_is_drawn_on_the_hidden_screen_before_h() -> None:
     older = History(tuple(r for r in records if r is not newest), (), ())
     app = still_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        feed(app)
-        app.post_message(history_read(older))
-        await pilot.pause()
-        await until(pilot, lambda: app._history_screen is not None, 10, "the screen built")
+        screen = await hidden_screen(app, pilot, older)
         await pilot.press("h")
         assert "95 plots finished" in summary(app)
         await pilot.press("h")
-        screen = app._history_screen
-        assert screen is not None
         chart = screen.query_one("#history-plots", Chart)
         app.post_message(history_read(History(tuple(records), (), ())))
         await until(
@@ -175,12 +180,7 @@ async def test_a_new_history_is_drawn_on_the_hidden_screen_before_h() -> None:
 async def test_a_terminal_resized_while_the_screen_is_hidden_draws_it_at_the_new_size() -> None:
     app = still_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        feed(app)
-        app.post_message(history_read())
-        await pilot.pause()
-        await until(pilot, lambda: app._history_screen is not None, 10, "the screen built")
-        screen = app._history_screen
-        assert screen is not None
+        screen = await hidden_screen(app, pilot)
         chart = screen.query_one("#history-plots", Chart)
         await until(pilot, lambda: chart.drawn() and chart.size.width > 0, 10, "drawn")
         wide = chart.size

@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -23,16 +22,7 @@ from plotman_tui.farm.history_stats import (
     spread,
     summarize,
 )
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "plotter-logs"
-REAL_LOGS = (
-    "chianetwork.plot.log",
-    "chia-1.0/2021-04-04T19_00_47.681088-0400.log",
-    "madmax-k32/madmax.plot.log",
-    "madmax-multi/madmax-2plots.plot.log",
-    "bladebit.plot.log",
-    "bladebit2disk.plot.log",
-)
+from tests.plotlogs import COMPLETE_RUNS, PLOTTER_LOGS
 
 
 @pytest.fixture(autouse=True)
@@ -81,8 +71,8 @@ def _record(**changes: object) -> PlotRecord:
 
 def _real_records() -> list[PlotRecord]:
     records: list[PlotRecord] = []
-    for name in REAL_LOGS:
-        found, skipped = read_log(str(FIXTURES / name))
+    for name in COMPLETE_RUNS:
+        found, skipped = read_log(str(PLOTTER_LOGS / name))
         assert skipped is None
         records.extend(found)
     return records
