@@ -736,11 +736,13 @@ class DashboardApp(App[int]):
         screen of four charts and a table, 0.2-0.5 s; a later one after a new history drew
         the four charts again, some 15 ms each)."""
         await asyncio.sleep(0)  # after the jobs table's refresh and any key already in
+        if not self.screen_stack:
+            return  # the app is closing: its screens are gone
         if self._history_screen is None:
             await textual_hacks.mount_unshown(self, self._new_history_screen(), "history")
         screen = self._history_screen
-        if screen is None or self.screen is screen or not screen.ready:
-            return  # shown meanwhile: h laid it out
+        if not self.screen_stack or screen is None or self.screen is screen or not screen.ready:
+            return  # closing, or shown meanwhile: h laid it out
         textual_hacks.lay_out_unshown(self, screen)
         await screen.draw_unshown()
 

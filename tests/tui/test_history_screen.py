@@ -154,6 +154,17 @@ async def test_the_screen_is_composed_and_drawn_before_the_first_h() -> None:
         assert "96 plots finished" in summary(app)
 
 
+async def test_preparing_the_screen_as_the_app_closes_is_no_crash() -> None:
+    # A history (or a resize) that comes in as the farmer quits starts a preparation that
+    # runs when the app's screens are gone: it raised ScreenStackError, and the dashboard
+    # ended in a traceback.
+    app = still_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await hidden_screen(app, pilot)
+    assert not app.screen_stack
+    await app._prepare_history_screen()
+
+
 async def test_a_new_history_is_drawn_on_the_hidden_screen_before_h() -> None:
     records = history_records()
     newest = max((r for r in records if r.completed), key=lambda r: r.ended_at or 0)
