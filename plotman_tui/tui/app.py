@@ -748,7 +748,8 @@ class DashboardApp(App[int]):
 
     def on_resize(self) -> None:
         # The hidden history screen drawn again at the new size (after the app's own resize).
-        if self._history_screen is not None and self.screen is not self._history_screen:
+        shown = self.screen_stack[-1] if self.screen_stack else None  # none while closing
+        if self._history_screen is not None and shown not in (None, self._history_screen):
             self.call_after_refresh(
                 self.run_worker, self._prepare_history_screen(), group="history-screen"
             )
