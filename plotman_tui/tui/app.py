@@ -17,9 +17,11 @@ And ``history``, a :class:`~plotman_tui.tui.history_worker.HistoryWorker` (a dae
 its own, not a Textual worker: quitting never waits for a first read of a big log dir): every
 plot log of the log dir read into history (cached), at start, when a plot finishes and every
 10 minutes; the ETA model of the jobs table and the history screen's figures are worked out in
-the same thread, and come in one message. Then, at idle, the history screen is composed, laid
+the same thread, and come in one message. Before its first read the thread imports the history
+screen's module (and its charts' library); then, at idle, the history screen is composed, laid
 out and drawn unshown (``history-screen``, an async worker in the event loop, a chart at a
-time), so that ``h`` only puts it on the terminal.
+time), and drawn again when a history comes in, so that ``h`` only puts it on the terminal,
+also while a first read of a big log dir is under way.
 
 Besides them, ``archive-space`` is an async worker in the app's event loop: the archiving
 engine's :class:`~plotman_tui.farm.archive.space.SpaceMonitor`, which reads the archive dirs'
@@ -94,6 +96,7 @@ from plotman_tui.tui.messages import (
     ControlFinished,
     DirsSampled,
     HistoryRead,
+    HistoryScreenLoaded,
     JobControlDone,
     KillPrepared,
     LogsRead,
@@ -382,7 +385,9 @@ class DashboardApp(App[int]):
         )
         for poller in self.pollers.values():
             poller.start()
-        self.history_worker = HistoryWorker(self, history.read, HISTORY_INTERVAL_S)
+        self.history_worker = HistoryWorker(
+            self, history.read, HISTORY_INTERVAL_S, prepare=history.prepare
+        )
         self.history_worker.start()
         self.set_interval(1.0, self._show_status, name="clock")
 
@@ -586,6 +591,11 @@ class DashboardApp(App[int]):
         self._show_history_screen()
         self.run_worker(self._prepare_history_screen(), group="history-screen")
 
+    def on_history_screen_loaded(self, message: HistoryScreenLoaded) -> None:
+        # Built now, hidden, in its "reading" state: the first h of a session, before a first
+        # read of a big log dir is over, then only paints (see _prepare_history_screen).
+        self.run_worker(self._prepare_history_screen(), group="history-screen")
+
     def on_dirs_sampled(self, message: DirsSampled) -> None:
         self.state.dirs = {info.path: info for info in message.dirs}
         self.state.dirs_taken_at = message.taken_at
@@ -720,9 +730,9 @@ class DashboardApp(App[int]):
             self._history_screen.show(self.history_view)
 
     def _new_history_screen(self) -> HistoryScreen:
-        # Imported by the history thread after its first read (see HistoryFeed.read), off the
-        # event loop (with its charts' library, textual-plotext and plotext: 0.03-0.1 s); here
-        # only on an h before that.
+        # Imported by the history thread before its first read (see HistoryFeed.prepare), off
+        # the event loop (with its charts' library, textual-plotext and plotext: 0.1-0.2 s);
+        # here only on an h before that.
         from plotman_tui.tui.screens.history_screen import HistoryScreen
 
         self._history_screen = HistoryScreen(
@@ -731,10 +741,11 @@ class DashboardApp(App[int]):
         return self._history_screen
 
     async def _prepare_history_screen(self) -> None:
-        """At idle after a history came in: the history screen composed, laid out and drawn
-        while it is not shown, so that h only paints it (the first h of a session composed a
-        screen of four charts and a table, 0.2-0.5 s; a later one after a new history drew
-        the four charts again, some 15 ms each)."""
+        """At idle once the screen's module is loaded and after each history that came in:
+        the history screen composed, laid out and drawn while it is not shown, so that h only
+        paints it (the first h of a session composed a screen of four charts and a table,
+        0.2-0.5 s; a later one after a new history drew the four charts again, some 15 ms
+        each)."""
         await asyncio.sleep(0)  # after the jobs table's refresh and any key already in
         if not self.screen_stack:
             return  # the app is closing: its screens are gone

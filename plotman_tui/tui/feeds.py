@@ -40,6 +40,7 @@ from plotman_tui.tui.messages import (
     ArchivePassed,
     DirsSampled,
     HistoryRead,
+    HistoryScreenLoaded,
     LogsRead,
     LogTailRead,
     PassCompleted,
@@ -351,10 +352,15 @@ class HistoryFeed:
         self._clock = clock
         self._reader = reader
 
+    def prepare(self) -> HistoryScreenLoaded:
+        """The history screen's module and its charts' library (textual-plotext, plotext: some
+        0.1-0.2 s) imported here, off the event loop, before the first read: the app then
+        builds that screen at idle, in its "reading" state while a first read of a big log dir
+        takes seconds (an h before that imported and composed it: 0.2-0.4 s)."""
+        importlib.import_module("plotman_tui.tui.screens.history_screen")
+        return HistoryScreenLoaded()
+
     def read(self) -> HistoryRead:
         history = self._reader(self.log_dir, self.cache_path)
         eta = EtaModel.from_records(history.records)
-        # The history screen's module and its charts' library (textual-plotext, plotext: some
-        # 0.1 s) imported here, off the event loop: the app composes that screen at idle now.
-        importlib.import_module("plotman_tui.tui.screens.history_screen")
         return HistoryRead(history, eta, history_view(history, self._clock()))

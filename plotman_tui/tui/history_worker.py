@@ -7,7 +7,9 @@ is a daemon, left behind at exit: the history cache is written whole and renamed
 so a read cut short leaves the old cache (or none), never half of one.
 
 Reads never overlap: one thread reads at start, then every ``interval_s`` or at once when
-woken (a wake during a read asks for another right after it).
+woken (a wake during a read asks for another right after it). Before its first read it runs
+``prepare`` (once), whose message is posted at once: what the app can get ready while a first
+read of a big log dir takes seconds.
 """
 
 from __future__ import annotations
@@ -26,11 +28,20 @@ GROUP = "history"
 
 
 class HistoryWorker:
-    """Runs ``read`` in its daemon thread and posts what it returns to ``owner``."""
+    """Runs ``prepare`` once, then ``read`` again and again, in its daemon thread, and posts
+    what they return to ``owner``."""
 
-    def __init__(self, owner: DOMNode, read: Callable[[], Message], interval_s: float) -> None:
+    def __init__(
+        self,
+        owner: DOMNode,
+        read: Callable[[], Message],
+        interval_s: float,
+        *,
+        prepare: Callable[[], Message] | None = None,
+    ) -> None:
         self.owner = owner
         self.read = read
+        self.prepare = prepare
         self.interval_s = interval_s
         self._wake = threading.Event()
         self._stopped = threading.Event()
@@ -53,16 +64,26 @@ class HistoryWorker:
         self._wake.set()
 
     def _run(self) -> None:
+        if self.prepare is not None:
+            self._post(self._call(self.prepare))
         while not self._stopped.is_set():
             self._wake.clear()
-            message: Message
-            try:
-                message = self.read()
-            except Exception as error:  # a bug or an unforeseen OS error: said, read again later
-                message = WorkFailed(GROUP, describe_error(error))
+            message = self._call(self.read)
             if self._stopped.is_set():
                 return
-            with contextlib.suppress(RuntimeError):  # the event loop has closed meanwhile
-                self.owner.post_message(message)
+            self._post(message)
             self.runs += 1
             self._wake.wait(self.interval_s)
+
+    @staticmethod
+    def _call(work: Callable[[], Message]) -> Message:
+        try:
+            return work()
+        except Exception as error:  # a bug or an unforeseen OS error: said, read again later
+            return WorkFailed(GROUP, describe_error(error))
+
+    def _post(self, message: Message) -> None:
+        if self._stopped.is_set():
+            return
+        with contextlib.suppress(RuntimeError):  # the event loop has closed meanwhile
+            self.owner.post_message(message)

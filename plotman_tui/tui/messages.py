@@ -88,6 +88,12 @@ class HistoryRead(Message):
 
 
 @dataclass
+class HistoryScreenLoaded(Message):
+    """The history screen's module and its charts' library are imported (by the history
+    thread, before its first read): the app may build that screen, hidden, at idle."""
+
+
+@dataclass
 class LogTailRead(Message):
     """New lines of a job's log (``reset``: the log is new or was replaced, start over)."""
 

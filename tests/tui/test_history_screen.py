@@ -380,9 +380,51 @@ async def test_keys_answer_while_the_history_worker_reads_a_big_log_dir(tmp_path
         release.set()
 
 
+async def test_the_screen_is_built_hidden_while_a_first_read_is_under_way(
+    tmp_path: Path,
+) -> None:
+    """A first read of a big log dir takes seconds: the screen is built meanwhile (in its
+    "reading" state), so that an h then only shows it (it imported the charts' library and
+    composed the screen: 0.2-0.4 s), and the history fills it when it comes."""
+    release = threading.Event()
+
+    def held_read(log_dir: str, cache_path: str | None) -> History:
+        release.wait(60)
+        return farm_history()
+
+    app = DashboardApp(
+        farm_config(),
+        plotting_enabled=True,
+        engine=cast(PlottingEngine, StillEngine()),
+        history=HistoryFeed("/var/log/plots", None, reader=held_read),
+        action_log=ActionLog(tmp_path / "actions.jsonl"),
+    )
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+
+            def built() -> bool:
+                return app._history_screen is not None and app._history_screen.ready
+
+            await until(pilot, built, 10, "the screen built")
+            screen = app._history_screen
+            assert screen is not None and screen.is_running
+            assert app.screen is app.dashboard and app.history is None
+            await pilot.press("h")
+            assert app.screen is screen
+            assert summary(app).startswith("Reading plot logs…")
+            await pilot.press("h")
+            release.set()
+            await until(pilot, lambda: app.history is not None, 10, "the history")
+            await pilot.press("h")
+            assert app.screen is screen
+            await until(pilot, lambda: "plots finished" in summary(app), 10, "the plots")
+    finally:
+        release.set()
+
+
 def test_the_dashboard_loads_the_charts_library_only_for_the_history_screen() -> None:
-    """textual-plotext and plotext (some 8 MB, 0.03-0.1 s) are not loaded with the dashboard:
-    the history thread imports them after its first read, off the event loop."""
+    """textual-plotext and plotext (some 8 MB, 0.1-0.2 s) are not loaded with the dashboard:
+    the history thread imports them before its first read, off the event loop."""
     assert_imports_load_none_of("plotman_tui.tui.app", {"plotext", "textual_plotext"})
 
 
