@@ -9,9 +9,13 @@ Records are cached as plain JSON keyed by each log's (path, inode, size, mtime) 
 :data:`PARSER_VERSION`: a second scan reads only logs that are new or changed. One cache holds
 the logs of every dir scanned with it: a scan keeps the entries of logs it did not look at (other
 dirs, older logs than ``newest``) as long as their files are there. The cache is derived data
-and untrusted input: a cache that cannot be read is ignored, and an entry holding anything the
-parsers would not give (NaN, a negative time, a bool for a number, a NUL in a path) is refused,
-its log read again.
+and untrusted input: a cache that cannot be read is ignored. Its header holds the CRC-32 of its
+body: a body byte for byte as this module wrote it holds the values that were checked as they
+came from the logs, and is taken as it is. Any other body (edited, damaged, written by another
+program) is checked value by value: an entry holding anything the parsers would not give (NaN,
+a negative time, a bool for a number, a NUL in a path) is refused, its log read again. The CRC
+guards against damage and edits, not against a program that forges one on purpose: running as
+the farmer, such a program could as well change plotman-tui itself.
 """
 
 from __future__ import annotations
@@ -27,12 +31,12 @@ import os
 import re
 import stat
 import sys
-from collections import deque
+import zlib
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from itertools import accumulate, compress, repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 if TYPE_CHECKING:
     import subprocess
@@ -54,20 +58,24 @@ from plotman_tui.plotters.base import (
 #: Bump when what a record holds or how a log is read changes: older cache entries are re-read.
 PARSER_VERSION = 2
 _CACHE_FORMAT = "plotman-tui history cache"
-#: The cache file's layout: columns (each of PlotRecord's fields, a list of every record's value),
-#: which JSON reads and the checks take faster than a row per record.
-_CACHE_LAYOUT = 3
+#: The cache file's layout: a header line (format, layout, the body's CRC-32), then the body:
+#: columns (each of PlotRecord's fields, a list of every record's value), which JSON reads and
+#: the checks take faster than a row per record.
+_CACHE_LAYOUT = 4
 #: The cache of a dir of 100,000 logs is some 100 MB; anything larger is not ours.
 _MAX_CACHE_BYTES = 512 * 1024 * 1024
 #: A NUL in a log's first bytes: a binary file, not a plotter's text output.
 _BINARY_PROBE = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class PlotRecord:
+class PlotRecord(NamedTuple):
     """One plot as its log tells it. Times are POSIX timestamps, durations seconds; None where
     the log does not say (or, for ``compression`` and ``bitfield``, the plotter has none).
-    Slotted: a warm read of 10,000 logs makes 11,667 of them, a field at a time."""
+
+    A named tuple rather than a frozen dataclass, as immutable: a warm read of 10,000 logs
+    makes 11,667 of them from the cache's columns, and a tuple is made from a row in C
+    (``tuple.__new__`` over ``zip`` of the columns), where a dataclass takes 24 attribute
+    stores a record: a tenth of a warm ``analyze``. Change one with ``_replace``."""
 
     log_path: str
     plotter: str
@@ -572,7 +580,7 @@ def _os_reason(error: OSError) -> str:
 # --- the cache ----------------------------------------------------------------------------------
 
 #: A record in the cache: its values in field order, without ``log_path`` (the entry's key).
-_ROW_FIELDS = tuple(field.name for field in fields(PlotRecord) if field.name != "log_path")
+_ROW_FIELDS = PlotRecord._fields[1:]  # all but log_path
 _PLOTTER_NAMES = frozenset(plotter.name for plotter in PLOTTERS)
 #: The largest number :func:`~plotman_tui.plotters.logscan.first_int` reads (12 digits).
 _INT_MAX = 10**12 - 1
@@ -661,9 +669,7 @@ def _row_record(path: str, row: object) -> PlotRecord | None:
     return _new_record(path, row)
 
 
-#: PlotRecord's fields in order: a cached row is the values after ``log_path``.
-_RECORD_FIELDS = ("log_path", *_ROW_FIELDS)
-_new_object = object.__new__
+_tuple_new = tuple.__new__
 
 
 def _new_record(path: str, row: list[Any]) -> PlotRecord:
@@ -671,19 +677,11 @@ def _new_record(path: str, row: list[Any]) -> PlotRecord:
     return _new_records([[value] for value in (path, *row)])[0]
 
 
-#: Each field's slot: setting it directly puts a value in place past the frozen ``__setattr__``.
-_SETTERS = tuple(getattr(PlotRecord, name).__set__ for name in _RECORD_FIELDS)
-
-
 def _new_records(columns: list[list[Any]]) -> list[PlotRecord]:
-    """Records of checked values, ``columns`` in :data:`_RECORD_FIELDS` order, made as pickle
-    makes a slotted dataclass (no ``__init__``: a frozen one sets each of its 24 fields through
-    ``object.__setattr__``), a field at a time for all of them in C loops (``map``), no Python
-    call per record. Each record is equal to (and hashes as) the one ``__init__`` would make."""
-    records = list(map(_new_object, repeat(PlotRecord, len(columns[0]))))
-    for setter, column in zip(_SETTERS, columns, strict=True):
-        deque(map(setter, records, column), maxlen=0)
-    return records
+    """Records of checked values, ``columns`` in PlotRecord's field order (``log_path``
+    first), each made from its row in C loops (``map`` and ``zip``), no Python call per
+    record. Each record is equal to (and hashes as) the one ``PlotRecord(...)`` would make."""
+    return list(map(_tuple_new, repeat(PlotRecord), zip(*columns, strict=True)))
 
 
 def _to_json(
@@ -817,6 +815,9 @@ class _Cache:
     starts: list[int]
     #: Each log's place in ``paths``.
     index: dict[str, int]
+    #: The body is byte for byte as :func:`_save_cache` wrote it (its CRC-32 is the header's):
+    #: its values are the ones checked as they came from the logs (or from an intact cache).
+    intact: bool = False
 
     def results(
         self, prefix: str, hits: list[tuple[str, int]]
@@ -837,7 +838,7 @@ class _Cache:
         if not with_rows:
             return found
         columns = list(self.columns.values())
-        if not _columns_ok(self.columns):
+        if not self.intact and not _columns_ok(self.columns):
             # Some value is refused: each log's rows checked on their own, as a row is.
             for start, count, name in with_rows:
                 path = prefix + name
@@ -873,10 +874,16 @@ _NO_CACHE = _Cache([], [], [], [], {name: [] for name in _ROW_FIELDS}, [], {})
 def _load_cache(path: str) -> _Cache:
     """The cache file at ``path``; an empty cache when it is missing or not of its shape."""
     try:
-        text = read_regular_file(path, _MAX_CACHE_BYTES).decode("utf-8")
-        saved = json.loads(text, parse_constant=_refuse_constant)
-        if saved.get("format") != _CACHE_FORMAT or saved.get("version") != _CACHE_LAYOUT:
+        head, _newline, body = read_regular_file(path, _MAX_CACHE_BYTES).partition(b"\n")
+        header = json.loads(head)
+        if (
+            type(header) is not dict
+            or header.get("format") != _CACHE_FORMAT
+            or header.get("version") != _CACHE_LAYOUT
+        ):
             return _NO_CACHE
+        intact = header.get("crc32") == zlib.crc32(body)
+        saved = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
         paths, keys, counts, skipped = (
             saved[name] for name in ("logs", "keys", "counts", "skipped")
         )
@@ -900,7 +907,7 @@ def _load_cache(path: str) -> _Cache:
         starts = list(accumulate(counts, initial=0))
         starts.pop()
         index = dict(zip(paths, range(len(paths)), strict=True))
-        return _Cache(paths, keys, counts, skipped, columns, starts, index)
+        return _Cache(paths, keys, counts, skipped, columns, starts, index, intact)
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return _NO_CACHE
 
@@ -932,12 +939,14 @@ def _save_cache(path: str, cache: _Cache, kept: list[str], fresh: dict[str, _Fre
         values = list(compress(column, chosen))
         values += map(operator.attrgetter(name), new_records)
         columns.append(f"{json.dumps(name)}: {json.dumps(values)}")
-    text = (
-        json.dumps({"format": _CACHE_FORMAT, "version": _CACHE_LAYOUT})[:-1]
-        + "".join(f", {json.dumps(name)}: {json.dumps(part)}" for name, part in parts.items())
+    body = (
+        "{"
+        + ", ".join(f"{json.dumps(name)}: {json.dumps(part)}" for name, part in parts.items())
         + ', "records": {'
         + ", ".join(columns)
         + "}}"
     )
+    crc = zlib.crc32(body.encode())  # ASCII: json.dumps escapes the rest
+    header = json.dumps({"format": _CACHE_FORMAT, "version": _CACHE_LAYOUT, "crc32": crc})
     with _save_lock, contextlib.suppress(OSError):
-        save_state(Path(path), text)
+        save_state(Path(path), f"{header}\n{body}")

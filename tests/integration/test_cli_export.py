@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -286,7 +285,7 @@ def test_a_missing_log_path_is_an_error(
 def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_guarded() -> None:
     (record,), _skipped = read_log(str(FIXTURES / "chianetwork.plot.log"))
     # No parser gives a dir that is not absolute; a future one, or a hand-made record, could.
-    risky = replace(record, tmp_dir='=HYPERLINK("http://x","y")', tmp2_dir="@SUM(1)", dst_dir="-x")
+    risky = record._replace(tmp_dir='=HYPERLINK("http://x","y")', tmp2_dir="@SUM(1)", dst_dir="-x")
     row = export_row(risky)
     assert row[7:9] == ['\'=HYPERLINK("http://x","y")', "'@SUM(1)"]
     assert row[-2] == "'-x"
@@ -295,8 +294,7 @@ def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_guarded() -> None:
 
 def test_durations_that_are_no_durations_are_empty_cells() -> None:
     (record,), _skipped = read_log(str(FIXTURES / "chianetwork.plot.log"))
-    broken = replace(
-        record,
+    broken = record._replace(
         phase1_seconds=math.nan,
         phase2_seconds=math.inf,
         phase3_seconds=-1.0,
@@ -316,7 +314,7 @@ def test_duration_cells_are_plotmans_formulas_for_every_kind_of_duration() -> No
     (record,), _skipped = read_log(str(FIXTURES / "chianetwork.plot.log"))
     durations = [0.0, 0.5, 1.5, 2.5, 18.0, 54.0, 90.0, 5399.99, 6364.582, 8134.66, 1e9]
     durations += [n * 0.001 + n * 36.0 for n in range(0, 200_000, 7)]
-    plots = [replace(record, phase1_seconds=seconds) for seconds in durations]
+    plots = [record._replace(phase1_seconds=seconds) for seconds in durations]
     for plot, row in zip(plots, export_rows(plots), strict=True):
         seconds = plot.phase1_seconds
         assert seconds is not None

@@ -289,8 +289,7 @@ def test_the_view_of_a_real_chia_log_has_its_own_phase_times(tmp_path: Path) -> 
 
 def test_broken_numbers_of_a_record_show_as_dashes() -> None:
     record = next(r for r in history_records() if r.completed)
-    broken = replace(
-        record,
+    broken = record._replace(
         ended_at=math.nan,
         phase1_seconds=math.inf,
         phase2_seconds=-5.0,
@@ -305,9 +304,9 @@ def test_broken_numbers_of_a_record_show_as_dashes() -> None:
 def test_a_tmp_dir_on_a_chart_is_cut_from_the_left_and_its_controls_shown() -> None:
     completed = [r for r in history_records() if r.completed][:3]
     named = [
-        replace(completed[0], tmp_dir="/mnt/\x1b[31mred/tmp"),
-        replace(completed[1], tmp_dir="/mnt/a-very-long-name-of-an-nvme-drive/tmp"),
-        replace(completed[2], tmp_dir=None),  # a RAM plotter's: none
+        completed[0]._replace(tmp_dir="/mnt/\x1b[31mred/tmp"),
+        completed[1]._replace(tmp_dir="/mnt/a-very-long-name-of-an-nvme-drive/tmp"),
+        completed[2]._replace(tmp_dir=None),  # a RAM plotter's: none
     ]
     labels = [times.tmp for times in history_view(farm_history(named), NOW).tmp]
     assert labels == ["␛[31mred/tmp", "…-nvme-drive/tmp", "no tmp dir"]

@@ -6,7 +6,6 @@ import json
 import math
 import os
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -44,7 +43,7 @@ CHIA_FINAL = CHIA["total"] - sum(CHIA[f"phase{n}"] for n in range(1, 5)) + CHIA[
 def chia_record(**changes: object) -> PlotRecord:
     (record,), skipped = read_log(str(CHIA_LOG))
     assert skipped is None and record.completed
-    return replace(record, **changes)  # type: ignore[arg-type]
+    return record._replace(**changes)
 
 
 def scaled(record: PlotRecord, factor: float, **changes: object) -> PlotRecord:
@@ -55,7 +54,7 @@ def scaled(record: PlotRecord, factor: float, **changes: object) -> PlotRecord:
     }
     times["total_seconds"] = record.total_seconds * factor  # type: ignore[operator]
     times["copy_seconds"] = record.copy_seconds * factor  # type: ignore[operator]
-    return replace(record, **{**times, **changes})
+    return record._replace(**{**times, **changes})
 
 
 def job_at(
@@ -116,7 +115,7 @@ def test_the_median_of_each_phase_is_used_so_one_slow_run_does_not_move_it() -> 
 
 def test_a_tmp_dir_with_three_runs_uses_its_own_else_the_plotters_and_ks() -> None:
     base = chia_record()
-    fast = [replace(base, tmp_dir="/mnt/nvme/") for _ in range(3)]  # the log's trailing "/"
+    fast = [base._replace(tmp_dir="/mnt/nvme/") for _ in range(3)]  # the log's trailing "/"
     slow_two = [scaled(base, 2.0, tmp_dir="/mnt/hdd") for _ in range(2)]
     model = EtaModel.from_records([*fast, *slow_two])
     job_nvme, now = job_at(Phase(1, 0), {}, 0.0, tmp_dir="/mnt/nvme")

@@ -7,7 +7,6 @@ import os
 import statistics
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -66,7 +65,7 @@ def _record(**changes: object) -> PlotRecord:
         completed=True,
         unfinished_reason="",
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return base._replace(**changes)  # type: ignore[arg-type]
 
 
 def _real_records() -> list[PlotRecord]:

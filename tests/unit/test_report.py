@@ -159,7 +159,7 @@ NOW = 1_700_000_000.0
 def eta_model(runs: int = 4) -> EtaModel:
     """The real k32 chia run, ``runs`` times, on /mnt/tmp/00."""
     (record,), _ = read_log(str(FIXTURES / "plotter-logs" / "chianetwork.plot.log"))
-    return EtaModel.from_records([replace(record, tmp_dir="/mnt/tmp/00")] * runs)
+    return EtaModel.from_records([record._replace(tmp_dir="/mnt/tmp/00")] * runs)
 
 
 def eta_jobs() -> tuple[Job, ...]:
