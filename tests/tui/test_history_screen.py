@@ -155,6 +155,39 @@ async def test_the_screen_is_composed_and_drawn_before_the_first_h() -> None:
         assert "96 plots finished" in summary(app)
 
 
+async def test_h_does_not_restyle_the_screen_when_nothing_changed_but_a_new_theme_shows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Textual works out every node's styles again when a screen is put back on top (20-30 ms
+    of each h on the history screen): done only when the CSS changed while it was hidden (a
+    theme chosen meanwhile shows), not on every h."""
+    app = still_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await hidden_screen(app, pilot)
+        await pilot.press("h", "h")  # shown once
+        restyled: list[object] = []
+        update_nodes = app.stylesheet.update_nodes
+
+        def counted(nodes: object, animate: bool = False) -> None:
+            nodes = list(nodes)  # type: ignore[call-overload]
+            restyled.extend(nodes)
+            update_nodes(nodes, animate=animate)
+
+        monkeypatch.setattr(app.stylesheet, "update_nodes", counted)
+        await pilot.press("h")
+        assert app.screen is screen
+        assert screen not in restyled
+        await pilot.press("h")
+        body = screen.query_one("#history-body")
+        dark = body.styles.border_top[1]
+        app.theme = "nord"
+        await pilot.pause()
+        await pilot.press("h")
+        assert app.screen is screen
+        assert body.styles.border_top[1] != dark
+        assert body.styles.border_top[1].hex.upper() == "#88C0D0"  # nord's primary
+
+
 async def test_preparing_the_screen_as_the_app_closes_is_no_crash() -> None:
     # A history (or a resize) that comes in as the farmer quits starts a preparation that
     # runs when the app's screens are gone: it raised ScreenStackError, and the dashboard

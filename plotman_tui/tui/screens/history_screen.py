@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import ClassVar, TypeVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -28,6 +29,7 @@ from textual_plotext import PlotextPlot
 
 from plotman_tui.farm.history_stats import TIB, DayTotal
 from plotman_tui.farm.units import printable
+from plotman_tui.tui import textual_hacks
 from plotman_tui.tui.view import HISTORY_DAYS, FinishedRow, HistoryView, TmpTimes
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
 from plotman_tui.tui.widgets.keys_footer import KeysFooter
@@ -267,6 +269,9 @@ class HistoryScreen(Screen[None]):
     def on_mount(self) -> None:
         self._ready = True
         self._fill()
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        textual_hacks.restyle_only_when_changed(self, event)
 
     @property
     def ready(self) -> bool:
