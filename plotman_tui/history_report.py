@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import errno
 import io
 import json
@@ -45,6 +44,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import compress, repeat
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -58,6 +58,7 @@ from plotman_tui.farm.history import (
 )
 from plotman_tui.farm.history_stats import (
     GROUP_KEYS,
+    MAX_BYTES,
     MAX_SECONDS,
     MEASURES,
     TIB,
@@ -66,7 +67,6 @@ from plotman_tui.farm.history_stats import (
     Spread,
     local_datetime,
     summarize,
-    usable_bytes,
 )
 from plotman_tui.farm.units import human_bytes, printable
 from plotman_tui.report import Column, render_table
@@ -159,6 +159,8 @@ def _is_dir(path: str, what: str) -> bool:
 
 def _time_filter(args: argparse.Namespace) -> tuple[float | None, float | None]:
     """``--since`` and ``--until`` as POSIX times; exit 2 for a value that is no time."""
+    if not (args.since or args.until):
+        return None, None
     from plotman_tui.farm.actionlog import parse_since  # only when asked: a quicker start
 
     now = time.time()
@@ -216,7 +218,9 @@ def run_analyze(config: Config, args: argparse.Namespace, width: int | None) -> 
     by = _group_names(args.by)
     since, until = _time_filter(args)
     logs = read_logs(config, args.logs)
-    records = [r for r in logs.records if in_time(r, since, until)]
+    records = list(logs.records)
+    if since is not None or until is not None:
+        records = [r for r in records if in_time(r, since, until)]
     groups = summarize(records, by)
     unfinished = [r for r in records if not r.completed]
     if args.json:
@@ -544,6 +548,8 @@ def safe_cell(text: str) -> str:
 
 def csv_writer(out: TextIO) -> Any:
     """RFC 4180 rows: minimal quoting, CRLF line ends (the csv module's default, plotman's)."""
+    import csv  # only when a cell needs quoting: a quicker start
+
     return csv.writer(out, lineterminator="\r\n")
 
 
@@ -608,12 +614,11 @@ def _start_order(record: PlotRecord) -> tuple[bool, float, str]:
     return (False, start, record.plot_id)
 
 
+_STARTED_AT = operator.attrgetter("started_at")
+
+
 def _text(value: str | None) -> str:
     return "" if value is None else safe_cell(value)
-
-
-def _number(value: int | None) -> str:
-    return "" if value is None else str(value)
 
 
 def _duration_columns(values: Sequence[float | None]) -> list[list[str]]:
@@ -625,7 +630,6 @@ def _duration_columns(values: Sequence[float | None]) -> list[list[str]]:
     same operations as a cell at a time, so the same text."""
     # usable_seconds inline: NaN fails both comparisons.
     numbers = [v if v is not None and 0.0 <= v <= MAX_SECONDS else -1.0 for v in values]
-    usable = [v >= 0.0 for v in numbers]
     columns = [
         list(map(str, numbers)),
         list(map(str, map(round, numbers))),
@@ -638,8 +642,8 @@ def _duration_columns(values: Sequence[float | None]) -> list[list[str]]:
             for text in map("%.2f".__mod__, map(operator.truediv, numbers, repeat(3600)))
         ],
     ]
-    if not all(usable):
-        for index in compress(range(len(values)), map(operator.not_, usable)):
+    if -1.0 in numbers:
+        for index in compress(range(len(numbers)), map((-1.0).__eq__, numbers)):
             for column in columns:
                 column[index] = ""
     return columns
@@ -654,7 +658,28 @@ def _text_column(values: Iterable[str | None]) -> list[str]:
 
 
 def _number_column(values: Iterable[int | None]) -> list[str]:
-    return ["" if value is None else str(value) for value in values]
+    """Each of ``values`` as text, empty for None; each distinct value once (a farm's plots
+    have a few k, threads or buckets)."""
+    values = list(values)
+    cells = {value: "" if value is None else str(value) for value in set(values)}
+    return list(map(cells.__getitem__, values))
+
+
+def _start_cells(plots: Sequence[PlotRecord]) -> list[str]:
+    """Each plot's start as local ``YYYY-MM-DDTHH:MM:SS``, empty when not known."""
+    starts = list(map(_STARTED_AT, plots))
+    try:  # every start a time: in C loops, no Python call per plot
+        return list(
+            map(
+                datetime.isoformat,
+                map(datetime.fromtimestamp, starts),
+                repeat("T"),
+                repeat("seconds"),
+            )
+        )
+    except (TypeError, ValueError, OverflowError, OSError):  # one unknown or out of range
+        found = map(local_datetime, starts)
+        return ["" if start is None else start.isoformat(timespec="seconds") for start in found]
 
 
 def export_rows(plots: Sequence[PlotRecord]) -> list[tuple[str, ...]]:
@@ -665,37 +690,47 @@ def export_rows(plots: Sequence[PlotRecord]) -> list[tuple[str, ...]]:
 def export_columns(plots: Sequence[PlotRecord]) -> list[list[str]]:
     """Completed plots' cells as columns, in the order of :data:`EXPORT_COLUMNS`: made a column
     at a time (see :func:`_duration_columns`), the same cells as a plot at a time."""
-    starts = [local_datetime(record.started_at) for record in plots]
-    started = ["" if start is None else start.isoformat(timespec="seconds") for start in starts]
-    sizes = [
-        record.final_bytes if usable_bytes(record) == record.final_bytes else None
-        for record in plots
-    ]
-    ks = _number_column(record.k for record in plots)
+    started = _start_cells(plots)
+
+    def values(name: str) -> list[Any]:
+        return list(map(operator.attrgetter(name), plots))
+
+    ks = _number_column(values("k"))
     columns = [
-        [record.plot_id for record in plots],
+        values("plot_id"),
         started,
-        [text[:10] for text in started],  # the date: YYYY-MM-DD, as date().isoformat()
+        # the date: YYYY-MM-DD, as date().isoformat()
+        list(map(operator.getitem, started, repeat(slice(0, 10)))),
         ks,
-        _number_column(record.buffer_mib for record in plots),
-        _number_column(record.buckets for record in plots),
-        _number_column(record.threads for record in plots),
-        _text_column(record.tmp_dir for record in plots),
-        _text_column(record.tmp2_dir for record in plots),
-        *_duration_columns([record.phase1_seconds for record in plots]),
-        *_duration_columns([record.phase2_seconds for record in plots]),
-        *_duration_columns([record.phase3_seconds for record in plots]),
-        *_duration_columns([record.phase4_seconds for record in plots]),
-        *_duration_columns([record.total_seconds for record in plots]),
-        *_duration_columns([record.copy_seconds for record in plots]),
-        _text_column(record.final_file for record in plots),
-        _text_column(record.plotter for record in plots),
+        _number_column(values("buffer_mib")),
+        _number_column(values("buckets")),
+        _number_column(values("threads")),
+        _text_column(values("tmp_dir")),
+        _text_column(values("tmp2_dir")),
+        *_duration_columns(values("phase1_seconds")),
+        *_duration_columns(values("phase2_seconds")),
+        *_duration_columns(values("phase3_seconds")),
+        *_duration_columns(values("phase4_seconds")),
+        *_duration_columns(values("total_seconds")),
+        *_duration_columns(values("copy_seconds")),
+        _text_column(values("final_file")),
+        _text_column(values("plotter")),
         ks,
-        _number_column(record.compression for record in plots),
-        _text_column(record.dst_dir for record in plots),
-        _number_column(sizes),
+        _number_column(values("compression")),
+        _text_column(values("dst_dir")),
+        # the final size when a file can have it (usable_bytes), else empty
+        [str(v) if v is not None and 0 <= v <= MAX_BYTES else "" for v in values("final_bytes")],
     ]
     return columns
+
+
+#: The export's columns whose cells are text from a log, which may need quoting; the others
+#: are numbers and times as this module formats them, which never hold a comma, a quote or a
+#: line break.
+_TEXT_COLUMNS = tuple(
+    EXPORT_COLUMNS.index(name)
+    for name in ("Plot ID", "Tmp dir 1", "Tmp dir 2", "Filename", "Plotter", "Dst dir")
+)
 
 
 def export_row(record: PlotRecord) -> list[str]:
@@ -704,15 +739,16 @@ def export_row(record: PlotRecord) -> list[str]:
 
 
 def write_export(out: TextIO, plots: Sequence[PlotRecord]) -> None:
-    """The export CSV. When no cell needs quoting (looked at a column at a time), each row is
-    joined straight from the columns, no row kept; else row by row (:func:`write_rows`)."""
+    """The export CSV. When no text cell needs quoting (looked at a column at a time), each row
+    is joined straight from the columns, no row kept; else row by row (:func:`write_rows`)."""
     columns = export_columns(plots)
-    if any(_NEEDS_QUOTES_OR_COMMA.search("".join(column)) for column in columns):
+    if any(_NEEDS_QUOTES_OR_COMMA.search("".join(columns[index])) for index in _TEXT_COLUMNS):
         write_rows(out, [EXPORT_COLUMNS, *zip(*columns, strict=True)])
         return
     write_rows(out, [EXPORT_COLUMNS])
     if plots:
-        out.write("\r\n".join(map(",".join, zip(*columns, strict=True))) + "\r\n")
+        out.write("\r\n".join(map(",".join, zip(*columns, strict=True))))
+        out.write("\r\n")
 
 
 def write_rows(out: TextIO, rows: Iterable[Sequence[str]]) -> None:

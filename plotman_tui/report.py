@@ -16,8 +16,6 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from plotman_tui.farm.eta import MIN_SAME_TMP, Estimate, EtaModel
-from plotman_tui.farm.model import Job, JobStatus, Snapshot
 from plotman_tui.farm.units import (
     common_prefix,
     human_bytes,
@@ -27,8 +25,12 @@ from plotman_tui.farm.units import (
 )
 
 if TYPE_CHECKING:
+    # Only for annotations: analyze's table (render_table) is drawn without importing the ETA
+    # model and the job model (~10 ms of a warm analyze's start).
     from plotman_tui.dirview import ArchiveRow, DstRow, TmpRow
+    from plotman_tui.farm.eta import Estimate, EtaModel
     from plotman_tui.farm.finished import FinishedLog
+    from plotman_tui.farm.model import Job, Snapshot
     from plotman_tui.plotters.base import LogInfo
 
 
@@ -360,6 +362,9 @@ def render_details(job: Job, estimate: Estimate | None = None, now: float | None
 
 def _estimate_rows(job: Job, estimate: Estimate, now: float | None) -> list[tuple[str, str]]:
     """``progress`` and ``eta`` lines: the numbers, then what they rest on, in words."""
+    from plotman_tui.farm.eta import MIN_SAME_TMP
+    from plotman_tui.farm.model import JobStatus
+
     if job.completed:
         return [("progress", "100% (its plot is finished)"), ("eta", "none: done")]
     if job.phase is None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import repeat
 from operator import attrgetter
+from typing import Any
 
 from plotman_tui.farm.history import PlotRecord
 
@@ -67,7 +68,7 @@ DAY_SECONDS = 86400.0
 #: (it also keeps sums and squares of untrusted numbers finite).
 MAX_SECONDS = 1e9
 #: A final size above this (8 EiB) is no plot's: left out of bytes written.
-_MAX_BYTES = 2**63
+MAX_BYTES = 2**63
 
 
 @dataclass(frozen=True)
@@ -115,14 +116,17 @@ def summarize(records: Iterable[PlotRecord], by: Sequence[str]) -> list[GroupSum
     16), text by its characters, unknown ("-") last. ``ValueError`` for a name not in
     GROUP_KEYS. No completed plots: no groups.
     """
-    unknown = [name for name in by if name not in _KEY_TEXT]
+    unknown = [name for name in by if name not in _KEYS]
     if unknown:
         raise ValueError(f"cannot group by {', '.join(unknown)}: use {', '.join(GROUP_KEYS)}")
-    texts = [_KEY_TEXT[name] for name in by]
-    groups: dict[tuple[str, ...], list[PlotRecord]] = defaultdict(list)
-    for record in records:
-        if record.completed:
-            groups[tuple([text(record) for text in texts]) if texts else ()].append(record)
+    done = [record for record in records if record.completed]
+    groups: dict[tuple[str, ...], list[PlotRecord]] = {(): done} if done else {}
+    if by:
+        groups = defaultdict(list)
+        # A column of key texts per name, then one pass putting each plot in its group.
+        keys = zip(*[_key_column(name, done) for name in by], strict=True)
+        for key, record in zip(keys, done, strict=True):
+            groups[key].append(record)
     day = by.index("day") if "day" in by else None
     week = by.index("week") if "week" in by else None
     return [
@@ -162,12 +166,8 @@ def _path(value: str | None) -> str:
     return value if value else UNKNOWN
 
 
-def _bitfield(record: PlotRecord) -> str:
-    return UNKNOWN if record.bitfield is None else ("on" if record.bitfield else "off")
-
-
-def _finite_time(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
+def _on_off(value: bool | None) -> str:
+    return UNKNOWN if value is None else ("on" if value else "off")
 
 
 def _local_date(timestamp: float | None) -> date | None:
@@ -180,34 +180,64 @@ def _end_date(record: PlotRecord) -> date | None:
     return found if found is not None else _local_date(record.started_at)
 
 
-def _day(record: PlotRecord) -> str:
-    found = _end_date(record)
+def _end_dates(records: Sequence[PlotRecord]) -> list[date | None]:
+    """:func:`_end_date` of each of ``records``: in C loops when every plot's end is a time
+    that has a local date (the usual case), else a plot at a time."""
+    try:
+        moments = map(datetime.fromtimestamp, map(_ENDED_AT, records))
+        return list(map(datetime.date, moments))
+    except (TypeError, ValueError, OverflowError, OSError):  # an end not known, or out of range
+        return list(map(_end_date, records))
+
+
+_ENDED_AT = attrgetter("ended_at")
+
+
+def _day_text(found: date | None) -> str:
     return UNKNOWN if found is None else found.isoformat()
 
 
-def _week(record: PlotRecord) -> str:
-    found = _end_date(record)
+def _week_text(found: date | None) -> str:
     if found is None:
         return UNKNOWN
     year, week, _weekday = found.isocalendar()
     return f"{year}-W{week:02d}"
 
 
-_KEY_TEXT: dict[str, Callable[[PlotRecord], str]] = {
-    "plotter": lambda r: _path(r.plotter),
-    "k": lambda r: _number(r.k),
-    "compression": lambda r: _number(r.compression),
-    "tmp": lambda r: _path(r.tmp_dir),
-    "tmp2": lambda r: _path(r.tmp2_dir),
-    "dst": lambda r: _path(r.dst_dir),
-    "threads": lambda r: _number(r.threads),
-    "buckets": lambda r: _number(r.buckets),
-    "buffer": lambda r: _number(r.buffer_mib),
-    "bitfield": _bitfield,
-    "day": _day,
-    "week": _week,
+def _day(record: PlotRecord) -> str:
+    return _day_text(_end_date(record))
+
+
+def _values(name: str) -> Callable[[Sequence[PlotRecord]], list[Any]]:
+    get = attrgetter(name)
+    return lambda records: list(map(get, records))
+
+
+#: Per ``--by`` name: the value each record is grouped on, and that value's text.
+_KEYS: dict[str, tuple[Callable[[Sequence[PlotRecord]], list[Any]], Callable[[Any], str]]] = {
+    "plotter": (_values("plotter"), _path),
+    "k": (_values("k"), _number),
+    "compression": (_values("compression"), _number),
+    "tmp": (_values("tmp_dir"), _path),
+    "tmp2": (_values("tmp2_dir"), _path),
+    "dst": (_values("dst_dir"), _path),
+    "threads": (_values("threads"), _number),
+    "buckets": (_values("buckets"), _number),
+    "buffer": (_values("buffer_mib"), _number),
+    "bitfield": (_values("bitfield"), _on_off),
+    "day": (_end_dates, _day_text),
+    "week": (_end_dates, _week_text),
 }
-assert tuple(_KEY_TEXT) == GROUP_KEYS
+assert tuple(_KEYS) == GROUP_KEYS
+
+
+def _key_column(name: str, records: Sequence[PlotRecord]) -> list[str]:
+    """Each record's ``--by name`` text. Each distinct value's text is made once: a farm's
+    thousands of plots have a few dirs and k's, a few hundred days."""
+    values_of, text_of = _KEYS[name]
+    values = values_of(records)
+    texts = {value: text_of(value) for value in set(values)}
+    return list(map(texts.__getitem__, values))
 
 
 def _key_order(key: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
@@ -246,7 +276,7 @@ def local_datetime(timestamp: float | None) -> datetime | None:
 def usable_bytes(record: PlotRecord) -> int:
     """The plot's final size when it is one a file can have, else 0."""
     size = record.final_bytes
-    return size if size is not None and 0 <= size <= _MAX_BYTES else 0
+    return size if size is not None and 0 <= size <= MAX_BYTES else 0
 
 
 _DURATIONS: dict[str, Callable[[PlotRecord], float | None]] = {
@@ -258,6 +288,8 @@ _DURATIONS: dict[str, Callable[[PlotRecord], float | None]] = {
     "copy": attrgetter("copy_seconds"),
 }
 assert tuple(_DURATIONS) == MEASURES
+_STARTED_AT = attrgetter("started_at")
+_FINAL_BYTES = attrgetter("final_bytes")
 
 
 def spread(values: Iterable[float | None]) -> Spread | None:
@@ -304,9 +336,11 @@ def _summary(
     key: tuple[str, ...], records: list[PlotRecord], period: tuple[float, float] | None = None
 ) -> GroupSummary:
     spreads = {name: spread(map(get, records)) for name, get in _DURATIONS.items()}
-    written = sum(usable_bytes(record) for record in records)
-    starts = [t for t in map(_finite_time, (r.started_at for r in records)) if t is not None]
-    ends = [t for t in map(_finite_time, (r.ended_at for r in records)) if t is not None]
+    # usable_bytes and _finite_time inline: a Python call per plot costs more than the rest.
+    sizes = map(_FINAL_BYTES, records)
+    written = sum([v for v in sizes if v is not None and 0 <= v <= MAX_BYTES])
+    starts = [t for t in map(_STARTED_AT, records) if t is not None and math.isfinite(t)]
+    ends = [t for t in map(_ENDED_AT, records) if t is not None and math.isfinite(t)]
     span = DAY_SECONDS
     if starts or ends:
         first, last = min(starts or ends), max(ends or starts)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,12 @@ import pytest
 from plotman_tui.cli import main
 from plotman_tui.farm.history import read_log
 from plotman_tui.history_report import (
+    EXPORT_COLUMNS,
     HistoryReportError,
     export_row,
     export_rows,
     write_atomically,
+    write_export,
     write_rows,
 )
 from tests.integration.test_cli_analyze import (
@@ -306,6 +309,32 @@ def test_durations_that_are_no_durations_are_empty_cells() -> None:
     assert row[9:21] == [""] * 12
     assert row[21] == "425.637"
     assert row[-1] == ""
+
+
+def test_a_start_not_known_is_an_empty_cell_and_leaves_the_other_plots_starts() -> None:
+    (record,), _skipped = read_log(str(FIXTURES / "chianetwork.plot.log"))
+    assert record.started_at is not None
+    start = datetime.fromtimestamp(record.started_at).isoformat(timespec="seconds")
+    assert [row[1:3] for row in export_rows([record])] == [(start, start[:10])]
+    unknown = [None, math.nan, math.inf, -math.inf, 1e300, -1e300]
+    plots = [record, *(record._replace(started_at=value) for value in unknown), record]
+    cells = [row[1:3] for row in export_rows(plots)]
+    assert cells == [(start, start[:10]), *[("", "")] * len(unknown), (start, start[:10])]
+
+
+def test_a_text_cell_that_needs_quoting_is_quoted_in_every_text_column() -> None:
+    # write_export looks for commas, quotes and line breaks in the text columns only (the
+    # numbers and times it formats have none): each text column must be among them.
+    (record,), _skipped = read_log(str(FIXTURES / "chianetwork.plot.log"))
+    fields = ("plot_id", "tmp_dir", "tmp2_dir", "final_file", "plotter", "dst_dir")
+    for field in fields:
+        for text in ("/a,b", '/a"b', "/a\nb", "/a\rb"):
+            plots = [record, record._replace(**{field: text})]
+            out = io.StringIO()
+            write_export(out, plots)
+            rows = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+            assert rows == [list(EXPORT_COLUMNS), *map(list, export_rows(plots))]
+            assert text in rows[2] or "'" + text in rows[2]
 
 
 def test_duration_cells_are_plotmans_formulas_for_every_kind_of_duration() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import statistics
 import time
 from collections.abc import Iterator
@@ -163,6 +164,59 @@ def test_day_and_week_come_from_the_end_then_the_start() -> None:
     assert summarize([no_end], ["day", "week"])[0].key == ("2026-11-30", "2026-W49")
     neither = _record(started_at=None, ended_at=None)
     assert summarize([neither], ["day", "week"])[0].key == ("-", "-")
+
+
+def _key_of(record: PlotRecord, name: str) -> str:
+    """A plot's ``--by name`` text, worked out for it alone."""
+    if name in ("day", "week"):
+        moment = None
+        for timestamp in (record.ended_at, record.started_at):
+            try:
+                moment = datetime.fromtimestamp(timestamp)  # type: ignore[arg-type]
+                break
+            except (TypeError, ValueError, OverflowError, OSError):
+                continue
+        if moment is None:
+            return "-"
+        year, week, _day = moment.date().isocalendar()
+        return moment.date().isoformat() if name == "day" else f"{year}-W{week:02d}"
+    if name == "bitfield":
+        return "-" if record.bitfield is None else ("on" if record.bitfield else "off")
+    field = {"tmp": "tmp_dir", "tmp2": "tmp2_dir", "dst": "dst_dir", "buffer": "buffer_mib"}
+    value = getattr(record, field.get(name, name))
+    return "-" if value is None or value == "" else str(value)
+
+
+def test_each_plot_is_in_the_group_of_its_own_key_whatever_its_times() -> None:
+    # summarize makes the key texts a column at a time (each distinct value once, the days in
+    # C loops when every plot's end is a time): the same groups as a plot at a time.
+    rng = random.Random(12)
+    times = [None, math.nan, math.inf, 1e300, -1e300, 0.0]
+    records = [
+        _record(
+            plot_id=f"{number:064x}",
+            plotter=rng.choice(["chia", "madmax", "bladebit"]),
+            k=rng.choice([None, 32, 33]),
+            tmp_dir=rng.choice([None, "", "/t/0", "/t/1"]),
+            tmp2_dir=rng.choice([None, "/t2"]),
+            threads=rng.choice([None, 4, 16]),
+            bitfield=rng.choice([None, True, False]),
+            started_at=rng.uniform(1.7e9, 1.8e9),
+            ended_at=rng.uniform(1.7e9, 1.8e9),
+            completed=rng.random() < 0.9,
+        )
+        for number in range(400)
+    ]
+    odd = [r._replace(ended_at=rng.choice(times)) if rng.random() < 0.1 else r for r in records]
+    odd += [_record(plot_id="f" * 64, started_at=value, ended_at=None) for value in times]
+    for plots in (records, odd):
+        for by in (["day"], ["week", "tmp"], ["plotter", "k", "tmp2", "threads", "bitfield"]):
+            expected: dict[tuple[str, ...], list[str]] = {}
+            for r in plots:
+                if r.completed:
+                    expected.setdefault(tuple(_key_of(r, n) for n in by), []).append(r.plot_id)
+            found = {g.key: g.plots_finished for g in summarize(plots, by)}
+            assert found == {key: len(ids) for key, ids in expected.items()}
 
 
 def test_grouping_by_two_keys_nests_them_in_order() -> None:
