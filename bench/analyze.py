@@ -320,7 +320,7 @@ def dashboard_keys(root: Path, seconds: float) -> list[Figure]:
                 if delay is None:
                     raise SystemExit("the history screen did not open or close after h")
                 if first is None:
-                    first = delay  # builds the history screen: once a session
+                    first = delay  # the screen's first showing (built at idle before)
                 else:
                     (reading if shown is None else after).append(delay)
                 if shown is None and "plots finished" in tmux.screen():
@@ -334,7 +334,7 @@ def dashboard_keys(root: Path, seconds: float) -> list[Figure]:
         finally:
             tmux.close()
         figures.append(Figure(f"dashboard {state}: history shown after launch", shown, None))
-        figures.append(Figure(f"dashboard {state}: the first h (screen built)", first, 0.1))
+        figures.append(Figure(f"dashboard {state}: the first h", first, 0.1))
         if reading:
             figures.append(
                 Figure(
