@@ -39,7 +39,7 @@ from typing import NamedTuple
 from plotman_tui.farm.model import Job, JobStatus, TempFile
 from plotman_tui.farm.procfs import sample_process
 from plotman_tui.farm.units import human_bytes
-from plotman_tui.plotters.base import sane_path
+from plotman_tui.plotters.limits import sane_path
 
 # Create times are computed the same way everywhere (boot time + start tick), so a job's own
 # process always matches exactly; a tolerance under one clock tick (10 ms) only absorbs float

@@ -32,7 +32,8 @@ from plotman_tui.farm.procfs import (
     sample_process,
 )
 from plotman_tui.plotters import get_plotter, identify
-from plotman_tui.plotters.base import LogInfo, LogParser, PlotArgs, Plotter, sane_path
+from plotman_tui.plotters.base import LogInfo, LogParser, PlotArgs, Plotter
+from plotman_tui.plotters.limits import sane_path
 
 # Most of a log arrives on the first read; after that, appends are small. Reading in bounded
 # chunks keeps memory flat for a pathological multi-gigabyte log.

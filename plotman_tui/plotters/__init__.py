@@ -3,41 +3,26 @@
 Each module holds one plotter as ``PLOTTER`` (see :class:`~plotman_tui.plotters.base.Plotter`);
 ``PLOTTERS`` lists them all, ``identify`` finds the plotter of a process command line and
 ``get_plotter`` the plotter a configuration names.
+
+The plotters' modules are imported when one of those three is first asked for: a module that
+needs only :mod:`~plotman_tui.plotters.limits` or :mod:`~plotman_tui.plotters.phase` (the
+history cache's checks, the job model) does not import them (a warm ``analyze`` reads no log).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from plotman_tui.plotters import bladebit, bladebit2disk, bladebit_cuda, chia, madmax
-from plotman_tui.plotters.base import Plotter
-
-PLOTTERS: tuple[Plotter, ...] = (
-    chia.PLOTTER,
-    madmax.PLOTTER,
-    bladebit.PLOTTER,
-    bladebit2disk.PLOTTER,
-    bladebit_cuda.PLOTTER,
-)
-
-_BY_NAME: dict[str, Plotter] = {plotter.name: plotter for plotter in PLOTTERS}
+if TYPE_CHECKING:
+    from plotman_tui.plotters.registry import PLOTTERS, get_plotter, identify
 
 
-def identify(argv: Sequence[str]) -> Plotter | None:
-    """The plotter whose plot job ``argv`` is, or None for any other process."""
-    for plotter in PLOTTERS:
-        if plotter.matches(argv):
-            return plotter
-    return None
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from plotman_tui.plotters import registry
 
-
-def get_plotter(name: str) -> Plotter:
-    """The plotter called ``name`` (a ``[plotting] type`` value); ValueError if there is none."""
-    try:
-        return _BY_NAME[str(name)]
-    except KeyError:
-        known = ", ".join(_BY_NAME)
-        raise ValueError(f"unknown plotter {name!r} (known plotters: {known})") from None
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["PLOTTERS", "get_plotter", "identify"]

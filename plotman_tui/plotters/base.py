@@ -15,6 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+# The "as" imports: named here too for farm/history.py, which imports them from this module
+# until it imports them from plotters.limits (then these re-exports go).
+from plotman_tui.plotters.limits import BUCKETS_MAX as BUCKETS_MAX
+from plotman_tui.plotters.limits import BUFFER_MIB_MAX as BUFFER_MIB_MAX
+from plotman_tui.plotters.limits import COUNT_MAX, MAX_SECONDS, NAME_MAX
+from plotman_tui.plotters.limits import K_MAX as K_MAX
+from plotman_tui.plotters.limits import K_MIN as K_MIN
+from plotman_tui.plotters.limits import PATH_MAX as PATH_MAX
+from plotman_tui.plotters.limits import THREADS_MAX as THREADS_MAX
+from plotman_tui.plotters.limits import sane_dir as sane_dir
+from plotman_tui.plotters.limits import sane_path as sane_path
 from plotman_tui.plotters.phase import PHASE_START, Phase
 
 if TYPE_CHECKING:
@@ -164,41 +175,10 @@ def resolve_dir(path: str | None, cwd: str | None) -> str | None:
 
 
 # --- validation of what logs and command lines say ------------------------------------------
-# Logs and command lines are untrusted: a corrupt log once named a dir with a NUL byte in it,
-# and every os call on that dir raised. What they say is checked where it enters (the parsers'
-# output, the argument readers), so the rest of the program only sees values that can be true.
-
-#: Longest path Linux accepts (PATH_MAX, with its NUL) and longest name in a dir (NAME_MAX).
-PATH_MAX = 4095
-NAME_MAX = 255
-#: Plot sizes any plotter makes: k18 test plots (chiapos' smallest) to k50.
-K_MIN, K_MAX = 18, 50
-#: Generous bounds: a machine with more threads or buckets than this does not exist.
-THREADS_MAX = 65536
-BUCKETS_MAX = 65536
-#: 64 TiB of buffer, in MiB.
-BUFFER_MIB_MAX = 64 << 20
-#: Plots one command line asks for.
-COUNT_MAX = 1_000_000
-#: The largest plot file size a log may state (a k50 plot is some 26 PiB).
-PLOT_BYTES_MAX = 1 << 62
+# The bounds and the path checks live in plotters.limits (light: the history cache's checks use
+# them without importing the plotters); the checks below build on them.
 
 _PLOT_ID_RE = re.compile(r"[0-9a-fA-F]{64}")
-
-
-def sane_path(text: str | None) -> str | None:
-    """``text`` if it can name a file: non-empty, no NUL, at most PATH_MAX characters."""
-    if not text or len(text) > PATH_MAX or "\0" in text:
-        return None
-    return text
-
-
-def sane_dir(text: str | None) -> str | None:
-    """A dir as a log names it: absolute, normalised, and a :func:`sane_path`; else None."""
-    path = sane_path(text)
-    if path is None or not os.path.isabs(path):
-        return None
-    return os.path.normpath(path)
 
 
 def sane_file_name(text: str | None) -> str | None:
@@ -220,12 +200,6 @@ def sane_int(value: int | None, low: int, high: int) -> int | None:
     if value is None or not low <= value <= high:
         return None
     return value
-
-
-#: The longest duration a log (or the scanner's cache) may say a phase, plot or copy took:
-#: ~31 years is no plot's, and a bigger number (a tampered cache's 1e300) printed as days
-#: runs to hundreds of digits. history_stats leaves out the same bound.
-MAX_SECONDS = 1e9
 
 
 def sane_seconds(value: float | None) -> float | None:

@@ -17,15 +17,13 @@ from operator import not_
 from typing import Any, TypeGuard
 
 from plotman_tui.plotters.base import (
-    PLOT_BYTES_MAX,
     LineSplitter,
     LogInfo,
-    sane_dir,
     sane_numbers,
-    sane_path,
     sane_plot_id,
     sane_seconds,
 )
+from plotman_tui.plotters.limits import PLOT_BYTES_MAX, sane_dir, sane_path
 from plotman_tui.plotters.phase import PHASE_START, Phase
 
 # Regexes take bounded digit runs so int() can never meet a number too large to convert.

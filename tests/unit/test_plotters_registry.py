@@ -20,6 +20,7 @@ from plotman_tui.config.schema import (
     PlottingConfig,
 )
 from plotman_tui.plotters import PLOTTERS, get_plotter, identify
+from plotman_tui.plotters.limits import PLOTTER_NAMES
 
 FARMER = "ab" * 48
 CONTRACT = "xch1u8ll2ztwhseej45d6u2zp9j4mlnzhwseccr0axqws9fl2tyj5u0svdy04y"
@@ -27,6 +28,7 @@ CONTRACT = "xch1u8ll2ztwhseej45d6u2zp9j4mlnzhwseccr0axqws9fl2tyj5u0svdy04y"
 
 def test_one_plotter_per_config_type() -> None:
     assert [plotter.name for plotter in PLOTTERS] == [kind.value for kind in PlotterType]
+    assert list(PLOTTER_NAMES) == [kind.value for kind in PlotterType]
     for kind in PlotterType:
         assert get_plotter(kind).name == kind.value
         assert get_plotter(kind.value) is get_plotter(kind)
@@ -116,10 +118,28 @@ def test_build_argv_round_trip(
 
 def test_plotters_import_neither_textual_nor_rich() -> None:
     code = (
-        "import sys, plotman_tui.plotters\n"
+        "import sys, plotman_tui.plotters.registry\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_limits_and_the_phase_import_no_plotter() -> None:
+    # The history cache's checks need the bounds and the names, the job model the phase: a warm
+    # analyze must not pay for importing every plotter's module (~15 ms). The registry comes
+    # when one of its names is first asked for.
+    code = (
+        "import sys, plotman_tui.plotters.limits, plotman_tui.plotters.phase\n"
+        "print(sorted(m for m in sys.modules if m.startswith('plotman_tui.plotters.')))\n"
+        "from plotman_tui.plotters import PLOTTERS\n"
+        "print(len(PLOTTERS), 'plotman_tui.plotters.chia' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    light, registry = result.stdout.splitlines()
+    assert light == "['plotman_tui.plotters.limits', 'plotman_tui.plotters.phase']"
+    assert registry == "5 True"

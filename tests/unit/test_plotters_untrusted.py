@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from plotman_tui.plotters import get_plotter
-from plotman_tui.plotters.base import LogInfo, PlotArgs, resolve_dir, sane_dir, sane_file_name
+from plotman_tui.plotters.base import LogInfo, PlotArgs, resolve_dir, sane_file_name
+from plotman_tui.plotters.limits import sane_dir
 from plotman_tui.plotters.phase import Phase
 
 ID = "77a011fc20f0003c3adcc739b615041ae56351a22b690fd854ccb6726e5f43b7"
