@@ -229,6 +229,7 @@ def test_a_broken_cache_is_read_around(tmp_path: Path) -> None:
 
 # The cache holds its records as columns: each field's values, every record's in turn.
 _ROW = PlotRecord._fields[1:]  # all but log_path
+_BODY_PARTS = ("logs", "keys", "counts", "skipped", *_ROW)
 
 # What a cache file (untrusted: any program can write it) may hold that no read of a log gives.
 _BAD_VALUES = {
@@ -267,17 +268,30 @@ _BAD_VALUES = {
 }
 
 
-def _cache_file(cache: Path | str) -> tuple[dict[str, Any], Any]:
-    """A cache file's header line and body."""
+def _cache_file(cache: Path | str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A cache file's header line and body (a JSON value a line), the body as one object:
+    ``logs``, ``keys``, ``counts``, ``skipped`` and ``records`` (the columns by name)."""
     head, _newline, body = Path(cache).read_text().partition("\n")
-    return json.loads(head), json.loads(body)
+    parts = dict(zip(_BODY_PARTS, map(json.loads, body.split("\n")), strict=True))
+    records = {name: parts.pop(name) for name in _ROW}
+    return json.loads(head), {**parts, "records": records}
 
 
-def _write_cache_file(cache: Path, header: dict[str, Any], body: object) -> None:
-    """A cache file of ``header`` and ``body`` (a JSON text, or a value written as JSON). The
-    header keeps the CRC-32 of the body it came with: a body changed no longer matches it, and
-    the reader checks its values one by one."""
-    text = body if isinstance(body, str) else json.dumps(body)
+def _write_cache_file(
+    cache: Path, header: dict[str, Any], saved: object, *, literal: str | None = None
+) -> None:
+    """A cache file of ``header`` and ``saved`` (an object as :func:`_cache_file` gives, a line
+    per part and column, in their order; anything else on one line). The header keeps the
+    CRC-32 of the body it came with: a body changed no longer matches it, and the reader
+    checks its values one by one. ``literal``: the JSON text written where a value is
+    ``"@VALUE@"`` (NaN and Infinity as such)."""
+    parts: list[object] = [saved]
+    if isinstance(saved, dict) and isinstance(saved.get("records"), dict):
+        parts = [saved[name] for name in ("logs", "keys", "counts", "skipped")]
+        parts += saved["records"].values()
+    text = "\n".join(json.dumps(part) for part in parts)
+    if literal is not None:
+        text = text.replace('"@VALUE@"', literal)
     cache.write_text(json.dumps(header) + "\n" + text)
 
 
@@ -308,7 +322,7 @@ def test_a_cache_entry_with_a_value_no_log_gives_is_read_again(tmp_path: Path, c
     saved["records"][name][_a_log_row(saved, logs)] = "@VALUE@"
     # Written as text so that NaN, Infinity and escaped NULs reach the reader as such.
     literal = value if value in ("NaN", "Infinity", "-Infinity") else json.dumps(value)
-    _write_cache_file(cache, header, json.dumps(saved).replace('"@VALUE@"', literal))
+    _write_cache_file(cache, header, saved, literal=literal)
     again = read_history(logs, cache_path=str(cache))
     assert again.read_paths == (str(logs / "a.log"),)  # b.log's records are still taken
     assert again.records == records
@@ -755,6 +769,21 @@ def test_a_worker_that_fails_or_answers_wrong_costs_only_time(
     monkeypatch.setattr(history_module, "_cores", lambda: 2)
     monkeypatch.setattr(history_module, "_WORKER_CODE", worker)
     assert read_history(logs) == serial
+
+
+def test_a_worker_reads_at_a_lower_priority_than_the_program_it_reads_for(
+    tmp_path: Path,
+) -> None:
+    # A cold read of a big log dir is background work: a dashboard's keys come first.
+    log = tmp_path / "a.log"
+    shutil.copy(FIXTURES / "chianetwork.plot.log", log)
+    code = history_module._WORKER_CODE + "; import os; print(os.nice(0), file=sys.stderr)"
+    argv = [sys.executable, "-c", code, json.dumps(sys.path), str(os.getpid())]
+    done = subprocess.run(argv, input=json.dumps([str(log)]), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["records"]  # it read the log
+    expected = min(os.nice(0) + history_module.WORKER_NICE, 19)
+    assert int(done.stderr) == expected
 
 
 def test_a_record_from_the_cache_is_the_record_the_log_gives(tmp_path: Path) -> None:
