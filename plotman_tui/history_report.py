@@ -617,10 +617,6 @@ def _start_order(record: PlotRecord) -> tuple[bool, float, str]:
 _STARTED_AT = operator.attrgetter("started_at")
 
 
-def _text(value: str | None) -> str:
-    return "" if value is None else safe_cell(value)
-
-
 def _duration_columns(values: Sequence[float | None]) -> list[list[str]]:
     """plotman's four cells for each duration in ``values``, as four columns: raw seconds as the
     log has them, rounded seconds, rounded minutes, hours to two decimals; empty when the log
@@ -650,11 +646,10 @@ def _duration_columns(values: Sequence[float | None]) -> list[list[str]]:
 
 
 def _text_column(values: Iterable[str | None]) -> list[str]:
-    """:func:`_text` of each of ``values``, each distinct value once (a farm's thousands of
-    plots name a few dirs)."""
-    values = list(values)
-    cells = {value: _text(value) for value in set(values)}
-    return list(map(cells.__getitem__, values))
+    """Each of ``values`` as :func:`safe_cell` makes it, empty for None: inline, a Python call
+    per cell costs more than the check (a plot's final file is its own)."""
+    starts = _FORMULA_STARTS
+    return ["" if v is None else ("'" + v if v.startswith(starts) else v) for v in values]
 
 
 def _number_column(values: Iterable[int | None]) -> list[str]:
@@ -742,7 +737,8 @@ def write_export(out: TextIO, plots: Sequence[PlotRecord]) -> None:
     """The export CSV. When no text cell needs quoting (looked at a column at a time), each row
     is joined straight from the columns, no row kept; else row by row (:func:`write_rows`)."""
     columns = export_columns(plots)
-    if any(_NEEDS_QUOTES_OR_COMMA.search("".join(columns[index])) for index in _TEXT_COLUMNS):
+    texts = "".join(["".join(columns[index]) for index in _TEXT_COLUMNS])
+    if any(character in texts for character in _QUOTED_IF_IN):  # a fast search each, in C
         write_rows(out, [EXPORT_COLUMNS, *zip(*columns, strict=True)])
         return
     write_rows(out, [EXPORT_COLUMNS])
@@ -779,7 +775,8 @@ def write_rows(out: TextIO, rows: Iterable[Sequence[str]]) -> None:
 
 
 _NEEDS_QUOTES = re.compile(r'["\r\n]')
-_NEEDS_QUOTES_OR_COMMA = re.compile(r'[,"\r\n]')
+#: What a cell needs quoting for (RFC 4180).
+_QUOTED_IF_IN = (",", '"', "\r", "\n")
 
 
 def write_atomically(path: str, write: Any) -> None:
