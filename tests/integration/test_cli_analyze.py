@@ -497,3 +497,17 @@ def test_small_rates_are_decimals_a_farmer_reads_not_exponents(
     # One k18 plot over five years: a rate below a millionth is said to be one, not 30 zeros.
     group = GroupSummary((), {}, 1, 4945046, 5 * 365 * 86400.0, 1 / 1825, 4945046 / 2**40 / 1825)
     assert group_figures(group)[1:] == ["0.00055 plots/day", "<0.000001 TiB/day over 1825.0 days"]
+
+
+def test_analyze_imports_neither_the_eta_model_nor_the_job_model() -> None:
+    # A warm analyze is mostly starting up: its table, JSON and CSV need the history and its
+    # statistics, not the ETA model, the job model or the action log (~15 ms of imports).
+    code = (
+        "import sys, plotman_tui.history_report\n"
+        "heavy = ('plotman_tui.farm.eta', 'plotman_tui.farm.model', 'plotman_tui.farm.actionlog')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
