@@ -714,6 +714,7 @@ def _make_job(
         sys_seconds=reading.sys_seconds if reading else None,
         iowait_seconds=reading.iowait_seconds if reading else None,
         problems=tuple(dict.fromkeys([*tracked.problems, *sample.problems])),
+        plot_started_at=info.started_at if info else None,
     )
 
 

@@ -240,7 +240,8 @@ def _stage_times(record: PlotRecord) -> tuple[float, ...] | None:
 def _elapsed(job: Job, stage: int, now: float) -> float | None:
     """How long ``job`` has been in ``stage`` (0-based) at ``now``; None when its log lacks
     an earlier phase's time or its start is unknown."""
-    if not (math.isfinite(job.started_at) and job.started_at > 0 and math.isfinite(now)):
+    start = _plot_start(job, now)
+    if start is None:
         return None
     finished = dict(job.phase_seconds)
     before = 0.0
@@ -249,7 +250,25 @@ def _elapsed(job: Job, stage: int, now: float) -> float | None:
         if seconds is None:
             return None
         before += seconds
-    return max(now - job.started_at - before, 0.0)
+    return max(now - start - before, 0.0)
+
+
+#: A plot whose log states a start this much later than its process's is a later plot of a
+#: multi-plot run: a first plot's log states its start within seconds of the process's.
+LATER_PLOT_S = 600.0
+
+
+def _plot_start(job: Job, now: float) -> float | None:
+    """When ``job``'s plot under way started: its process's start, or for a later plot of a
+    multi-plot run the start its log states, if not past ``now`` (timed from the process, the
+    second plot of a ``-n 2`` run read as late from its first minute). None when unknown."""
+    start = job.started_at
+    if not (math.isfinite(start) and start > 0 and math.isfinite(now)):
+        return None
+    stated = job.plot_started_at
+    if stated is not None and start + LATER_PLOT_S < stated <= now:
+        return stated
+    return start
 
 
 def _dir_key(path: object) -> str | None:

@@ -61,6 +61,10 @@ class Job:
     sys_seconds: float | None = None
     iowait_seconds: float | None = None
     problems: tuple[str, ...] = ()
+    #: When the plot under way started, as its log states it (local time read as POSIX
+    #: seconds): a multi-plot run's (madMAx, BladeBit or chia ``-n``) later plots start hours
+    #: after the process.
+    plot_started_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pytest
 
 from plotman_tui.farm import control
 from plotman_tui.farm.discovery import Scanner, select_jobs
+from plotman_tui.farm.history import read_log
 from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.plotters.chia import ChiaLogParser
 from plotman_tui.plotters.phase import Phase
@@ -67,6 +68,9 @@ def test_job_seen_with_python3_interpreter_log_and_temp_files(farm: dict[str, Pa
         str(farm["dst"]),
     )
     assert job.log_file == str(log)
+    # The plot's start as its log states it (progress of a multi-plot run's later plots).
+    (record,), _skipped = read_log(str(log))
+    assert record.started_at is not None and job.plot_started_at == record.started_at
     assert job.tmp_usage_bytes == 1524
     assert sorted(Path(f.path).name for f in job.tmp_files) == sorted(
         [f"{name}.table1.tmp", f"{name}.p1.t1.sort_bucket_000.tmp", f"{name}.2.tmp"]

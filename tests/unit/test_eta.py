@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,12 @@ import pytest
 from plotman_tui.farm.eta import UNKNOWN, Estimate, EtaModel, load_model
 from plotman_tui.farm.history import PlotRecord, read_history, read_log
 from plotman_tui.farm.model import Job, JobStatus
+from plotman_tui.plotters import PLOTTERS
 from plotman_tui.plotters.phase import Phase
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "plotter-logs"
 CHIA_LOG = FIXTURES / "chianetwork.plot.log"
+PLOTTERS_BY_NAME = {plotter.name: plotter for plotter in PLOTTERS}
 CHIA_ID = "d2540dcfcffddbfbd7e60b4aca4d54fb937db71991298fabc253f020a87ff7d4"
 START = 1_700_000_000.0
 
@@ -418,3 +421,45 @@ def test_a_fifo_in_place_of_the_runs_file_is_not_opened_for_reading(tmp_path: Pa
     fifo = tmp_path / "eta.json"
     os.mkfifo(fifo)
     assert load(tmp_path, model_path=fifo).runs == 3  # does not hang on the FIFO
+
+
+def test_the_second_plot_of_a_multi_plot_run_is_timed_from_its_own_start() -> None:
+    """The real two-plot madMAx run as a running job in its second plot's phase 2: timed from
+    the process's start (its first plot's), it read as late in its first minute."""
+    log = FIXTURES / "madmax-multi" / "madmax-2plots.plot.log"
+    first, second = read_log(str(log))[0]
+    assert first.completed and first.started_at is not None
+    model = EtaModel.from_records([first] * 3)
+    parser = PLOTTERS_BY_NAME["madmax"].new_log_parser()
+    text = log.read_bytes()
+    # Fed up to the second plot's first phase 2 line: its phase 2 has just begun.
+    phase_2 = text.index(b"[P2]", text.index(b"Crafting plot 2"))
+    parser.feed(text[: text.index(b"\n", phase_2) + 1])
+    info = parser.info
+    assert info.plot_id == second.plot_id and info.phase.major == 2
+    assert info.started_at == second.started_at
+    job = Job(
+        pid=4242,
+        plotter="madmax",
+        argv=("chia_plot", "-n", "2"),
+        cwd="/",
+        started_at=first.started_at,  # the process started with the first plot
+        wall_seconds=0.0,
+        status=JobStatus.RUN,
+        plot_id=info.plot_id,
+        k=32,
+        tmp_dir=info.tmp_dir,
+        phase=info.phase,
+        phase_seconds=tuple(sorted(info.phase_seconds.items())),
+        plot_started_at=info.started_at,
+    )
+    now = second.started_at + info.phase_seconds[1] + 60.0  # a minute into phase 2
+    estimate = model.estimate(job, now)
+    assert not estimate.late
+    ahead = (first.total_seconds or 0.0) + (first.copy_seconds or 0.0)
+    assert estimate.eta_seconds == pytest.approx(ahead - first.phase1_seconds - 60.0, abs=1.0)
+    assert estimate.progress == pytest.approx((first.phase1_seconds + 60.0) / ahead)
+    # A stated start not later than the process's own (a first plot), or past now (a log's
+    # garbage), is not taken: the process's start is.
+    for stated in (first.started_at + 5.0, now + 3600.0):
+        assert model.estimate(replace(job, plot_started_at=stated), now).late
