@@ -206,7 +206,9 @@ def render_table(
 ) -> list[str]:
     """Lay out rows under titles, fitting ``width`` if given (see :func:`fit_columns`); a
     control character in a cell (a dir named with a colour code) is shown, not obeyed."""
-    rows = [[printable(text) for text in row] for row in rows]
+    # isprintable() (a C check) is true only for text printable() leaves as it is: analyze's
+    # table of a farm's days has thousands of cells, nearly all numbers.
+    rows = [[text if text.isprintable() else printable(text) for text in row] for row in rows]
     natural = [
         max([len(columns[i].title), *(len(row[i]) for row in rows)]) for i in range(len(columns))
     ]

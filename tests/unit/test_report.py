@@ -14,10 +14,12 @@ from plotman_tui.farm.model import Job, JobStatus, Snapshot
 from plotman_tui.farm.units import common_prefix, human_bytes, human_duration
 from plotman_tui.plotters.phase import Phase
 from plotman_tui.report import (
+    Column,
     eta_text,
     progress_text,
     render_details,
     render_status,
+    render_table,
     snapshot_to_json,
     status_columns,
     summary_line,
@@ -283,3 +285,19 @@ def test_details_say_progress_eta_and_what_they_rest_on_in_words() -> None:
 )
 def test_progress_and_eta_texts(estimate: Estimate | None, done: str, left: str) -> None:
     assert (progress_text(estimate), eta_text(estimate)) == (done, left)
+
+
+def test_a_table_cell_shows_control_characters_and_leaves_the_rest_as_it_is() -> None:
+    # Plain cells skip printable()'s translation (a C check says there is nothing to show);
+    # every cell with a C0 or C1 control, DEL or a lone surrogate still gets its stand-ins.
+    cells = ["\x1b[31mred", "tab\there", "del\x7f", "csi\x9b", "bad\udcff", "naïve", "1:02:03"]
+    lines = render_table([Column("cell", 0)], [[cell] for cell in cells], None)
+    assert [line.rstrip() for line in lines[1:]] == [
+        "\u241b[31mred",
+        "tab\u2409here",
+        "del\u2421",
+        "csi\ufffd",
+        "bad\ufffd",
+        "naïve",
+        "1:02:03",
+    ]
