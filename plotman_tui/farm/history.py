@@ -41,16 +41,17 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 if TYPE_CHECKING:
     import subprocess
 
+    from plotman_tui.plotters.base import LogInfo
+
 from plotman_tui.appdirs import cache_dir, open_regular_file, read_regular_file
-from plotman_tui.plotters import PLOTTERS
-from plotman_tui.plotters.base import (
+from plotman_tui.plotters.limits import (
     BUCKETS_MAX,
     BUFFER_MIB_MAX,
     K_MAX,
     K_MIN,
     PATH_MAX,
+    PLOTTER_NAMES,
     THREADS_MAX,
-    LogInfo,
     sane_dir,
     sane_path,
 )
@@ -591,7 +592,7 @@ def _os_reason(error: OSError) -> str:
 
 #: A record in the cache: its values in field order, without ``log_path`` (the entry's key).
 _ROW_FIELDS = PlotRecord._fields[1:]  # all but log_path
-_PLOTTER_NAMES = frozenset(plotter.name for plotter in PLOTTERS)
+_PLOTTER_NAMES = frozenset(PLOTTER_NAMES)
 #: The largest number :func:`~plotman_tui.plotters.logscan.first_int` reads (12 digits).
 _INT_MAX = 10**12 - 1
 _BYTES_MAX = 1 << 62

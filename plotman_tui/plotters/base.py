@@ -15,17 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-# The "as" imports: named here too for farm/history.py, which imports them from this module
-# until it imports them from plotters.limits (then these re-exports go).
-from plotman_tui.plotters.limits import BUCKETS_MAX as BUCKETS_MAX
-from plotman_tui.plotters.limits import BUFFER_MIB_MAX as BUFFER_MIB_MAX
-from plotman_tui.plotters.limits import COUNT_MAX, MAX_SECONDS, NAME_MAX
-from plotman_tui.plotters.limits import K_MAX as K_MAX
-from plotman_tui.plotters.limits import K_MIN as K_MIN
-from plotman_tui.plotters.limits import PATH_MAX as PATH_MAX
-from plotman_tui.plotters.limits import THREADS_MAX as THREADS_MAX
-from plotman_tui.plotters.limits import sane_dir as sane_dir
-from plotman_tui.plotters.limits import sane_path as sane_path
+from plotman_tui.plotters.limits import (
+    BUCKETS_MAX,
+    BUFFER_MIB_MAX,
+    COUNT_MAX,
+    K_MAX,
+    K_MIN,
+    MAX_SECONDS,
+    NAME_MAX,
+    THREADS_MAX,
+    sane_path,
+)
 from plotman_tui.plotters.phase import PHASE_START, Phase
 
 if TYPE_CHECKING:
