@@ -97,7 +97,9 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int, *, tail: boo
             os.lseek(fd, size - max_bytes, os.SEEK_SET)
         chunks = []
         left = max_bytes + 1  # one more: a file that grew past the limit since the fstat
-        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+        # The whole file in one read as a rule (one chunk: joined without a copy).
+        step = max(size + 1, 1 << 20)
+        while left > 0 and (chunk := os.read(fd, min(left, step))):
             chunks.append(chunk)
             left -= len(chunk)
     finally:
