@@ -10,9 +10,11 @@ The thread's work is mostly pure Python (a warm read, or the end of a cold one: 
 the ETA model and the screen's figures, 0.5-1.5 s on 10,000 logs), and it shares the GIL with
 the event loop. The event loop lets the GIL go on every turn (it polls for I/O), and the thread
 then holds it for a whole switch interval (5 ms by default) before the event loop gets it back:
-a screen drawn in a few dozen turns waited that many times. The worker shortens the
-interpreter's switch interval to ``SWITCH_INTERVAL_S`` for the process (a switch costs
-microseconds, and only threads that want the GIL at once switch; bench/history_convoy.py).
+a screen drawn in a few dozen turns waited that many times (bench/history_convoy.py). A
+shorter switch interval (1 ms) cut that by a quarter, and was taken out again: with it, under
+load, a modal screen's ``on_mount`` sometimes ran before its buttons were mounted (Textual
+8.2; the kill question's in about one run in ten of tests/tui/test_keys_real_jobs.py). The
+interval is CPython's default.
 
 Reads never overlap: one thread reads at start, then every ``interval_s`` or at once when
 woken (a wake during a read asks for another right after it). Before its first read it runs
@@ -23,7 +25,6 @@ read of a big log dir takes seconds.
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 from collections.abc import Callable
 
@@ -34,11 +35,6 @@ from plotman_tui.tui.messages import WorkFailed
 from plotman_tui.tui.poller import describe_error
 
 GROUP = "history"
-#: An event loop's turns of some 0.3 ms of work each, 100 of them, timed while this thread read
-#: 10,000 logs warm in a loop: 47 ms alone, 140-155 ms (median) with the switch interval at its
-#: default 5 ms, 105-110 ms at 1 ms (twice the time alone is the floor: two threads share the
-#: GIL), no better at 0.5 ms.
-SWITCH_INTERVAL_S = 0.001
 
 
 class HistoryWorker:
@@ -64,7 +60,6 @@ class HistoryWorker:
         self.runs = 0
 
     def start(self) -> None:
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._thread = threading.Thread(target=self._run, name=GROUP, daemon=True)
         self._thread.start()
 

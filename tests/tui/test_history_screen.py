@@ -28,7 +28,6 @@ from plotman_tui.farm.scheduler import Wait
 from plotman_tui.report import eta_text, progress_text
 from plotman_tui.tui.app import DashboardApp, _plots_finished
 from plotman_tui.tui.feeds import HistoryFeed
-from plotman_tui.tui.history_worker import SWITCH_INTERVAL_S
 from plotman_tui.tui.screens.dirs_screen import DirsScreen
 from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.history_screen import Chart, FinishedTable, HistoryScreen
@@ -418,11 +417,8 @@ async def test_the_screen_is_built_hidden_while_a_first_read_is_under_way(
 ) -> None:
     """A first read of a big log dir takes seconds: the screen is built meanwhile (in its
     "reading" state), so that an h then only shows it (it imported the charts' library and
-    composed the screen: 0.2-0.4 s), and the history fills it when it comes. The history
-    thread shortens the GIL's switch interval (see history_worker)."""
+    composed the screen: 0.2-0.4 s), and the history fills it when it comes."""
     release = threading.Event()
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(0.005)  # CPython's default (another test's worker may have set it)
 
     def held_read(log_dir: str, cache_path: str | None) -> History:
         release.wait(60)
@@ -445,7 +441,6 @@ async def test_the_screen_is_built_hidden_while_a_first_read_is_under_way(
             screen = app._history_screen
             assert screen is not None and screen.is_running
             assert app.screen is app.dashboard and app.history is None
-            assert sys.getswitchinterval() == SWITCH_INTERVAL_S
             await pilot.press("h")
             assert app.screen is screen
             assert summary(app).startswith("Reading plot logs…")
@@ -457,7 +452,6 @@ async def test_the_screen_is_built_hidden_while_a_first_read_is_under_way(
             await until(pilot, lambda: "plots finished" in summary(app), 10, "the plots")
     finally:
         release.set()
-        sys.setswitchinterval(interval)
 
 
 def test_the_dashboard_loads_the_charts_library_only_for_the_history_screen() -> None:
