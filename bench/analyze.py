@@ -199,6 +199,19 @@ class Figure:
     cpu: float | None = None  # CPU seconds of every process it took
 
 
+def write_config(root: Path, logs: Path) -> Path:
+    """``root/plotman.toml``: a config whose ``[logging] plots`` is ``logs``, its tmp and dst
+    dirs (made) in ``root``."""
+    config = root / "plotman.toml"
+    for name in ("tmp", "dst"):
+        (root / name).mkdir(exist_ok=True)
+    config.write_text(
+        f'[logging]\nplots = "{logs}"\n[directories]\ntmp = ["{root / "tmp"}"]\n'
+        f'dst = ["{root / "dst"}"]\n[plotting]\ntype = "chia"\n'
+    )
+    return config
+
+
 def measure(root: Path, logs: Path, runs: int) -> list[Figure]:
     figures = []
     cache = root / "history.json"
@@ -212,13 +225,7 @@ def measure(root: Path, logs: Path, runs: int) -> list[Figure]:
     warm = timed(lambda: read_history(logs, str(cache)), runs)
     figures.append(Figure("read_history, warm (all cached)", warm[0], None, warm[1]))
 
-    config = root / "plotman.toml"
-    for name in ("tmp", "dst"):
-        (root / name).mkdir(exist_ok=True)
-    config.write_text(
-        f'[logging]\nplots = "{logs}"\n[directories]\ntmp = ["{root / "tmp"}"]\n'
-        f'dst = ["{root / "dst"}"]\n[plotting]\ntype = "chia"\n'
-    )
+    config = write_config(root, logs)
     env = {
         key: value
         for key, value in os.environ.items()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from analyze import dashboard_keys, report  # bench/analyze.py, beside this file
+from analyze import dashboard_keys, report, write_config  # bench/analyze.py, beside this
 
 
 def main() -> None:
@@ -32,12 +32,7 @@ def main() -> None:
     for run in range(1, args.runs + 1):
         with tempfile.TemporaryDirectory(prefix="bench-history-keys-") as tmp:
             root = Path(tmp)
-            for name in ("tmp", "dst"):
-                (root / name).mkdir()
-            (root / "plotman.toml").write_text(
-                f'[logging]\nplots = "{logs}"\n[directories]\ntmp = ["{root / "tmp"}"]\n'
-                f'dst = ["{root / "dst"}"]\n[plotting]\ntype = "chia"\n'
-            )
+            write_config(root, logs)
             before = os.getloadavg()[0]
             figures = dashboard_keys(root, args.seconds)
             print(f"run {run}: load average {before:.2f} before, {os.getloadavg()[0]:.2f} after")
