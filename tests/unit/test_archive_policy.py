@@ -106,6 +106,13 @@ def test_plot_name_k(name: str, k: int | None) -> None:
 FINISHED: dict[str, tuple[str, int, float, bool]] = {
     "k32-uncompressed": ("plot-k32-a.plot", K32, 3600, True),
     "k32-bladebit-c9-compressed": ("plot-k32-a.plot", int(75.2 * GIB), 3600, True),
+    # Gigahorse's levels past C9, their sizes as farmers state them (chia-gigahorse#306).
+    "k32-gigahorse-c18": ("plot-k32-c18-2023-05-12-17-08-a.plot", int(59.65 * GIB), 3600, True),
+    "k32-gigahorse-c30": ("plot-k32-c30-2023-05-12-17-08-a.plot", int(43.31 * GIB), 3600, True),
+    "k32-gigahorse-c30-cut-short": ("plot-k32-c30-a.plot", 20 * GIB, 3600, False),
+    # A level BladeBit makes does not lower the floor: 50 GiB is a C7 plot still copying.
+    "k32-bladebit-c07-too-small": ("plot-k32-c07-a.plot", 50 * GIB, 3600, False),
+    "k32-gigahorse-c7-real-size": ("plot-k32-c7-a.plot", int(74.6 * GIB), 3600, True),
     "k32-too-small-still-copying": ("plot-k32-a.plot", 50 * GIB, 3600, False),
     "k32-too-big-for-k32": ("plot-k32-a.plot", 120 * GIB, 3600, False),
     "k33-real-size": ("plot-k33-a.plot", 224_200_000_000, 3600, True),

@@ -50,11 +50,19 @@ from plotman_tui.plotters.phase import Phase
 
 #: A finished plot's file name; the chia, madMAx and BladeBit temp names end in ``.tmp``.
 PLOT_NAME: Final = re.compile(r"^plot-k(\d+)-.+\.plot$")
+#: The compression level a plot's name states: BladeBit ``plot-k32-c07-...``, Gigahorse
+#: ``plot-k32-c18-...``.
+PLOT_LEVEL: Final = re.compile(r"^plot-k\d+-c(\d{1,2})-")
 
 # The smallest plausible plot, as a share of the size planned for its k (final_plot_bytes).
 # BladeBit's C9 compression, the highest bladebit_cuda makes, gives 75.2 GiB for k32 (chia-docs
 # "K Sizes"): 0.72 of the planned 104.5 GiB; the smallest sandbox k18 plot measured is 0.74.
 MIN_PLOT_SHARE: Final = 0.65
+# A plot whose name states a compression level past BladeBit's C9 (Gigahorse's C10 to C33) may
+# be far smaller: its C18 k32 plot is 59.65 GiB and its C30 43.31 GiB as farmers state them
+# (madMAx43v3r/chia-gigahorse#306), 0.57 and 0.41 of the planned 104.5 GiB; the sizes of the
+# levels up to C33 are not published.
+MIN_DEEP_COMPRESSED_SHARE: Final = 0.3
 # The largest plausible plot: the planned size is already a little high; this allows for more.
 MAX_PLOT_SHARE: Final = 1.05
 #: A plot file must be left unchanged this long before it is moved (copied by hand, or by a
@@ -197,10 +205,18 @@ def plot_name_k(name: str) -> int | None:
     return k if 18 <= k <= 50 else None
 
 
-def plausible_plot_bytes(k: int) -> tuple[int, int]:
-    """The smallest and largest size a finished plot of size ``k`` may have, compressed or not."""
+def plot_name_level(name: str) -> int | None:
+    """The compression level a plot's file name states (``-c07-``), None when it states none."""
+    match = PLOT_LEVEL.match(name)
+    return int(match.group(1)) if match is not None else None
+
+
+def plausible_plot_bytes(k: int, level: int | None = None) -> tuple[int, int]:
+    """The smallest and largest size a finished plot of size ``k`` may have, compressed or not;
+    smaller still for a name's ``level`` past C9."""
     planned = final_plot_bytes(k)
-    return int(planned * MIN_PLOT_SHARE), int(planned * MAX_PLOT_SHARE)
+    share = MIN_DEEP_COMPRESSED_SHARE if level is not None and level > 9 else MIN_PLOT_SHARE
+    return int(planned * share), int(planned * MAX_PLOT_SHARE)
 
 
 def is_finished_plot(
@@ -214,12 +230,13 @@ def is_finished_plot(
     """Whether a file is a finished plot that may be moved.
 
     Its name is a plot's (not a ``.tmp``), its size is plausible for its k (compressed plots
-    down to BladeBit's C9 included), and it has not changed for ``settle_seconds``.
+    down to BladeBit's C9 included, and Gigahorse's higher levels when the name states one),
+    and it has not changed for ``settle_seconds``.
     """
     k = plot_name_k(name)
     if k is None:
         return False
-    low, high = plausible_plot_bytes(k)
+    low, high = plausible_plot_bytes(k, plot_name_level(name))
     return low <= size_bytes <= high and now - mtime >= settle_seconds
 
 
