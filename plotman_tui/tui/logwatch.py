@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -65,9 +64,6 @@ class LogWatch:
         """Watch until ``stop`` is set. A dir that is missing or cannot be watched (the inotify
         watch limit) is tried again every ``CHECK_S``; a dir replaced under the same name is
         watched anew."""
-        # awatch imports anyio's asyncio backend at its first call: 0.1-0.2 s of imports that
-        # held the event loop as the dashboard started (a key pressed then waited for them).
-        await asyncio.to_thread(importlib.import_module, "anyio._backends._asyncio")
         while not stop.is_set():
             # In a thread: a stat of a hung mount must not hold the screen up.
             identity = await asyncio.to_thread(_identity, self.log_dir)
