@@ -134,6 +134,8 @@ async def test_the_kill_question_shows_its_own_keys_and_nothing_covers_its_butto
         for button in app.screen.query(Button):
             assert on_top_everywhere(app, button), f"{button.label} is covered"
         assert footer_line(app) == ["y Kill, delete files", "n Cancel, let it run"]
+        # The safe answer has the focus: a stray enter lets the job run on.
+        assert app.focused is not None and app.focused.id == "kill-no"
         await pilot.press("n")
         await until(pilot, lambda: app.screen is app.dashboard, 5, "the dashboard")
         # The notices still in time show again on the dashboard.

@@ -61,6 +61,11 @@ class KillScreen(ModalScreen[KillAnswer]):
         Binding("ctrl+c", "cancel('ctrl+c pressed')", show=False),
     ]
 
+    #: The safe answer has the focus: a stray enter does not kill. Textual focuses it as the
+    #: screen shows (an ``on_mount`` that looked for it ran, under load, before the dialog's
+    #: buttons were mounted: NoMatches, the dashboard gone).
+    AUTO_FOCUS = "#kill-no"
+
     def __init__(self, plan: KillPlan) -> None:
         super().__init__()
         self.plan = plan
@@ -77,10 +82,6 @@ class KillScreen(ModalScreen[KillAnswer]):
                 yield Button("Kill, delete files (y)", variant="error", id="kill-yes")
                 yield Button("Cancel: let it run (n)", variant="primary", id="kill-no")
         yield KeysFooter(compact=True)
-
-    def on_mount(self) -> None:
-        # The safe answer has the focus: a stray enter does not kill.
-        self.query_one("#kill-no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
