@@ -336,7 +336,7 @@ def _summary(
     key: tuple[str, ...], records: list[PlotRecord], period: tuple[float, float] | None = None
 ) -> GroupSummary:
     spreads = {name: spread(map(get, records)) for name, get in _DURATIONS.items()}
-    # usable_bytes and _finite_time inline: a Python call per plot costs more than the rest.
+    # usable_bytes inline, and only finite times: a Python call per plot costs more than the rest.
     sizes = map(_FINAL_BYTES, records)
     written = sum([v for v in sizes if v is not None and 0 <= v <= MAX_BYTES])
     starts = [t for t in map(_STARTED_AT, records) if t is not None and math.isfinite(t)]
