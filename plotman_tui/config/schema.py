@@ -7,6 +7,7 @@ problem with its key path and line number.
 
 from __future__ import annotations
 
+import datetime
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ class PlotterType(StrEnum):
     BLADEBIT = "bladebit"
     BLADEBIT2DISK = "bladebit2disk"
     BLADEBIT_CUDA = "bladebit_cuda"
+    GIGAHORSE = "gigahorse"
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ class BladebitOptions:
     executable: str = "bladebit"
     threads: int | None = None
     no_numa: bool = False
+    # BladeBit 3's --compress (0: an uncompressed plot); added after the fields above.
+    compress: int = 0
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,29 @@ class BladebitCudaOptions:
 
 
 @dataclass(frozen=True)
+class GigahorseOptions:
+    """``[plotting.gigahorse]``: madMAx's Gigahorse GPU plotter (``cuda_plot_k32`` ...).
+
+    The executable for k is ``executable`` with ``{k}`` replaced (``cuda_plot_k{k}``).
+    ``dst`` dirs come from ``[directories] dst``; ``extra_dst`` adds more ``-d`` dirs (Gigahorse
+    copies each finished plot to the first with room, a ``@HOST`` one to a remote sink).
+    """
+
+    executable: str = "cuda_plot_k{k}"
+    k: int = 32
+    compression: int = 1  # -C; Gigahorse's own default
+    count: int = 1  # -n; -1 plots until stopped
+    device: int | None = None  # -g (None: Gigahorse's default, device 0)
+    devices: int | None = None  # -r: how many devices (None: one)
+    streams: int | None = None  # -S: parallel streams (None: Gigahorse's default)
+    max_tmp_gib: int | None = None  # -M: the most RAM/tmp memory to use, GiB
+    tmp3: Path | None = None  # -3
+    extra_dst: tuple[str, ...] = ()
+    wait_for_copy: bool = False  # -w
+    unique: bool = False  # -Z
+
+
+@dataclass(frozen=True)
 class PlottingConfig:
     """``[plotting]``: which plotter to run and the keys it signs plots for."""
 
@@ -169,6 +196,7 @@ class PlottingConfig:
     bladebit: BladebitOptions = field(default_factory=BladebitOptions)
     bladebit2disk: Bladebit2DiskOptions = field(default_factory=Bladebit2DiskOptions)
     bladebit_cuda: BladebitCudaOptions = field(default_factory=BladebitCudaOptions)
+    gigahorse: GigahorseOptions = field(default_factory=GigahorseOptions)
 
 
 @dataclass(frozen=True)
@@ -219,6 +247,15 @@ TRANSFER_VARIABLES: Final[Mapping[str, str]] = MappingProxyType(
 FREE_SPACE_VARIABLES: Final[Mapping[str, str]] = MappingProxyType(
     {"archive_dir": TRANSFER_VARIABLES["archive_dir"]}
 )
+#: Variables a script target's ``list_command`` may use (it prints ``SIZE NAME`` per plot).
+LIST_VARIABLES: Final[Mapping[str, str]] = FREE_SPACE_VARIABLES
+#: Variables a script target's ``remove_command`` may use (it removes one old plot).
+REMOVE_VARIABLES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "plot_name": "the file name of the old plot to remove",
+        "archive_dir": "the archive dir it is in, as listed in archive_dirs",
+    }
+)
 # ``{name}`` of a known variable; ``${name}`` is left to the shell a command may run.
 _VARIABLE = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -239,6 +276,36 @@ def expand_command(argv: Sequence[str], values: Mapping[str, str]) -> tuple[str,
         return values.get(match.group(1), match.group(0))
 
     return tuple(_VARIABLE.sub(replace, arg) for arg in argv)
+
+
+@dataclass(frozen=True)
+class ReplotRules:
+    """``[archiving.targets.replot]``: which plots on the farmer may be removed to make room.
+
+    A plot may be removed only when it matches *every* rule given (each rule narrows; a list
+    matches when any of its values does) and this machine never sent it. At least one rule is
+    given (the loader refuses an empty table: it would match every plot).
+    """
+
+    #: A plot whose name's date (``plot-k32-2021-06-01-...``) is before this day (local).
+    older_than: datetime.date | None = None
+    #: True: only plots whose name states no compression level (``-cNN-``).
+    uncompressed: bool | None = None
+    #: Only plots of a level below this (an uncompressed plot is level 0).
+    compression_below: int | None = None
+    #: Only plots of these k.
+    k: tuple[int, ...] = ()
+    #: Only plots whose file name matches one of these globs (fnmatch, case-sensitive).
+    names: tuple[str, ...] = ()
+    #: Free space each archive dir keeps beyond the new plot (added to the target's margin).
+    keep_free_gib: int = 0
+    #: Log what would be removed, remove nothing.
+    dry_run: bool = False
+    enabled: bool = True
+
+    @property
+    def keep_free_bytes(self) -> int:
+        return self.keep_free_gib * 1024**3
 
 
 @dataclass(frozen=True)
@@ -272,6 +339,10 @@ class ArchiveTarget:
     module_root: str | None = None  # the farmer dir the rsync module serves
     transfer_command: tuple[str, ...] | None = None
     free_space_command: tuple[str, ...] | None = None
+    #: Script targets that replot: list the plots of ``{archive_dir}``, remove ``{plot_name}``.
+    list_command: tuple[str, ...] | None = None
+    remove_command: tuple[str, ...] | None = None
+    replot: ReplotRules | None = None
 
     @property
     def free_space_margin_bytes(self) -> int:

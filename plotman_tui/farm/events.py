@@ -29,6 +29,7 @@ class EventKind(StrEnum):
     MONITOR = "monitor"  # another process holds the lock
     TRANSFER = "transfer"  # a plot transfer started
     TRANSFERRED = "transferred"  # a plot transfer ended (done or failed)
+    REPLOT = "replot"  # old plots removed from the farmer (or would be: dry run) to make room
     ERROR = "error"  # something the farmer must look at (not tied to one start)
 
 

@@ -46,6 +46,8 @@ class Job:
     threads: int | None = None
     buckets: int | None = None
     buffer_mib: int | None = None
+    #: The plot's compression level (0: none), from its log, command line or name; None: unknown.
+    compression: int | None = None
     phase: Phase | None = None  # None: no log found, phase unknown
     phase_seconds: tuple[tuple[int, float], ...] = ()
     total_seconds: float | None = None

@@ -47,6 +47,7 @@ _K32_TMP_GIB: dict[PlotterType, tuple[int, int]] = {
     PlotterType.BLADEBIT: (0, 0),
     PlotterType.BLADEBIT2DISK: (480, 480),
     PlotterType.BLADEBIT_CUDA: (0, 0),
+    PlotterType.GIGAHORSE: (0, 0),
 }
 _BLADEBIT2DISK_ALTERNATE_GIB = 390
 _CHIA_NOBITFIELD_GIB = 332
@@ -111,4 +112,6 @@ def plot_k(plotting: PlottingConfig) -> int:
         return plotting.chia.k
     if plotting.type == PlotterType.MADMAX:
         return plotting.madmax.k
+    if plotting.type == PlotterType.GIGAHORSE:
+        return plotting.gigahorse.k
     return 32

@@ -44,6 +44,8 @@ class PlotArgs:
     buckets: int | None = None
     buffer_mib: int | None = None
     count: int | None = None
+    #: Compression level asked for (``bladebit -z/--compress``, Gigahorse ``-C``); 0: none.
+    compression: int | None = None
 
 
 @dataclass(frozen=True)

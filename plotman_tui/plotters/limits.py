@@ -13,7 +13,7 @@ import os
 
 #: The plotters' names (``[plotting] type``, a history record's ``plotter``), in the registry's
 #: order (:data:`plotman_tui.plotters.PLOTTERS`).
-PLOTTER_NAMES = ("chia", "madmax", "bladebit", "bladebit2disk", "bladebit_cuda")
+PLOTTER_NAMES = ("chia", "madmax", "bladebit", "bladebit2disk", "bladebit_cuda", "gigahorse")
 
 #: Longest path Linux accepts (PATH_MAX, with its NUL) and longest name in a dir (NAME_MAX).
 PATH_MAX = 4095
@@ -25,6 +25,8 @@ THREADS_MAX = 65536
 BUCKETS_MAX = 65536
 #: 64 TiB of buffer, in MiB.
 BUFFER_MIB_MAX = 64 << 20
+#: Compression levels: 0 (none) to Gigahorse's deepest published (C33).
+COMPRESSION_MAX = 33
 #: Plots one command line asks for.
 COUNT_MAX = 1_000_000
 #: The largest plot file size a log may state (a k50 plot is some 26 PiB).

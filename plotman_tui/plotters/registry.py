@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from plotman_tui.plotters import bladebit, bladebit2disk, bladebit_cuda, chia, madmax
+from plotman_tui.plotters import bladebit, bladebit2disk, bladebit_cuda, chia, gigahorse, madmax
 from plotman_tui.plotters.base import Plotter
 from plotman_tui.plotters.limits import PLOTTER_NAMES
 
@@ -16,6 +16,7 @@ PLOTTERS: tuple[Plotter, ...] = (
     bladebit.PLOTTER,
     bladebit2disk.PLOTTER,
     bladebit_cuda.PLOTTER,
+    gigahorse.PLOTTER,
 )
 
 assert tuple(plotter.name for plotter in PLOTTERS) == PLOTTER_NAMES

@@ -41,6 +41,7 @@ from plotman_tui.farm.archive.policy import (
     pick_transfers,
     plot_name_k,
 )
+from plotman_tui.farm.archive.replot import ReplotProgress
 from plotman_tui.farm.archive.space import SpaceMonitor, TargetSpace
 from plotman_tui.farm.archive.transfer import (
     RunningTransfer,
@@ -98,6 +99,8 @@ class ArchivePassResult:
     events: tuple[Event, ...]
     holds_lock: bool
     retrying: Mapping[str, StartFailures] = field(default_factory=dict)
+    #: Each replotting target's progress, by name (targets without replot rules are absent).
+    replot: Mapping[str, ReplotProgress] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:

@@ -43,6 +43,7 @@ from types import MappingProxyType
 from typing import Final
 
 from plotman_tui.config.schema import ArchiveTarget
+from plotman_tui.farm.archive.replot import ReplotState, ReplotStep
 from plotman_tui.farm.model import Job
 from plotman_tui.farm.plotsize import final_plot_bytes
 from plotman_tui.farm.units import human_bytes
@@ -163,6 +164,8 @@ class TargetState:
     margin_bytes: int = 0
     archive_dirs_free: Mapping[str, int | None] = field(default_factory=_no_free_space)
     problem: str | None = None
+    #: The target's replotting (None: it has no replot rules, or they are off).
+    replot: ReplotState | None = None
 
     @classmethod
     def of(
@@ -189,6 +192,8 @@ class ArchivePlan:
 
     starts: tuple[Transfer, ...] = ()
     waits: tuple[ArchiveWait, ...] = ()
+    #: Room to make on the farmer (replotting): old plots to remove before the plot can go.
+    replots: tuple[ReplotStep, ...] = ()
 
 
 # -- which files are plots ----------------------------------------------------------------------
