@@ -11,6 +11,7 @@ say (ranges, required keys, keys that name directories) is listed in the tables 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -33,20 +34,25 @@ from plotman_tui.config.positions import KeyLines, scan_key_lines
 from plotman_tui.config.rsync_rules import unsafe_rsync_option
 from plotman_tui.config.schema import (
     FREE_SPACE_VARIABLES,
+    LIST_VARIABLES,
+    REMOVE_VARIABLES,
     RSYNC_TARGET_TYPES,
     SSH_TARGET_TYPES,
     TRANSFER_VARIABLES,
     ArchiveTarget,
     ArchivingConfig,
     BladebitCudaOptions,
+    BladebitOptions,
     ChiaOptions,
     Config,
     DirectoriesConfig,
+    GigahorseOptions,
     LoggingConfig,
     MadmaxOptions,
     MetricsConfig,
     PlotterType,
     PlottingConfig,
+    ReplotRules,
     SchedulingConfig,
     TargetType,
     TmpOverride,
@@ -84,6 +90,16 @@ _LIMITS: Final[Mapping[tuple[type, str], tuple[int | None, int | None]]] = {
     (MadmaxOptions, "port"): (1, 65535),
     (BladebitCudaOptions, "device"): (0, None),
     (BladebitCudaOptions, "compress"): (0, 9),
+    (BladebitOptions, "compress"): (0, 9),
+    # Gigahorse's binaries: cuda_plot_k26 to cuda_plot_k34.
+    (GigahorseOptions, "k"): (26, 34),
+    # C0 (none) to C33, the deepest level Gigahorse has had (plotters.limits.COMPRESSION_MAX).
+    (GigahorseOptions, "compression"): (0, 33),
+    (GigahorseOptions, "count"): (-1, None),  # -1: until stopped; 0 is refused below
+    (GigahorseOptions, "device"): (0, None),
+    (ReplotRules, "compression_below"): (1, 34),
+    (ReplotRules, "k"): (18, 50),
+    (ReplotRules, "keep_free_gib"): (0, None),
     (ArchiveTarget, "free_space_margin_gib"): (0, None),
     (ArchiveTarget, "ssh_port"): (1, 65535),
     (ArchiveTarget, "rsync_port"): (1, 65535),
@@ -98,6 +114,7 @@ _EXISTING_DIRS: Final = frozenset(
         (DirectoriesConfig, "tmp"),
         (DirectoriesConfig, "tmp2"),
         (DirectoriesConfig, "dst"),
+        (GigahorseOptions, "tmp3"),
     }
 )
 
@@ -136,7 +153,10 @@ _TARGET_KEY_TYPES: Final[Mapping[str, frozenset[TargetType]]] = {
         for key in ("host", "user", "ssh_port", "known_hosts", "identity_file", "verify_host_key")
     },
     **{key: frozenset({TargetType.RSYNCD}) for key in ("rsync_port", "module", "module_root")},
-    **{key: frozenset({TargetType.SCRIPT}) for key in ("transfer_command", "free_space_command")},
+    **{
+        key: frozenset({TargetType.SCRIPT})
+        for key in ("transfer_command", "free_space_command", "list_command", "remove_command")
+    },
 }
 # Keys each target type needs beyond name, type and archive_dirs.
 _TARGET_REQUIRED: Final[Mapping[TargetType, tuple[str, ...]]] = {
@@ -489,6 +509,10 @@ class _Reader:
             return self._path_list(cls, name, value, path)
         if hint == tuple[str, ...]:
             return self._string_list(value, path)
+        if hint == tuple[int, ...]:
+            return self._int_list(cls, name, value, path)
+        if hint is date:
+            return self._date(value, path)
         # Only reached if the schema grows a type this reader does not know yet.
         return self.problem(path, f"plotman-tui cannot read this key (type {hint})")
 
@@ -504,6 +528,33 @@ class _Reader:
         items = [self._string(item, (*path, index), "a string") for index, item in enumerate(value)]
         strings = [item for item in items if isinstance(item, str)]
         return tuple(strings) if len(strings) == len(items) else _INVALID
+
+    def _int_list(
+        self, cls: type, name: str, value: object, path: KeyPath
+    ) -> tuple[int, ...] | _Invalid:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]  # k = 32 means k = [32]
+        if not isinstance(value, list):
+            return self.problem(path, f"expected an array of integers, got {_describe(value)}")
+        items: list[int | _Invalid] = []
+        for index, item in enumerate(value):
+            if isinstance(item, int) and not isinstance(item, bool):
+                items.append(self._check_range(cls, name, item, (*path, index)))
+            else:
+                items.append(
+                    self.problem((*path, index), f"expected an integer, got {_describe(item)}")
+                )
+        numbers = [item for item in items if isinstance(item, int)]
+        return tuple(numbers) if len(numbers) == len(items) else _INVALID
+
+    def _date(self, value: object, path: KeyPath) -> date | _Invalid:
+        # TOML's local date (older_than = 2023-01-01); a quoted one is forgiven.
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = date.fromisoformat(value.strip())
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        return self.problem(path, f"expected a date like 2023-01-01, got {_describe(value)}")
 
     def _check_range(self, cls: type, name: str, value: int, path: KeyPath) -> int | _Invalid:
         low, high = _LIMITS.get((cls, name), (1, None))
@@ -728,6 +779,12 @@ class _Reader:
                     return self.problem((*path, given), f"needs {other} in the same table")
         if isinstance(instance, PlottingConfig):
             return self._check_plotting(instance, table, path)
+        if isinstance(instance, GigahorseOptions) and instance.count == 0:
+            return self.problem(
+                (*path, "count"), "must be -1 (plot until stopped) or at least 1, got 0"
+            )
+        if isinstance(instance, ReplotRules):
+            return self._check_replot(instance, path)
         if isinstance(instance, ArchiveTarget):
             return self._check_target(instance, table, path)
         if isinstance(instance, ArchivingConfig) and instance.enabled and not instance.targets:
@@ -823,6 +880,20 @@ class _Reader:
                 FREE_SPACE_VARIABLES,
                 "archive_dir",
             )
+            self._check_command(
+                target.list_command, (*path, "list_command"), LIST_VARIABLES, "archive_dir"
+            )
+            self._check_command(
+                target.remove_command, (*path, "remove_command"), REMOVE_VARIABLES, "plot_name"
+            )
+            if target.replot is not None:
+                for key in ("list_command", "remove_command"):
+                    if key not in table:
+                        self.problem(
+                            (*path, key),
+                            "required key is missing (a script target that replots needs "
+                            "list_command and remove_command)",
+                        )
         if len(self.problems) > before or archive_dirs is None:
             return _INVALID
         return dataclasses.replace(
@@ -830,6 +901,30 @@ class _Reader:
             archive_dirs=archive_dirs,
             module_root=module_root,
         )
+
+    def _check_replot(self, rules: ReplotRules, path: KeyPath) -> object:
+        """A replot table must name at least one rule: an empty one would match every plot."""
+        narrowing = (
+            rules.older_than is not None
+            or rules.uncompressed is True
+            or rules.compression_below is not None
+            or bool(rules.k)
+            or bool(rules.names)
+        )
+        if not narrowing:
+            return self.problem(
+                path,
+                "names no rule, so it would match every plot on the farmer: give at least one of "
+                "older_than, uncompressed = true, compression_below, k, names",
+            )
+        for index, pattern in enumerate(rules.names):
+            if "/" in pattern or "\0" in pattern:
+                return self.problem(
+                    (*path, "names", index),
+                    f'must be a file name pattern without "/" (it matches plot file names in '
+                    f"each archive dir), got {_describe(pattern)}",
+                )
+        return rules
 
     def _check_remote_word(
         self, value: str | None, path: KeyPath, what: str, forbidden: str

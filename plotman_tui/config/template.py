@@ -9,6 +9,7 @@ at render time, which the template test turns into a failure.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import tempfile
 import textwrap
@@ -20,6 +21,7 @@ from typing import Any, Final
 from plotman_tui.config.errors import ConfigError, KeyPath, format_key_path
 from plotman_tui.config.loader import is_required, parse_config
 from plotman_tui.config.schema import (
+    REMOVE_VARIABLES,
     TRANSFER_VARIABLES,
     ArchiveTarget,
     ArchivingConfig,
@@ -30,12 +32,14 @@ from plotman_tui.config.schema import (
     CommandsConfig,
     Config,
     DirectoriesConfig,
+    GigahorseOptions,
     InteractiveConfig,
     LoggingConfig,
     MadmaxOptions,
     MetricsConfig,
     PlotterType,
     PlottingConfig,
+    ReplotRules,
     SchedulingConfig,
     TmpOverride,
     UserInterfaceConfig,
@@ -68,6 +72,10 @@ _SECTION_HELP: Final[Mapping[type, str]] = {
     BladebitOptions: 'BladeBit\'s RAM plotter, needs about 416 GiB of RAM (type = "bladebit").',
     Bladebit2DiskOptions: 'BladeBit\'s disk plotter, `bladebit diskplot` (type = "bladebit2disk").',
     BladebitCudaOptions: 'BladeBit\'s GPU plotter, bladebit_cuda (type = "bladebit_cuda").',
+    GigahorseOptions: (
+        'madMAx\'s Gigahorse GPU plotter, cuda_plot_k32 and its siblings (type = "gigahorse"). '
+        "One job plots count plots in a row; -t is the tmp dir, -2 tmp2, -d the dst dir."
+    ),
     UserInterfaceConfig: "The dashboard.",
     CommandsConfig: "Settings of single commands (only the dashboard has some so far).",
     InteractiveConfig: "The dashboard (`plotman-tui` without a command) when it starts.",
@@ -132,6 +140,16 @@ _TARGET_EXAMPLES: Final[tuple[tuple[str, Mapping[str, object]], ...]] = (
             "host": "farmer.lan",
             "user": "chia",
             "archive_dirs": ["/farm/disk02", "/farm/disk03"],
+            "replot": {
+                "uncompressed": True,
+                "older_than": datetime.date(2023, 6, 1),
+                "k": [32],
+                "names": ["plot-k32-*.plot"],
+                "compression_below": 7,
+                "keep_free_gib": 0,
+                "dry_run": True,
+                "enabled": True,
+            },
         },
     ),
     (
@@ -158,6 +176,8 @@ _TARGET_EXAMPLES: Final[tuple[tuple[str, Mapping[str, object]], ...]] = (
                 "-B1",
                 "{archive_dir}",
             ],
+            "list_command": ["/usr/local/bin/list-plots", "{archive_dir}"],
+            "remove_command": ["/usr/local/bin/remove-plot", "{archive_dir}", "{plot_name}"],
         },
     ),
 )
@@ -302,6 +322,31 @@ _HELP: Final[Mapping[tuple[type, str], str]] = {
     (BladebitCudaOptions, "compress"): (
         "Compression level (--compress), 0 (none) to 9; higher levels need more farming power."
     ),
+    (BladebitOptions, "compress"): (
+        "Compression level (--compress, BladeBit 3), 0 (none) to 9; higher levels need more "
+        "farming power."
+    ),
+    (GigahorseOptions, "executable"): (
+        "The plotter command; {k} becomes the k (cuda_plot_k32). A name on PATH or a path."
+    ),
+    (GigahorseOptions, "k"): "Plot size k (26 to 34; the executable must be the one for it).",
+    (GigahorseOptions, "compression"): (
+        "Compression level (-C), 0 to 33; plots above C9 need Gigahorse's farmer, and higher "
+        "levels more farming power."
+    ),
+    (GigahorseOptions, "count"): "Plots per job (-n); -1 plots until the job is stopped.",
+    (GigahorseOptions, "device"): "Index of the first GPU to plot on (-g); device 0 when left out.",
+    (GigahorseOptions, "devices"): "How many GPUs to plot on (-r); one when left out.",
+    (GigahorseOptions, "streams"): "Parallel GPU streams (-S); Gigahorse's default when left out.",
+    (GigahorseOptions, "max_tmp_gib"): (
+        "Most memory to use for the plot's data, GiB (-M); Gigahorse decides when left out."
+    ),
+    (GigahorseOptions, "tmp3"): "A third tmp dir (-3), e.g. a RAM disk. Must exist.",
+    (GigahorseOptions, "extra_dst"): (
+        "More final dirs (-d, each in turn); @HOST sends to a Gigahorse plot sink on HOST."
+    ),
+    (GigahorseOptions, "wait_for_copy"): "Wait for each plot's copy before the next (-w).",
+    (GigahorseOptions, "unique"): "Make each plot's temp files unique (-Z).",
     (UserInterfaceConfig, "use_stty_size"): (
         "Ask `stty` for the terminal size, for terminals that do not report resizes."
     ),
@@ -383,6 +428,39 @@ _HELP: Final[Mapping[tuple[type, str], str]] = {
         "whose source is gone counts as sent), and not write a partial file under the plot's "
         "name there. Required for script targets."
     ),
+    (ArchiveTarget, "list_command"): (
+        "Replotting only: prints the plots of {archive_dir}, one per line as SIZE NAME (bytes, "
+        "then the file name; a third field, the mtime in POSIX seconds, is optional). Required "
+        "for script targets with a replot table."
+    ),
+    (ArchiveTarget, "remove_command"): (
+        "Replotting only: removes one old plot; "
+        + "; ".join(f"{{{name}}} is {text}" for name, text in REMOVE_VARIABLES.items())
+        + ". Exit status 0 means removed. Required for script targets with a replot table."
+    ),
+    (ArchiveTarget, "replot"): (
+        "Replotting: when no archive dir of this target has room for the next plot, remove the "
+        "fewest old plots (oldest first) from one dir to make room for exactly that plot. Only "
+        "plots matching every rule given here may go, and never one this machine sent. Left out: "
+        "nothing on the farmer is ever removed. Try the rules with `plotman-tui replot plan` and "
+        "dry_run = true first."
+    ),
+    (ReplotRules, "older_than"): (
+        "Only plots whose name's date is before this day (a TOML date, 2023-06-01)."
+    ),
+    (ReplotRules, "uncompressed"): "true: only plots whose name states no compression level.",
+    (ReplotRules, "compression_below"): (
+        "Only plots of a compression level below this (an uncompressed plot is level 0)."
+    ),
+    (ReplotRules, "k"): "Only plots of these k sizes.",
+    (ReplotRules, "names"): (
+        "Only plots whose file name matches one of these patterns (* and ? as in the shell)."
+    ),
+    (ReplotRules, "keep_free_gib"): (
+        "Free space a dir keeps after the new plot lands, beyond free_space_margin_gib."
+    ),
+    (ReplotRules, "dry_run"): "Log what would be removed, and remove nothing.",
+    (ReplotRules, "enabled"): "false: keep the rules (replot plan shows them) but remove nothing.",
     (ArchiveTarget, "free_space_command"): (
         "Prints the free space of {archive_dir} in bytes: the last whole number of its output "
         "counts (so df's header line does no harm). Required for script targets."
@@ -414,6 +492,11 @@ _EXAMPLES: Final[Mapping[tuple[type, str], object]] = {
     (Bladebit2DiskOptions, "p2_threads"): 8,
     (Bladebit2DiskOptions, "p3_threads"): 8,
     (BladebitCudaOptions, "threads"): 8,
+    (GigahorseOptions, "device"): 0,
+    (GigahorseOptions, "devices"): 1,
+    (GigahorseOptions, "streams"): 4,
+    (GigahorseOptions, "max_tmp_gib"): 128,
+    (GigahorseOptions, "tmp3"): "/mnt/ram",
     (SchedulingConfig, "global_max_phase1"): 4,
     (SchedulingConfig, "tmp_min_free_gib"): 300,
     (MetricsConfig, "listen"): "127.0.0.1:9750",
@@ -562,6 +645,8 @@ class _Renderer:
         for intro, example in _TARGET_EXAMPLES:
             self.lines += ["#", *_comment(intro), header]
             for name, value in example.items():
+                if isinstance(value, dict):
+                    continue  # a sub-table: after the plain keys
                 if name not in explained:
                     help_text = _HELP[(ArchiveTarget, name)]
                     field = fields[name]
@@ -571,7 +656,25 @@ class _Renderer:
                     self.lines += _comment(help_text)
                     explained.add(name)
                 self.lines.append(f"# {name} = {_toml_value(value)}")
+            for name, value in example.items():
+                if isinstance(value, dict):
+                    self._target_subtable(ArchiveTarget, name, value, (*path, "targets"))
         self.lines.append("")
+
+    def _target_subtable(
+        self, cls: type, name: str, keys: Mapping[str, object], path: KeyPath
+    ) -> None:
+        """A commented sub-table of a target example (``[archiving.targets.replot]``)."""
+        self.lines += _comment(_HELP[(cls, name)])
+        self.lines.append(f"# [{format_key_path((*path, name))}]")
+        sub_cls = ReplotRules  # the one sub-table a target has
+        fields = {field.name: field for field in dataclasses.fields(sub_cls)}
+        for key, value in keys.items():
+            help_text = _HELP[(sub_cls, key)]
+            if "left out" not in help_text:
+                help_text += " " + _default_text(fields[key])
+            self.lines += _comment(help_text)
+            self.lines.append(f"# {key} = {_toml_value(value)}")
 
     def _tmp_overrides(self, path: KeyPath) -> None:
         tmp_dirs = self.overrides.get(format_key_path((*path, "tmp")))

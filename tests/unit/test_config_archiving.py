@@ -16,6 +16,7 @@ from plotman_tui.config import ConfigError, parse_config, render_template, summa
 from plotman_tui.config.schema import (
     ArchiveTarget,
     ArchivingConfig,
+    ReplotRules,
     TargetType,
     command_variables,
     expand_command,
@@ -709,24 +710,37 @@ def test_template_explains_every_target_key_once_above_its_first_use() -> None:
     lines = render_template().splitlines()
     start = lines.index("[archiving]")
     seen: set[str] = set()
+    replot_keys: set[str] = set()
+    in_replot = False
     for index in range(start, len(lines)):
+        if lines[index].startswith("# [["):
+            in_replot = False
+        if lines[index] == "# [archiving.targets.replot]":
+            in_replot = True
+            seen.add("replot")
+            assert not _EXAMPLE_KEY.match(lines[index - 1])
+            continue
         match = _EXAMPLE_KEY.match(lines[index])
         if match is None:
             continue
         key = match.group(1)
         above = lines[index - 1]
-        if key not in seen:
+        if key not in seen | replot_keys:
             assert above.startswith("# ") and not _EXAMPLE_KEY.match(above), (key, above)
-        seen.add(key)
+        (replot_keys if in_replot else seen).add(key)
 
     assert seen == {field.name for field in dataclasses.fields(ArchiveTarget)}
+    assert replot_keys == {field.name for field in dataclasses.fields(ReplotRules)}
 
 
 def test_template_has_one_example_of_each_type_and_each_loads() -> None:
     text = render_template()
     before, archiving_part = text.split("[archiving]\n")
     archiving_part = re.sub(
-        r"^# (\w+ = .*|\[\[archiving\.targets\]\])$", r"\1", archiving_part, flags=re.MULTILINE
+        r"^# (\w+ = .*|\[\[archiving\.targets\]\]|\[archiving\.targets\.replot\])$",
+        r"\1",
+        archiving_part,
+        flags=re.MULTILINE,
     )
     switched_on = (
         before + "[archiving]\n" + archiving_part.replace("enabled = false", "enabled = true", 1)

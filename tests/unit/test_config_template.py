@@ -142,7 +142,8 @@ def test_required_keys_say_so() -> None:
 def test_every_optional_key_can_be_switched_on() -> None:
     # Uncomment every example line but pool_pk (it excludes pool_contract_address).
     text = re.sub(
-        r"^# ((?!pool_pk)\w+ = .*|\[directories\.tmp_overrides\..*\]|\[\[archiving\.targets\]\])$",
+        r"^# ((?!pool_pk)\w+ = .*|\[directories\.tmp_overrides\..*\]|\[\[archiving\.targets\]\]"
+        r"|\[archiving\.targets\.replot\])$",
         r"\1",
         render_template(),
         flags=re.MULTILINE,
@@ -169,6 +170,10 @@ def test_every_optional_key_can_be_switched_on() -> None:
     assert config.plotting.bladebit2disk.p3_threads == 8
     assert config.plotting.bladebit_cuda.threads == 8
     assert {target.type for target in config.archiving.targets} == set(TargetType)
+    assert config.plotting.gigahorse.streams == 4
+    replotting = [target for target in config.archiving.targets if target.replot is not None]
+    assert [target.name for target in replotting] == ["farmer-ssh"]
+    assert replotting[0].replot is not None and replotting[0].replot.dry_run is True
 
 
 def test_overrides_are_written_in(tmp_path: Path) -> None:
