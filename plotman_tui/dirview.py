@@ -20,7 +20,7 @@ from plotman_tui.farm.archive.policy import DstRank, DstState, PlotCandidate, ds
 from plotman_tui.farm.dirs import DirInfo, inspect_dir
 from plotman_tui.farm.model import Job, distinct_dirs
 from plotman_tui.farm.scheduler import tmp_dir_problem
-from plotman_tui.farm.units import common_prefix
+from plotman_tui.farm.units import common_prefix, human_bytes
 
 if TYPE_CHECKING:
     from plotman_tui.farm.archive.space import TargetSpace
@@ -217,6 +217,8 @@ class DstRow:
     archive_next: bool = False
     total_bytes: int | None = None
     configured: bool = True
+    #: ``(level, count)`` of the finished plots by compression level (0: uncompressed).
+    plot_levels: tuple[tuple[int, int], ...] = ()
 
 
 def dst_rows(
@@ -252,6 +254,7 @@ def dst_rows(
                 priority=rank.priority if rank is not None else None,
                 archive_next=path == next_dir,
                 total_bytes=info.total_bytes if info is not None else None,
+                plot_levels=info.plot_levels if info is not None else (),
             )
         )
     if with_unconfigured:
@@ -272,6 +275,19 @@ def dst_rows(
                 )
             )
     return rows
+
+
+def plots_text(row: DstRow) -> str:
+    """A dst dir's finished plots: ``12 (1.2T)``, and with plots of more than one compression
+    level how many of each, the most first: ``12 (1.2T; C7 10, C0 2)``; ``?``: not counted."""
+    if row.plots is None:
+        return "?"
+    size = human_bytes(row.plot_bytes, short=True)
+    if len(row.plot_levels) < 2:  # one level: the count says it all
+        return f"{row.plots} ({size})"
+    ordered = sorted(row.plot_levels, key=lambda pair: (-pair[1], -pair[0]))
+    levels = ", ".join(f"C{level} {count}" for level, count in ordered)
+    return f"{row.plots} ({size}; {levels})"
 
 
 def dst_ranks(

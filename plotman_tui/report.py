@@ -44,6 +44,7 @@ def job_to_json(job: Job, estimate: Estimate | None = None) -> dict[str, Any]:
         "pid": job.pid,
         "plotter": job.plotter,
         "k": job.k,
+        "compression": job.compression,
         "tmp_dir": job.tmp_dir,
         "tmp2_dir": job.tmp2_dir,
         "dst_dir": job.dst_dir,
@@ -142,20 +143,23 @@ def status_columns(
     duration, size = human_duration, partial(human_bytes, short=True)
     columns = [
         Column("plot id", 0, lambda j: (j.plot_id or "?")[:8], sort_key=_by("plot_id")),
-        Column("plotter", 11, lambda j: j.plotter, sort_key=_by("plotter")),
-        Column("k", 8, lambda j: str(j.k) if j.k else "-", True, sort_key=_by("k")),
+        Column("plotter", 12, lambda j: j.plotter, sort_key=_by("plotter")),
+        Column("k", 9, lambda j: str(j.k) if j.k else "-", True, sort_key=_by("k")),
+        # The compression level (0: an uncompressed plot); kept longer than k: during a
+        # replot it is what tells the new plots from the old.
+        Column("C", 6, compression_text, True, sort_key=_by("compression")),
         Column("tmp", 1, lambda j: _suffix(j.tmp_dir, tmp_prefix), False, True, _by("tmp_dir")),
-        Column("dst", 6, lambda j: _suffix(j.dst_dir, dst_prefix), False, True, _by("dst_dir")),
+        Column("dst", 7, lambda j: _suffix(j.dst_dir, dst_prefix), False, True, _by("dst_dir")),
         Column("wall", 2, lambda j: duration(j.wall_seconds), True, sort_key=_by("wall_seconds")),
         Column("phase", 0, lambda j: str(j.phase) if j.phase else "?", sort_key=_by("phase")),
         Column("tmp", 4, lambda j: size(j.tmp_usage_bytes), True, sort_key=_by("tmp_usage_bytes")),
         Column("pid", 3, lambda j: str(j.pid), True, sort_key=_by("pid")),
         Column("stat", 5, lambda j: j.status.value, sort_key=lambda j: _known(j.status.value)),
-        Column("mem", 7, lambda j: size(j.mem_rss_bytes), True, sort_key=_by("mem_rss_bytes")),
-        Column("user", 9, lambda j: duration(j.user_seconds), True, sort_key=_by("user_seconds")),
-        Column("sys", 10, lambda j: duration(j.sys_seconds), True, sort_key=_by("sys_seconds")),
+        Column("mem", 8, lambda j: size(j.mem_rss_bytes), True, sort_key=_by("mem_rss_bytes")),
+        Column("user", 10, lambda j: duration(j.user_seconds), True, sort_key=_by("user_seconds")),
+        Column("sys", 11, lambda j: duration(j.sys_seconds), True, sort_key=_by("sys_seconds")),
         Column(
-            "io", 12, lambda j: duration(j.iowait_seconds), True, sort_key=_by("iowait_seconds")
+            "io", 13, lambda j: duration(j.iowait_seconds), True, sort_key=_by("iowait_seconds")
         ),
     ]
     if estimate is None:
@@ -182,6 +186,18 @@ def status_columns(
         sort_key=lambda j: _known(estimate(j).eta_seconds),
     )
     return [*moved[: phase + 1], done, left, *moved[phase + 1 :]]
+
+
+def compression_text(job: Job) -> str:
+    """The ``C`` cell: a job's compression level (``0``: uncompressed), ``-`` when unknown."""
+    return "-" if job.compression is None else str(job.compression)
+
+
+def compression_words(level: int | None) -> str:
+    """A plot's compression level for ``details``: ``C7``, ``none (C0)``, or unknown."""
+    if level is None:
+        return "- (not stated by its command line, log or plot name)"
+    return "none (C0)" if level == 0 else f"C{level}"
 
 
 def progress_text(estimate: Estimate | None) -> str:
@@ -339,6 +355,7 @@ def render_details(job: Job, estimate: Estimate | None = None, now: float | None
     rows: list[tuple[str, str]] = [
         ("plot id", job.plot_id or "? (not in the log yet)"),
         ("plotter", f"{job.plotter}, k{job.k if job.k else '?'}"),
+        ("compression", compression_words(job.compression)),
         ("pid", f"{job.pid} ({job.status.value})"),
         ("started", f"{local_time(job.started_at)} ({human_duration(job.wall_seconds)} ago)"),
         ("phase", str(job.phase) if job.phase else "? (no log found)"),
@@ -414,6 +431,7 @@ def render_finished_details(log: FinishedLog) -> str:
     rows: list[tuple[str, str]] = [
         ("plot id", log.plot_id),
         ("plotter", f"{log.plotter}, k{info.k if info.k else '?'} (as its log reads)"),
+        ("compression", compression_words(info.compression)),
         ("state", state),
         ("started", started),
         ("phase times", phase_times or "-"),
@@ -492,12 +510,6 @@ def _tmp_table(title: str, rows: Sequence[TmpRow], width: int | None) -> list[st
     return render_table(columns, lines, width)
 
 
-def _plots_text(row: DstRow) -> str:
-    if row.plots is None:
-        return "?"
-    return f"{row.plots} ({human_bytes(row.plot_bytes, short=True)})"
-
-
 def render_dirs(
     tmp: Sequence[TmpRow], dst: Sequence[DstRow], width: int | None, *, with_priority: bool
 ) -> str:
@@ -509,6 +521,8 @@ def render_dirs(
     if tmp2:
         lines.append("")
         lines.extend(_tmp_table("tmp2 dir", tmp2, width))
+    from plotman_tui.dirview import plots_text
+
     columns = [*_dir_columns("dst dir", "inbound"), Column("plots", 2, align_right=True)]
     if with_priority:
         columns.append(Column("prio", 4, align_right=True))
@@ -517,7 +531,7 @@ def render_dirs(
         line = _dir_cells(
             row.path, row.inbound, row.phases, row.free_bytes, row.error, row.total_bytes
         )
-        line.append(_plots_text(row))
+        line.append(plots_text(row))
         if with_priority:
             line.append("-" if row.priority is None else str(row.priority))
         rows.append(line)

@@ -11,7 +11,10 @@ import os
 import queue
 import shutil
 import threading
+from collections import Counter
 from dataclasses import dataclass
+
+from plotman_tui.farm.archive.policy import plot_name_level
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,9 @@ class DirInfo:
     plots: int = 0
     plot_bytes: int = 0
     error: str | None = None
+    #: How many of ``plots`` each compression level has, ``(level, count)`` by level; a name
+    #: stating no level (``-cNN-``) counts as 0 (uncompressed).
+    plot_levels: tuple[tuple[int, int], ...] = ()
 
 
 def inspect_dir(path: str | os.PathLike[str], *, count_plots: bool = False) -> DirInfo:
@@ -37,6 +43,7 @@ def inspect_dir(path: str | os.PathLike[str], *, count_plots: bool = False) -> D
         return DirInfo(path=text, error=error.strerror or str(error))
     plots = 0
     plot_bytes = 0
+    levels: Counter[int] = Counter()
     if count_plots:
         try:
             with os.scandir(text) as entries:
@@ -50,6 +57,7 @@ def inspect_dir(path: str | os.PathLike[str], *, count_plots: bool = False) -> D
                             continue  # moved away since the listing (the archiver at work)
                         plots += 1
                         plot_bytes += size
+                        levels[plot_name_level(entry.name) or 0] += 1
         except OSError as error:
             return DirInfo(
                 path=text,
@@ -63,6 +71,7 @@ def inspect_dir(path: str | os.PathLike[str], *, count_plots: bool = False) -> D
         free_bytes=usage.free,
         plots=plots,
         plot_bytes=plot_bytes,
+        plot_levels=tuple(sorted(levels.items())),
     )
 
 

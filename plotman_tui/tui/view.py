@@ -65,6 +65,7 @@ COLUMN_NAMES: dict[str, str] = {
     "stat": "state",
     "done": "progress",
     "eta": "time left",
+    "C": "compression",
 }
 
 

@@ -41,3 +41,15 @@ def test_dirs_says_why_a_tmp_dir_takes_no_job_and_counts_a_job_through_a_symlink
         line.startswith(f"{farm['dst']} ") and line.endswith("1:2 3:1")
         for line in dsched.stdout.splitlines()
     )
+
+
+def test_dirs_counts_a_dst_dirs_plots_per_compression_level(farm: dict[str, Path]) -> None:
+    stamp = "2024-03-01-10-20"
+    for level in ("c07", "c07", "c07", "c5"):  # BladeBit pads the level, Gigahorse does not
+        name = f"plot-k32-{level}-{stamp}-{secrets.token_hex(32)}.plot"
+        (farm["dst"] / name).write_bytes(b"p" * 1024)
+    (farm["dst"] / f"plot-k32-{stamp}-{secrets.token_hex(32)}.plot").write_bytes(b"p" * 1024)
+    dirs = cli("dirs", config=farm["config"])
+    assert dirs.returncode == 0, dirs.stderr
+    dst_row = next(line for line in dirs.stdout.splitlines() if line.startswith(f"{farm['dst']} "))
+    assert dst_row.endswith("5 (5.0K; C7 3, C5 1, C0 1)")

@@ -116,12 +116,13 @@ def test_filter_words_must_all_match_somewhere_in_the_job() -> None:
 def test_fit_columns_shrinks_dirs_then_drops_the_least_useful_first() -> None:
     columns = [column.column for column in job_columns("", "")]
     widths = [len(c.title) + 3 for c in columns]
-    widths[3] = 30  # a long tmp dir
+    tmp = [column.title for column in columns].index("tmp")
+    widths[tmp] = 30  # a long tmp dir
     everything = sum(widths) + 2 * (len(widths) - 1)
     assert fit_columns(columns, widths, everything) == (list(range(len(columns))), widths)
     # A little narrower: the tmp dir gives way first, no column goes.
     keep, shrunk = fit_columns(columns, widths, everything - 10)
-    assert keep == list(range(len(columns))) and shrunk[3] == 20
+    assert keep == list(range(len(columns))) and shrunk[tmp] == 20
     assert fit_cell("/mnt/nvme/tmp/0", 8, right=False) == "…e/tmp/0"
     # Narrower than the shrunk dirs allow: columns go, highest drop order ("io") first.
     keep, _ = fit_columns(columns, widths, everything - 25)

@@ -204,13 +204,14 @@ def test_at_narrow_widths_done_and_eta_go_after_the_less_useful_columns() -> Non
         now_shown = Counter(render_status(snapshot, width, model).splitlines()[1].split())
         order += sorted((shown - now_shown).elements())
         shown = now_shown
+    # The compression level (C) outlasts the dst dir: during a replot it tells new from old.
     assert order == [
-        "io", "plotter", "sys", "user", "k", "mem", "dst", "stat", "tmp", "done", "pid", "eta",
-        "wall",
+        "io", "plotter", "sys", "user", "k", "mem", "dst", "C", "stat", "tmp", "done", "pid",
+        "eta", "wall",
     ]  # fmt: skip
     assert render_status(snapshot, 80, model).splitlines()[1].split() == [
-        "plot", "id", "k", "tmp", "dst", "wall", "phase", "done", "eta", "tmp", "pid", "stat",
-        "mem", "user",
+        "plot", "id", "k", "C", "tmp", "dst", "wall", "phase", "done", "eta", "tmp", "pid",
+        "stat", "mem", "user",
     ]  # fmt: skip
 
 
@@ -218,8 +219,8 @@ def test_status_columns_without_estimates_keep_their_drop_orders() -> None:
     plain = status_columns("", "")
     with_eta = status_columns("", "", lambda job: Estimate(0.5, 60.0, 3))
     assert [c.title for c in with_eta if c.title not in ("done", "eta")] == [c.title for c in plain]
-    assert sorted(c.drop_order for c in plain if c.drop_order) == list(range(1, 13))
-    assert sorted(c.drop_order for c in with_eta if c.drop_order) == list(range(1, 15))
+    assert sorted(c.drop_order for c in plain if c.drop_order) == list(range(1, 14))
+    assert sorted(c.drop_order for c in with_eta if c.drop_order) == list(range(1, 16))
 
 
 def test_json_has_progress_eta_seconds_and_basis_per_job() -> None:
@@ -301,3 +302,50 @@ def test_a_table_cell_shows_control_characters_and_leaves_the_rest_as_it_is() ->
         "naïve",
         "1:02:03",
     ]
+
+
+# --- compression --------------------------------------------------------------------------------
+
+
+def test_the_c_column_shows_a_jobs_compression_level() -> None:
+    jobs = (
+        make_job(1, "c7" * 32, Phase(1, 2), NOW - 60, plotter="bladebit_cuda", compression=7),
+        make_job(2, "c0" * 32, Phase(1, 2), NOW - 120, compression=0),
+        make_job(3, "cu" * 32, Phase(1, 2), NOW - 180),
+    )
+    lines = render_status(Snapshot(jobs=jobs, updated=NOW), 80).splitlines()
+    header = lines[1].split()
+    column = header.index("C") - 1  # "plot id" is two words in the header, one in a row
+    cells = {line.split()[0]: line.split()[column] for line in lines[2:5]}
+    assert cells == {"c7c7c7c7": "7", "c0c0c0c0": "0", "cucucucu": "-"}
+
+
+def test_status_json_and_details_give_the_compression_level() -> None:
+    job = make_job(1, "c7" * 32, Phase(1, 2), NOW - 60, plotter="bladebit_cuda", compression=7)
+    data = snapshot_to_json(
+        Snapshot(jobs=(job, replace(job, pid=2, compression=None)), updated=NOW)
+    )
+    assert [found["compression"] for found in data["jobs"]] == [7, None]
+    assert json.loads(json.dumps(data))["jobs"][0]["compression"] == 7
+    rows = dict(line.strip().split(": ", 1) for line in render_details(job).splitlines())
+    assert rows["compression"] == "C7"
+    rows = dict(
+        line.strip().split(": ", 1)
+        for line in render_details(replace(job, compression=0)).splitlines()
+    )
+    assert rows["compression"] == "none (C0)"
+
+
+def test_a_dst_dir_of_several_levels_counts_its_plots_per_level() -> None:
+    from plotman_tui.dirview import DstRow
+    from plotman_tui.report import render_dirs
+
+    def row(path: str, levels: tuple[tuple[int, int], ...]) -> DstRow:
+        plots = sum(count for _, count in levels)
+        return DstRow(path, plots, plots * 2**30, 10 * 2**40, None, 0, "-", plot_levels=levels)
+
+    dst = [row("/mnt/dst/mixed", ((0, 2), (7, 10))), row("/mnt/dst/same", ((7, 3),))]
+    text = render_dirs([], dst, 200, with_priority=False)
+    lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("/mnt")}
+    assert lines["/mnt/dst/mixed"].endswith("12 (12.0G; C7 10, C0 2)")
+    assert lines["/mnt/dst/same"].endswith("3 (3.0G)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from plotman_tui.dirview import DstRow
+from plotman_tui.dirview import DstRow, plots_text
 from plotman_tui.farm.units import human_bytes
 from plotman_tui.tui.view import short_dir
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
@@ -38,13 +38,7 @@ class DstTable(KeyedTable):
         for row in rows:
             cells = [
                 cell(short_dir(row.path, prefix)),
-                cell(
-                    "?"
-                    if row.plots is None
-                    else f"{row.plots} ({human_bytes(row.plot_bytes, short=True)})"
-                    if row.plots
-                    else "0",
-                ),
+                cell("0" if row.plots == 0 else plots_text(row)),
                 cell(row.error, "bold red")
                 if row.error
                 else cell(human_bytes(row.free_bytes, short=True)),
