@@ -38,12 +38,12 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final
 
 from plotman_tui.config.schema import ArchiveTarget
-from plotman_tui.farm.archive.replot import ReplotState, ReplotStep
+from plotman_tui.farm.archive.replot import ReplotState, ReplotStep, plan_room
 from plotman_tui.farm.model import Job
 from plotman_tui.farm.plotsize import final_plot_bytes
 from plotman_tui.farm.units import human_bytes
@@ -361,6 +361,8 @@ def pick_transfers(
     targets: Sequence[TargetState],
     in_flight: Sequence[Transfer],
     held: Sequence[HeldPlot] = (),
+    *,
+    now: float = 0.0,
 ) -> ArchivePlan:
     """The transfers to start now over all ``targets``, and each idle target's wait reason.
 
@@ -371,6 +373,13 @@ def pick_transfers(
     the dir, oldest plot first; targets take one plot each in turn until each is at its
     ``max_concurrent`` or has nothing it can take. A plot in ``in_flight`` or picked once is
     never picked again.
+
+    **Replotting.** A target with replot rules whose archive dirs are all full (every one's
+    free space known) gets a :class:`ReplotStep` in ``replots``: the old plots to remove from
+    one archive dir so that this plot fits, as :func:`replot.plan_room` picks them at ``now``
+    (the engine's clock; a plot on the farmer changed since ``now - QUIET_S`` is left alone).
+    Its wait reason says so. No step while one is under way (``busy``), once replotting
+    stopped, or before the farmer's plots were listed.
     """
     ranks = dst_priority(dsts, jobs)
     ranked = {rank.path: (rank.priority, position) for position, rank in enumerate(ranks)}
@@ -403,6 +412,7 @@ def pick_transfers(
 
     starts: list[Transfer] = []
     waits: dict[str, ArchiveWait] = {}
+    replots: list[ReplotStep] = []
     active = [t for t in targets if t.problem is None]
     for target in targets:
         if target.problem is not None:
@@ -424,10 +434,15 @@ def pick_transfers(
                 for directory in target.archive_dirs_free
             }
             choice = choose_archive_dir(
-                target.archive_dirs_free, plot.size_bytes, target.margin_bytes, dirs_inbound
+                target.archive_dirs_free, plot.size_bytes, _margin(target), dirs_inbound
             )
             if isinstance(choice, ArchiveWait):
-                waits[target.name] = ArchiveWait(choice.reason, target.name)
+                reason = choice.reason
+                if target.replot is not None and _all_known(target.archive_dirs_free):
+                    step, reason = _make_room(target, target.replot, plot, dirs_inbound, now, taken)
+                    if step is not None:
+                        replots.append(step)
+                waits[target.name] = ArchiveWait(reason, target.name)
                 continue
             transfer = Transfer(plot=plot, target=target.name, archive_dir=choice)
             starts.append(transfer)
@@ -438,7 +453,74 @@ def pick_transfers(
             still_active.append(target)
         active = still_active
     ordered_waits = tuple(waits[t.name] for t in targets if t.name in waits)
-    return ArchivePlan(starts=tuple(starts), waits=ordered_waits)
+    return ArchivePlan(starts=tuple(starts), waits=ordered_waits, replots=tuple(replots))
+
+
+def _margin(target: TargetState) -> int:
+    """The room a target's dir keeps beyond a plot: its margin, and a replotting target's
+    ``keep_free_gib`` (kept by every transfer, not only by the ones room was made for)."""
+    extra = target.replot.rules.keep_free_bytes if target.replot is not None else 0
+    return target.margin_bytes + extra
+
+
+def _all_known(archive_dirs_free: Mapping[str, int | None]) -> bool:
+    """Whether every dir's free space is known: a dir that could not be read may have room, and
+    no plot is removed for room that may be there already."""
+    return bool(archive_dirs_free) and all(f is not None for f in archive_dirs_free.values())
+
+
+def _make_room(
+    target: TargetState,
+    replot: ReplotState,
+    plot: PlotCandidate,
+    dirs_inbound: Mapping[str, int],
+    now: float,
+    taken: Iterable[str],
+) -> tuple[ReplotStep | None, str]:
+    """The step that makes room on a full target for ``plot``, or None; and the wait reason."""
+    if replot.stopped is not None:
+        return None, replot.stopped
+    if replot.busy:
+        # One step at a time: the room the last one made is not used (or not seen) yet.
+        return None, "full; making room on the farmer: old plots are being removed"
+    listing = replot.listing
+    if listing is None:
+        return None, "full; listing the plots on the farmer to make room (replot rules)"
+    if listing.problem is not None:
+        return None, f"full, and the plots on the farmer could not be listed: {listing.problem}"
+    # The plots on their way to the farmer are this machine's: never removed, even before their
+    # transfer is seen to end (a plot renamed into place keeps its old mtime under rsync -t).
+    on_the_way = {os.path.basename(path) for path in taken}
+    room = plan_room(
+        listing,
+        target.archive_dirs_free,
+        plot.size_bytes + _margin(target),
+        replot.rules,
+        for_plot=plot.name,
+        protected=replot.protected | on_the_way,
+        now=now,
+        in_flight_bytes=dirs_inbound,
+    )
+    if isinstance(room, str):
+        return None, room if room.startswith("full") else f"full, and {room}"
+    if not room.removals:  # it fits already (a race with a new sample): nothing to remove
+        return None, f"full; room for {plot.name} in {room.archive_dir} not seen yet"
+    step = replace(room, dry_run=replot.rules.dry_run)
+    return step, "full; " + describe_step(step)
+
+
+def describe_step(step: ReplotStep) -> str:
+    """A replot step in a farmer's words (``making room in /mnt/d0 for plot-...: removing 2 old
+    plots (203.4 GiB)``); a dry run says nothing is removed."""
+    count = len(step.removals)
+    plots = "old plot" if count == 1 else "old plots"
+    amount = f"{count} {plots} ({human_bytes(step.freed_bytes)})"
+    if step.dry_run:
+        return (
+            f"dry run: would remove {amount} in {step.archive_dir} for {step.for_plot} "
+            "(nothing is removed: dry_run = true)"
+        )
+    return f"making room in {step.archive_dir} for {step.for_plot}: removing {amount}"
 
 
 def _nothing_to_take(any_plots: bool, held: Sequence[HeldPlot]) -> str:

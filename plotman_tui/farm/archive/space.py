@@ -725,6 +725,25 @@ class SpaceMonitor:
         watched = self._watched.get(name)
         return watched.due_at if watched is not None else None
 
+    @property
+    def connections(self) -> SshConnections:
+        """The kept SSH connections (replotting lists and removes over the same ones)."""
+        return self._connections
+
+    def credit(self, name: str, archive_dir: str, freed_bytes: int) -> None:
+        """Count ``freed_bytes`` more free in ``archive_dir`` of target ``name``'s sample until
+        the next read lands (old plots were removed there to make room: the next pass may start
+        the transfer at once, and the next read corrects the figure). Call in the loop."""
+        watched = self._watched.get(name)
+        space = watched.space if watched is not None else None
+        if watched is None or space is None or freed_bytes <= 0:
+            return
+        free = space.free_bytes.get(archive_dir)
+        if free is None:
+            return  # unknown stays unknown: the room is not counted before it is seen
+        raised = {**space.free_bytes, archive_dir: free + freed_bytes}
+        watched.space = replace(space, free_bytes=_frozen(raised))
+
     def invalidate(self, name: str) -> None:
         """Read target ``name`` again as soon as possible (a transfer to it has just ended).
 
@@ -771,14 +790,7 @@ class SpaceMonitor:
                     if now >= watched.due_at:
                         self._start(watched)
                 idle = [w.due_at for w in self._watched.values() if w.task is None]
-                delay = max(min(idle) - now, 0.0) if idle else None
-                waking = asyncio.ensure_future(self._wake.wait())
-                try:
-                    await asyncio.wait(
-                        [stopping, waking], timeout=delay, return_when=asyncio.FIRST_COMPLETED
-                    )
-                finally:
-                    waking.cancel()
+                await sleep_until_due(stopping, self._wake, idle, now)
         finally:
             stopping.cancel()
             reads = [w.task for w in self._watched.values() if w.task is not None]
@@ -826,6 +838,19 @@ class SpaceMonitor:
             watched.due_at = float("-inf")
         # The run loop sleeps until the earliest due time, which has just changed.
         self._wake.set()
+
+
+async def sleep_until_due(
+    stopping: asyncio.Future[Any], wake: asyncio.Event, due: Sequence[float], now: float
+) -> None:
+    """Until ``stopping`` is done, ``wake`` is set or the earliest of ``due`` (on the clock
+    ``now`` is from) comes; with nothing due, until one of the first two."""
+    delay = max(min(due) - now, 0.0) if due else None
+    waking = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait([stopping, waking], timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waking.cancel()
 
 
 def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
