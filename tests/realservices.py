@@ -13,6 +13,7 @@ a laptop without rsync or sshd skips and CI fails.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import json
 import os
@@ -27,7 +28,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -35,7 +36,7 @@ from typing import Any, Self
 import psutil
 import pytest
 
-from tests.conftest import require_real
+from tests.conftest import require_chiapos, require_real
 
 LOOPBACK = "127.0.0.1"
 # Attempts at a fresh port when another process grabs the one we picked before the daemon binds it.
@@ -624,3 +625,104 @@ def small_filesystem(path: Path, size_bytes: int) -> Iterator[Path]:
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+@pytest.fixture(name="small_disks")
+def small_disks_fixture(tmp_path: Path) -> Iterator[Callable[[str, int], Path]]:
+    """Make small real file systems for archive dirs: ``small_disks("disk1", 8 * MIB)`` mounts
+    a tmpfs of that size on ``tmp_path / "disk1"`` (all unmounted after the test), so a farmer
+    disk really fills up. Skips when tmpfs cannot be mounted (not root)."""
+    with contextlib.ExitStack() as mounts:
+
+        def make(name: str, size_bytes: int) -> Path:
+            return mounts.enter_context(small_filesystem(tmp_path / name, size_bytes))
+
+        yield make
+
+
+# -- old plots on the farmer --------------------------------------------------------------------
+
+#: A plot's date as its name states it: ``YYYY-MM-DD-HH-MM``.
+PLOT_NAME_DATE = "%Y-%m-%d-%H-%M"
+
+
+def farmer_plot_name(
+    when: datetime.datetime,
+    *,
+    k: int = 18,
+    level: int | None = None,
+    index: int = 0,
+    width: int = 2,
+) -> str:
+    """A plot file name as a plotter writes it: ``plot-k18-2021-06-01-12-30-<id>.plot``, with
+    ``-c05-`` (BladeBit: ``width`` 2) or ``-c5-`` (Gigahorse: ``width`` 1) for a ``level``.
+    ``index`` makes the 64-hex id, so names of one date differ."""
+    middle = f"c{level:0{width}d}-" if level is not None else ""
+    plot_id = f"{index:064x}"
+    return f"plot-k{k}-{middle}{when.strftime(PLOT_NAME_DATE)}-{plot_id}.plot"
+
+
+def fill_archive_dir(
+    archive_dir: Path, source: Path, names: Iterable[str], *, age_s: float = 86400.0
+) -> list[Path]:
+    """Copies of the real plot ``source`` under ``names`` in ``archive_dir`` (real copies: a
+    removal frees their space), last changed ``age_s`` ago (past replot's QUIET_S)."""
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    when = time.time() - age_s
+    made = []
+    for name in names:
+        path = archive_dir / name
+        shutil.copyfile(source, path)
+        os.utime(path, (when, when))
+        made.append(path)
+    return made
+
+
+def listing_of(archive_dir: Path) -> dict[str, tuple[int, float, int]]:
+    """Every entry of ``archive_dir`` (not followed): name -> (size, mtime, mode), to check
+    that nothing else changed."""
+    entries = {}
+    for entry in os.scandir(archive_dir):
+        info = entry.stat(follow_symlinks=False)
+        entries[entry.name] = (info.st_size, info.st_mtime, info.st_mode)
+    return entries
+
+
+@pytest.fixture(name="real_plot", scope="session")
+def real_plot_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real k18 plot from the sandbox plotter (chiapos), made once per worker: farmer
+    plots of any name are copies of it (:func:`fill_archive_dir`)."""
+    from plotman_tui.sandbox import make_sandbox, start_plot
+
+    require_chiapos()
+    sandbox = make_sandbox(tmp_path_factory.mktemp("real-plot") / "farm", k=18)
+    job = start_plot(sandbox, tmp_index=0, dst_index=0)
+    assert job.popen.wait(120) == 0, job.log_path.read_text(errors="replace")
+    (plot,) = sandbox.dst_dirs[0].glob("plot-k18-*.plot")
+    return plot
+
+
+@contextlib.contextmanager
+def removal_refused(directory: Path) -> Iterator[Path]:
+    """Nothing can be removed from ``directory`` for the block: its write bit taken away, or,
+    for root (whom permissions do not stop), the dir made immutable with ``chattr +i``. Skips
+    where chattr cannot."""
+    if os.geteuid() != 0:
+        mode = directory.stat().st_mode
+        directory.chmod(0o555)
+        try:
+            yield directory
+        finally:
+            directory.chmod(mode)
+        return
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr is not installed (e2fsprogs), and root ignores permissions")
+    done = subprocess.run(
+        ["chattr", "+i", str(directory)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot make {directory} immutable: {done.stderr.strip() or 'chattr failed'}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["chattr", "-i", str(directory)], capture_output=True, check=False)
