@@ -21,6 +21,7 @@ read from logs): prometheus_client escapes quotes, backslashes and newlines.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 import socket
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from prometheus_client.samples import Sample
 
     from plotman_tui.farm.archive.engine import ArchivePassResult
+    from plotman_tui.farm.archive.replot import ReplotProgress
     from plotman_tui.farm.archive.transfer import RunningTransfer
     from plotman_tui.farm.discovery import Scanner
     from plotman_tui.farm.engine import PassResult
@@ -133,6 +135,9 @@ class FarmState:
     #: Why no plot job starts now, in a word or three (``stagger``, ``max jobs``); None when
     #: not waiting or not known (no loop in this process).
     wait_reason: str | None = None
+    #: Each replotting target's progress, from the archiving loop's last pass (none without a
+    #: loop in this process: a scrape never lists a farmer's plots itself).
+    replot: tuple[ReplotProgress, ...] = ()
 
 
 def families(state: FarmState) -> list[Metric]:
@@ -374,7 +379,70 @@ def _dir_and_archive_families(state: FarmState) -> list[Metric]:
     )
     if state.wait_reason is not None:
         waiting.add_metric((state.wait_reason,), 1)
-    return [free, transfers, failures, moved, running, plotting, archiving, waiting]
+    return [free, transfers, failures, moved, running, plotting, archiving, waiting] + (
+        _replot_families(state.replot) if state.replot else []
+    )
+
+
+def _replot_families(progress: Sequence[ReplotProgress]) -> list[Metric]:
+    """Per replotting target: the old plots its rules still match on the farmer, what this
+    machine removed (counted from the action log, as the transfers are) and the days to finish."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    labels = ("target",)
+    matching = GaugeMetricFamily(
+        "plotman_tui_replot_matching_plots",
+        "Old plots on the farmer the replot rules still match (absent: not listed yet).",
+        labels=labels,
+    )
+    matching_bytes = GaugeMetricFamily(
+        "plotman_tui_replot_matching_bytes",
+        "Bytes of the old plots the replot rules still match (absent: not listed yet).",
+        labels=labels,
+    )
+    removed = CounterMetricFamily(
+        "plotman_tui_replot_removed_plots",
+        "Old plots removed to make room (the action log's, so it falls when it rotates).",
+        labels=labels,
+    )
+    removed_bytes = CounterMetricFamily(
+        "plotman_tui_replot_removed_bytes",
+        "Bytes of the old plots removed to make room (replaced by new plots).",
+        labels=labels,
+    )
+    moved = CounterMetricFamily(
+        "plotman_tui_replot_new_plots_moved",
+        "Plots moved to a replotting target since its first removal.",
+        labels=labels,
+    )
+    days = GaugeMetricFamily(
+        "plotman_tui_replot_days_left",
+        "Days until no old plot matches, at the removal rate of the last days (absent: unknown).",
+        labels=labels,
+    )
+    stopped = GaugeMetricFamily(
+        "plotman_tui_replot_stopped",
+        "1 when a failed removal stopped a target's replotting (until plotman-tui restarts).",
+        labels=labels,
+    )
+    dry_run = GaugeMetricFamily(
+        "plotman_tui_replot_dry_run",
+        "1 when a target's replot rules are in a dry run: removals are logged, not made.",
+        labels=labels,
+    )
+    for found in progress:
+        target = (found.target,)
+        if found.listed_at is not None:
+            matching.add_metric(target, found.matching_plots)
+            matching_bytes.add_metric(target, found.matching_bytes)
+            if found.days_left is not None and math.isfinite(found.days_left):
+                days.add_metric(target, found.days_left)
+        removed.add_metric(target, found.removed_plots)
+        removed_bytes.add_metric(target, found.removed_bytes)
+        moved.add_metric(target, found.new_plots_moved)
+        stopped.add_metric(target, 1 if found.stopped is not None else 0)
+        dry_run.add_metric(target, 1 if found.dry_run else 0)
+    return [matching, matching_bytes, removed, removed_bytes, moved, days, stopped, dry_run]
 
 
 def _state_set(name: str, help_text: str, current: str) -> GaugeMetricFamily:
@@ -613,6 +681,7 @@ class StateReader:
                 live.archiving if live and live.archiving else _archiving_from_files(self.config)
             ),
             wait_reason=live.wait_reason if live is not None else None,
+            replot=tuple(live.archive.replot.values()) if live and live.archive else (),
         )
 
     def _scan(self, *, fed: bool) -> Snapshot:

@@ -27,7 +27,9 @@ from plotman_tui.farm.units import (
 if TYPE_CHECKING:
     # Only for annotations: analyze's table (render_table) is drawn without importing the ETA
     # model and the job model (~10 ms of a warm analyze's start).
+    from plotman_tui.config.schema import ReplotRules
     from plotman_tui.dirview import ArchiveRow, DstRow, TmpRow
+    from plotman_tui.farm.archive.replot import ReplotPlan, ReplotProgress
     from plotman_tui.farm.eta import Estimate, EtaModel
     from plotman_tui.farm.finished import FinishedLog
     from plotman_tui.farm.model import Job, Snapshot
@@ -568,3 +570,204 @@ def render_dsched(dst: Sequence[DstRow]) -> str:
             free = "(not in config)"
         lines.append(f"{printable(row.path).ljust(width)}  {printable(free):>7}  {row.phases}")
     return "\n".join(lines) if lines else "No dst dirs configured."
+
+
+# --- replotting ---------------------------------------------------------------------------------
+# ``dirs`` and ``status --json`` show each replotting target's progress, the dashboard's archive
+# summary the short form; ``replot plan`` what a target's rules match before they are turned on.
+
+
+def rules_text(rules: ReplotRules) -> str:
+    """A target's replot rules in a farmer's words: which plots may go (every rule must hold),
+    then the margin, a dry run, rules turned off."""
+    which: list[str] = []
+    if rules.older_than is not None:
+        which.append(f"named with a date before {rules.older_than.isoformat()}")
+    if rules.uncompressed is True:
+        which.append("uncompressed")
+    if rules.compression_below is not None:
+        which.append(f"below C{rules.compression_below} (uncompressed is C0)")
+    if rules.k:
+        which.append(" or ".join(f"k{k}" for k in rules.k))
+    if rules.names:
+        which.append("named like " + " or ".join(repr(glob) for glob in rules.names))
+    text = "plots " + (", ".join(which) if which else "(no rule: none match)")
+    if len(which) > 1:
+        text += " (all of these)"
+    if rules.keep_free_gib:
+        text += f"; keeps {rules.keep_free_gib} GiB free"
+    if rules.dry_run:
+        text += "; dry run: removes nothing"
+    if not rules.enabled:
+        text += "; off (enabled = false)"
+    return text
+
+
+def _days_text(days: float) -> str:
+    return f"{days:.1f}" if days < 10 else f"{days:.0f}"
+
+
+def replot_progress_text(
+    progress: ReplotProgress, problem: str | None = None, *, short: bool = False
+) -> str:
+    """A replotting target's progress: old plots left, removed, new plots moved, days to
+    finish at the current rate, and a dry run or why it stopped; ``problem``: why the farmer's
+    plots are not known now. ``short``: the dashboard's clauses, the most telling first
+    (``120 old (11.9T), 12d left, 30 removed, 28 new``), which a narrow table cuts from the end."""
+    listed = progress.listed_at is not None and problem is None
+    size = partial(human_bytes, short=short)
+    if short:
+        if not listed:
+            parts = ["old ?"]
+        elif progress.matching_plots == 0:
+            parts = ["no old plot left"]
+        else:
+            parts = [f"{progress.matching_plots} old ({size(progress.matching_bytes)})"]
+            if progress.days_left is not None:
+                parts.append(f"{_days_text(progress.days_left)}d left")
+        if progress.removed_plots or progress.new_plots_moved:
+            parts += [f"{progress.removed_plots} removed", f"{progress.new_plots_moved} new"]
+        text = ", ".join(parts)
+        if progress.dry_run:
+            text = f"dry run; {text}"
+        if progress.stopped is not None:
+            text = f"stopped: {progress.stopped}; {text}"
+        return text
+    if listed:
+        left = f"{progress.matching_plots} old plots left ({size(progress.matching_bytes)})"
+    else:
+        left = f"old plots left unknown ({problem or 'the farmer is not listed yet'})"
+    parts = [
+        left,
+        f"removed {progress.removed_plots} ({size(progress.removed_bytes)} replaced)",
+        f"{progress.new_plots_moved} new plots moved",
+    ]
+    if listed and progress.matching_plots == 0:
+        parts.append("nothing left to replace")
+    elif listed and progress.days_left is not None:
+        parts.append(f"about {_days_text(progress.days_left)} days to finish at the current rate")
+    else:
+        parts.append("days to finish unknown (too few removals yet to tell a rate)")
+    if progress.dry_run:
+        parts.append("dry run: nothing is removed")
+    if progress.stopped is not None:
+        parts.append(f"stopped: {progress.stopped}")
+    return f"replot {progress.target}: " + "; ".join(parts)
+
+
+def replot_progress_to_json(progress: ReplotProgress) -> dict[str, Any]:
+    """One target's replot progress for ``status --json``; the keys are a stable interface."""
+    return {
+        "matching_plots": progress.matching_plots,
+        "matching_bytes": progress.matching_bytes,
+        "removed_plots": progress.removed_plots,
+        "removed_bytes": progress.removed_bytes,
+        "new_plots_moved": progress.new_plots_moved,
+        "bytes_per_day": _finite(progress.bytes_per_day, 1),
+        "days_left": _finite(progress.days_left, 2),
+        "dry_run": progress.dry_run,
+        "stopped": progress.stopped,
+        "listed_at": progress.listed_at,
+    }
+
+
+def _finite(value: float | None, digits: int) -> float | None:
+    """A rounded number, or None for none or a value JSON cannot hold (inf, NaN)."""
+    return round(value, digits) if value is not None and math.isfinite(value) else None
+
+
+def replot_plan_to_json(plans: Sequence[ReplotPlan]) -> dict[str, Any]:
+    """``replot plan --json``: each target's dirs, what its rules match, and the totals."""
+    targets = []
+    for plan in plans:
+        targets.append(
+            {
+                "target": plan.target,
+                "rules": _rules_json(plan.rules) if plan.rules is not None else None,
+                "rules_text": rules_text(plan.rules) if plan.rules is not None else None,
+                "problem": plan.problem,
+                "plots": sum(d.plots for d in plan.dirs),
+                "plot_bytes": sum(d.plot_bytes for d in plan.dirs),
+                "matching_plots": plan.matching_plots,
+                "matching_bytes": plan.matching_bytes,
+                "dirs": [
+                    {
+                        "archive_dir": d.archive_dir,
+                        "plots": d.plots,
+                        "plot_bytes": d.plot_bytes,
+                        "matching_plots": d.matching_plots,
+                        "matching_bytes": d.matching_bytes,
+                        "problem": d.problem,
+                    }
+                    for d in plan.dirs
+                ],
+            }
+        )
+    return {
+        "targets": targets,
+        "matching_plots": sum(plan.matching_plots for plan in plans),
+        "matching_bytes": sum(plan.matching_bytes for plan in plans),
+    }
+
+
+def _rules_json(rules: ReplotRules) -> dict[str, Any]:
+    return {
+        "older_than": rules.older_than.isoformat() if rules.older_than is not None else None,
+        "uncompressed": rules.uncompressed,
+        "compression_below": rules.compression_below,
+        "k": list(rules.k),
+        "names": list(rules.names),
+        "keep_free_gib": rules.keep_free_gib,
+        "dry_run": rules.dry_run,
+        "enabled": rules.enabled,
+    }
+
+
+def render_replot_plan(plans: Sequence[ReplotPlan], width: int | None) -> str:
+    """``replot plan``: per target its rules in words, then per archive dir the plots there and
+    those the rules match (counts and sizes) with the target's totals; a target without rules,
+    or whose farmer could not be listed, says so in a line."""
+    blocks = []
+    for plan in plans:
+        if plan.rules is None:
+            blocks.append(
+                f"{printable(plan.target)}: no replot rules ([archiving.targets.replot] not set)"
+            )
+            continue
+        head = printable(f"{plan.target}: {rules_text(plan.rules)}")
+        if plan.problem is not None:
+            blocks.append(f"{head}\n! {printable(f'{plan.target}: {plan.problem}')}")
+            continue
+        columns = [
+            Column("archive dir", 0, shrinkable=True),
+            Column("plots", 0, align_right=True),
+            Column("size", 1, align_right=True),
+            Column("matching", 0, align_right=True),
+            Column("matching size", 0, align_right=True),
+        ]
+        size = partial(human_bytes, short=True)
+        rows = [
+            [d.archive_dir, "-", "-", "-", d.problem]
+            if d.problem is not None
+            else [
+                d.archive_dir,
+                str(d.plots),
+                size(d.plot_bytes),
+                str(d.matching_plots),
+                size(d.matching_bytes),
+            ]
+            for d in plan.dirs
+        ]
+        rows.append(
+            [
+                "total",
+                str(sum(d.plots for d in plan.dirs)),
+                size(sum(d.plot_bytes for d in plan.dirs)),
+                str(plan.matching_plots),
+                size(plan.matching_bytes),
+            ]
+        )
+        blocks.append("\n".join([head, *render_table(columns, rows, width)]))
+    if not blocks:
+        return "No archive targets configured."
+    return "\n\n".join(blocks)

@@ -697,8 +697,10 @@ class DashboardApp(App[int]):
         screen = self._shown()
         if screen is None or not self.archiving.configured:
             return
-        rows = archive_rows(self.config, self.archiving.result)
-        screen.query_one(ArchiveTable).show(rows, archive_prefix(self.config))
+        result = self.archiving.result
+        rows = archive_rows(self.config, result)
+        replot = result.replot if result is not None else None
+        screen.query_one(ArchiveTable).show(rows, archive_prefix(self.config), replot)
         self._show_dirs_screen()
 
     def _dirs_view(self) -> DirsView:

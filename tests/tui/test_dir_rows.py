@@ -70,3 +70,35 @@ async def test_the_dirs_command_and_the_dashboard_show_the_same_rows() -> None:
             assert archive_table.cell_text(row.key, "free") == cells[2].replace("-", "?")
             assert archive_table.cell_text(row.key, "note") == (cells[3] if row.note else "")
         assert _cells(archive_text, ARCHIVE[1])[-1].startswith("← pid ")
+
+
+async def test_the_archive_summary_shows_each_replotting_targets_progress() -> None:
+    from dataclasses import replace
+
+    from plotman_tui.farm.archive.replot import ReplotProgress
+    from plotman_tui.report import replot_progress_text
+    from plotman_tui.tui.messages import ArchivePassed
+    from tests.tui.farmdata import archive_passed
+
+    app = archive_app(archiving_enabled=True)
+    async with app.run_test(size=(200, 60)) as pilot:
+        archive_feed(app)
+        await pilot.pause()
+        summary = app.dashboard.query_one(ArchiveTable)
+        # No target replots: no column for it.
+        assert "replot" not in [column.id for column in summary._table_columns]
+        progress = ReplotProgress(
+            "farmer", 120, 120 * 2**30, 30, 30 * 2**30, 28, 10 * 2**30, 12.0, listed_at=1.0
+        )
+        passed = archive_passed()
+        app.post_message(ArchivePassed(replace(passed.result, replot={"farmer": progress})))
+        await pilot.pause()
+        shown = summary.cell_text("farmer", "replot")
+        assert shown == "120 old (120G), 12d left, 30 removed, 28 new"
+        assert shown == replot_progress_text(progress, short=True)
+        assert summary.cell_text("backup", "replot") == "-"  # it has no replot rules
+        assert summary.drawn_cells()[("farmer", "replot")] == shown  # 200 columns: whole
+        stopped = replace(progress, stopped="could not remove plot-k32-x.plot: refused")
+        app.post_message(ArchivePassed(replace(passed.result, replot={"farmer": stopped})))
+        await pilot.pause()
+        assert summary.cell_text("farmer", "replot").startswith("stopped: could not remove")

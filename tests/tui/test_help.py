@@ -52,6 +52,7 @@ def test_every_column_of_every_table_is_explained() -> None:
     assert set(_titles(TmpTable.COLUMNS)) <= set(TMP_HELP)
     assert set(_titles(DstTable(with_priority=True).COLUMNS)) <= set(DST_HELP)
     assert set(_titles(ArchiveTable.COLUMNS)) <= set(ARCHIVE_HELP)
+    assert ArchiveTable._REPLOT.title in ARCHIVE_HELP  # shown only while a target replots
     assert set(_titles(ArchiveDirsTable.COLUMNS)) <= set(ARCHIVE_DIRS_HELP)
 
 

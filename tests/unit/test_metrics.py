@@ -458,3 +458,41 @@ def test_a_scrape_waits_for_a_slow_history_read_only_so_long_then_shows_the_rest
     assert reader.read().records == done.records
     release.set()
     assert reader.wait_for_history(timeout=30.0) and reader.history_reads == 2
+
+
+def test_replot_progress_per_target_from_the_archiving_loops_pass(tmp_path: Path) -> None:
+    from plotman_tui.farm.archive.engine import ArchivePassResult
+    from plotman_tui.farm.archive.replot import ReplotProgress
+
+    going = ReplotProgress(
+        target="farmer",
+        matching_plots=120,
+        matching_bytes=120 * 2**30,
+        removed_plots=30,
+        removed_bytes=30 * 2**30,
+        new_plots_moved=28,
+        bytes_per_day=10 * 2**30,
+        days_left=12.0,
+        listed_at=100.0,
+    )
+    # Not listed yet, stopped by a failed removal: what is not known is left out.
+    halted = ReplotProgress("usb", 0, 0, 2, 2 * 2**30, 1, None, None, True, "refused", None)
+    (tmp_path / "logs").mkdir()
+    config = parse_config(CONFIG.format(logs=tmp_path / "logs", tmp=tmp_path), check_dirs=False)
+    reader = StateReader(config, clock=Clock())
+    result = ArchivePassResult(
+        0.0, (), (), (), {}, (), True, replot={"farmer": going, "usb": halted}
+    )
+    reader.archiving_pass(result)
+    samples = parsed(reader.read())
+    farmer, usb = {"target": "farmer"}, {"target": "usb"}
+    assert samples["plotman_tui_replot_matching_plots"] == [(farmer, 120.0)]
+    assert samples["plotman_tui_replot_matching_bytes"] == [(farmer, 120.0 * 2**30)]
+    assert samples["plotman_tui_replot_days_left"] == [(farmer, 12.0)]
+    assert samples["plotman_tui_replot_removed_plots"] == [(farmer, 30.0), (usb, 2.0)]
+    assert samples["plotman_tui_replot_removed_bytes"] == [(farmer, 30.0 * 2**30), (usb, 2.0**31)]
+    assert samples["plotman_tui_replot_new_plots_moved"] == [(farmer, 28.0), (usb, 1.0)]
+    assert samples["plotman_tui_replot_stopped"] == [(farmer, 0.0), (usb, 1.0)]
+    assert samples["plotman_tui_replot_dry_run"] == [(farmer, 0.0), (usb, 1.0)]
+    # Without a loop's pass nothing is said of replotting (a scrape lists no farmer).
+    assert not [name for name in parsed(FarmState(time=0.0)) if "replot" in name]

@@ -8,6 +8,8 @@ from dataclasses import replace
 
 import pytest
 
+from plotman_tui.config.schema import ReplotRules
+from plotman_tui.farm.archive.replot import ReplotDirPlan, ReplotPlan, ReplotProgress
 from plotman_tui.farm.eta import Estimate, EtaModel
 from plotman_tui.farm.history import read_log
 from plotman_tui.farm.model import Job, JobStatus, Snapshot
@@ -18,8 +20,13 @@ from plotman_tui.report import (
     eta_text,
     progress_text,
     render_details,
+    render_replot_plan,
     render_status,
     render_table,
+    replot_plan_to_json,
+    replot_progress_text,
+    replot_progress_to_json,
+    rules_text,
     snapshot_to_json,
     status_columns,
     summary_line,
@@ -349,3 +356,96 @@ def test_a_dst_dir_of_several_levels_counts_its_plots_per_level() -> None:
     lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("/mnt")}
     assert lines["/mnt/dst/mixed"].endswith("12 (12.0G; C7 10, C0 2)")
     assert lines["/mnt/dst/same"].endswith("3 (3.0G)")
+
+
+# --- replotting ---------------------------------------------------------------------------------
+
+
+def _progress(**changes: object) -> ReplotProgress:
+    values: dict[str, object] = {
+        "target": "farmer",
+        "matching_plots": 120,
+        "matching_bytes": 120 * 2**30,
+        "removed_plots": 30,
+        "removed_bytes": 30 * 2**30,
+        "new_plots_moved": 28,
+        "bytes_per_day": 10 * 2**30,
+        "days_left": 12.0,
+        "listed_at": NOW,
+    }
+    values.update(changes)
+    return ReplotProgress(**values)  # type: ignore[arg-type]
+
+
+def test_a_replotting_targets_progress_in_a_line() -> None:
+    assert replot_progress_text(_progress()) == (
+        "replot farmer: 120 old plots left (120 GiB); removed 30 (30.0 GiB replaced); "
+        "28 new plots moved; about 12 days to finish at the current rate"
+    )
+    early = replot_progress_text(_progress(days_left=None, bytes_per_day=None, dry_run=True))
+    assert early.endswith(
+        "days to finish unknown (too few removals yet to tell a rate); dry run: nothing is removed"
+    )
+    done = replot_progress_text(_progress(matching_plots=0, matching_bytes=0, days_left=0.0))
+    assert "0 old plots left (0 B)" in done and done.endswith("nothing left to replace")
+    # The farmer not listed: what is left is unknown, never "0 left" or "done".
+    gone = replot_progress_text(_progress(matching_plots=0, days_left=0.0), "unreachable")
+    assert "old plots left unknown (unreachable)" in gone and "nothing left" not in gone
+    assert "days to finish unknown" in gone
+    stopped = replot_progress_text(_progress(stopped="could not remove x.plot: refused"))
+    assert stopped.endswith("; stopped: could not remove x.plot: refused")
+    data = replot_progress_to_json(_progress(days_left=1 / 3))
+    assert data["days_left"] == 0.33 and data["matching_plots"] == 120 and data["stopped"] is None
+    assert json.loads(json.dumps(data)) == data
+    assert replot_progress_to_json(_progress(days_left=None))["days_left"] is None
+
+
+def test_replot_rules_in_a_farmers_words() -> None:
+    import datetime
+
+    rules = ReplotRules(
+        older_than=datetime.date(2023, 1, 1), uncompressed=True, k=(32, 33), keep_free_gib=100
+    )
+    assert rules_text(rules) == (
+        "plots named with a date before 2023-01-01, uncompressed, k32 or k33 (all of these); "
+        "keeps 100 GiB free"
+    )
+    assert rules_text(ReplotRules(compression_below=5, dry_run=True)) == (
+        "plots below C5 (uncompressed is C0); dry run: removes nothing"
+    )
+    assert rules_text(ReplotRules(names=("plot-k32-2021-*",), enabled=False)) == (
+        "plots named like 'plot-k32-2021-*'; off (enabled = false)"
+    )
+
+
+def test_replot_plan_shows_each_dir_the_totals_and_targets_without_rules() -> None:
+    rules = ReplotRules(uncompressed=True)
+    plans = [
+        ReplotPlan(
+            "farmer",
+            rules,
+            (
+                ReplotDirPlan("/farm/a", 40, 40 * 2**30, 38, 38 * 2**30),
+                ReplotDirPlan("/farm/b", 10, 10 * 2**30, 0, 0),
+                ReplotDirPlan("/farm/c\x1b[31m", 0, 0, 0, 0, problem="missing"),
+            ),
+        ),
+        ReplotPlan("usb", None, ()),
+        ReplotPlan("far", rules, (), problem="unreachable: connection refused"),
+    ]
+    lines = render_replot_plan(plans, 100).splitlines()
+    assert lines[0] == "farmer: plots uncompressed"
+    assert lines[1].split() == ["archive", "dir", "plots", "size", "matching", "matching", "size"]
+    assert lines[2].split() == ["/farm/a", "40", "40.0G", "38", "38.0G"]
+    assert lines[3].split() == ["/farm/b", "10", "10.0G", "0", "0"]
+    assert lines[4].split() == ["/farm/c␛[31m", "-", "-", "-", "missing"]
+    assert lines[5].split() == ["total", "50", "50.0G", "38", "38.0G"]
+    assert "usb: no replot rules ([archiving.targets.replot] not set)" in lines
+    assert lines[-2:] == ["far: plots uncompressed", "! far: unreachable: connection refused"]
+    data = replot_plan_to_json(plans)
+    assert data["matching_plots"] == 38 and data["matching_bytes"] == 38 * 2**30
+    farmer, usb, far = data["targets"]
+    assert farmer["rules"]["uncompressed"] is True and farmer["plots"] == 50
+    assert [d["problem"] for d in farmer["dirs"]] == [None, None, "missing"]
+    assert usb["rules"] is None and far["problem"] == "unreachable: connection refused"
+    assert json.loads(json.dumps(data)) == data

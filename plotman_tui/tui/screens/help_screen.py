@@ -99,6 +99,7 @@ COLUMN_HELP = {
     "plot id": "the first 8 characters of the plot id (? until the log names it)",
     "plotter": "chia, madmax, bladebit …",
     "k": "plot size",
+    "C": "compression level (0 uncompressed; - not stated by its command line, log or name)",
     "tmp": "tmp dir, after the tmp prefix",
     "dst": "dst dir, after the dst prefix",
     "wall": "time since the job started (25s, 42m, h:mm)",
@@ -138,7 +139,10 @@ TMP_HELP = {
 #: What each dst table column shows, by its title.
 DST_HELP = {
     "dst": "the dst dir after the dst prefix",
-    "plots": "finished plots waiting there (their size)",
+    "plots": (
+        "finished plots waiting there (their size; with plots of several compression levels, "
+        "how many of each: C7 10, C0 2)"
+    ),
     "free": "free space (red: why it could not be read)",
     "prio": (
         "with archiving on: plotman's archive priority; the highest (green) is the dir "
@@ -158,6 +162,11 @@ ARCHIVE_HELP = {
     ),
     "fullest": "the dir with the least free space, and that space",
     "emptiest": "the dir with the most free space, and that space",
+    "replot": (
+        "while a target replots: old plots its rules still match (their size) and the days "
+        "to finish at the current rate, plots removed and new plots moved; dry run; stopped "
+        "(red) and why; plotman-tui dirs says it in full"
+    ),
 }
 
 #: What the dirs screen's (d) archive table adds, by its title.

@@ -11,12 +11,14 @@ wrong. That fits one line per target at any width; every disk is on the dirs scr
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
 from plotman_tui.dirview import ArchiveRow, pids_text
+from plotman_tui.farm.archive.replot import ReplotProgress
 from plotman_tui.farm.units import human_bytes
+from plotman_tui.report import replot_progress_text
 from plotman_tui.tui.view import short_dir
 from plotman_tui.tui.widgets.keyed_table import KeyedTable, cell
 from plotman_tui.tui.widgets.line_table import Cell, TableColumn
@@ -87,7 +89,7 @@ def _extreme(row: ArchiveRow | None, prefix: str) -> Cell:
 class ArchiveTable(KeyedTable):
     """The dashboard's: one line per target."""
 
-    COLUMNS = (
+    COLUMNS: Sequence[TableColumn] = (
         TableColumn("target", "target"),
         TableColumn("disks", "disks", right=True),
         TableColumn("free", "free", right=True),
@@ -98,25 +100,44 @@ class ArchiveTable(KeyedTable):
         TableColumn("emptiest", "emptiest", drop=1),
     )
 
-    def show(self, rows: Sequence[ArchiveRow], prefix: str) -> None:
-        self.show_rows(
-            [
-                (
-                    summary.target,
-                    [
-                        cell(summary.target, "bold"),
-                        cell(str(summary.disks)),
-                        cell(human_bytes(summary.free_bytes, short=True))
-                        if summary.free_bytes is not None
-                        else cell("?", "dim"),
-                        cell(summary.note, _NOTE_STYLE.get(summary.level, "")),
-                        _extreme(summary.fullest, prefix),
-                        _extreme(summary.emptiest, prefix),
-                    ],
-                )
-                for summary in target_summaries(rows)
+    # Only while a target replots: how far it has come (the dirs command says it in full).
+    # Left out after the extremes on a narrow screen, and cut between its clauses first.
+    _REPLOT = TableColumn("replot", "replot", cut=True, drop=3)
+
+    def show(
+        self,
+        rows: Sequence[ArchiveRow],
+        prefix: str,
+        replot: Mapping[str, ReplotProgress] | None = None,
+    ) -> None:
+        progress = replot or {}
+        columns = list(type(self).COLUMNS)
+        if progress:
+            columns.insert(4, self._REPLOT)
+        self.COLUMNS = tuple(columns)
+        shown = []
+        for summary in target_summaries(rows):
+            cells = [
+                cell(summary.target, "bold"),
+                cell(str(summary.disks)),
+                cell(human_bytes(summary.free_bytes, short=True))
+                if summary.free_bytes is not None
+                else cell("?", "dim"),
+                cell(summary.note, _NOTE_STYLE.get(summary.level, "")),
+                _extreme(summary.fullest, prefix),
+                _extreme(summary.emptiest, prefix),
             ]
-        )
+            if progress:
+                cells.insert(4, _replot_cell(progress.get(summary.target)))
+            shown.append((summary.target, cells))
+        self.show_rows(shown)
+
+
+def _replot_cell(progress: ReplotProgress | None) -> Cell:
+    if progress is None:
+        return cell("-", "dim")
+    style = "bold red" if progress.stopped is not None else "yellow" if progress.dry_run else ""
+    return cell(replot_progress_text(progress, short=True), style)
 
 
 class ArchiveDirsTable(KeyedTable):
