@@ -439,3 +439,20 @@ def test_list_output_keeps_only_plot_lines() -> None:
         FarmerPlot("/d", name, 4_000_000, 1622550600.0),
         FarmerPlot("/d", "plot-k18-spaced.plot", 99, 0.0),
     )
+
+
+async def test_a_missing_identity_file_is_told_as_such(
+    tmp_path: Path, connections: SshConnections
+) -> None:
+    target = ArchiveTarget(
+        name="farm",
+        type=TargetType.SSH,
+        archive_dirs=(str(tmp_path),),
+        host="127.0.0.1",
+        identity_file=tmp_path / "no-such-key",
+    )
+    listing = await listed(target, connections)
+    assert listing.problem is not None and listing.problem.startswith("identity_file ")
+    plot = FarmerPlot(str(tmp_path), old_names(1)[0], 1, 0.0)
+    result = await remove(target, tmp_path, [plot], connections)
+    assert result.failed == plot and result.error == listing.problem

@@ -44,6 +44,7 @@ from plotman_tui.farm.archive.replot import QUIET_S, FarmerListing, FarmerPlot
 from plotman_tui.farm.archive.space import (
     SCRIPT_CONCURRENCY,
     SshConnections,
+    _identity_problem,
     _last_line,
     _run_command,
     ssh_problem,
@@ -301,6 +302,9 @@ async def _list_sftp(
     target: ArchiveTarget, connections: SshConnections, timeout_s: float, listed_at: float
 ) -> FarmerListing:
     answers: dict[str, tuple[FarmerPlot, ...] | str] = {}
+    problem = _identity_problem(target)  # told as such, not as an unreachable farmer
+    if problem is not None:
+        return FarmerListing(target.name, listed_at, MappingProxyType({}), problem=problem)
     connected = False
     try:
         async with asyncio.timeout(timeout_s):
@@ -370,6 +374,9 @@ async def _remove_sftp(
     connections: SshConnections,
     timeout_s: float,
 ) -> RemovalResult:
+    problem = _identity_problem(target)
+    if problem is not None:
+        return RemovalResult((), plots[0], problem)
     try:
         async with asyncio.timeout(timeout_s):
             sftp = await _open_sftp(target, connections, timeout_s)
