@@ -152,7 +152,7 @@ def best_parser(
         lines = splitter.flush()
         for _name, parser in parsers:
             parser.feed_lines(lines)
-    best: tuple[tuple[bool, bool, int, int, int, Phase], str, LogParser] | None = None
+    best: tuple[tuple[bool, bool, int, int, int, Phase, int], str, LogParser] | None = None
     for name, parser in parsers:
         if not parser.has_plot_id:
             continue
@@ -163,7 +163,8 @@ def best_parser(
         # buckets and cache), then the one that got furthest: an unfinished cudaplot log reads
         # as the RAM plotter's up to phase 3, where only cudaplot's lines go on. Ties go to the
         # first in _TIE_ORDER: the RAM plotter's logs are the common ones, and a diskplot log
-        # always names its temp dirs.
+        # always names its temp dirs. Before that, the lines only one plotter prints: madMAx's
+        # and Gigahorse's parsers read each other's logs alike (the same author's lines).
         settings = (info.tmp_dir, info.tmp2_dir, info.buckets, info.buffer_mib)
         score = (
             info.final_file is not None,
@@ -172,6 +173,8 @@ def best_parser(
             len(info.phase_seconds),
             sum(value is not None for value in settings),
             info.phase,
+            # Not in the LogParser protocol: a parser that counts no such lines has none.
+            int(getattr(parser, "own_lines", 0)),
         )
         if best is None or score > best[0]:
             best = (score, name, parser)

@@ -13,8 +13,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from plotman_tui.plotters.base import PlotArgs, resolve_dir, sane_args
+from plotman_tui.plotters.base import PlotArgs, resolve_dir, sane_args, sane_int
+from plotman_tui.plotters.limits import COMPRESSION_MAX
+
+if TYPE_CHECKING:
+    from plotman_tui.config.schema import PlottingConfig
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
@@ -45,16 +50,22 @@ class OptionSpec:
 
 @dataclass(frozen=True)
 class Scan:
-    """What a command line says: option values by key (last one wins), flags, positionals."""
+    """What a command line says: option values by key (last one wins), flags, positionals;
+    ``given`` every value in order (an option given more than once: Gigahorse's ``-d``)."""
 
     values: Mapping[str, str] = field(default_factory=dict)
     flags: frozenset[str] = frozenset()
     positionals: tuple[str, ...] = ()
     command: str | None = None
     rest: tuple[str, ...] = ()
+    given: tuple[tuple[str, str], ...] = ()
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)
+
+    def get_all(self, key: str) -> tuple[str, ...]:
+        """Every value given for ``key``, first to last."""
+        return tuple(value for name, value in self.given if name == key)
 
     def get_int(self, key: str) -> int | None:
         return to_int(self.values.get(key))
@@ -70,7 +81,7 @@ def spellings(key: str, *names: str) -> dict[str, str]:
 
 def scan(args: Sequence[str], spec: OptionSpec) -> Scan:
     """Read ``args`` (without the program name) against ``spec``; never raises."""
-    values: dict[str, str] = {}
+    values = _Values()
     flags: set[str] = set()
     positionals: list[str] = []
     index = 0
@@ -80,7 +91,14 @@ def scan(args: Sequence[str], spec: OptionSpec) -> Scan:
         index += 1
         if options_ended or arg == "-" or not arg.startswith("-"):
             if arg in spec.commands and not options_ended:
-                return Scan(values, frozenset(flags), tuple(positionals), arg, tuple(args[index:]))
+                return Scan(
+                    dict(values),
+                    frozenset(flags),
+                    tuple(positionals),
+                    arg,
+                    tuple(args[index:]),
+                    tuple(values.given),
+                )
             positionals.append(arg)
             continue
         if arg == "--":
@@ -115,7 +133,19 @@ def scan(args: Sequence[str], spec: OptionSpec) -> Scan:
             # swallow a positional argument such as an output directory.
             continue
         index = _scan_cluster(arg, args, index, spec, values, flags)
-    return Scan(values, frozenset(flags), tuple(positionals))
+    return Scan(dict(values), frozenset(flags), tuple(positionals), given=tuple(values.given))
+
+
+class _Values(dict[str, str]):
+    """Option values by key, the last one winning, that also keep every one in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.given: list[tuple[str, str]] = []
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, value)
+        self.given.append((key, value))
 
 
 def _scan_cluster(
@@ -181,12 +211,37 @@ def with_trailing_slash(path: str) -> str:
     return path if path.endswith(("/", "\\")) else path + "/"
 
 
-def plot_args(found: Scan, cwd: str | None, *, default_k: int, default_dst: str | None) -> PlotArgs:
+def key_argv(plotting: PlottingConfig) -> list[str]:
+    """``-f FARMER`` and ``-p POOL`` or ``-c CONTRACT``: every plotter spells its keys so."""
+    argv = []
+    if plotting.farmer_pk is not None:
+        argv += ["-f", plotting.farmer_pk]
+    if plotting.pool_pk is not None:
+        argv += ["-p", plotting.pool_pk]
+    elif plotting.pool_contract_address is not None:
+        argv += ["-c", plotting.pool_contract_address]
+    return argv
+
+
+def compression_level(text: str | None) -> int | None:
+    """A compression level option's value (0: none); None when it is not one."""
+    return sane_int(to_int(text), 0, COMPRESSION_MAX)
+
+
+def plot_args(
+    found: Scan,
+    cwd: str | None,
+    *,
+    default_k: int,
+    default_dst: str | None,
+    default_compression: int | None = None,
+) -> PlotArgs:
     """The plot parameters of a scan that uses the common keys (k, tmp, tmp2, dst, threads,
-    buckets, buffer, count); dirs resolved against ``cwd``.
+    buckets, buffer, count, compression); dirs resolved against ``cwd``.
 
     The plotter's own defaults apply when an option is absent: ``default_k`` (disk space
-    depends on it) and ``default_dst``, where the finished plot goes without ``-d``.
+    depends on it), ``default_dst``, where the finished plot goes without ``-d``, and
+    ``default_compression``.
     """
     dst = resolve_dir(found.get("dst"), cwd)
     if "dst" not in found.values:  # given but unreadable is unknown, not the default
@@ -203,5 +258,10 @@ def plot_args(found: Scan, cwd: str | None, *, default_k: int, default_dst: str 
             buckets=found.get_int("buckets"),
             buffer_mib=found.get_int("buffer"),
             count=found.get_int("count"),
+            compression=(
+                compression_level(found.get("compression"))
+                if "compression" in found.values
+                else default_compression
+            ),
         )
     )

@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from plotman_tui.plotters.argscan import OptionSpec, Scan, program_name, scan, spellings
+from plotman_tui.plotters.argscan import (
+    OptionSpec,
+    Scan,
+    compression_level,
+    key_argv,
+    program_name,
+    scan,
+    spellings,
+)
 from plotman_tui.plotters.base import PlotArgs, resolve_dir, sane_args, strip_interpreter
 from plotman_tui.plotters.logscan import NUMBER, PlotLogParser, first_int
 
@@ -140,8 +148,17 @@ def bladebit_plot_args(command: BladebitCommand, cwd: str | None) -> PlotArgs:
             dst_dir=resolve_dir(outputs[0], cwd) if outputs else None,
             threads=command.global_options.get_int("threads"),
             count=command.global_options.get_int("count"),
+            compression=_compression(command.global_options),
         )
     )
+
+
+def _compression(global_options: Scan) -> int | None:
+    """``-z/--compress [level]``: the level; 1 without one (BladeBit's default level); 0 (an
+    uncompressed plot) without the option; None for a level that is not one."""
+    if "compress" in global_options.values:
+        return compression_level(global_options.get("compress"))
+    return 1 if global_options.has("compress") else 0
 
 
 def global_argv(
@@ -156,12 +173,7 @@ def global_argv(
     if threads is not None:
         argv += ["-t", str(threads)]
     argv += ["-n", "1"]
-    if plotting.farmer_pk is not None:
-        argv += ["-f", plotting.farmer_pk]
-    if plotting.pool_pk is not None:
-        argv += ["-p", plotting.pool_pk]
-    elif plotting.pool_contract_address is not None:
-        argv += ["-c", plotting.pool_contract_address]
+    argv += key_argv(plotting)
     if no_numa:
         argv.append("--no-numa")
     if compress > 0:
@@ -189,7 +201,9 @@ class BladebitPlotter:
     ) -> list[str]:
         # The RAM plotter has no temp dirs: the whole plot is built in memory.
         options = plotting.bladebit
-        argv = global_argv(options.executable, options.threads, options.no_numa, plotting)
+        argv = global_argv(
+            options.executable, options.threads, options.no_numa, plotting, options.compress
+        )
         return [*argv, "ramplot", dst_dir]
 
     def new_log_parser(self) -> BladebitLogParser:

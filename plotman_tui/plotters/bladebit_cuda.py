@@ -5,8 +5,12 @@ three phases on the GPU; writing out the plot file is reported here as phase 4. 
 used in the hybrid ``--disk-128``/``--disk-16`` modes, but ``-t1``/``-t2`` are passed anyway (the
 plotter ignores them otherwise) so that a job's command line names the temp dir it was given.
 
-No real log of this plotter is stored with the project: the log lines below are the format strings
-of BladeBit 3.1's ``cuda/CudaPlotter.cu`` and ``cuda/CudaPlotPhase{2,3}.cu``.
+No complete real log of this plotter is known. The lines below are the format strings of BladeBit
+3.1's ``cuda/CudaPlotter.cu`` and ``cuda/CudaPlotPhase{2,3}.cu``, checked against the real pieces
+of runs users posted (``tests/fixtures/plotter-logs/fragments/bladebit_cuda_*``): with ``-n`` one
+log holds every plot, ``Generating plot N / M: <id>`` starts plot N, ``Completed Plot 1 in`` ends
+each one whatever its number (bladebit#417), ``Completed writing plot in`` puts it in place; a
+wrapper may stamp every line (``[Sep 24 10:50:53] ``).
 """
 
 from __future__ import annotations
@@ -79,11 +83,18 @@ class BladebitCudaLogParser(BladebitLogParserBase):
         "Completed Plot ",
         "Completed writing plot in ",
         "Allocating buffers",
+        "[",  # a time stamp: "[Sep 24 10:50:53] Generating plot 1 / 30: ..."
     )
 
     def _line(self, line: str) -> None:
         if not line:
             return
+        if line[0] == "[":
+            # A wrapper's time stamp before the text (bladebit#417) is not part of it.
+            unstamped = self._unstamped(line)
+            if unstamped is None:
+                return
+            line = unstamped
         if line.startswith("Table "):
             # "Table 3 completed in 1.23 seconds with 4294967296 entries."
             table = first_int(line)
@@ -107,6 +118,8 @@ class BladebitCudaLogParser(BladebitLogParserBase):
         elif line.startswith("Serializing P7 entries"):
             self._set_phase(3, 7)
         elif line.startswith("Completed Plot "):
+            # "Completed Plot 1 in ..." after every plot of a run (bladebit#417): its number
+            # is not the plot's, so it is not read.
             self._set_phase(4, 1)
             self.total_seconds = seconds_in(line)
         elif line.startswith("Completed writing plot in "):

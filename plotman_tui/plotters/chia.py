@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from plotman_tui.plotters.argscan import (
     OptionSpec,
+    key_argv,
     plot_args,
     program_name,
     scan,
@@ -113,12 +114,7 @@ class ChiaPlotter:
             argv.append("-e")
         if options.x:
             argv.append("-x")
-        if plotting.farmer_pk is not None:
-            argv += ["-f", plotting.farmer_pk]
-        if plotting.pool_pk is not None:
-            argv += ["-p", plotting.pool_pk]
-        elif plotting.pool_contract_address is not None:
-            argv += ["-c", plotting.pool_contract_address]
+        argv += key_argv(plotting)
         return argv
 
     def new_log_parser(self) -> ChiaLogParser:

@@ -19,11 +19,12 @@ from typing import Any, TypeGuard
 from plotman_tui.plotters.base import (
     LineSplitter,
     LogInfo,
+    sane_int,
     sane_numbers,
     sane_plot_id,
     sane_seconds,
 )
-from plotman_tui.plotters.limits import PLOT_BYTES_MAX, sane_dir, sane_path
+from plotman_tui.plotters.limits import COMPRESSION_MAX, PLOT_BYTES_MAX, sane_dir, sane_path
 from plotman_tui.plotters.phase import PHASE_START, Phase
 
 # Regexes take bounded digit runs so int() can never meet a number too large to convert.
@@ -31,6 +32,9 @@ PLOT_NAME_RE = re.compile(
     r"plot-k(\d{2})-(?:c(?P<compression>\d{1,2})-)?(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-"
     r"([0-9a-fA-F]{64})(?![0-9a-fA-F])"
 )
+#: A time stamp before a line's text: ``[2023/05/12 17:08:33] `` (Gigahorse, as posted in
+#: chia-gigahorse#120) or ``[Sep 24 10:50:53] `` (a syslog-style wrapper; bladebit#417).
+STAMP_RE = re.compile(r"\[(?:\d{4}/\d{2}/\d{2}|[A-Z][a-z]{2} {1,2}\d{1,2}) \d{2}:\d{2}:\d{2}\] ")
 #: The phases any plotter reports: 0:0 before phase 1 to 5:n for the final copy.
 MAJOR_MAX, MINOR_MAX = 5, 9
 NUMBER = r"(\d{1,12}(?:\.\d{1,9})?)"
@@ -112,6 +116,9 @@ class PlotLogParser:
         # The plots this log finished before the current one (madMAx ``-n``, BladeBit ``-n``):
         # history reads one record per plot. Not saved with the state: a job follows one plot.
         self._earlier: list[LogInfo] = []
+        # Lines only this plotter prints (madMAx and Gigahorse share most of theirs): which
+        # parser a finished log is read with goes by it when all else is equal.
+        self._own_lines = 0
         self._reset_plot()
 
     def _reset_plot(self) -> None:
@@ -139,11 +146,41 @@ class PlotLogParser:
         """What the log said of each plot before the current one, oldest first."""
         return tuple(self._earlier)
 
+    @property
+    def own_lines(self) -> int:
+        """How many lines read so far only this parser's plotter prints."""
+        return self._own_lines
+
+    def _named_plot(self, file_name: str) -> str | None:
+        """The plot id in a plot file's name, when it is not the current plot's: a copy line
+        of an earlier plot (madMAx, Gigahorse copy plot N while they make plot N+1). None for
+        the current plot's, and for a name without a plot id (taken as the current plot's)."""
+        match = PLOT_NAME_RE.search(file_name)
+        if match is None:
+            return None
+        named = match.group(8).lower()
+        return None if named == self.plot_id else named
+
+    def _earlier_copy_started(self, file_name: str) -> bool:
+        """``Started copy to`` an earlier plot's file: its phase moves on, the current plot's
+        stays. False when the file is the current plot's."""
+        named = self._named_plot(file_name)
+        if named is None:
+            return False
+        for index, earlier in enumerate(self._earlier):
+            if earlier.plot_id == named and not earlier.completed:
+                self._earlier[index] = replace(earlier, phase=Phase(5, 1))
+        return True
+
     def _finish_earlier(self, final_file: str, copy_seconds: float | None) -> bool:
         """A plot finished whose name is an earlier plot's (madMAx copies plot N while it
-        makes plot N+1): that plot is finished, not the current one. False if none is."""
+        makes plot N+1): that plot is finished, not the current one. False if the name is the
+        current plot's (or names no plot). A plot the log did not show being made (the log
+        was followed from a saved state, or is a piece of a run) counts as finished before
+        the plots it shows."""
+        lowered = final_file.lower()
         for index, earlier in enumerate(self._earlier):
-            if earlier.plot_id is not None and earlier.plot_id in final_file.lower():
+            if earlier.plot_id is not None and earlier.plot_id in lowered:
                 self._earlier[index] = replace(
                     earlier,
                     phase=Phase(5, 2),
@@ -152,7 +189,42 @@ class PlotLogParser:
                     completed=True,
                 )
                 return True
-        return False
+        named = self._named_plot(final_file)
+        match = PLOT_NAME_RE.search(final_file)
+        if named is None or match is None:
+            return False
+        year, month, day, hour, minute = (int(match.group(i)) for i in range(3, 8))
+        level = match.group("compression")
+        unseen = LogInfo(
+            phase=Phase(5, 2),
+            plot_id=named,
+            k=sane_numbers(int(match.group(1)), None, None, None)[0],
+            compression=sane_int(int(level), 0, COMPRESSION_MAX) if level else None,
+            started_at=local_timestamp(year, month, day, hour, minute),
+            final_file=sane_path(final_file),
+            copy_seconds=sane_seconds(copy_seconds),
+            completed=True,
+        )
+        self._earlier.insert(0, unseen)
+        return True
+
+    def _unstamped(self, line: str) -> str | None:
+        """``line`` without the time stamp it may start with (:data:`STAMP_RE`), for ``_line``
+        to read on as the same line unstamped; None when what follows the stamp is a line
+        ``_LINE_STARTS`` skips (it is skipped too)."""
+        match = STAMP_RE.match(line)
+        if match is None:
+            return line
+        end = match.end()
+        while (again := STAMP_RE.match(line, end)) is not None:  # stamps on stamps: garbled
+            end = again.end()
+        rest = line[end:]
+        tested = rest.lstrip() if self._STARTS_AFTER_INDENT else rest
+        if not rest or not tested.startswith(self._LINE_STARTS):
+            return None
+        if self._NOISE and rest.startswith(self._NOISE):
+            return None
+        return rest
 
     #: The starts of every line ``_line`` acts on: any other line is skipped without a call
     #: (a Python call per line is most of a whole log's reading). A subclass that reads a new
@@ -262,7 +334,10 @@ class PlotLogParser:
                 threads=threads,
                 buckets=buckets,
                 buffer_mib=buffer_mib,
-                compression=self.compression,
+                # A state restored from the cache may hold any JSON value here.
+                compression=sane_int(self.compression, 0, COMPRESSION_MAX)
+                if type(self.compression) is int
+                else None,
                 bitfield=self.bitfield,
                 started_at=self.started_at,
                 phase_seconds={

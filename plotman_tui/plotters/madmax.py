@@ -3,6 +3,12 @@
 Its log prints the settings first, then ``Plot Name: plot-k32-YYYY-MM-DD-HH-MM-<id>`` (the only
 date it has), one line per table in each phase, and ``Phase N took X sec``. The plot is in place
 once ``Renamed final plot to`` or ``Copy to ... finished`` is printed.
+
+With ``-n`` one process makes several plots and one log holds them all: ``Crafting plot N out of
+M`` starts each, and plot N's copy runs while plot N+1 is made, so its ``Copy to ... finished``
+line comes inside plot N+1's lines (see the real two-plot run in the test fixtures'
+``madmax-multi/``). A copy line names its plot file: one of another plot finishes that plot (an
+earlier plot of the log), never the plot under way.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from plotman_tui.plotters.argscan import (
     OptionSpec,
+    key_argv,
     plot_args,
     program_name,
     scan,
@@ -92,12 +99,7 @@ class MadmaxPlotter:
         if tmp2_dir is not None:
             argv += ["-2", with_trailing_slash(tmp2_dir)]
         argv += ["-d", with_trailing_slash(dst_dir), "-K", str(options.n_rmulti2)]
-        if plotting.farmer_pk is not None:
-            argv += ["-f", plotting.farmer_pk]
-        if plotting.pool_pk is not None:
-            argv += ["-p", plotting.pool_pk]
-        elif plotting.pool_contract_address is not None:
-            argv += ["-c", plotting.pool_contract_address]
+        argv += key_argv(plotting)
         if options.k != 32:
             argv += ["-k", str(options.k)]
         if options.port is not None:
@@ -129,7 +131,11 @@ _FINAL_SIZE_RE = re.compile(r"final plot size is (\d{1,19}) bytes")
 class MadmaxLogParser(PlotLogParser):
     """Follows a madMAx ``chia_plot`` log."""
 
-    _LINE_STARTS = (
+    #: What a line only ``chia_plot`` prints adds to :attr:`own_lines` (Gigahorse's parser,
+    #: built on this one, counts such a line against itself).
+    _MADMAX_ONLY = 1
+
+    _LINE_STARTS: tuple[str, ...] = (
         "[",  # _table_line's
         "Phase ",
         "Wrote plot header",
@@ -149,6 +155,12 @@ class MadmaxLogParser(PlotLogParser):
     def _line(self, line: str) -> None:
         if not line:
             return
+        if line[0] == "[":
+            # A time stamp before the text (Gigahorse's, a wrapper's) is not part of it.
+            unstamped = self._unstamped(line)
+            if unstamped is None:
+                return
+            line = unstamped
         if line[0] == "[":
             self._table_line(line)
         elif line.startswith("Phase "):
@@ -172,12 +184,15 @@ class MadmaxLogParser(PlotLogParser):
             if match:
                 self.total_seconds = float(match.group(1))
         elif line.startswith("Started copy to "):
-            self._set_phase(5, 1)
+            if not self._earlier_copy_started(line[16:]):
+                self._set_phase(5, 1)
         elif line.startswith("Renamed final plot to "):
             self._finish(line[22:].strip(), None)
         elif line.startswith("Copy to "):
             match = _COPY_DONE_RE.match(line)
             if match:  # "Copy to X failed with: ..." leaves the plot unfinished (it retries)
+                if line.endswith(" MB/s avg."):
+                    self._own_lines += self._MADMAX_ONLY  # Gigahorse prints "MB/s" alone
                 self._finish(match.group(1).strip(), float(match.group(2)))
         elif line.startswith("Plot Name: "):
             if self._take_plot_name(line):
@@ -198,6 +213,7 @@ class MadmaxLogParser(PlotLogParser):
             if table is not None and 2 <= table <= 7:
                 self._set_phase(2, 9 - table)
         elif line.startswith("[P3-2] Table "):
+            self._own_lines += self._MADMAX_ONLY  # Gigahorse's prints "[P3] Table N ..."
             table = _table(line)
             if table is not None and 2 <= table <= 6:
                 self._set_phase(3, table)
@@ -216,6 +232,7 @@ class MadmaxLogParser(PlotLogParser):
         elif line.startswith("Working Directory:"):
             self.tmp_dir = self._dir(line[18:])
         elif line.startswith("Number of Threads:"):
+            self._own_lines += self._MADMAX_ONLY  # a CPU plotter's; Gigahorse runs on GPUs
             self.threads = first_int(line)
         elif line.startswith(("Number of Buckets P1:", "Number of Buckets:")):
             # "Number of Buckets:" in the June 2021 builds, before P3+P4 had their own.
@@ -224,10 +241,8 @@ class MadmaxLogParser(PlotLogParser):
                 self.buckets = int(match.group(1))
 
     def _finish(self, final_file: str, copy_seconds: float | None) -> None:
-        if (
-            self.plot_id is None or self.plot_id not in final_file.lower()
-        ) and self._finish_earlier(final_file, copy_seconds):
-            return  # the previous plot's copy, done while this one is made
+        if self._finish_earlier(final_file, copy_seconds):
+            return  # an earlier plot's copy, done while this one is made
         self._set_phase(5, 2)
         self.final_file = final_file
         self.copy_seconds = copy_seconds

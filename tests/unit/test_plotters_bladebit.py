@@ -60,24 +60,46 @@ def test_does_not_match_other_processes(argv: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "compression"),
     [
-        ["bladebit", "-t", "88", "-n", "2", "-f", FARMER, "-c", CONTRACT, "/mnt/out/"],
-        ["bladebit", "-t88", "-n2", "ramplot", "/mnt/out"],
-        ["bladebit", "--threads=88", "--count=2", "-z", "ramplot", "/mnt/out"],
-        ["bladebit", "--threads", "88", "--count", "2", "--compress", "3", "ramplot", "/mnt/out"],
-        ["bladebit", "-t", "88", "-n", "2", "-w", "--no-numa", "ramplot", "out"],
+        (["bladebit", "-t", "88", "-n", "2", "-f", FARMER, "-c", CONTRACT, "/mnt/out/"], 0),
+        (["bladebit", "-t88", "-n2", "ramplot", "/mnt/out"], 0),
+        # BladeBit's -z without a level makes level 1 plots.
+        (["bladebit", "--threads=88", "--count=2", "-z", "ramplot", "/mnt/out"], 1),
+        (
+            [
+                "bladebit",
+                "--threads",
+                "88",
+                "--count",
+                "2",
+                "--compress",
+                "3",
+                "ramplot",
+                "/mnt/out",
+            ],
+            3,
+        ),
+        (["bladebit", "-t", "88", "-n", "2", "-z", "9", "ramplot", "/mnt/out"], 9),
+        (["bladebit", "-t", "88", "-n", "2", "--compress=7", "ramplot", "/mnt/out"], 7),
+        (["bladebit", "-t", "88", "-n", "2", "-w", "--no-numa", "ramplot", "out"], 0),
     ],
 )
-def test_parse_args(argv: list[str]) -> None:
+def test_parse_args(argv: list[str], compression: int) -> None:
     # The compression level after --compress is not the output dir; "out" is relative to cwd.
     assert PLOTTER.parse_args(argv, "/mnt") == PlotArgs(
-        k=32, dst_dir="/mnt/out", threads=88, count=2
+        k=32, dst_dir="/mnt/out", threads=88, count=2, compression=compression
     )
 
 
+@pytest.mark.parametrize("level", ["99", "-1", "12345678901234567890"])
+def test_parse_args_a_level_no_plotter_makes_is_unknown(level: str) -> None:
+    argv = ["bladebit", "-n", "1", "--compress=" + level, "ramplot", "/mnt/out"]
+    assert PLOTTER.parse_args(argv).compression is None
+
+
 def test_parse_args_junk() -> None:
-    assert PLOTTER.parse_args(["bladebit", "-t", "all", "ramplot"]) == PlotArgs(k=32)
+    assert PLOTTER.parse_args(["bladebit", "-t", "all", "ramplot"]) == PlotArgs(k=32, compression=0)
     assert PLOTTER.parse_args(["chia_plot", "-r", "4"]) == PlotArgs()
 
 
@@ -118,7 +140,16 @@ def test_build_argv_round_trip() -> None:
     argv = PLOTTER.build_argv(plotting(threads=30), "/mnt/t", None, "/mnt/d")
     assert PLOTTER.matches(argv)
     # The RAM plotter has no temp dir: the plot is made in memory.
-    assert PLOTTER.parse_args(argv) == PlotArgs(k=32, dst_dir="/mnt/d", threads=30, count=1)
+    assert PLOTTER.parse_args(argv) == PlotArgs(
+        k=32, dst_dir="/mnt/d", threads=30, count=1, compression=0
+    )
+
+
+def test_build_argv_compressed_round_trip() -> None:
+    # BladeBit 3's RAM plotter compresses too: [plotting.bladebit] compress.
+    argv = PLOTTER.build_argv(plotting(compress=5), "/mnt/t", None, "/mnt/d")
+    assert argv[-4:] == ["--compress", "5", "ramplot", "/mnt/d"]
+    assert PLOTTER.parse_args(argv).compression == 5
 
 
 def test_log() -> None:

@@ -87,6 +87,7 @@ def test_parse_args_tells_thread_count_from_temp_dirs() -> None:
         threads=64,
         buckets=256,
         buffer_mib=204800,
+        compression=0,
     )
 
 
@@ -117,7 +118,7 @@ def test_parse_args_forms_and_relative_dirs(argv: list[str]) -> None:
 
 def test_parse_args_junk() -> None:
     args = PLOTTER.parse_args(["bladebit", "-t", "x", "diskplot", "-b", "y", "--cache", "huge"])
-    assert args == PlotArgs(k=32)
+    assert args == PlotArgs(k=32, compression=0)
 
 
 def plotting(**options: object) -> PlottingConfig:
@@ -213,6 +214,7 @@ def test_build_argv_round_trip() -> None:
         buckets=128,
         buffer_mib=65536,
         count=1,
+        compression=0,
     )
 
 

@@ -9,6 +9,7 @@ BladeBit's zero-based table ids (``Marked Table 6`` is table 7), phase 1 one-bas
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -57,16 +58,29 @@ def test_does_not_match_other_processes(argv: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "compression"),
     [
-        ["bladebit_cuda", "-t", "16", "-n", "1", "-z", "7", "cudaplot", "-d", "1", "out"],
-        ["bladebit_cuda", "-t16", "-n1", "--compress=7", "cudaplot", "--device=1", "out"],
-        ["bladebit_cuda", "--threads", "16", "--count", "1", "cudaplot", "--device", "1", "out"],
+        (["bladebit_cuda", "-t", "16", "-n", "1", "-z", "7", "cudaplot", "-d", "1", "out"], 7),
+        (["bladebit_cuda", "-t16", "-n1", "--compress=7", "cudaplot", "--device=1", "out"], 7),
+        (
+            [
+                "bladebit_cuda",
+                "--threads",
+                "16",
+                "--count",
+                "1",
+                "cudaplot",
+                "--device",
+                "1",
+                "out",
+            ],
+            0,
+        ),
     ],
 )
-def test_parse_args_device_index_is_not_the_output_dir(argv: list[str]) -> None:
+def test_parse_args_device_index_is_not_the_output_dir(argv: list[str], compression: int) -> None:
     assert PLOTTER.parse_args(argv, "/farm") == PlotArgs(
-        k=32, dst_dir="/farm/out", threads=16, count=1
+        k=32, dst_dir="/farm/out", threads=16, count=1, compression=compression
     )
 
 
@@ -134,7 +148,7 @@ def test_build_argv_round_trip() -> None:
     argv = PLOTTER.build_argv(plotting(threads=8, compress=5), "/t", "/t2", "/out")
     assert PLOTTER.matches(argv)
     assert PLOTTER.parse_args(argv) == PlotArgs(
-        k=32, tmp_dir="/t", tmp2_dir="/t2", dst_dir="/out", threads=8, count=1
+        k=32, tmp_dir="/t", tmp2_dir="/t2", dst_dir="/out", threads=8, count=1, compression=5
     )
 
 
@@ -223,3 +237,88 @@ def test_the_compression_level_of_the_global_config_is_read() -> None:
     parser = PLOTTER.new_log_parser()
     parser.feed(header.encode())
     assert (parser.info.compression, parser.info.threads) == (7, 48)
+
+
+FRAGMENTS = Path(__file__).parents[1] / "fixtures" / "plotter-logs" / "fragments"
+
+
+def _read_fragment(name: str) -> BladebitCudaLogParser:
+    parser = BladebitCudaLogParser()
+    parser.feed((FRAGMENTS / f"bladebit_cuda_{name}.fragment.log").read_bytes())
+    parser.finish()
+    return parser
+
+
+def test_the_real_header_names_level_and_threads() -> None:
+    # The whole posted header (bladebit#421), its command line included, as it is.
+    info = _read_fragment("3.1.0-rc2_c7_check_header_gh421").info
+    assert (info.compression, info.threads, info.plot_id, info.phase) == (7, 48, None, Phase())
+
+
+@pytest.mark.parametrize(
+    ("name", "plot_id", "compression", "phase", "phases"),
+    [
+        # Plot 14 of 90, cut off while compressing tables 3 and 4 (phase 3).
+        ("3.1.0_c7_n90_disk128_plot14_gh448", "a87ce088", 7, Phase(3, 3), {1: 2132.26, 2: 77.28}),
+        ("alpha4.3_c1_plot48_gh405", "552902f4", 1, Phase(3, 2), {1: 68.0, 2: 8.66}),
+        # Tables 2 and 3 of phase 1 done: table 3 is the last one named.
+        ("3.1.0-beta1_alloc_to_P1_gh409", "dd6ca6a9", 3, Phase(1, 3), {}),
+    ],
+)
+def test_real_single_plot_pieces(
+    name: str, plot_id: str, compression: int, phase: Phase, phases: dict[int, float]
+) -> None:
+    parser = _read_fragment(name)
+    info = parser.info
+    assert info.plot_id is not None and info.plot_id.startswith(plot_id)
+    assert (info.compression, info.phase, info.phase_seconds) == (compression, phase, phases)
+    assert not info.completed and parser.earlier_plots == ()
+
+
+def test_a_real_stamped_multi_plot_run_follows_each_plot() -> None:
+    # A grep of a 30-plot run, every line stamped "[Sep 24 10:50:53] " (bladebit#417): plots
+    # 1 and 2 done ("Completed Plot 1 in" after each: not read as a plot number), plot 3
+    # under way with phases 1 to 3 done.
+    parser = _read_fragment("multiplot_grep_timestamped_gh417")
+    plot_1, plot_2 = parser.earlier_plots
+    assert plot_1.plot_id is not None and plot_1.plot_id.startswith("e9a0eb59")
+    assert plot_2.plot_id is not None and plot_2.plot_id.startswith("ce1e7063")
+    assert plot_1.completed and plot_2.completed
+    assert (plot_1.phase_seconds, plot_1.total_seconds) == ({1: 42.56, 2: 12.64, 3: 189.95}, 245.15)
+    assert (plot_2.phase_seconds, plot_2.total_seconds) == ({1: 42.96, 2: 12.62, 3: 198.31}, 253.89)
+    info = parser.info
+    assert info.plot_id is not None and info.plot_id.startswith("d621228d")
+    assert (info.phase, info.completed) == (Phase(4, 0), False)
+    assert info.phase_seconds == {1: 42.24, 2: 12.63, 3: 192.69}
+
+
+def test_stamped_lines_read_as_the_same_lines_unstamped() -> None:
+    text = (FRAGMENTS / "bladebit_cuda_multiplot_grep_timestamped_gh417.fragment.log").read_text()
+    unstamped = "".join(line[18:] + "\n" for line in text.splitlines())
+    stamped, plain = BladebitCudaLogParser(), BladebitCudaLogParser()
+    stamped.feed(text.encode())
+    plain.feed(unstamped.encode())
+    assert stamped.save_state() == plain.save_state()
+    assert stamped.earlier_plots == plain.earlier_plots
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[Sep 24 10:50:53]Generating plot 1 / 30: " + "ab" * 32,  # no space after the stamp
+        "[Sep 24 10:50] Generating plot 1 / 30: " + "ab" * 32,
+        "[Global Plotting Config]",
+        "[Sep 24 10:50:53] " * 5000,
+        "[Sep 24 10:50:53] [2023/05/12 17:08:33] ",
+    ],
+)
+def test_lines_that_only_look_stamped_are_not_read(line: str) -> None:
+    parser = BladebitCudaLogParser()
+    parser.feed(line.encode() + b"\n")
+    assert (parser.info.plot_id, parser.info.phase) == (None, Phase())
+
+
+def test_the_tail_of_a_real_plot_finishes_it() -> None:
+    # "Completed Plot 1 in" then "Completed writing plot in" (bladebit#372): the plot is written.
+    info = _read_fragment("tail_completed_writing_gh372").info
+    assert (info.phase, info.completed, info.total_seconds) == (Phase(4, 2), True, 151.47)

@@ -232,3 +232,45 @@ def test_a_multi_plot_run_follows_its_current_plot_and_keeps_the_earlier_one() -
     assert first.final_bytes == 108_832_382_686  # its own "final plot size is ... bytes"
     parser.feed(text[text.index(b"\n", copy_done) + 1 :])
     assert parser.info.final_bytes == 108_835_451_858  # the second plot's, not the first's
+
+
+MULTI = LOGS / "madmax-multi" / "madmax-2plots.plot.log"
+
+
+def test_a_multi_plot_run_read_from_a_saved_state_still_keeps_plot_1s_copy_apart() -> None:
+    # A job followed across a restart resumes from its saved state, which holds no earlier
+    # plots: plot 1's copy line, read then, must still not finish plot 2 with plot 1's file.
+    text = MULTI.read_bytes()
+    copy_done = text.index(b"Copy to ")
+    first = MadmaxLogParser()
+    first.feed(text[:copy_done])
+    resumed = MadmaxLogParser()
+    assert resumed.restore_state(first.save_state())
+    resumed.feed(text[copy_done : text.index(b"\n", copy_done) + 1])
+    info = resumed.info
+    assert info.plot_id is not None and info.plot_id.startswith("bee14159")
+    assert (info.phase, info.completed, info.final_file) == (Phase(1, 7), False, None)
+    (plot_1,) = resumed.earlier_plots  # counted as a plot this run finished
+    assert plot_1.plot_id is not None and plot_1.plot_id.startswith("e6a1f143")
+    assert (plot_1.completed, plot_1.copy_seconds, plot_1.k) == (True, 964.486, 32)
+    assert plot_1.final_file == f"/data/final/plot-k32-2021-06-18-14-29-{plot_1.plot_id}.plot"
+
+
+def test_every_line_of_a_multi_plot_run_moves_the_job_forward_only_within_a_plot() -> None:
+    # The job's phase, line by line: it goes back only where the log starts plot 2, and
+    # plot 1's copy finishing inside plot 2 neither completes nor moves plot 2.
+    parser = MadmaxLogParser()
+    seen: list[tuple[str | None, Phase, bool]] = []
+    for line in MULTI.read_bytes().splitlines(keepends=True):
+        parser.feed(line)
+        info = parser.info
+        seen.append((info.plot_id, info.phase, info.completed))
+    plots = list(dict.fromkeys(plot_id for plot_id, _phase, _done in seen if plot_id))
+    assert len(plots) == 2
+    for plot_id in plots:
+        phases = [phase for seen_id, phase, _done in seen if seen_id == plot_id]
+        assert phases == sorted(phases)
+    assert not any(done for _id, _phase, done in seen)  # each ends at "Started copy to"
+    assert seen[-1][1] == Phase(5, 1)
+    (plot_1,) = parser.earlier_plots
+    assert plot_1.completed and plot_1.phase == Phase(5, 2)

@@ -15,6 +15,7 @@ from plotman_tui.config.schema import (
     BladebitCudaOptions,
     BladebitOptions,
     ChiaOptions,
+    GigahorseOptions,
     MadmaxOptions,
     PlotterType,
     PlottingConfig,
@@ -51,6 +52,10 @@ def test_unknown_plotter_name() -> None:
         (["bladebit_cuda", "-f", FARMER, "diskplot", "-t1", "/t", "/out"], "bladebit2disk"),
         (["bladebit_cuda", "-f", FARMER, "cudaplot", "/out"], "bladebit_cuda"),
         (["bladebit", "-f", FARMER, "cudaplot", "/out"], "bladebit_cuda"),
+        (["/opt/gh/cuda_plot_k32", "-C", "7", "-n", "-1", "-t", "/t/"], "gigahorse"),
+        (["cuda_plot_k32_v3.exe", "-C", "30"], "gigahorse"),
+        (["cuda_plot_k32", "--help"], None),
+        (["chia_plot_sink", "--", "/out"], None),
         (["chia", "start", "farmer"], None),
         (["chia", "plots", "check"], None),
         (["grep", "chia_plot"], None),
@@ -76,6 +81,8 @@ def plotting_for(kind: PlotterType, k: int, threads: int, buckets: int) -> Plott
         bladebit=BladebitOptions(threads=threads),
         bladebit2disk=Bladebit2DiskOptions(threads=threads, buckets=buckets),
         bladebit_cuda=BladebitCudaOptions(threads=threads),
+        # Gigahorse is built for k26 to k34 only.
+        gigahorse=GigahorseOptions(k=k if k >= 26 else 32),
     )
 
 
@@ -105,8 +112,12 @@ def test_build_argv_round_trip(
     assert identify(argv) is plotter
     args = plotter.parse_args(argv, cwd="/elsewhere")
     assert args.dst_dir == os.path.normpath(dst)
-    assert args.threads == threads
-    assert args.k == (k if kind in (PlotterType.CHIA, PlotterType.MADMAX) else 32)
+    # Gigahorse runs on GPUs: it has no thread count.
+    assert args.threads == (None if kind is PlotterType.GIGAHORSE else threads)
+    if kind is PlotterType.GIGAHORSE:
+        assert args.k == (k if k >= 26 else 32)
+    else:
+        assert args.k == (k if kind in (PlotterType.CHIA, PlotterType.MADMAX) else 32)
     if kind is PlotterType.BLADEBIT:
         assert (args.tmp_dir, args.tmp2_dir, args.buckets) == (None, None, None)  # all in RAM
         return
@@ -142,4 +153,4 @@ def test_the_limits_and_the_phase_import_no_plotter() -> None:
     )
     light, registry = result.stdout.splitlines()
     assert light == "['plotman_tui.plotters.limits', 'plotman_tui.plotters.phase']"
-    assert registry == "5 True"
+    assert registry == "6 True"

@@ -130,11 +130,23 @@ def test_a_restored_state_gets_the_same_checks_as_a_log() -> None:
         ),
         (
             ["bladebit", "-t", "0", "diskplot", "-b", "0", "--cache", "0", "-t1", "/t\0", "/d"],
-            PlotArgs(k=32, dst_dir="/d"),
+            PlotArgs(k=32, dst_dir="/d", compression=0),
         ),
         (
             ["bladebit_cuda", "-t", "-3", "cudaplot", "-t1", "/t1", "/d\0"],
-            PlotArgs(k=32, tmp_dir="/t1"),
+            PlotArgs(k=32, tmp_dir="/t1", compression=0),
+        ),
+        (
+            ["bladebit", "-z", "77", "-n", "2000000", "ramplot", "/d"],
+            PlotArgs(k=32, dst_dir="/d"),
+        ),
+        (
+            ["cuda_plot_k32", "-C", "99", "-n", "-5", "-M", "-1", "-t", "/t\0", "-d", "/d\0"],
+            PlotArgs(k=32),
+        ),
+        (
+            ["cuda_plot_k30", "-C", "x", "-M", str(1 << 40), "-t", "/t/", "-d", "@host"],
+            PlotArgs(k=30, tmp_dir="/t"),
         ),
     ],
 )
