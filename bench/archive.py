@@ -25,7 +25,18 @@ and then a table of every row: overall MB/s; per transfer the time from the arch
 it to the plot landing (its final name's ctime) and that MB/s; the program's own figure from its
 log (the mover's rename time, the mover's or rsync's MB/s); the idle gap between transfers.
 
+Replotting (``--replot-only`` runs just these), over the same sshd on loopback, with sparse
+files (truncated to a real k32 plot's 108.8 GB; nothing is read) as the farmer's plots:
+
+- ``replot plan``'s cost: ``list_plot_files`` (SFTP) + ``plan_summary`` over ``--farmer-plots``
+  (10,000) plot files in four archive dirs, the first listing (a new SSH connection) and the
+  median of the next ones (the connection kept);
+- one replot step on a farmer with ``--old-plots`` (1,000) old plots in one full dir:
+  ``plan_room`` on the kept listing + ``remove_plot_files`` of the one plot it picks (each
+  file checked over SFTP, then removed), median of 21 steps; no listing per step.
+
 Run: .venv/bin/python bench/archive.py [--plots 20] [--k 22] [--other-fs /dev/shm]
+     [--farmer-plots 10000] [--old-plots 1000] [--replot-only]
 """
 
 from __future__ import annotations
@@ -49,9 +60,28 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from plotman_tui.config import parse_config  # noqa: E402
-from plotman_tui.config.schema import Config  # noqa: E402
+from plotman_tui.config.schema import (  # noqa: E402
+    ArchiveTarget,
+    Config,
+    ReplotRules,
+    TargetType,
+)
 from plotman_tui.farm.archive.engine import ArchivePassResult, ArchivingEngine  # noqa: E402
-from plotman_tui.farm.archive.space import SpaceMonitor  # noqa: E402
+from plotman_tui.farm.archive.farmer_files import (  # noqa: E402
+    list_plot_files,
+    remove_plot_files,
+)
+from plotman_tui.farm.archive.replot import (  # noqa: E402
+    FarmerListing,
+    ReplotStep,
+    plan_room,
+    plan_summary,
+)
+from plotman_tui.farm.archive.space import (  # noqa: E402
+    SpaceMonitor,
+    SshConnections,
+    read_target_space,
+)
 from plotman_tui.farm.engine import AnyPass, Engine  # noqa: E402
 from plotman_tui.farm.events import EventKind  # noqa: E402
 from plotman_tui.farm.lock import SchedulerLock  # noqa: E402
@@ -175,7 +205,12 @@ def main() -> int:
     parser.add_argument(
         "--other-fs", type=Path, default=Path("/dev/shm"), help="a dir on another file system"
     )
+    parser.add_argument("--farmer-plots", type=int, default=10_000)
+    parser.add_argument("--old-plots", type=int, default=1_000)
+    parser.add_argument("--replot-only", action="store_true", help="only the replot figures")
     args = parser.parse_args()
+    if args.replot_only:
+        return replot_only(args.farmer_plots, args.old_plots)
     with (
         tempfile.TemporaryDirectory(prefix="plotman-bench-archive-") as tmp,
         tempfile.TemporaryDirectory(prefix="plotman-bench-archive-", dir=args.other_fs) as other,
@@ -208,6 +243,7 @@ def main() -> int:
             config = config_for(root, daemon, sshd, 1, dsts=other_dsts, archive_names=("c", "d"))
             rsynced = run_row("rsyncd, tmpfs -> disk", config, root, pool)
             table([first, renamed, copied, rsynced])
+            replot_figures(root, sshd, args.farmer_plots, args.old_plots)
         finally:
             daemon.stop()
             sshd.stop()
@@ -379,6 +415,153 @@ def pass_cost(root: Path, daemon: RsyncDaemon, sshd: SshServer, waiting: int) ->
     print(
         f"archiving pass with {waiting} plots waiting: median {statistics.median(samples):.1f} ms, "
         f"min {min(samples):.1f} ms (21 passes; {os.cpu_count()} cores); waits: {waits}"
+    )
+
+
+# -- replotting ---------------------------------------------------------------------------------
+
+#: A real k32 plot's size (a madMAx log in the fixtures): the farmer's plots are sparse files
+#: of this size, so a listing carries real numbers and no disk is filled.
+K32_BYTES = 108_836_238_815
+#: Plots change this long before the bench: old enough for replot's QUIET_S.
+FARMER_AGE_S = 86400.0
+
+
+def make_farmer_plots(directory: Path, count: int, *, start: int = 0) -> None:
+    """``count`` sparse k32 plot files: two of three old and uncompressed (2021-2022), the rest
+    BladeBit C7 plots of 2024 (not matched by the rules)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    back = time.time() - FARMER_AGE_S
+    for index in range(start, start + count):
+        if index % 3 == 2:
+            name = f"plot-k32-c07-2024-01-01-00-00-{index:064x}.plot"
+        else:
+            day = index // 60
+            year, day_of_year = 2021 + day // 365 % 2, day % 365
+            month, day_of_month = 1 + day_of_year // 31 % 12, 1 + day_of_year % 28
+            name = (
+                f"plot-k32-{year}-{month:02d}-{day_of_month:02d}-{day % 24:02d}-{index % 60:02d}"
+                f"-{index:064x}.plot"
+            )
+        path = directory / name
+        with path.open("wb") as plot_file:
+            plot_file.truncate(K32_BYTES)
+        os.utime(path, (back, back))
+
+
+def farmer_target(sshd: SshServer, archive_dirs: Sequence[Path]) -> ArchiveTarget:
+    return ArchiveTarget(
+        name="bench-replot",
+        type=TargetType.SSH,
+        archive_dirs=tuple(str(d) for d in archive_dirs),
+        host="127.0.0.1",
+        user=sshd.user,
+        ssh_port=sshd.port,
+        known_hosts=sshd.known_hosts,
+        identity_file=sshd.identity_file,
+        replot=ReplotRules(uncompressed=True),
+    )
+
+
+def replot_only(farmer_plots: int, old_plots: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="plotman-bench-replot-") as tmp:
+        root = Path(tmp)
+        sshd = SshServer(root / "sshd")
+        sshd.start()
+        try:
+            replot_figures(root, sshd, farmer_plots, old_plots)
+        finally:
+            sshd.stop()
+    return 0
+
+
+def replot_figures(root: Path, sshd: SshServer, farmer_plots: int, old_plots: int) -> None:
+    asyncio.run(_replot_plan_cost(root / "farmer-plan", sshd, farmer_plots))
+    asyncio.run(_replot_step_cost(root / "farmer-step", sshd, old_plots))
+
+
+async def _replot_plan_cost(root: Path, sshd: SshServer, count: int) -> None:
+    dirs = [root / f"disk{index}" for index in range(4)]
+    for index, directory in enumerate(dirs):
+        share = count // len(dirs) + (1 if index < count % len(dirs) else 0)
+        make_farmer_plots(directory, share, start=index * count)
+    target = farmer_target(sshd, dirs)
+    rules = target.replot
+    connections = SshConnections()
+    samples: list[float] = []
+    summaries: list[float] = []
+    listing: FarmerListing | None = None
+    try:
+        for _ in range(6):
+            start = time.perf_counter()
+            listing = await list_plot_files(target, connections=connections, timeout_s=60)
+            listed_at = time.perf_counter()
+            plan = plan_summary(listing, rules, frozenset(), time.time())
+            samples.append((time.perf_counter() - start) * 1000)
+            summaries.append((time.perf_counter() - listed_at) * 1000)
+    finally:
+        await connections.close()
+    assert listing is not None and listing.problem is None, listing
+    listed = sum(len(plots) for plots in listing.dirs.values())
+    print(
+        f"replot plan over {listed} plot files in {len(dirs)} dirs over SFTP (loopback): "
+        f"first {samples[0]:.0f} ms (new SSH connection), then median "
+        f"{statistics.median(samples[1:]):.0f} ms, min {min(samples[1:]):.0f} ms "
+        f"({len(samples) - 1} runs; plan_summary's part: median "
+        f"{statistics.median(summaries):.0f} ms); {plan.matching_plots} match the rules"
+    )
+
+
+async def _replot_step_cost(root: Path, sshd: SshServer, count: int) -> None:
+    directory = root / "disk0"
+    make_farmer_plots(directory, count)
+    target = farmer_target(sshd, [directory])
+    rules = target.replot
+    assert rules is not None
+    connections = SshConnections()
+    steps: list[float] = []
+    plans: list[float] = []
+    try:
+        start = time.perf_counter()
+        listing = await list_plot_files(target, connections=connections, timeout_s=60)
+        listing_ms = (time.perf_counter() - start) * 1000
+        space = await read_target_space(target, timeout_s=10, connection_cache=connections)
+        free = space.free_bytes[str(directory)]
+        assert free is not None, space
+        for _ in range(21):
+            start = time.perf_counter()
+            # The next plot does not fit: one old plot must go (sparse files free nothing,
+            # so the need is put just past the free space each time).
+            step = plan_room(
+                listing,
+                space.free_bytes,
+                free + 1,
+                rules,
+                for_plot="new.plot",
+                protected=frozenset(),
+                now=time.time(),
+            )
+            planned = time.perf_counter()
+            assert isinstance(step, ReplotStep) and len(step.removals) == 1, step
+            gone = [removal.plot for removal in step.removals]
+            result = await remove_plot_files(
+                target, step.archive_dir, gone, connections=connections, timeout_s=10
+            )
+            steps.append((time.perf_counter() - start) * 1000)
+            plans.append((planned - start) * 1000)
+            assert result.failed is None, result
+            # As the replotter does: the listing is kept, less what was removed.
+            kept = tuple(p for p in listing.dirs[step.archive_dir] if p not in gone)
+            listing = FarmerListing(
+                listing.target, listing.listed_at, {**listing.dirs, step.archive_dir: kept}
+            )
+    finally:
+        await connections.close()
+    print(
+        f"replot step with {count} old plots on the farmer: plan_room + remove_plot_files "
+        f"median {statistics.median(steps):.1f} ms (plan_room {statistics.median(plans):.1f} "
+        f"ms), max {max(steps):.1f} ms ({len(steps)} steps, one plot each, checked and "
+        f"removed over SFTP); the listing they share: {listing_ms:.0f} ms"
     )
 
 
