@@ -634,13 +634,15 @@ def replot_progress_text(
             text = f"stopped: {progress.stopped}; {text}"
         return text
     if listed:
-        left = f"{progress.matching_plots} old plots left ({size(progress.matching_bytes)})"
+        left = (
+            f"{_plots(progress.matching_plots, 'old plot')} left ({size(progress.matching_bytes)})"
+        )
     else:
         left = f"old plots left unknown ({problem or 'the farmer is not listed yet'})"
     parts = [
         left,
         f"removed {progress.removed_plots} ({size(progress.removed_bytes)} replaced)",
-        f"{progress.new_plots_moved} new plots moved",
+        f"{_plots(progress.new_plots_moved, 'new plot')} moved",
     ]
     if listed and progress.matching_plots == 0:
         parts.append("nothing left to replace")
@@ -648,11 +650,14 @@ def replot_progress_text(
         parts.append(f"about {_days_text(progress.days_left)} days to finish at the current rate")
     else:
         parts.append("days to finish unknown (too few removals yet to tell a rate)")
-    if progress.dry_run:
-        parts.append("dry run: nothing is removed")
-    if progress.stopped is not None:
-        parts.append(f"stopped: {progress.stopped}")
-    return f"replot {progress.target}: " + "; ".join(parts)
+    if progress.stopped is not None:  # first: what the farmer must act on
+        parts.insert(0, f"STOPPED: {progress.stopped}")
+    dry_run = " (dry run: nothing is removed)" if progress.dry_run else ""
+    return f"replot {progress.target}{dry_run}: " + "; ".join(parts)
+
+
+def _plots(count: int, what: str) -> str:
+    return f"{count} {what}{'' if count == 1 else 's'}"
 
 
 def replot_progress_to_json(progress: ReplotProgress) -> dict[str, Any]:

@@ -383,9 +383,10 @@ def test_a_replotting_targets_progress_in_a_line() -> None:
         "28 new plots moved; about 12 days to finish at the current rate"
     )
     early = replot_progress_text(_progress(days_left=None, bytes_per_day=None, dry_run=True))
-    assert early.endswith(
-        "days to finish unknown (too few removals yet to tell a rate); dry run: nothing is removed"
-    )
+    assert early.startswith("replot farmer (dry run: nothing is removed): 120 old plots left")
+    assert early.endswith("days to finish unknown (too few removals yet to tell a rate)")
+    one = replot_progress_text(_progress(matching_plots=1, new_plots_moved=1))
+    assert "1 old plot left" in one and "1 new plot moved" in one
     done = replot_progress_text(_progress(matching_plots=0, matching_bytes=0, days_left=0.0))
     assert "0 old plots left (0 B)" in done and done.endswith("nothing left to replace")
     # The farmer not listed: what is left is unknown, never "0 left" or "done".
@@ -393,7 +394,7 @@ def test_a_replotting_targets_progress_in_a_line() -> None:
     assert "old plots left unknown (unreachable)" in gone and "nothing left" not in gone
     assert "days to finish unknown" in gone
     stopped = replot_progress_text(_progress(stopped="could not remove x.plot: refused"))
-    assert stopped.endswith("; stopped: could not remove x.plot: refused")
+    assert stopped.startswith("replot farmer: STOPPED: could not remove x.plot: refused; 120 old")
     data = replot_progress_to_json(_progress(days_left=1 / 3))
     assert data["days_left"] == 0.33 and data["matching_plots"] == 120 and data["stopped"] is None
     assert json.loads(json.dumps(data)) == data
