@@ -646,13 +646,18 @@ class Engine:
         self, archiving: ArchivingEngine, stop: asyncio.Event, once: bool
     ) -> None:
         space = archiving.space
-        # A new sample may let a waiting target start: look at once.
+        replotter = archiving.replotter
+        # A new sample (or room made on a farmer) may let a waiting target start: look at once.
         space.on_update = lambda _name: self._archive_wake.set()
         if once:
-            await space.refresh_due()
-            refresher = None
+            await asyncio.gather(space.refresh_due(), replotter.refresh_due())
+            workers: list[asyncio.Future[None]] = []
         else:
-            refresher = asyncio.ensure_future(space.run(stop))
+            # The replotter lists and removes in this loop, over the monitor's connections.
+            workers = [
+                asyncio.ensure_future(space.run(stop)),
+                asyncio.ensure_future(replotter.run(stop)),
+            ]
         loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
@@ -664,11 +669,14 @@ class Engine:
                     for started in result.started:
                         _wake_on_exit(started.popen, loop, self._archive_wake)
                 if once:
+                    # A removal the pass asked for is finished, not cut off (the next run
+                    # sends the plot into the room it made).
+                    await replotter.drain()
                     return
                 await _sleep(stop, self._archive_wake, self.archive_interval_s)
         finally:
-            if refresher is not None:
-                await refresher
+            for worker in workers:
+                await worker
             await space.close()
 
     async def _pass(self, step: Callable[[], AnyPass]) -> AnyPass | None:

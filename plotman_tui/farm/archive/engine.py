@@ -22,7 +22,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -42,6 +42,7 @@ from plotman_tui.farm.archive.policy import (
     plot_name_k,
 )
 from plotman_tui.farm.archive.replot import ReplotProgress
+from plotman_tui.farm.archive.replotter import Replotter
 from plotman_tui.farm.archive.space import SpaceMonitor, TargetSpace
 from plotman_tui.farm.archive.transfer import (
     RunningTransfer,
@@ -144,10 +145,15 @@ class ArchivingEngine:
         retry_s: float = RETRY_S,
         retry_max_s: float = RETRY_MAX_S,
         nice: int | None = None,
+        replotter: Replotter | None = None,
     ) -> None:
         self.config = config
         self.action_log = action_log
         self.space = space
+        #: Makes room on full farmers (targets with replot rules), in the space monitor's loop.
+        self.replotter = replotter or Replotter(
+            config.archiving.active_targets, space, action_log=action_log
+        )
         self.log_dir = log_dir
         self._scanner = scanner
         #: Where the lock holder keeps the transfers it saw, so that the next run (cron's
@@ -195,8 +201,11 @@ class ArchivingEngine:
         if taken:
             self._waits.forget()
             self._load_state(events, now)
+        if holds_lock:
+            self.replotter.read_history()  # before a transfer ends: the plots sent before
         running = self._ours_or_from_dst(find_transfers(self.config.archiving.targets))
         running += self._report_ended(running, now, events, record=holds_lock)
+        events += self.replotter.take_events()  # the removals made since the last pass
         spaces = {target.name: self.space.current(target.name) for target in self.targets}
         started: list[StartedTransfer] = []
         waits: tuple[ArchiveWait, ...] = ()
@@ -233,6 +242,11 @@ class ArchivingEngine:
                 name: failing
                 for name, retry in self._retries.items()
                 if (failing := retry.failing()) is not None
+            },
+            replot={
+                name: progress
+                for name in self.replotter.names
+                if (progress := self.replotter.progress(name, now)) is not None
             },
         )
 
@@ -444,6 +458,8 @@ class ArchivingEngine:
         if verdict.done:
             self._to_verify.pop(path, None)
             self._differs.pop(path, None)
+            # On the farmer now, and ours: replotting never removes it.
+            self.replotter.sent(transfer.target, transfer.plot_name, now)
             if transfer.target is not None and transfer.archive_dir:
                 self._finished.setdefault(transfer.target, []).append(
                     _Finished(transfer.archive_dir, size, now)
@@ -513,13 +529,23 @@ class ArchivingEngine:
         in_flight = [self._in_flight(r) for r in running]
         in_flight += self._start_verifications(dsts, in_flight, now, events, started)
         states = [
-            self._target_state(target, spaces.get(target.name), now) for target in self.targets
+            replace(
+                self._target_state(target, spaces.get(target.name), now),
+                replot=self.replotter.state(target.name, spaces.get(target.name)),
+            )
+            for target in self.targets
         ]
-        plan = pick_transfers(dsts, jobs, states, in_flight, self._held(now))
+        plan = pick_transfers(dsts, jobs, states, in_flight, self._held(now), now=now)
         for transfer in plan.starts:
             one = self._start(transfer, now, events)
             if one is not None:
                 started.append(one)
+                self.replotter.room_used(transfer.target)
+        for step in plan.replots:
+            if step.dry_run:
+                events += self.replotter.tell_dry_run(step, now)
+            else:
+                self.replotter.submit(step)
         starting = {t.target for t in plan.starts}
         for wait in plan.waits:
             if wait.target is not None and wait.target not in starting:

@@ -1,0 +1,219 @@
+"""Replotting in the archive policy: when a full target gets a step that makes room, and why
+it waits instead (no match, a step under way, a dry run, stopped, not listed yet); and what the
+action log tells the replotter (the plots this machine sent, the removals it made)."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import replace
+from types import MappingProxyType
+
+from plotman_tui.config.schema import ReplotRules
+from plotman_tui.farm.actionlog import ActionEntry
+from plotman_tui.farm.archive.policy import (
+    ArchivePlan,
+    DstState,
+    PlotCandidate,
+    TargetState,
+    Transfer,
+    pick_transfers,
+)
+from plotman_tui.farm.archive.replot import (
+    QUIET_S,
+    FarmerListing,
+    FarmerPlot,
+    ReplotState,
+)
+from plotman_tui.farm.archive.replotter import ACTION, replot_history
+from plotman_tui.farm.plotsize import GIB
+
+NOW = 1_700_000_000.0
+K32 = 108_836_238_815  # a real k32 plot
+OLD = 101 * GIB  # an old uncompressed plot on the farmer
+NEW_NAME = "plot-k32-c07-2026-11-30-10-00-" + "ab" * 32 + ".plot"
+RULES = ReplotRules(older_than=datetime.date(2023, 1, 1), uncompressed=True)
+
+
+def old_name(day: int, tag: str = "cd") -> str:
+    return f"plot-k32-2021-06-{day:02d}-12-30-" + tag * 32 + ".plot"
+
+
+def farmer_plot(name: str, directory: str = "/farm/a", size: int = OLD) -> FarmerPlot:
+    return FarmerPlot(directory, name, size, NOW - 30 * 86400)
+
+
+def listing(*plots: FarmerPlot, target: str = "farmer") -> FarmerListing:
+    dirs: dict[str, list[FarmerPlot]] = {}
+    for plot in plots:
+        dirs.setdefault(plot.archive_dir, []).append(plot)
+    return FarmerListing(target, NOW - 60, MappingProxyType({d: tuple(p) for d, p in dirs.items()}))
+
+
+def new_plot() -> PlotCandidate:
+    return PlotCandidate(f"/dst/{NEW_NAME}", "/dst", K32, NOW - 3600, 32)
+
+
+def state(
+    replot: ReplotState | None,
+    free: dict[str, int | None] | None = None,
+    margin: int = 0,
+) -> TargetState:
+    return TargetState(
+        name="farmer",
+        margin_bytes=margin,
+        archive_dirs_free=MappingProxyType(free if free is not None else {"/farm/a": 1 * GIB}),
+        replot=replot,
+    )
+
+
+def plan(target: TargetState, in_flight: tuple[Transfer, ...] = ()) -> ArchivePlan:
+    return pick_transfers([DstState("/dst", 0, (new_plot(),))], [], [target], in_flight, now=NOW)
+
+
+def reason(result: ArchivePlan) -> str:
+    (wait,) = result.waits
+    return wait.reason
+
+
+def test_a_full_target_with_a_matching_old_plot_gets_a_step_that_removes_just_enough() -> None:
+    oldest, older, newer = old_name(1), old_name(2), old_name(3)
+    plots = listing(farmer_plot(newer), farmer_plot(oldest), farmer_plot(older))
+    result = plan(state(ReplotState(RULES, plots)))
+    assert result.starts == ()
+    (step,) = result.replots
+    # 1 GiB free + one 101 GiB old plot holds the 101.4 GiB new one: one removal, the oldest.
+    assert [r.plot.name for r in step.removals] == [oldest]
+    assert (step.target, step.archive_dir, step.for_plot) == ("farmer", "/farm/a", NEW_NAME)
+    assert not step.dry_run
+    assert "older than 2023-01-01" in step.removals[0].reason
+    assert reason(result) == (
+        f"full; making room in /farm/a for {NEW_NAME}: removing 1 old plot (101 GiB)"
+    )
+
+
+def test_keep_free_and_the_margin_count_so_a_second_old_plot_goes() -> None:
+    rules = replace(RULES, keep_free_gib=50)
+    plots = listing(farmer_plot(old_name(1)), farmer_plot(old_name(2)), farmer_plot(old_name(3)))
+    (step,) = plan(state(ReplotState(rules, plots), margin=10 * GIB)).replots
+    assert [r.plot.name for r in step.removals] == [old_name(1), old_name(2)]
+
+
+def test_rules_that_match_nothing_wait_with_the_reason_and_remove_nothing() -> None:
+    compressed = "plot-k32-c05-2021-06-01-12-30-" + "ef" * 32 + ".plot"
+    plots = listing(farmer_plot(compressed), farmer_plot(old_name(1).replace("2021", "2024")))
+    result = plan(state(ReplotState(RULES, plots)))
+    assert result.replots == () and result.starts == ()
+    assert reason(result) == "full, and no plot matches the replot rules"
+
+
+def test_a_target_busy_with_a_step_gets_no_second_one() -> None:
+    plots = listing(farmer_plot(old_name(1)), farmer_plot(old_name(2)))
+    result = plan(state(ReplotState(RULES, plots, busy=True)))
+    assert result.replots == () and result.starts == ()
+    assert reason(result) == "full; making room on the farmer: old plots are being removed"
+
+
+def test_a_dry_run_returns_its_step_marked_and_says_nothing_is_removed() -> None:
+    plots = listing(farmer_plot(old_name(1)))
+    result = plan(state(ReplotState(replace(RULES, dry_run=True), plots)))
+    (step,) = result.replots
+    assert step.dry_run
+    assert reason(result) == (
+        f"full; dry run: would remove 1 old plot (101 GiB) in /farm/a for {NEW_NAME} "
+        "(nothing is removed: dry_run = true)"
+    )
+
+
+def test_stopped_replotting_is_the_wait_reason_and_makes_no_step() -> None:
+    stopped = "replotting stopped: could not remove /farm/a/x.plot: Permission denied (fix it)"
+    plots = listing(farmer_plot(old_name(1)))
+    result = plan(state(ReplotState(RULES, plots, stopped=stopped)))
+    assert result.replots == ()
+    assert reason(result) == stopped
+
+
+def test_not_listed_yet_or_not_listable_waits_and_removes_nothing() -> None:
+    result = plan(state(ReplotState(RULES, None)))
+    assert result.replots == ()
+    assert reason(result).startswith("full; listing the plots on the farmer")
+    failed = FarmerListing("farmer", NOW, MappingProxyType({}), problem="farmer unreachable: x")
+    result = plan(state(ReplotState(RULES, failed)))
+    assert result.replots == ()
+    assert reason(result) == (
+        "full, and the plots on the farmer could not be listed: farmer unreachable: x"
+    )
+
+
+def test_a_dir_whose_free_space_is_unknown_may_have_room_so_nothing_is_removed() -> None:
+    plots = listing(farmer_plot(old_name(1)))
+    result = plan(state(ReplotState(RULES, plots), {"/farm/a": 1 * GIB, "/farm/b": None}))
+    assert result.replots == ()
+    assert reason(result).startswith("no archive dir with room")
+
+
+def test_a_target_with_room_sends_and_removes_nothing() -> None:
+    plots = listing(farmer_plot(old_name(1)))
+    result = plan(state(ReplotState(RULES, plots), {"/farm/a": 500 * GIB}))
+    assert result.replots == ()
+    assert [t.archive_dir for t in result.starts] == ["/farm/a"]
+
+
+def test_keep_free_holds_back_a_plain_transfer_too() -> None:
+    # 120 GiB free holds the plot, but not the plot and 50 GiB kept free: room is made.
+    plots = listing(farmer_plot(old_name(1)))
+    rules = replace(RULES, keep_free_gib=50)
+    result = plan(state(ReplotState(rules, plots), {"/farm/a": 120 * GIB}))
+    assert result.starts == ()
+    assert [len(step.removals) for step in result.replots] == [1]
+
+
+def test_plots_this_machine_sent_or_is_sending_and_young_ones_are_never_removed() -> None:
+    sent, sending, young, old = old_name(1, "11"), old_name(2, "22"), old_name(3), old_name(4)
+    plots = listing(
+        farmer_plot(sent),
+        farmer_plot(sending),
+        FarmerPlot("/farm/a", young, OLD, NOW - QUIET_S / 2),  # being written
+        farmer_plot(old),
+    )
+    on_its_way = Transfer(
+        PlotCandidate(f"/dst/{sending}", "/dst", OLD, NOW - 3600, 32), "other", "/farm/b"
+    )
+    target = state(ReplotState(RULES, plots, protected=frozenset({sent})))
+    (step,) = plan(target, (on_its_way,)).replots
+    assert [r.plot.name for r in step.removals] == [old]
+
+
+def test_no_step_without_replot_rules() -> None:
+    result = plan(state(None))
+    assert result.replots == ()
+    assert reason(result).startswith("archive dirs full")
+
+
+# -- what the action log tells -----------------------------------------------------------------
+
+
+def entry(time: float, action: str, result: str, **extra: object) -> ActionEntry:
+    return ActionEntry(time=time, action=action, result=result, extra=extra)
+
+
+def test_the_history_protects_every_sent_plot_and_counts_removals_per_target() -> None:
+    history = replot_history(
+        [
+            entry(1.0, "transfer", "ok", target="farmer", source="/dst/plot-k32-a.plot"),
+            entry(
+                2.0, "transfer", "ok: already there", target="other", source="/d/plot-k32-b.plot"
+            ),
+            entry(3.0, "transfer", "failed: x", target="farmer", source="/dst/plot-k32-c.plot"),
+            entry(4.0, "transfer", "started", target="farmer", source="/dst/plot-k32-d.plot"),
+            entry(5.0, ACTION, "removed", target="farmer", bytes=100, file="plot-k32-o.plot"),
+            entry(6.0, ACTION, "dry run", target="farmer", bytes=100),
+            entry(7.0, ACTION, "failed: denied", target="farmer", bytes=100),
+            # Odd fields (a hand edit, another version) cost only their own line.
+            entry(8.0, ACTION, "removed", target="farmer", bytes="100"),
+            entry(9.0, ACTION, "removed", target=None, bytes=100),
+            entry(10.0, "transfer", "ok", target=3, source=["x"]),
+        ]
+    )
+    assert history.sent_names == {"plot-k32-a.plot", "plot-k32-b.plot"}
+    assert history.sent_at == {"farmer": (1.0,), "other": (2.0,)}
+    assert history.removals == {"farmer": ((5.0, 100),)}
