@@ -33,7 +33,7 @@ from plotman_tui.farm.procfs import (
 )
 from plotman_tui.plotters import get_plotter, identify
 from plotman_tui.plotters.base import LogInfo, LogParser, PlotArgs, Plotter
-from plotman_tui.plotters.limits import sane_path
+from plotman_tui.plotters.limits import COMPRESSION_MAX, sane_path
 
 # Most of a log arrives on the first read; after that, appends are small. Reading in bounded
 # chunks keeps memory flat for a pathological multi-gigabyte log.
@@ -699,6 +699,7 @@ def _make_job(
         threads=pick(info.threads if info else None, args.threads),
         buckets=pick(info.buckets if info else None, args.buckets),
         buffer_mib=pick(info.buffer_mib if info else None, args.buffer_mib),
+        compression=_compression(args, info),
         phase=info.phase if info else None,
         phase_seconds=tuple(sorted(info.phase_seconds.items())) if info else (),
         total_seconds=info.total_seconds if info else None,
@@ -716,6 +717,29 @@ def _make_job(
         problems=tuple(dict.fromkeys([*tracked.problems, *sample.problems])),
         plot_started_at=info.started_at if info else None,
     )
+
+
+def _compression(args: PlotArgs, info: LogInfo | None) -> int | None:
+    """The plot's compression level (0: none): what its log says, else its command line, else
+    its final file's name; None when none of them tells. A level no plotter makes (a garbled
+    log, a cache edited by hand) is passed over, so the next source may tell."""
+    for level in (info.compression if info else None, args.compression):
+        if type(level) is int and 0 <= level <= COMPRESSION_MAX:
+            return level
+    final_file = info.final_file if info else None
+    if final_file is None:
+        return None
+    # The plotters' own reading of a plot's name (already imported: a log was read). Not the
+    # archive rules' plot_name_level: importing them costs a one-shot ``status`` some 90 ms.
+    from plotman_tui.plotters.logscan import PLOT_NAME_RE
+
+    match = PLOT_NAME_RE.match(os.path.basename(final_file))
+    if match is None:
+        return None
+    named = match.group("compression")
+    if named is None:
+        return 0  # a plot's name without ``-cNN-``: an uncompressed plot
+    return int(named) if int(named) <= COMPRESSION_MAX else None
 
 
 def _temp_key(job: Job) -> _TempKey:

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from plotman_tui.plotters.base import LogInfo
 
 from plotman_tui.appdirs import cache_dir, open_regular_file, read_regular_file
+from plotman_tui.farm.plotsize import nominal_plot_bytes
 from plotman_tui.plotters.limits import (
     BUCKETS_MAX,
     BUFFER_MIB_MAX,
@@ -103,9 +104,9 @@ class PlotRecord(NamedTuple):
     final_file: str | None
     #: The plot's size in bytes, the best known of: its final file's (when a regular file is
     #: there on this machine), the size its log states (madMAx: to the byte; chiapos: in GiB
-    #: to three decimals), the nominal size of a plot of its k and compression level
-    #: (chia-docs' "K Sizes"; never the planning size with its safety margin); None when the
-    #: log tells no k.
+    #: to three decimals), the nominal size of a plot of its k and compression level by its
+    #: plotter (plotsize's tables: chia-docs' "K Sizes", Gigahorse's; never the planning size
+    #: with its safety margin); None when the log tells no k.
     final_bytes: int | None
     completed: bool
     #: Why the plot is not complete ("" when it is).
@@ -527,16 +528,17 @@ def _record(path: str, plotter: str, info: LogInfo) -> PlotRecord:
         total_seconds=total,
         copy_seconds=info.copy_seconds,
         final_file=info.final_file,
-        final_bytes=_final_bytes(info),
+        final_bytes=_final_bytes(plotter, info),
         completed=info.completed,
         unfinished_reason="" if info.completed else _unfinished_reason(info),
     )
 
 
-def _final_bytes(info: LogInfo) -> int | None:
+def _final_bytes(plotter: str, info: LogInfo) -> int | None:
     """The plot's size: its file's when a regular file is there, else the size its log states,
-    else the nominal size for its k and compression. The path comes from the log: it is looked
-    at (stat), never opened (a device could act on it)."""
+    else the nominal size for its k and compression in ``plotter``'s table (plotsize's, the one
+    table of sizes). The path comes from the log: it is looked at (stat), never opened (a
+    device could act on it)."""
     if info.final_file is not None:
         try:
             found = os.stat(info.final_file)
@@ -547,35 +549,9 @@ def _final_bytes(info: LogInfo) -> int | None:
                 return found.st_size
     if info.final_bytes is not None:
         return info.final_bytes
-    return nominal_plot_bytes(info.k, info.compression) if info.k is not None else None
-
-
-#: A compressed plot's size against an uncompressed one's, by compression level: chia-docs'
-#: "K Sizes" table (k32, GiB: 101.4 uncompressed, then C1-C7 and C9; C8 between C7 and C9).
-_COMPRESSED_GIB = {
-    1: 87.5,
-    2: 86.0,
-    3: 84.5,
-    4: 82.9,
-    5: 81.3,
-    6: 79.6,
-    7: 78.0,
-    8: 76.6,
-    9: 75.2,
-}
-_UNCOMPRESSED_GIB = 101.4
-
-
-def nominal_plot_bytes(k: int, compression: int | None = None) -> int:
-    """The size of a typical plot of size ``k``: chia's ``(2k + 1) * 2^(k-1) * 0.78005``
-    (chia-docs; a real k32 plot is 108.84 GB, this says 108.88), scaled for a BladeBit
-    compression level 1-9. Other levels (Gigahorse's C10 and up, whose sizes chia-docs does
-    not give) count as uncompressed. Not the planning size (:mod:`~plotman_tui.farm.plotsize`
-    adds 3% so a plot never runs out of room)."""
-    size = (2 * k + 1) * (1 << (k - 1)) * 0.78005
-    if compression in _COMPRESSED_GIB:
-        size *= _COMPRESSED_GIB[compression] / _UNCOMPRESSED_GIB
-    return round(size)
+    if info.k is None:
+        return None
+    return nominal_plot_bytes(info.k, info.compression, plotter)
 
 
 def _unfinished_reason(info: LogInfo) -> str:

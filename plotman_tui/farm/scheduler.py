@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from plotman_tui.config.schema import Config, PlotterType, TmpOverride
 from plotman_tui.farm.model import Job, distinct_dirs
-from plotman_tui.farm.plotsize import GIB, final_plot_bytes, plot_k, tmp_space_bytes
+from plotman_tui.farm.plotsize import (
+    GIB,
+    final_plot_bytes,
+    plot_compression,
+    plot_k,
+    tmp_space_bytes,
+)
 from plotman_tui.farm.units import common_prefix, human_bytes
 from plotman_tui.plotters import get_plotter
 from plotman_tui.plotters.phase import Phase
@@ -29,6 +35,8 @@ class PendingStart:
     dst_dir: str
     k: int
     started_at: float
+    #: Its plot's compression level; None: the configured plotter's (which started it).
+    compression: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,13 +80,19 @@ class _Occupant:
     started_at: float
     k: int | None
     completed: bool
+    #: The plot's compression level (None: unknown, planned as uncompressed) and plotter,
+    #: which together say how large the plot it brings to its dst dir is.
+    compression: int | None = None
+    plotter: str | None = None
 
 
 def _norm(path: str | os.PathLike[str] | None) -> str | None:
     return os.path.normpath(os.fspath(path)) if path else None
 
 
-def _occupants(jobs: Sequence[Job], pending: Sequence[PendingStart]) -> list[_Occupant]:
+def _occupants(
+    jobs: Sequence[Job], pending: Sequence[PendingStart], config: Config
+) -> list[_Occupant]:
     found = [
         _Occupant(
             tmp_dir=_norm(job.tmp_dir),
@@ -87,9 +101,12 @@ def _occupants(jobs: Sequence[Job], pending: Sequence[PendingStart]) -> list[_Oc
             started_at=job.started_at,
             k=job.k,
             completed=job.completed,
+            compression=job.compression,
+            plotter=job.plotter,
         )
         for job in jobs
     ]
+    plotting = config.plotting
     # A pending start counts exactly like a job whose log has not said anything yet.
     found += [
         _Occupant(
@@ -99,6 +116,10 @@ def _occupants(jobs: Sequence[Job], pending: Sequence[PendingStart]) -> list[_Oc
             started_at=start.started_at,
             k=start.k,
             completed=False,
+            compression=(
+                plot_compression(plotting) if start.compression is None else start.compression
+            ),
+            plotter=plotting.type,
         )
         for start in pending
     ]
@@ -144,6 +165,7 @@ def tmp_need_bytes(config: Config) -> int:
         separate_tmp2=config.directories.tmp2 is not None,
         nobitfield=plotting.type == PlotterType.CHIA and plotting.chia.e,
         alternate=plotting.bladebit2disk.alternate,
+        compression=plot_compression(plotting),
     )
 
 
@@ -218,15 +240,20 @@ def _check_dst(
     path: str,
     occupants: Sequence[_Occupant],
     free: Mapping[str, int | None],
+    new_plot_bytes: int,
     k: int,
     reserve: int = 0,
 ) -> _DstCheck:
-    # Every plot headed there will land there; a finished job's plot is already in the free space.
+    # Every plot headed there will land there, each at its own size (a C7 k32 plot is 78 GiB,
+    # an uncompressed one 101 GiB); a finished job's plot is already in the free space.
     inbound = [o for o in occupants if o.dst_dir == path and not o.completed]
     needed = (
         reserve
-        + final_plot_bytes(k)
-        + sum(final_plot_bytes(o.k if o.k is not None and o.k > 0 else k) for o in inbound)
+        + new_plot_bytes
+        + sum(
+            final_plot_bytes(o.k if o.k is not None and o.k > 0 else k, o.compression, o.plotter)
+            for o in inbound
+        )
     )
     return _DstCheck(path=path, free=free.get(path), needed=needed, inbound=len(inbound))
 
@@ -254,7 +281,7 @@ def decide(
     """
     scheduling = config.scheduling
     directories = config.directories
-    occupants = _occupants(jobs, pending)
+    occupants = _occupants(jobs, pending, config)
     free = {os.path.normpath(path): size for path, size in free_bytes.items()}
 
     if len(occupants) >= scheduling.global_max_jobs:
@@ -294,13 +321,14 @@ def decide(
     occupants_of = dict(eligible)
 
     k = plot_k(config.plotting)
+    new_plot_bytes = final_plot_bytes(k, plot_compression(config.plotting), config.plotting.type)
     tmp2 = _norm(directories.tmp2)
 
     reserve = scheduling.dst_min_free_gib * GIB
     if directories.dst:
         dst_dirs = _unique(directories.dst)
         dst_names = _dir_namer("dst", dst_dirs)
-        checks = [_check_dst(dst, occupants, free, k, reserve) for dst in dst_dirs]
+        checks = [_check_dst(dst, occupants, free, new_plot_bytes, k, reserve) for dst in dst_dirs]
         fitting = [(index, check) for index, check in enumerate(checks) if check.fits]
         if not fitting:
             return _dst_wait(checks, dst_names)
@@ -313,7 +341,9 @@ def decide(
         dst_reason = _dst_reason(dst_names[dst], dst_check, fitting_count=len(fitting))
     else:
         # No dst dirs: the plot stays in its tmp dir, which must then hold it too.
-        tmp_checks = [_check_dst(tmp, occupants, free, k, reserve) for tmp in tmp_order]
+        tmp_checks = [
+            _check_dst(tmp, occupants, free, new_plot_bytes, k, reserve) for tmp in tmp_order
+        ]
         chosen = next((check for check in tmp_checks if check.fits), None)
         if chosen is None:
             return _dst_wait(tmp_checks, tmp_names)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.plotters.chia import ChiaLogParser
 from plotman_tui.plotters.phase import Phase
 from plotman_tui.report import render_details, render_files, render_status
+from tests.conftest import FIXTURES
 from tests.fakejobs import chia_argv, install_fake_chia, k32_log, running, wait_until_running
 from tests.integration.test_control import fail_listing_for
 
@@ -633,3 +636,44 @@ def test_a_cache_naming_an_impossible_log_or_dir_is_ignored(
         log_with_nul = Scanner(farm["logs"])
         log_with_nul.load_cache(cache)
         assert log_with_nul._remembered == {}
+
+
+# -- compression: the level of the plot a job makes --------------------------------------------
+
+CUDAPLOT_C1 = (
+    FIXTURES / "plotter-logs" / "fragments" / "bladebit_cuda_alpha4.3_c1_plot48_gh405.fragment.log"
+)
+
+
+def test_a_cudaplot_jobs_level_comes_from_its_command_line_then_from_its_log(
+    farm: dict[str, Path], tmp_path: Path
+) -> None:
+    script = farm["bin"] / "bladebit_cuda"
+    shutil.copy(farm["chia"], script)  # the same sleeper, under BladeBit CUDA's name
+    # The dst is ``plots``, relative to the job's cwd: fakejobs' start check waits for that
+    # word in the command line.
+    argv = [sys.executable, str(script), "--compress", "7", "cudaplot", "-t1", str(farm["tmp"])]
+    log = farm["logs"] / "cuda.log"
+    log.write_bytes(b"")
+    cache = tmp_path / "cache" / "logstate.json"
+    with running([*argv, "plots"], log, cwd=tmp_path) as proc:
+        scanner = Scanner(farm["logs"])
+        job = only_job(scanner, proc.pid)
+        # Nothing logged yet: the command line's ``--compress 7``.
+        assert (job.plotter, job.compression, job.phase) == ("bladebit_cuda", 7, Phase(0, 0))
+        assert job.dst_dir == str(tmp_path / "plots")
+        # The log names the plot it makes (``plot-k32-c01-...``): the log tells what is made.
+        log.write_bytes(CUDAPLOT_C1.read_bytes())
+        job = only_job(scanner, proc.pid)
+        assert job.compression == 1
+        assert job.phase is not None and job.phase > Phase(2, 0)  # the fragment's phases read
+        # The history reads the same level from the same log.
+        (record,), _skipped = read_log(str(log))
+        assert record.compression == job.compression == 1
+        # A one-shot command resumes from the saved log state, and knows the level too.
+        scanner.save_cache(cache)
+        resumed = Scanner(farm["logs"])
+        resumed.load_cache(cache)
+        again = only_job(resumed, proc.pid)
+        assert resumed.bytes_read < log.stat().st_size
+        assert again.compression == 1
