@@ -58,7 +58,9 @@ from plotman_tui.plotters.limits import (
 )
 
 #: Bump when what a record holds or how a log is read changes: older cache entries are re-read.
-PARSER_VERSION = 2
+#: 3: Gigahorse logs are read (an older cache holds them as skipped), and a compressed plot's
+#: nominal size comes from its plotter's table (Gigahorse's, levels past C9).
+PARSER_VERSION = 3
 _CACHE_FORMAT = "plotman-tui history cache"
 #: The cache file's layout: a header line (format, layout, the body's CRC-32), then the body, a
 #: JSON value a line (:data:`_BODY_PARTS`): the logs, their keys, record counts and skip reasons,

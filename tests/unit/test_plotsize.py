@@ -17,6 +17,7 @@ from plotman_tui.config.schema import (
     PlotterType,
     PlottingConfig,
 )
+from plotman_tui.farm.history import read_log
 from plotman_tui.farm.plotsize import (
     GIB,
     MIB,
@@ -28,6 +29,7 @@ from plotman_tui.farm.plotsize import (
     tmp_space_bytes,
 )
 from plotman_tui.plotters.limits import COMPRESSION_MAX
+from tests.conftest import FIXTURES
 
 # Real finished plots. k32: a madMAx log ("final plot size is 108836238815 bytes"); k33, k34:
 # chia-docs "Storage requirements" (224.2 GB, 461.5 GB).
@@ -319,3 +321,17 @@ def test_the_history_reads_its_sizes_without_importing_the_configs_loader() -> N
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "True []"
+
+
+def test_a_gigahorse_plots_history_size_agrees_with_its_real_copy_line() -> None:
+    # Gigahorse states no plot size; its history record takes the C8 size of plotsize's table
+    # (xch.farm's 71.3 GiB), and the fragment's own copy line (chia-gigahorse#109: "took
+    # 299.365 sec, 243.915 MB/s", Gigahorse's MB being MiB) moved that much.
+    log = FIXTURES / "plotter-logs" / "fragments" / "gigahorse_cuda_plot_k32_C8_n2_plot2_gh109"
+    records, _skipped = read_log(f"{log}.fragment.log")
+    copied = [record for record in records if record.copy_seconds is not None]
+    assert [(record.plotter, record.compression) for record in copied] == [("gigahorse", 8)]
+    (record,) = copied
+    assert record.final_bytes == nominal_plot_bytes(32, 8, "gigahorse")
+    assert record.copy_seconds == 299.365
+    assert record.final_bytes == pytest.approx(299.365 * 243.915 * MIB, rel=0.001)
