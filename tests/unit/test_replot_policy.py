@@ -110,7 +110,7 @@ def test_a_target_busy_with_a_step_gets_no_second_one() -> None:
     plots = listing(farmer_plot(old_name(1)), farmer_plot(old_name(2)))
     result = plan(state(ReplotState(RULES, plots, busy=True)))
     assert result.replots == () and result.starts == ()
-    assert reason(result) == "full; making room on the farmer: old plots are being removed"
+    assert reason(result) == "full; making room on the farmer: the plot goes once the room shows"
 
 
 def test_a_dry_run_returns_its_step_marked_and_says_nothing_is_removed() -> None:

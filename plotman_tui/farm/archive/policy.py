@@ -482,7 +482,10 @@ def _make_room(
         return None, replot.stopped
     if replot.busy:
         # One step at a time: the room the last one made is not used (or not seen) yet.
-        return None, "full; making room on the farmer: old plots are being removed"
+        return (
+            None,
+            "full; making room on the farmer: the plot goes once the room shows",
+        )
     listing = replot.listing
     if listing is None:
         return None, "full; listing the plots on the farmer to make room (replot rules)"

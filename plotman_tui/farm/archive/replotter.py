@@ -15,12 +15,13 @@ to date with what this machine removed; plots it sends are protected by name, so
 be in it.
 
 **One step at a time.** A step's removals run one by one (each file checked just before it
-goes, by :func:`~plotman_tui.farm.archive.farmer_files.remove_plot_files`). Then the freed
-bytes are counted in the target's free space at once (:meth:`SpaceMonitor.credit`), a new read
-is asked for and the archive loop is woken: the next pass starts the transfer. The target stays
-*busy* (no other step) until a transfer to it starts or a read made after the removal lands; so
-a farmer that goes away between the removal and the transfer costs no other plot: the new plot
-stays in its dst dir and goes when the farmer is back.
+goes, by :func:`~plotman_tui.farm.archive.farmer_files.remove_plot_files`). Then the free space
+is read again at once and the archive loop woken: the pass after that read starts the transfer
+(the room is not counted before a read shows it: a file the farmer holds open frees nothing
+until closed). The target stays *busy* (no other step) until a transfer to it starts or a read
+made after the removal shows the room (:data:`ROOM_WAIT_S` at most); so a farmer that goes
+away between the removal and the transfer costs no other plot: the new plot stays in its dst
+dir and goes when the farmer is back.
 
 **Failures.** A removal that fails stops that target's replotting (its wait reason says which
 file and why) unless a fresh listing shows the file gone by other means, or the farmer cannot
@@ -68,10 +69,27 @@ LIST_TTL_S: Final = 900.0
 LIST_RETRY_S: Final = 60.0
 #: Seconds a farmer has to list its plots or remove one before it counts as failed.
 TIMEOUT_S: Final = 30.0
+#: Seconds a step's room may take to show in the farmer's free space (a file held open frees its
+#: blocks only when closed) before the target may get another step.
+ROOM_WAIT_S: Final = 600.0
 #: Seconds a replotting target's progress is kept while nothing it depends on changes.
 PROGRESS_S: Final = 60.0
 #: The action log's action for a removal (or, in a dry run, one that would have been made).
 ACTION: Final = "replot-remove"
+
+
+def _room_seen(step: ReplotStep, done_at: float | None, space: TargetSpace | None) -> bool:
+    """Whether a read made after ``step``'s removals shows the room it made (or so long has
+    passed that something else must have taken it): then the target may get another step.
+
+    Until then a removal's room is not counted: a file the farmer still holds open (a
+    harvester reading it) frees its blocks only when closed, and a transfer into room that is
+    not there yet would fail, and the next step would remove more than needed.
+    """
+    if done_at is None or space is None or space.checked_at <= done_at:
+        return False
+    free = space.free_bytes.get(step.archive_dir)
+    return (free is not None and free >= step.for_bytes) or time.time() - done_at > ROOM_WAIT_S
 
 
 def replotting_targets(targets: Iterable[ArchiveTarget]) -> tuple[ArchiveTarget, ...]:
@@ -146,8 +164,8 @@ class Replotter:
     """Lists the replotting targets' plots and runs the steps the passes submit.
 
     ``space``: the monitor whose loop this runs in, whose SSH connections it uses and whose
-    samples it credits. ``action_log``: where every removal goes (and, read once, what this
-    machine sent and removed before).
+    samples it asks to be read again. ``action_log``: where every removal goes (and, read
+    once, what this machine sent and removed before).
     """
 
     def __init__(
@@ -219,8 +237,7 @@ class Replotter:
             state = self._targets.get(name)
             if state is None:
                 return None
-            done_at = state.step_done_at
-            if done_at is not None and space is not None and space.checked_at > done_at:
+            if state.step is not None and _room_seen(state.step, state.step_done_at, space):
                 self._end_step(state)
             rules = state.target.replot
             assert rules is not None  # replotting_targets() keeps only those with rules
@@ -420,6 +437,7 @@ class Replotter:
 
     async def _run_step(self, state: _Target, step: ReplotStep) -> None:
         name = state.target.name
+        read_again = False
         try:
             if state.list_task is not None:
                 # Let a listing under way land first, so that it cannot undo this step's news.
@@ -438,13 +456,14 @@ class Replotter:
                     state.stopped = failure
                 freed = sum(p.size_bytes for p in result.removed)
                 if freed:
-                    # Busy until a transfer starts or a read made from now on lands.
+                    # Busy until a transfer starts or a read made from now on shows the room.
                     state.step_done_at = time.time()
                 else:
                     self._end_step(state)
-            if freed:
-                self.space.credit(name, step.archive_dir, freed)
+            # Read again now: that read wakes the archive loop (a pass before it would see
+            # no room yet), whose next pass starts the transfer once the room shows.
             self.space.invalidate(name)
+            read_again = True
         except asyncio.CancelledError:
             raise
         except Exception as error:  # a bug: stop this target's replotting, loudly
@@ -455,7 +474,10 @@ class Replotter:
         finally:
             state.step_task = None
             state.removing = False
-        self._woken(name)
+        if read_again:
+            self._wake.set()
+        else:
+            self._woken(name)
 
     async def _remove(
         self, target: ArchiveTarget, archive_dir: str, plots: Sequence[FarmerPlot]

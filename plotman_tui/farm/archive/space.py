@@ -730,20 +730,6 @@ class SpaceMonitor:
         """The kept SSH connections (replotting lists and removes over the same ones)."""
         return self._connections
 
-    def credit(self, name: str, archive_dir: str, freed_bytes: int) -> None:
-        """Count ``freed_bytes`` more free in ``archive_dir`` of target ``name``'s sample until
-        the next read lands (old plots were removed there to make room: the next pass may start
-        the transfer at once, and the next read corrects the figure). Call in the loop."""
-        watched = self._watched.get(name)
-        space = watched.space if watched is not None else None
-        if watched is None or space is None or freed_bytes <= 0:
-            return
-        free = space.free_bytes.get(archive_dir)
-        if free is None:
-            return  # unknown stays unknown: the room is not counted before it is seen
-        raised = {**space.free_bytes, archive_dir: free + freed_bytes}
-        watched.space = replace(space, free_bytes=_frozen(raised))
-
     def invalidate(self, name: str) -> None:
         """Read target ``name`` again as soon as possible (a transfer to it has just ended).
 
