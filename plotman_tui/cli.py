@@ -16,14 +16,16 @@ import contextlib
 import errno
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from plotman_tui import __version__
 
 if TYPE_CHECKING:
-    from plotman_tui.config.schema import Config
+    from plotman_tui.config.schema import ArchiveTarget, Config
+    from plotman_tui.farm.archive.replot import FarmerListing, ReplotProgress
+    from plotman_tui.farm.archive.replotter import ReplotHistory
     from plotman_tui.farm.archive.space import TargetSpace
     from plotman_tui.farm.dirs import DirInfo
     from plotman_tui.farm.finished import FinishedLog
@@ -181,6 +183,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[HOST:]PORT",
         help="serve /metrics for Prometheus to scrape (host default 127.0.0.1)",
     )
+    replot = commands.add_parser(
+        "replot", help="replotting: what the replot rules of the archive targets match"
+    )
+    replot_commands = replot.add_subparsers(
+        dest="replot_command", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    replot_plan = replot_commands.add_parser(
+        "plan",
+        help="list each target's archive dirs and what its replot rules match; changes nothing",
+        description="Lists the plots in each archive dir of each archive target (or the one "
+        "named) and those its [archiving.targets.replot] rules match: the old plots replotting "
+        "may remove to make room, counts and sizes per dir and in all. Nothing is removed or "
+        "changed. Plots this machine sent (the action log's transfers) and plots changed in the "
+        "last 10 minutes never match.",
+        epilog="Exit status: 0 ok, 1 a target's plots could not be listed (its line says why), "
+        "2 usage or config error (or no target of that name).",
+    )
+    replot_plan.add_argument("--json", action="store_true", help="print JSON for scripts")
+    replot_plan.add_argument("--target", metavar="NAME", help="only the target of this name")
     commands.add_parser("interactive", help="the dashboard (the same as no command)")
     demo = commands.add_parser(
         "demo", help="the dashboard on a sandbox farm plotting and archiving real tiny plots"
@@ -300,6 +321,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         "analyze": _cmd_analyze,
         "export": _cmd_export,
         "metrics": _cmd_metrics,
+        "replot": _cmd_replot,
     }
     return handlers[command](config, args)
 
@@ -392,9 +414,18 @@ def _cmd_status(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        from plotman_tui.report import snapshot_to_json
+        from plotman_tui.report import replot_progress_to_json, snapshot_to_json
 
-        print(json.dumps(snapshot_to_json(snapshot, eta), indent=None))
+        data = snapshot_to_json(snapshot, eta)
+        replotting = _replotting(config)
+        if replotting:
+            # Read as dirs reads it: the farmer listed once (up to its timeout), the action log.
+            progress = _replot_progress(replotting, _farmer_look([], replotting)[1])
+            data["replot"] = {
+                name: {**replot_progress_to_json(found), "problem": problem}
+                for name, (found, problem) in progress.items()
+            }
+        print(json.dumps(data, indent=None))
     else:
         from plotman_tui.report import render_status
 
@@ -685,25 +716,15 @@ def _cmd_dirs(config: Config, args: argparse.Namespace) -> int:
 
 def _archive_dirs(config: Config) -> str:
     """The archive dirs of every enabled target, read side by side (a silent farmer costs
-    at most the timeout)."""
-    import asyncio
-
+    at most the timeout), and each replotting target's progress."""
     from plotman_tui.dirview import archive_rows
-    from plotman_tui.farm.archive.space import read_target_space
     from plotman_tui.farm.archive.transfer import transfer_destination
-    from plotman_tui.farm.wiring import SPACE_TIMEOUT_S
-    from plotman_tui.report import render_archive_dirs
+    from plotman_tui.farm.units import printable
+    from plotman_tui.report import render_archive_dirs, replot_progress_text
 
     targets = config.archiving.active_targets
-
-    async def read_all() -> list[TargetSpace]:
-        return list(
-            await asyncio.gather(
-                *(read_target_space(t, timeout_s=SPACE_TIMEOUT_S) for t in targets)
-            )
-        )
-
-    spaces = asyncio.run(read_all())
+    replotting = _replotting(config)
+    spaces, listings = _farmer_look(targets, replotting)
     problems = []
     for target, space in zip(targets, spaces, strict=True):
         if space.problem is None:
@@ -715,7 +736,145 @@ def _archive_dirs(config: Config) -> str:
                 where = f"{target.type}: {os.path.dirname(sample)}/"
         problems.append(f"{target.name} ({where}): {space.problem}")
     rows = archive_rows(config, {space.target: space for space in spaces})
-    return render_archive_dirs(rows, problems, _width(config))
+    text = render_archive_dirs(rows, problems, _width(config))
+    if replotting:
+        progress = _replot_progress(replotting, listings)
+        lines = [replot_progress_text(found, problem) for found, problem in progress.values()]
+        text += "\n\n" + "\n".join(map(printable, lines))
+    return text
+
+
+def _replotting(config: Config) -> list[ArchiveTarget]:
+    """The enabled archive targets whose replot rules are on (replotter.replotting_targets'
+    rule, without importing the replotter and asyncssh: status --json asks on every run)."""
+    return [t for t in config.archiving.active_targets if t.replot is not None and t.replot.enabled]
+
+
+def _farmer_look(
+    space_targets: Sequence[ArchiveTarget], listed_targets: Sequence[ArchiveTarget]
+) -> tuple[list[TargetSpace], dict[str, FarmerListing]]:
+    """The free space of ``space_targets`` and the plot files of ``listed_targets``, read side
+    by side over one SSH connection per target (a silent farmer costs at most the timeout).
+    Only reads: nothing on the farmer is changed."""
+    import asyncio
+
+    from plotman_tui.farm.archive.farmer_files import list_plot_files
+    from plotman_tui.farm.archive.space import SshConnections, read_target_space
+    from plotman_tui.farm.wiring import SPACE_TIMEOUT_S
+
+    async def look() -> tuple[list[TargetSpace], list[FarmerListing]]:
+        connections = SshConnections()
+        try:
+            spaces = asyncio.gather(
+                *(
+                    read_target_space(t, timeout_s=SPACE_TIMEOUT_S, connection_cache=connections)
+                    for t in space_targets
+                )
+            )
+            listings = asyncio.gather(
+                *(
+                    list_plot_files(t, connections=connections, timeout_s=SPACE_TIMEOUT_S)
+                    for t in listed_targets
+                )
+            )
+            return list(await spaces), list(await listings)
+        finally:
+            await connections.close()
+
+    spaces, listings = asyncio.run(look())
+    return spaces, {
+        target.name: found for target, found in zip(listed_targets, listings, strict=True)
+    }
+
+
+def _replot_history() -> tuple[ReplotHistory, str | None]:
+    """What the action log says this machine sent and removed; and why it could not be read."""
+    from plotman_tui.farm.actionlog import default_action_log
+    from plotman_tui.farm.archive.replotter import replot_history
+
+    log = default_action_log()
+    try:
+        return replot_history(log.entries()), None
+    except OSError as error:
+        why = f"the action log {error.filename or log.path} could not be read: {error.strerror}"
+        return replot_history(()), why
+
+
+def _replot_progress(
+    targets: Sequence[ArchiveTarget], listings: Mapping[str, FarmerListing]
+) -> dict[str, tuple[ReplotProgress, str | None]]:
+    """Each replotting target's progress, and why its farmer's plots are not known (if so)."""
+    import time
+
+    from plotman_tui.farm.archive.replot import replot_progress
+
+    history, history_problem = _replot_history()
+    now = time.time()
+    found: dict[str, tuple[ReplotProgress, str | None]] = {}
+    for target in targets:
+        assert target.replot is not None  # _replotting's
+        listing = listings.get(target.name)
+        problem = listing.problem if listing is not None else "not listed"
+        removals = history.removals.get(target.name, ())
+        first = min((when for when, _ in removals), default=None)
+        sent = history.sent_at.get(target.name, ())
+        moved = 0 if first is None else sum(1 for when in sent if when >= first)
+        progress = replot_progress(
+            target.name,
+            listing if problem is None else None,
+            target.replot,
+            history.sent_names,
+            removals,
+            moved,
+            now,
+        )
+        found[target.name] = (progress, problem or history_problem)
+    return found
+
+
+def _cmd_replot(config: Config, args: argparse.Namespace) -> int:
+    """``replot plan``: what each target's replot rules match on its farmer, changing nothing."""
+    import time
+
+    from plotman_tui.farm.archive.replot import ReplotPlan, plan_summary
+
+    targets = list(config.archiving.targets)
+    if args.target is not None:
+        targets = [t for t in targets if t.name == args.target]
+        if not targets:
+            names = ", ".join(t.name for t in config.archiving.targets) or "none configured"
+            raise CliError(f"no archive target named {args.target!r} (targets: {names})", 2)
+    listed = [t for t in targets if t.replot is not None]
+    listings = _farmer_look([], listed)[1] if listed else {}
+    history, history_problem = _replot_history() if listed else (None, None)
+    protected = history.sent_names if history is not None else frozenset()
+    now = time.time()
+    plans = [
+        plan_summary(listings[t.name], t.replot, protected, now)
+        if t.replot is not None
+        else ReplotPlan(t.name, None, ())
+        for t in targets
+    ]
+    if history_problem is not None:
+        print(
+            f"plotman-tui: warning: {history_problem}; the plots this machine sent are counted "
+            "as matching",
+            file=sys.stderr,
+        )
+    if args.json:
+        import json
+
+        from plotman_tui.report import replot_plan_to_json
+
+        print(json.dumps(replot_plan_to_json(plans)))
+    else:
+        from plotman_tui.report import render_replot_plan
+
+        print(render_replot_plan(plans, _width(config)))
+    failed = any(
+        plan.problem is not None or any(d.problem is not None for d in plan.dirs) for plan in plans
+    )
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _cmd_dsched(config: Config, args: argparse.Namespace) -> int:
