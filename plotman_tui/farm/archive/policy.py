@@ -45,7 +45,7 @@ from typing import Final
 from plotman_tui.config.schema import ArchiveTarget
 from plotman_tui.farm.archive.replot import ReplotState, ReplotStep, plan_room
 from plotman_tui.farm.model import Job
-from plotman_tui.farm.plotsize import final_plot_bytes
+from plotman_tui.farm.plotsize import final_plot_bytes, plot_bytes_range
 from plotman_tui.farm.units import human_bytes
 from plotman_tui.plotters.phase import Phase
 
@@ -55,17 +55,6 @@ PLOT_NAME: Final = re.compile(r"^plot-k(\d+)-.+\.plot$")
 #: ``plot-k32-c18-...``.
 PLOT_LEVEL: Final = re.compile(r"^plot-k\d+-c(\d{1,2})-")
 
-# The smallest plausible plot, as a share of the size planned for its k (final_plot_bytes).
-# BladeBit's C9 compression, the highest bladebit_cuda makes, gives 75.2 GiB for k32 (chia-docs
-# "K Sizes"): 0.72 of the planned 104.5 GiB; the smallest sandbox k18 plot measured is 0.74.
-MIN_PLOT_SHARE: Final = 0.65
-# A plot whose name states a compression level past BladeBit's C9 (Gigahorse's C10 to C33) may
-# be far smaller: its C18 k32 plot is 59.65 GiB and its C30 43.31 GiB as farmers state them
-# (madMAx43v3r/chia-gigahorse#306), 0.57 and 0.41 of the planned 104.5 GiB; the sizes of the
-# levels up to C33 are not published.
-MIN_DEEP_COMPRESSED_SHARE: Final = 0.3
-# The largest plausible plot: the planned size is already a little high; this allows for more.
-MAX_PLOT_SHARE: Final = 1.05
 #: A plot file must be left unchanged this long before it is moved (copied by hand, or by a
 #: plotter that writes the final name directly, it may still be growing).
 SETTLE_SECONDS: Final = 60.0
@@ -217,11 +206,10 @@ def plot_name_level(name: str) -> int | None:
 
 
 def plausible_plot_bytes(k: int, level: int | None = None) -> tuple[int, int]:
-    """The smallest and largest size a finished plot of size ``k`` may have, compressed or not;
-    smaller still for a name's ``level`` past C9."""
-    planned = final_plot_bytes(k)
-    share = MIN_DEEP_COMPRESSED_SHARE if level is not None and level > 9 else MIN_PLOT_SHARE
-    return int(planned * share), int(planned * MAX_PLOT_SHARE)
+    """The smallest and largest size a finished plot of size ``k`` may have, compressed or not:
+    :func:`plotsize.plot_bytes_range` (down to the smallest plot any plotter makes at the level
+    a name states; a name without one may be any plot, down to BladeBit's C9)."""
+    return plot_bytes_range(k, level)
 
 
 def is_finished_plot(
