@@ -105,6 +105,10 @@ def match_temp_name(
       started (:func:`list_temp_files` does).
 
     No plot id, no match by id: without it one job's files cannot be told from another's.
+    Gigahorse's disk buffers (``cuda_plot_tmp2_<microseconds>.tmp``, as chia-gigahorse#111's
+    log names one) carry none, so they never match and a kill leaves them, as it leaves
+    BladeBit CUDA's; and a Gigahorse job's plot id is the plot under way, so the previous
+    plot's file, still being copied to dst, is never taken for the job's temp file.
     """
     if plot_id is not None and name.endswith(".tmp") and _has_plot_id(name, plot_id):
         return NameMatch.PLOT_ID
