@@ -15,6 +15,7 @@ rules that match nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import math
 import os
@@ -41,12 +42,15 @@ from tests.integration.test_archiving import (  # noqa: F401 (fixtures, used by 
     wait_reason,
 )
 from tests.realservices import (  # noqa: F401
+    RsyncDaemon,
     SshServer,
     farmer_plot_name,
     fill_archive_dir,
     listing_of,
     removal_refused,
+    rsync_daemon_fixture,
     small_disks_fixture,
+    small_filesystem,
     ssh_server_fixture,
 )
 
@@ -146,11 +150,53 @@ def oldest_matching(names: list[str], count: int) -> list[str]:
 # -- the loop -----------------------------------------------------------------------------------
 
 
-async def test_the_loop_replots_a_full_local_farmer_removing_only_the_oldest_needed(
-    farm: Farm, small_disks: Callable[[str, int], Path]
-) -> None:
+def far_replot_target(
+    farm: Farm,
+    kind: str,
+    small_disks: Callable[[str, int], Path],
+    request: pytest.FixtureRequest,
+    mounts: contextlib.ExitStack,
+) -> tuple[ArchiveTarget, Path, dict[str, tuple[int, float, int]]]:
+    """A full farmer disk and a replotting target of ``kind`` for it: local, ssh (removals
+    over SFTP) or rsyncd (sent by the rsync daemon, removed over SFTP; the disk in its module)."""
+    if kind == "rsyncd":
+        daemon: RsyncDaemon = request.getfixturevalue("rsync_daemon")
+        server: SshServer = request.getfixturevalue("ssh_server")
+
+        def in_module(name: str, size: int) -> Path:
+            return mounts.enter_context(small_filesystem(daemon.module_root / name, size))
+
+        archive_dir, before = fill_farmer_disk(in_module, list(farm.pool))
+        target = replot_target(
+            farm,
+            archive_dir,
+            type=TargetType.RSYNCD,
+            rsync_port=daemon.port,
+            module=daemon.module,
+            module_root=str(daemon.module_root),
+            **ssh_options(server),
+        )
+        return target, archive_dir, before
     archive_dir, before = fill_farmer_disk(small_disks, list(farm.pool))
-    target = replot_target(farm, archive_dir)
+    if kind == "ssh":
+        server = request.getfixturevalue("ssh_server")
+        target = replot_target(farm, archive_dir, type=TargetType.SSH, **ssh_options(server))
+        return target, archive_dir, before
+    return replot_target(farm, archive_dir), archive_dir, before
+
+
+@pytest.mark.parametrize("kind", ["local", "ssh", "rsyncd"])
+async def test_the_loop_replots_a_full_farmer_removing_only_the_oldest_plots_needed(
+    farm: Farm, small_disks: Callable[[str, int], Path], kind: str, request: pytest.FixtureRequest
+) -> None:
+    with contextlib.ExitStack() as mounts:
+        target, archive_dir, before = far_replot_target(farm, kind, small_disks, request, mounts)
+        await replot_loop(farm, target, archive_dir, before)
+
+
+async def replot_loop(
+    farm: Farm, target: ArchiveTarget, archive_dir: Path, before: dict[str, tuple[int, float, int]]
+) -> None:
     new = [farm.plot(i) for i in range(NEW_PLOTS)]
     engine = farm.engine(target)
     results: list[ArchivePassResult] = []
