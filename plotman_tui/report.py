@@ -627,9 +627,9 @@ def replot_progress_text(
                 parts.append(f"{_days_text(progress.days_left)}d left")
         if progress.removed_plots or progress.new_plots_moved:
             parts += [f"{progress.removed_plots} removed", f"{progress.new_plots_moved} new"]
+        if progress.dry_run:  # after the counts (the dashboard shows it yellow, too)
+            parts.append("dry run")
         text = ", ".join(parts)
-        if progress.dry_run:
-            text = f"dry run; {text}"
         if progress.stopped is not None:
             text = f"stopped: {progress.stopped}; {text}"
         return text

@@ -26,7 +26,9 @@ also while a first read of a big log dir is under way.
 Besides them, ``archive-space`` is an async worker in the app's event loop: the archiving
 engine's :class:`~plotman_tui.farm.archive.space.SpaceMonitor`, which reads the archive dirs'
 free space (over SSH for a farmer) without ever holding a pass up; a farmer that does not
-answer costs nothing but its own timeout. And ``log-watch``, a
+answer costs nothing but its own timeout; and beside it the engine's
+:class:`~plotman_tui.farm.archive.replotter.Replotter`, which lists the replotting targets' plots
+and removes the old ones a pass asks for, over the same connections. And ``log-watch``, a
 :class:`~plotman_tui.tui.logwatch.LogWatch` of the log dir: the logs written are read in a
 thread, one batch at a time, and the jobs' new phases come in as ``LogsRead`` within a fraction
 of a second. If the log dir cannot be watched, it says so once and the looks come every 1.5 s.
@@ -62,6 +64,7 @@ from plotman_tui.appdirs import cache_dir, data_dir
 from plotman_tui.config.schema import Config
 from plotman_tui.farm.actionlog import ActionLog, default_action_log
 from plotman_tui.farm.archive.engine import ArchivingEngine
+from plotman_tui.farm.archive.replotter import Replotter
 from plotman_tui.farm.archive.space import SpaceMonitor
 from plotman_tui.farm.control import KillPlan
 from plotman_tui.farm.discovery import Scanner
@@ -420,17 +423,30 @@ class DashboardApp(App[int]):
         space.on_update = lambda _name: self._wake("archiving")
         self._space_stop = asyncio.Event()
         self._space_worker = self.run_worker(
-            self._keep_space_fresh(space, self._space_stop),
+            self._keep_space_fresh(space, archiver.replotter, self._space_stop),
             name="archive-space",
             group="archive-space",
             exit_on_error=False,
         )
 
     @staticmethod
-    async def _keep_space_fresh(space: SpaceMonitor, stop: asyncio.Event) -> None:
+    async def _keep_space_fresh(
+        space: SpaceMonitor, replotter: Replotter, stop: asyncio.Event
+    ) -> None:
+        # The replotter lists the farmers' plots and makes room on them in this loop, over the
+        # monitor's SSH connections (as the --no-ui loop runs it): without it a replotting
+        # target is never listed and never gets room.
+        workers = [
+            asyncio.ensure_future(space.run(stop)),
+            asyncio.ensure_future(replotter.run(stop)),
+        ]
         try:
-            await space.run(stop)
+            for worker in workers:
+                await worker
         finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
             await space.close()  # the kept SSH connections
 
     def _transfer_ended(self, pid: int) -> None:

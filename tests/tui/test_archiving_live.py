@@ -13,6 +13,7 @@ Each test has its own data dir (archiver and scheduler locks, action log); plott
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,9 +22,10 @@ import pytest
 from textual.widgets import Static
 
 from plotman_tui.config import load_config
-from plotman_tui.config.schema import ArchiveTarget, ArchivingConfig, TargetType
+from plotman_tui.config.schema import ArchiveTarget, ArchivingConfig, ReplotRules, TargetType
 from plotman_tui.farm import wiring
 from plotman_tui.farm.actionlog import ActionEntry, ActionLog
+from plotman_tui.farm.units import human_bytes
 from plotman_tui.sandbox import Sandbox, make_sandbox, start_plot
 from plotman_tui.tui.app import DashboardApp
 from plotman_tui.tui.screens.help_screen import HelpScreen
@@ -31,7 +33,15 @@ from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
 from plotman_tui.tui.widgets.archive_table import ArchiveTable
 from plotman_tui.tui.widgets.dst_table import DstTable
 from tests.conftest import require_chiapos
-from tests.realservices import LOOPBACK, SilentFarmer, free_port
+from tests.realservices import (  # noqa: F401 (real_plot_fixture: the fixture, by import)
+    LOOPBACK,
+    SilentFarmer,
+    farmer_plot_name,
+    fill_archive_dir,
+    free_port,
+    listing_of,
+    real_plot_fixture,
+)
 from tests.tui.pilots import until
 
 pytestmark = pytest.mark.real_service
@@ -181,3 +191,39 @@ async def test_an_unreachable_farmer_is_marked_and_a_silent_one_holds_no_key_up(
         assert app.archiving.result is not None
         assert app.archiving.result.spaces[silent.name] is None  # still no answer
     assert app.return_code in (None, 0)
+
+
+async def test_the_dashboard_lists_a_replotting_targets_old_plots_and_shows_them(
+    farm: Sandbox, tmp_path: Path, real_plot: Path
+) -> None:
+    """The dashboard runs the archiving engine's replotter beside its space monitor: the
+    farmer's old plots are listed (a dry run removes none) and the archive summary counts them."""
+    old = [farmer_plot_name(datetime.datetime(2021, 6, 1 + i, 12, 30), index=i) for i in range(3)]
+    archive_dir = farm.archive_dirs[0]
+    fill_archive_dir(archive_dir, real_plot, old)
+    fill_archive_dir(
+        archive_dir, real_plot, [farmer_plot_name(datetime.datetime(2024, 1, 1), level=7)]
+    )
+    before = listing_of(archive_dir)
+    config = load_config(farm.config_path)
+    rules = ReplotRules(uncompressed=True, dry_run=True)
+    targets = tuple(replace(t, replot=rules) for t in config.archiving.targets)
+    config = replace(config, archiving=replace(config.archiving, targets=targets))
+    app = DashboardApp(config, farm.config_path, plotting_enabled=False, archiving_enabled=False)
+    async with app.run_test(size=(200, 60)) as pilot:
+        table = app.dashboard.query_one(ArchiveTable)
+        name = targets[0].name
+        shown = await until(
+            pilot,
+            lambda: (
+                name in table.row_keys
+                and "replot" in [column.id for column in table._table_columns]
+                and "old" in table.cell_text(name, "replot")
+                and table.cell_text(name, "replot")
+            ),
+            WAIT_S,
+            "the farmer's old plots listed",
+        )
+        size = human_bytes(3 * real_plot.stat().st_size, short=True)
+        assert shown == f"3 old ({size}), dry run"
+    assert listing_of(archive_dir) == before  # a dry run removes nothing
