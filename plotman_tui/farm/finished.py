@@ -139,8 +139,13 @@ def best_parser(
         if any(parser.has_plot_id for _name, parser in parsers):
             break
     if offset < len(data):
-        # No plot id in the head: every parser reads on (it may come later).
-        parsers = [entry for entry in parsers if entry[1].has_plot_id] or parsers
+        # No plot id in the head: every parser reads on (it may come later). Of those that
+        # found one, a parser that has read lines only another plotter prints (Gigahorse's
+        # reading a madMAx header) reads on only if no other did: it reads the log as that
+        # plotter's does, so it could only tie and lose (a madMAx log is read once, not twice).
+        found = [entry for entry in parsers if entry[1].has_plot_id]
+        own = [entry for entry in found if getattr(entry[1], "own_lines", 0) >= 0]
+        parsers = own or found or parsers
         lines = splitter.feed(data[offset:])
         for _name, parser in parsers:
             parser.feed_lines(lines)
