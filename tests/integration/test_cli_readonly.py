@@ -80,9 +80,12 @@ def test_status_json_has_the_documented_fields(farm: dict[str, Path]) -> None:
     required = {
         "plot_id", "pid", "plotter", "k", "tmp_dir", "tmp2_dir", "dst_dir", "phase",
         "tmp_usage_bytes", "status", "mem_rss_bytes", "wall_seconds", "user_seconds",
-        "sys_seconds", "iowait_seconds", "log_file",
+        "sys_seconds", "iowait_seconds", "log_file", "compression",
     }  # fmt: skip
     assert required <= set(job)
+    # The fake chia job's log, command line and plot name state no level: unknown, not 0.
+    assert job["compression"] is None
+    assert "replot" not in data  # no target replots: nothing listed, nothing said
     assert job["plot_id"] == plot_id and job["phase"] == "3:1" and job["k"] == 32
     assert job["tmp_usage_bytes"] == 2048 and job["plotter"] == "chia"
     assert abs(data["updated"] - time.time()) < 60
