@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -339,3 +340,27 @@ def test_output_onto_a_full_disk_is_one_line_exit_1(
         result = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr == "plotman-tui: cannot write the output: No space left on device\n"
+
+
+def test_a_c7_jobs_level_shows_in_status_its_json_and_details(
+    farm: dict[str, Path], tmp_path: Path
+) -> None:
+    script = farm["bin"] / "bladebit_cuda"
+    shutil.copy(farm["chia"], script)  # the same sleeper, under BladeBit CUDA's name
+    # The dst is ``plots``, relative to the job's cwd: fakejobs' start check waits for that
+    # word in the command line. Nothing is logged yet: the level is the command line's.
+    argv = [sys.executable, str(script), "--compress", "7", "cudaplot", "-t1", str(farm["tmp"])]
+    log = farm["logs"] / "cuda.log"
+    log.write_bytes(b"")
+    with running([*argv, "plots"], log, cwd=tmp_path) as proc:
+        table = cli("status", config=farm["config"], columns=80)
+        as_json = cli("status", "--json", config=farm["config"])
+        details = cli("details", f"pid:{proc.pid}", config=farm["config"])
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()[1:]
+    row = next(line.split() for line in rows if str(proc.pid) in line.split())
+    # "plot id" is two words in the header, one cell ("?") in the row.
+    assert row[header.split().index("C") - 1] == "7"
+    job = next(j for j in json.loads(as_json.stdout)["jobs"] if j["pid"] == proc.pid)
+    assert (job["plotter"], job["compression"]) == ("bladebit_cuda", 7)
+    assert "compression: C7" in [line.strip() for line in details.stdout.splitlines()]
