@@ -201,8 +201,8 @@ class ArchivingEngine:
         if taken:
             self._waits.forget()
             self._load_state(events, now)
-        if holds_lock:
-            self.replotter.read_history()  # before a transfer ends: the plots sent before
+        # Once, before a transfer's end is reported: the plots sent before, removals made.
+        self.replotter.read_history()
         running = self._ours_or_from_dst(find_transfers(self.config.archiving.targets))
         running += self._report_ended(running, now, events, record=holds_lock)
         events += self.replotter.take_events()  # the removals made since the last pass
