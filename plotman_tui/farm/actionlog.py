@@ -376,7 +376,12 @@ def _details(extra: Mapping[str, Any]) -> str:
     if rate is not None and seconds is not None and seconds > 0:
         parts.append(f"{rate:g} MB/s in {human_duration(seconds)}")
     target, archive_dir = text("target"), text("archive_dir")
-    if target or archive_dir:
+    removed, for_plot = text("file"), text("for_plot")
+    if removed:  # an old plot removed from the farmer (replotting): where it was, and for what
+        parts.append(f"{removed} in {target or '?'}:{archive_dir or '?'}")
+        if for_plot:
+            parts.append(f"for {for_plot}")
+    elif target or archive_dir:
         parts.append(f"to {target or '?'}:{archive_dir or '?'}")
     freed = number("freed_bytes")
     if freed is not None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 
-from plotman_tui.config.schema import ReplotRules
-from plotman_tui.farm.actionlog import ActionEntry
+from plotman_tui.config.schema import ArchiveTarget, ReplotRules, TargetType
+from plotman_tui.farm.actionlog import ActionEntry, ActionLog, format_entry
 from plotman_tui.farm.archive.policy import (
     ArchivePlan,
     DstState,
@@ -22,9 +23,13 @@ from plotman_tui.farm.archive.replot import (
     QUIET_S,
     FarmerListing,
     FarmerPlot,
+    Removal,
     ReplotState,
+    ReplotStep,
 )
-from plotman_tui.farm.archive.replotter import ACTION, replot_history
+from plotman_tui.farm.archive.replotter import ACTION, Replotter, replot_history
+from plotman_tui.farm.archive.space import SpaceMonitor
+from plotman_tui.farm.events import EventKind
 from plotman_tui.farm.plotsize import GIB
 
 NOW = 1_700_000_000.0
@@ -217,3 +222,76 @@ def test_the_history_protects_every_sent_plot_and_counts_removals_per_target() -
     assert history.sent_names == {"plot-k32-a.plot", "plot-k32-b.plot"}
     assert history.sent_at == {"farmer": (1.0,), "other": (2.0,)}
     assert history.removals == {"farmer": ((5.0, 100),)}
+
+
+def test_history_details_say_which_old_plot_went_from_where_and_for_which_plot() -> None:
+    removal = ActionEntry(
+        time=NOW,
+        action=ACTION,
+        reason="older than 2023-01-01, uncompressed",
+        result="removed",
+        extra={
+            "target": "farmer",
+            "archive_dir": "/farm/a",
+            "file": old_name(1),
+            "bytes": OLD,
+            "for_plot": NEW_NAME,
+        },
+    )
+    line = format_entry(removal, details=True)
+    assert line.endswith(f"[101 GiB, {old_name(1)} in farmer:/farm/a, for {NEW_NAME}]")
+    assert "removed  older than 2023-01-01, uncompressed" in line
+
+
+# -- the replotter's bookkeeping (no farmer needed) ------------------------------------------------
+
+
+def replotter(tmp_path: Path, rules: ReplotRules = RULES) -> tuple[Replotter, ArchiveTarget]:
+    farmer = ArchiveTarget(
+        name="farmer", type=TargetType.LOCAL, archive_dirs=("/farm/a",), replot=rules
+    )
+    plain = ArchiveTarget(name="plain", type=TargetType.LOCAL, archive_dirs=("/farm/b",))
+    log = ActionLog(tmp_path / "actions.jsonl")
+    log.record("transfer", result="ok", target="plain", source=f"/dst/{old_name(7, '77')}")
+    made = Replotter([farmer, plain], SpaceMonitor([farmer, plain]), action_log=log)
+    made.read_history()
+    return made, farmer
+
+
+def step_for(dry_run: bool = False) -> ReplotStep:
+    plot = farmer_plot(old_name(1))
+    return ReplotStep("farmer", "/farm/a", (Removal(plot, "old"),), NEW_NAME, K32, dry_run)
+
+
+def test_the_replotter_protects_every_plot_this_machine_sent_and_replots_only_its_targets(
+    tmp_path: Path,
+) -> None:
+    made, _ = replotter(tmp_path)
+    assert made.names == ("farmer",)
+    assert made.state("plain", None) is None
+    made.sent("plain", NEW_NAME, NOW)
+    state = made.state("farmer", None)
+    assert state is not None and state.protected == {old_name(7, "77"), NEW_NAME}
+    assert not state.busy and state.stopped is None and state.listing is None
+
+
+def test_one_step_per_target_at_a_time_and_a_dry_run_is_never_run(tmp_path: Path) -> None:
+    made, _ = replotter(tmp_path)
+    assert not made.submit(step_for(dry_run=True))
+    assert made.submit(step_for())  # busy from here on, though no loop runs it yet
+    state = made.state("farmer", None)
+    assert state is not None and state.busy
+    assert not made.submit(step_for())
+
+
+def test_a_dry_run_step_is_logged_once_however_many_passes_ask(tmp_path: Path) -> None:
+    made, _ = replotter(tmp_path, replace(RULES, dry_run=True))
+    first = made.tell_dry_run(step_for(dry_run=True), NOW)
+    again = made.tell_dry_run(step_for(dry_run=True), NOW + 5)
+    assert [e.kind for e in first] == [EventKind.REPLOT] and again == []
+    assert first[0].message.startswith("dry run: would remove farmer:/farm/a/plot-k32-2021-06-01")
+    assert made.action_log is not None
+    logged = [e for e in made.action_log.entries() if e.action == ACTION]
+    assert [(e.result, e.extra["file"], e.extra["for_plot"]) for e in logged] == [
+        ("dry run", old_name(1), NEW_NAME)
+    ]
