@@ -178,6 +178,17 @@ def far_replot_target(
         )
         return target, archive_dir, before
     archive_dir, before = fill_farmer_disk(small_disks, list(farm.pool))
+    if kind == "script":
+        target = replot_target(
+            farm,
+            archive_dir,
+            type=TargetType.SCRIPT,
+            transfer_command=("sh", "-c", SCRIPT_SEND, "sh", "{source}", "{archive_dir}"),
+            free_space_command=("sh", "-c", SCRIPT_FREE, "sh", "{archive_dir}"),
+            list_command=("sh", "-c", SCRIPT_LIST, "sh", "{archive_dir}"),
+            remove_command=("sh", "-c", 'rm -- "$2/$1"', "sh", "{plot_name}", "{archive_dir}"),
+        )
+        return target, archive_dir, before
     if kind == "ssh":
         server = request.getfixturevalue("ssh_server")
         target = replot_target(farm, archive_dir, type=TargetType.SSH, **ssh_options(server))
@@ -185,7 +196,16 @@ def far_replot_target(
     return replot_target(farm, archive_dir), archive_dir, before
 
 
-@pytest.mark.parametrize("kind", ["local", "ssh", "rsyncd"])
+# A script target's commands, as a farmer might write them for a farmer mounted here.
+SCRIPT_SEND = 'n="${1##*/}"; cp -- "$1" "$2/.$n.part" && mv -- "$2/.$n.part" "$2/$n" && rm -- "$1"'
+SCRIPT_FREE = "df -P -k -- \"$1\" | awk 'NR == 2 { print $4 * 1024 }'"
+SCRIPT_LIST = (
+    'for f in "$1"/plot-k*.plot; do [ -f "$f" ] && [ ! -L "$f" ] || continue; '
+    'printf "%s %s %s\\n" "$(stat -c %s "$f")" "${f##*/}" "$(stat -c %Y "$f")"; done'
+)
+
+
+@pytest.mark.parametrize("kind", ["local", "ssh", "rsyncd", "script"])
 async def test_the_loop_replots_a_full_farmer_removing_only_the_oldest_plots_needed(
     farm: Farm, small_disks: Callable[[str, int], Path], kind: str, request: pytest.FixtureRequest
 ) -> None:
