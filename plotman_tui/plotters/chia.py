@@ -95,8 +95,14 @@ class ChiaPlotter:
         args = _create_args(argv)
         if args is None:
             return PlotArgs()
-        # chia writes the plot to its working dir without -d.
-        return plot_args(scan(args, _CREATE_SPEC), cwd, default_k=DEFAULT_K, default_dst=".")
+        # chia writes the plot to its working dir without -d; chiapos makes no compressed plot.
+        return plot_args(
+            scan(args, _CREATE_SPEC),
+            cwd,
+            default_k=DEFAULT_K,
+            default_dst=".",
+            default_compression=0,
+        )
 
     def build_argv(
         self, plotting: PlottingConfig, tmp_dir: str, tmp2_dir: str | None, dst_dir: str

@@ -84,8 +84,11 @@ class MadmaxPlotter:
         if args is None:
             return PlotArgs()
         found = scan(args, _SPEC)
-        # madMAx writes the plot to its tmp dir without -d.
-        return plot_args(found, cwd, default_k=DEFAULT_K, default_dst=found.get("tmp"))
+        # madMAx writes the plot to its tmp dir without -d; chia_plot makes no compressed plot
+        # (its compressing sibling is Gigahorse, a plotter of its own here).
+        return plot_args(
+            found, cwd, default_k=DEFAULT_K, default_dst=found.get("tmp"), default_compression=0
+        )
 
     def build_argv(
         self, plotting: PlottingConfig, tmp_dir: str, tmp2_dir: str | None, dst_dir: str

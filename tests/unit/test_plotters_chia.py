@@ -111,6 +111,7 @@ def test_parse_args_of_the_recorded_command_line() -> None:
         buckets=128,
         buffer_mib=5000,
         count=1,
+        compression=0,  # chiapos makes no compressed plot
     )
 
 
@@ -158,8 +159,10 @@ def test_parse_args_dirs(
 
 def test_parse_args_never_raises_on_junk() -> None:
     args = PLOTTER.parse_args(["chia", "plots", "create", "-k", "big", "-r", "", "-u", "1e3", "-b"])
-    assert args == PlotArgs(k=None)
-    assert PLOTTER.parse_args(["chia", "plots", "create"]) == PlotArgs(k=32)  # chia's default
+    assert args == PlotArgs(k=None, compression=0)
+    assert PLOTTER.parse_args(["chia", "plots", "create"]) == PlotArgs(
+        k=32, compression=0
+    )  # chia's default
     assert PLOTTER.parse_args(["something", "else"]) == PlotArgs()
 
 
@@ -227,6 +230,7 @@ def test_build_argv_round_trip() -> None:
         threads=6,
         buckets=64,
         buffer_mib=5000,
+        compression=0,
     )
 
 

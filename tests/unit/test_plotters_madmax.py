@@ -63,6 +63,7 @@ def test_parse_args_of_the_recorded_command_line() -> None:
         threads=8,
         buckets=256,
         count=1,
+        compression=0,  # chia_plot makes no compressed plot
     )
 
 
@@ -147,6 +148,7 @@ def test_build_argv_round_trip() -> None:
         threads=12,
         buckets=128,
         count=1,
+        compression=0,
     )
 
 

@@ -118,15 +118,15 @@ def test_a_restored_state_gets_the_same_checks_as_a_log() -> None:
     [
         (
             ["chia", "plots", "create", "-k", "99", "-r", "0", "-u", "-4", "-b", "0"],
-            PlotArgs(dst_dir="/cwd"),
+            PlotArgs(dst_dir="/cwd", compression=0),
         ),
         (
             ["chia", "plots", "create", "-k", "25", "-t", "/t\0", "-d", LONG, "-n", "-7"],
-            PlotArgs(k=25),
+            PlotArgs(k=25, compression=0),
         ),
         (
             ["chia_plot", "-r", "99999999", "-u", "99999999", "-t", "/t/", "-n", "-1"],
-            PlotArgs(k=32, tmp_dir="/t", dst_dir="/t", count=-1),
+            PlotArgs(k=32, tmp_dir="/t", dst_dir="/t", count=-1, compression=0),
         ),
         (
             ["bladebit", "-t", "0", "diskplot", "-b", "0", "--cache", "0", "-t1", "/t\0", "/d"],
