@@ -37,12 +37,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final
 
-from plotman_tui.config.schema import ArchiveTarget
+from plotman_tui.config.schema import ArchiveTarget, ReplotRules
 from plotman_tui.farm.actionlog import ActionEntry, ActionLog
 from plotman_tui.farm.archive.farmer_files import (
     RemovalResult,
@@ -55,6 +55,7 @@ from plotman_tui.farm.archive.replot import (
     ReplotProgress,
     ReplotState,
     ReplotStep,
+    matches_rules,
     replot_progress,
 )
 from plotman_tui.farm.archive.space import SpaceMonitor, TargetSpace, sleep_until_due
@@ -90,6 +91,24 @@ def _room_seen(step: ReplotStep, done_at: float | None, space: TargetSpace | Non
         return False
     free = space.free_bytes.get(step.archive_dir)
     return (free is not None and free >= step.for_bytes) or time.time() - done_at > ROOM_WAIT_S
+
+
+def _without(listing: FarmerListing, archive_dir: str, gone: Set[str]) -> FarmerListing:
+    """``listing`` less the plots named ``gone`` in ``archive_dir``."""
+    if archive_dir not in listing.dirs:
+        return listing
+    dirs = dict(listing.dirs)
+    dirs[archive_dir] = tuple(p for p in dirs[archive_dir] if p.name not in gone)
+    return replace(listing, dirs=MappingProxyType(dirs))
+
+
+def _matching_plots(listing: FarmerListing, rules: ReplotRules) -> FarmerListing:
+    """``listing`` with only the plots ``rules`` match (by name)."""
+    dirs = {
+        archive_dir: tuple(p for p in plots if matches_rules(p.name, rules) is not None)
+        for archive_dir, plots in listing.dirs.items()
+    }
+    return replace(listing, dirs=MappingProxyType(dirs))
 
 
 def replotting_targets(targets: Iterable[ArchiveTarget]) -> tuple[ArchiveTarget, ...]:
@@ -156,6 +175,8 @@ class _Target:
     removals: list[tuple[float, int]] = field(default_factory=list)
     #: The dry-run steps already logged (each is logged once, not every pass).
     dry_runs_told: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
+    #: The plots of ``listing`` the rules match, and the listing they were picked from.
+    matching: tuple[FarmerListing, FarmerListing] | None = None
     #: The last progress, what it was computed from and when (see Replotter.progress).
     progress: tuple[tuple[object, ...], float, ReplotProgress] | None = None
 
@@ -241,13 +262,33 @@ class Replotter:
                 self._end_step(state)
             rules = state.target.replot
             assert rules is not None  # replotting_targets() keeps only those with rules
-            return ReplotState(
+            replot = ReplotState(
                 rules=rules,
                 listing=state.listing,
                 protected=frozenset(self._protected),
                 busy=state.step is not None,
                 stopped=state.stopped,
             )
+        return replace(replot, listing=self._matching(state))
+
+    def _matching(self, state: _Target) -> FarmerListing | None:
+        """The plots of the target's listing its rules match (the others never go), picked
+        once per listing: a full farmer of 10,000 plots the rules do not match would otherwise
+        cost every pass the rules against each name. Picked outside the lock: the loop's
+        thread must not wait for it."""
+        with self._lock:
+            listing, matching = state.listing, state.matching
+        if listing is None:
+            return None
+        if matching is not None and matching[0] is listing:
+            return matching[1]
+        rules = state.target.replot
+        assert rules is not None
+        picked = _matching_plots(listing, rules)
+        with self._lock:
+            if state.listing is listing:
+                state.matching = (listing, picked)
+        return picked
 
     def progress(self, name: str, now: float) -> ReplotProgress | None:
         """How far target ``name``'s replotting has come (None: it does not replot)."""
@@ -259,15 +300,16 @@ class Replotter:
             assert rules is not None
             first = min((when for when, _ in state.removals), default=None)
             moved = 0 if first is None else sum(1 for when in state.sent_at if when >= first)
-            listing, protected = state.listing, frozenset(self._protected)
+            protected = frozenset(self._protected)
             removals, stopped = tuple(state.removals), state.stopped
             # Matching every plot of a listing against the rules takes a while for 10,000
             # plots: done again when something it depends on changed, or a minute has passed
             # (a plot becomes quiet enough to count), not every pass.
-            key = (listing, len(protected), len(removals), moved, stopped)
             cached = state.progress
-            if cached is not None and cached[0] == key and 0 <= now - cached[1] < PROGRESS_S:
-                return cached[2]
+        listing = self._matching(state)  # the rules match no other plot
+        key = (listing, len(protected), len(removals), moved, stopped)
+        if cached is not None and cached[0] == key and 0 <= now - cached[1] < PROGRESS_S:
+            return cached[2]
         progress = replot_progress(
             name, listing, rules, protected, removals, moved, now, stopped=stopped
         )
@@ -594,9 +636,9 @@ class Replotter:
         if listing is None or not removed or archive_dir not in listing.dirs:
             return
         gone = {plot.name for plot in removed}
-        dirs = dict(listing.dirs)
-        dirs[archive_dir] = tuple(p for p in dirs[archive_dir] if p.name not in gone)
-        state.listing = replace(listing, dirs=MappingProxyType(dirs))
+        state.listing = _without(listing, archive_dir, gone)
+        if state.matching is not None and state.matching[0] is listing:
+            state.matching = (state.listing, _without(state.matching[1], archive_dir, gone))
 
     @staticmethod
     def _end_step(state: _Target) -> None:
