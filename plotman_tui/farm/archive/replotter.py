@@ -252,7 +252,8 @@ class Replotter:
         """What the policy needs of target ``name``'s replotting (None: it does not replot).
 
         ``space``: the target's current sample; a read made after the last step's removals
-        ends that step (its room, if any, is in the numbers now).
+        that shows their room ends that step. The state's ``listing`` holds only the plots the
+        rules match (no other may go; see :meth:`_matching`).
         """
         with self._lock:
             state = self._targets.get(name)
