@@ -136,6 +136,7 @@ from plotman_tui.tui.view import (
     ordered_jobs,
     phase_bins,
     plotting_words,
+    replot_lines,
     shown_signature,
     tmp_rows,
 )
@@ -732,6 +733,7 @@ class DashboardApp(App[int]):
             archive_prefix=archive_prefix(self.config),
             plotting=plotting_words(self.plotting, self.clock()),
             archiving=archiving_words(self.archiving),
+            replot=replot_lines(self.archiving.result),
         )
 
     def _show_dirs_screen(self) -> None:

@@ -37,7 +37,7 @@ from plotman_tui.farm.model import Job, Snapshot
 from plotman_tui.farm.scheduler import Decision, Start, Wait
 from plotman_tui.farm.units import common_prefix, human_duration, printable, short_time
 from plotman_tui.plotters.phase import Phase
-from plotman_tui.report import Column, fit_cell, status_columns
+from plotman_tui.report import Column, fit_cell, replot_progress_text, status_columns
 
 if TYPE_CHECKING:
     from plotman_tui.farm.archive.engine import ArchivePassResult
@@ -306,6 +306,13 @@ class ArchivingState:
     result: ArchivePassResult | None = None  # the last pass's
     lock_note: str = ""  # the engine's word on who moves the plots, when it is not us
     error: str | None = None  # the last pass failed with this
+
+
+def replot_lines(result: ArchivePassResult | None) -> tuple[str, ...]:
+    """Each replotting target's progress in full words (the dirs screen's, as ``dirs`` says)."""
+    if result is None:
+        return ()
+    return tuple(replot_progress_text(progress) for progress in result.replot.values())
 
 
 def archive_problems(result: ArchivePassResult) -> dict[str, str]:

@@ -218,7 +218,7 @@ async def test_the_dashboard_lists_a_replotting_targets_old_plots_and_shows_them
             lambda: (
                 name in table.row_keys
                 and "replot" in [column.id for column in table._table_columns]
-                and "old" in table.cell_text(name, "replot")
+                and " old (" in table.cell_text(name, "replot")  # not "old ?": listed
                 and table.cell_text(name, "replot")
             ),
             WAIT_S,

@@ -75,6 +75,8 @@ async def test_the_dirs_command_and_the_dashboard_show_the_same_rows() -> None:
 async def test_the_archive_summary_shows_each_replotting_targets_progress() -> None:
     from dataclasses import replace
 
+    from textual.widgets import Static
+
     from plotman_tui.farm.archive.replot import ReplotProgress
     from plotman_tui.report import replot_progress_text
     from plotman_tui.tui.messages import ArchivePassed
@@ -98,6 +100,13 @@ async def test_the_archive_summary_shows_each_replotting_targets_progress() -> N
         assert shown == replot_progress_text(progress, short=True)
         assert summary.cell_text("backup", "replot") == "-"  # it has no replot rules
         assert summary.drawn_cells()[("farmer", "replot")] == shown  # 200 columns: whole
+        # The dirs screen says it in full, as the dirs command does.
+        await pilot.press("d")
+        assert isinstance(app.screen, DirsScreen)
+        line = str(app.screen.query_one("#dirs-replot", Static).render())
+        assert line == replot_progress_text(progress)
+        assert line.startswith("replot farmer: 120 old plots left (120 GiB); removed 30")
+        await pilot.press("escape")
         stopped = replace(progress, stopped="could not remove plot-k32-x.plot: refused")
         app.post_message(ArchivePassed(replace(passed.result, replot={"farmer": stopped})))
         await pilot.pause()

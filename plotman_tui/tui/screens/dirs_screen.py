@@ -40,6 +40,8 @@ class DirsView:
     archive_prefix: str
     plotting: tuple[str, str]
     archiving: tuple[str, str]
+    #: Each replotting target's progress in full words (report.replot_progress_text).
+    replot: tuple[str, ...] = ()
 
 
 def _status(name: str, words: tuple[str, str]) -> Text:
@@ -70,6 +72,7 @@ class DirsScreen(Screen[None]):
             yield TmpTable(id="dirs-tmp")
             yield DstTable(id="dirs-dst", with_priority=self.archiving)
             yield ArchiveDirsTable(id="dirs-archive")
+            yield Static(id="dirs-replot")
         yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
@@ -96,6 +99,9 @@ class DirsScreen(Screen[None]):
         self.query_one(TmpTable).show(view.tmp, view.tmp_prefix)
         self.query_one(DstTable).show(view.dst, view.dst_prefix)
         self.query_one(ArchiveDirsTable).show(view.archive, view.archive_prefix)
+        replot = self.query_one("#dirs-replot", Static)
+        replot.display = bool(view.replot)
+        replot.update(Text("\n".join(printable(line) for line in view.replot)))
 
     def action_close(self) -> None:
         self.dismiss(None)
