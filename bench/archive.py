@@ -33,7 +33,13 @@ files (truncated to a real k32 plot's 108.8 GB; nothing is read) as the farmer's
   median of the next ones (the connection kept);
 - one replot step on a farmer with ``--old-plots`` (1,000) old plots in one full dir:
   ``plan_room`` on the kept listing + ``remove_plot_files`` of the one plot it picks (each
-  file checked over SFTP, then removed), median of 21 steps; no listing per step.
+  file checked over SFTP, then removed), median of 21 steps; no listing per step;
+- through the engine's archiving loop (ArchivingEngine, its Replotter, rsync over ssh): the
+  time from the pass that finds the target full (and asks for room) to the pass that starts
+  the next transfer, for 3 new plots in a row, on a farmer disk that is really full (a small
+  tmpfs: root only, else the row is left out with the reason) holding ``--old-plots`` old
+  plots (the 3 oldest real, the rest sparse), and how many SFTP sessions the farmer saw
+  (one listing at the start, then one per removal: no listing per plot). Goal: under 2 s.
 
 Run: .venv/bin/python bench/archive.py [--plots 20] [--k 22] [--other-fs /dev/shm]
      [--farmer-plots 10000] [--old-plots 1000] [--replot-only]
@@ -43,12 +49,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import itertools
 import os
 import re
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -478,6 +486,112 @@ def replot_only(farmer_plots: int, old_plots: int) -> int:
 def replot_figures(root: Path, sshd: SshServer, farmer_plots: int, old_plots: int) -> None:
     asyncio.run(_replot_plan_cost(root / "farmer-plan", sshd, farmer_plots))
     asyncio.run(_replot_step_cost(root / "farmer-step", sshd, old_plots))
+    full_to_transfer(root / "farmer-full", sshd, old_plots)
+
+
+#: New plots the loop sends to the full farmer, each after one old plot is removed.
+REPLOT_NEW_PLOTS = 3
+
+
+def full_to_transfer(root: Path, sshd: SshServer, old_plots: int) -> None:
+    """Time, through the archiving loop, from "target full" to the next transfer starting."""
+    dst = root / "dst"
+    for name in ("logs", "tmp", "dst"):
+        (root / name).mkdir(parents=True)
+    new = make_plots([dst], REPLOT_NEW_PLOTS, 18)
+    size = new[0].stat().st_size
+    disk = root / "disk"
+    disk.mkdir()
+    # Room for the real old plots and half a plot more: the first new plot does not fit.
+    real = REPLOT_NEW_PLOTS
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={real * size + size // 2}", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        print(f"replot full-to-transfer row left out: no small tmpfs ({mounted.stderr.strip()})")
+        return
+    try:
+        _full_to_transfer(root, sshd, disk / "plots", new, old_plots)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
+
+
+def _full_to_transfer(
+    root: Path, sshd: SshServer, archive_dir: Path, new: list[Path], old_plots: int
+) -> None:
+    size = new[0].stat().st_size
+    archive_dir.mkdir()
+    back = time.time() - FARMER_AGE_S
+    block = new[0].read_bytes()
+    for index in range(old_plots):
+        # An hour apart, all before the rules' 2023: the real ones are the oldest names.
+        when = datetime.datetime(2021, 1, 1) + datetime.timedelta(hours=index)
+        path = archive_dir / f"plot-k18-{when:%Y-%m-%d-%H-%M}-{index:064x}.plot"
+        with path.open("wb") as plot_file:
+            if index < len(new):  # the oldest are real: removing one makes room for a new one
+                plot_file.write(block)
+            else:
+                plot_file.truncate(size)
+        os.utime(path, (back, back))
+    text = f"""{_head(root, [root / "dst"])}
+name = "bench-replot"
+type = "ssh"
+host = "127.0.0.1"
+user = "{sshd.user}"
+ssh_port = {sshd.port}
+known_hosts = "{sshd.known_hosts}"
+identity_file = "{sshd.identity_file}"
+archive_dirs = ["{archive_dir}"]
+free_space_margin_gib = 0
+[archiving.targets.replot]
+older_than = 2023-01-01
+uncompressed = true
+""".replace("'", '"')
+    config = parse_config(text, check_dirs=False)
+    sessions_before = sshd.log_text().count("subsystem 'sftp'")
+    marks: list[tuple[str, float]] = []  # ("full" | "started", when the pass ended)
+    engine = archiver(config, root, "replot")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+
+        def on_pass(result: AnyPass) -> None:
+            now = time.perf_counter()
+            if not isinstance(result, ArchivePassResult):
+                return
+            if result.started:
+                marks.append(("started", now))
+            elif any(w.reason.startswith("full; making room in") for w in result.waits):
+                marks.append(("full", now))
+            if sum(1 for kind, _ in marks if kind == "started") >= len(new):
+                stop.set()
+
+        runner = Engine(None, on_pass, archiving=engine)
+        await asyncio.wait_for(runner.run(stop), timeout=120)
+
+    try:
+        asyncio.run(run())
+    finally:
+        engine.close()
+    waits: list[float] = []
+    full_at: float | None = None
+    for kind, when in marks:
+        if kind == "full" and full_at is None:
+            full_at = when
+        elif kind == "started" and full_at is not None:
+            waits.append(when - full_at)
+            full_at = None
+    sessions = sshd.log_text().count("subsystem 'sftp'") - sessions_before
+    print(
+        f"replot, target full -> next transfer started (archiving loop, rsync over ssh, "
+        f"{old_plots} old plots on a full tmpfs): "
+        + ", ".join(f"{wait:.2f} s" for wait in waits)
+        + f" ({len(waits)} plots; goal < 2 s); SFTP sessions on the farmer: {sessions} "
+        f"(1 listing + 1 per removal)"
+    )
 
 
 async def _replot_plan_cost(root: Path, sshd: SshServer, count: int) -> None:
