@@ -84,8 +84,8 @@ def test_status_json_has_the_documented_fields(farm: dict[str, Path]) -> None:
         "sys_seconds", "iowait_seconds", "log_file", "compression",
     }  # fmt: skip
     assert required <= set(job)
-    # The fake chia job's log, command line and plot name state no level: unknown, not 0.
-    assert job["compression"] is None
+    # chia plots create cannot make a compressed plot: level 0 from its command line.
+    assert job["compression"] == 0
     assert "replot" not in data  # no target replots: nothing listed, nothing said
     assert job["plot_id"] == plot_id and job["phase"] == "3:1" and job["k"] == 32
     assert job["tmp_usage_bytes"] == 2048 and job["plotter"] == "chia"
