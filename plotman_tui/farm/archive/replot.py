@@ -204,15 +204,20 @@ def matches_rules(name: str, rules: ReplotRules) -> str | None:
     """Why a plot of this name may go under ``rules`` (``older than 2023-01-01, uncompressed``),
     None when it is no plot's name or fails any rule."""
     match = _plot_name(name)
+    return _reasons(match, _date_of(match), rules) if match is not None else None
+
+
+def _reasons(match: re.Match[str], date: datetime.date | None, rules: ReplotRules) -> str | None:
+    """:func:`matches_rules` of a plot name already matched (and its date read)."""
     # Rules that narrow nothing would match every plot: the loader refuses them, and so does
     # this, in case a caller builds them by hand.
-    if match is None or not _has_rule(rules):
+    if not _has_rule(rules):
         return None
+    name = match.string
     level_text = match.group("level")
     level = int(level_text) if level_text is not None else None
     reasons: list[str] = []
     if rules.older_than is not None:
-        date = _date_of(match)
         if date is None or not date < rules.older_than:
             return None
         reasons.append(f"older than {rules.older_than.isoformat()}")
@@ -243,30 +248,32 @@ def matches_rules(name: str, rules: ReplotRules) -> str | None:
 
 def _removable(
     plot: FarmerPlot, rules: ReplotRules, protected: Set[str], now: float
-) -> Removal | None:
-    """The plot as a removal, when the rules match it, this machine did not send it and it
-    has not changed for :data:`QUIET_S` (an mtime the listing could not tell counts as old:
-    the removal checks the size again just before)."""
+) -> tuple[tuple[bool, datetime.date, float, str], Removal] | None:
+    """The plot as a removal with its place in the oldest-first order, when the rules match
+    it, this machine did not send it and it has not changed for :data:`QUIET_S` (an mtime the
+    listing could not tell counts as old: the removal checks the size again just before).
+    The name is parsed once: a farmer may hold 10,000 plots."""
     if plot.name in protected or plot.mtime > now - QUIET_S:
         return None
-    reason = matches_rules(plot.name, rules)
-    return Removal(plot, reason) if reason is not None else None
-
-
-def _oldest_first(removal: Removal) -> tuple[bool, datetime.date, float, str]:
-    plot = removal.plot
-    date = plot_name_date(plot.name)
+    match = _plot_name(plot.name)
+    if match is None:
+        return None
+    date = _date_of(match)
+    reason = _reasons(match, date, rules)
+    if reason is None:
+        return None
     # A name without a readable date goes after the dated ones (its age is a guess).
-    return (date is None, date or datetime.date.min, plot.mtime, plot.name)
+    order = (date is None, date or datetime.date.min, plot.mtime, plot.name)
+    return order, Removal(plot, reason)
 
 
 def removable_plots(
     plots: Iterable[FarmerPlot], rules: ReplotRules, protected: Set[str], now: float
 ) -> list[Removal]:
     """The plots that may go under ``rules``, oldest first (name's date, then mtime, name)."""
-    removals = [r for r in (_removable(p, rules, protected, now) for p in plots) if r is not None]
-    removals.sort(key=_oldest_first)
-    return removals
+    ranked = [r for r in (_removable(p, rules, protected, now) for p in plots) if r is not None]
+    ranked.sort(key=lambda pair: pair[0])
+    return [removal for _, removal in ranked]
 
 
 @dataclass(frozen=True)
