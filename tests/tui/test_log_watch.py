@@ -81,7 +81,7 @@ async def test_a_phase_written_to_a_log_shows_before_the_next_look(
             with open(log, "a") as handle:
                 handle.write(log_text(TABLE_1_LINES + 1)[len(log_text(TABLE_1_LINES)) :])
             shown = await until(
-                pilot, lambda: table_job_in_phase(app, Phase(1, 2)), 3, "1:2 in the jobs table"
+                pilot, lambda: table_job_in_phase(app, Phase(1, 2)), 10, "1:2 in the jobs table"
             )
             assert shown is not None and shown.pid == proc.pid
             assert app.pollers["engine"].runs == 1, "a look, not the watch, brought the phase"

@@ -19,7 +19,7 @@ from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual import events
-from textual.app import ComposeResult, RenderResult
+from textual.app import ComposeResult, RenderResult, ScreenStackError
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
@@ -311,17 +311,26 @@ class HistoryScreen(Screen[None]):
         app calls this at idle while the screen is not shown, so that h costs little more
         than putting those lines on the terminal."""
         for chart in self.query(Chart):
-            if self.app.screen is self:
+            if self._shown_or_closing():
                 return  # shown: the paint builds what is left
             if not chart.drawn():
                 chart.render()
                 await asyncio.sleep(0)
         for widget in self.walk_children(Widget):
-            if self.app.screen is self:
+            if self._shown_or_closing():
                 return
             if widget.display and widget.size:
                 widget.render_lines(widget.size.region)
                 await asyncio.sleep(0)
+
+    def _shown_or_closing(self) -> bool:
+        """This screen is on top, or the app has no screen left (it is closing: a pause of
+        :meth:`draw_unshown` can outlast the app's last screen, and asking for the top one
+        then raised ScreenStackError in the worker)."""
+        try:
+            return self.app.screen is self
+        except ScreenStackError:
+            return True
 
     def action_close(self) -> None:
         self.dismiss(None)
