@@ -24,6 +24,7 @@ from plotman_tui.config.schema import (
 from plotman_tui.farm.actionlog import ActionEntry
 from plotman_tui.farm.archive.engine import ArchivePassResult
 from plotman_tui.farm.archive.policy import ArchiveWait
+from plotman_tui.farm.archive.replot import ReplotProgress
 from plotman_tui.farm.archive.space import TargetSpace
 from plotman_tui.farm.archive.transfer import RunningTransfer
 from plotman_tui.farm.dirs import DirInfo
@@ -130,6 +131,7 @@ def make_job(
         threads=4,
         buckets=128,
         buffer_mib=3389,
+        compression=0,
         phase=phase,
         phase_seconds=tuple(phase_seconds),
         log_file=f"/var/log/plots/{the_id[:8]}.log",
@@ -324,8 +326,25 @@ def archive_passed(
         spaces=spaces,
         events=events,
         holds_lock=holds_lock,
+        replot={"farmer": replot_progress()},
     )
     return ArchivePassed(result=result)
+
+
+def replot_progress() -> ReplotProgress:
+    """``farmer`` halfway through replotting its uncompressed k32 plots."""
+    old_plot = int(101.4 * GIB)
+    return ReplotProgress(
+        target="farmer",
+        matching_plots=412,
+        matching_bytes=412 * old_plot,
+        removed_plots=88,
+        removed_bytes=88 * old_plot,
+        new_plots_moved=97,
+        bytes_per_day=14 * old_plot,
+        days_left=412 / 14,
+        listed_at=NOW - 300,
+    )
 
 
 def archive_actions_read() -> ActionsRead:

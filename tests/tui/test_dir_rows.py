@@ -88,11 +88,13 @@ async def test_the_archive_summary_shows_each_replotting_targets_progress() -> N
         await pilot.pause()
         summary = app.dashboard.query_one(ArchiveTable)
         # No target replots: no column for it.
+        passed = archive_passed()
+        app.post_message(ArchivePassed(replace(passed.result, replot={})))
+        await pilot.pause()
         assert "replot" not in [column.id for column in summary._table_columns]
         progress = ReplotProgress(
             "farmer", 120, 120 * 2**30, 30, 30 * 2**30, 28, 10 * 2**30, 12.0, listed_at=1.0
         )
-        passed = archive_passed()
         app.post_message(ArchivePassed(replace(passed.result, replot={"farmer": progress})))
         await pilot.pause()
         shown = summary.cell_text("farmer", "replot")
