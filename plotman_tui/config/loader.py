@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fnmatch
 import functools
 import json
 import os
@@ -241,6 +242,7 @@ def parse_config(text: str, source: Path | None = None, *, check_dirs: bool = Tr
     config = reader.read_dataclass(Config, data, ())
     if isinstance(config, Config):
         reader.check_archive_dirs_apart(config)
+        reader.check_replot_spares_new_plots(config, date.today())
     if reader.problems:
         raise ConfigError.from_problems(reader.problems)
     assert isinstance(config, Config)  # no problems means every value was read
@@ -768,6 +770,47 @@ class _Reader:
                     )
                     break
 
+    def check_replot_spares_new_plots(self, config: Config, today: date) -> None:
+        """Replot rules must not match the plots this machine makes: the action log protects
+        the plots it sent, but a lost or rotated log must not turn a replot into removing
+        the new plots. So each rule set needs a rule the new plots fail (older_than up to
+        today, or a level they are not below), and older_than may not lie ahead."""
+        plotting = config.plotting
+        k, level = _new_plot_k_and_level(plotting)
+        stated = f"-c{level:02d}" if level else ""
+        if plotting.type is PlotterType.GIGAHORSE and level:
+            stated = f"-c{level}"
+        new_name = f"plot-k{k}{stated}-{today.isoformat()}-12-00-{'0' * 64}.plot"
+        for t, target in enumerate(config.archiving.targets):
+            rules = target.replot
+            if rules is None:
+                continue
+            path: KeyPath = ("archiving", "targets", t, "replot")
+            if rules.older_than is not None and rules.older_than > today:
+                self.problem(
+                    (*path, "older_than"),
+                    f"{rules.older_than.isoformat()} is after today: plots made from today on "
+                    "would match it (use a day up to today)",
+                )
+                continue
+            matches_new = (
+                rules.older_than is None
+                and not (rules.uncompressed is True and level > 0)
+                and not (rules.compression_below is not None and level >= rules.compression_below)
+                and (not rules.k or k in rules.k)
+                and (not rules.names or any(fnmatch.fnmatchcase(new_name, g) for g in rules.names))
+            )
+            if matches_new:
+                made = f"k{k} C{level}" if level else f"k{k} uncompressed"
+                self.problem(
+                    path,
+                    f"these rules match the plots this machine makes ({made}, [plotting] type = "
+                    f'"{plotting.type.value}"): add one they fail, such as older_than = '
+                    f"{today.isoformat()}"
+                    + (f" or compression_below = {level}" if level else "")
+                    + ", so that only old plots can go",
+                )
+
     def _check_dataclass(
         self, instance: object, table: Mapping[str, object], path: KeyPath
     ) -> object:
@@ -1017,6 +1060,23 @@ class _Reader:
         # A misspelt variable is the likelier cause of a missing one: report only that.
         if not unknown and needed not in command_variables(argv):
             self.problem(path, f"must use {{{needed}}} ({variables[needed]})")
+
+
+def _new_plot_k_and_level(plotting: PlottingConfig) -> tuple[int, int]:
+    """The k and compression level of the plots the configured plotter makes (the BladeBit
+    plotters make k32 only; chia and madMAx never compress)."""
+    kind = plotting.type
+    if kind is PlotterType.CHIA:
+        return plotting.chia.k, 0
+    if kind is PlotterType.MADMAX:
+        return plotting.madmax.k, 0
+    if kind is PlotterType.BLADEBIT:
+        return 32, plotting.bladebit.compress
+    if kind is PlotterType.BLADEBIT_CUDA:
+        return 32, plotting.bladebit_cuda.compress
+    if kind is PlotterType.GIGAHORSE:
+        return plotting.gigahorse.k, plotting.gigahorse.compression
+    return 32, 0  # bladebit2disk
 
 
 def _nesting(path: str, other: str) -> str | None:

@@ -96,7 +96,7 @@ def test_a_bad_replot_table_gets_one_line_naming_its_key(
 
 
 def test_a_script_target_that_replots_needs_its_list_and_remove_commands() -> None:
-    problems = problems_of(SCRIPT_TARGET + "[archiving.targets.replot]\nuncompressed = true\n")
+    problems = problems_of(SCRIPT_TARGET + "[archiving.targets.replot]\nolder_than = 2023-01-01\n")
     keys = {key for key, _line, _message in problems}
     assert keys == {"archiving.targets[0].list_command", "archiving.targets[0].remove_command"}
 
@@ -106,7 +106,7 @@ def test_a_script_targets_replot_commands_load_and_must_name_their_variables() -
         SCRIPT_TARGET
         + 'list_command = ["ls-plots", "{archive_dir}"]\n'
         + 'remove_command = ["rm-plot", "{archive_dir}", "{plot_name}"]\n'
-        + "[archiving.targets.replot]\nuncompressed = true\n"
+        + "[archiving.targets.replot]\nolder_than = 2023-01-01\n"
     )
     (target,) = archiving_of(good).targets
     assert target.remove_command == ("rm-plot", "{archive_dir}", "{plot_name}")
@@ -174,3 +174,56 @@ def test_bladebit_takes_a_compression_level() -> None:
     assert parse_config(text, SOURCE, check_dirs=False).plotting.bladebit.compress == 7
     with pytest.raises(ConfigError, match="between 0 and 9"):
         parse_config(text.replace("compress = 7", "compress = 10"), SOURCE, check_dirs=False)
+
+
+def replot_config(plotter: str, options: str, rules: str) -> str:
+    """A config whose ``plotter`` (with ``options`` in its table) replots one SSH target."""
+    keys = "" if plotter == "chia" else 'farmer_pk = "a"\npool_pk = "b"\n'
+    text = BASE.replace('type = "chia"\n', f'type = "{plotter}"\n{keys}')
+    text += f"[plotting.{plotter}]\n{options}\n" if options else ""
+    return text + "[archiving]\n" + SSH_TARGET + f"[archiving.targets.replot]\n{rules}\n"
+
+
+@pytest.mark.parametrize(
+    ("plotter", "options", "rules"),
+    [
+        ("chia", "", "uncompressed = true"),
+        ("chia", "", "k = [32]"),
+        ("chia", "", 'names = ["plot-k32-*"]'),
+        ("bladebit_cuda", "compress = 5", "compression_below = 7"),
+        ("gigahorse", "compression = 7", 'names = ["*-c7-*"]'),
+    ],
+)
+def test_rules_that_match_the_plots_this_machine_makes_are_refused(
+    plotter: str, options: str, rules: str
+) -> None:
+    # The action log protects the plots this machine sent; a lost log must not turn a replot
+    # into removing them, so the rules themselves must spare them.
+    with pytest.raises(ConfigError) as caught:
+        parse_config(replot_config(plotter, options, rules), SOURCE, check_dirs=False)
+    (problem,) = caught.value.problems
+    assert problem.key_path == "archiving.targets[0].replot"
+    assert "match the plots this machine makes" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("plotter", "options", "rules"),
+    [
+        ("chia", "", "older_than = 2023-01-01"),
+        ("bladebit_cuda", "compress = 7", "uncompressed = true"),
+        ("bladebit_cuda", "compress = 7", "compression_below = 7"),
+        ("gigahorse", "compression = 18", 'names = ["*-c7-*"]'),
+    ],
+)
+def test_rules_the_new_plots_fail_load(plotter: str, options: str, rules: str) -> None:
+    text = replot_config(plotter, options, rules)
+    (target,) = parse_config(text, SOURCE, check_dirs=False).archiving.targets
+    assert target.replot is not None
+
+
+def test_an_older_than_day_after_today_is_refused() -> None:
+    later = datetime.date.today() + datetime.timedelta(days=1)
+    problems = problems_of(SSH_TARGET + f"[archiving.targets.replot]\nolder_than = {later}\n")
+    assert [(key, "after today" in message) for key, _line, message in problems] == [
+        ("archiving.targets[0].replot.older_than", True)
+    ]
