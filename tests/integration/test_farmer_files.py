@@ -456,3 +456,67 @@ async def test_a_missing_identity_file_is_told_as_such(
     plot = FarmerPlot(str(tmp_path), old_names(1)[0], 1, 0.0)
     result = await remove(target, tmp_path, [plot], connections)
     assert result.failed == plot and result.error == listing.problem
+
+
+# -- sizes that lie, hard links -----------------------------------------------------------------
+
+LEFT_OUT = "files named like plots have sizes no plot of their k has: left alone"
+
+
+async def test_plots_listed_in_kib_are_left_out_and_told(
+    farmer_dir: Path, connections: SshConnections
+) -> None:
+    # A farmer's list_command printing du -k's KiB: every plot would look 1,000 times smaller
+    # and one step remove a thousand plots. None is listed, so none can go.
+    in_kib = (
+        'for f in "$1"/plot-k*.plot; do [ -f "$f" ] && [ ! -L "$f" ] || continue; '
+        'printf "%s %s\\n" "$(du -k --apparent-size "$f" | cut -f1)" "${f##*/}"; done'
+    )
+    target = script_target(farmer_dir, list_command=("sh", "-c", in_kib, "sh", "{archive_dir}"))
+    listing = await listed(target, connections)
+
+    assert listing.problem is None and listing.dirs == {str(farmer_dir): ()}
+    problem = listing.problems[str(farmer_dir)]
+    assert problem.startswith(f"3 {LEFT_OUT} ("), problem
+    assert "a k18 plot is " in problem
+    step = plan_room(
+        listing,
+        {str(farmer_dir): 0},
+        farmer_dir.joinpath(old_names(1)[0]).stat().st_size,
+        ReplotRules(uncompressed=True),
+        for_plot="new.plot",
+        protected=frozenset(),
+        now=datetime.datetime.now().timestamp(),
+    )
+    assert step == "full, and no plot matches the replot rules"
+
+
+async def test_a_file_named_like_a_plot_too_small_for_its_k_is_left_out(
+    farmer_dir: Path, target_of: Callable[[Path], ArchiveTarget], connections: SshConnections
+) -> None:
+    # A plot cut short (a copy by hand that failed): a removal would free next to nothing.
+    short = farmer_dir / old_names(1, start=30)[0]
+    short.write_bytes(b"x" * 1000)
+    listing = await listed(target_of(farmer_dir), connections)
+    assert sorted(plots_of(listing, farmer_dir)) == old_names(3)
+    problem = listing.problems[str(farmer_dir)]
+    assert problem.startswith(
+        "1 file named like a plot has a size no plot of its k has: left alone "
+        f"({short.name} is listed at 1000 bytes, a k18 plot is "
+    ), problem
+
+
+async def test_local_removal_refuses_a_plot_with_another_hard_link(
+    farmer_dir: Path, tmp_path: Path, connections: SshConnections
+) -> None:
+    target = local_target(farmer_dir)
+    linked = await first_listed(target, farmer_dir, connections)
+    (tmp_path / "backup").mkdir()
+    os.link(farmer_dir / linked.name, tmp_path / "backup" / linked.name)
+    await refused(
+        target,
+        farmer_dir,
+        [linked],
+        connections,
+        "has 2 hard links, so removing it frees no space (remove its other links first)",
+    )

@@ -325,13 +325,14 @@ _plots = st.lists(
     st.builds(
         lambda day, level, size, age, d: plot(
             name(f"2021-01-{day:02d}-00-00", level=level),
-            size,
+            size * GIB,
             archive_dir=d,
             mtime=NOW - age,
         ),
         st.integers(1, 28),
         st.sampled_from([None, "03", "7"]),
-        st.integers(1, 100),
+        # GiB: sizes a k32 plot may have at these levels (others are never listed).
+        st.integers(73, 105),
         st.sampled_from([0.0, QUIET_S / 2, QUIET_S, 10 * QUIET_S]),
         st.sampled_from(["/a", "/b"]),
     ),
@@ -342,10 +343,11 @@ _plots = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(_plots, st.integers(0, 50), st.integers(0, 50), st.integers(1, 300), st.booleans())
 def test_a_step_removes_only_what_the_rules_allow_and_no_more_than_needed(
-    plots: list[FarmerPlot], free_a: int, free_b: int, need: int, protect_first: bool
+    plots: list[FarmerPlot], free_a: int, free_b: int, need_gib: int, protect_first: bool
 ) -> None:
     by_dir = {d: [p for p in plots if p.archive_dir == d] for d in ("/a", "/b")}
-    free = {"/a": free_a, "/b": free_b}
+    free = {"/a": free_a * GIB, "/b": free_b * GIB}
+    need = need_gib * GIB
     protected = frozenset({plots[0].name}) if plots and protect_first else frozenset()
     rules = ReplotRules(compression_below=5)
     result = room(by_dir, free, need, rules=rules, protected=protected)

@@ -10,8 +10,11 @@ with ``lstat`` too. Script targets: the target's ``list_command`` (one ``SIZE NA
 line per plot) and ``remove_command`` (exit status 0: removed).
 
 Every name a listing gives is untrusted: only a plot file's name (``plot-k32-....plot``, no
-``/``, no NUL, no control or other odd characters) with a plausible size is kept; anything else
-is skipped, and one bad entry costs only itself.
+``/``, no NUL, no control or other odd characters) is kept; anything else is skipped, and one
+bad entry costs only itself. Every size is untrusted too: a plot whose size no plot of its
+name's k and level has is left out (never removed), and the dir's problem counts it.
+
+A file with more than one hard link is never removed: removing it frees no space.
 
 A removal checks each file just before it goes: a regular file (``lstat``, not a symlink), a
 plot's name, the size it was listed with, unchanged for :data:`replot.QUIET_S`; anything else
@@ -40,6 +43,7 @@ from typing import Final, TypeVar
 import asyncssh
 
 from plotman_tui.config.schema import ArchiveTarget, TargetType, expand_command
+from plotman_tui.farm.archive.policy import plausible_plot_bytes, plot_name_k, plot_name_level
 from plotman_tui.farm.archive.replot import QUIET_S, FarmerListing, FarmerPlot
 from plotman_tui.farm.archive.space import (
     SCRIPT_CONCURRENCY,
@@ -85,13 +89,22 @@ def _plausible_size(size: object) -> bool:
     return type(size) is int and 0 < size <= PLOT_BYTES_MAX
 
 
-def _refusal(plot: FarmerPlot, regular: bool, size: int, mtime: float, now: float) -> str | None:
-    """Why a plot must not go, from what ``lstat`` says of it just now; None: it may."""
+def _refusal(
+    plot: FarmerPlot, regular: bool, size: int, mtime: float, now: float, links: int | None
+) -> str | None:
+    """Why a plot must not go, from what ``lstat`` says of it just now (``links``: its hard
+    link count, None when unknown); None: it may."""
     where = f"{plot.name} in {plot.archive_dir}"
     if not plot_file_name(plot.name):
         return f"{where} was not removed: not a plot file's name"
     if not regular:
         return f"{where} was not removed: it is not a regular file (a symlink or a dir?)"
+    if links is not None and links > 1:
+        # Its blocks stay while another name holds them: the room would never show.
+        return (
+            f"{where} was not removed: it has {links} hard links, so removing it frees no "
+            "space (remove its other links first)"
+        )
     if size != plot.size_bytes:
         return (
             f"{where} was not removed: it is {human_bytes(size)} ({size} bytes), not the "
@@ -195,7 +208,12 @@ def _remove_local(archive_dir: str, plot: FarmerPlot) -> str | None:
     try:
         info = os.stat(plot.name, dir_fd=fd, follow_symlinks=False)
         refusal = _refusal(
-            plot, stat.S_ISREG(info.st_mode), info.st_size, info.st_mtime, time.time()
+            plot,
+            stat.S_ISREG(info.st_mode),
+            info.st_size,
+            info.st_mtime,
+            time.time(),
+            info.st_nlink,
         )
         if refusal is not None:
             return refusal
@@ -356,6 +374,8 @@ async def _remove_sftp_one(sftp: asyncssh.SFTPClient, plot: FarmerPlot) -> str |
         attrs.size,
         float(attrs.mtime),
         time.time(),
+        # SFTP version 3 (OpenSSH's sftp-server) does not say; version 6 servers do.
+        attrs.nlink if isinstance(attrs.nlink, int) else None,
     )
     if refusal is not None:
         return refusal
@@ -501,16 +521,56 @@ async def _remove_script(
 # -- the two entry points -----------------------------------------------------------------------
 
 
+def plausible_plot(plot: FarmerPlot) -> bool:
+    """Whether a listed plot's size is one a plot of its name's k and level may have
+    (:func:`policy.plausible_plot_bytes`). A listing's sizes are trusted for how many plots to
+    remove: sizes in the wrong unit (a ``list_command`` printing ``du -k``'s KiB) would make
+    every plot look 1,000 times smaller, and a step remove 1,000 plots for one."""
+    k = plot_name_k(plot.name)
+    if k is None:
+        return False
+    low, high = plausible_plot_bytes(k, plot_name_level(plot.name))
+    return low <= plot.size_bytes <= high
+
+
+def _left_out_text(odd: Sequence[FarmerPlot]) -> str:
+    first = odd[0]
+    k = plot_name_k(first.name)
+    expected = ""
+    if k is not None:
+        low, high = plausible_plot_bytes(k, plot_name_level(first.name))
+        expected = f", a k{k} plot is {human_bytes(low)} to {human_bytes(high)}"
+    example = f"{first.name} is listed at {first.size_bytes} bytes{expected}"
+    if len(odd) == 1:
+        return f"1 file named like a plot has a size no plot of its k has: left alone ({example})"
+    return (
+        f"{len(odd)} files named like plots have sizes no plot of their k has: left alone "
+        f"({example})"
+    )
+
+
 def _listing(
     target: ArchiveTarget,
     answers: Mapping[str, tuple[FarmerPlot, ...] | str],
     listed_at: float,
 ) -> FarmerListing:
+    """The listing of every target type from each dir's plots or problem. A plot of an
+    implausible size (:func:`plausible_plot`) is left out, and the dir's problem counts it."""
+    dirs: dict[str, tuple[FarmerPlot, ...]] = {}
+    problems: dict[str, str] = {}
+    for archive_dir, answer in answers.items():
+        if isinstance(answer, str):
+            problems[archive_dir] = answer
+            continue
+        dirs[archive_dir] = tuple(plot for plot in answer if plausible_plot(plot))
+        if len(dirs[archive_dir]) < len(answer):
+            odd = [plot for plot in answer if not plausible_plot(plot)]
+            problems[archive_dir] = _left_out_text(odd)
     return FarmerListing(
         target=target.name,
         listed_at=listed_at,
-        dirs=MappingProxyType({d: a for d, a in answers.items() if not isinstance(a, str)}),
-        problems=MappingProxyType({d: a for d, a in answers.items() if isinstance(a, str)}),
+        dirs=MappingProxyType(dirs),
+        problems=MappingProxyType(problems),
     )
 
 

@@ -366,8 +366,10 @@ def pick_transfers(
     free space known) gets a :class:`ReplotStep` in ``replots``: the old plots to remove from
     one archive dir so that this plot fits, as :func:`replot.plan_room` picks them at ``now``
     (the engine's clock; a plot on the farmer changed since ``now - QUIET_S`` is left alone).
-    Its wait reason says so. No step while one is under way (``busy``), once replotting
-    stopped, or before the farmer's plots were listed.
+    Its wait reason says so. No step while one is under way (``busy``), while a transfer to the
+    target is under way (its bytes partly written, the free space cannot be counted right),
+    once replotting stopped, or before the farmer's plots were listed. A plot room is made for
+    is taken: no other target makes room for it, or sends it, in the same pass.
     """
     ranks = dst_priority(dsts, jobs)
     ranked = {rank.path: (rank.priority, position) for position, rank in enumerate(ranks)}
@@ -427,9 +429,14 @@ def pick_transfers(
             if isinstance(choice, ArchiveWait):
                 reason = choice.reason
                 if target.replot is not None and _all_known(target.archive_dirs_free):
-                    step, reason = _make_room(target, target.replot, plot, dirs_inbound, now, taken)
+                    step, reason = _make_room(
+                        target, target.replot, plot, dirs_inbound, now, taken, running[target.name]
+                    )
                     if step is not None:
                         replots.append(step)
+                        # Room is made for this plot on this target: no other makes room for it
+                        # (or sends it) in this pass, or two farmers lose plots for one.
+                        taken.add(os.path.normpath(plot.path))
                 waits[target.name] = ArchiveWait(reason, target.name)
                 continue
             transfer = Transfer(plot=plot, target=target.name, archive_dir=choice)
@@ -464,8 +471,14 @@ def _make_room(
     dirs_inbound: Mapping[str, int],
     now: float,
     taken: Iterable[str],
+    running: int = 0,
 ) -> tuple[ReplotStep | None, str]:
-    """The step that makes room on a full target for ``plot``, or None; and the wait reason."""
+    """The step that makes room on a full target for ``plot``, or None; and the wait reason.
+
+    ``running``: the transfers under way to the target. While any is, no step: the free space
+    sampled already shows part of a running transfer written, so counting its full size on top
+    would remove plots for room that is there; once it ends, the sample tells the truth.
+    """
     if replot.stopped is not None:
         return None, replot.stopped
     if replot.busy:
@@ -473,6 +486,11 @@ def _make_room(
         return (
             None,
             "full; making room on the farmer: the plot goes once the room shows",
+        )
+    if running:
+        return (
+            None,
+            f"full; waiting for the transfers under way to {target.name} before making room",
         )
     listing = replot.listing
     if listing is None:

@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Final
 
 from plotman_tui.config.schema import ReplotRules
+from plotman_tui.farm.plotsize import plot_bytes_range
 from plotman_tui.farm.units import human_bytes
 
 #: A farmer's plot changed this recently may still be written (a transfer, a copy by hand):
@@ -50,7 +51,9 @@ class FarmerListing:
     """The plot files of a target's archive dirs when last listed.
 
     ``dirs`` maps each archive dir that could be listed to its plots (names matching
-    ``plot-k*.plot``, regular files only); ``problems`` each one that could not to why.
+    ``plot-k*.plot``, regular files only, of a size a plot of their k may have); ``problems``
+    each one that could not to why, and a listed one whose files named like plots were left
+    out (``3 files named like plots have sizes no plot of their k has: left alone``).
     ``problem`` is target-wide (farmer unreachable, no list command): then ``dirs`` is empty.
     """
 
@@ -124,7 +127,8 @@ class ReplotDirPlan:
     plot_bytes: int
     matching_plots: int
     matching_bytes: int
-    problem: str | None = None  # could not be listed
+    #: Why it could not be listed; or, with the counts, why files in it were left out.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -297,6 +301,30 @@ def _dir_room(archive_dir: str, free: int, need: int, candidates: Sequence[Remov
     return _DirRoom(archive_dir, free, tuple(taken), room >= need, all_gone)
 
 
+def _smallest_plausible(name: str) -> int | None:
+    """The smallest size a plot of this name may have (its k and stated level), None if the
+    name is no plot's."""
+    match = _plot_name(name)
+    if match is None:
+        return None
+    level = match.group("level")
+    low, _ = plot_bytes_range(int(match.group("k")), int(level) if level is not None else None)
+    return low
+
+
+def most_removals(need_bytes: int, removals: Sequence[Removal]) -> int:
+    """The most plots like ``removals`` that can be needed to free ``need_bytes``: need over
+    the smallest plausible size of their k and level (:func:`plotsize.plot_bytes_range`),
+    rounded up, plus one. 0 for no removals, or any of them not a plot's name."""
+    lows: list[int] = []
+    for removal in removals:
+        low = _smallest_plausible(removal.plot.name)
+        if low is None or low <= 0:
+            return 0
+        lows.append(low)
+    return math.ceil(max(need_bytes, 0) / min(lows)) + 1 if lows else 0
+
+
 def plan_room(
     listing: FarmerListing,
     free_bytes: Mapping[str, int | None],
@@ -316,6 +344,10 @@ def plan_room(
     (:func:`removable_plots`) go oldest first until the plot fits, and not one more. The dir
     needing the fewest wins; ties go to the most free space, then to the listing's order. A dir
     where the plot fits already wins with no removals (the caller asked while one had room).
+
+    A last guard against sizes that lie (a ``list_command`` printing KiB makes every plot look
+    1,000 times smaller): a step removing more plots than plots of their k could possibly need
+    (:func:`most_removals`) is refused with the reason.
     """
     in_flight = in_flight_bytes or {}
     options: list[_DirRoom] = []
@@ -333,6 +365,15 @@ def plan_room(
     if fitting:
         # min() keeps the first of equals: the listing's (the target's) order breaks last ties.
         best = min(fitting, key=lambda o: (len(o.removals), -o.free_bytes))
+        needed = need_bytes + in_flight.get(best.archive_dir, 0)
+        limit = most_removals(needed, best.removals)
+        if len(best.removals) > limit:
+            return (
+                f"full, and making room for {for_plot} in {best.archive_dir} would remove "
+                f"{len(best.removals)} plots where no more than {limit} plots of their size can "
+                f"be needed for {human_bytes(needed)}: their listed sizes cannot be right; "
+                "nothing is removed"
+            )
         return ReplotStep(
             target=listing.target,
             archive_dir=best.archive_dir,
@@ -363,7 +404,8 @@ def plan_summary(
     """``replot plan``'s view of one target's listing.
 
     "Matching" plots are the ones a step could remove now (:func:`removable_plots`); with no
-    rules, none. Dirs that could not be listed come after the listed ones, with the reason.
+    rules, none. Dirs that could not be listed come after the listed ones, with the reason; a
+    listed dir with files left out of its listing has its counts and that problem.
     """
     dirs: list[ReplotDirPlan] = []
     for archive_dir, plots in listing.dirs.items():
@@ -375,6 +417,7 @@ def plan_summary(
                 plot_bytes=sum(plot.size_bytes for plot in plots),
                 matching_plots=len(matching),
                 matching_bytes=sum(removal.plot.size_bytes for removal in matching),
+                problem=listing.problems.get(archive_dir),
             )
         )
     dirs.extend(
