@@ -28,11 +28,13 @@ import pytest
 
 from plotman_tui.config.schema import ArchiveTarget, ReplotRules, TargetType
 from plotman_tui.farm.actionlog import ActionEntry
+from plotman_tui.farm.archive import replotter as replotter_module
 from plotman_tui.farm.archive.engine import ArchivePassResult, ArchivingEngine
 from plotman_tui.farm.archive.replot import matches_rules, plot_name_date
 from plotman_tui.farm.archive.replotter import ACTION
 from plotman_tui.farm.engine import Engine, PassResult
 from plotman_tui.farm.events import EventKind
+from plotman_tui.farm.units import human_bytes
 from tests.integration.test_archiving import (  # noqa: F401 (fixtures, used by name)
     TIMEOUT_S,
     Farm,
@@ -389,3 +391,115 @@ async def test_two_runs_of_archive_once_make_room_then_send(
     (ended,) = await farm.until_ended(second, plot)
     assert not ended.failed and not plot.exists()
     assert len(removals(farm)) == 1
+
+
+# -- never more than needed ---------------------------------------------------------------------
+
+
+async def test_room_that_never_shows_costs_one_old_plot_and_replotting_says_why(
+    farm: Farm, small_disks: Callable[[str, int], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A farmer disk where removing a plot frees nothing (here a program holds every old plot
+    open; a snapshot does the same): one plot goes, not one per pass, nor one per run."""
+    # The wait for the room ends at the first read after the removal (600 s in real life):
+    # from then on only the count of bytes removed since the last transfer start holds.
+    monkeypatch.setattr(replotter_module, "ROOM_WAIT_S", 0.0)
+    archive_dir, before = fill_farmer_disk(small_disks, list(farm.pool))
+    old_size = (archive_dir / old_names()[0]).stat().st_size
+    target = replot_target(farm, archive_dir)
+    plot = farm.plot()
+    with contextlib.ExitStack() as holding:
+        for name in old_names():  # a harvester reading them: their blocks stay when unlinked
+            holding.enter_context((archive_dir / name).open("rb"))
+        first = farm.engine(target)
+        result = await passes_until(
+            farm,
+            first,
+            lambda r: wait_reason(r, target).startswith("replotting held"),
+            "replotting to be held",
+        )
+        for _ in range(3):
+            result = await step(farm, first)
+        held = (
+            f"replotting held: {human_bytes(old_size)} of old plots removed from {target.name} "
+            "since a plot last went there, yet its free space did not grow by as much; a "
+            "snapshot, a hard link or a program holding the files open keeps that space"
+        )
+        assert wait_reason(result, target).startswith(held)
+        assert result.replot[target.name].stopped == wait_reason(result, target)
+        first.close()
+        # cron's next ``archive --once``: a new process, which reads the count in the log.
+        second = farm.engine(target)
+        for _ in range(3):
+            result = await step(farm, second)
+        assert wait_reason(result, target).startswith(held)
+        (logged,) = removals(farm)
+        oldest = oldest_matching(old_names(), 1)[0]
+        assert (logged.result, logged.extra["file"]) == ("removed", oldest)
+        assert set(listing_of(archive_dir)) == set(before) - {oldest} and plot.exists()
+    # The program lets go: the next read (due in a minute; here at once) shows the room, the
+    # plot goes, and no other old plot went.
+    second.space.invalidate(target.name)
+    (ended,) = await farm.until_ended(second, plot)
+    assert not ended.failed and not plot.exists()
+    assert len(removals(farm)) == 1
+
+
+async def test_a_plot_swapped_for_a_symlink_stops_replotting_though_no_listing_shows_it(
+    farm: Farm, small_disks: Callable[[str, int], Path]
+) -> None:
+    archive_dir, before = fill_farmer_disk(small_disks, list(farm.pool))
+    target = replot_target(farm, archive_dir)
+    plot = farm.plot()
+    engine = farm.engine(target)
+    await asyncio.gather(engine.space.refresh_due(), engine.replotter.refresh_due())
+    # Between the listing and the removal the oldest plot becomes a symlink (its data kept
+    # under another name, so the disk stays full): a listing skips symlinks.
+    oldest = oldest_matching(old_names(), 1)[0]
+    (archive_dir / oldest).rename(archive_dir / "kept.bak")
+    (archive_dir / oldest).symlink_to(archive_dir / "kept.bak")
+    result = engine.step(())
+    farm.events += result.events
+    await engine.replotter.drain()
+    result = await passes_until(
+        farm,
+        engine,
+        lambda r: wait_reason(r, target).startswith("replotting stopped"),
+        "replotting to stop",
+    )
+    for _ in range(3):  # stopped stays stopped: no other plot is tried
+        result = await step(farm, engine)
+    reason = wait_reason(result, target)
+    assert reason.startswith(f"replotting stopped: could not remove {archive_dir / oldest}: ")
+    assert "not a regular file" in reason
+    assert [e.result.startswith("failed: ") for e in removals(farm)] == [True]
+    after = listing_of(archive_dir)
+    assert {name: after[name] for name in before if name != oldest} == {
+        name: info for name, info in before.items() if name != oldest
+    }
+    assert plot.exists()
+
+
+async def test_a_removal_the_action_log_cannot_record_stops_replotting(
+    farm: Farm, small_disks: Callable[[str, int], Path]
+) -> None:
+    archive_dir, before = fill_farmer_disk(small_disks, list(farm.pool))
+    target = replot_target(farm, archive_dir)
+    farm.plot()
+    engine = farm.engine(target)
+    engine.replotter.read_history()  # read while it could be; then it cannot be written
+    log_path = farm.action_log.path
+    log_path.unlink(missing_ok=True)
+    log_path.mkdir()
+    result = await passes_until(
+        farm, engine, lambda r: r.replot[target.name].stopped, "replotting to stop"
+    )
+    oldest = oldest_matching(old_names(), 1)[0]
+    stopped = result.replot[target.name].stopped
+    assert stopped == (
+        f"replotting stopped: the removal of {archive_dir / oldest} could not be written to the "
+        f"action log {log_path} (fix it, then restart plotman-tui)"
+    )
+    assert any(e.kind is EventKind.ERROR and str(log_path) in e.message for e in farm.events)
+    # The one removal made (its room used by the plot or not), and no other.
+    assert set(before) - set(listing_of(archive_dir)) == {oldest}

@@ -295,3 +295,135 @@ def test_a_dry_run_step_is_logged_once_however_many_passes_ask(tmp_path: Path) -
     assert [(e.result, e.extra["file"], e.extra["for_plot"]) for e in logged] == [
         ("dry run", old_name(1), NEW_NAME)
     ]
+
+
+# -- never more than needed, across steps and runs -------------------------------------------------
+
+C7 = 83 * GIB  # a new compressed plot: one old plot makes room for it
+
+
+def log_with(tmp_path: Path, *records: tuple[str, str, int]) -> ActionLog:
+    """An action log of (action, result, bytes) records for target "farmer", in order."""
+    log = ActionLog(tmp_path / "actions.jsonl")
+    for action, result, size in records:
+        if action == ACTION:
+            log.record(ACTION, result=result, target="farmer", bytes=size, file=old_name(9))
+        else:
+            log.record(action, result=result, target="farmer", source=f"/dst/{NEW_NAME}")
+    return log
+
+
+def farmer_target() -> ArchiveTarget:
+    return ArchiveTarget(
+        name="farmer", type=TargetType.LOCAL, archive_dirs=("/farm/a",), replot=RULES
+    )
+
+
+def fresh_replotter(log: ActionLog) -> Replotter:
+    """A replotter as a new run (cron's ``archive --once``) makes it: the log read first."""
+    farmer = farmer_target()
+    made = Replotter([farmer], SpaceMonitor([farmer]), action_log=log)
+    made.read_history()
+    return made
+
+
+def step_of(*days: int, for_bytes: int = C7) -> ReplotStep:
+    removals = tuple(Removal(farmer_plot(old_name(day)), "old") for day in days)
+    return ReplotStep("farmer", "/farm/a", removals, NEW_NAME, for_bytes)
+
+
+def test_a_new_run_refuses_a_step_while_the_room_removed_before_never_showed(
+    tmp_path: Path,
+) -> None:
+    # A plot went, and no transfer to the farmer started since: its room never showed.
+    log = log_with(tmp_path, ("transfer", "started", 0), (ACTION, "removed", OLD))
+    made = fresh_replotter(log)
+    assert not made.submit(step_of(2))
+    held = made.held("farmer")
+    assert held == (
+        "replotting held: 101 GiB of old plots removed from farmer since a plot last went "
+        "there, yet its free space did not grow by as much; a snapshot, a hard link or a "
+        "program holding the files open keeps that space (free it; replotting goes on once a "
+        "plot goes to farmer)"
+    )
+    state = made.state("farmer", None)
+    assert state is not None and not state.busy  # held, not stopped: no restart needed
+    progress = made.progress("farmer", NOW)
+    assert progress is not None and progress.stopped == held
+    # A transfer to the farmer starts (the room showed after all): the count starts again.
+    made.room_used("farmer")
+    assert made.held("farmer") is None
+    assert made.submit(step_of(2))
+
+
+def test_a_transfer_start_after_the_removal_allows_the_next_step(tmp_path: Path) -> None:
+    log = log_with(
+        tmp_path,
+        (ACTION, "removed", OLD),
+        (ACTION, "removed", OLD),
+        ("transfer", "started", 0),
+        ("transfer", "verifying", 0),  # a comparison takes no room: it starts nothing
+        ("transfer", "ok", 0),
+    )
+    made = fresh_replotter(log)
+    assert made.submit(step_of(3)) and made.held("farmer") is None
+
+
+def test_a_step_cut_short_may_finish_but_not_remove_more(tmp_path: Path) -> None:
+    # Two old plots were needed (for 150 GiB); one went, then the farmer went away.
+    log = log_with(tmp_path, (ACTION, "removed", OLD))
+    made = fresh_replotter(log)
+    assert not made.submit(step_of(2, 3, for_bytes=150 * GIB))  # both again: one too many
+    assert made.held("farmer") is not None
+    assert made.submit(step_of(2, for_bytes=150 * GIB))  # the rest of it
+    assert made.held("farmer") is None
+
+
+def test_the_history_counts_the_bytes_removed_since_each_targets_last_start() -> None:
+    history = replot_history(
+        [
+            entry(1.0, ACTION, "removed", target="farmer", bytes=100),
+            entry(2.0, "transfer", "started", target="farmer", source="/dst/plot-k32-a.plot"),
+            entry(3.0, ACTION, "removed", target="farmer", bytes=7),
+            entry(4.0, ACTION, "removed", target="other", bytes=5),
+            entry(5.0, ACTION, "dry run", target="farmer", bytes=100),
+            entry(6.0, ACTION, "failed: denied", target="farmer", bytes=100),
+            entry(7.0, "transfer", "verifying", target="farmer", source="/dst/plot-k32-b.plot"),
+            entry(8.0, "transfer", "started", target="other", source="/dst/plot-k32-c.plot"),
+            entry(9.0, ACTION, "removed", target="farmer", bytes=3),
+        ]
+    )
+    assert history.removed_since_start == {"farmer": 10, "other": 0}
+
+
+class _BrokenLog(ActionLog):
+    """An action log whose reading fails as a bug would (not an OSError)."""
+
+    def entries(self, since: float | None = None) -> list[ActionEntry]:
+        raise RuntimeError("unexpected")
+
+
+def test_an_action_log_read_that_fails_unexpectedly_stops_replotting(tmp_path: Path) -> None:
+    farmer = farmer_target()
+    made = Replotter(
+        [farmer], SpaceMonitor([farmer]), action_log=_BrokenLog(tmp_path / "actions.jsonl")
+    )
+    made.read_history()  # never raises: the pass goes on for the other targets
+    made.read_history()
+    state = made.state("farmer", None)
+    assert state is not None and state.stopped is not None
+    assert state.stopped.startswith(
+        f"replotting stopped: the action log {tmp_path / 'actions.jsonl'} could not be read: "
+        "unexpected, so the plots this machine sent are unknown"
+    )
+    assert not made.submit(step_of(1))
+
+
+def test_no_step_runs_before_the_action_log_was_read(tmp_path: Path) -> None:
+    farmer = farmer_target()
+    made = Replotter(
+        [farmer], SpaceMonitor([farmer]), action_log=ActionLog(tmp_path / "actions.jsonl")
+    )
+    assert not made.submit(step_of(1))  # the plots this machine sent are not known yet
+    made.read_history()
+    assert made.submit(step_of(1))

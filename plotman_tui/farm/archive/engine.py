@@ -541,18 +541,24 @@ class ArchivingEngine:
             if one is not None:
                 started.append(one)
                 self.replotter.room_used(transfer.target)
+        held: dict[str, str] = {}
         for step in plan.replots:
             if step.dry_run:
                 events += self.replotter.tell_dry_run(step, now)
-            else:
-                self.replotter.submit(step)
+            elif not self.replotter.submit(step) and (reason := self.replotter.held(step.target)):
+                # Refused as more than the room needs: the wait says why, not "making room".
+                held[step.target] = reason
+        waits = tuple(
+            replace(wait, reason=held[wait.target]) if wait.target in held else wait
+            for wait in plan.waits
+        )
         starting = {t.target for t in plan.starts}
-        for wait in plan.waits:
+        for wait in waits:
             if wait.target is not None and wait.target not in starting:
                 self._waits.note(wait.reason, now, events, topic=wait.target, target=wait.target)
         for target in starting:
             self._waits.forget(target)
-        return plan.waits
+        return waits
 
     def _remove_stale_temp_files(
         self,

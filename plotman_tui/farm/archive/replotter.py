@@ -23,6 +23,15 @@ made after the removal shows the room (:data:`ROOM_WAIT_S` at most); so a farmer
 away between the removal and the transfer costs no other plot: the new plot stays in its dst
 dir and goes when the farmer is back.
 
+**Never more than needed, across steps and runs.** Per target, the bytes removed since a
+transfer to it last started are counted (from the action log when the replotter starts, so
+cron's ``archive --once`` runs count too). A step whose removals, all but its largest plot,
+with those earlier ones would have made its room from an empty disk is refused
+(:func:`room_not_showing`): the room the earlier removals made is not showing (a snapshot, a
+hard link, a file held open keeps it), and removing more would empty the farmer one plot at a
+time. The target waits, saying why, until a transfer to it starts; a step cut short (the farmer
+went away) may still finish, as its rest stays below that line.
+
 **Failures.** A removal that fails stops that target's replotting (its wait reason says which
 file and why) unless a fresh listing shows the file gone by other means, or the farmer cannot
 be reached (then its replotting waits for the farmer, as its transfers do). Plotting and the
@@ -71,7 +80,8 @@ LIST_RETRY_S: Final = 60.0
 #: Seconds a farmer has to list its plots or remove one before it counts as failed.
 TIMEOUT_S: Final = 30.0
 #: Seconds a step's room may take to show in the farmer's free space (a file held open frees its
-#: blocks only when closed) before the target may get another step.
+#: blocks only when closed) before the target may get another step (one that
+#: :func:`room_not_showing` allows: past this wait, room that never showed holds the target).
 ROOM_WAIT_S: Final = 600.0
 #: Seconds a replotting target's progress is kept while nothing it depends on changes.
 PROGRESS_S: Final = 60.0
@@ -91,6 +101,16 @@ def _room_seen(step: ReplotStep, done_at: float | None, space: TargetSpace | Non
         return False
     free = space.free_bytes.get(step.archive_dir)
     return (free is not None and free >= step.for_bytes) or time.time() - done_at > ROOM_WAIT_S
+
+
+def _refused(result: RemovalResult) -> bool:
+    """Whether the farmer refused ``result``'s failed removal after checking the file (a
+    symlink in its place, other hard links, a new size): a fresh listing skips such a file,
+    so only one really gone may count as removed by other means."""
+    error = result.error or ""
+    # farmer_files words its checks' refusals "... was not removed: <why>"; of these only
+    # "it is no longer there" (lstat: no such file) says the file is gone.
+    return " was not removed: " in error and not error.endswith("it is no longer there")
 
 
 def _without(listing: FarmerListing, archive_dir: str, gone: Set[str]) -> FarmerListing:
@@ -127,6 +147,9 @@ class ReplotHistory:
     sent_names: frozenset[str]
     sent_at: Mapping[str, tuple[float, ...]]
     removals: Mapping[str, tuple[tuple[float, int], ...]]
+    #: Per target, the bytes removed since a transfer to it last started (see
+    #: :func:`room_not_showing`).
+    removed_since_start: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def replot_history(entries: Iterable[ActionEntry]) -> ReplotHistory:
@@ -135,6 +158,7 @@ def replot_history(entries: Iterable[ActionEntry]) -> ReplotHistory:
     names: set[str] = set()
     sent: dict[str, list[float]] = {}
     removed: dict[str, list[tuple[float, int]]] = {}
+    since_start: dict[str, int] = {}
     for entry in entries:
         target = entry.extra.get("target")
         if entry.action == "transfer" and entry.result.startswith("ok"):
@@ -143,14 +167,46 @@ def replot_history(entries: Iterable[ActionEntry]) -> ReplotHistory:
                 names.add(os.path.basename(source))
             if isinstance(target, str):
                 sent.setdefault(target, []).append(entry.time)
+        elif entry.action == "transfer" and entry.result == "started" and isinstance(target, str):
+            # The log is in the order things happened: what was removed before this start made
+            # room that this transfer is using (a comparison, "verifying", takes no room).
+            since_start[target] = 0
         elif entry.action == ACTION and entry.result == "removed" and isinstance(target, str):
             size = entry.extra.get("bytes")
             if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
                 removed.setdefault(target, []).append((entry.time, size))
+                since_start[target] = since_start.get(target, 0) + size
     return ReplotHistory(
         sent_names=frozenset(names),
         sent_at=MappingProxyType({t: tuple(times) for t, times in sent.items()}),
         removals=MappingProxyType({t: tuple(r) for t, r in removed.items()}),
+        removed_since_start=MappingProxyType(since_start),
+    )
+
+
+def room_not_showing(removed_since_start: int, step: ReplotStep) -> bool:
+    """Whether ``step`` would remove more than its room needs, counting the bytes already
+    removed from its target since a transfer to it last started.
+
+    Those earlier removals plus all of this step's but its largest plot would have made the
+    room even on a disk with no free space at all: the room is there but not showing (a
+    snapshot, a hard link, a program holding the files open keeps the blocks), and another
+    removal would free nothing either. A step cut short (one of two plots removed, then the
+    farmer went away) stays below this line and may finish.
+    """
+    if not step.removals:
+        return False
+    largest = max(removal.plot.size_bytes for removal in step.removals)
+    return removed_since_start + step.freed_bytes - largest >= step.for_bytes
+
+
+def held_reason(target: str, removed_since_start: int) -> str:
+    """The wait reason of a target whose steps :func:`room_not_showing` refuses."""
+    return (
+        f"replotting held: {human_bytes(removed_since_start)} of old plots removed from "
+        f"{target} since a plot last went there, yet its free space did not grow by as much; "
+        "a snapshot, a hard link or a program holding the files open keeps that space (free "
+        f"it; replotting goes on once a plot goes to {target})"
     )
 
 
@@ -171,6 +227,10 @@ class _Target:
     step_done_at: float | None = None  # wall clock, when its removals ended
     removing: bool = False  # the step's removals have begun: a listing may predate them
     stopped: str | None = None
+    #: Bytes removed since a transfer to the target last started (see room_not_showing).
+    removed_since_start: int = 0
+    #: Why the last step submitted was refused by room_not_showing; None once one is not.
+    held: str | None = None
     sent_at: list[float] = field(default_factory=list)
     removals: list[tuple[float, int]] = field(default_factory=list)
     #: The dry-run steps already logged (each is logged once, not every pass).
@@ -226,27 +286,39 @@ class Replotter:
         sent are never removed, and progress counts the removals made before."""
         if self._history_read:
             return
-        self._history_read = True
         if self.action_log is None or not self._targets:
+            self._history_read = True
             return
         try:
             history = replot_history(self.action_log.entries())
-        except OSError as error:
-            # Then nothing is known to be ours: replotting waits rather than guess.
-            problem = (
-                f"replotting stopped: the action log {self.action_log.path} cannot be read "
-                f"({error.strerror or error}), so the plots this machine sent are unknown "
-                "(fix it, then restart plotman-tui)"
+        except Exception as error:
+            # Then nothing is known to be ours: replotting waits rather than guess (marked
+            # read only now: a pass must never go on as if no plot were protected).
+            if isinstance(error, OSError):
+                why = f"cannot be read ({error.strerror or error})"
+                fix = "fix it, then restart plotman-tui"
+            else:
+                logger.exception("reading the action log %s", self.action_log.path)
+                why = f"could not be read: {printable(str(error)) or type(error).__name__}"
+                fix = "a bug; restart plotman-tui"
+            self._stop_all(
+                f"replotting stopped: the action log {self.action_log.path} {why}, so the "
+                f"plots this machine sent are unknown ({fix})"
             )
-            with self._lock:
-                for state in self._targets.values():
-                    state.stopped = problem
             return
         with self._lock:
             self._protected |= history.sent_names
             for name, state in self._targets.items():
                 state.sent_at = list(history.sent_at.get(name, ()))
                 state.removals = list(history.removals.get(name, ()))
+                state.removed_since_start = history.removed_since_start.get(name, 0)
+            self._history_read = True
+
+    def _stop_all(self, problem: str) -> None:
+        with self._lock:
+            for state in self._targets.values():
+                state.stopped = problem
+            self._history_read = True
 
     def state(self, name: str, space: TargetSpace | None) -> ReplotState | None:
         """What the policy needs of target ``name``'s replotting (None: it does not replot).
@@ -302,7 +374,7 @@ class Replotter:
             first = min((when for when, _ in state.removals), default=None)
             moved = 0 if first is None else sum(1 for when in state.sent_at if when >= first)
             protected = frozenset(self._protected)
-            removals, stopped = tuple(state.removals), state.stopped
+            removals, stopped = tuple(state.removals), state.stopped or state.held
             # Matching every plot of a listing against the rules takes a while for 10,000
             # plots: done again when something it depends on changed, or a minute has passed
             # (a plot becomes quiet enough to count), not every pass.
@@ -330,8 +402,19 @@ class Replotter:
         """A transfer to target ``name`` started: the room the last step made is being used."""
         with self._lock:
             state = self._targets.get(name)
-            if state is not None and state.step_done_at is not None:
+            if state is None:
+                return
+            state.removed_since_start = 0
+            state.held = None
+            if state.step_done_at is not None:
                 self._end_step(state)
+
+    def held(self, name: str) -> str | None:
+        """Why target ``name``'s last step was refused as more than its room needs (its wait
+        reason), or None."""
+        with self._lock:
+            state = self._targets.get(name)
+            return None if state is None else state.held
 
     def take_events(self) -> list[Event]:
         """The events since the last call (removals made in the loop)."""
@@ -353,12 +436,20 @@ class Replotter:
         return events
 
     def submit(self, step: ReplotStep) -> bool:
-        """Run ``step`` (its removals) in the loop; False when the target is busy, stopped or
-        does not replot (then nothing is done). Thread-safe: the target is busy from here on."""
+        """Run ``step`` (its removals) in the loop; False when the target is busy, stopped,
+        does not replot, or the step would remove more than its room needs (:meth:`held` then
+        says why), or the action log was not read yet (nothing would be protected); then
+        nothing is done. Thread-safe: the target is busy from here on."""
         with self._lock:
             state = self._targets.get(step.target)
             if state is None or step.dry_run or state.step is not None or state.stopped:
                 return False
+            if not self._history_read and self.action_log is not None:
+                return False
+            if room_not_showing(state.removed_since_start, step):
+                state.held = held_reason(step.target, state.removed_since_start)
+                return False
+            state.held = None
             state.step = step
             state.step_done_at = None
         self._call_in_loop(self._begin, step.target)
@@ -488,16 +579,17 @@ class Replotter:
             state.removing = True
             plots = [removal.plot for removal in step.removals]
             result = await self._remove(state.target, step.archive_dir, plots)
-            await asyncio.to_thread(self._log_removals, step, result)
-            failure = None
+            freed = sum(p.size_bytes for p in result.removed)
+            with self._lock:  # counted at once: no later step may overlook these removals
+                state.removed_since_start += freed
+            failure = await asyncio.to_thread(self._log_removals, step, result)
             if result.failed is not None:
-                failure = await self._after_failure(state, step, result)
+                failure = await self._after_failure(state, step, result) or failure
             with self._lock:
                 self._forget_removed(state, step.archive_dir, result.removed)
                 state.removals += [(time.time(), p.size_bytes) for p in result.removed]
                 if failure is not None:
                     state.stopped = failure
-                freed = sum(p.size_bytes for p in result.removed)
                 if freed:
                     # Busy until a transfer starts or a read made from now on shows the room.
                     state.step_done_at = time.time()
@@ -554,31 +646,43 @@ class Replotter:
         state.list_due = self._clock() + (
             self.list_ttl_s if listing.problem is None else self.retry_s
         )
+        path = os.path.join(step.archive_dir, failed.name)
         if listing.problem is not None:
             return None
         still_there = any(p.name == failed.name for p in listing.dirs.get(step.archive_dir, ()))
-        if not still_there and step.archive_dir in listing.dirs:
+        if not still_there and step.archive_dir in listing.dirs and not _refused(result):
             return None
-        path = os.path.join(step.archive_dir, failed.name)
         return (
             f"replotting stopped: could not remove {printable(path)}: "
             f"{printable(result.error or 'unknown error')} (fix it, then restart plotman-tui)"
         )
 
-    def _log_removals(self, step: ReplotStep, result: RemovalResult) -> None:
+    def _log_removals(self, step: ReplotStep, result: RemovalResult) -> str | None:
         """One action-log record and one event per removal made, and for the one that failed
-        (in a worker thread: the action log is a file under an flock)."""
+        (in a worker thread: the action log is a file under an flock). Returns why the
+        target's replotting stops when a record could not be written (a removal not in the
+        log is one nobody can audit, and one the next run does not count), else None."""
         now = time.time()
         events: list[Event] = []
         reasons = {removal.plot.name: removal.reason for removal in step.removals}
+        unlogged: list[str] = []
         for plot in result.removed:
-            self._record(events, now, step, plot, reasons.get(plot.name, ""), "removed")
+            if not self._record(events, now, step, plot, reasons.get(plot.name, ""), "removed"):
+                unlogged.append(plot.name)
         if result.failed is not None:
             error = " ".join((result.error or "unknown error").split())
             reason = reasons.get(result.failed.name, "")
-            self._record(events, now, step, result.failed, reason, f"failed: {error}")
+            if not self._record(events, now, step, result.failed, reason, f"failed: {error}"):
+                unlogged.append(result.failed.name)
         with self._lock:
             self._events += events
+        if not unlogged or self.action_log is None:
+            return None
+        path = os.path.join(step.archive_dir, unlogged[0])
+        return (
+            f"replotting stopped: the removal of {printable(path)} could not be written to the "
+            f"action log {self.action_log.path} (fix it, then restart plotman-tui)"
+        )
 
     def _record(
         self,
@@ -588,7 +692,9 @@ class Replotter:
         plot: FarmerPlot,
         reason: str,
         result: str,
-    ) -> None:
+    ) -> bool:
+        """Log one removal (or dry run) and add its event; False when the action log record
+        could not be written (``record_action`` then adds an error event)."""
         details: dict[str, Any] = {
             "target": step.target,
             "archive_dir": step.archive_dir,
@@ -596,6 +702,7 @@ class Replotter:
             "bytes": plot.size_bytes,
             "for_plot": step.for_plot,
         }
+        before = len(events)
         record_action(
             self.action_log,
             events,
@@ -611,6 +718,7 @@ class Replotter:
             bytes=plot.size_bytes,
             for_plot=step.for_plot,
         )
+        written = not any(e.kind is EventKind.ERROR and e.failed for e in events[before:])
         where = f"{step.target}:{os.path.join(step.archive_dir, plot.name)}"
         size = human_bytes(plot.size_bytes)
         if result == "removed":
@@ -630,6 +738,7 @@ class Replotter:
                 details={**details, "result": result, "reason": reason},
             )
         )
+        return written
 
     @staticmethod
     def _forget_removed(state: _Target, archive_dir: str, removed: Sequence[FarmerPlot]) -> None:
