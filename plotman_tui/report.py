@@ -751,9 +751,11 @@ def render_replot_plan(plans: Sequence[ReplotPlan], width: int | None) -> str:
             Column("matching size", 0, align_right=True),
         ]
         size = partial(human_bytes, short=True)
+        # A dir that could not be listed has no counts; one listed with files left out (sizes
+        # no plot has) keeps its counts. Either way its problem is a line under the table.
         rows = [
-            [d.archive_dir, "-", "-", "-", d.problem]
-            if d.problem is not None
+            [d.archive_dir, "-", "-", "-", "-"]
+            if d.problem is not None and d.plots == 0
             else [
                 d.archive_dir,
                 str(d.plots),
@@ -763,6 +765,7 @@ def render_replot_plan(plans: Sequence[ReplotPlan], width: int | None) -> str:
             ]
             for d in plan.dirs
         ]
+        notes = [f"! {printable(f'{d.archive_dir}: {d.problem}')}" for d in plan.dirs if d.problem]
         rows.append(
             [
                 "total",
@@ -772,7 +775,7 @@ def render_replot_plan(plans: Sequence[ReplotPlan], width: int | None) -> str:
                 size(plan.matching_bytes),
             ]
         )
-        blocks.append("\n".join([head, *render_table(columns, rows, width)]))
+        blocks.append("\n".join([head, *render_table(columns, rows, width), *notes]))
     if not blocks:
         return "No archive targets configured."
     return "\n\n".join(blocks)

@@ -439,8 +439,9 @@ def test_replot_plan_shows_each_dir_the_totals_and_targets_without_rules() -> No
     assert lines[1].split() == ["archive", "dir", "plots", "size", "matching", "matching", "size"]
     assert lines[2].split() == ["/farm/a", "40", "40.0G", "38", "38.0G"]
     assert lines[3].split() == ["/farm/b", "10", "10.0G", "0", "0"]
-    assert lines[4].split() == ["/farm/c␛[31m", "-", "-", "-", "missing"]
+    assert lines[4].split() == ["/farm/c␛[31m", "-", "-", "-", "-"]
     assert lines[5].split() == ["total", "50", "50.0G", "38", "38.0G"]
+    assert lines[6] == "! /farm/c␛[31m: missing"
     assert "usb: no replot rules ([archiving.targets.replot] not set)" in lines
     assert lines[-2:] == ["far: plots uncompressed", "! far: unreachable: connection refused"]
     data = replot_plan_to_json(plans)
