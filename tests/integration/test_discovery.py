@@ -79,7 +79,10 @@ def test_job_seen_with_python3_interpreter_log_and_temp_files(farm: dict[str, Pa
         [f"{name}.table1.tmp", f"{name}.p1.t1.sort_bucket_000.tmp", f"{name}.2.tmp"]
     )
     assert job.status in (JobStatus.SLP, JobStatus.RUN)
-    assert job.mem_rss_bytes and job.mem_rss_bytes > 1_000_000
+    # Memory is sampled (the job may be caught a moment after its exec, with well under 1 MB
+    # resident: CI once saw 572 KiB).
+    assert job.mem_rss_bytes is not None and job.mem_rss_bytes > 0
+    assert job.mem_vms_bytes is not None and job.mem_vms_bytes >= job.mem_rss_bytes
     assert job.user_seconds is not None and job.wall_seconds >= 0
 
 
