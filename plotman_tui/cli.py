@@ -806,7 +806,7 @@ def _replot_progress(
     """Each replotting target's progress, and why its farmer's plots are not known (if so)."""
     import time
 
-    from plotman_tui.farm.archive.replot import replot_progress
+    from plotman_tui.farm.archive.replot import moved_since_first_removal, replot_progress
 
     history, history_problem = _replot_history()
     now = time.time()
@@ -816,9 +816,7 @@ def _replot_progress(
         listing = listings.get(target.name)
         problem = listing.problem if listing is not None else "not listed"
         removals = history.removals.get(target.name, ())
-        first = min((when for when, _ in removals), default=None)
-        sent = history.sent_at.get(target.name, ())
-        moved = 0 if first is None else sum(1 for when in sent if when >= first)
+        moved = moved_since_first_removal(removals, history.sent_at.get(target.name, ()))
         progress = replot_progress(
             target.name,
             listing if problem is None else None,

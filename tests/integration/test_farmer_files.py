@@ -205,11 +205,16 @@ async def refused(
     plots: list[FarmerPlot],
     connections: SshConnections,
     words: str,
+    *,
+    by_check: bool = True,
 ) -> None:
-    """Removing ``plots`` fails at the first, saying ``words``, and changes nothing."""
+    """Removing ``plots`` fails at the first, saying ``words``, and changes nothing;
+    ``by_check``: a check refused it (the replotter stops on that, whatever a listing says),
+    not the farmer's error."""
     before = listing_of(archive_dir)
     result = await remove(target, archive_dir, plots, connections)
     assert result.removed == () and result.failed == plots[0] and result.reachable, result
+    assert result.refused is by_check, result
     assert result.error is not None and words in result.error, result.error
     assert listing_of(archive_dir) == before  # the next plots were not tried either
 
@@ -278,7 +283,9 @@ async def test_removal_refused_by_the_farmer_is_told(
     target = target_of(farmer_dir)
     first = await first_listed(target, farmer_dir, connections)
     with removal_refused(farmer_dir):
-        await refused(target, farmer_dir, [first], connections, f"cannot remove {first.name}")
+        await refused(
+            target, farmer_dir, [first], connections, f"cannot remove {first.name}", by_check=False
+        )
 
 
 async def test_removal_stops_at_the_first_failure(

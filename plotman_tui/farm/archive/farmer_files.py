@@ -48,9 +48,9 @@ from plotman_tui.farm.archive.replot import QUIET_S, FarmerListing, FarmerPlot
 from plotman_tui.farm.archive.space import (
     SCRIPT_CONCURRENCY,
     SshConnections,
-    _identity_problem,
-    _last_line,
-    _run_command,
+    identity_problem,
+    last_line,
+    run_command,
     ssh_problem,
 )
 from plotman_tui.farm.units import human_bytes, human_duration
@@ -67,6 +67,12 @@ PLOT_FILE: Final = re.compile(r"plot-k\d{2}-[0-9A-Za-z][0-9A-Za-z._-]{0,200}\.pl
 _LIST_LINE: Final = re.compile(r"\s*(\d{1,20})\s+(\S+)(?:\s+(\d{1,15}(?:\.\d{1,9})?))?\s*")
 
 
+class Refusal(str):
+    """Why a file was not removed after looking at it (a check refused it: a symlink in its
+    place, another hard link, a new size, a fresh mtime, an odd name): the file may be there
+    still, so a listing that leaves such files out cannot tell it was removed by other means."""
+
+
 @dataclass(frozen=True)
 class RemovalResult:
     """What a removal did: the plots removed (in order), and the first failure, if any (the
@@ -78,6 +84,8 @@ class RemovalResult:
     #: False: the farmer could not be reached (connection refused, lost, timed out), so
     #: ``failed`` may or may not be gone; True: the farmer answered (a refusal, a check failed).
     reachable: bool = True
+    #: ``failed`` was refused by a check (see :class:`Refusal`), not lost to an error.
+    refused: bool = False
 
 
 def plot_file_name(name: str) -> bool:
@@ -96,22 +104,22 @@ def _refusal(
     link count, None when unknown); None: it may."""
     where = f"{plot.name} in {plot.archive_dir}"
     if not plot_file_name(plot.name):
-        return f"{where} was not removed: not a plot file's name"
+        return Refusal(f"{where} was not removed: not a plot file's name")
     if not regular:
-        return f"{where} was not removed: it is not a regular file (a symlink or a dir?)"
+        return Refusal(f"{where} was not removed: it is not a regular file (a symlink or a dir?)")
     if links is not None and links > 1:
         # Its blocks stay while another name holds them: the room would never show.
-        return (
+        return Refusal(
             f"{where} was not removed: it has {links} hard links, so removing it frees no "
             "space (remove its other links first)"
         )
     if size != plot.size_bytes:
-        return (
+        return Refusal(
             f"{where} was not removed: it is {human_bytes(size)} ({size} bytes), not the "
             f"{plot.size_bytes} bytes it was listed with (it changed since)"
         )
     if mtime > now - QUIET_S:
-        return (
+        return Refusal(
             f"{where} was not removed: it changed {human_duration(max(now - mtime, 0.0))} ago "
             "(it may still be written)"
         )
@@ -200,7 +208,7 @@ def _remove_local(archive_dir: str, plot: FarmerPlot) -> str | None:
     and must never meet a fd closed (and its number reused) under it.
     """
     if not plot_file_name(plot.name):  # a name with "/" must never reach a *at() call
-        return f"{plot.name} in {archive_dir} was not removed: not a plot file's name"
+        return Refusal(f"{plot.name} in {archive_dir} was not removed: not a plot file's name")
     try:
         fd = os.open(archive_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as error:
@@ -248,7 +256,7 @@ async def _remove_each(
         except _Unreachable as lost:
             return RemovalResult(tuple(removed), plot, str(lost), reachable=False)
         if error is not None:
-            return RemovalResult(tuple(removed), plot, error)
+            return RemovalResult(tuple(removed), plot, error, refused=isinstance(error, Refusal))
         removed.append(plot)
     return RemovalResult(tuple(removed))
 
@@ -320,7 +328,7 @@ async def _list_sftp(
     target: ArchiveTarget, connections: SshConnections, timeout_s: float, listed_at: float
 ) -> FarmerListing:
     answers: dict[str, tuple[FarmerPlot, ...] | str] = {}
-    problem = _identity_problem(target)  # told as such, not as an unreachable farmer
+    problem = identity_problem(target)  # told as such, not as an unreachable farmer
     if problem is not None:
         return FarmerListing(target.name, listed_at, MappingProxyType({}), problem=problem)
     connected = False
@@ -356,7 +364,7 @@ def _ssh_problem(
 async def _remove_sftp_one(sftp: asyncssh.SFTPClient, plot: FarmerPlot) -> str | None:
     where = f"{plot.name} in {plot.archive_dir}"
     if not plot_file_name(plot.name):
-        return f"{where} was not removed: not a plot file's name"
+        return Refusal(f"{where} was not removed: not a plot file's name")
     path = posixpath.join(plot.archive_dir, plot.name).encode()
     try:
         attrs = await sftp.lstat(path)
@@ -367,7 +375,7 @@ async def _remove_sftp_one(sftp: asyncssh.SFTPClient, plot: FarmerPlot) -> str |
     except asyncssh.SFTPError as error:
         return f"cannot check {where}: {_sftp_reason(error)}"
     if not isinstance(attrs.mtime, int | float) or not isinstance(attrs.size, int):
-        return f"{where} was not removed: the farmer does not say its size and age"
+        return Refusal(f"{where} was not removed: the farmer does not say its size and age")
     refusal = _refusal(
         plot,
         attrs.type == asyncssh.FILEXFER_TYPE_REGULAR,
@@ -394,7 +402,7 @@ async def _remove_sftp(
     connections: SshConnections,
     timeout_s: float,
 ) -> RemovalResult:
-    problem = _identity_problem(target)
+    problem = identity_problem(target)
     if problem is not None:
         return RemovalResult((), plots[0], problem)
     try:
@@ -453,11 +461,11 @@ async def _list_script_dir(
 ) -> tuple[FarmerPlot, ...] | str:
     argv = expand_command(target.list_command or (), {"archive_dir": archive_dir})
     async with limit:
-        result = await _run_command(argv)
+        result = await run_command(argv)
     if result.status is None:
         return result.stderr
     if result.status != 0:
-        detail = _last_line(result.stderr) or _last_line(result.stdout)
+        detail = last_line(result.stderr) or last_line(result.stdout)
         return f"list_command {_how(result.status)}" + (f": {detail}" if detail else "")
     return parse_list_output(archive_dir, result.stdout)
 
@@ -486,13 +494,13 @@ async def _list_script(target: ArchiveTarget, timeout_s: float, listed_at: float
 
 async def _remove_script_one(target: ArchiveTarget, plot: FarmerPlot) -> str | None:
     if not plot_file_name(plot.name):
-        return f"{plot.name} in {plot.archive_dir} was not removed: not a plot file's name"
+        return Refusal(f"{plot.name} in {plot.archive_dir} was not removed: not a plot file's name")
     values = {"plot_name": plot.name, "archive_dir": plot.archive_dir}
-    result = await _run_command(expand_command(target.remove_command or (), values))
+    result = await run_command(expand_command(target.remove_command or (), values))
     if result.status is None:
         return result.stderr
     if result.status != 0:
-        detail = _last_line(result.stderr) or _last_line(result.stdout)
+        detail = last_line(result.stderr) or last_line(result.stdout)
         return f"remove_command {_how(result.status)} for {plot.name}" + (
             f": {detail}" if detail else ""
         )
@@ -617,6 +625,7 @@ async def remove_plot_files(
             (),
             stray,
             f"{stray.name} was not removed: it is in {stray.archive_dir}, not {archive_dir}",
+            refused=True,
         )
     try:
         if target.type is TargetType.LOCAL:

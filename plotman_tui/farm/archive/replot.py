@@ -449,6 +449,15 @@ def removal_rate(removals: Sequence[tuple[float, int]]) -> float | None:
     return sum(size for _, size in window[1:]) / (span / _DAY_S)
 
 
+def moved_since_first_removal(
+    removals: Iterable[tuple[float, int]], sent_at: Iterable[float]
+) -> int:
+    """The plots sent to a target since its first removal (time, bytes): the new plots of its
+    replot; 0 before any removal."""
+    first = min((when for when, _ in removals), default=None)
+    return 0 if first is None else sum(1 for when in sent_at if when >= first)
+
+
 def replot_progress(
     target: str,
     listing: FarmerListing | None,

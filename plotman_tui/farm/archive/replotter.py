@@ -65,6 +65,7 @@ from plotman_tui.farm.archive.replot import (
     ReplotState,
     ReplotStep,
     matches_rules,
+    moved_since_first_removal,
     replot_progress,
 )
 from plotman_tui.farm.archive.space import SpaceMonitor, TargetSpace, sleep_until_due
@@ -101,16 +102,6 @@ def _room_seen(step: ReplotStep, done_at: float | None, space: TargetSpace | Non
         return False
     free = space.free_bytes.get(step.archive_dir)
     return (free is not None and free >= step.for_bytes) or time.time() - done_at > ROOM_WAIT_S
-
-
-def _refused(result: RemovalResult) -> bool:
-    """Whether the farmer refused ``result``'s failed removal after checking the file (a
-    symlink in its place, other hard links, a new size): a fresh listing skips such a file,
-    so only one really gone may count as removed by other means."""
-    error = result.error or ""
-    # farmer_files words its checks' refusals "... was not removed: <why>"; of these only
-    # "it is no longer there" (lstat: no such file) says the file is gone.
-    return " was not removed: " in error and not error.endswith("it is no longer there")
 
 
 def _without(listing: FarmerListing, archive_dir: str, gone: Set[str]) -> FarmerListing:
@@ -371,8 +362,7 @@ class Replotter:
                 return None
             rules = state.target.replot
             assert rules is not None
-            first = min((when for when, _ in state.removals), default=None)
-            moved = 0 if first is None else sum(1 for when in state.sent_at if when >= first)
+            moved = moved_since_first_removal(state.removals, state.sent_at)
             protected = frozenset(self._protected)
             removals, stopped = tuple(state.removals), state.stopped or state.held
             # Matching every plot of a listing against the rules takes a while for 10,000
@@ -650,7 +640,7 @@ class Replotter:
         if listing.problem is not None:
             return None
         still_there = any(p.name == failed.name for p in listing.dirs.get(step.archive_dir, ()))
-        if not still_there and step.archive_dir in listing.dirs and not _refused(result):
+        if not still_there and step.archive_dir in listing.dirs and not result.refused:
             return None
         return (
             f"replotting stopped: could not remove {printable(path)}: "

@@ -374,7 +374,7 @@ def _connect_options(target: ArchiveTarget, timeout_s: float) -> dict[str, Any]:
     return options
 
 
-def _identity_problem(target: ArchiveTarget) -> str | None:
+def identity_problem(target: ArchiveTarget) -> str | None:
     """A missing or unreadable identity_file, told before asyncssh reports it as an OSError."""
     if target.identity_file is None:
         return None
@@ -470,7 +470,7 @@ async def _read_ssh_space(
     connections: SshConnections | None,
     checked_at: float,
 ) -> TargetSpace:
-    problem = _identity_problem(target)
+    problem = identity_problem(target)
     if problem is not None:
         return TargetSpace.failed(target, problem, checked_at, reachable=True)
     if not target.archive_dirs:
@@ -568,7 +568,7 @@ class _CommandResult:
     stderr: str
 
 
-async def _run_command(argv: Sequence[str]) -> _CommandResult:
+async def run_command(argv: Sequence[str]) -> _CommandResult:
     """Run ``argv`` (no shell); kill its whole process group if the caller gives up on it."""
     try:
         process = await asyncio.create_subprocess_exec(
@@ -598,7 +598,7 @@ async def _read_script_dir(
 ) -> DirFree:
     argv = expand_command(target.free_space_command or (), {"archive_dir": directory})
     async with limit:
-        result = await _run_command(argv)
+        result = await run_command(argv)
     if result.status is None:
         return DirFree(None, result.stderr)
     if result.status != 0:
@@ -607,7 +607,7 @@ async def _read_script_dir(
             if result.status < 0
             else f"exited with status {result.status}"
         )
-        detail = _last_line(result.stderr) or _last_line(result.stdout)
+        detail = last_line(result.stderr) or last_line(result.stdout)
         return DirFree(None, f"free_space_command {how}" + (f": {detail}" if detail else ""))
     free = last_whole_number(result.stdout)
     if free is None:
@@ -615,7 +615,7 @@ async def _read_script_dir(
     return DirFree(free)
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
     for line in reversed(text.splitlines()):
         if line.strip():
             return line.strip()
