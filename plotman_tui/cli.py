@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     files = commands.add_parser("files", help="a job's temp files and their sizes")
     files.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, pid:N, or 'all'")
+    files.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     commands.add_parser("dirs", help="tmp, tmp2 and dst dirs: jobs, phases, free space")
     commands.add_parser("dsched", help="for each dst dir, the phases of jobs headed there")
@@ -202,6 +203,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replot_plan.add_argument("--json", action="store_true", help="print JSON for scripts")
     replot_plan.add_argument("--target", metavar="NAME", help="only the target of this name")
+    for loop, what in (("plotting", "starting plot jobs"), ("archiving", "starting transfers")):
+        switch = commands.add_parser(
+            loop,
+            help=f"pause or resume {what} on this machine (a running loop obeys within a pass)",
+        )
+        switch.add_argument(
+            "switch",
+            choices=("pause", "resume", "status"),
+            metavar="ACTION",
+            help="pause, resume, or status (whether it is paused)",
+        )
+    watch = commands.add_parser(
+        "watch",
+        help="this machine's jobs, dirs and loops as JSON lines, then what changes (the fleet "
+        "view reads it over SSH)",
+    )
+    watch.add_argument("--json", action="store_true", help="JSON lines (the only form)")
+    fleet = commands.add_parser("fleet", help="every plotting machine of [fleet], over SSH")
+    fleet_commands = fleet.add_subparsers(
+        dest="fleet_command", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    fleet_status = fleet_commands.add_parser(
+        "status",
+        help="the jobs of every host, with a host column",
+        epilog="Exit status: 0 every host answered, 1 a host is down or failed (its line says "
+        "why), 2 usage or config error.",
+    )
+    fleet_status.add_argument("--json", action="store_true", help="print JSON for scripts")
     commands.add_parser("interactive", help="the dashboard (the same as no command)")
     demo = commands.add_parser(
         "demo", help="the dashboard on a sandbox farm plotting and archiving real tiny plots"
@@ -322,6 +351,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         "export": _cmd_export,
         "metrics": _cmd_metrics,
         "replot": _cmd_replot,
+        "plotting": _cmd_loop_switch,
+        "archiving": _cmd_loop_switch,
+        "watch": _cmd_watch,
+        "fleet": _cmd_fleet,
     }
     return handlers[command](config, args)
 
@@ -521,14 +554,48 @@ def _cmd_details(config: Config, args: argparse.Namespace) -> int:
 
 
 def _cmd_files(config: Config, args: argparse.Namespace) -> int:
-    from plotman_tui.report import render_files
+    from plotman_tui.report import files_json, render_files
 
     jobs = _selected(config, args.ids)
+    if args.json:
+        print(files_json(jobs))
+        return EXIT_OK
     print("\n".join(render_files(job) for job in jobs) if jobs else _NO_JOBS)
     return EXIT_OK
 
 
 _NO_JOBS = "No plot jobs running."
+
+
+def _cmd_loop_switch(config: Config, args: argparse.Namespace) -> int:
+    """``plotting|archiving pause|resume|status``: the host-wide flag in the data dir that
+    every loop of this machine (``--no-ui``, ``plot``, ``archive``, the dashboard) obeys."""
+    from plotman_tui.farm.actionlog import default_action_log
+    from plotman_tui.farm.pauseflags import Loop, PauseFlagError, read_pause, set_pause
+
+    loop = Loop(args.command)
+    try:
+        if args.switch == "status":
+            print(read_pause(loop).describe(loop))
+            return EXIT_OK
+        print(set_pause(loop, args.switch == "pause", action_log=default_action_log()))
+    except PauseFlagError as error:
+        raise CliError(str(error)) from None
+    return EXIT_OK
+
+
+def _cmd_watch(config: Config, args: argparse.Namespace) -> int:
+    if not args.json:
+        raise CliError("watch prints JSON lines for the fleet view: run it as `watch --json`", 2)
+    from plotman_tui.fleet.watch import run_watch
+
+    return run_watch(config, sys.stdout)
+
+
+def _cmd_fleet(config: Config, args: argparse.Namespace) -> int:
+    from plotman_tui.fleet.status import fleet_status
+
+    return fleet_status(config, json_output=args.json)
 
 
 def _cmd_logs(config: Config, args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ from plotman_tui.config.rsync_rules import unsafe_rsync_option
 from plotman_tui.config.schema import (
     FREE_SPACE_VARIABLES,
     LIST_VARIABLES,
+    LOCAL_HOST_NAME,
     REMOVE_VARIABLES,
     RSYNC_TARGET_TYPES,
     SSH_TARGET_TYPES,
@@ -47,6 +48,8 @@ from plotman_tui.config.schema import (
     ChiaOptions,
     Config,
     DirectoriesConfig,
+    FleetConfig,
+    FleetHost,
     GigahorseOptions,
     LoggingConfig,
     MadmaxOptions,
@@ -70,6 +73,7 @@ GENERATE_HINT: Final = "run `plotman-tui config generate` to write a commented e
 # (threads, buckets, MiB of buffer) and must be at least 1.; k is what the plotter takes.
 _LIMITS: Final[Mapping[tuple[type, str], tuple[int | None, int | None]]] = {
     (SchedulingConfig, "tmpdir_stagger_phase_major"): (1, None),
+    (FleetHost, "port"): (1, 65535),
     (SchedulingConfig, "tmpdir_stagger_phase_minor"): (0, None),
     (SchedulingConfig, "tmpdir_stagger_phase_limit"): (1, None),
     (SchedulingConfig, "tmpdir_max_jobs"): (1, None),
@@ -225,11 +229,15 @@ def load_config(path: Path, *, check_dirs: bool = True) -> Config:
     return parse_config(text, path, check_dirs=check_dirs)
 
 
-def parse_config(text: str, source: Path | None = None, *, check_dirs: bool = True) -> Config:
+def parse_config(
+    text: str, source: Path | None = None, *, check_dirs: bool = True, home: str | None = None
+) -> Config:
     """Validate TOML ``text`` (read from ``source``, if given) into a Config.
 
     Relative paths in the file are taken relative to the directory of ``source`` (the current
     directory when there is none), so a config means the same thing wherever it is run from.
+    ``home``: the home dir ``~`` stands for (another machine's config, read here); None: this
+    user's.
     """
     try:
         # The stdlib parser: every command reads the config, and tomlkit costs more to import
@@ -239,6 +247,7 @@ def parse_config(text: str, source: Path | None = None, *, check_dirs: bool = Tr
         raise _syntax_error(first, text, source) from None
     base_dir = Path(source).absolute().parent if source is not None else None
     reader = _Reader(scan_key_lines(text), source, base_dir, check_dirs)
+    reader.home = home
     config = reader.read_dataclass(Config, data, ())
     if isinstance(config, Config):
         reader.check_archive_dirs_apart(config)
@@ -414,6 +423,7 @@ class _Reader:
         self.base_dir = base_dir
         self.check_dirs = check_dirs
         self.problems: list[ConfigError] = []
+        self.home: str | None = None  # None: os.path.expanduser's
         self._tmp_dirs: tuple[Path, ...] | None = None
         self._special: dict[tuple[type, str], Callable[[object, KeyPath], object]] = {
             (DirectoriesConfig, "tmp"): self._read_tmp,
@@ -423,6 +433,7 @@ class _Reader:
             (ArchivingConfig, "targets"): self._read_targets,
             (ArchiveTarget, "type"): self._read_target_type,
             (MetricsConfig, "listen"): self._read_listen,
+            (FleetConfig, "hosts"): self._read_hosts,
         }
 
     def problem(self, path: KeyPath, message: str) -> _Invalid:
@@ -578,7 +589,10 @@ class _Reader:
     # -- paths -----------------------------------------------------------------------------------
     def to_path(self, text: str) -> Path:
         """The config's one path normaliser: ``~`` expanded, relative to the file, normalised."""
-        path = Path(os.path.expanduser(text))
+        if self.home is not None and (text == "~" or text.startswith("~/")):
+            path = Path(self.home + text[1:])
+        else:
+            path = Path(os.path.expanduser(text))
         if not path.is_absolute() and self.base_dir is not None:
             path = self.base_dir / path
         return Path(os.path.normpath(path))
@@ -741,6 +755,58 @@ class _Reader:
             targets.append(target)
         return tuple(targets) if ok else _INVALID
 
+    def _read_hosts(self, value: object, path: KeyPath) -> object:
+        if not isinstance(value, list):
+            return self.problem(
+                path, f"expected an array of tables ([[fleet.hosts]]), got {_describe(value)}"
+            )
+        hosts: list[FleetHost] = []
+        first_index: dict[str, int] = {}
+        ok = True
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                self.problem(
+                    (*path, index), f"expected a table ([[fleet.hosts]]), got {_describe(item)}"
+                )
+                ok = False
+                continue
+            host = self.read_dataclass(FleetHost, item, (*path, index))
+            if not isinstance(host, FleetHost):
+                ok = False
+                continue
+            if host.name in first_index or host.name == LOCAL_HOST_NAME:
+                if host.name == LOCAL_HOST_NAME:
+                    why = "names this machine (include_local shows it)"
+                else:
+                    earlier = format_key_path((*path, first_index[host.name], "name"))
+                    why = f"is already the name of a host (at {earlier}); names must be unique"
+                self.problem((*path, index, "name"), f"{_describe(host.name)} {why}")
+                ok = False
+                continue
+            first_index[host.name] = index
+            hosts.append(host)
+        return tuple(hosts) if ok else _INVALID
+
+    def _check_host(self, host: FleetHost, path: KeyPath) -> object:
+        before = len(self.problems)
+        if not _TARGET_NAME.fullmatch(host.name):
+            self.problem(
+                (*path, "name"),
+                'must be letters, digits, ".", "_" and "-", starting with a letter or digit '
+                f"(it names the host on the dashboard), got {_describe(host.name)}",
+            )
+        self._check_remote_word(host.host, (*path, "host"), "a host name or address", "@/")
+        self._check_remote_word(host.user, (*path, "user"), "a user name", "@/:")
+        if not host.command.strip():
+            self.problem(
+                (*path, "command"),
+                'must be the command that runs plotman-tui there, e.g. "plotman-tui" or '
+                '"/opt/plotman-tui/.venv/bin/plotman-tui --config /etc/plotman-tui.toml"',
+            )
+        elif any(char in host.command for char in "\n\r\0"):
+            self.problem((*path, "command"), "must be one line")
+        return host if len(self.problems) == before else _INVALID
+
     # -- rules across keys -----------------------------------------------------------------------
     def check_archive_dirs_apart(self, config: Config) -> None:
         """A local target's archive dir must not be, be inside or contain a tmp or dst dir: the
@@ -830,6 +896,8 @@ class _Reader:
             return self._check_replot(instance, path)
         if isinstance(instance, ArchiveTarget):
             return self._check_target(instance, table, path)
+        if isinstance(instance, FleetHost):
+            return self._check_host(instance, path)
         if isinstance(instance, ArchivingConfig) and instance.enabled and not instance.targets:
             return self.problem(
                 (*path, "enabled"),

@@ -446,6 +446,42 @@ class MetricsConfig:
         return parse_listen(self.listen) if self.listen is not None else None
 
 
+#: The fleet's name for this machine (no ``[[fleet.hosts]]`` table may take it).
+LOCAL_HOST_NAME: Final = "local"
+#: The command a fleet host runs plotman-tui with when its table gives none.
+DEFAULT_FLEET_COMMAND: Final = "plotman-tui"
+
+
+@dataclass(frozen=True)
+class FleetHost:
+    """One ``[[fleet.hosts]]`` table: a plotting machine the dashboard watches and steers over
+    SSH. ``command`` is a shell command line run there (words split as the remote shell splits
+    them); ``watch --json`` and the control commands are appended to it."""
+
+    name: str
+    host: str
+    port: int = 22
+    user: str | None = None  # None: the SSH default (~/.ssh/config, else the local user)
+    identity_file: Path | None = None  # None: the SSH agent and the default keys
+    known_hosts: Path | None = None  # None: ~/.ssh/known_hosts
+    command: str = DEFAULT_FLEET_COMMAND
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """``[fleet]``: other plotting machines shown and steered by this one's dashboard, over
+    SSH (each runs ``plotman-tui watch --json``); this machine is one of them unless
+    ``include_local`` is false."""
+
+    include_local: bool = True
+    hosts: tuple[FleetHost, ...] = ()
+
+    @property
+    def active_hosts(self) -> tuple[FleetHost, ...]:
+        return tuple(host for host in self.hosts if host.enabled)
+
+
 @dataclass(frozen=True)
 class Config:
     """A whole, validated configuration."""
@@ -458,4 +494,5 @@ class Config:
     commands: CommandsConfig = field(default_factory=CommandsConfig)
     archiving: ArchivingConfig = field(default_factory=ArchivingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
     source: Path | None = None

@@ -32,6 +32,8 @@ from plotman_tui.config.schema import (
     CommandsConfig,
     Config,
     DirectoriesConfig,
+    FleetConfig,
+    FleetHost,
     GigahorseOptions,
     InteractiveConfig,
     LoggingConfig,
@@ -84,6 +86,27 @@ _SECTION_HELP: Final[Mapping[type, str]] = {
         "prints them once, `plotman-tui metrics --serve [HOST:]PORT` serves them, and with "
         "listen set here --no-ui, plot, archive and the dashboard serve them while they run."
     ),
+}
+
+_FLEET_HELP: Final = (
+    "Other plotting machines shown and steered from this one's dashboard (F), and by "
+    "`plotman-tui fleet status`, over SSH alone: each runs `plotman-tui watch --json`, no "
+    "daemon or port of its own. Optional; with no host below there is no fleet."
+)
+
+_HOSTS_HELP: Final = (
+    "One table per plotting machine. Its host key must be in known_hosts (run `ssh` to it once, "
+    "or ssh-keyscan) and the key or agent must log in without a password. Example:"
+)
+
+_HOST_EXAMPLE: Final[Mapping[str, object]] = {
+    "name": "plotter2",
+    "host": "192.168.1.21",
+    "port": 22,
+    "user": "chia",
+    "identity_file": "~/.ssh/id_ed25519",
+    "known_hosts": "~/.ssh/known_hosts",
+    "command": "/opt/plotman-tui/.venv/bin/plotman-tui --config /etc/plotman-tui.toml",
 }
 
 _OVERRIDE_HELP: Final = (
@@ -354,6 +377,30 @@ _HELP: Final[Mapping[tuple[type, str], str]] = {
     (InteractiveConfig, "autostart_archiving"): (
         "Start archiving as soon as the dashboard opens (when archiving is enabled)."
     ),
+    (FleetConfig, "include_local"): (
+        "Show this machine in the fleet too (its own dashboard is the one F leaves)."
+    ),
+    (FleetConfig, "hosts"): "The other machines ([[fleet.hosts]] tables).",
+    (FleetHost, "name"): (
+        'The name on the dashboard: letters, digits, ".", "_" and "-", different for each '
+        'host and not "local". Required.'
+    ),
+    (FleetHost, "host"): "Its host name or address for SSH. Required.",
+    (FleetHost, "port"): "Its SSH port.",
+    (FleetHost, "user"): (
+        "The user to log in as; the SSH default (~/.ssh/config, else yours) when left out."
+    ),
+    (FleetHost, "identity_file"): (
+        "The private key to log in with; the SSH agent and the default keys when left out."
+    ),
+    (FleetHost, "known_hosts"): (
+        "Where its host key is checked; ~/.ssh/known_hosts when left out. A changed key is refused."
+    ),
+    (FleetHost, "command"): (
+        "How plotman-tui runs there, as a shell command line (with its --config when not the "
+        "default); watch --json and the control commands are added to it."
+    ),
+    (FleetHost, "enabled"): "Watch this host (false leaves it out without deleting the table).",
     (MetricsConfig, "listen"): (
         'Serve http://HOST:PORT/metrics for Prometheus to scrape: "PORT" or "HOST:PORT" (host '
         '127.0.0.1 when left out; "0.0.0.0" for every address, "[::1]:9750" for IPv6). Not '
@@ -591,9 +638,10 @@ class _Renderer:
     def render(self) -> str:
         self.lines = [*_comment_block(_INTRO), ""]
         for field in dataclasses.fields(Config):
-            if field.name in ("source", "archiving"):
+            if field.name in ("source", "archiving", "fleet"):
                 continue
             self._table(_FIELD_TYPES[(Config, field.name)], (field.name,))
+        self._fleet(("fleet",))
         # Last: its long commented examples of targets end the file.
         self._archiving(("archiving",))
         return "\n".join(self.lines).rstrip("\n") + "\n"
@@ -630,6 +678,22 @@ class _Renderer:
         self.lines += _comment(help_text)
         prefix = "# " if commented else ""
         self.lines.append(f"{prefix}{field.name} = {_toml_value(value)}")
+
+    def _fleet(self, path: KeyPath) -> None:
+        self.lines += _comment(_FLEET_HELP)
+        self.lines.append(f"[{format_key_path(path)}]")
+        self._key(FleetConfig, dataclasses.fields(FleetConfig)[0], path)
+        self.lines.append("")
+        self.lines += _comment(_HOSTS_HELP)
+        self.lines.append(f"# [[{format_key_path((*path, 'hosts'))}]]")
+        fields = {field.name: field for field in dataclasses.fields(FleetHost)}
+        for name, value in _HOST_EXAMPLE.items():
+            help_text = _HELP[(FleetHost, name)]
+            if not any(word in help_text for word in ("left out", "Required")):
+                help_text += " " + _default_text(fields[name])
+            self.lines += _comment(help_text)
+            self.lines.append(f"# {name} = {_toml_value(value)}")
+        self.lines.append("")
 
     def _archiving(self, path: KeyPath) -> None:
         self.lines += _comment(_ARCHIVING_HELP)

@@ -103,8 +103,8 @@ def test_every_key_is_in_the_template_under_its_explanation(header: str, cls: ty
     for field in dataclasses.fields(cls):
         if dataclasses.is_dataclass(typing.get_type_hints(cls)[field.name]):
             continue  # a sub-table, checked by its own case
-        if field.name in ("tmp_overrides", "targets"):
-            continue  # written as tables: TmpOverride's case here, the targets' in their tests
+        if field.name in ("tmp_overrides", "targets", "hosts"):
+            continue  # written as tables: TmpOverride's case here, the others' in their tests
         assert field.name in keys, f"{field.name} missing under {header}"
         above = body[keys[field.name] - 1]
         assert above.startswith("# ") and not KEY_LINE.match(above), (field.name, above)
@@ -117,8 +117,8 @@ def test_the_comments_state_the_schema_defaults(header: str, cls: type) -> None:
     for field in dataclasses.fields(cls):
         if field.default in (dataclasses.MISSING, None) or isinstance(field.default, PlotterType):
             continue
-        if field.name == "targets":
-            continue  # commented example tables, checked in test_config_archiving
+        if field.name in ("targets", "hosts"):
+            continue  # commented example tables, checked by their own tests
         index = next(n for n, line in enumerate(body) if line.startswith(f"{field.name} = "))
         comment: list[str] = []
         for line in reversed(body[:index]):
@@ -143,7 +143,7 @@ def test_every_optional_key_can_be_switched_on() -> None:
     # Uncomment every example line but pool_pk (it excludes pool_contract_address).
     text = re.sub(
         r"^# ((?!pool_pk)\w+ = .*|\[directories\.tmp_overrides\..*\]|\[\[archiving\.targets\]\]"
-        r"|\[archiving\.targets\.replot\])$",
+        r"|\[archiving\.targets\.replot\]|\[\[fleet\.hosts\]\])$",
         r"\1",
         render_template(),
         flags=re.MULTILINE,
@@ -170,6 +170,10 @@ def test_every_optional_key_can_be_switched_on() -> None:
     assert config.plotting.bladebit2disk.p3_threads == 8
     assert config.plotting.bladebit_cuda.threads == 8
     assert {target.type for target in config.archiving.targets} == set(TargetType)
+    (host,) = config.fleet.hosts
+    assert (host.name, host.host, host.port, host.user) == ("plotter2", "192.168.1.21", 22, "chia")
+    assert host.identity_file == Path("~/.ssh/id_ed25519").expanduser()
+    assert host.command.endswith("plotman-tui --config /etc/plotman-tui.toml")
     assert config.plotting.gigahorse.streams == 4
     replotting = [target for target in config.archiving.targets if target.replot is not None]
     assert [target.name for target in replotting] == ["farmer-ssh"]
