@@ -207,6 +207,10 @@ class _Daemon:
     def _after_start(self) -> None:
         """Hook run once the port answers."""
 
+    def _listening(self, port: int) -> bool:
+        """Whether the daemon itself holds the listening socket on ``port``."""
+        return self._proc is not None and _listens(self._proc.pid, port)
+
     def _answers(self, port: int) -> bool:
         """Whether the daemon answers on ``port`` as it should (its protocol banner)."""
         return _answers(port, self.banner_prefix)
@@ -295,7 +299,7 @@ class _Daemon:
                 )
             # The listening socket must be ours: with a port race, another test's daemon could
             # answer with the same banner while ours is still failing to bind.
-            if _listens(self._proc.pid, port) and self._answers(port):
+            if self._listening(port) and self._answers(port):
                 self._port = port
                 self._after_start()
                 return
