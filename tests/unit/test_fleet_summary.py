@@ -1,0 +1,139 @@
+"""The fleet's words for a host (fleet/summary.py): pure, views in, text out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from plotman_tui.config.schema import Config, DirectoriesConfig, LoggingConfig
+from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.model import Job, JobStatus
+from plotman_tui.fleet.model import HostConfig, HostStatus, HostView, LoopState
+from plotman_tui.fleet.summary import (
+    fleet_jobs,
+    host_line,
+    loop_text,
+    phase_counts_text,
+    problems_text,
+    state_text,
+)
+from plotman_tui.plotters.phase import Phase
+
+NOW = 1_700_000_000.0
+GIB = 1024**3
+
+
+def job(pid: int, phase: Phase | None, *, problems: tuple[str, ...] = ()) -> Job:
+    return Job(
+        pid=pid,
+        plotter="chia",
+        argv=("chia",),
+        cwd="/",
+        started_at=NOW - 60,
+        wall_seconds=60.0,
+        status=JobStatus.RUN,
+        plot_id=f"{pid:08d}" + "a" * 56,
+        phase=phase,
+        problems=problems,
+    )
+
+
+def config() -> HostConfig:
+    parsed = Config(
+        logging=LoggingConfig(plots=Path("/logs")),
+        directories=DirectoriesConfig(
+            tmp=(Path("/t/0"), Path("/t/1")), tmp2=Path("/t2"), dst=(Path("/d/0"),)
+        ),
+    )
+    return HostConfig(path="/etc/plotman.toml", text="", home="/root", config=parsed)
+
+
+def test_an_up_host_reads_as_its_jobs_by_phase_its_free_space_and_its_loops() -> None:
+    view = HostView(
+        name="rig1",
+        address="plotter@10.0.0.2:22",
+        status=HostStatus.UP,
+        jobs=(job(1, Phase(1, 3)), job(2, Phase(1, 5)), job(3, Phase(3, 2)), job(4, None)),
+        # /t/0 and /t/1 on one disk (same size, same free): counted once; /t2 another disk.
+        dirs=(
+            DirInfo("/t/0", total_bytes=100 * GIB, free_bytes=40 * GIB),
+            DirInfo("/t/1", total_bytes=100 * GIB, free_bytes=40 * GIB),
+            DirInfo("/t2", total_bytes=50 * GIB, free_bytes=10 * GIB),
+            DirInfo("/d/0", total_bytes=1000 * GIB, free_bytes=500 * GIB),
+            DirInfo("/elsewhere", total_bytes=1, free_bytes=1),
+        ),
+        plotting=LoopState(holder="pid 42", reason="waiting for stagger"),
+        archiving=LoopState(configured=False),
+        plots_today=7,
+        config=config(),
+    )
+    line = host_line(view, NOW)
+    assert (line.name, line.state, line.jobs) == ("rig1", "up", 4)
+    assert line.phases == "1:2 2:0 3:1 4:0 ?:1"
+    assert (line.tmp_free, line.dst_free) == ("50.0 GiB", "500 GiB")
+    assert line.plots_today == "7"
+    assert line.plotting == "active: waiting for stagger"
+    assert line.archiving == "not set up"
+    assert line.problems == "-"
+
+
+def test_a_host_without_its_config_shows_no_free_space_rather_than_a_wrong_sum() -> None:
+    view = HostView(name="rig", address="a", dirs=(DirInfo("/t/0", 10, 5),))
+    line = host_line(view, NOW)
+    assert (line.tmp_free, line.dst_free, line.plots_today) == ("-", "-", "-")
+    assert line.state == "connecting"
+
+
+def test_down_and_failed_hosts_say_why_and_how_long_down_hosts_have_been_silent() -> None:
+    down = HostView(
+        name="rig",
+        address="a",
+        status=HostStatus.DOWN,
+        problem="plotter unreachable: 10.0.0.2:22 refused the connection",
+        news_at=NOW - 150,
+    )
+    assert state_text(down, NOW) == (
+        "down 2m: plotter unreachable: 10.0.0.2:22 refused the connection"
+    )
+    never = HostView(name="rig", address="a", status=HostStatus.DOWN, problem="no answer")
+    assert state_text(never, NOW) == "down: no answer"
+    failed = HostView(
+        name="rig", address="a", status=HostStatus.FAILED, problem="line one\nline\x1b[2J two"
+    )
+    assert state_text(failed, NOW) == "failed: line one line␛[2J two"
+
+
+def test_phase_counts_show_the_four_phases_always_and_odd_ones_only_when_a_job_is_there() -> None:
+    assert phase_counts_text([]) == "1:0 2:0 3:0 4:0"
+    assert phase_counts_text([job(1, Phase(0, 0)), job(2, Phase(5, 1))]) == (
+        "0:1 1:0 2:0 3:0 4:0 5:1"
+    )
+
+
+def test_loop_words() -> None:
+    assert loop_text(LoopState()) == "no loop"
+    assert loop_text(LoopState(holder="pid 1", paused=True, paused_by="cli at 10:02")) == (
+        "paused (cli at 10:02)"
+    )
+    assert loop_text(LoopState(paused=True)) == "paused"
+    assert loop_text(LoopState(holder="pid 1")) == "active"
+
+
+def test_problems_count_the_scan_and_the_jobs_and_show_the_first() -> None:
+    view = HostView(
+        name="rig",
+        address="a",
+        problems=("log dir /logs: missing, so no job's phase is known",),
+        jobs=(job(9, None, problems=("cannot read log",)),),
+    )
+    assert problems_text(view) == (
+        "2 problems, first: log dir /logs: missing, so no job's phase is known"
+    )
+    one = HostView(name="rig", address="a", jobs=(job(9, None, problems=("cannot read",)),))
+    assert problems_text(one) == "00000009 (pid 9): cannot read"
+
+
+def test_fleet_jobs_name_their_host_and_leave_out_hosts_that_are_not_up() -> None:
+    up = HostView(name="a", address="x", status=HostStatus.UP, jobs=(job(1, None), job(2, None)))
+    down = HostView(name="b", address="y", status=HostStatus.DOWN, jobs=(job(3, None),))
+    assert [(host, j.pid) for host, j in fleet_jobs([up, down])] == [("a", 1), ("a", 2)]
+    assert [(host, j.pid) for host, j in fleet_jobs([up, down], stale=True)][-1] == ("b", 3)
