@@ -17,15 +17,12 @@ from plotman_tui.farm.archive.space import (
     TargetSpace,
     df_command,
     has_df_sections,
-    host_has_known_key,
-    host_key_problem,
     last_whole_number,
-    login_problem,
     parse_df,
     parse_df_report,
     parse_df_section,
-    ssh_problem,
 )
+from plotman_tui.farm.ssh import host_has_known_key, host_key_problem, login_problem, ssh_problem
 
 HEADER = "Filesystem     1024-blocks     Used Available Capacity Mounted on"
 

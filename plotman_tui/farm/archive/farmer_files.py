@@ -5,7 +5,7 @@ Local targets: ``os.scandir``/``os.unlink`` relative to an open dir fd, never fo
 looked at with ``lstat``). The blocking calls run in daemon threads of their own, so a hung
 mount costs that dir ``timeout_s`` and never keeps the program from exiting.
 rsyncd and ssh targets: SFTP over the target's kept SSH connection (the one free space is read
-over, :class:`~plotman_tui.farm.archive.space.SshConnections`); the farmer's sftp-server lists
+over, :class:`~plotman_tui.farm.ssh.SshConnections`); the farmer's sftp-server lists
 with ``lstat`` too. Script targets: the target's ``list_command`` (one ``SIZE NAME [MTIME]``
 line per plot) and ``remove_command`` (exit status 0: removed).
 
@@ -45,14 +45,8 @@ import asyncssh
 from plotman_tui.config.schema import ArchiveTarget, TargetType, expand_command
 from plotman_tui.farm.archive.policy import plausible_plot_bytes, plot_name_k, plot_name_level
 from plotman_tui.farm.archive.replot import QUIET_S, FarmerListing, FarmerPlot
-from plotman_tui.farm.archive.space import (
-    SCRIPT_CONCURRENCY,
-    SshConnections,
-    identity_problem,
-    last_line,
-    run_command,
-    ssh_problem,
-)
+from plotman_tui.farm.archive.space import SCRIPT_CONCURRENCY, last_line, run_command
+from plotman_tui.farm.ssh import SshConnections, identity_problem, ssh_problem
 from plotman_tui.farm.units import human_bytes, human_duration
 from plotman_tui.plotters.limits import PLOT_BYTES_MAX
 

@@ -15,10 +15,9 @@ Nothing here raises for a farmer's or the network's trouble: a :class:`TargetSpa
 one-line ``problem`` instead. :class:`SpaceMonitor` keeps one sample per target, refreshes it in
 the background when its TTL has run out, and backs off from a target that failed.
 
-**SSH connections.** :class:`SshConnections` keeps one connection per target open and reuses it
-(a refresh is then one channel, not a handshake), with SSH keepalives so a dead farmer or a NAT
-that forgot the connection is noticed. A connection that has dropped is replaced at the next
-read; one that times out is discarded.
+**SSH connections** come from :mod:`plotman_tui.farm.ssh` (shared with the fleet):
+:class:`~plotman_tui.farm.ssh.SshConnections` keeps one per target open between reads; one that
+has dropped is replaced at the next read, one that times out is discarded.
 """
 
 from __future__ import annotations
@@ -27,15 +26,12 @@ import asyncio
 import contextlib
 import logging
 import os
-import pwd
 import re
 import shlex
 import signal
-import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -44,15 +40,20 @@ import asyncssh
 from plotman_tui.config.schema import ArchiveTarget, TargetType, expand_command
 from plotman_tui.farm.archive.policy import TargetState
 from plotman_tui.farm.dirs import probe_dir
+from plotman_tui.farm.ssh import (
+    SshConnections as SshConnections,  # re-exported: the cli takes it from here
+)
+from plotman_tui.farm.ssh import (
+    address,
+    connect,
+    identity_problem,
+    ssh_problem,
+)
 
 logger = logging.getLogger(__name__)
 
 #: Marks the start of one dir's section in :func:`df_command`'s output; unlikely in a motd.
 DF_MARK: Final = "@@plotman-tui-df@@"
-#: Where host keys are looked up when a target names no ``known_hosts``.
-DEFAULT_KNOWN_HOSTS: Final = Path("~/.ssh/known_hosts")
-#: Seconds between SSH keepalives on a kept connection (asyncssh drops it after 3 unanswered).
-KEEPALIVE_S: Final = 30.0
 # At most this many free_space_command processes per target at once: a command that is itself
 # an `ssh farmer df`, run for 40 disks at once, would hit sshd's MaxStartups (10 by default).
 SCRIPT_CONCURRENCY: Final = 4
@@ -234,226 +235,7 @@ def has_df_sections(output: str) -> bool:
     return any(_SECTION.match(line) for line in output.splitlines())
 
 
-# -- problem messages ---------------------------------------------------------------------------
-
-
-def _where(target: ArchiveTarget) -> str:
-    host = target.host or "?"
-    return f"[{host}]:{target.ssh_port}" if ":" in host else f"{host}:{target.ssh_port}"
-
-
-def known_hosts_path(target: ArchiveTarget) -> Path:
-    """The known_hosts file the target's host key is checked against."""
-    return (target.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
-
-
-def _host_pattern(target: ArchiveTarget) -> str:
-    """The farmer's name as known_hosts writes it: ``host``, or ``[host]:port`` off port 22."""
-    host = target.host or ""
-    return host if target.ssh_port == 22 else f"[{host}]:{target.ssh_port}"
-
-
-def _keyscan(target: ArchiveTarget) -> str:
-    port = [] if target.ssh_port == 22 else ["-p", str(target.ssh_port)]
-    command = shlex.join(["ssh-keyscan", *port, target.host or ""])
-    return f"{command} >> {shlex.quote(str(known_hosts_path(target)))}"
-
-
-def host_has_known_key(target: ArchiveTarget) -> bool:
-    """Whether known_hosts names the target's farmer at all (then a refused key has changed)."""
-    path = known_hosts_path(target)
-    host = target.host or ""
-    try:
-        known = asyncssh.read_known_hosts(str(path))
-        port = None if target.ssh_port == 22 else target.ssh_port
-        # No address: asyncssh then takes the host as one if it is an IP address.
-        return bool(known.match(host, "", port)[0])
-    except (OSError, ValueError):
-        return False
-
-
-def host_key_problem(target: ArchiveTarget, *, known: bool) -> str:
-    """What to do about a host key that known_hosts does not vouch for (one line)."""
-    path = known_hosts_path(target)
-    if known:
-        forget = shlex.join(["ssh-keygen", "-R", _host_pattern(target), "-f", str(path)])
-        return (
-            f"SSH host key of {_where(target)} has changed since it was added to {path}, so it "
-            "is refused (the farmer was reinstalled, or something poses as it): check the "
-            f"farmer's key, then replace it: {forget} && {_keyscan(target)}"
-        )
-    where = f"is not in {path}" if path.exists() else f"is unknown ({path} does not exist)"
-    return (
-        f"SSH host key of {_where(target)} {where}, so it is refused: check the farmer's key "
-        "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the farmer) and add it with: "
-        f"{_keyscan(target)}"
-    )
-
-
-def login_problem(target: ArchiveTarget) -> str:
-    """What to do when the farmer refuses our SSH login (one line)."""
-    who = f" as {target.user}" if target.user else ""
-    if target.identity_file is not None:
-        fix = f"add the public key of {target.identity_file} to the farmer's authorized_keys"
-    else:
-        fix = (
-            "set identity_file, or load a key into ssh-agent, whose public key is in the "
-            "farmer's authorized_keys"
-        )
-    return f"SSH login{who} on {_where(target)} refused (no key accepted): {fix}"
-
-
-def ssh_problem(
-    target: ArchiveTarget, error: BaseException, *, timeout_s: float, connected: bool
-) -> tuple[str, bool]:
-    """A one-line problem for an SSH failure, and whether the farmer still counts as reachable.
-
-    ``connected``: whether the SSH connection was up when ``error`` happened (a timeout then
-    means df hung, not that the farmer is silent).
-    """
-    where = _where(target)
-    if isinstance(error, TimeoutError):
-        if connected:
-            return (f"df on {where} did not finish within {timeout_s:g} s (a hung mount?)", True)
-        return (f"farmer unreachable: no SSH answer from {where} within {timeout_s:g} s", False)
-    if isinstance(error, asyncssh.HostKeyNotVerifiable):
-        return host_key_problem(target, known=host_has_known_key(target)), True
-    if isinstance(error, asyncssh.PermissionDenied):
-        return login_problem(target), True
-    if isinstance(error, asyncssh.KeyImportError):
-        key = target.identity_file
-        if "passphrase" in str(error).lower() or "encrypt" in str(error).lower():
-            return (
-                f"identity_file {key} is protected by a passphrase, which cannot be asked for "
-                f"here: load it into ssh-agent (ssh-add {key}) and leave identity_file out",
-                True,
-            )
-        return f"cannot use identity_file {key}: {error}", True
-    if isinstance(error, asyncssh.ConfigParseError):
-        return f"cannot read your SSH client config (~/.ssh/config): {error}", True
-    if isinstance(error, ValueError):  # asyncssh refusing an option before connecting
-        return f"SSH settings for {where} rejected: {error}", True
-    if isinstance(error, ConnectionRefusedError):
-        return (
-            f"farmer unreachable: {where} refused the connection (sshd not running, or the "
-            "wrong ssh_port?)",
-            False,
-        )
-    if isinstance(error, socket.gaierror):
-        return f"farmer unreachable: cannot resolve host {target.host} ({error.strerror})", False
-    if isinstance(error, OSError):
-        return f"farmer unreachable: {where}: {error.strerror or error}", False
-    if isinstance(error, asyncssh.Error):
-        return f"SSH connection to {where} failed: {error.reason or type(error).__name__}", False
-    return f"free space check of {where} failed: {error}", False
-
-
-# -- SSH connections ----------------------------------------------------------------------------
-
-
-def _connect_options(target: ArchiveTarget, timeout_s: float) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "port": target.ssh_port,
-        "connect_timeout": timeout_s,
-        "keepalive_interval": KEEPALIVE_S,
-    }
-    if target.user:
-        options["username"] = target.user
-    if not target.verify_host_key:
-        options["known_hosts"] = None
-    else:
-        path = known_hosts_path(target)
-        # A missing file trusts nothing (asyncssh would raise FileNotFoundError, which reads
-        # like a network error): the refusal then says which file to create.
-        options["known_hosts"] = str(path) if path.is_file() else b""
-    if target.identity_file is not None:
-        # Only that key, as the transfers' `ssh -i ... -o IdentitiesOnly=yes` does: an agent
-        # holding many keys could use up the farmer's MaxAuthTries.
-        options["client_keys"] = [str(target.identity_file.expanduser())]
-        options["agent_path"] = None
-    return options
-
-
-def identity_problem(target: ArchiveTarget) -> str | None:
-    """A missing or unreadable identity_file, told before asyncssh reports it as an OSError."""
-    if target.identity_file is None:
-        return None
-    path = target.identity_file.expanduser()
-    if not path.is_file():
-        return (
-            f"identity_file {path} does not exist: fix the path, or leave it out to use ssh-agent"
-        )
-    if not os.access(path, os.R_OK):
-        return f"identity_file {path} is not readable by {_user_name()}"
-    return None
-
-
-def _user_name() -> str:
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        return "this user"
-
-
-def _connection_key(target: ArchiveTarget) -> tuple[object, ...]:
-    return (
-        target.host,
-        target.ssh_port,
-        target.user,
-        target.known_hosts,
-        target.identity_file,
-        target.verify_host_key,
-    )
-
-
-async def _connect(target: ArchiveTarget, timeout_s: float) -> asyncssh.SSHClientConnection:
-    return await asyncssh.connect(target.host or "", **_connect_options(target, timeout_s))
-
-
-class SshConnections:
-    """One SSH connection per target, kept open between reads and replaced when it drops.
-
-    Keyed by target name; a target whose host, port, user or keys changed gets a new one.
-    Used from one event loop.
-    """
-
-    def __init__(self) -> None:
-        self._open: dict[str, tuple[tuple[object, ...], asyncssh.SSHClientConnection]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def get(
-        self, target: ArchiveTarget, timeout_s: float
-    ) -> tuple[asyncssh.SSHClientConnection, bool]:
-        """An open connection to the target's farmer and whether it was reused."""
-        lock = self._locks.setdefault(target.name, asyncio.Lock())
-        async with lock:
-            key = _connection_key(target)
-            kept = self._open.get(target.name)
-            if kept is not None:
-                kept_key, connection = kept
-                if kept_key == key and not connection.is_closed():
-                    return connection, True
-                self.discard(target.name)
-            connection = await _connect(target, timeout_s)
-            self._open[target.name] = (key, connection)
-            return connection, False
-
-    def discard(self, name: str) -> None:
-        """Close and forget the target's connection (it failed or timed out)."""
-        kept = self._open.pop(name, None)
-        if kept is not None:
-            kept[1].abort()
-
-    async def close(self) -> None:
-        """Close every connection."""
-        connections = [connection for _, connection in self._open.values()]
-        self._open.clear()
-        for connection in connections:
-            connection.close()
-        for connection in connections:
-            with contextlib.suppress(TimeoutError, asyncssh.Error, OSError):
-                async with asyncio.timeout(2.0):
-                    await connection.wait_closed()
+# -- df over a kept connection -------------------------------------------------------------
 
 
 async def _run_df(connection: asyncssh.SSHClientConnection, command: str) -> tuple[int, str, str]:
@@ -481,7 +263,7 @@ async def _read_ssh_space(
     try:
         async with asyncio.timeout(timeout_s):
             if connections is None:
-                connection = await _connect(target, timeout_s)
+                connection = await connect(target, timeout_s)
                 connected = True
                 status, stdout, stderr = await _run_df(connection, command)
             else:
@@ -513,7 +295,7 @@ async def _read_ssh_space(
     if not has_df_sections(stdout):
         detail = _first_line(stderr) or _first_line(stdout) or f"exit status {status}"
         return TargetSpace.failed(
-            target, f"df on {_where(target)} failed: {detail}", checked_at, reachable=True
+            target, f"df on {address(target)} failed: {detail}", checked_at, reachable=True
         )
     return TargetSpace.of_dirs(target, parse_df_report(stdout, target.archive_dirs), checked_at)
 
