@@ -1,0 +1,847 @@
+"""The fleet's wire format: what ``plotman-tui watch --json`` prints, one JSON object a line.
+
+Pure: encoders from farm types to lines, :func:`decode_line` from a line to a
+:data:`WireMessage`, and :func:`apply`, the reducer that folds a message into a
+:class:`~plotman_tui.fleet.model.HostView`. Every line has ``type`` and ``time`` (the host's
+clock, POSIX seconds):
+
+- ``hello``: protocol, version, hostname, pid (first, once);
+- ``snapshot``: everything (second, once): jobs, problems, dirs, dir_of, dirs_taken_at,
+  plotting, archiving, archive_rows, actions (the last ACTIONS_KEPT), plots_today, config;
+- ``jobs`` (changed jobs, keys gone, the scan's problems), ``dirs``, ``state`` (loops, archive
+  rows, plots today), ``actions`` (new entries, oldest first): only what changed;
+- ``beat``: nothing changed for BEAT_S; ``error``: the watch cannot go on (it exits 1).
+
+The lines come from another machine over SSH: a decoder that trusts them lets one broken or
+hostile host crash the dashboard. So :func:`decode_line` checks every field's type and range
+and raises only :class:`WireError`, whose text says what is wrong in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from plotman_tui import __version__
+from plotman_tui.dirview import ArchiveRow
+from plotman_tui.farm.actionlog import ActionEntry
+from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.model import Job, JobStatus, TempFile
+from plotman_tui.fleet.model import (
+    ACTIONS_KEPT,
+    PROTOCOL,
+    HostConfig,
+    HostStatus,
+    HostView,
+    LoopState,
+)
+from plotman_tui.plotters.phase import Phase
+
+#: A line longer than this is refused unread (a snapshot of thousands of jobs is a few MiB).
+MAX_LINE_BYTES: Final = 16 * 1024 * 1024
+#: The longest string a field may hold (a config's text has its own limit, the loader's).
+MAX_TEXT_CHARS: Final = 64 * 1024
+MAX_CONFIG_CHARS: Final = 1024 * 1024
+#: The watch sends a beat when it sent nothing else for this long (s); the client marks a host
+#: down after some 8 s without a line.
+BEAT_S: Final = 2.0
+
+# Bounds that no real value reaches: a time past the year 30,000, a pid above Linux's limit.
+_MAX_TIME: Final = 1e12
+_MAX_PID: Final = 2**31 - 1
+_MAX_COUNT: Final = 2**63 - 1
+
+
+class WireError(ValueError):
+    """A line that is not exactly what the protocol says (one line, for the host's problem)."""
+
+
+def job_key(job: Job) -> str:
+    """A job's identity across scans and hosts' lines: a reused pid with a new create time is
+    another job (the dashboard's job key too)."""
+    return f"{job.pid}@{job.started_at:.3f}"
+
+
+# -- messages -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WireConfig:
+    """The host's config file: its path there, its text as on disk and the home dir ``~`` is."""
+
+    path: str
+    text: str
+    home: str | None
+
+
+@dataclass(frozen=True)
+class Hello:
+    time: float
+    protocol: int
+    version: str
+    hostname: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class SnapshotMessage:
+    time: float
+    jobs: tuple[Job, ...]
+    problems: tuple[str, ...]
+    dirs: tuple[DirInfo, ...]
+    dir_of: Mapping[str, str]
+    dirs_taken_at: float | None
+    plotting: LoopState
+    archiving: LoopState
+    archive_rows: tuple[ArchiveRow, ...]
+    actions: tuple[ActionEntry, ...]
+    plots_today: int | None
+    config: WireConfig
+
+
+@dataclass(frozen=True)
+class JobsMessage:
+    time: float
+    changed: tuple[Job, ...]
+    gone: tuple[str, ...]
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DirsMessage:
+    time: float
+    dirs: tuple[DirInfo, ...]
+    dir_of: Mapping[str, str]
+    dirs_taken_at: float | None
+
+
+@dataclass(frozen=True)
+class StateMessage:
+    time: float
+    plotting: LoopState
+    archiving: LoopState
+    archive_rows: tuple[ArchiveRow, ...]
+    plots_today: int | None
+
+
+@dataclass(frozen=True)
+class ActionsMessage:
+    time: float
+    entries: tuple[ActionEntry, ...]
+
+
+@dataclass(frozen=True)
+class Beat:
+    time: float
+
+
+@dataclass(frozen=True)
+class ErrorMessage:
+    time: float
+    message: str
+
+
+WireMessage = (
+    Hello
+    | SnapshotMessage
+    | JobsMessage
+    | DirsMessage
+    | StateMessage
+    | ActionsMessage
+    | Beat
+    | ErrorMessage
+)
+
+
+# -- encoding -----------------------------------------------------------------------------------
+
+
+def _finite(value: float | None) -> float | None:
+    # A value the decoder would refuse (NaN from a broken clock) is sent as unknown, not as a
+    # line that costs the host its whole view.
+    if value is None or not math.isfinite(value) or abs(value) > _MAX_TIME:
+        return None
+    return float(value)
+
+
+def _line(kind: str, now: float, fields: Mapping[str, Any]) -> str:
+    data: dict[str, Any] = {"type": kind, "time": _finite(now) or 0.0}
+    data.update(fields)
+    line = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        # A file name that is not UTF-8 (held as lone surrogates) goes escaped: the line must
+        # stay UTF-8, and the name comes back the same.
+        line = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    return line
+
+
+def job_to_wire(job: Job) -> dict[str, Any]:
+    """A job as a JSON object (the watch compares these to send only the jobs that changed)."""
+    return {
+        "pid": job.pid,
+        "plotter": job.plotter,
+        "argv": list(job.argv),
+        "cwd": job.cwd,
+        "started_at": _finite(job.started_at) or 0.0,
+        "wall_seconds": _finite(job.wall_seconds) or 0.0,
+        "status": job.status.value,
+        "plot_id": job.plot_id,
+        "k": job.k,
+        "tmp_dir": job.tmp_dir,
+        "tmp2_dir": job.tmp2_dir,
+        "dst_dir": job.dst_dir,
+        "threads": job.threads,
+        "buckets": job.buckets,
+        "buffer_mib": job.buffer_mib,
+        "compression": job.compression,
+        "phase": None if job.phase is None else [job.phase.major, job.phase.minor],
+        "phase_seconds": [
+            [number, seconds]
+            for number, seconds in job.phase_seconds
+            if _finite(seconds) is not None
+        ],
+        "total_seconds": _finite(job.total_seconds),
+        "copy_seconds": _finite(job.copy_seconds),
+        "final_file": job.final_file,
+        "completed": job.completed,
+        "log_file": job.log_file,
+        "tmp_files": [[temp.path, temp.size_bytes] for temp in job.tmp_files],
+        "tmp_usage_bytes": job.tmp_usage_bytes,
+        "mem_rss_bytes": job.mem_rss_bytes,
+        "mem_vms_bytes": job.mem_vms_bytes,
+        "user_seconds": _finite(job.user_seconds),
+        "sys_seconds": _finite(job.sys_seconds),
+        "iowait_seconds": _finite(job.iowait_seconds),
+        "problems": list(job.problems),
+        "plot_started_at": _finite(job.plot_started_at),
+    }
+
+
+def dir_to_wire(info: DirInfo) -> dict[str, Any]:
+    return {
+        "path": info.path,
+        "total_bytes": info.total_bytes,
+        "free_bytes": info.free_bytes,
+        "plots": info.plots,
+        "plot_bytes": info.plot_bytes,
+        "error": info.error,
+        "plot_levels": [[level, count] for level, count in info.plot_levels],
+    }
+
+
+def loop_to_wire(state: LoopState) -> dict[str, Any]:
+    return {
+        "holder": state.holder,
+        "paused": state.paused,
+        "paused_by": state.paused_by,
+        "reason": state.reason,
+        "configured": state.configured,
+    }
+
+
+def archive_row_to_wire(row: ArchiveRow) -> dict[str, Any]:
+    return {
+        "key": row.key,
+        "target": row.target,
+        "path": row.path,
+        "free_bytes": row.free_bytes,
+        "note": row.note,
+        "level": row.level,
+        "first": row.first,
+    }
+
+
+def _entries_to_wire(entries: Iterable[ActionEntry]) -> list[Any]:
+    found = []
+    for entry in entries:
+        try:
+            found.append(json.loads(entry.to_json()))
+        except (TypeError, ValueError):
+            continue  # an extra JSON cannot hold: the entry was never in the log as such
+    return found
+
+
+def encode_hello(now: float, hostname: str, pid: int, *, version: str = __version__) -> str:
+    return _line(
+        "hello",
+        now,
+        {"protocol": PROTOCOL, "version": version, "hostname": hostname, "pid": pid},
+    )
+
+
+def encode_snapshot(
+    now: float,
+    *,
+    jobs: Sequence[Job],
+    problems: Sequence[str],
+    dirs: Sequence[DirInfo],
+    dir_of: Mapping[str, str],
+    dirs_taken_at: float | None,
+    plotting: LoopState,
+    archiving: LoopState,
+    archive_rows: Sequence[ArchiveRow],
+    actions: Sequence[ActionEntry],
+    plots_today: int | None,
+    config: WireConfig,
+) -> str:
+    return _line(
+        "snapshot",
+        now,
+        {
+            "jobs": [job_to_wire(job) for job in jobs],
+            "problems": list(problems),
+            "dirs": [dir_to_wire(info) for info in dirs],
+            "dir_of": dict(dir_of),
+            "dirs_taken_at": _finite(dirs_taken_at),
+            "plotting": loop_to_wire(plotting),
+            "archiving": loop_to_wire(archiving),
+            "archive_rows": [archive_row_to_wire(row) for row in archive_rows],
+            "actions": _entries_to_wire(list(actions)[-ACTIONS_KEPT:]),
+            "plots_today": plots_today,
+            "config": {"path": config.path, "text": config.text, "home": config.home},
+        },
+    )
+
+
+def encode_jobs(
+    now: float,
+    *,
+    changed: Iterable[Mapping[str, Any]],
+    gone: Iterable[str],
+    problems: Iterable[str],
+) -> str:
+    """``changed``: jobs as :func:`job_to_wire` made them (the watch has them at hand)."""
+    return _line(
+        "jobs",
+        now,
+        {"changed": [dict(job) for job in changed], "gone": list(gone), "problems": list(problems)},
+    )
+
+
+def encode_dirs(
+    now: float, *, dirs: Sequence[DirInfo], dir_of: Mapping[str, str], dirs_taken_at: float | None
+) -> str:
+    return _line(
+        "dirs",
+        now,
+        {
+            "dirs": [dir_to_wire(info) for info in dirs],
+            "dir_of": dict(dir_of),
+            "dirs_taken_at": _finite(dirs_taken_at),
+        },
+    )
+
+
+def encode_state(
+    now: float,
+    *,
+    plotting: LoopState,
+    archiving: LoopState,
+    archive_rows: Sequence[ArchiveRow],
+    plots_today: int | None,
+) -> str:
+    return _line(
+        "state",
+        now,
+        {
+            "plotting": loop_to_wire(plotting),
+            "archiving": loop_to_wire(archiving),
+            "archive_rows": [archive_row_to_wire(row) for row in archive_rows],
+            "plots_today": plots_today,
+        },
+    )
+
+
+def encode_actions(now: float, entries: Sequence[ActionEntry]) -> str:
+    return _line("actions", now, {"entries": _entries_to_wire(entries)})
+
+
+def encode_beat(now: float) -> str:
+    return _line("beat", now, {})
+
+
+def encode_error(now: float, message: str) -> str:
+    return _line("error", now, {"message": message[:MAX_TEXT_CHARS]})
+
+
+# -- decoding -----------------------------------------------------------------------------------
+
+
+def _refuse_constant(name: str) -> Any:
+    raise WireError(f"{name} is not a number the protocol allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise WireError(f"number {text[:40]} is out of range")
+    return value
+
+
+class _Fields:
+    """One JSON object's fields, read with their types checked; ``where`` names it in errors."""
+
+    def __init__(self, data: object, where: str) -> None:
+        if not isinstance(data, dict):
+            raise WireError(f"{where}: not a JSON object")
+        self.data: dict[str, Any] = data
+        self.where = where
+
+    def value(self, key: str) -> Any:
+        if key not in self.data:
+            raise WireError(f"{self.where}: no {key!r}")
+        return self.data[key]
+
+    def _bad(self, key: str, what: str) -> WireError:
+        shown = repr(self.data.get(key))
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        return WireError(f"{self.where}: {key!r} must be {what}, not {shown}")
+
+    def text(self, key: str, *, limit: int = MAX_TEXT_CHARS) -> str:
+        value = self.value(key)
+        if not isinstance(value, str):
+            raise self._bad(key, "a string")
+        if len(value) > limit:
+            raise WireError(f"{self.where}: {key!r} is over {limit // 1024} KiB")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        return None if self.value(key) is None else self.text(key)
+
+    def integer(self, key: str, *, low: int = 0, high: int = _MAX_COUNT) -> int:
+        value = self.value(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self._bad(key, f"a whole number from {low} to {high}")
+        return value
+
+    def optional_integer(self, key: str, *, high: int = _MAX_COUNT) -> int | None:
+        return None if self.value(key) is None else self.integer(key, high=high)
+
+    def number(self, key: str, *, low: float = -_MAX_TIME) -> float:
+        value = self.value(key)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= _MAX_TIME
+        ):
+            raise self._bad(key, f"a number from {low:g} to {_MAX_TIME:g}")
+        return float(value)
+
+    def optional_number(self, key: str, *, low: float = -_MAX_TIME) -> float | None:
+        return None if self.value(key) is None else self.number(key, low=low)
+
+    def flag(self, key: str) -> bool:
+        value = self.value(key)
+        if not isinstance(value, bool):
+            raise self._bad(key, "true or false")
+        return value
+
+    def items(self, key: str) -> list[Any]:
+        value = self.value(key)
+        if not isinstance(value, list):
+            raise self._bad(key, "a list")
+        return value
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        return tuple(_text_item(item, f"{self.where}: {key}") for item in self.items(key))
+
+    def text_map(self, key: str) -> Mapping[str, str]:
+        value = self.value(key)
+        if not isinstance(value, dict):
+            raise self._bad(key, "an object")
+        where = f"{self.where}: {key}"
+        return MappingProxyType(
+            {_text_item(name, where): _text_item(item, where) for name, item in value.items()}
+        )
+
+    def each(self, key: str, read: Callable[[object, str], Any]) -> tuple[Any, ...]:
+        return tuple(
+            read(item, f"{self.where}: {key}[{index}]")
+            for index, item in enumerate(self.items(key))
+        )
+
+
+def _text_item(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise WireError(f"{where}: holds {type(value).__name__}, not a string")
+    if len(value) > MAX_TEXT_CHARS:
+        raise WireError(f"{where}: a string over {MAX_TEXT_CHARS // 1024} KiB")
+    return value
+
+
+def _pair(value: object, where: str) -> list[Any]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise WireError(f"{where}: not a pair")
+    return value
+
+
+def _count(value: object, where: str, high: int = _MAX_COUNT) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise WireError(f"{where}: {str(value)[:40]} is not a count")
+    return value
+
+
+def _job(data: object, where: str) -> Job:
+    fields = _Fields(data, where)
+    status_text = fields.text("status")
+    try:
+        status = JobStatus(status_text)
+    except ValueError:
+        raise WireError(f"{where}: no job status {status_text[:40]!r}") from None
+    phase_data = fields.value("phase")
+    phase = None
+    if phase_data is not None:
+        major, minor = _pair(phase_data, f"{where}: phase")
+        phase = Phase(_count(major, f"{where}: phase", 999), _count(minor, f"{where}: phase", 999))
+    phase_seconds = []
+    for item in fields.items("phase_seconds"):
+        number, seconds = _pair(item, f"{where}: phase_seconds")
+        seconds_value = _Fields({"s": seconds}, f"{where}: phase_seconds").number("s")
+        phase_seconds.append((_count(number, f"{where}: phase_seconds", 999), seconds_value))
+    tmp_files = []
+    for item in fields.items("tmp_files"):
+        path, size = _pair(item, f"{where}: tmp_files")
+        tmp_files.append(
+            TempFile(_text_item(path, f"{where}: tmp_files"), _count(size, f"{where}: tmp_files"))
+        )
+    return Job(
+        pid=fields.integer("pid", low=1, high=_MAX_PID),
+        plotter=fields.text("plotter"),
+        argv=fields.texts("argv"),
+        cwd=fields.optional_text("cwd"),
+        started_at=fields.number("started_at"),
+        wall_seconds=fields.number("wall_seconds"),
+        status=status,
+        plot_id=fields.optional_text("plot_id"),
+        k=fields.optional_integer("k", high=255),
+        tmp_dir=fields.optional_text("tmp_dir"),
+        tmp2_dir=fields.optional_text("tmp2_dir"),
+        dst_dir=fields.optional_text("dst_dir"),
+        threads=fields.optional_integer("threads"),
+        buckets=fields.optional_integer("buckets"),
+        buffer_mib=fields.optional_integer("buffer_mib"),
+        compression=fields.optional_integer("compression", high=255),
+        phase=phase,
+        phase_seconds=tuple(phase_seconds),
+        total_seconds=fields.optional_number("total_seconds"),
+        copy_seconds=fields.optional_number("copy_seconds"),
+        final_file=fields.optional_text("final_file"),
+        completed=fields.flag("completed"),
+        log_file=fields.optional_text("log_file"),
+        tmp_files=tuple(tmp_files),
+        tmp_usage_bytes=fields.optional_integer("tmp_usage_bytes"),
+        mem_rss_bytes=fields.optional_integer("mem_rss_bytes"),
+        mem_vms_bytes=fields.optional_integer("mem_vms_bytes"),
+        user_seconds=fields.optional_number("user_seconds"),
+        sys_seconds=fields.optional_number("sys_seconds"),
+        iowait_seconds=fields.optional_number("iowait_seconds"),
+        problems=fields.texts("problems"),
+        plot_started_at=fields.optional_number("plot_started_at"),
+    )
+
+
+def _dir(data: object, where: str) -> DirInfo:
+    fields = _Fields(data, where)
+    levels = []
+    for item in fields.items("plot_levels"):
+        level, count = _pair(item, f"{where}: plot_levels")
+        levels.append((_count(level, f"{where}: plot_levels", 255), _count(count, where)))
+    return DirInfo(
+        path=fields.text("path"),
+        total_bytes=fields.optional_integer("total_bytes"),
+        free_bytes=fields.optional_integer("free_bytes"),
+        plots=fields.integer("plots"),
+        plot_bytes=fields.integer("plot_bytes"),
+        error=fields.optional_text("error"),
+        plot_levels=tuple(levels),
+    )
+
+
+def _loop(data: object, where: str) -> LoopState:
+    fields = _Fields(data, where)
+    return LoopState(
+        holder=fields.optional_text("holder"),
+        paused=fields.flag("paused"),
+        paused_by=fields.optional_text("paused_by"),
+        reason=fields.optional_text("reason"),
+        configured=fields.flag("configured"),
+    )
+
+
+def _archive_row(data: object, where: str) -> ArchiveRow:
+    fields = _Fields(data, where)
+    return ArchiveRow(
+        key=fields.text("key"),
+        target=fields.text("target"),
+        path=fields.text("path"),
+        free_bytes=fields.optional_integer("free_bytes"),
+        note=fields.text("note"),
+        level=fields.text("level"),
+        first=fields.flag("first"),
+    )
+
+
+def _action(data: object, where: str) -> ActionEntry:
+    if not isinstance(data, dict):
+        raise WireError(f"{where}: not a JSON object")
+    # The action log's own reader checks the fields (it reads lines from disk: the same trust).
+    try:
+        entry = ActionEntry.from_json(json.dumps(data, allow_nan=False))
+    except (TypeError, ValueError, RecursionError) as error:
+        raise WireError(f"{where}: not an action log entry: {error}") from None
+    for text in (entry.action, entry.reason, entry.result, entry.plot_id or "", *entry.argv):
+        _text_item(text, where)
+    return entry
+
+
+def _loops(fields: _Fields) -> tuple[LoopState, LoopState]:
+    return (
+        _loop(fields.value("plotting"), f"{fields.where}: plotting"),
+        _loop(fields.value("archiving"), f"{fields.where}: archiving"),
+    )
+
+
+def _hello(fields: _Fields, now: float) -> Hello:
+    protocol = fields.integer("protocol", high=_MAX_PID)
+    if protocol != PROTOCOL:
+        # Another protocol's hello may differ in everything else: the reducer says which.
+        return Hello(now, protocol, "", "", 1)
+    return Hello(
+        time=now,
+        protocol=protocol,
+        version=fields.text("version"),
+        hostname=fields.text("hostname"),
+        pid=fields.integer("pid", low=1, high=_MAX_PID),
+    )
+
+
+def _snapshot(fields: _Fields, now: float) -> SnapshotMessage:
+    plotting, archiving = _loops(fields)
+    config = _Fields(fields.value("config"), "snapshot: config")
+    return SnapshotMessage(
+        time=now,
+        jobs=fields.each("jobs", _job),
+        problems=fields.texts("problems"),
+        dirs=fields.each("dirs", _dir),
+        dir_of=fields.text_map("dir_of"),
+        dirs_taken_at=fields.optional_number("dirs_taken_at"),
+        plotting=plotting,
+        archiving=archiving,
+        archive_rows=fields.each("archive_rows", _archive_row),
+        actions=fields.each("actions", _action)[-ACTIONS_KEPT:],
+        plots_today=fields.optional_integer("plots_today"),
+        config=WireConfig(
+            path=config.text("path"),
+            text=config.text("text", limit=MAX_CONFIG_CHARS),
+            home=config.optional_text("home"),
+        ),
+    )
+
+
+def _jobs(fields: _Fields, now: float) -> JobsMessage:
+    return JobsMessage(
+        time=now,
+        changed=fields.each("changed", _job),
+        gone=fields.texts("gone"),
+        problems=fields.texts("problems"),
+    )
+
+
+def _dirs(fields: _Fields, now: float) -> DirsMessage:
+    return DirsMessage(
+        time=now,
+        dirs=fields.each("dirs", _dir),
+        dir_of=fields.text_map("dir_of"),
+        dirs_taken_at=fields.optional_number("dirs_taken_at"),
+    )
+
+
+def _state(fields: _Fields, now: float) -> StateMessage:
+    plotting, archiving = _loops(fields)
+    return StateMessage(
+        time=now,
+        plotting=plotting,
+        archiving=archiving,
+        archive_rows=fields.each("archive_rows", _archive_row),
+        plots_today=fields.optional_integer("plots_today"),
+    )
+
+
+def _actions(fields: _Fields, now: float) -> ActionsMessage:
+    return ActionsMessage(time=now, entries=fields.each("entries", _action))
+
+
+_DECODERS: Final[dict[str, Callable[[_Fields, float], WireMessage]]] = {
+    "hello": _hello,
+    "snapshot": _snapshot,
+    "jobs": _jobs,
+    "dirs": _dirs,
+    "state": _state,
+    "actions": _actions,
+    "beat": lambda _fields, now: Beat(now),
+    "error": lambda fields, now: ErrorMessage(now, fields.text("message")),
+}
+
+
+_KINDS: Final[dict[type, str]] = {
+    Hello: "hello",
+    SnapshotMessage: "snapshot",
+    JobsMessage: "jobs",
+    DirsMessage: "dirs",
+    StateMessage: "state",
+    ActionsMessage: "actions",
+    Beat: "beat",
+    ErrorMessage: "error",
+}
+
+
+def decode_line(line: str | bytes) -> WireMessage:
+    """One line of a watch's output (its newline may be there), checked field by field;
+    :class:`WireError` for anything else."""
+    size = len(line) if isinstance(line, bytes) else len(line.encode("utf-8", "surrogatepass"))
+    if size > MAX_LINE_BYTES:
+        raise WireError(f"a line of {size} bytes, over the {MAX_LINE_BYTES // 2**20} MiB limit")
+    try:
+        data = json.loads(line, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except WireError:
+        raise
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError
+        raise WireError(f"not a JSON line: {_short(str(error))}") from None
+    fields = _Fields(data, "line")
+    kind = fields.text("type")
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        raise WireError(f"a line of unknown type {kind[:40]!r}")
+    fields.where = kind
+    try:
+        return decoder(fields, fields.number("time", low=0.0))
+    except (ValueError, TypeError, RecursionError) as error:
+        # WireError is a ValueError; anything else is a check this module missed.
+        if isinstance(error, WireError):
+            raise
+        raise WireError(f"{kind}: {_short(str(error))}") from None
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+# -- the reducer ----------------------------------------------------------------------------------
+
+
+def host_config(config: WireConfig) -> HostConfig:
+    """The host's config parsed here with the host's home; a problem is told, never raised."""
+    from plotman_tui.config.errors import ConfigError
+    from plotman_tui.config.loader import parse_config
+
+    try:
+        parsed = parse_config(config.text, Path(config.path), check_dirs=False, home=config.home)
+    except ConfigError as error:
+        return HostConfig(config.path, config.text, config.home, None, _short(str(error)))
+    except Exception as error:  # the text is another machine's: one odd file is its problem
+        return HostConfig(
+            config.path, config.text, config.home, None, f"unreadable config: {_short(str(error))}"
+        )
+    return HostConfig(config.path, config.text, config.home, parsed)
+
+
+def _sorted_jobs(jobs: Iterable[Job]) -> tuple[Job, ...]:
+    # As a scan lists them: youngest first.
+    return tuple(sorted(jobs, key=lambda job: (-job.started_at, job.pid)))
+
+
+def apply(view: HostView, message: WireMessage, now: float) -> HostView:
+    """``view`` with ``message`` folded in (``now``: the local clock); :class:`WireError` for
+    a message out of turn (a delta before the snapshot) or a protocol this one does not speak.
+
+    A view has had its snapshot when its status is UP: the client sets another status whenever
+    it (re)connects, so a new watch's deltas wait for that watch's snapshot.
+    """
+    if isinstance(message, Hello):
+        if message.protocol != PROTOCOL:
+            raise WireError(
+                f"speaks fleet protocol {message.protocol}; this plotman-tui speaks {PROTOCOL}: "
+                "run the same version on both"
+            )
+        return replace(
+            view, version=message.version, hostname=message.hostname, news_at=now, updated_at=now
+        )
+    if isinstance(message, SnapshotMessage):
+        return replace(
+            view,
+            status=HostStatus.UP,
+            problem=None,
+            retry_at=None,
+            updated_at=now,
+            news_at=now,
+            jobs=_sorted_jobs(message.jobs),
+            problems=message.problems,
+            dirs=message.dirs,
+            dir_of=message.dir_of,
+            dirs_taken_at=message.dirs_taken_at,
+            plotting=message.plotting,
+            archiving=message.archiving,
+            archive_rows=message.archive_rows,
+            actions=message.actions[-ACTIONS_KEPT:],
+            plots_today=message.plots_today,
+            config=host_config(message.config),
+        )
+    if isinstance(message, Beat):
+        return replace(view, news_at=now)
+    if isinstance(message, ErrorMessage):
+        return replace(
+            view,
+            status=HostStatus.FAILED,
+            problem=f"its watch stopped: {_short(message.message)}",
+            news_at=now,
+            updated_at=now,
+        )
+    if view.status is not HostStatus.UP:
+        raise WireError(f"a {_KINDS[type(message)]!r} line before the snapshot")
+    if isinstance(message, JobsMessage):
+        jobs = {job_key(job): job for job in view.jobs}
+        for key in message.gone:
+            jobs.pop(key, None)
+        for job in message.changed:
+            jobs[job_key(job)] = job
+        return replace(
+            view,
+            jobs=_sorted_jobs(jobs.values()),
+            problems=message.problems,
+            news_at=now,
+            updated_at=now,
+        )
+    if isinstance(message, DirsMessage):
+        return replace(
+            view,
+            dirs=message.dirs,
+            dir_of=message.dir_of,
+            dirs_taken_at=message.dirs_taken_at,
+            news_at=now,
+            updated_at=now,
+        )
+    if isinstance(message, StateMessage):
+        return replace(
+            view,
+            plotting=message.plotting,
+            archiving=message.archiving,
+            archive_rows=message.archive_rows,
+            plots_today=message.plots_today,
+            news_at=now,
+            updated_at=now,
+        )
+    return replace(
+        view,
+        actions=(view.actions + message.entries)[-ACTIONS_KEPT:],
+        news_at=now,
+        updated_at=now,
+    )

@@ -1,0 +1,397 @@
+"""The fleet's wire format: round trips, a hostile host's lines, and the reducer."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from plotman_tui.dirview import ArchiveRow
+from plotman_tui.farm.actionlog import ActionEntry
+from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.model import Job, JobStatus, TempFile
+from plotman_tui.fleet.model import ACTIONS_KEPT, PROTOCOL, HostStatus, HostView, LoopState
+from plotman_tui.fleet.wire import (
+    MAX_LINE_BYTES,
+    ActionsMessage,
+    Beat,
+    DirsMessage,
+    Hello,
+    JobsMessage,
+    SnapshotMessage,
+    StateMessage,
+    WireConfig,
+    WireError,
+    apply,
+    decode_line,
+    encode_actions,
+    encode_beat,
+    encode_dirs,
+    encode_error,
+    encode_hello,
+    encode_jobs,
+    encode_snapshot,
+    encode_state,
+    job_key,
+    job_to_wire,
+)
+from plotman_tui.plotters.phase import Phase
+
+CONFIG_TEXT = """\
+[logging]
+plots = "~/plots/logs"
+[directories]
+tmp = ["~/tmp0"]
+[plotting]
+type = "chia"
+"""
+
+texts = st.text(max_size=20)
+optional_texts = st.none() | texts
+times = st.floats(min_value=0, max_value=4e9, allow_nan=False)
+optional_times = st.none() | times
+counts = st.integers(min_value=0, max_value=2**62)
+optional_counts = st.none() | counts
+
+jobs = st.builds(
+    Job,
+    pid=st.integers(min_value=1, max_value=4_194_304),
+    plotter=st.sampled_from(["chia", "madmax", "bladebit"]),
+    argv=st.lists(texts, max_size=4).map(tuple),
+    cwd=optional_texts,
+    started_at=times,
+    wall_seconds=times,
+    status=st.sampled_from(list(JobStatus)),
+    plot_id=optional_texts,
+    k=st.none() | st.integers(min_value=18, max_value=34),
+    tmp_dir=optional_texts,
+    tmp2_dir=optional_texts,
+    dst_dir=optional_texts,
+    threads=optional_counts,
+    buckets=optional_counts,
+    buffer_mib=optional_counts,
+    compression=st.none() | st.integers(min_value=0, max_value=33),
+    phase=st.none()
+    | st.builds(
+        Phase, st.integers(min_value=0, max_value=5), st.integers(min_value=0, max_value=9)
+    ),
+    phase_seconds=st.lists(st.tuples(st.integers(min_value=1, max_value=4), times), max_size=4).map(
+        tuple
+    ),
+    total_seconds=optional_times,
+    copy_seconds=optional_times,
+    final_file=optional_texts,
+    completed=st.booleans(),
+    log_file=optional_texts,
+    tmp_files=st.lists(st.builds(TempFile, texts, counts), max_size=3).map(tuple),
+    tmp_usage_bytes=optional_counts,
+    mem_rss_bytes=optional_counts,
+    mem_vms_bytes=optional_counts,
+    user_seconds=optional_times,
+    sys_seconds=optional_times,
+    iowait_seconds=optional_times,
+    problems=st.lists(texts, max_size=2).map(tuple),
+    plot_started_at=optional_times,
+)
+
+
+PHASE_1_2 = Phase(1, 2)
+
+
+def a_job(pid: int = 100, started_at: float = 1000.0, phase: Phase | None = PHASE_1_2) -> Job:
+    return Job(
+        pid=pid,
+        plotter="chia",
+        argv=("chia", "plots", "create", "-k", "32"),
+        cwd="/home/farmer",
+        started_at=started_at,
+        wall_seconds=60.25,
+        status=JobStatus.RUN,
+        plot_id="ab" * 32,
+        k=32,
+        tmp_dir="/t0",
+        phase=phase,
+        phase_seconds=((1, 3600.5),),
+        tmp_files=(TempFile("/t0/plot-ab.tmp", 1234),),
+        problems=("one problem",),
+    )
+
+
+def snapshot_line(
+    *, jobs_sent: tuple[Job, ...] = (), text: str = CONFIG_TEXT, home: str = "/home/far"
+) -> str:
+    return encode_snapshot(
+        10.0,
+        jobs=jobs_sent,
+        problems=("log dir missing",),
+        dirs=(DirInfo("/t0", 100, 50, plot_levels=((0, 1),)),),
+        dir_of={"/t0": "/t0"},
+        dirs_taken_at=9.5,
+        plotting=LoopState(holder="pid 4242", reason="waiting"),
+        archiving=LoopState(configured=False),
+        archive_rows=(ArchiveRow("k", "nas", "/a", 10, "", "ok"),),
+        actions=tuple(ActionEntry(float(n), "start", pid=n) for n in range(ACTIONS_KEPT + 5)),
+        plots_today=3,
+        config=WireConfig("/home/far/.config/plotman-tui/config.toml", text, home),
+    )
+
+
+def up_view(*jobs_sent: Job) -> HostView:
+    view = HostView(name="far", address="far@example:22")
+    return apply(view, decode_line(snapshot_line(jobs_sent=jobs_sent)), 100.0)
+
+
+# -- round trips ----------------------------------------------------------------------------------
+
+
+@given(jobs)
+@settings(suppress_health_check=[HealthCheck.too_slow])
+def test_a_job_round_trips_exactly(job: Job) -> None:
+    line = encode_jobs(1.0, changed=[job_to_wire(job)], gone=[job_key(job)], problems=[])
+    message = decode_line(line)
+    assert isinstance(message, JobsMessage)
+    assert message.changed == (job,)
+    assert message.gone == (job_key(job),)
+
+
+def test_a_non_utf8_file_name_round_trips_on_a_utf8_line() -> None:
+    job = a_job()
+    odd = Job(**{**job.__dict__, "log_file": "/logs/\udcffplot.log"})
+    line = encode_jobs(1.0, changed=[job_to_wire(odd)], gone=[], problems=[])
+    line.encode("utf-8")  # would raise for a raw lone surrogate
+    message = decode_line(line.encode("utf-8"))
+    assert isinstance(message, JobsMessage)
+    assert message.changed == (odd,)
+
+
+def test_every_message_round_trips() -> None:
+    assert decode_line(encode_hello(1.0, "far", 42)) == Hello(
+        1.0,
+        PROTOCOL,
+        decode_line(encode_hello(1.0, "x", 1)).version,
+        "far",
+        42,  # type: ignore[union-attr]
+    )
+    snapshot = decode_line(snapshot_line(jobs_sent=(a_job(),)))
+    assert isinstance(snapshot, SnapshotMessage)
+    assert snapshot.jobs == (a_job(),)
+    assert len(snapshot.actions) == ACTIONS_KEPT
+    assert snapshot.actions[-1].pid == ACTIONS_KEPT + 4
+    assert snapshot.dirs == (DirInfo("/t0", 100, 50, plot_levels=((0, 1),)),)
+    assert dict(snapshot.dir_of) == {"/t0": "/t0"}
+    assert snapshot.plotting == LoopState(holder="pid 4242", reason="waiting")
+    assert snapshot.archive_rows == (ArchiveRow("k", "nas", "/a", 10, "", "ok"),)
+    assert snapshot.config.home == "/home/far"
+    dirs = decode_line(
+        encode_dirs(2.0, dirs=(DirInfo("/d", error="missing"),), dir_of={}, dirs_taken_at=None)
+    )
+    assert dirs == DirsMessage(2.0, (DirInfo("/d", error="missing"),), {}, None)
+    state = decode_line(
+        encode_state(
+            3.0,
+            plotting=LoopState(paused=True, paused_by="farmer at 10:00"),
+            archiving=LoopState(),
+            archive_rows=(),
+            plots_today=None,
+        )
+    )
+    assert state == StateMessage(
+        3.0, LoopState(paused=True, paused_by="farmer at 10:00"), LoopState(), (), None
+    )
+    entry = ActionEntry(5.0, "kill", pid=3, argv=("a",), reason="asked", extra={"freed_bytes": 9})
+    assert decode_line(encode_actions(4.0, [entry])) == ActionsMessage(4.0, (entry,))
+    assert decode_line(encode_beat(5.0)) == Beat(5.0)
+    assert decode_line(encode_error(6.0, "no log dir")).message == "no log dir"  # type: ignore[union-attr]
+
+
+# -- a hostile host -------------------------------------------------------------------------------
+
+
+def refused(line: str | bytes) -> str:
+    with pytest.raises(WireError) as caught:
+        decode_line(line)
+    text = str(caught.value)
+    assert "\n" not in text
+    return text
+
+
+def job_line(**changes: Any) -> str:
+    data = job_to_wire(a_job())
+    data.update(changes)
+    return json.dumps({"type": "jobs", "time": 1, "changed": [data], "gone": [], "problems": []})
+
+
+def test_wrong_lines_are_refused_with_what_is_wrong() -> None:
+    assert "not a JSON line" in refused("{")
+    assert "not a JSON object" in refused("[1]")
+    assert "unknown type 'bogus'" in refused('{"type":"bogus","time":1}')
+    assert "'time'" in refused('{"type":"beat","time":-1}')
+    assert "not a number" in refused('{"type":"beat","time":NaN}')
+    assert "out of range" in refused('{"type":"beat","time":1e999}')
+    assert "'pid'" in refused(job_line(pid=-5))
+    assert "'pid'" in refused(job_line(pid=True))
+    assert "'status'" in refused(job_line(status=3))
+    assert "no job status" in refused(job_line(status="EATING"))
+    assert "'argv' must be a list" in refused(job_line(argv=None))
+    no_argv = json.loads(job_line())
+    del no_argv["changed"][0]["argv"]
+    assert "no 'argv'" in refused(json.dumps(no_argv))
+    assert "over 64 KiB" in refused(job_line(plotter="x" * (64 * 1024 + 1)))
+    assert "phase" in refused(job_line(phase=[1]))
+    assert "16 MiB" in refused(b" " * (MAX_LINE_BYTES + 1))
+    assert "not a JSON line" in refused(b"\xff\xfe{")
+
+
+def test_a_protocol_mismatch_says_what_to_do() -> None:
+    hello = decode_line('{"type":"hello","time":1,"protocol":7}')
+    with pytest.raises(
+        WireError,
+        match="speaks fleet protocol 7; this plotman-tui speaks 1: run the same version on both",
+    ):
+        apply(HostView("far", "far@x:22"), hello, 1.0)
+
+
+valid_lines = [
+    encode_hello(1.0, "far", 42),
+    snapshot_line(jobs_sent=(a_job(),)),
+    encode_jobs(2.0, changed=[job_to_wire(a_job())], gone=["1@2.000"], problems=["p"]),
+    encode_state(3.0, plotting=LoopState(), archiving=LoopState(), archive_rows=(), plots_today=1),
+    encode_actions(4.0, [ActionEntry(5.0, "kill", pid=3)]),
+]
+
+
+@given(st.binary(max_size=300))
+def test_random_bytes_raise_only_wire_error(data: bytes) -> None:
+    with contextlib.suppress(WireError):
+        decode_line(data)
+
+
+@given(st.sampled_from(valid_lines), st.data())
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+def test_mutated_lines_raise_only_wire_error(line: str, data: st.DataObject) -> None:
+    raw = bytearray(line.encode("utf-8"))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        how = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        at = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+        if how == "flip":
+            raw[at] = data.draw(st.sampled_from(b'0123456789"{}[],:-.etrufnalxE \\'))
+        elif how == "cut":
+            del raw[at : at + data.draw(st.integers(min_value=1, max_value=8))]
+        else:
+            raw[at:at] = data.draw(
+                st.sampled_from([b"null", b"-1", b"1e308", b"[]", b"{}", b'"x"', b"true"])
+            )
+        if not raw:
+            raw = bytearray(b"{")
+    try:
+        message = decode_line(bytes(raw))
+    except WireError:
+        return
+    # What decodes must fold into a view without anything but WireError either.
+    with contextlib.suppress(WireError):
+        apply(up_view(), message, 1.0)
+
+
+@given(st.sampled_from(valid_lines), st.data())
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+def test_fields_of_the_wrong_type_raise_only_wire_error(line: str, data: st.DataObject) -> None:
+    """Every field in turn replaced by a value of another JSON type, at every depth."""
+    document = json.loads(line)
+    paths: list[list[Any]] = []
+
+    def walk(node: Any, path: list[Any]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                paths.append([*path, key])
+                walk(value, [*path, key])
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                paths.append([*path, index])
+                walk(value, [*path, index])
+
+    walk(document, [])
+    path = data.draw(st.sampled_from(paths))
+    value = data.draw(
+        st.sampled_from([None, True, -1, 2**70, 1.5, "", "x" * 70_000, [], {}, [None], {"a": 1}])
+    )
+    node = document
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    try:
+        message = decode_line(json.dumps(document))
+    except WireError:
+        return
+    with contextlib.suppress(WireError):
+        apply(up_view(), message, 1.0)
+
+
+# -- the reducer ---------------------------------------------------------------------------------
+
+
+def test_a_snapshot_then_deltas() -> None:
+    first, second = a_job(pid=100, started_at=1000.0), a_job(pid=200, started_at=2000.0)
+    view = HostView(name="far", address="far@example:22", status=HostStatus.CONNECTING)
+    view = apply(view, decode_line(encode_hello(9.0, "farbox", 7)), 50.0)
+    assert (view.hostname, view.status, view.news_at) == ("farbox", HostStatus.CONNECTING, 50.0)
+    view = apply(view, decode_line(snapshot_line(jobs_sent=(first,))), 60.0)
+    assert view.status is HostStatus.UP and view.problem is None
+    assert view.jobs == (first,) and view.plots_today == 3
+    assert view.problems == ("log dir missing",)
+    assert len(view.actions) == ACTIONS_KEPT
+
+    moved = a_job(pid=100, started_at=1000.0, phase=Phase(2, 1))
+    jobs_line = encode_jobs(
+        11.0, changed=[job_to_wire(moved), job_to_wire(second)], gone=[], problems=[]
+    )
+    view = apply(view, decode_line(jobs_line), 61.0)
+    assert view.jobs == (second, moved)  # youngest first, as a scan lists them
+    assert view.problems == () and view.news_at == 61.0
+
+    view = apply(
+        view, decode_line(encode_jobs(12.0, changed=[], gone=[job_key(moved)], problems=[])), 62.0
+    )
+    assert view.jobs == (second,)
+
+    view = apply(view, decode_line(encode_dirs(13.0, dirs=(), dir_of={}, dirs_taken_at=13.0)), 63.0)
+    assert view.dirs == () and view.dirs_taken_at == 13.0
+    paused = LoopState(paused=True, paused_by="farmer")
+    state = encode_state(
+        14.0, plotting=paused, archiving=LoopState(), archive_rows=(), plots_today=4
+    )
+    view = apply(view, decode_line(state), 64.0)
+    assert view.plotting == paused and view.plots_today == 4
+    entry = ActionEntry(14.5, "suspend", pid=200)
+    view = apply(view, decode_line(encode_actions(15.0, [entry])), 65.0)
+    assert view.actions[-1] == entry and len(view.actions) == ACTIONS_KEPT
+    view = apply(view, decode_line(encode_beat(16.0)), 66.0)
+    assert view.news_at == 66.0 and view.status is HostStatus.UP
+    view = apply(view, decode_line(encode_error(17.0, "log dir gone")), 67.0)
+    assert view.status is HostStatus.FAILED and "log dir gone" in (view.problem or "")
+
+
+def test_a_delta_before_the_snapshot_is_refused() -> None:
+    view = HostView(name="far", address="far@example:22")
+    line = encode_jobs(1.0, changed=[], gone=[], problems=[])
+    with pytest.raises(WireError, match="'jobs' line before the snapshot"):
+        apply(view, decode_line(line), 1.0)
+
+
+def test_the_host_config_is_read_with_the_hosts_home() -> None:
+    view = up_view()
+    assert view.config is not None and view.config.config is not None
+    assert view.config.home == "/home/far"
+    assert str(view.config.config.logging.plots) == "/home/far/plots/logs"
+    assert [str(tmp) for tmp in view.config.config.directories.tmp] == ["/home/far/tmp0"]
+
+
+def test_a_host_config_that_does_not_parse_is_a_problem_not_a_failure() -> None:
+    line = snapshot_line(text="[logging\nplots = 1")
+    view = apply(HostView("far", "far@x:22"), decode_line(line), 5.0)
+    assert view.status is HostStatus.UP
+    assert view.config is not None and view.config.config is None
+    assert view.config.problem and "\n" not in view.config.problem
