@@ -53,6 +53,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"plotman-tui: error: {message} (see plotman-tui --help)\n")
 
 
+#: How a job is named on the command line (see farm.discovery.job_id_errors).
+_IDS_HELP = (
+    "plot id prefixes, pid:N, pid:N@T (the job with pid N created at T, POSIX seconds: never a "
+    "later job that got its pid), or 'all'"
+)
+_ID_HELP = "plot id prefix, pid:N, or pid:N@T (pid N created at T, POSIX seconds)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="plotman-tui",
@@ -97,14 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     details = commands.add_parser("details", help="everything known about jobs")
-    details.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, pid:N, or 'all'")
+    details.add_argument("ids", nargs="+", metavar="ID", help=_IDS_HELP)
 
     logs = commands.add_parser("logs", help="print a job's plotter log")
-    logs.add_argument("id", metavar="ID", help="plot id prefix, or pid:N")
+    logs.add_argument("id", metavar="ID", help=_ID_HELP)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing as the log grows")
 
     files = commands.add_parser("files", help="a job's temp files and their sizes")
-    files.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, pid:N, or 'all'")
+    files.add_argument("ids", nargs="+", metavar="ID", help=_IDS_HELP)
     files.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     commands.add_parser("dirs", help="tmp, tmp2 and dst dirs: jobs, phases, free space")
@@ -121,13 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands.add_parser("check", help="validate the config and summarise it")
 
     suspend = commands.add_parser("suspend", help="stop jobs for now (SIGSTOP)")
-    suspend.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, pid:N, or 'all'")
+    suspend.add_argument("ids", nargs="+", metavar="ID", help=_IDS_HELP)
     resume = commands.add_parser("resume", help="let suspended jobs run on (SIGCONT)")
-    resume.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, pid:N, or 'all'")
+    resume.add_argument("ids", nargs="+", metavar="ID", help=_IDS_HELP)
     kill = commands.add_parser(
         "kill", help="end jobs and delete their temp files (asks first; --force does not)"
     )
-    kill.add_argument("ids", nargs="+", metavar="ID", help="plot id prefixes, pid:N, or 'all'")
+    kill.add_argument("ids", nargs="+", metavar="ID", help=_IDS_HELP)
     kill.add_argument(
         "--force", action="store_true", help="do not ask (needed when not run from a terminal)"
     )

@@ -7,6 +7,7 @@ columns go first, then long dir names are shortened from the left.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shlex
@@ -471,6 +472,28 @@ def render_files(job: Job) -> str:
         f"  {human_bytes(job.tmp_usage_bytes).rjust(10)}  total, {len(job.tmp_files)} files"
     )
     return "\n".join(lines)
+
+
+def files_json(jobs: Sequence[Job]) -> str:
+    """``files --json``: each job's temp files, compact, for a program (the fleet's kill
+    question lists a remote job's files from it); the keys are a stable interface."""
+    data = {
+        "jobs": [
+            {
+                "pid": job.pid,
+                "started_at": job.started_at,
+                "plot_id": job.plot_id,
+                "tmp_files": [
+                    {"path": temp.path, "size_bytes": temp.size_bytes} for temp in job.tmp_files
+                ],
+                "tmp_usage_bytes": job.tmp_usage_bytes,
+            }
+            for job in jobs
+        ]
+    }
+    # Paths are as the file system gives them: a name that is not UTF-8 holds surrogates,
+    # which json writes as escapes (\udcXX) and a reader's json turns back into the same str.
+    return json.dumps(data, separators=(",", ":"))
 
 
 # --- dirs and dsched ----------------------------------------------------------------------------

@@ -761,15 +761,27 @@ def scan_once(
 
 
 _ID_PREFIX_RE = re.compile(r"[0-9a-fA-F]{1,64}")
-_PID_ID_RE = re.compile(r"pid:([0-9]{1,10})", re.IGNORECASE)
+# ``pid:N``, or ``pid:N@T`` with T the process's create time in POSIX seconds (the dashboard's
+# and the fleet's job key: ``f"{started_at:.3f}"``).
+_PID_ID_RE = re.compile(r"pid:([0-9]{1,10})(?:@([0-9]{1,12}(?:\.[0-9]{1,9})?))?", re.IGNORECASE)
+#: A ``pid:N@T`` id names the job with pid N whose create time is within this of T: the key
+#: is written with three decimals, and a reused pid (another job) starts later by far more.
+CREATE_TIME_SLACK_S = 0.01
+
+
+def pid_id(job: Job) -> str:
+    """``pid:N@T``: the id that names this job and no other, even once its pid is reused (the
+    fleet acts on remote jobs with it)."""
+    return f"pid:{job.pid}@{job.started_at:.3f}"
 
 
 def job_id_errors(ids: Sequence[str]) -> list[str]:
     """Usage errors for ``ids`` that cannot name a job, one line each (none: all can).
 
     A job is named by a prefix of its plot id (hex digits), by ``pid:N`` (a job whose log has not
-    named its plot id yet, or two jobs with the same plot id), or by ``all``. Checked before any
-    scan, so a typo is a usage error rather than "no such job".
+    named its plot id yet, or two jobs with the same plot id), by ``pid:N@T`` (pid N created at
+    T, POSIX seconds: never another job that got the pid since), or by ``all``. Checked before
+    any scan, so a typo is a usage error rather than "no such job".
     """
     return [
         f"{text!r} is not a job id: give a plot id prefix (hex digits), pid:N, or all"
@@ -798,7 +810,19 @@ def select_jobs(jobs: Sequence[Job], ids: Sequence[str]) -> tuple[list[Job], lis
         if pid_match is not None:
             pid = int(pid_match.group(1))
             matches = [job for job in jobs if job.pid == pid]
-            if not matches:
+            created = pid_match.group(2)
+            if created is not None:
+                matches = [
+                    job
+                    for job in matches
+                    if abs(job.started_at - float(created)) <= CREATE_TIME_SLACK_S
+                ]
+            if not matches and created is not None and any(job.pid == pid for job in jobs):
+                errors.append(
+                    f"no job with pid {pid} created at {created}: the job it named has ended "
+                    f"and the pid is another process's now ({_candidates(jobs)})"
+                )
+            elif not matches:
                 errors.append(f"no job with pid {pid} ({_candidates(jobs)})")
         else:
             prefix = text.lower()

@@ -54,6 +54,7 @@ from plotman_tui.farm.events import (
 from plotman_tui.farm.launches import (
     BackOff,
     Launch,
+    NoteKeeper,
     Outcome,
     StartFailures,
     StateWriter,
@@ -62,6 +63,7 @@ from plotman_tui.farm.launches import (
 )
 from plotman_tui.farm.lock import SchedulerLock
 from plotman_tui.farm.model import Job, Snapshot, distinct_dirs
+from plotman_tui.farm.pauseflags import Loop, read_pause
 from plotman_tui.farm.scheduler import Decision, Start, Wait, decide
 from plotman_tui.farm.spawn import StartedJob, start_job
 from plotman_tui.farm.units import human_duration
@@ -80,7 +82,9 @@ class PassResult:
     """What one pass saw and did.
 
     ``decision`` is None when this pass did not schedule (the lock is held elsewhere, or the
-    pass only looked); ``Wait("plotting is paused")`` while paused. ``started`` is the job it
+    pass only looked); ``Wait("plotting is paused")`` while the dashboard's switch is off, and
+    the flag's own words (``plotting is paused on this machine since ...``) while the machine's
+    pause flag is set (``plotman-tui plotting pause``). ``started`` is the job it
     started, if any. ``start_failures``: plotting is failing (the last starts failed and
     further ones back off), whether this pass scheduled or only looked; None while starts go
     well, and when another process holds the lock.
@@ -144,6 +148,8 @@ class PlottingEngine:
     in memory only). ``counts``: which plot jobs of the machine count against the limits (None:
     all of them, as a farm's must: a job started by hand takes its share; or as
     :func:`counting_only` says); the jobs this engine started count whatever it says.
+    ``pause_dir``: where the machine's pause flag is looked for
+    (:mod:`~plotman_tui.farm.pauseflags`; None: no flag pauses this engine).
     """
 
     def __init__(
@@ -161,8 +167,10 @@ class PlottingEngine:
         backoff_s: float = BACKOFF_S,
         backoff_max_s: float = BACKOFF_MAX_S,
         counts: Callable[[Job], bool] | None = None,
+        pause_dir: Path | None = None,
     ) -> None:
         self.config = config
+        self.pause_dir = pause_dir
         #: Which plot jobs count against the limits (None: every one on the machine).
         self.counts = counts if counts is not None else _counted.get()
         self.lock = lock
@@ -183,6 +191,8 @@ class PlottingEngine:
         self._previous: dict[tuple[int, float], Job] = {}
         self._lock = LockWatch(lock, what="scheduler lock", role="starts the plot jobs")
         self._waits = WaitNotes()
+        #: The loop's latest word, kept in the state file for ``watch --json``.
+        self._notes = NoteKeeper()
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -207,7 +217,7 @@ class PlottingEngine:
         if not schedule:
             pass
         elif holds_lock and self.plotting_enabled:
-            decision = self._decide(snapshot, now)
+            decision = self._paused() or self._decide(snapshot, now)
             if isinstance(decision, Start):
                 started = self._start(decision, now, events)
             else:
@@ -230,6 +240,13 @@ class PlottingEngine:
     def close(self) -> None:
         """Give the scheduler lock up; the jobs run on."""
         self._lock.release()
+
+    def _paused(self) -> Wait | None:
+        """The machine's pause flag, read once a scheduling pass (one ``lstat`` when unset)."""
+        if self.pause_dir is None:
+            return None
+        flag = read_pause(Loop.PLOTTING, self.pause_dir)
+        return Wait(flag.describe(Loop.PLOTTING)) if flag.paused else None
 
     @property
     def launched(self) -> tuple[int, ...]:
@@ -266,7 +283,9 @@ class PlottingEngine:
     def _save_state(self, events: list[Event]) -> None:
         if self._state_writer is None:
             return
-        problem = self._state_writer.write(state_text(list(self._launches.values()), self._backoff))
+        problem = self._state_writer.write(
+            state_text(list(self._launches.values()), self._backoff, self._notes.note)
+        )
         if problem is not None:
             events.append(Event(self._clock(), EventKind.ERROR, problem, failed=True))
 
@@ -420,6 +439,10 @@ class PlottingEngine:
             job, now, decision.tmp_dir, decision.dst_dir, decision.k
         )
         self._waits.forget()  # whatever the next wait is, it is news after a start
+        self._notes.say(
+            f"started pid {job.pid}: {decision.tmp_dir} -> {decision.dst_dir} ({decision.reason})",
+            now,
+        )
         self._record(
             events,
             "start",
@@ -458,6 +481,7 @@ class PlottingEngine:
         return job
 
     def _note_wait(self, decision: Wait, now: float, events: list[Event]) -> None:
+        self._notes.say(decision.reason, now)
         failing = self._backoff.failing()
         if failing is None or not self.plotting_enabled or now >= failing.retry_at:
             self._waits.note(decision.reason, now, events)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from plotman_tui.appdirs import open_regular_file, read_regular_file
+from plotman_tui.farm.events import wait_key
 from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.farm.procfs import sample_process
 from plotman_tui.farm.scheduler import PendingStart
@@ -285,13 +286,76 @@ def load_state(path: Path) -> tuple[list[Launch], BackOff, str | None]:
         return [], BackOff(), f"{path}: not understood ({error!r}); starting afresh"
 
 
-def state_text(launches: list[Launch], backoff: BackOff) -> str:
-    data = {
+def state_text(launches: list[Launch], backoff: BackOff, note: LoopNote | None = None) -> str:
+    data: dict[str, Any] = {
         "version": _STATE_VERSION,
         "launches": [launch.to_json() for launch in launches],
         "backoff": backoff.to_json(),
     }
+    if note is not None:
+        data["note"] = note.to_json()
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+@dataclass(frozen=True)
+class LoopNote:
+    """A loop's latest word on what it does (``stagger (20s/1800s)``, ``started pid 42 ...``),
+    kept in its state file for whoever looks from outside (``watch --json``, the fleet).
+
+    ``since``: when it first said so (POSIX seconds); ``pid``: the process that said it (the
+    lock holder then): a note of a holder that is gone says nothing about the loop now.
+    """
+
+    reason: str
+    since: float
+    pid: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "since": self.since, "pid": self.pid}
+
+    @classmethod
+    def from_json(cls, data: object) -> LoopNote | None:
+        """None for anything but what :meth:`to_json` writes (a state file is untrusted)."""
+        if not isinstance(data, dict):
+            return None
+        reason, since, pid = data.get("reason"), data.get("since"), data.get("pid")
+        if not isinstance(reason, str) or isinstance(since, bool) or isinstance(pid, bool):
+            return None
+        if not isinstance(since, int | float) or not math.isfinite(since):
+            return None
+        if not isinstance(pid, int):
+            return None
+        return cls(reason=reason, since=float(since), pid=pid)
+
+
+class NoteKeeper:
+    """The loop's note, changed only when its reason does: a countdown or a free space that
+    moves is the same reason (:func:`~plotman_tui.farm.events.wait_key`), so the state file is
+    not written again every pass for it."""
+
+    def __init__(self) -> None:
+        self.note: LoopNote | None = None
+
+    def say(self, reason: str, now: float) -> None:
+        if self.note is None or wait_key(self.note.reason) != wait_key(reason):
+            self.note = LoopNote(reason=reason, since=now, pid=os.getpid())
+
+
+def read_state_object(
+    path: Path, max_bytes: int = 16 * 1024 * 1024
+) -> tuple[dict[str, Any], str | None]:
+    """The JSON object in a loop's state file (``{}`` when there is none); second item: why it
+    could not be read. Regular files only, capped: never a hang on a FIFO, never a raise."""
+    try:
+        data = json.loads(read_regular_file(path, max_bytes).decode("utf-8"))
+    except FileNotFoundError:
+        return {}, None
+    except (OSError, ValueError, RecursionError) as error:
+        why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        return {}, f"{path}: not read ({why})"
+    if not isinstance(data, dict):
+        return {}, f"{path}: not read (not a JSON object)"
+    return data, None
 
 
 class StateWriter:

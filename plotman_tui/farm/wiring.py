@@ -1,7 +1,8 @@
 """The engines as the front ends use them: the user's data dir, locks and action log.
 
 ``plot``, ``archive``, ``--no-ui`` and the dashboard build their engines here, so they share
-one scheduler lock, one archiver lock, one action log and one state file per machine user.
+one scheduler lock, one archiver lock, one action log, one state file and one pause flag per loop
+and machine user (``plotman-tui plotting pause`` reaches every one of them).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from plotman_tui.farm.archive.space import SpaceMonitor
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.engine import PlottingEngine
 from plotman_tui.farm.lock import default_archive_lock, default_lock
+from plotman_tui.farm.loopstate import state_path
 from plotman_tui.farm.model import Job, distinct_dirs
+from plotman_tui.farm.pauseflags import Loop
 
 #: Seconds between two reads of an archive target's free space (sooner after a transfer).
 SPACE_TTL_S = 60.0
@@ -51,7 +54,8 @@ def plotting_engine(config: Config, scanner: Scanner) -> PlottingEngine:
         lock=default_lock(),
         action_log=default_action_log(),
         scanner=scanner,
-        state_path=data_dir() / "plotting-state.json",
+        state_path=state_path(Loop.PLOTTING),
+        pause_dir=data_dir(),
     )
 
 
@@ -77,5 +81,6 @@ def archiving_engine(config: Config, scanner: Scanner | None) -> ArchivingEngine
         log_dir=transfer_log_dir(config),
         scanner=scanner,
         settle_s=float(config.archiving.min_plot_age_s),
-        state_path=data_dir() / "archiving-state.json",
+        state_path=state_path(Loop.ARCHIVING),
+        pause_dir=data_dir(),
     )

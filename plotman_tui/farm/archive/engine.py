@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 from plotman_tui.appdirs import read_regular_file
@@ -59,9 +60,10 @@ from plotman_tui.farm.archive.transfer import (
 from plotman_tui.farm.dirs import inspect_dir_within
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.events import Event, EventKind, LockWatch, WaitNotes, record_action
-from plotman_tui.farm.launches import BackOff, StartFailures, StateWriter
+from plotman_tui.farm.launches import BackOff, NoteKeeper, StartFailures, StateWriter
 from plotman_tui.farm.lock import SchedulerLock
 from plotman_tui.farm.model import Job, JobStatus, distinct_dirs
+from plotman_tui.farm.pauseflags import Loop, read_pause
 from plotman_tui.farm.procfs import sample_process
 from plotman_tui.farm.units import human_bytes, human_duration
 
@@ -128,7 +130,13 @@ class _Finished:
 
 
 class ArchivingEngine:
-    """Runs archiving passes; one at a time, from one thread at a time."""
+    """Runs archiving passes; one at a time, from one thread at a time.
+
+    ``pause_dir``: where the machine's pause flag is looked for
+    (:mod:`~plotman_tui.farm.pauseflags`; None: no flag pauses this engine). While it is set,
+    as while the dashboard's switch is off, no transfer starts and replotting removes nothing;
+    transfers (and a removal) under way go on.
+    """
 
     def __init__(
         self,
@@ -146,8 +154,10 @@ class ArchivingEngine:
         retry_max_s: float = RETRY_MAX_S,
         nice: int | None = None,
         replotter: Replotter | None = None,
+        pause_dir: Path | None = None,
     ) -> None:
         self.config = config
+        self.pause_dir = pause_dir
         self.action_log = action_log
         self.space = space
         #: Makes room on full farmers (targets with replot rules), in the space monitor's loop.
@@ -169,6 +179,8 @@ class ArchivingEngine:
         self.archiving_enabled = True
         self._lock = LockWatch(lock, what="archiver lock", role="moves the finished plots")
         self._waits = WaitNotes()
+        #: The loop's latest word, kept in the state file for ``watch --json``.
+        self._notes = NoteKeeper()
         self._seen: dict[tuple[int, float], _Seen] = {}
         self._ours: dict[int, StartedTransfer] = {}
         self._finished: dict[str, list[_Finished]] = {}
@@ -209,13 +221,16 @@ class ArchivingEngine:
         spaces = {target.name: self.space.current(target.name) for target in self.targets}
         started: list[StartedTransfer] = []
         waits: tuple[ArchiveWait, ...] = ()
-        if holds_lock and not self.archiving_enabled:
-            waits = (ArchiveWait("archiving is paused"),)
-            self._waits.note("archiving is paused", now, events)
+        paused = self._paused() if holds_lock else None
+        if paused is not None:
+            waits = (ArchiveWait(paused),)
+            self._waits.note(paused, now, events)
         elif holds_lock:
             if jobs is None:
                 jobs = self._scanner.scan().jobs if self._scanner is not None else ()
             waits = self._plan_and_start(jobs, running, spaces, now, events, started)
+        if holds_lock:
+            self._notes.say(_loop_word(started, waits), now)
         transfers = tuple(running) + tuple(
             RunningTransfer(
                 pid=s.pid,
@@ -229,7 +244,7 @@ class ArchivingEngine:
             for s in started
         )
         if holds_lock:
-            self._save_state(events, now)
+            self._save_state(events, now, spaces)
         return ArchivePassResult(
             time=now,
             transfers=transfers,
@@ -249,6 +264,16 @@ class ArchivingEngine:
                 if (progress := self.replotter.progress(name, now)) is not None
             },
         )
+
+    def _paused(self) -> str | None:
+        """Why no transfer may start: the dashboard's switch, else the machine's pause flag
+        (read once a pass: one ``lstat`` while it is unset); None: none stops it."""
+        if not self.archiving_enabled:
+            return "archiving is paused"
+        if self.pause_dir is None:
+            return None
+        flag = read_pause(Loop.ARCHIVING, self.pause_dir)
+        return flag.describe(Loop.ARCHIVING) if flag.paused else None
 
     # -- what the last run saw -------------------------------------------------------------------
 
@@ -286,7 +311,9 @@ class ArchivingEngine:
             message = f"{self.state_path}: not read ({why}); starting afresh"
             events.append(Event(now, EventKind.ERROR, message))
 
-    def _save_state(self, events: list[Event], now: float) -> None:
+    def _save_state(
+        self, events: list[Event], now: float, spaces: Mapping[str, TargetSpace | None]
+    ) -> None:
         if self._state_writer is None:
             return
         transfers = [
@@ -302,7 +329,15 @@ class ArchivingEngine:
             }
             for seen in self._seen.values()
         ]
-        text = json.dumps({"version": _STATE_VERSION, "transfers": transfers}, indent=1) + "\n"
+        data: dict[str, Any] = {"version": _STATE_VERSION, "transfers": transfers}
+        if self._notes.note is not None:
+            data["note"] = self._notes.note.to_json()
+        # The farmers' free space as last read, for a look from outside (the fleet's watch)
+        # that must not read it again over SSH.
+        data["spaces"] = {
+            name: space_to_json(space) for name, space in spaces.items() if space is not None
+        }
+        text = json.dumps(data, indent=1) + "\n"
         problem = self._state_writer.write(text)
         if problem is not None:
             events.append(Event(now, EventKind.ERROR, problem, failed=True))
@@ -834,6 +869,60 @@ class ArchivingEngine:
 
     def _target(self, name: str | None) -> ArchiveTarget | None:
         return next((t for t in self.config.archiving.targets if t.name == name), None)
+
+
+def _loop_word(started: Sequence[StartedTransfer], waits: Sequence[ArchiveWait]) -> str:
+    """The archiving loop's word for a pass: what it started, else why each target waits."""
+    if started:
+        return "; ".join(f"sending {os.path.basename(s.source)} to {s.target}" for s in started)
+    reasons = [f"{w.target}: {w.reason}" if w.target else w.reason for w in waits]
+    return "; ".join(reasons) if reasons else "nothing to move"
+
+
+def space_to_json(space: TargetSpace) -> dict[str, Any]:
+    """A free-space sample as the archiving state file keeps it (see :func:`space_from_json`)."""
+    return {
+        "free_bytes": dict(space.free_bytes),
+        "dir_problems": dict(space.dir_problems),
+        "problem": space.problem,
+        "checked_at": space.checked_at,
+        "reachable": space.reachable,
+    }
+
+
+def space_from_json(name: str, data: object) -> TargetSpace | None:
+    """A sample :func:`space_to_json` wrote; None for anything else (the file is untrusted)."""
+    if not isinstance(data, dict):
+        return None
+    free, problems = data.get("free_bytes"), data.get("dir_problems", {})
+    problem, checked_at = data.get("problem"), data.get("checked_at")
+    reachable = data.get("reachable", True)
+    if not isinstance(free, dict) or not isinstance(problems, dict):
+        return None
+    if not all(
+        isinstance(key, str) and (value is None or _count(value)) for key, value in free.items()
+    ):
+        return None
+    if not all(isinstance(key, str) and isinstance(v, str) for key, v in problems.items()):
+        return None
+    if problem is not None and not isinstance(problem, str):
+        return None
+    if isinstance(checked_at, bool) or not isinstance(checked_at, int | float):
+        return None
+    if not math.isfinite(checked_at) or not isinstance(reachable, bool):
+        return None
+    return TargetSpace(
+        target=name,
+        free_bytes=MappingProxyType(dict(free)),
+        dir_problems=MappingProxyType(dict(problems)),
+        problem=problem,
+        checked_at=float(checked_at),
+        reachable=reachable,
+    )
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 _PLOT_ID = re.compile(r"-([0-9a-f]{64})\.plot$")
