@@ -1,0 +1,562 @@
+"""``plotman-tui watch --json``: this machine's state as JSON lines, then only what changes.
+
+The fleet view runs it over SSH on every host (and as a child process on its own machine):
+one ``hello``, one ``snapshot``, then ``jobs``, ``dirs``, ``state`` and ``actions`` lines as
+things change, and a ``beat`` whenever nothing was sent for BEAT_S (:mod:`.wire`).
+
+Read-only: it takes neither the scheduler lock nor the archiver lock, starts and stops nothing
+and connects nowhere. What it reads comes the way the dashboard reads it: a scan of the process
+table every LOOK_S, the log dir watched between scans (a phase shows within a fraction of a
+second), the dirs every DIRS_S, the loops' locks, pause flags and state files every STATE_S,
+the action log when it changed, the history (plots today) at start, when a job ends and every
+HISTORY_S.
+
+Every read runs in a daemon thread (one for the quick reads, one each for the dirs and the
+history): the event loop only writes lines, and a stat stuck on a hung mount never keeps the
+watch from answering or from exiting. SIGHUP, SIGTERM and SIGINT end it at once with 0; so does
+a closed stdout (the SSH session ended) or stdin at its end (the client left).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import functools
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from stat import S_ISDIR
+from typing import Any, Final, TextIO, TypeVar
+
+from watchfiles import Change, awatch
+
+from plotman_tui.appdirs import read_regular_file
+from plotman_tui.config.loader import MAX_CONFIG_BYTES
+from plotman_tui.config.schema import Config
+from plotman_tui.dirview import archive_rows, configured_dirs, match_dirs
+from plotman_tui.farm.actionlog import ActionEntry, ActionLog, default_action_log
+from plotman_tui.farm.archive.transfer import find_transfers
+from plotman_tui.farm.dirs import DirInfo, inspect_dir_within
+from plotman_tui.farm.discovery import Scanner
+from plotman_tui.farm.history import default_cache_path, read_history
+from plotman_tui.farm.history_stats import per_day
+from plotman_tui.farm.loopstate import LoopReport, loop_report
+from plotman_tui.farm.model import Job
+from plotman_tui.farm.pauseflags import Loop
+from plotman_tui.farm.units import short_time
+from plotman_tui.fleet import wire
+from plotman_tui.fleet.model import ACTIONS_KEPT, LoopState
+from plotman_tui.fleet.wire import BEAT_S
+
+#: A scan of the process table this often while the log dir is watched (the dashboard's
+#: WATCHED_LOOK_INTERVAL_S): phases come from the watch, a scan refreshes states and times.
+LOOK_S: Final = 5.0
+#: ... and this often when the log dir cannot be watched (the dashboard's LOOK_INTERVAL_S).
+UNWATCHED_LOOK_S: Final = 1.5
+DIRS_S: Final = 10.0
+STATE_S: Final = 2.0
+ARCHIVE_S: Final = 5.0
+ACTIONS_S: Final = 2.0
+HISTORY_S: Final = 600.0
+#: How long one dir's free space may take before it counts as a hung mount.
+DIR_TIMEOUT_S: Final = 5.0
+# A lone append to a log is read after this much quiet (ms), and writes that go on are read
+# this often at the least (the dashboard's log watch: phases show well within 1 s).
+_WATCH_STEP_MS: Final = 100
+_WATCH_DEBOUNCE_MS: Final = 500
+#: How often a log dir that could not be watched is tried again, and a watched one checked to
+#: be the same dir (removed and made again, or mounted over).
+_WATCH_CHECK_S: Final = 5.0
+
+_T = TypeVar("_T")
+
+
+class _ClientGone(Exception):
+    """stdout is closed: nobody reads the lines any more."""
+
+
+class _Worker:
+    """One daemon thread that runs blocking reads in turn. Daemon, not an executor: a read
+    stuck on a dead mount must not hold the exit (executors join their threads)."""
+
+    def __init__(self, name: str) -> None:
+        self._work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name=name, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            self._work.get()()
+
+    async def run(self, function: Callable[[], _T]) -> _T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_T] = loop.create_future()
+
+        def settle(outcome: Callable[[], None]) -> None:
+            if not future.done():
+                outcome()
+
+        def work() -> None:
+            try:
+                value = function()
+            except BaseException as error:  # handed to the awaiting side
+                failure = error
+                with contextlib.suppress(RuntimeError):  # the loop has closed: we are leaving
+                    loop.call_soon_threadsafe(settle, lambda: future.set_exception(failure))
+                return
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, lambda: future.set_result(value))
+
+        self._work.put(work)
+        return await future
+
+
+@dataclass(frozen=True)
+class _Loops:
+    plotting: LoopState
+    archiving: LoopState
+
+
+def loop_state(report: LoopReport, *, configured: bool = True, now: float) -> LoopState:
+    """A loop report in the fleet's words (what a host's line says of the loop)."""
+    pause = report.pause
+    paused_by = None
+    if pause.paused:
+        who = pause.by or "someone"
+        paused_by = who if pause.at is None else f"{who} at {short_time(pause.at, now)}"
+        if pause.problem:
+            paused_by = f"a damaged flag ({pause.problem})"
+    reason = report.reason
+    if report.problem:
+        reason = f"{reason}; {report.problem}" if reason else report.problem
+    return LoopState(
+        holder=report.holder,
+        paused=pause.paused,
+        paused_by=paused_by,
+        reason=reason,
+        configured=configured,
+    )
+
+
+class _NewActions:
+    """The action log's entries not yet sent; the log is read only when one of its files
+    changed (the dashboard's ActionLogFeed does the same)."""
+
+    # Writers stamp an entry before they queue for the log's lock, so entries may land a
+    # little out of time order: each read looks back this far and drops what it already sent.
+    _OVERLAP_S = 10.0
+
+    def __init__(self, log: ActionLog) -> None:
+        self.log = log
+        self._stamp: tuple[tuple[int, int, int], ...] | None = None
+        self._since: float | None = None
+        self._sent: set[ActionEntry] = set()
+
+    def read(self) -> list[ActionEntry]:
+        stamp = tuple(_stamp(path) for path in (self.log.path, self.log.rotated_path(1)))
+        if stamp == self._stamp:
+            return []
+        self._stamp = stamp
+        try:
+            entries = self.log.entries(self._since)
+        except OSError:
+            return []  # unreadable now (a permission changed): the next change reads again
+        new = [entry for entry in entries if entry not in self._sent]
+        if self._since is None:
+            new = new[-ACTIONS_KEPT:]
+        if entries:
+            self._since = max(entry.time for entry in entries) - self._OVERLAP_S
+            self._sent = {entry for entry in entries if entry.time >= self._since}
+        return new
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return (0, 0, 0)
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def sample_dirs_within(tmp: Sequence[str], dst: Sequence[str]) -> list[DirInfo]:
+    """Free space of each dir, and the finished plots of the dst dirs; a dir on a hung mount
+    is an error after DIR_TIMEOUT_S, not a watch that stops answering."""
+    found = [inspect_dir_within(path, DIR_TIMEOUT_S) for path in tmp if path not in dst]
+    found += [inspect_dir_within(path, DIR_TIMEOUT_S, count_plots=True) for path in dst]
+    return found
+
+
+def plots_today(log_dir: str, now: float) -> int:
+    """Plots whose logs say they finished since this machine's local midnight."""
+    history = read_history(log_dir, default_cache_path())
+    return per_day(history.records, 1, now)[0].plots
+
+
+class _Watch:
+    def __init__(self, config: Config, out: TextIO) -> None:
+        self.config = config
+        self.out = out
+        self.log_dir = os.fspath(config.logging.plots)
+        tmp, dst = configured_dirs(config)
+        self.tmp, self.dst = tmp, dst
+        self.configured = [*tmp, *dst]
+        self.archive_configured = bool(config.archiving.active_targets)
+        self.scanner = Scanner(config.logging.plots, temp_refresh_s=30.0)
+        self.actions = _NewActions(default_action_log())
+        self.quick = _Worker("watch-reads")
+        self.dir_worker = _Worker("watch-dirs")
+        self.history_worker = _Worker("watch-history")
+        self.stop = asyncio.Event()
+        self.sent_at = 0.0
+        # What the client has been sent.
+        self.jobs: tuple[Job, ...] = ()
+        self.wire_jobs: dict[str, dict[str, Any]] = {}
+        self.problems: tuple[str, ...] = ()
+        self.dirs: tuple[DirInfo, ...] = ()
+        self.dir_of: dict[str, str] = {}
+        self.dirs_taken_at: float | None = None
+        self.loops = _Loops(LoopState(), LoopState(configured=self.archive_configured))
+        self.archive_rows: tuple[Any, ...] = ()
+        self.plots_today: int | None = None
+        # Wake-ups: a new file in the log dir wakes a scan; a job that ends wakes the dirs
+        # and the history.
+        self.scan_now = asyncio.Event()
+        self.dirs_now = asyncio.Event()
+        self.history_now = asyncio.Event()
+        self.watched = False
+        # The scanner's latest jobs, kept by the reading thread (a log read between two scans
+        # goes on from the latest scan, whatever the event loop has sent yet).
+        self.scanned_jobs: tuple[Job, ...] = ()
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def send(self, line: str) -> None:
+        try:
+            self.out.write(line + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            raise _ClientGone from None
+        except OSError as error:
+            if error.errno in (errno.EPIPE, errno.EBADF):
+                raise _ClientGone from None
+            raise
+        except ValueError:  # stdout closed in this process
+            raise _ClientGone from None
+        self.sent_at = time.monotonic()
+
+    # -- reads (in the workers' threads) --------------------------------------------------------
+
+    def _scan(self) -> tuple[tuple[Job, ...], tuple[str, ...], dict[str, str]]:
+        snapshot = self.scanner.scan()
+        self.scanned_jobs = snapshot.jobs
+        return snapshot.jobs, snapshot.problems, match_dirs(snapshot.jobs, self.configured)
+
+    def _update_logs(self, paths: Iterable[str]) -> tuple[tuple[Job, ...], dict[str, str]] | None:
+        jobs = self.scanner.update_logs(self.scanned_jobs, paths)
+        if jobs is None:
+            return None
+        self.scanned_jobs = jobs
+        return jobs, match_dirs(jobs, self.configured)
+
+    def _read_loops(self, with_rows: bool) -> tuple[_Loops, tuple[Any, ...] | None]:
+        now = time.time()
+        plotting = loop_report(Loop.PLOTTING, now=now)
+        archiving = loop_report(Loop.ARCHIVING, now=now)
+        rows = None
+        if with_rows and self.archive_configured:
+            targets = self.config.archiving.active_targets
+            rows = tuple(archive_rows(self.config, archiving.spaces, find_transfers(targets)))
+        loops = _Loops(
+            loop_state(plotting, now=now),
+            loop_state(archiving, configured=self.archive_configured, now=now),
+        )
+        return loops, rows
+
+    def _config_text(self) -> wire.WireConfig:
+        source = self.config.source
+        text = ""
+        if source is not None:
+            # The file as on disk (the client reads it with this machine's home), not the
+            # parsed config: that is what the host's own commands obey.
+            text = read_regular_file(source, MAX_CONFIG_BYTES).decode("utf-8-sig", "replace")
+        return wire.WireConfig(
+            path=os.fspath(source) if source is not None else "",
+            text=text,
+            home=os.path.expanduser("~"),
+        )
+
+    # -- what changed ---------------------------------------------------------------------------
+
+    def _jobs_changed(
+        self, jobs: tuple[Job, ...], problems: tuple[str, ...], dir_of: dict[str, str]
+    ) -> None:
+        encoded = {wire.job_key(job): wire.job_to_wire(job) for job in jobs}
+        changed = [data for key, data in encoded.items() if self.wire_jobs.get(key) != data]
+        gone = [key for key in self.wire_jobs if key not in encoded]
+        self.jobs = jobs
+        if changed or gone or problems != self.problems:
+            self.wire_jobs = encoded
+            self.problems = problems
+            self.send(wire.encode_jobs(time.time(), changed=changed, gone=gone, problems=problems))
+        if gone:
+            self.dirs_now.set()
+            self.history_now.set()
+        if dir_of != self.dir_of:
+            self.dir_of = dir_of
+            self._send_dirs()
+
+    def _send_dirs(self) -> None:
+        self.send(
+            wire.encode_dirs(
+                time.time(), dirs=self.dirs, dir_of=self.dir_of, dirs_taken_at=self.dirs_taken_at
+            )
+        )
+
+    def _send_state(self) -> None:
+        self.send(
+            wire.encode_state(
+                time.time(),
+                plotting=self.loops.plotting,
+                archiving=self.loops.archiving,
+                archive_rows=self.archive_rows,
+                plots_today=self.plots_today,
+            )
+        )
+
+    # -- the loops ------------------------------------------------------------------------------
+
+    async def _wait(self, event: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
+        event.clear()
+
+    async def scans(self) -> None:
+        while True:
+            await self._wait(self.scan_now, LOOK_S if self.watched else UNWATCHED_LOOK_S)
+            self._jobs_changed(*await self.quick.run(self._scan))
+
+    async def log_watch(self) -> None:
+        """Watch the log dir; while it cannot be watched, the scans come oftener."""
+        while True:
+            identity = await self.quick.run(lambda: _identity(self.log_dir))
+            if identity is not None:
+                await self._watch_dir(identity)
+            self.watched = False
+            await asyncio.sleep(_WATCH_CHECK_S)  # a missing dir is looked for again
+
+    async def _watch_dir(self, identity: tuple[int, int]) -> None:
+        root = os.path.normpath(self.log_dir)
+        checked_at = time.monotonic()
+        try:
+            batches = awatch(
+                self.log_dir,
+                # A deleted file has nothing left to read; the dir's own deletion matters.
+                watch_filter=lambda change, path: change is not Change.deleted or path == root,
+                debounce=_WATCH_DEBOUNCE_MS,
+                step=_WATCH_STEP_MS,
+                recursive=False,
+                rust_timeout=int(_WATCH_CHECK_S * 1000),
+                yield_on_timeout=True,
+            )
+            self.watched = True
+            self.scan_now.set()  # what was written before the watch began
+            async with contextlib.aclosing(batches) as changes_seen:
+                async for changes in changes_seen:
+                    if any(path == root for _change, path in changes):
+                        return  # the dir itself went: watch what is there anew
+                    if any(change is Change.added for change, _path in changes):
+                        self.scan_now.set()  # a new job's log: only a scan ties it to its job
+                    paths = {path for _change, path in changes}
+                    if paths:
+                        found = await self.quick.run(functools.partial(self._update_logs, paths))
+                        if found is not None:
+                            self._jobs_changed(found[0], self.problems, found[1])
+                    if time.monotonic() >= checked_at + _WATCH_CHECK_S:
+                        checked_at = time.monotonic()
+                        if await self.quick.run(lambda: _identity(self.log_dir)) != identity:
+                            return
+        except (OSError, RuntimeError):  # how watchfiles reports inotify trouble: scan oftener
+            return
+
+    async def dir_samples(self) -> None:
+        while True:
+            await self._wait(self.dirs_now, DIRS_S)
+            taken_at = time.time()
+            dirs = tuple(await self.dir_worker.run(lambda: sample_dirs_within(self.tmp, self.dst)))
+            self.dirs_taken_at = taken_at
+            if dirs != self.dirs:
+                self.dirs = dirs
+                self._send_dirs()
+
+    async def loop_states(self) -> None:
+        rows_at = time.monotonic()
+        while True:
+            await asyncio.sleep(STATE_S)
+            with_rows = time.monotonic() >= rows_at + ARCHIVE_S
+            loops, rows = await self.quick.run(functools.partial(self._read_loops, with_rows))
+            if with_rows:
+                rows_at = time.monotonic()
+            changed = loops != self.loops or (rows is not None and rows != self.archive_rows)
+            self.loops = loops
+            if rows is not None:
+                self.archive_rows = rows
+            if changed:
+                self._send_state()
+
+    async def action_log(self) -> None:
+        while True:
+            await asyncio.sleep(ACTIONS_S)
+            entries = await self.quick.run(self.actions.read)
+            if entries:
+                self.send(wire.encode_actions(time.time(), entries))
+
+    async def history(self) -> None:
+        while True:
+            try:
+                count: int | None = await self.history_worker.run(
+                    lambda: plots_today(self.log_dir, time.time())
+                )
+            except Exception:  # the history is a nicety: a broken cache must not end the watch
+                count = None
+            if count != self.plots_today:
+                self.plots_today = count
+                self._send_state()
+            await self._wait(self.history_now, HISTORY_S)
+
+    async def beats(self) -> None:
+        while True:
+            due = self.sent_at + BEAT_S - time.monotonic()
+            if due > 0:
+                await asyncio.sleep(due)
+                continue
+            self.send(wire.encode_beat(time.time()))
+
+    # -- the whole ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.send(wire.encode_hello(time.time(), socket.gethostname(), os.getpid()))
+        jobs, problems, dir_of = await self.quick.run(self._scan)
+        loops, rows = await self.quick.run(lambda: self._read_loops(True))
+        actions = await self.quick.run(self.actions.read)
+        config = await self.quick.run(self._config_text)
+        taken_at = time.time()
+        dirs = await self.dir_worker.run(lambda: sample_dirs_within(self.tmp, self.dst))
+        self.jobs, self.problems, self.dir_of = jobs, problems, dir_of
+        self.wire_jobs = {wire.job_key(job): wire.job_to_wire(job) for job in jobs}
+        self.loops, self.archive_rows = loops, rows or ()
+        self.dirs, self.dirs_taken_at = tuple(dirs), taken_at
+        self.send(
+            wire.encode_snapshot(
+                time.time(),
+                jobs=jobs,
+                problems=problems,
+                dirs=self.dirs,
+                dir_of=dir_of,
+                dirs_taken_at=taken_at,
+                plotting=loops.plotting,
+                archiving=loops.archiving,
+                archive_rows=self.archive_rows,
+                actions=actions,
+                plots_today=None,
+                config=config,
+            )
+        )
+
+    async def run(self) -> None:
+        await self.start()
+        loop = asyncio.get_running_loop()
+        _watch_stdin(lambda: loop.call_soon_threadsafe(self.stop.set))
+        tasks = [
+            asyncio.create_task(work())
+            for work in (
+                self.scans,
+                self.log_watch,
+                self.dir_samples,
+                self.loop_states,
+                self.action_log,
+                self.history,
+                self.beats,
+            )
+        ]
+        stopped = asyncio.create_task(self.stop.wait())
+        try:
+            done, _pending = await asyncio.wait(
+                [*tasks, stopped], return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                if task is not stopped:
+                    task.result()  # a loop that ended raised: say so
+        finally:
+            for task in [*tasks, stopped]:
+                task.cancel()
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The dir's device and inode (None when it is missing or not a dir)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if S_ISDIR(info.st_mode) else None
+
+
+def _watch_stdin(on_end: Callable[[], object]) -> None:
+    """Call ``on_end`` when stdin reaches its end: the client that started us has left (an
+    SSH session's stdin closes with it). Without a stdin there is nothing to watch."""
+
+    def read() -> None:
+        try:
+            while os.read(0, 65536):
+                pass
+        except OSError as error:
+            if error.errno == errno.EBADF:
+                return  # no stdin at all: only stdout and the signals tell the end
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            on_end()
+
+    threading.Thread(target=read, name="watch-stdin", daemon=True).start()
+
+
+def _end_at_once(_signal: int, _frame: object) -> None:
+    # Nothing here holds state worth a tidy exit (the watch writes nothing but its lines), and
+    # a write blocked on a client that stopped reading must not keep a SIGTERM waiting.
+    os._exit(0)
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def run_watch(config: Config, out: TextIO) -> int:
+    """Stream this machine's state to ``out`` until the client leaves; 0 when it left (or a
+    signal ended the watch), 1 when the watch could not go on (its last line says why)."""
+    for number in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, _end_at_once)
+    watch = _Watch(config, out)
+    try:
+        asyncio.run(watch.run())
+    except _ClientGone:
+        _quiet(out)
+        return 0
+    except Exception as error:  # a bug or an unforeseen OS error: the client is told why
+        try:
+            watch.send(wire.encode_error(time.time(), _describe(error)))
+        except (_ClientGone, OSError):
+            _quiet(out)
+        return 1
+    return 0
+
+
+def _quiet(out: TextIO) -> None:
+    """No more output, and no error at exit for what is still buffered (the reader left)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)

@@ -1,0 +1,326 @@
+"""`plotman-tui watch --json` as the fleet runs it: a real subprocess on a sandbox farm, with real
+plot jobs (the sandbox's chiapos) and stand-in jobs whose logs the test writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plotman_tui.farm.loopstate import loop_lock
+from plotman_tui.farm.pauseflags import Loop
+from plotman_tui.fleet.model import HostStatus, HostView
+from plotman_tui.fleet.wire import (
+    Hello,
+    JobsMessage,
+    SnapshotMessage,
+    StateMessage,
+    WireMessage,
+    apply,
+    decode_line,
+    job_key,
+)
+from plotman_tui.plotters.phase import Phase
+from plotman_tui.sandbox import Sandbox, StartedPlot, make_sandbox, start_plot
+from tests.conftest import require_chiapos
+from tests.fakejobs import chia_argv, install_fake_chia, k32_log, running
+from tests.integration.test_cli_readonly import PLOTMAN_TUI
+
+PLOT_ID = "c0ffee" * 10 + "abcd"
+
+
+class Watch:
+    """A running ``watch --json``; every line it prints is decoded (a bad one fails the test)
+    and folded into ``view``."""
+
+    def __init__(self, config: Path, env: dict[str, str], *, follow: bool = True) -> None:
+        self.popen = subprocess.Popen(
+            [str(PLOTMAN_TUI), "--config", str(config), "watch", "--json"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        self.lines: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.seen: list[WireMessage] = []
+        self.view = HostView(name="here", address="this machine")
+        if follow:
+            threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def next(self, timeout_s: float) -> WireMessage | None:
+        """The next line decoded and folded in; None at the end of the output."""
+        line = self.lines.get(timeout=timeout_s)
+        if line is None:
+            return None
+        message = decode_line(line)
+        self.view = apply(self.view, message, time.time())
+        self.seen.append(message)
+        return message
+
+    def until(
+        self, found: Callable[[WireMessage], bool], timeout_s: float, what: str
+    ) -> WireMessage:
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                message = self.next(left)
+            except queue.Empty:
+                break
+            if message is None:
+                raise AssertionError(f"the watch ended waiting for {what}: {self.stderr()}")
+            if found(message):
+                return message
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+    def stderr(self) -> str:
+        if self.popen.poll() is None or self.popen.stderr is None:
+            return ""
+        return self.popen.stderr.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.wait(timeout=10)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """This test's own data dir (loops, pause flags, action log) and cache dir."""
+    return {
+        **os.environ,
+        "PLOTMAN_TUI_DATA_DIR": str(tmp_path / "data"),
+        "PLOTMAN_TUI_CACHE_DIR": str(tmp_path / "cache"),
+    }
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    return make_sandbox(tmp_path / "farm")
+
+
+@pytest.fixture
+def watches() -> Iterator[list[Watch]]:
+    started: list[Watch] = []
+    yield started
+    for watch in started:
+        watch.stop()
+
+
+@pytest.fixture
+def plots() -> Iterator[list[StartedPlot]]:
+    started: list[StartedPlot] = []
+    yield started
+    for job in started:
+        if job.popen.poll() is None:
+            os.killpg(job.popen.pid, signal.SIGKILL)
+            job.popen.wait(timeout=10)
+
+
+def start_watch(watches: list[Watch], config: Path, env: dict[str, str]) -> Watch:
+    watch = Watch(config, env)
+    watches.append(watch)
+    hello = watch.next(30)
+    assert isinstance(hello, Hello), hello
+    assert hello.pid == watch.popen.pid
+    snapshot = watch.next(30)
+    assert isinstance(snapshot, SnapshotMessage), snapshot
+    assert watch.view.status is HostStatus.UP
+    return watch
+
+
+def job_of(watch: Watch, pid: int) -> Any:
+    return next((job for job in watch.view.jobs if job.pid == pid), None)
+
+
+def test_real_plot_jobs_stream_from_snapshot_to_gone(
+    sandbox: Sandbox, env: dict[str, str], watches: list[Watch], plots: list[StartedPlot]
+) -> None:
+    require_chiapos()
+    plot = start_plot(sandbox, k=20)
+    plots.append(plot)
+    watch = start_watch(watches, sandbox.config_path, env)
+    snapshot = watch.seen[1]
+    assert isinstance(snapshot, SnapshotMessage)
+    assert snapshot.config.path == str(sandbox.config_path)
+    assert snapshot.config.text == sandbox.config_path.read_text()
+    assert watch.view.config is not None and watch.view.config.config is not None
+    assert {info.path for info in snapshot.dirs} >= {str(d) for d in sandbox.tmp_dirs}
+
+    # Its phases come as they are written (the snapshot may have caught the job at 0:0).
+    watch.until(
+        lambda _m: (
+            (job := job_of(watch, plot.popen.pid)) is not None
+            and job.phase is not None
+            and job.phase >= Phase(1, 1)
+        ),
+        30,
+        "the real job in phase 1",
+    )
+    key = job_key(job_of(watch, plot.popen.pid))
+    assert plot.popen.wait(timeout=120) == 0
+    gone = watch.until(
+        lambda m: isinstance(m, JobsMessage) and key in m.gone, 30, "the ended job gone"
+    )
+    assert isinstance(gone, JobsMessage)
+    assert job_of(watch, plot.popen.pid) is None
+    # The plot it made counts today (the history read when a job ends).
+    watch.until(lambda _m: (watch.view.plots_today or 0) >= 1, 30, "plots today")
+
+
+def test_a_log_line_written_makes_a_jobs_line_with_the_new_phase(
+    tmp_path: Path, sandbox: Sandbox, env: dict[str, str], watches: list[Watch]
+) -> None:
+    script = install_fake_chia(tmp_path / "fakebin")
+    tmp, dst = sandbox.tmp_dirs[0], sandbox.dst_dirs[0]
+    log = sandbox.log_dir / "fake.log"
+    log.write_text(k32_log(100, plot_id=PLOT_ID, tmp=tmp, tmp2=tmp, dst=dst))
+    with running(chia_argv(script, str(tmp), str(dst)), log) as proc:
+        watch = start_watch(watches, sandbox.config_path, env)
+        watch.until(
+            lambda _m: (
+                (job := job_of(watch, proc.pid)) is not None
+                and job.phase is not None
+                and job.phase.major == 1
+            ),
+            30,
+            "the stand-in job in phase 1",
+        )
+        with log.open("a") as handle:
+            handle.write(
+                k32_log(810, plot_id=PLOT_ID, tmp=tmp, tmp2=tmp, dst=dst)[len(log.read_text()) :]
+            )
+        moved = watch.until(
+            lambda m: (
+                isinstance(m, JobsMessage)
+                and any(
+                    job.pid == proc.pid and job.phase is not None and job.phase.major == 2
+                    for job in m.changed
+                )
+            ),
+            10,
+            "a jobs line with phase 2",
+        )
+        assert isinstance(moved, JobsMessage)
+        assert job_of(watch, proc.pid).plot_id == PLOT_ID
+
+
+def test_pausing_plotting_makes_a_state_line(
+    sandbox: Sandbox, env: dict[str, str], watches: list[Watch]
+) -> None:
+    watch = start_watch(watches, sandbox.config_path, env)
+    assert not watch.view.plotting.paused
+    pause = subprocess.run(
+        [str(PLOTMAN_TUI), "--config", str(sandbox.config_path), "plotting", "pause"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert pause.returncode == 0, pause.stderr
+    state = watch.until(
+        lambda m: isinstance(m, StateMessage) and m.plotting.paused, 15, "plotting paused"
+    )
+    assert isinstance(state, StateMessage)
+    assert state.plotting.paused_by
+    assert not state.archiving.paused
+
+
+def test_it_never_takes_the_loops_locks(
+    sandbox: Sandbox, env: dict[str, str], watches: list[Watch]
+) -> None:
+    watch = start_watch(watches, sandbox.config_path, env)
+    # Past its first reads of the loops: a state line, or beats that follow them.
+    watch.until(lambda m: len(watch.seen) >= 4, 15, "a few lines")
+    data = Path(env["PLOTMAN_TUI_DATA_DIR"])
+    plotting, archiving = loop_lock(Loop.PLOTTING, data), loop_lock(Loop.ARCHIVING, data)
+    try:
+        assert plotting.acquire(), "the watch holds the scheduler lock"
+        assert archiving.acquire(), "the watch holds the archiver lock"
+        state = watch.until(
+            lambda m: isinstance(m, StateMessage) and m.plotting.holder is not None,
+            15,
+            "the holder seen",
+        )
+        assert isinstance(state, StateMessage)
+        assert f"pid {os.getpid()}" in (state.plotting.holder or "")
+    finally:
+        plotting.release()
+        archiving.release()
+    assert watch.popen.poll() is None
+
+
+def test_a_plot_once_beside_it_still_schedules(
+    sandbox: Sandbox, env: dict[str, str], watches: list[Watch]
+) -> None:
+    start_watch(watches, sandbox.config_path, env)
+    once = subprocess.run(
+        [str(PLOTMAN_TUI), "--config", str(sandbox.config_path), "plot", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert once.returncode == 0, once.stderr
+    assert "lock" not in once.stderr
+
+
+def test_a_closed_stdout_ends_it_with_0(
+    sandbox: Sandbox, env: dict[str, str], watches: list[Watch]
+) -> None:
+    watch = Watch(sandbox.config_path, env, follow=False)
+    watches.append(watch)
+    assert watch.popen.stdout is not None
+    kinds = [json.loads(watch.popen.stdout.readline())["type"] for _ in range(2)]
+    assert kinds == ["hello", "snapshot"]
+    watch.popen.stdout.close()  # the next line (a beat, at the latest) has no reader
+    assert watch.popen.wait(timeout=20) == 0
+    assert watch.stderr() == ""
+
+
+@pytest.mark.parametrize("how", ["stdin", "SIGTERM", "SIGHUP", "SIGINT"])
+def test_the_client_leaving_ends_it_with_0(
+    how: str, sandbox: Sandbox, env: dict[str, str], watches: list[Watch]
+) -> None:
+    watch = start_watch(watches, sandbox.config_path, env)
+    assert watch.popen.stdin is not None
+    if how == "stdin":
+        watch.popen.stdin.close()
+    else:
+        watch.popen.send_signal(getattr(signal, how))
+    assert watch.popen.wait(timeout=20) == 0
+    assert watch.stderr() == ""
+
+
+def test_a_config_that_cannot_be_read_is_one_line_and_exit_2(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[logging\n")
+    for config in (bad, tmp_path / "missing.toml"):
+        result = subprocess.run(
+            [str(PLOTMAN_TUI), "--config", str(config), "watch", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+        assert result.returncode == 2
+        assert result.stdout == ""
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+        assert str(config) in result.stderr
