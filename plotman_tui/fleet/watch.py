@@ -537,8 +537,8 @@ def _describe(error: BaseException) -> str:
 def run_watch(config: Config, out: TextIO) -> int:
     """Stream this machine's state to ``out`` until the client leaves; 0 when it left (or a
     signal ended the watch), 1 when the watch could not go on (its last line says why)."""
-    for number in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, _end_at_once)
+    numbers = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+    before = {number: signal.signal(number, _end_at_once) for number in numbers}
     watch = _Watch(config, out)
     try:
         asyncio.run(watch.run())
@@ -551,6 +551,9 @@ def run_watch(config: Config, out: TextIO) -> int:
         except (_ClientGone, OSError):
             _quiet(out)
         return 1
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
     return 0
 
 

@@ -20,6 +20,7 @@ from plotman_tui.farm.loopstate import loop_lock
 from plotman_tui.farm.pauseflags import Loop
 from plotman_tui.fleet.model import HostStatus, HostView
 from plotman_tui.fleet.wire import (
+    ActionsMessage,
     Hello,
     JobsMessage,
     SnapshotMessage,
@@ -219,7 +220,22 @@ def test_a_log_line_written_makes_a_jobs_line_with_the_new_phase(
         assert job_of(watch, proc.pid).plot_id == PLOT_ID
 
 
-def test_pausing_plotting_makes_a_state_line(
+def test_archiving_and_a_missing_log_dir_are_in_the_snapshot(
+    tmp_path: Path, env: dict[str, str], watches: list[Watch]
+) -> None:
+    farm = make_sandbox(tmp_path / "archiving", n_archive=2)
+    farm.log_dir.rmdir()
+    watch = start_watch(watches, farm.config_path, env)
+    view = watch.view
+    assert view.archiving.configured and not view.archiving.running
+    assert [row.path for row in view.archive_rows] == [str(d) for d in farm.archive_dirs]
+    assert any(str(farm.log_dir) in problem and "missing" in problem for problem in view.problems)
+    # Without a watch of the log dir the scans come oftener: they still stream.
+    watch.until(lambda m: len(watch.seen) >= 4, 15, "lines after the snapshot")
+    assert watch.popen.poll() is None
+
+
+def test_pausing_plotting_makes_a_state_line_and_an_actions_line(
     sandbox: Sandbox, env: dict[str, str], watches: list[Watch]
 ) -> None:
     watch = start_watch(watches, sandbox.config_path, env)
@@ -238,6 +254,12 @@ def test_pausing_plotting_makes_a_state_line(
     assert isinstance(state, StateMessage)
     assert state.plotting.paused_by
     assert not state.archiving.paused
+    watch.until(
+        lambda m: isinstance(m, ActionsMessage) and any(e.action == "pause" for e in m.entries),
+        15,
+        "the pause in the action log",
+    )
+    assert watch.view.actions[-1].action == "pause"
 
 
 def test_it_never_takes_the_loops_locks(
