@@ -143,14 +143,16 @@ def set_pause(
     action_log: ActionLog | None,
     directory: Path | None = None,
     by: str | None = None,
+    via: str | None = None,
 ) -> str:
     """Set (``paused``) or clear the flag of ``loop``; returns what happened, in one line.
 
     Idempotent: pausing a paused loop (or resuming a running one) changes nothing, records
     nothing and says so. A change is recorded in ``action_log`` (``pause``/``unpause`` with
     ``switch``, as the dashboard's keys); a log that cannot be written is said in the line,
-    the flag is changed all the same. ``by``: who asks (default :func:`who_asks`).
-    PauseFlagError when the flag cannot be written or removed.
+    the flag is changed all the same. ``by``: who asks (default :func:`who_asks`); ``via``:
+    how (default the command, ``plotman-tui plotting pause``). PauseFlagError when the flag
+    cannot be written or removed.
     """
     path = flag_path(loop, directory)
     current = read_pause(loop, directory)
@@ -160,12 +162,13 @@ def set_pause(
         return f"{loop} is not paused on this machine: nothing to resume"
     who = by or who_asks()
     if paused:
-        via = _command(sys.argv)
-        _write_flag(path, {"by": who, "at": time.time(), "from": list(sys.argv)}, loop)
+        how = via or f"plotman-tui {loop} pause"
+        content = {"by": who, "at": time.time(), "via": how, "from": list(sys.argv)}
+        _write_flag(path, content, loop)
         done = f"{loop} paused on this machine by {who} ({_GOES_ON[loop]})"
         if current.problem:
             done += f"; its damaged flag was replaced ({current.problem})"
-        extra: dict[str, Any] = {"via": via}
+        extra: dict[str, Any] = {"via": how}
     else:
         _remove_flag(path, loop)
         done = f"{loop} resumed on this machine by {who}"
@@ -265,6 +268,9 @@ def _time(value: object) -> float | None:
 
 
 def _via(found: dict[str, Any]) -> str | None:
+    """How the flag was set: its ``via``, else its command line (``from``)."""
+    if isinstance(found.get("via"), str):
+        return _text(found["via"])
     argv = found.get("from")
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
         return None

@@ -3,14 +3,20 @@ it printed its plot id, and tells apart two jobs with the same plot id."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
+from plotman_tui.sandbox import make_sandbox, start_plot
+from tests.conftest import require_chiapos, wait_for
 from tests.fakejobs import chia_argv, install_fake_chia, k32_log, running
 
 PLOTMAN_TUI = Path(sys.executable).parent / "plotman-tui"
@@ -109,3 +115,72 @@ def test_logs_of_all_jobs_is_a_usage_error_in_any_case(
     result = cli(farm, "logs", all_jobs)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == "plotman-tui: logs takes one job id, not 'all'"
+
+
+def started_at(farm: dict[str, Path], pid: int) -> float:
+    """The job's create time as ``status --json`` (and the fleet's watch) reports it."""
+    status = cli(farm, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    (job,) = [job for job in json.loads(status.stdout)["jobs"] if job["pid"] == pid]
+    return float(job["started_at"])
+
+
+def test_a_pid_id_with_its_create_time_names_that_job_and_no_later_one(
+    farm: dict[str, Path],
+) -> None:
+    plot_id = secrets.token_hex(32)
+    log = farm["logs"] / "job.log"
+    log.write_text(k32_log(20, plot_id=plot_id, tmp=farm["tmp"], tmp2=farm["tmp"], dst=farm["dst"]))
+    argv = chia_argv(farm["chia"], str(farm["tmp"]), str(farm["dst"]))
+    with running(argv, log) as proc:
+        created = started_at(farm, proc.pid)
+        right = cli(farm, "details", f"pid:{proc.pid}@{created:.3f}")
+        # The id of an earlier job that had this pid (it ended, the pid came round again).
+        earlier = cli(farm, "suspend", f"pid:{proc.pid}@{created - 3600:.3f}")
+        later = cli(farm, "details", f"PID:{proc.pid}@{created + 0.5:.3f}")
+        state = psutil.Process(proc.pid).status()
+    assert right.returncode == 0, right.stderr
+    assert plot_id in right.stdout
+    for wrong in (earlier, later):
+        assert wrong.returncode == 3, wrong.stderr
+        assert f"no job with pid {proc.pid} created at " in wrong.stderr
+        assert len(wrong.stderr.strip().splitlines()) == 1
+    assert state != psutil.STATUS_STOPPED  # the wrong id suspended nothing
+
+
+@pytest.mark.parametrize("bad", ["pid:1@", "pid:1@x", "pid:1@1.2.3", "pid:1@-5", "pid:@5"])
+def test_a_malformed_pid_time_id_is_a_usage_error(farm: dict[str, Path], bad: str) -> None:
+    result = cli(farm, "details", bad)
+    assert result.returncode == 2, result.stderr
+    assert "is not a job id" in result.stderr
+
+
+def test_id_help_names_pid_time_ids(farm: dict[str, Path]) -> None:
+    for command in ("details", "files", "suspend", "resume", "kill", "logs"):
+        assert "pid:N@T" in cli(farm, command, "--help").stdout, command
+
+
+def test_files_json_lists_a_real_plot_jobs_temp_files(tmp_path: Path) -> None:
+    require_chiapos()
+    sandbox = make_sandbox(tmp_path / "farm", k=22)
+    job = start_plot(sandbox)
+    farm = {"config": sandbox.config_path}
+    try:
+        # Wait for the plotter's temp files, then ask for them by the job's exact id.
+        wait_for(lambda: any(sandbox.tmp_dirs[0].glob("*.tmp")), 60, "its first temp file")
+        created = started_at(farm, job.popen.pid)
+        result = cli(farm, "files", "--json", f"pid:{job.popen.pid}@{created:.3f}")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(job.popen.pid, signal.SIGKILL)
+        job.popen.wait(timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "\n" not in result.stdout.strip()  # one compact line
+    (found,) = json.loads(result.stdout)["jobs"]
+    assert found["pid"] == job.popen.pid and found["started_at"] == created
+    assert found["plot_id"] and len(found["plot_id"]) == 64
+    files = found["tmp_files"]
+    assert files and all(entry["path"].startswith(str(sandbox.root)) for entry in files)
+    assert all(isinstance(entry["size_bytes"], int) for entry in files)
+    assert found["tmp_usage_bytes"] == sum(entry["size_bytes"] for entry in files)
+    assert all(found["plot_id"] in os.path.basename(entry["path"]) for entry in files)
