@@ -67,13 +67,17 @@ def host_line(view: HostView, now: float) -> HostLine:
 
 def state_text(view: HostView, now: float) -> str:
     """``up``, ``connecting``, ``down 2m: <why>`` or ``failed: <why>``."""
-    why = _one_line(view.problem) if view.problem else "no reason known"
-    if view.status is HostStatus.DOWN:
-        if view.news_at is None:
-            return f"down: {why}"
-        return f"down {human_duration(now - view.news_at)}: {why}"
-    if view.status is HostStatus.FAILED:
-        return f"failed: {why}"
+    word = state_word(view, now)
+    if view.status in (HostStatus.DOWN, HostStatus.FAILED):
+        return f"{word}: {_one_line(view.problem) if view.problem else 'no reason known'}"
+    return word
+
+
+def state_word(view: HostView, now: float) -> str:
+    """The state without its why: ``up``, ``connecting``, ``failed``, ``down`` (never heard
+    from) or ``down 2m`` (no news for that long), for a table cell."""
+    if view.status is HostStatus.DOWN and view.news_at is not None:
+        return f"down {human_duration(now - view.news_at)}"
     return view.status.value
 
 
@@ -144,8 +148,19 @@ def _dir_split(view: HostView) -> tuple[set[str], set[str]]:
     return {os.path.normpath(path) for path in tmp}, {os.path.normpath(path) for path in dst}
 
 
+def free_bytes(view: HostView) -> tuple[int | None, int | None]:
+    """The free bytes of the host's tmp (with tmp2) dirs and of its dst dirs, each disk once;
+    None when not known (no dir read yet, or no config to tell the dirs apart)."""
+    tmp_dirs, dst_dirs = _dir_split(view)
+    return _free_sum(view.dirs, tmp_dirs), _free_sum(view.dirs, dst_dirs)
+
+
 def _free_text(dirs: Sequence[DirInfo], wanted: set[str]) -> str:
-    """The free bytes of ``wanted`` dirs, summed with each file system counted once; ``-`` when
+    return human_bytes(_free_sum(dirs, wanted))
+
+
+def _free_sum(dirs: Sequence[DirInfo], wanted: set[str]) -> int | None:
+    """The free bytes of ``wanted`` dirs, summed with each file system counted once; None when
     none of them has been read."""
     seen: set[tuple[int, int]] = set()
     total = 0
@@ -161,7 +176,7 @@ def _free_text(dirs: Sequence[DirInfo], wanted: set[str]) -> str:
             continue
         seen.add(disk)
         total += info.free_bytes
-    return human_bytes(total) if known else "-"
+    return total if known else None
 
 
 def _one_line(text: str | None) -> str:
