@@ -51,7 +51,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
@@ -76,6 +76,7 @@ from plotman_tui.farm.lock import default_lock
 from plotman_tui.farm.model import Job, Snapshot
 from plotman_tui.farm.units import printable
 from plotman_tui.farm.wiring import archiving_engine
+from plotman_tui.fleet.model import HostStatus
 from plotman_tui.metrics import StateReader, server_for
 from plotman_tui.tui import job_control, textual_hacks
 from plotman_tui.tui.feeds import (
@@ -91,6 +92,7 @@ from plotman_tui.tui.feeds import (
     HistoryFeed,
     PlottingFeed,
 )
+from plotman_tui.tui.fleet import FleetLink, LoopName
 from plotman_tui.tui.history_worker import HistoryWorker
 from plotman_tui.tui.logwatch import LogWatch
 from plotman_tui.tui.messages import (
@@ -98,6 +100,8 @@ from plotman_tui.tui.messages import (
     ArchivePassed,
     ControlFinished,
     DirsSampled,
+    FleetChanged,
+    FleetKillPrepared,
     HistoryRead,
     HistoryScreenLoaded,
     JobControlDone,
@@ -111,6 +115,7 @@ from plotman_tui.tui.pager import readable_copy
 from plotman_tui.tui.poller import Poller
 from plotman_tui.tui.screens.dashboard import DashboardScreen
 from plotman_tui.tui.screens.dirs_screen import DirsScreen, DirsView
+from plotman_tui.tui.screens.fleet_screen import FleetScreen
 from plotman_tui.tui.screens.help_screen import HelpScreen
 from plotman_tui.tui.screens.job_screen import JobScreen
 from plotman_tui.tui.screens.kill_screen import KillAnswer, KillScreen
@@ -119,6 +124,7 @@ from plotman_tui.tui.view import (
     ArchivingState,
     DashboardState,
     HistoryView,
+    HostJob,
     JobColumn,
     PlottingState,
     SortOrder,
@@ -130,6 +136,7 @@ from plotman_tui.tui.view import (
     configured_tmp_dirs,
     dir_prefixes,
     dst_rows,
+    host_job,
     job_columns,
     job_key,
     job_matches,
@@ -190,6 +197,7 @@ def build_engine(config: Config, scanner: Scanner | None = None) -> PlottingEngi
         action_log=default_action_log(),
         scanner=scanner or Scanner(config.logging.plots, temp_refresh_s=TEMP_REFRESH_S),
         state_path=data_dir() / "plotting-state.json",
+        pause_dir=data_dir(),
     )
 
 
@@ -277,6 +285,13 @@ class DashboardApp(App[int]):
         self._tables_due_at = float("-inf")
         self._feeds_closed = False
         self._shown_ready = False
+        #: The other plotting machines ([fleet]); None: none configured.
+        self.fleet: FleetLink | None = (
+            FleetLink(self, config, clock=clock, action_log=lambda: self.action_log)
+            if config.fleet.active_hosts
+            else None
+        )
+        self._fleet_screen: FleetScreen | None = None
 
     @property
     def archiving_enabled(self) -> bool:
@@ -393,6 +408,8 @@ class DashboardApp(App[int]):
             self, history.read, HISTORY_INTERVAL_S, prepare=history.prepare
         )
         self.history_worker.start()
+        if self.fleet is not None:
+            self.fleet.start()
         self.set_interval(1.0, self._show_status, name="clock")
 
     def _log_watch_state(self, problem: str | None) -> None:
@@ -457,6 +474,9 @@ class DashboardApp(App[int]):
 
     async def on_unmount(self) -> None:
         self.close_feeds()
+        if self.fleet is not None:
+            # A job held on its host for a kill question runs on; the connections close.
+            await self.fleet.close()
         # The free-space worker's reads are cancelled and its SSH connections closed, and the
         # log watch ends (after a read under way), before the loop ends.
         for worker in (self._space_worker, self._log_watch_worker):
@@ -822,8 +842,85 @@ class DashboardApp(App[int]):
     def _update_job_screens(self) -> None:
         jobs = {job_key(job): job for job in self.state.snapshot.jobs}
         for screen in self.screen_stack:
-            if isinstance(screen, JobScreen):
+            if isinstance(screen, JobScreen) and not isinstance(screen.job, HostJob):
                 screen.update_job(jobs.get(screen.key))
+
+    # -- the fleet -------------------------------------------------------------------------------
+
+    def action_fleet(self, configured: bool) -> None:
+        """``F``: every plotting machine of [fleet]; none configured: the notice says how."""
+        if self.fleet is None or not configured:
+            self.notify(
+                "no other plotting machines: add a [[fleet.hosts]] table (name, host, user, "
+                "identity_file) per machine to the config, then start the dashboard again",
+                title="fleet",
+                timeout=10,
+            )
+            return
+        if self._fleet_screen is None:
+            self._fleet_screen = FleetScreen(clock=self.clock)
+            self._fleet_screen.show_views(self.fleet.views)
+            self.install_screen(self._fleet_screen, name="fleet")
+        self.push_screen("fleet")
+
+    def on_fleet_changed(self, message: FleetChanged) -> None:
+        if self.fleet is None:
+            return
+        self.fleet.views = message.views
+        if self._fleet_screen is not None:
+            self._fleet_screen.show_views(message.views)
+        self._update_host_job_screens()
+
+    def _update_host_job_screens(self) -> None:
+        """A host's job's details follow its host's news, as a local job's follow the scans."""
+        fleet = self.fleet
+        if fleet is None:
+            return
+        for screen in self.screen_stack:
+            if isinstance(screen, JobScreen) and isinstance(screen.job, HostJob):
+                host = screen.job.host
+                view = fleet.view(host)
+                if view is None or view.status is not HostStatus.UP:
+                    continue  # no news is not an end: the job may run on there
+                found = next((job for job in view.jobs if job_key(job) == screen.key), None)
+                screen.update_job(None if found is None else host_job(host, found))
+
+    def action_fleet_loop(self, loop: LoopName) -> None:
+        """``p`` or ``a`` on the fleet screen: pause or resume that loop on the selected host
+        (its line, or the selected job's host)."""
+        screen = self.screen
+        fleet = self.fleet
+        if not isinstance(screen, FleetScreen) or fleet is None:
+            return
+        host = screen.selected_host()
+        view = fleet.view(host) if host is not None else None
+        if host is None or view is None:
+            self.notify("no host selected", severity="warning")
+            return
+        state = view.plotting if loop == "plotting" else view.archiving
+        if not state.configured:
+            self.notify(f"{loop} is not set up on {host}", title=loop, severity="warning")
+            return
+        paused = not state.paused
+        self.notify(
+            f"{'pausing' if paused else 'resuming'} {loop} on {host}…", title=loop, timeout=4
+        )
+        fleet.switch(host, loop, paused)
+
+    def on_fleet_kill_prepared(self, message: FleetKillPrepared) -> None:
+        fleet = self.fleet
+        if fleet is None:
+            return
+        plan = message.plan
+
+        def answered(answer: KillAnswer | None) -> None:
+            if answer is not None and answer.kill:
+                fleet.kill_answered(plan, True, "")
+            else:
+                why = answer.why if answer is not None else "the question closed"
+                fleet.kill_answered(plan, False, why)
+
+        self.push_screen(KillScreen(plan, host=message.host), answered)
 
     # -- keys ------------------------------------------------------------------------------------
 
@@ -849,18 +946,26 @@ class DashboardApp(App[int]):
         self._show_status()
 
     def action_suspend_job(self) -> None:
-        job = self._target_job()
-        if job is not None:
-            self._in_thread(partial(job_control.signal_job, self.control, "suspend", job))
+        self._signal_job("suspend")
 
     def action_resume_job(self) -> None:
+        self._signal_job("resume")
+
+    def _signal_job(self, action: Literal["suspend", "resume"]) -> None:
         job = self._target_job()
-        if job is not None:
-            self._in_thread(partial(job_control.signal_job, self.control, "resume", job))
+        if isinstance(job, HostJob):
+            if self.fleet is not None:
+                self.fleet.signal(action, job)
+        elif job is not None:
+            self._in_thread(partial(job_control.signal_job, self.control, action, job))
 
     def action_kill_job(self) -> None:
         job = self._target_job()
         if job is None:
+            return
+        if isinstance(job, HostJob):
+            if self.fleet is not None:
+                self.fleet.kill(job)
             return
         if self._pending_kill is not None:
             self.notify("a kill is waiting for an answer already", severity="warning")
@@ -924,6 +1029,8 @@ class DashboardApp(App[int]):
             return not isinstance(self.screen.focused, Input)
         # p and a have a binding per state: the one that would change it is shown and runs
         # (False hides a binding from the footer, and the key goes on to the next one).
+        if action == "fleet":
+            return parameters == (self.fleet is not None,)
         if action == "switch_plotting":
             return parameters != (self.plotting.enabled,)
         if action == "switch_archiving":
@@ -1042,7 +1149,11 @@ class DashboardApp(App[int]):
                 self.notify("this job has ended", severity="warning")
                 return None
             return screen.job
-        job = self.dashboard.query_one(JobsTable).selected_job
+        job: Job | None
+        if isinstance(screen, FleetScreen):
+            job = screen.selected_job()
+        else:
+            job = self.dashboard.query_one(JobsTable).selected_job
         if job is None:
             self.notify("no job selected", severity="warning")
         return job

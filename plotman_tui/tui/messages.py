@@ -15,6 +15,7 @@ from plotman_tui.farm.engine import PassResult
 from plotman_tui.farm.eta import EtaModel
 from plotman_tui.farm.history import History
 from plotman_tui.farm.model import Job
+from plotman_tui.fleet.model import HostView
 from plotman_tui.tui.view import HistoryView
 
 
@@ -128,4 +129,23 @@ class ControlFinished(Message):
 class KillPrepared(Message):
     """The job is stopped and its temp files listed: time to ask."""
 
+    plan: KillPlan
+
+
+@dataclass
+class FleetChanged(Message):
+    """A fleet host's view changed: every host's latest view (this machine first). Many
+    changes a second make one refresh: a newer one replaces one not handled yet."""
+
+    views: tuple[HostView, ...]
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, FleetChanged)
+
+
+@dataclass
+class FleetKillPrepared(Message):
+    """A fleet host's job is stopped there and its temp files listed: time to ask."""
+
+    host: str
     plan: KillPlan

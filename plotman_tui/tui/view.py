@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 from plotman_tui import dirview
@@ -92,17 +92,24 @@ def job_columns(
     repeated title gets "#2"): each job's :class:`Estimate` is in ``estimates`` by
     :func:`job_key` (none: "-", as before the history is read)."""
     found = estimates if estimates is not None else {}
-    columns: list[JobColumn] = []
+    return _with_ids(
+        status_columns(
+            tmp_prefix, dst_prefix, lambda job: found.get(job_key(job), UNKNOWN_ESTIMATE)
+        )
+    )
+
+
+def _with_ids(columns: Sequence[Column]) -> list[JobColumn]:
+    """Each column with its id: its title, a repeated title with "#2"."""
+    shown: list[JobColumn] = []
     seen: dict[str, int] = {}
-    for column in status_columns(
-        tmp_prefix, dst_prefix, lambda job: found.get(job_key(job), UNKNOWN_ESTIMATE)
-    ):
+    for column in columns:
         seen[column.title] = seen.get(column.title, 0) + 1
         column_id = (
             column.title if seen[column.title] == 1 else f"{column.title}#{seen[column.title]}"
         )
-        columns.append(JobColumn(column_id, column))
-    return columns
+        shown.append(JobColumn(column_id, column))
+    return shown
 
 
 @dataclass(frozen=True)
@@ -571,3 +578,45 @@ def history_view(history: History, now: float) -> HistoryView:
         tmp=tmp,
         last=tuple(_finished_row(record, prefix, now) for record in newest),
     )
+
+
+# -- the fleet -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostJob(Job):
+    """A job of a fleet host: the host's own job, and the host's name (the fleet's jobs table,
+    its ``host`` column and the keys, which act on that host)."""
+
+    host: str = ""
+
+
+def host_job(host: str, job: Job) -> HostJob:
+    """``job`` as one of ``host``'s."""
+    values = {name: getattr(job, name) for name in _JOB_FIELDS}
+    return HostJob(**values, host=host)
+
+
+_JOB_FIELDS = tuple(f.name for f in fields(Job))
+
+
+def fleet_job_key(job: Job) -> str:
+    """A fleet job's row: two hosts may have a job of the same pid and start."""
+    host = job.host if isinstance(job, HostJob) else ""
+    return f"{host}\0{job_key(job)}"
+
+
+def _host_of(job: Job) -> str:
+    return job.host if isinstance(job, HostJob) else ""
+
+
+#: The fleet's jobs table's first column, never left out (the keys act on that host).
+HOST_COLUMN = Column("host", 0, _host_of, sort_key=lambda job: (0, _host_of(job)))
+
+
+def fleet_columns(jobs: Sequence[Job]) -> list[JobColumn]:
+    """The fleet's jobs table's columns: ``host``, then ``status``'s (no progress nor ETA:
+    the hosts' histories are theirs), dirs after the prefix every host's jobs share."""
+    tmp_prefix = common_prefix([job.tmp_dir for job in jobs])
+    dst_prefix = common_prefix([job.dst_dir for job in jobs])
+    return _with_ids([HOST_COLUMN, *status_columns(tmp_prefix, dst_prefix)])

@@ -52,6 +52,9 @@ class DashboardScreen(Screen[None]):
         Binding("slash", "app.filter", "Filter", priority=True),
         Binding("d", "app.dirs", "Dirs"),
         Binding("h", "app.history", "History"),
+        # F: the fleet, shown when [fleet] has hosts; without, the key says how to add them.
+        Binding("F", "app.fleet(True)", "Fleet"),
+        Binding("F", "app.fleet(False)", "Fleet", show=False),
         Binding("a", "app.switch_archiving(False)", "Pause archiving"),
         Binding("a", "app.switch_archiving(True)", "Resume archiving"),
         Binding("a", "app.switch_archiving(None)", "Archiving"),  # not set up: says how

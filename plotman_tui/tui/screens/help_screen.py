@@ -42,6 +42,11 @@ KEYS = (
         "plot history: plots and TiB finished per day, phase and total times per tmp dir, "
         "the last 20 finished plots",
     ),
+    (
+        "F",
+        "the fleet: every plotting machine of [fleet], a line each, over all their jobs "
+        "(without [[fleet.hosts]] in the config it says how to add them)",
+    ),
     ("?", "this help (escape, q or ? closes it)"),
     ("q", "quit: plot jobs and transfers keep running; the locks are released"),
 )
@@ -52,6 +57,13 @@ OTHER_KEYS = (
     ("kill question", "y kill and delete the temp files; n or escape cancel, the job runs on"),
     ("dirs screen", "escape, d or q back"),
     ("history screen", "escape, h or q back; arrows, pgup and pgdn scroll"),
+    (
+        "fleet screen",
+        "escape or F back; tab hosts / jobs; enter a host's dashboard or a job's details; "
+        "s / r / k the job on its host (the kill question lists the files there); p / a "
+        "pause or resume plotting / archiving on the selected host (or the job's host); "
+        "/ o O as here",
+    ),
 )
 
 STATUS_LINE = (
@@ -204,6 +216,26 @@ HISTORY_HELP = (
     ),
 )
 
+#: What each column of the fleet screen's hosts table shows, by its title.
+FLEET_HELP = {
+    "host": "the host's name in [[fleet.hosts]] (local: this machine)",
+    "state": (
+        "up; connecting; down 2m (no news for 2 minutes, retried) or failed (its key, login "
+        "or command refused, an old plotman-tui): why is on a line under the hosts"
+    ),
+    "jobs": "its plot jobs",
+    "phases": "its jobs per major phase (1:3 2:1 …; ?: not known yet)",
+    "today": "plots it finished today",
+    "tmp free": "free space of its tmp dirs (each disk once)",
+    "dst free": "free space of its dst dirs (each disk once)",
+    "plotting": "active, paused (by whom, since), no loop, with the loop's latest reason",
+    "archiving": "the same for archiving; not set up",
+    "problems": "its scan's and jobs' problems: how many, and the first",
+}
+
+#: The fleet's jobs table: the jobs table's columns after this one.
+FLEET_JOBS_HELP = (("host", "the host the job runs on (sort and filter by it: o, /plotter2)"),)
+
 ACTION_LOG = (
     "Newest first: what was started, ended, suspended, resumed, killed, paused and moved to "
     "the farmer (from the action log, `plotman-tui history` shows it all), in red when it "
@@ -322,6 +354,9 @@ class HelpScreen(Screen[None]):
             _grid(ARCHIVE_DIRS_HELP.items()),
             _heading("The history screen (h): from the plot logs of [logging] plots"),
             _grid(HISTORY_HELP),
+            _heading("The fleet (F): one line per host, then every host's jobs"),
+            _grid(FLEET_HELP.items()),
+            _grid(FLEET_JOBS_HELP),
             _heading("The action log"),
             Text(ACTION_LOG),
         ]

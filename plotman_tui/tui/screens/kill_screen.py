@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from plotman_tui.farm.control import KillPlan
+from plotman_tui.farm.units import printable
 from plotman_tui.tui.widgets.keys_footer import KeysFooter
 from plotman_tui.tui.widgets.temp_files import temp_files_grid
 
@@ -66,15 +67,18 @@ class KillScreen(ModalScreen[KillAnswer]):
     #: buttons were mounted: NoMatches, the dashboard gone).
     AUTO_FOCUS = "#kill-no"
 
-    def __init__(self, plan: KillPlan) -> None:
+    def __init__(self, plan: KillPlan, *, host: str | None = None) -> None:
+        """``host``: the fleet host the job runs on (None: this machine's own dashboard)."""
         super().__init__()
         self.plan = plan
+        self.host = host
 
     def compose(self) -> ComposeResult:
         job = self.plan.job
         who = (job.plot_id or "?")[:8]
+        where = f" on {self.host}" if self.host is not None else ""
         with Vertical(id="kill-dialog") as dialog:
-            dialog.border_title = f"Kill job {who} (pid {job.pid})?"
+            dialog.border_title = printable(f"Kill job {who} (pid {job.pid}){where}?")
             yield Static(Text(self.plan.message), id="kill-message")
             with VerticalScroll(id="kill-files"):
                 yield Static(plan_text(self.plan))

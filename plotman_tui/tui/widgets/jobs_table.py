@@ -91,6 +91,10 @@ class JobsTable(LineTable, can_focus=True):
         self._texts: dict[str, tuple[object, ...]] = {}
         self._slow_due_at = float("-inf")
 
+    def key_of(self, job: Job) -> str:
+        """A row's key (the fleet's table keys its rows by host too)."""
+        return job_key(job)
+
     # -- what the app asks ---------------------------------------------------------------------
 
     @property
@@ -106,7 +110,7 @@ class JobsTable(LineTable, can_focus=True):
         if [c.id for c in self._columns] != [c.id for c in columns]:
             self._texts, self._cells = {}, {}
         self._columns = list(columns)
-        self._jobs = {job_key(job): job for job in jobs}
+        self._jobs = {self.key_of(job): job for job in jobs}
         now = self._clock()
         slow_due = afresh or now >= self._slow_due_at
         if slow_due:

@@ -1,0 +1,244 @@
+"""The dashboard's link to the fleet: the :class:`~plotman_tui.fleet.client.FleetClient` run in
+an async worker of the app (group ``fleet``), and the keys that act on a host's jobs and loops,
+each through :mod:`plotman_tui.fleet.control` in an async worker (group ``fleet-control``): the
+event loop never waits on a host, and a host that does not answer costs only its own key.
+
+A kill asks as a local one does: the job is stopped on its host and its temp files listed
+there, then the same question (:class:`~plotman_tui.tui.screens.kill_screen.KillScreen`) shows
+them; only a yes kills (``kill --force`` there), any other way out resumes the job there, and
+so does quitting with the question open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Literal
+
+from textual.app import App
+from textual.worker import Worker
+
+from plotman_tui.config.schema import Config
+from plotman_tui.farm.actionlog import ActionLog
+from plotman_tui.farm.control import KillPlan
+from plotman_tui.farm.model import JobStatus, TempFile
+from plotman_tui.farm.units import human_bytes
+from plotman_tui.fleet.model import HostView
+from plotman_tui.tui.messages import FleetChanged, FleetKillPrepared, JobControlDone
+from plotman_tui.tui.view import HostJob
+
+if TYPE_CHECKING:
+    # Imported when a fleet is configured (see FleetLink.start): a dashboard without one
+    # loads no fleet client.
+    from plotman_tui.fleet.client import FleetClient
+    from plotman_tui.fleet.control import ControlOutcome as Outcome
+
+#: On quit, how long resuming a job held for a kill question on its host, and closing the
+#: fleet's connections, may take.
+FLEET_STOP_S = 5.0
+
+LoopName = Literal["plotting", "archiving"]
+
+
+def kill_plan(job: HostJob, files: Sequence[TempFile], total_bytes: int) -> KillPlan:
+    """The kill question's plan for a job stopped on its host, from the host's listing."""
+    count = len(files)
+    who = f"job {(job.plot_id or '?')[:8]} (pid {job.pid}) on {job.host}"
+    if count:
+        what = f"{count} temp file{'' if count == 1 else 's'} ({human_bytes(total_bytes)})"
+        message = f"{who} is stopped; killing it deletes {what} there"
+    else:
+        message = f"{who} is stopped; killing it deletes no temp file (none found there)"
+    return KillPlan(
+        job=job,
+        files=tuple(files),
+        total_bytes=total_bytes,
+        stopped=True,
+        message=message,
+        # A job its farmer had suspended stays so when the kill is called off.
+        resume_on_cancel=job.status is not JobStatus.STP,
+    )
+
+
+class FleetLink:
+    """The fleet as the app sees it: the client, its worker, and the keys' remote actions.
+
+    ``views``: every host's latest view, as the last :class:`FleetChanged` brought them.
+    """
+
+    def __init__(
+        self,
+        app: App[int],
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        action_log: Callable[[], ActionLog | None] = lambda: None,
+    ) -> None:
+        self.app = app
+        self._action_log = action_log
+        self.config = config
+        self.clock = clock
+        self.views: tuple[HostView, ...] = ()
+        self.client: FleetClient | None = None
+        self._stop: asyncio.Event | None = None
+        self._worker: Worker[None] | None = None
+        # The job stopped on its host for the kill question (None: no question open).
+        self.pending_kill: HostJob | None = None
+        self._closing = False
+
+    # -- the client --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect to every host (in the app's event loop; never waits on one)."""
+        from plotman_tui.fleet.client import FleetClient
+
+        self.client = FleetClient(self.config, clock=self.clock, on_change=self._changed)
+        self._stop = asyncio.Event()
+        self._worker = self.app.run_worker(
+            self.client.run(self._stop), name="fleet", group="fleet", exit_on_error=False
+        )
+
+    def _changed(self, _name: str) -> None:
+        client = self.client
+        if client is not None and not self._closing:
+            self.app.post_message(FleetChanged(tuple(client.views())))
+
+    @property
+    def log(self) -> ActionLog | None:
+        """This machine's action log, where each remote action is recorded (None: the
+        default one)."""
+        return self._action_log()
+
+    def view(self, host: str) -> HostView | None:
+        return next((view for view in self.views if view.name == host), None)
+
+    async def close(self) -> None:
+        """Let a job held for the kill question run on there, then close every connection."""
+        self._closing = True
+        held, self.pending_kill = self.pending_kill, None
+        client = self.client
+        if held is not None and client is not None:
+            with contextlib.suppress(Exception, asyncio.TimeoutError):
+                await asyncio.wait_for(self._on_job(client, "resume", held), FLEET_STOP_S)
+        if self._stop is not None:
+            self._stop.set()
+        if self._worker is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._worker.wait(), FLEET_STOP_S)
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def _connected(self) -> FleetClient | None:
+        if self.client is None:
+            self.app.notify("not connected to the fleet", title="fleet", severity="warning")
+        return self.client
+
+    def _run(self, work: Callable[[FleetClient], Awaitable[None]]) -> None:
+        client = self._connected()
+        if client is not None:
+            self.app.run_worker(work(client), group="fleet-control", exit_on_error=False)
+
+    @staticmethod
+    async def _answer(call: Awaitable[Outcome]) -> tuple[bool, str]:
+        """A control command's outcome; one that raised is a failure with its words (the
+        host's answer is untrusted: it costs this key, never the app)."""
+        try:
+            outcome = await call
+        except Exception as error:
+            return False, str(error) or type(error).__name__
+        return outcome.ok, outcome.message
+
+    def _done(self, action: str, host: str, ok: bool, message: str) -> None:
+        self.app.post_message(JobControlDone(action=action, ok=ok, message=f"{host}: {message}"))
+
+    def _on_job(
+        self, client: FleetClient, action: Literal["suspend", "resume", "kill"], job: HostJob
+    ) -> Awaitable[Outcome]:
+        """The host's own command for ``action`` on ``job``, recorded in this action log."""
+        from plotman_tui.fleet import control
+
+        act = {"suspend": control.suspend, "resume": control.resume, "kill": control.kill}[action]
+        return act(client, job.host, job, action_log=self.log)
+
+    def signal(self, action: Literal["suspend", "resume"], job: HostJob) -> None:
+        """``s`` or ``r`` on a host's job: the host's own ``suspend``/``resume`` there."""
+
+        async def work(client: FleetClient) -> None:
+            answer = await self._answer(self._on_job(client, action, job))
+            self._done(action, job.host, *answer)
+
+        self._run(work)
+
+    def switch(self, host: str, loop: LoopName, paused: bool) -> None:
+        """``p`` or ``a`` on a host: its pause flag set (or removed) there."""
+        from plotman_tui.fleet import control
+
+        async def work(client: FleetClient) -> None:
+            switched = control.switch_loop(client, host, loop, paused, action_log=self.log)
+            self._done("pause" if paused else "unpause", host, *await self._answer(switched))
+
+        self._run(work)
+
+    def kill(self, job: HostJob) -> None:
+        """``k`` on a host's job: stop it there, list its files there, then ask."""
+        if self.pending_kill is not None:
+            self.app.notify("a kill is waiting for an answer already", severity="warning")
+            return
+        client = self._connected()
+        if client is None:
+            return
+        self.pending_kill = job
+        self.app.run_worker(
+            self._prepare_kill(client, job), group="fleet-control", exit_on_error=False
+        )
+
+    async def _prepare_kill(self, client: FleetClient, job: HostJob) -> None:
+        from plotman_tui.fleet import control
+
+        ok, message = await self._answer(self._on_job(client, "suspend", job))
+        if not ok:
+            self.pending_kill = None
+            self._done("kill", job.host, False, message)
+            return
+        try:
+            listed = await control.list_files(client, job.host, job)
+            problem = listed.problem
+        except Exception as error:
+            problem = str(error) or type(error).__name__
+        if problem is not None:
+            # Stopped, but its files are not known: no question, and the job runs on.
+            if self.pending_kill is job:
+                self.pending_kill = None
+                await self._answer(self._on_job(client, "resume", job))
+            self._done("kill", job.host, False, f"cannot list its temp files: {problem}")
+            return
+        if self.pending_kill is not job:  # quitting meanwhile: close() let it run on
+            return
+        plan = kill_plan(job, listed.files, listed.total_bytes)
+        self.app.post_message(FleetKillPrepared(host=job.host, plan=plan))
+
+    def kill_answered(self, plan: KillPlan, kill: bool, why: str) -> None:
+        """The question closed: a yes kills there, anything else lets the job run on there."""
+        job = self.pending_kill
+        self.pending_kill = None
+        if job is None:
+            return  # closing: close() resumed it
+        if kill:
+            self.app.notify(f"killing pid {job.pid} on {job.host}…", title="kill", timeout=4)
+
+            async def work(client: FleetClient) -> None:
+                self._done("kill", job.host, *await self._answer(self._on_job(client, "kill", job)))
+
+        else:
+
+            async def work(client: FleetClient) -> None:
+                if not plan.resume_on_cancel:  # it was suspended before: it stays so
+                    self._done("cancel-kill", job.host, True, f"kill cancelled ({why})")
+                    return
+                ok, message = await self._answer(self._on_job(client, "resume", job))
+                words = f"kill cancelled ({why}); {message}" if ok else message
+                self._done("cancel-kill", job.host, ok, words)
+
+        self._run(work)

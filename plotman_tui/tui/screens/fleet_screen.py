@@ -1,0 +1,287 @@
+"""The fleet: one line per host over every host's jobs, with a ``host`` column.
+
+The screen keeps its own order and filter; the app hands it every host's view as the fleet's
+client reports them (:meth:`FleetScreen.show_views`). Only the rows that changed are drawn
+again (the hosts by name, the jobs by host and job). Keys on a job (s, r, k) act on it on its
+host; p and a on the selected host's line, or the selected job's host, pause or resume that
+host's plotting or archiving. Enter on a host opens its dashboard; on a job, its details.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Input, Static
+
+from plotman_tui.farm.model import Job
+from plotman_tui.fleet.model import HostStatus, HostView
+from plotman_tui.fleet.summary import fleet_jobs, host_line
+from plotman_tui.tui.screens.job_screen import JobScreen
+from plotman_tui.tui.view import (
+    HostJob,
+    JobColumn,
+    SortOrder,
+    fleet_columns,
+    host_job,
+    job_matches,
+    ordered_jobs,
+)
+from plotman_tui.tui.widgets.fleet_hosts_table import FleetHostsTable, trouble_lines
+from plotman_tui.tui.widgets.fleet_jobs_table import FleetJobsTable
+from plotman_tui.tui.widgets.jobs_table import JobsTable
+from plotman_tui.tui.widgets.keys_footer import KeysFooter
+
+#: From this many lines the tables have borders (class ``-tall``, as on the dashboard).
+TALL_FROM = 36
+#: The hosts' lines say how long ago a host went down: shown afresh this often.
+AGE_REFRESH_S = 5.0
+
+
+class FleetScreen(Screen[None]):
+    """Every host and every host's jobs; the keys' actions are the app's."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "app.suspend_job", "Suspend"),
+        Binding("r", "app.resume_job", "Resume"),
+        Binding("k", "app.kill_job", "Kill"),
+        # Pause or resume, as the selected host's loop is now (its line says which).
+        Binding("p", "app.fleet_loop('plotting')", "Plotting"),
+        Binding("a", "app.fleet_loop('archiving')", "Archiving"),
+        Binding("slash", "filter", "Filter", priority=True),
+        Binding("o", "sort", "Sort"),
+        Binding("O", "reverse_sort", "Reverse"),
+        Binding("tab", "switch_table", "Hosts/jobs", show=False),
+        Binding("escape", "back", "Back", show=False),
+        Binding("F", "leave", "Back"),
+        Binding("q", "app.quit", "Quit"),
+        Binding("question_mark", "app.help", "Help"),
+    ]
+
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL_FROM, "-tall")]  # noqa: RUF012 (Textual reads it)
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.clock = clock
+        self.views: tuple[HostView, ...] = ()
+        self.order = SortOrder()
+        self.filter_text = ""
+        self._columns: list[JobColumn] = []
+        # Per host: the jobs and state its rows came from, and its rows' HostJobs (made again
+        # only when they changed: a view whose jobs did not keeps the same tuple). A host
+        # that is not up shows no jobs (fleet_jobs): its last ones may have ended since.
+        self._jobs_of: dict[str, tuple[tuple[Job, ...], HostStatus, list[HostJob]]] = {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="fleet"):
+            with Container(id="fleet-top"):
+                yield Static(id="fleet-summary")
+                with Horizontal(id="fleet-filter-row"):
+                    yield Static("filter: ", id="fleet-filter-label")
+                    yield Input(
+                        placeholder="any text of a job or its host (enter keeps it)",
+                        id="fleet-filter",
+                        compact=True,
+                    )
+            yield FleetHostsTable(id="fleet-hosts")
+            yield Static(id="fleet-trouble")
+            yield FleetJobsTable(id="fleet-jobs")
+        yield KeysFooter(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#fleet-hosts").border_title = "hosts"
+        self.query_one("#fleet-jobs").border_title = "jobs"
+        self.query_one(FleetHostsTable).focus()
+        self.set_interval(AGE_REFRESH_S, self._show_hosts, name="fleet-ages")
+        self._show()
+
+    def on_resize(self) -> None:
+        # Once this size's breakpoint (-tall: borders) is set: the hosts' height anew.
+        self.call_after_refresh(self._show_hosts)
+
+    # -- what the app asks -------------------------------------------------------------------
+
+    @property
+    def hosts_table(self) -> FleetHostsTable:
+        return self.query_one(FleetHostsTable)
+
+    @property
+    def jobs_table(self) -> FleetJobsTable:
+        return self.query_one(FleetJobsTable)
+
+    def show_views(self, views: Sequence[HostView]) -> None:
+        self.views = tuple(views)
+        if self.is_mounted:
+            self._show()
+
+    def selected_job(self) -> HostJob | None:
+        """The job a key acts on: the one under the jobs table's cursor."""
+        return self.jobs_table.selected_host_job
+
+    def selected_host(self) -> str | None:
+        """The host p and a act on: the hosts table's, or (from the jobs) the job's host."""
+        if self.focused is self.jobs_table:
+            job = self.jobs_table.selected_host_job
+            if job is not None:
+                return job.host
+        return self.hosts_table.selected_host
+
+    def view(self, host: str) -> HostView | None:
+        return next((view for view in self.views if view.name == host), None)
+
+    # -- showing -----------------------------------------------------------------------------
+
+    def _show(self) -> None:
+        with self.app.batch_update():
+            self._show_hosts()
+            self._show_jobs()
+
+    def _show_hosts(self) -> None:
+        now = self.clock()
+        table = self.hosts_table
+        lines = [host_line(view, now) for view in self.views]
+        table.show(lines)
+        trouble = trouble_lines(lines)
+        notes = self.query_one("#fleet-trouble", Static)
+        notes.display = bool(trouble)
+        notes.update(Text("\n").join(trouble))
+        # As many lines as the hosts (a third of the screen at most, the rest scrolls), set
+        # here: an auto height missed rows that came in the frame the table was laid out.
+        room = max(self.size.height // 3, 4)
+        # By the size, not the class: the breakpoint's class may come after this resize.
+        border = 2 if self.size.height >= TALL_FROM else 0
+        height = min(table.row_count + 1, room) + border
+        if table.styles.height is None or table.styles.height.value != height:
+            table.styles.height = height
+
+    def _host_jobs(self) -> list[HostJob]:
+        jobs: list[HostJob] = []
+        kept: dict[str, tuple[tuple[Job, ...], HostStatus, list[HostJob]]] = {}
+        for view in self.views:
+            old = self._jobs_of.get(view.name)
+            if old is None or old[0] is not view.jobs or old[1] is not view.status:
+                listed = [host_job(host, job) for host, job in fleet_jobs([view])]
+                old = (view.jobs, view.status, listed)
+            kept[view.name] = old
+            jobs.extend(old[2])
+        self._jobs_of = kept
+        return jobs
+
+    def _show_jobs(self) -> None:
+        jobs = self._host_jobs()
+        columns = fleet_columns(jobs)
+        self._columns = columns
+        shown = [
+            job
+            for job in ordered_jobs(jobs, columns, self.order)
+            if job_matches(job, self.filter_text, columns)
+        ]
+        self.jobs_table.show(shown, columns)
+        self._show_summary(len(shown), len(jobs), columns)
+
+    def _show_summary(self, shown: int, total: int, columns: Sequence[JobColumn]) -> None:
+        counts: dict[HostStatus, int] = {}
+        for view in self.views:
+            counts[view.status] = counts.get(view.status, 0) + 1
+        hosts = len(self.views)
+        text = Text.assemble(("Fleet: ", "bold"), f"{hosts} host{'' if hosts == 1 else 's'}")
+        states = [
+            (f"{counts[status]} {status.value}", style)
+            for status, style in (
+                (HostStatus.UP, "green"),
+                (HostStatus.CONNECTING, "yellow"),
+                (HostStatus.DOWN, "bold red"),
+                (HostStatus.FAILED, "bold red"),
+            )
+            if counts.get(status)
+        ]
+        if states:
+            text.append(" (")
+            for index, (words, style) in enumerate(states):
+                text.append(", " if index else "")
+                text.append(words, style)
+            text.append(")")
+        jobs = f"jobs {shown}/{total}" if self.filter_text else f"jobs {total}"
+        text.append(f"  {jobs}, {self.order.describe(columns)}")
+        if self.filter_text:
+            text.append(f", filter “{self.filter_text}”")
+        self.query_one("#fleet-summary", Static).update(text)
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return not isinstance(self.focused, Input)
+        return True
+
+    def action_sort(self) -> None:
+        self.order = self.order.next_column(self._columns)
+        self._show_jobs()
+
+    def action_reverse_sort(self) -> None:
+        self.order = self.order.reversed()
+        self._show_jobs()
+
+    def on_jobs_table_header_selected(self, event: JobsTable.HeaderSelected) -> None:
+        event.stop()
+        self.order = self.order.by(event.column_id)
+        self._show_jobs()
+
+    def action_switch_table(self) -> None:
+        hosts, jobs = self.hosts_table, self.jobs_table
+        self.set_focus(jobs if self.focused is hosts else hosts)
+
+    def action_filter(self) -> None:
+        self.query_one("#fleet-filter-row").styles.visibility = "visible"
+        field = self.query_one("#fleet-filter", Input)
+        field.value = self.filter_text
+        self.set_focus(field)  # at once: keys typed right after "/" are the filter's
+
+    @property
+    def filtering(self) -> bool:
+        return self.query_one("#fleet-filter-row").styles.visibility == "visible"
+
+    def _close_filter(self) -> None:
+        self.query_one("#fleet-filter-row").styles.visibility = "hidden"
+        self.set_focus(self.jobs_table)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "fleet-filter":
+            event.stop()
+            self.filter_text = event.value.strip()
+            self._show_jobs()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "fleet-filter":
+            event.stop()
+            self._close_filter()
+
+    def action_leave(self) -> None:
+        self.app.pop_screen()
+
+    def on_jobs_table_selected(self, event: JobsTable.Selected) -> None:
+        """Enter on a job: its details (the app keeps them up to date from its host)."""
+        event.stop()
+        job = self.jobs_table.selected_host_job
+        if job is None:
+            return
+        view = self.view(job.host)
+        # The log is read where it is: this machine's job's live, a host's not (its phases
+        # and times still come with its host's news).
+        self.app.push_screen(JobScreen(job, live=view is not None and view.local))
+
+    def action_back(self) -> None:
+        """escape: clear the filter first (as on the dashboard), then back to the dashboard."""
+        if self.filter_text or self.filtering:
+            self.filter_text = ""
+            self.query_one("#fleet-filter", Input).value = ""
+            self._close_filter()
+            self._show_jobs()
+            return
+        self.app.pop_screen()

@@ -1,0 +1,189 @@
+"""The fleet screen (F): every host's line over every host's jobs, fed the message the fleet's
+client posts (``FleetChanged``) by an app without workers; then against real hosts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from textual.pilot import Pilot
+
+from plotman_tui.farm.model import JobStatus, TempFile
+from plotman_tui.fleet.model import HostStatus
+from plotman_tui.plotters.phase import Phase
+from plotman_tui.tui.fleet import kill_plan
+from plotman_tui.tui.messages import FleetChanged, FleetKillPrepared
+from plotman_tui.tui.screens.dashboard import DashboardScreen
+from plotman_tui.tui.screens.fleet_screen import FleetScreen
+from plotman_tui.tui.screens.kill_screen import KillScreen
+from plotman_tui.tui.view import fleet_job_key, host_job
+from tests.tui.farmdata import GIB, TMP, still_app
+from tests.tui.fleetdata import (
+    DOWN_PROBLEM,
+    FAILED_PROBLEM,
+    fleet_app,
+    fleet_changed,
+    fleet_views,
+    plotter2_jobs,
+)
+from tests.tui.pilots import until
+
+pytestmark = pytest.mark.usefixtures("utc")
+
+
+async def open_fleet(pilot: Pilot[int]) -> FleetScreen:
+    pilot.app.post_message(fleet_changed())
+    await pilot.pause()
+    await pilot.press("F")
+    screen = await until(
+        pilot,
+        lambda: pilot.app.screen if isinstance(pilot.app.screen, FleetScreen) else None,
+        5,
+        "the fleet screen",
+    )
+    await pilot.pause()
+    return screen
+
+
+def job_rows(screen: FleetScreen) -> list[tuple[str, str, str]]:
+    """Each row of the jobs table as drawn: (host, pid, phase)."""
+    table = screen.jobs_table
+    cells = table.drawn_cells()
+    return [
+        (cells[(key, "host")], cells[(key, "pid")], cells[(key, "phase")]) for key in table.row_keys
+    ]
+
+
+async def test_every_up_hosts_jobs_show_with_their_host_and_phase() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_fleet(pilot)
+        expected = [
+            (view.name, str(job.pid), str(job.phase) if job.phase else "?")
+            for view in fleet_views()
+            if view.status is HostStatus.UP
+            for job in view.jobs
+        ]
+        assert job_rows(screen) == expected
+        assert len(expected) == 8  # this machine's five and plotter2's three
+
+
+async def test_a_down_or_failed_host_says_why_and_shows_no_jobs() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_fleet(pilot)
+        hosts = screen.hosts_table
+        assert hosts.row_keys == ["local", "plotter2", "plotter3", "plotter4"]
+        assert hosts.cell_text("plotter3", "state") == "down 2m"
+        assert hosts.cell_text("plotter4", "state") == "failed"
+        assert hosts.cell_text("plotter2", "state") == "up"
+        trouble = str(screen.query_one("#fleet-trouble").render())
+        assert f"plotter3 down 2m: {DOWN_PROBLEM}" in trouble
+        # Cut to the width, from the end: the start of why is what a farmer reads.
+        assert f"plotter4 failed: {FAILED_PROBLEM[:60]}" in trouble
+        assert {host for host, _pid, _phase in job_rows(screen)} == {"local", "plotter2"}
+
+
+async def test_sorted_by_host_and_filtered_by_the_hosts_name() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_fleet(pilot)
+        await pilot.press("o")  # the first column: host
+        hosts = [host for host, _pid, _phase in job_rows(screen)]
+        assert hosts == sorted(hosts) and hosts[0] == "local"
+        await pilot.press("O")
+        hosts = [host for host, _pid, _phase in job_rows(screen)]
+        assert hosts == sorted(hosts, reverse=True) and hosts[0] == "plotter2"
+        summary = str(screen.query_one("#fleet-summary").render())
+        assert "by host ▼" in summary
+        await pilot.press("slash", *"plotter2", "enter")
+        assert {host for host, _pid, _phase in job_rows(screen)} == {"plotter2"}
+        assert len(job_rows(screen)) == 3
+        assert "jobs 3/8" in str(screen.query_one("#fleet-summary").render())
+        await pilot.press("escape")  # the filter goes first
+        assert len(job_rows(screen)) == 8
+        assert isinstance(app.screen, FleetScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_only_the_rows_that_changed_are_made_again() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_fleet(pilot)
+        table = screen.jobs_table
+        before = dict(table._cells)
+        views = list(fleet_views())
+        moved = replace(views[1].jobs[0], phase=Phase(1, 4))
+        views[1] = replace(views[1], jobs=(moved, *views[1].jobs[1:]))
+        app.post_message(FleetChanged(tuple(views)))
+        await pilot.pause()
+        after = table._cells
+        changed = {key for key in after if after[key] is not before.get(key)}
+        assert changed == {fleet_job_key(host_job("plotter2", moved))}
+        assert table.cell_text(fleet_job_key(host_job("plotter2", moved)), "phase") == "1:4"
+
+
+async def test_f_without_a_fleet_says_how_to_add_hosts() -> None:
+    app = still_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("F")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        notices = [notice.message for notice in app._notifications]
+        assert any("[[fleet.hosts]]" in notice for notice in notices), notices
+
+
+async def test_f_goes_back_and_the_dashboard_keys_stay_local() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_fleet(pilot)
+        await pilot.press("F")
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("F")
+        assert isinstance(app.screen, FleetScreen)
+
+
+async def test_the_kill_question_lists_the_hosts_files_and_names_the_host() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_fleet(pilot)
+        job = host_job("plotter2", plotter2_jobs()[0])
+        files = (
+            TempFile(f"{TMP[0]}/plot-k32-{job.plot_id}.plot.sort.tmp", 50 * GIB),
+            TempFile(f"{TMP[0]}/plot-k32-{job.plot_id}.plot.table1.tmp", 10 * GIB),
+        )
+        plan = kill_plan(job, files, 60 * GIB)
+        assert plan.resume_on_cancel and plan.stopped
+        assert "on plotter2 is stopped; killing it deletes 2 temp files (60.0 GiB)" in plan.message
+        app.fleet.pending_kill = job  # type: ignore[union-attr]
+        app.post_message(FleetKillPrepared(host="plotter2", plan=plan))
+        question = await until(
+            pilot,
+            lambda: app.screen if isinstance(app.screen, KillScreen) else None,
+            5,
+            "the kill question",
+        )
+        title = question.query_one("#kill-dialog").border_title
+        assert title == f"Kill job {job.plot_id[:8]} (pid {job.pid}) on plotter2?"  # type: ignore[index]
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, FleetScreen)
+        assert app.fleet.pending_kill is None  # type: ignore[union-attr]
+
+
+def test_a_job_suspended_before_the_question_stays_so_when_it_is_called_off() -> None:
+    job = host_job("plotter2", replace(plotter2_jobs()[0], status=JobStatus.STP))
+    assert not kill_plan(job, (), 0).resume_on_cancel
+    assert "deletes no temp file" in kill_plan(job, (), 0).message
+
+
+def test_help_explains_every_column_of_the_hosts_table() -> None:
+    from plotman_tui.tui.screens.help_screen import FLEET_HELP, FLEET_JOBS_HELP, OTHER_KEYS
+    from plotman_tui.tui.widgets.fleet_hosts_table import COLUMNS
+
+    assert {column.title for column in COLUMNS} <= set(FLEET_HELP)
+    assert [term for term, _ in FLEET_JOBS_HELP] == ["host"]
+    fleet_keys = dict(OTHER_KEYS)["fleet screen"]
+    for key in ("escape", "F", "tab", "enter", "s / r / k", "p / a", "/ o O"):
+        assert key in fleet_keys
