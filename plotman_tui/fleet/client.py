@@ -200,6 +200,8 @@ def ended_problem(
         )
     if exit_code is None:
         return _Ended(HostStatus.DOWN, f"its watch was cut off{_after(last)}")
+    if exit_code == 0:  # it left on a signal or a hangup there (a reboot, a killed session)
+        return _Ended(HostStatus.DOWN, f"its watch ended{_after(last)}")
     if exit_code == 2:  # plotman-tui's status for a config or usage error: its line says which
         return _Ended(
             HostStatus.FAILED, f"plotman-tui on {name} cannot watch: {last or 'exit status 2'}"

@@ -38,10 +38,10 @@ T = TypeVar("T")
 
 
 @contextlib.asynccontextmanager
-async def running(config_path: Path) -> AsyncIterator[FleetClient]:
+async def running(config_path: Path, **options: float) -> AsyncIterator[FleetClient]:
     """A fleet client watching every host of the config while the block runs."""
     stop = asyncio.Event()
-    client = FleetClient(load_fleet(config_path), connect_timeout_s=5.0)
+    client = FleetClient(load_fleet(config_path), connect_timeout_s=5.0, **options)
     task = asyncio.create_task(client.run(stop))
     try:
         yield client
@@ -104,6 +104,17 @@ def fleet_cli(config_path: Path, tmp_path: Path, *args: str) -> subprocess.Compl
         timeout=60,
         check=False,
     )
+
+
+def watches(host: BedHost) -> list[psutil.Process]:
+    """The ``watch --json`` processes running with the host's config (not in a namespace)."""
+    config = str(host.sandbox.config_path)
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        argv = process.info["cmdline"] or []
+        if "watch" in argv and config in argv and not gone(process.pid):
+            found.append(process)
+    return found
 
 
 def process_status(pid: int) -> str | None:
@@ -303,6 +314,30 @@ async def test_a_stopped_sshd_marks_its_host_down_while_the_others_go_on(tmp_pat
             await until(lambda: up(client, "rig2"), 30, "rig2 up again")
 
 
+async def test_a_silent_watch_marks_its_host_down_and_it_comes_back_when_it_talks(
+    tmp_path: Path,
+) -> None:
+    require_fleet(namespaces=False)
+    with bed(tmp_path, ["rig1"], namespaces=False) as hosts:
+        (rig1,) = hosts
+        async with running(fleet_config(tmp_path, hosts), silent_s=2.0) as client:
+            await until(lambda: up(client, "rig1"), 30, "rig1 up")
+            (watch,) = watches(rig1)
+            watch.suspend()  # a hung machine: the connection stays, nothing comes
+            try:
+                view = await until(
+                    lambda: (v := client.view("rig1")) and v.status is HostStatus.DOWN and v,
+                    10,
+                    "rig1 down",
+                )
+            finally:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    watch.resume()
+            assert view.problem == "no news from its watch for 2 s"
+            assert view.retry_at is not None
+            await until(lambda: up(client, "rig1"), 30, "rig1 up again")
+
+
 OLD_PLOTMAN_TUI = """\
 import argparse, sys
 parser = argparse.ArgumentParser(prog="plotman-tui")
@@ -342,7 +377,7 @@ async def test_refused_keys_wrong_commands_old_versions_and_garbage_each_say_so(
             dataclasses.replace(good, name="old", command=f"{sys.executable} {old}"),
             dataclasses.replace(good, name="junk", command=f"{sys.executable} {junk}"),
         ]
-        config_path = fleet_config(tmp_path, hosts)
+        config_path = fleet_config(tmp_path, hosts, include_local=True)
         async with running(config_path) as client:
             names = [host.name for host in hosts[1:]]
             await until(
@@ -352,6 +387,13 @@ async def test_refused_keys_wrong_commands_old_versions_and_garbage_each_say_so(
             )
             problems = {name: (client.view(name) or good).problem or "" for name in names}
             await until(lambda: up(client, "good"), 30, f"good up: {client.view('good')}")
+            # This machine is a host too, first, its watch a child process.
+            local = await until(lambda: up(client, "local"), 30, "this machine up")
+            assert local.local and client.views()[0] is local
+            assert (await client.run_command("local", ["plotting", "status"])).ok
+            assert watches(good)
+        # Closed with the client: no watch is left running on the host.
+        wait_for(lambda: not watches(good), 5, "the watch gone")
         assert "SSH host key of 127.0.0.1" in problems["moved"]
         assert "has changed" in problems["moved"]
         assert problems["typo"].startswith(
@@ -366,6 +408,7 @@ async def test_refused_keys_wrong_commands_old_versions_and_garbage_each_say_so(
         done = fleet_cli(config_path, tmp_path)
         assert done.returncode == 1
         lines = done.stdout.splitlines()
+        assert lines[1].split()[:2] == ["local", "up"]
         assert any(line.split()[:2] == ["good", "up"] for line in lines)
         for name in names:
             assert any(line.split()[:2] == [name, "failed"] for line in lines)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from plotman_tui.config.schema import Config, DirectoriesConfig, LoggingConfig
 from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.model import Job, JobStatus
@@ -137,3 +139,84 @@ def test_fleet_jobs_name_their_host_and_leave_out_hosts_that_are_not_up() -> Non
     down = HostView(name="b", address="y", status=HostStatus.DOWN, jobs=(job(3, None),))
     assert [(host, j.pid) for host, j in fleet_jobs([up, down])] == [("a", 1), ("a", 2)]
     assert [(host, j.pid) for host, j in fleet_jobs([up, down], stale=True)][-1] == ("b", 3)
+
+
+# -- the client's and control's readings of what a host sent (pure parts) ------------------------
+
+
+def test_how_a_watch_ended_is_told_in_one_line_with_what_to_do() -> None:
+    from plotman_tui.fleet.client import ended_problem
+
+    old = "usage: plotman-tui\nplotman-tui: error: argument command: invalid choice: 'watch'"
+    assert ended_problem("rig", "plotman-tui", 2, old).problem == (
+        "the plotman-tui on rig has no `watch` (it is older than the fleet): upgrade it"
+    )
+    missing = ended_problem("rig", "/opt/pt", 127, "bash: line 1: /opt/pt: No such file")
+    assert missing.status is HostStatus.FAILED
+    assert missing.problem.startswith("`/opt/pt` not found on rig: set command in its")
+    config = ended_problem("rig", "pt", 2, "plotman-tui: config file /x.toml does not exist\n")
+    assert config.problem == (
+        "plotman-tui on rig cannot watch: plotman-tui: config file /x.toml does not exist"
+    )
+    assert ended_problem("rig", "pt", None, "").status is HostStatus.DOWN
+    assert ended_problem("rig", "pt", 0, "").status is HostStatus.DOWN
+    crashed = ended_problem("rig", "pt", 1, "Traceback\nKeyError: 'x'\n")
+    assert (crashed.status, crashed.problem) == (
+        HostStatus.FAILED,
+        "its watch ended (exit status 1): KeyError: 'x'",
+    )
+
+
+async def test_lines_are_capped_and_a_silent_stream_is_told() -> None:
+    import asyncio
+
+    from plotman_tui.fleet.client import _Lines, _LineTooLong, _Silent
+
+    class Chunks:
+        def __init__(self, *chunks: bytes, then_hang: bool = False) -> None:
+            self.chunks = list(chunks)
+            self.then_hang = then_hang
+
+        async def read(self, n: int = -1) -> bytes:
+            if self.chunks:
+                return self.chunks.pop(0)
+            if self.then_hang:
+                await asyncio.Event().wait()
+            return b""
+
+    lines = _Lines(Chunks(b'{"a"', b":1}\nsecond\nlast"), 100, 5.0)
+    assert [await lines.next() for _ in range(4)] == [b'{"a":1}', b"second", b"last", None]
+    with pytest.raises(_LineTooLong):
+        await _Lines(Chunks(b"x" * 60, b"y" * 60), 100, 5.0).next()
+    with pytest.raises(_Silent):
+        await _Lines(Chunks(b"half a li", then_hang=True), 100, 0.05).next()
+
+
+def test_files_json_is_read_for_exactly_that_job_and_garbage_is_refused() -> None:
+    import json
+
+    from plotman_tui.fleet.control import job_ref, parse_files
+
+    mine = job(7, None)
+    assert job_ref(mine) == f"pid:7@{NOW - 60:.3f}"
+    answer = {
+        "jobs": [
+            {"pid": 7, "started_at": NOW - 999, "tmp_files": []},  # an older job with the pid
+            {
+                "pid": 7,
+                "started_at": NOW - 60,
+                "tmp_files": [
+                    {"path": "/t/a.tmp", "size_bytes": 10},
+                    {"path": "/t/b", "size_bytes": 5},
+                ],
+            },
+        ]
+    }
+    files = parse_files(json.dumps(answer), mine)
+    assert (len(files.files), files.total_bytes, files.problem) == (2, 15, None)
+    for bad in ("", "[]", '{"jobs": [{"pid": 7, "started_at": "x"}]}', "NaN"):
+        with pytest.raises(ValueError):
+            parse_files(bad, mine)
+    evil = {"jobs": [{"pid": 7, "started_at": NOW - 60, "tmp_files": [{"path": 1}]}]}
+    with pytest.raises(ValueError, match="not a path and a size"):
+        parse_files(json.dumps(evil), mine)
