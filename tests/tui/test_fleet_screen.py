@@ -4,6 +4,7 @@ client posts (``FleetChanged``) by an app without workers; then against real hos
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -11,6 +12,7 @@ from textual.pilot import Pilot
 from plotman_tui.farm.model import JobStatus, TempFile
 from plotman_tui.fleet.model import HostStatus
 from plotman_tui.plotters.phase import Phase
+from plotman_tui.tui.app import DashboardApp
 from plotman_tui.tui.fleet import kill_plan
 from plotman_tui.tui.messages import FleetChanged, FleetKillPrepared
 from plotman_tui.tui.screens.dashboard import DashboardScreen
@@ -187,3 +189,100 @@ def test_help_explains_every_column_of_the_hosts_table() -> None:
     fleet_keys = dict(OTHER_KEYS)["fleet screen"]
     for key in ("escape", "F", "tab", "enter", "s / r / k", "p / a", "/ o O"):
         assert key in fleet_keys
+
+
+# -- against real hosts ----------------------------------------------------------------------------
+
+
+def _stopped(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_STOPPED
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _running(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() not in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.real_service
+@pytest.mark.xdist_group("fleet")
+async def test_keys_on_a_real_hosts_job_and_loop_act_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s, r, k (answered no) on a job of a host over sshd, and p on the host: each takes effect
+    on that host (the job's process stopped, running on; its pause flag set)."""
+    from plotman_tui.farm.actionlog import ActionLog
+    from plotman_tui.farm.pauseflags import Loop, read_pause
+    from tests.fleethosts import bed, fleet_config, load_fleet, require_fleet
+
+    require_fleet()
+    monkeypatch.setenv("PLOTMAN_TUI_DATA_DIR", str(tmp_path / "dashboard-data"))
+    with bed(tmp_path, ["rig1"]) as hosts:
+        rig1 = hosts[0]
+        started = rig1.start_plot(k=22)
+        path = fleet_config(tmp_path, hosts)
+        log = ActionLog(tmp_path / "dashboard-data" / "actions.jsonl")
+        app = DashboardApp(load_fleet(path), path, plotting_enabled=False, action_log=log)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.press("F")
+            screen = await until(
+                pilot,
+                lambda: app.screen if isinstance(app.screen, FleetScreen) else None,
+                10,
+                "the fleet screen",
+            )
+
+            def rig1_job() -> str | None:
+                rows = job_rows(screen)
+                return next((pid for host, pid, phase in rows if phase.startswith("1:")), None)
+
+            await until(pilot, rig1_job, 90, "rig1's job in phase 1 on the fleet screen")
+            here = rig1.job_process(started).pid
+            await pilot.press("tab")  # the jobs table
+            assert screen.selected_job() is not None
+
+            await pilot.press("s")
+            await until(pilot, lambda: _stopped(here), 20, "the job stopped on rig1")
+            await pilot.press("r")
+            await until(pilot, lambda: _running(here), 20, "the job running on on rig1")
+
+            await pilot.press("k")
+            question = await until(
+                pilot,
+                lambda: app.screen if isinstance(app.screen, KillScreen) else None,
+                30,
+                "the kill question",
+            )
+            assert _stopped(here)
+            plan = question.plan
+            on_disk = {str(p) for p in rig1.temp_files(plan.job.plot_id or "?")}
+            assert plan.files and {f.path for f in plan.files} <= on_disk
+            assert "on rig1 is stopped" in plan.message
+            await pilot.press("n")
+            await until(pilot, lambda: _running(here), 20, "the job let run on after no")
+
+            await pilot.press("tab")  # back to the hosts
+            await pilot.press("p")
+            await until(
+                pilot,
+                lambda: read_pause(Loop.PLOTTING, directory=rig1.data_dir).paused,
+                20,
+                "rig1's plotting paused",
+            )
+            await until(
+                pilot,
+                lambda: "paused" in screen.hosts_table.cell_text("rig1", "plotting"),
+                20,
+                "the pause on rig1's line",
+            )
+    actions = [entry.action for entry in log.entries()]
+    assert actions[:2] == ["fleet-suspend", "fleet-resume"]
+    assert "fleet-pause-plotting" in actions
