@@ -40,7 +40,7 @@ from watchfiles import Change, awatch
 from plotman_tui.appdirs import read_regular_file
 from plotman_tui.config.loader import MAX_CONFIG_BYTES
 from plotman_tui.config.schema import Config
-from plotman_tui.dirview import archive_rows, configured_dirs, match_dirs
+from plotman_tui.dirview import ArchiveRow, archive_rows, configured_dirs, match_dirs
 from plotman_tui.farm.actionlog import ActionEntry, ActionLog, default_action_log
 from plotman_tui.farm.archive.transfer import find_transfers
 from plotman_tui.farm.dirs import DirInfo, inspect_dir_within
@@ -65,6 +65,8 @@ STATE_S: Final = 2.0
 ARCHIVE_S: Final = 5.0
 ACTIONS_S: Final = 2.0
 HISTORY_S: Final = 600.0
+#: Temp space (a stat of every temp file) is measured this often at most (the dashboard's).
+TEMP_REFRESH_S: Final = 30.0
 #: How long one dir's free space may take before it counts as a hung mount.
 DIR_TIMEOUT_S: Final = 5.0
 # A lone append to a log is read after this much quiet (ms), and writes that go on are read
@@ -207,7 +209,7 @@ class _Watch:
         self.tmp, self.dst = tmp, dst
         self.configured = [*tmp, *dst]
         self.archive_configured = bool(config.archiving.active_targets)
-        self.scanner = Scanner(config.logging.plots, temp_refresh_s=30.0)
+        self.scanner = Scanner(config.logging.plots, temp_refresh_s=TEMP_REFRESH_S)
         self.actions = _NewActions(default_action_log())
         self.quick = _Worker("watch-reads")
         self.dir_worker = _Worker("watch-dirs")
@@ -222,7 +224,7 @@ class _Watch:
         self.dir_of: dict[str, str] = {}
         self.dirs_taken_at: float | None = None
         self.loops = _Loops(LoopState(), LoopState(configured=self.archive_configured))
-        self.archive_rows: tuple[Any, ...] = ()
+        self.archive_rows: tuple[ArchiveRow, ...] = ()
         self.plots_today: int | None = None
         # Wake-ups: a new file in the log dir wakes a scan; a job that ends wakes the dirs
         # and the history.
@@ -264,7 +266,7 @@ class _Watch:
         self.scanned_jobs = jobs
         return jobs, match_dirs(jobs, self.configured)
 
-    def _read_loops(self, with_rows: bool) -> tuple[_Loops, tuple[Any, ...] | None]:
+    def _read_loops(self, with_rows: bool) -> tuple[_Loops, tuple[ArchiveRow, ...] | None]:
         now = time.time()
         plotting = loop_report(Loop.PLOTTING, now=now)
         archiving = loop_report(Loop.ARCHIVING, now=now)

@@ -706,7 +706,10 @@ _KINDS: Final[dict[type, str]] = {
 def decode_line(line: str | bytes) -> WireMessage:
     """One line of a watch's output (its newline may be there), checked field by field;
     :class:`WireError` for anything else."""
-    size = len(line) if isinstance(line, bytes) else len(line.encode("utf-8", "surrogatepass"))
+    # A str has at most as many characters as its UTF-8 bytes: the length is a first, free check.
+    size = len(line)
+    if isinstance(line, str) and size <= MAX_LINE_BYTES:
+        size = len(line.encode("utf-8", "surrogatepass"))
     if size > MAX_LINE_BYTES:
         raise WireError(f"a line of {size} bytes, over the {MAX_LINE_BYTES // 2**20} MiB limit")
     try:

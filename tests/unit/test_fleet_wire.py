@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from typing import Any
 
@@ -140,7 +141,9 @@ def snapshot_line(
     )
 
 
+@functools.cache
 def up_view(*jobs_sent: Job) -> HostView:
+    """A host view after its snapshot (made once: views are frozen)."""
     view = HostView(name="far", address="far@example:22")
     return apply(view, decode_line(snapshot_line(jobs_sent=jobs_sent)), 100.0)
 
@@ -149,7 +152,7 @@ def up_view(*jobs_sent: Job) -> HostView:
 
 
 @given(jobs)
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 def test_a_job_round_trips_exactly(job: Job) -> None:
     line = encode_jobs(1.0, changed=[job_to_wire(job)], gone=[job_key(job)], problems=[])
     message = decode_line(line)
@@ -243,6 +246,8 @@ def test_wrong_lines_are_refused_with_what_is_wrong() -> None:
     assert "over 64 KiB" in refused(job_line(plotter="x" * (64 * 1024 + 1)))
     assert "phase" in refused(job_line(phase=[1]))
     assert "16 MiB" in refused(b" " * (MAX_LINE_BYTES + 1))
+    assert "16 MiB" in refused(" " * (MAX_LINE_BYTES + 1))
+    assert "16 MiB" in refused("é" * (MAX_LINE_BYTES // 2 + 1))  # bytes count, not characters
     assert "not a JSON line" in refused(b"\xff\xfe{")
 
 
@@ -265,13 +270,14 @@ valid_lines = [
 
 
 @given(st.binary(max_size=300))
+@settings(deadline=None)
 def test_random_bytes_raise_only_wire_error(data: bytes) -> None:
     with contextlib.suppress(WireError):
         decode_line(data)
 
 
 @given(st.sampled_from(valid_lines), st.data())
-@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300, deadline=None)
 def test_mutated_lines_raise_only_wire_error(line: str, data: st.DataObject) -> None:
     raw = bytearray(line.encode("utf-8"))
     for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
@@ -297,7 +303,7 @@ def test_mutated_lines_raise_only_wire_error(line: str, data: st.DataObject) -> 
 
 
 @given(st.sampled_from(valid_lines), st.data())
-@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300, deadline=None)
 def test_fields_of_the_wrong_type_raise_only_wire_error(line: str, data: st.DataObject) -> None:
     """Every field in turn replaced by a value of another JSON type, at every depth."""
     document = json.loads(line)
