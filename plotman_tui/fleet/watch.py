@@ -80,6 +80,10 @@ _WATCH_CHECK_S: Final = 5.0
 _T = TypeVar("_T")
 
 
+class WatchError(Exception):
+    """Why the watch cannot go on, in one line (its error line says it)."""
+
+
 class _ClientGone(Exception):
     """stdout is closed: nobody reads the lines any more."""
 
@@ -286,7 +290,12 @@ class _Watch:
         if source is not None:
             # The file as on disk (the client reads it with this machine's home), not the
             # parsed config: that is what the host's own commands obey.
-            text = read_regular_file(source, MAX_CONFIG_BYTES).decode("utf-8-sig", "replace")
+            try:
+                data = read_regular_file(source, MAX_CONFIG_BYTES)
+            except OSError as error:
+                why = error.strerror or str(error)
+                raise WatchError(f"cannot read its config file {source}: {why}") from None
+            text = data.decode("utf-8-sig", "replace")
         return wire.WireConfig(
             path=os.fspath(source) if source is not None else "",
             text=text,
@@ -532,6 +541,8 @@ def _end_at_once(_signal: int, _frame: object) -> None:
 
 
 def _describe(error: BaseException) -> str:
+    if isinstance(error, WatchError):
+        return str(error)
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 

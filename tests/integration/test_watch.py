@@ -3,6 +3,7 @@ plot jobs (the sandbox's chiapos) and stand-in jobs whose logs the test writes."
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import queue
@@ -16,11 +17,14 @@ from typing import Any
 
 import pytest
 
+from plotman_tui.config.loader import parse_config
 from plotman_tui.farm.loopstate import loop_lock
 from plotman_tui.farm.pauseflags import Loop
 from plotman_tui.fleet.model import HostStatus, HostView
+from plotman_tui.fleet.watch import run_watch
 from plotman_tui.fleet.wire import (
     ActionsMessage,
+    ErrorMessage,
     Hello,
     JobsMessage,
     SnapshotMessage,
@@ -346,3 +350,21 @@ def test_a_config_that_cannot_be_read_is_one_line_and_exit_2(
         assert result.stdout == ""
         assert len(result.stderr.splitlines()) == 1, result.stderr
         assert str(config) in result.stderr
+
+
+def test_a_watch_that_cannot_go_on_says_why_in_an_error_line_and_returns_1(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLOTMAN_TUI_DATA_DIR", str(tmp_path / "data"))
+    # Its config file gone since the command line read it: there is no text to send.
+    gone = tmp_path / "gone.toml"
+    config = parse_config(sandbox.config_path.read_text(), gone, check_dirs=False)
+    out = io.StringIO()
+    before = signal.getsignal(signal.SIGTERM)
+    assert run_watch(config, out) == 1
+    assert signal.getsignal(signal.SIGTERM) is before
+    kinds = [decode_line(line) for line in out.getvalue().splitlines()]
+    assert isinstance(kinds[0], Hello)
+    error = kinds[-1]
+    assert isinstance(error, ErrorMessage)
+    assert error.message == f"cannot read its config file {gone}: No such file or directory"
