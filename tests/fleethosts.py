@@ -70,6 +70,7 @@ class BedHost:
     sandbox: Sandbox
     command: str
     known_hosts: Path | None = None  # None: the server's own (the right key)
+    identity_file: Path | None = None  # None: the server's client key (accepted)
     jobs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -93,7 +94,7 @@ class BedHost:
             "host": LOOPBACK,
             "port": self.server.port,
             "user": self.server.user,
-            "identity_file": str(self.server.identity_file),
+            "identity_file": str(self.identity_file or self.server.identity_file),
             "known_hosts": str(self.known_hosts or self.server.known_hosts),
             "command": self.command,
         }

@@ -31,6 +31,7 @@ from plotman_tui.fleet.client import FleetClient
 from plotman_tui.fleet.model import HostStatus, HostView
 from tests.conftest import wait_for
 from tests.fleethosts import BedHost, bed, fleet_config, load_fleet, require_fleet
+from tests.realservices import _keygen
 
 pytestmark = [pytest.mark.real_service, pytest.mark.xdist_group("fleet")]
 
@@ -363,6 +364,8 @@ async def test_refused_keys_wrong_commands_old_versions_and_garbage_each_say_so(
     old.write_text(OLD_PLOTMAN_TUI)
     junk = tmp_path / "garbage.py"
     junk.write_text(GARBAGE)
+    stranger_key = tmp_path / "stranger_key"
+    _keygen(stranger_key, "a key the hosts do not know")
     with bed(tmp_path, ["good"], namespaces=False) as hosts:
         (good,) = hosts
         server = good.server
@@ -373,6 +376,8 @@ async def test_refused_keys_wrong_commands_old_versions_and_garbage_each_say_so(
                 name="moved",
                 known_hosts=server.write_wrong_known_hosts(tmp_path / "known_hosts"),
             ),
+            dataclasses.replace(good, name="stranger", identity_file=stranger_key),
+            dataclasses.replace(good, name="keyless", identity_file=tmp_path / "no_such_key"),
             dataclasses.replace(good, name="typo", command="/opt/nowhere/plotman-tui"),
             dataclasses.replace(good, name="old", command=f"{sys.executable} {old}"),
             dataclasses.replace(good, name="junk", command=f"{sys.executable} {junk}"),
@@ -396,6 +401,12 @@ async def test_refused_keys_wrong_commands_old_versions_and_garbage_each_say_so(
         wait_for(lambda: not watches(good), 5, "the watch gone")
         assert "SSH host key of 127.0.0.1" in problems["moved"]
         assert "has changed" in problems["moved"]
+        assert problems["stranger"].startswith(f"SSH login as {server.user} on 127.0.0.1:")
+        assert "refused (no key accepted)" in problems["stranger"]
+        assert problems["keyless"] == (
+            f"identity_file {tmp_path / 'no_such_key'} does not exist: fix the path, or leave it "
+            "out to use ssh-agent"
+        )
         assert problems["typo"].startswith(
             "`/opt/nowhere/plotman-tui` not found on typo: set command in its [[fleet.hosts]] "
             "table to how plotman-tui runs there"
