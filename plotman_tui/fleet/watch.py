@@ -20,6 +20,7 @@ a closed stdout (the SSH session ended) or stdin at its end (the client left).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import errno
 import functools
@@ -29,7 +30,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISDIR
@@ -43,7 +44,7 @@ from plotman_tui.config.schema import Config
 from plotman_tui.dirview import ArchiveRow, archive_rows, configured_dirs, match_dirs
 from plotman_tui.farm.actionlog import ActionEntry, ActionLog, default_action_log
 from plotman_tui.farm.archive.transfer import find_transfers
-from plotman_tui.farm.dirs import DirInfo, inspect_dir_within
+from plotman_tui.farm.dirs import DirInfo, probe_dir
 from plotman_tui.farm.discovery import Scanner
 from plotman_tui.farm.history import default_cache_path, read_history
 from plotman_tui.farm.history_stats import per_day
@@ -193,8 +194,20 @@ def _stamp(path: Path) -> tuple[int, int, int]:
 def sample_dirs_within(tmp: Sequence[str], dst: Sequence[str]) -> list[DirInfo]:
     """Free space of each dir, and the finished plots of the dst dirs; a dir on a hung mount
     is an error after DIR_TIMEOUT_S, not a watch that stops answering."""
-    found = [inspect_dir_within(path, DIR_TIMEOUT_S) for path in tmp if path not in dst]
-    found += [inspect_dir_within(path, DIR_TIMEOUT_S, count_plots=True) for path in dst]
+    # All at once, each in a prober thread of its own: ten hung mounts cost one timeout.
+    probes = [(path, probe_dir(path)) for path in tmp if path not in dst]
+    probes += [(path, probe_dir(path, count_plots=True)) for path in dst]
+    deadline = time.monotonic() + DIR_TIMEOUT_S
+    found = []
+    for path, probe in probes:
+        try:
+            found.append(probe.result(timeout=max(0.0, deadline - time.monotonic())))
+        except concurrent.futures.TimeoutError:
+            found.append(
+                DirInfo(path, error=f"no answer within {DIR_TIMEOUT_S:g} s (a hung mount?)")
+            )
+        except OSError as error:
+            found.append(DirInfo(path, error=error.strerror or str(error)))
     return found
 
 
@@ -450,14 +463,17 @@ class _Watch:
 
     # -- the whole ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        self.send(wire.encode_hello(time.time(), socket.gethostname(), os.getpid()))
+    async def snapshot(self) -> None:
+        # The dirs are sampled meanwhile: a hung mount takes DIR_TIMEOUT_S, not the whole start.
+        sampling = asyncio.ensure_future(
+            self.dir_worker.run(lambda: sample_dirs_within(self.tmp, self.dst))
+        )
+        taken_at = time.time()
         jobs, problems, dir_of = await self.quick.run(self._scan)
         loops, rows = await self.quick.run(lambda: self._read_loops(True))
         actions = await self.quick.run(self.actions.read)
         config = await self.quick.run(self._config_text)
-        taken_at = time.time()
-        dirs = await self.dir_worker.run(lambda: sample_dirs_within(self.tmp, self.dst))
+        dirs = await sampling
         self.jobs, self.problems, self.dir_of = jobs, problems, dir_of
         self.wire_jobs = {wire.job_key(job): wire.job_to_wire(job) for job in jobs}
         self.loops, self.archive_rows = loops, rows or ()
@@ -480,32 +496,40 @@ class _Watch:
         )
 
     async def run(self) -> None:
-        await self.start()
-        loop = asyncio.get_running_loop()
-        _watch_stdin(lambda: loop.call_soon_threadsafe(self.stop.set))
-        tasks = [
-            asyncio.create_task(work())
-            for work in (
-                self.scans,
-                self.log_watch,
-                self.dir_samples,
-                self.loop_states,
-                self.action_log,
-                self.history,
-                self.beats,
-            )
-        ]
-        stopped = asyncio.create_task(self.stop.wait())
+        self.send(wire.encode_hello(time.time(), socket.gethostname(), os.getpid()))
+        # Beats from the hello on: a slow first scan must not look like a silent host.
+        tasks = [asyncio.create_task(self.beats())]
         try:
-            done, _pending = await asyncio.wait(
-                [*tasks, stopped], return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in done:
-                if task is not stopped:
-                    task.result()  # a loop that ended raised: say so
+            await _while_running(tasks, self.snapshot())
+            loop = asyncio.get_running_loop()
+            _watch_stdin(lambda: loop.call_soon_threadsafe(self.stop.set))
+            tasks += [
+                asyncio.create_task(work())
+                for work in (
+                    self.scans,
+                    self.log_watch,
+                    self.dir_samples,
+                    self.loop_states,
+                    self.action_log,
+                    self.history,
+                )
+            ]
+            await _while_running(tasks, self.stop.wait())
         finally:
-            for task in [*tasks, stopped]:
+            for task in tasks:
                 task.cancel()
+
+
+async def _while_running(tasks: Sequence[asyncio.Task[None]], work: Awaitable[object]) -> None:
+    """Await ``work``; a task of ``tasks`` that ends first (they run for ever: it raised) ends
+    it with that task's exception."""
+    main = asyncio.ensure_future(work)
+    done, _pending = await asyncio.wait([main, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not main:
+            main.cancel()
+            task.result()
+    main.result()
 
 
 def _identity(path: str) -> tuple[int, int] | None:
