@@ -35,7 +35,7 @@ from plotman_tui.config.schema import LOCAL_HOST_NAME, Config, FleetHost
 from plotman_tui.farm import ssh
 from plotman_tui.farm.units import printable
 from plotman_tui.fleet.model import LOCAL_ADDRESS, HostStatus, HostView
-from plotman_tui.fleet.wire import MAX_LINE_BYTES, WireError, apply, decode_line
+from plotman_tui.fleet.wire import MAX_LINE_BYTES, Hello, WireError, apply, decode_line
 
 #: No line (nor part of one) from a watch for this long marks its host down; it beats every 2 s.
 SILENT_S: Final = 8.0
@@ -470,9 +470,15 @@ class FleetClient:
             if not line.strip():
                 continue
             try:
-                view = apply(state.view, decode_line(line), self._clock())
+                message = decode_line(line)
             except WireError as error:
                 return _Ended(HostStatus.FAILED, f"garbage from its watch: {error}")
+            try:
+                view = apply(state.view, message, self._clock())
+            except WireError as error:
+                # A hello refused is another version, not garbage: its words say which.
+                why = f"its watch {error}" if isinstance(message, Hello) else f"garbage: {error}"
+                return _Ended(HostStatus.FAILED, why)
             self._set(state, view)
             if view.status is HostStatus.FAILED:  # the watch's own error line
                 return _Ended(HostStatus.FAILED, view.problem or "its watch stopped")

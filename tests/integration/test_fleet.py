@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -349,6 +350,12 @@ for name in ("status", "suspend", "resume", "kill"):
 parser.parse_args()
 """
 
+FUTURE = """\
+import time
+print('{"type": "hello", "time": 1, "protocol": 99}', flush=True)
+time.sleep(60)
+"""
+
 GARBAGE = """\
 import sys, time
 print("Welcome to rig5! Uptime: 42 days", flush=True)
@@ -364,6 +371,11 @@ async def test_refused_keys_wrong_commands_old_versions_and_garbage_each_say_so(
     old.write_text(OLD_PLOTMAN_TUI)
     junk = tmp_path / "garbage.py"
     junk.write_text(GARBAGE)
+    future = tmp_path / "future.py"
+    future.write_text(FUTURE)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[directories\n")
+    broken_command = shlex.join([sys.executable, "-m", "plotman_tui", "--config", str(broken)])
     stranger_key = tmp_path / "stranger_key"
     _keygen(stranger_key, "a key the hosts do not know")
     with bed(tmp_path, ["good"], namespaces=False) as hosts:
@@ -381,6 +393,8 @@ async def test_refused_keys_wrong_commands_old_versions_and_garbage_each_say_so(
             dataclasses.replace(good, name="typo", command="/opt/nowhere/plotman-tui"),
             dataclasses.replace(good, name="old", command=f"{sys.executable} {old}"),
             dataclasses.replace(good, name="junk", command=f"{sys.executable} {junk}"),
+            dataclasses.replace(good, name="future", command=f"{sys.executable} {future}"),
+            dataclasses.replace(good, name="broken", command=broken_command),
         ]
         config_path = fleet_config(tmp_path, hosts, include_local=True)
         async with running(config_path) as client:
@@ -415,6 +429,13 @@ async def test_refused_keys_wrong_commands_old_versions_and_garbage_each_say_so(
             "the plotman-tui on old has no `watch` (it is older than the fleet): upgrade it"
         )
         assert problems["junk"].startswith("garbage from its watch: not a JSON line")
+        assert problems["future"] == (
+            "its watch speaks fleet protocol 99; this plotman-tui speaks 1: run the same "
+            "version on both"
+        )
+        # The host's own one-line error about its config, as it printed it.
+        assert problems["broken"].startswith("plotman-tui on broken cannot watch: plotman-tui: ")
+        assert str(broken) in problems["broken"]
 
         done = fleet_cli(config_path, tmp_path)
         assert done.returncode == 1

@@ -220,3 +220,45 @@ def test_files_json_is_read_for_exactly_that_job_and_garbage_is_refused() -> Non
     evil = {"jobs": [{"pid": 7, "started_at": NOW - 60, "tmp_files": [{"path": 1}]}]}
     with pytest.raises(ValueError, match="not a path and a size"):
         parse_files(json.dumps(evil), mine)
+
+
+def test_fleet_status_text_and_json_show_each_host_its_why_and_the_jobs_of_hosts_up() -> None:
+    from plotman_tui.fleet.status import fleet_to_json, render_fleet
+
+    up = HostView(
+        name="rig1",
+        address="p@h:22",
+        status=HostStatus.UP,
+        jobs=(job(11, Phase(2, 1)),),
+        config=config(),
+        dirs=(DirInfo("/t/0", total_bytes=10 * GIB, free_bytes=4 * GIB),),
+    )
+    down = HostView(
+        name="rig2",
+        address="p@g:22",
+        status=HostStatus.DOWN,
+        problem="plotter unreachable: g:22 refused the connection",
+        news_at=NOW - 30,
+        jobs=(job(12, Phase(1, 1)),),  # from before it went down: not shown
+    )
+    lines = render_fleet([up, down], NOW, 200).splitlines()
+    assert lines[0].split() == [
+        "host", "state", "jobs", "phases", "today", "tmp", "free", "dst", "free", "plotting",
+        "archiving",
+    ]  # fmt: skip
+    assert lines[1].split()[:4] == ["rig1", "up", "1", "1:0"]
+    assert lines[2].split()[:4] == ["rig2", "down", "30s", "-"]
+    assert "! rig2: plotter unreachable: g:22 refused the connection" in lines
+    (row,) = [line for line in lines if line.startswith("rig1 ") and "00000011" in line]
+    assert "2:1" in row.split()
+    assert not [line for line in lines if "00000012" in line]
+    assert lines[-1] == "Total jobs: 1 on 1 of 2 hosts; phases: 1:0 2:1 3:0 4:0"
+
+    data = fleet_to_json([up, down], NOW)
+    assert [(h["name"], h["status"], h["jobs"]) for h in data["hosts"]] == [
+        ("rig1", "up", 1),
+        ("rig2", "down", None),
+    ]
+    assert data["hosts"][0]["tmp_free_bytes"] == 4 * GIB
+    assert data["hosts"][1]["problem"].startswith("plotter unreachable")
+    assert [(j["host"], j["pid"], j["phase"]) for j in data["jobs"]] == [("rig1", 11, "2:1")]
