@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import shlex
 import sys
 import time
@@ -36,6 +37,8 @@ from plotman_tui.farm import ssh
 from plotman_tui.farm.units import printable
 from plotman_tui.fleet.model import LOCAL_ADDRESS, HostStatus, HostView
 from plotman_tui.fleet.wire import MAX_LINE_BYTES, Hello, WireError, apply, decode_line
+
+logger = logging.getLogger(__name__)
 
 #: No line (nor part of one) from a watch for this long marks its host down; it beats every 2 s.
 SILENT_S: Final = 8.0
@@ -323,6 +326,7 @@ class FleetClient:
             try:
                 ended = await self._watch(state)
             except Exception as error:  # a bug here must cost this host, not the fleet
+                logger.exception("fleet host %s: watch session failed", state.name)
                 ended = _Ended(HostStatus.DOWN, f"fleet client error: {type(error).__name__}")
                 self._drop_connection(state)
             if state.reached_up:  # it served for a while: back off from the start again
