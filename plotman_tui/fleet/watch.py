@@ -234,7 +234,6 @@ class _Watch:
         self.stop = asyncio.Event()
         self.sent_at = 0.0
         # What the client has been sent.
-        self.jobs: tuple[Job, ...] = ()
         self.wire_jobs: dict[str, dict[str, Any]] = {}
         self.problems: tuple[str, ...] = ()
         self.dirs: tuple[DirInfo, ...] = ()
@@ -323,7 +322,6 @@ class _Watch:
         encoded = {wire.job_key(job): wire.job_to_wire(job) for job in jobs}
         changed = [data for key, data in encoded.items() if self.wire_jobs.get(key) != data]
         gone = [key for key in self.wire_jobs if key not in encoded]
-        self.jobs = jobs
         if changed or gone or problems != self.problems:
             self.wire_jobs = encoded
             self.problems = problems
@@ -474,7 +472,7 @@ class _Watch:
         actions = await self.quick.run(self.actions.read)
         config = await self.quick.run(self._config_text)
         dirs = await sampling
-        self.jobs, self.problems, self.dir_of = jobs, problems, dir_of
+        self.problems, self.dir_of = problems, dir_of
         self.wire_jobs = {wire.job_key(job): wire.job_to_wire(job) for job in jobs}
         self.loops, self.archive_rows = loops, rows or ()
         self.dirs, self.dirs_taken_at = tuple(dirs), taken_at
