@@ -62,8 +62,10 @@ from textual.worker import Worker
 
 from plotman_tui.appdirs import cache_dir, data_dir
 from plotman_tui.config.schema import Config
+from plotman_tui.dirview import ArchiveRow
 from plotman_tui.farm.actionlog import ActionLog, default_action_log
 from plotman_tui.farm.archive.engine import ArchivingEngine
+from plotman_tui.farm.archive.replot import ReplotProgress
 from plotman_tui.farm.archive.replotter import Replotter
 from plotman_tui.farm.archive.space import SpaceMonitor
 from plotman_tui.farm.control import KillPlan
@@ -76,7 +78,7 @@ from plotman_tui.farm.lock import default_lock
 from plotman_tui.farm.model import Job, Snapshot
 from plotman_tui.farm.units import printable
 from plotman_tui.farm.wiring import archiving_engine
-from plotman_tui.fleet.model import HostStatus
+from plotman_tui.fleet.model import HostStatus, HostView
 from plotman_tui.metrics import StateReader, server_for
 from plotman_tui.tui import job_control, textual_hacks
 from plotman_tui.tui.feeds import (
@@ -92,7 +94,7 @@ from plotman_tui.tui.feeds import (
     HistoryFeed,
     PlottingFeed,
 )
-from plotman_tui.tui.fleet import FleetLink, LoopName
+from plotman_tui.tui.fleet import FleetLink, HostSource, LoopName
 from plotman_tui.tui.history_worker import HistoryWorker
 from plotman_tui.tui.logwatch import LogWatch
 from plotman_tui.tui.messages import (
@@ -122,6 +124,7 @@ from plotman_tui.tui.screens.kill_screen import KillAnswer, KillScreen
 from plotman_tui.tui.view import (
     HISTORY_READING,
     ArchivingState,
+    DashboardSource,
     DashboardState,
     HistoryView,
     HostJob,
@@ -139,22 +142,13 @@ from plotman_tui.tui.view import (
     host_job,
     job_columns,
     job_key,
-    job_matches,
-    ordered_jobs,
-    phase_bins,
     plotting_words,
     replot_lines,
     shown_signature,
     tmp_rows,
 )
-from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
-from plotman_tui.tui.widgets.archive_table import ArchiveTable
-from plotman_tui.tui.widgets.dst_table import DstTable
+from plotman_tui.tui.widgets.fleet_hosts_table import FleetHostsTable
 from plotman_tui.tui.widgets.jobs_table import SLOW_REFRESH_S, JobsTable
-from plotman_tui.tui.widgets.phase_histogram import PhaseHistogram
-from plotman_tui.tui.widgets.prefixes_line import PrefixesLine
-from plotman_tui.tui.widgets.status_line import StatusLine
-from plotman_tui.tui.widgets.tmp_table import TmpTable
 
 if TYPE_CHECKING:
     from plotman_tui.tui.screens.history_screen import HistoryScreen
@@ -199,6 +193,64 @@ def build_engine(config: Config, scanner: Scanner | None = None) -> PlottingEngi
         state_path=data_dir() / "plotting-state.json",
         pause_dir=data_dir(),
     )
+
+
+class LocalSource:
+    """This machine's dashboard data: the app's own state, as its workers report it (a
+    :class:`~plotman_tui.tui.view.DashboardSource`)."""
+
+    host: str | None = None
+
+    def __init__(self, app: DashboardApp) -> None:
+        self._app = app
+
+    @property
+    def jobs_order(self) -> SortOrder:
+        return self._app.jobs_order
+
+    @jobs_order.setter
+    def jobs_order(self, order: SortOrder) -> None:
+        self._app.jobs_order = order
+
+    @property
+    def filter_text(self) -> str:
+        return self._app.filter_text
+
+    @filter_text.setter
+    def filter_text(self, text: str) -> None:
+        self._app.filter_text = text
+
+    @property
+    def config(self) -> Config:
+        return self._app.config
+
+    @property
+    def state(self) -> DashboardState:
+        return self._app.state
+
+    @property
+    def archiving_configured(self) -> bool:
+        return self._app.archiving.configured
+
+    def columns(self) -> list[JobColumn]:
+        return self._app._columns()
+
+    def archive_view(self) -> tuple[list[ArchiveRow], Mapping[str, ReplotProgress] | None]:
+        result = self._app.archiving.result
+        rows = archive_rows(self._app.config, result)
+        return rows, result.replot if result is not None else None
+
+    def replot_lines(self) -> tuple[str, ...]:
+        return replot_lines(self._app.archiving.result)
+
+    def plotting_words(self, now: float) -> tuple[str, str]:
+        return plotting_words(self._app.plotting, now)
+
+    def archiving_words(self) -> tuple[str, str]:
+        return archiving_words(self._app.archiving)
+
+    def cadence(self, now: float) -> tuple[float, float, float | None]:
+        return self._app.cadence(now)
 
 
 class DashboardApp(App[int]):
@@ -249,6 +301,8 @@ class DashboardApp(App[int]):
         )
         self.jobs_order = SortOrder()
         self.filter_text = ""
+        #: What this machine's dashboard shows (a fleet host's dashboard has its own).
+        self.local = LocalSource(self)
         self.action_log = action_log
         self.control = job_control.controller(action_log)
         self._engine = engine
@@ -686,83 +740,59 @@ class DashboardApp(App[int]):
     # -- showing ---------------------------------------------------------------------------------
 
     def _show_all(self) -> None:
-        if self._shown() is None:
+        screen = self._shown()
+        if screen is None:
             return
         with self.batch_update():
-            self._show_jobs()
-            self._show_dirs()
-            self._show_archiving()
-            self._show_actions()
-            self._show_status()
+            screen.show_all(self.local, self.clock())
+            self._show_dirs_screen()
 
     def _show_jobs(self, *, afresh: bool = False) -> None:
         screen = self._shown()
-        if screen is None:
-            return
-        jobs = self.state.snapshot.jobs
-        columns = self._columns()
-        tmp_prefix, dst_prefix = dir_prefixes(self.config, jobs)
-        shown = [
-            job
-            for job in ordered_jobs(jobs, columns, self.jobs_order)
-            if job_matches(job, self.filter_text, columns)
-        ]
-        table = screen.query_one(JobsTable)
-        table.show(shown, columns, afresh=afresh)
-        summary = f"jobs {len(shown)}/{len(jobs)}" if self.filter_text else f"jobs {len(jobs)}"
-        summary += f", {self.jobs_order.describe(columns)}"
-        if self.filter_text:
-            summary += f", filter “{self.filter_text}”"
-        screen.query_one(PhaseHistogram).show(phase_bins(jobs))
-        problems = list(self.state.snapshot.problems)
-        archive = archive_prefix(self.config) if self.archiving.configured else None
-        screen.query_one(PrefixesLine).show(tmp_prefix, dst_prefix, problems, summary, archive)
+        if screen is not None:
+            screen.show_jobs(self.local, afresh=afresh)
 
     def _show_dirs(self) -> None:
         screen = self._shown()
-        if screen is None:
-            return
-        jobs = self.state.snapshot.jobs
-        tmp_prefix, dst_prefix = dir_prefixes(self.config, jobs)
-        dirs, dir_of = self.state.dirs, self.state.dir_of
-        screen.query_one(TmpTable).show(tmp_rows(self.config, jobs, dir_of, dirs), tmp_prefix)
-        rows = dst_rows(self.config, jobs, dir_of, dirs, with_priority=self.archiving.configured)
-        screen.query_one(DstTable).show(rows, dst_prefix)
-        self._show_dirs_screen()
+        if screen is not None:
+            screen.show_dirs(self.local)
+            self._show_dirs_screen()
 
     def _show_archiving(self) -> None:
         screen = self._shown()
-        if screen is None or not self.archiving.configured:
-            return
-        result = self.archiving.result
-        rows = archive_rows(self.config, result)
-        replot = result.replot if result is not None else None
-        screen.query_one(ArchiveTable).show(rows, archive_prefix(self.config), replot)
-        self._show_dirs_screen()
+        if screen is not None and self.archiving.configured:
+            screen.show_archiving(self.local)
+            self._show_dirs_screen()
 
-    def _dirs_view(self) -> DirsView:
-        jobs, dir_of, dirs = self.state.snapshot.jobs, self.state.dir_of, self.state.dirs
-        tmp_prefix, dst_prefix = dir_prefixes(self.config, jobs)
-        archiving = self.archiving.configured
+    def _dirs_view(self, source: DashboardSource) -> DirsView:
+        config, state = source.config, source.state
+        jobs, dir_of, dirs = state.snapshot.jobs, state.dir_of, state.dirs
+        tmp_prefix, dst_prefix = dir_prefixes(config, jobs)
+        archiving = source.archiving_configured
         return DirsView(
-            tmp=tmp_rows(self.config, jobs, dir_of, dirs),
-            dst=dst_rows(self.config, jobs, dir_of, dirs, with_priority=archiving),
-            archive=archive_rows(self.config, self.archiving.result) if archiving else (),
+            tmp=tmp_rows(config, jobs, dir_of, dirs),
+            dst=dst_rows(config, jobs, dir_of, dirs, with_priority=archiving),
+            archive=source.archive_view()[0] if archiving else (),
             tmp_prefix=tmp_prefix,
             dst_prefix=dst_prefix,
-            archive_prefix=archive_prefix(self.config),
-            plotting=plotting_words(self.plotting, self.clock()),
-            archiving=archiving_words(self.archiving),
-            replot=replot_lines(self.archiving.result),
+            archive_prefix=archive_prefix(config),
+            plotting=source.plotting_words(self.clock()),
+            archiving=source.archiving_words(),
+            replot=source.replot_lines(),
         )
 
     def _show_dirs_screen(self) -> None:
-        """The dirs screen, when it is the one on top, shows the latest rows and words."""
-        if isinstance(self.screen, DirsScreen):
-            self.screen.show(self._dirs_view())
+        """The dirs screen, when it is the one on top, shows the latest rows and words (of
+        the dashboard it was opened from)."""
+        stack = self.screen_stack
+        if stack and isinstance(stack[-1], DirsScreen):
+            below = stack[-2] if len(stack) > 1 else None
+            stack[-1].show(self._dirs_view(self._source_of(below)))
 
     def action_dirs(self) -> None:
-        self.push_screen(DirsScreen(self._dirs_view(), archiving=self.archiving.configured))
+        _screen, source = self._current()
+        view = self._dirs_view(source)
+        self.push_screen(DirsScreen(view, archiving=source.archiving_configured))
 
     def _show_history_screen(self) -> None:
         """The history screen shows the latest history (drawn when it is next on screen)."""
@@ -815,29 +845,40 @@ class DashboardApp(App[int]):
     def _show_actions(self) -> None:
         screen = self._shown()
         if screen is not None:
-            screen.query_one(ActionLogPanel).show(self.state.actions, today=self.clock())
+            screen.show_actions(self.local, self.clock())
 
     def _show_status(self) -> None:
         screen = self._shown()
         if screen is None:
             return
-        now = self.clock()
+        screen.show_status(self.local, self.clock())
+        self._show_dirs_screen()
+
+    def cadence(self, now: float) -> tuple[float, float, float | None]:
+        """This machine's: how often the engine looks and plans, and the last pass's age."""
         last = self.state.last_pass_at
         feed = self.plotting_feed
         engine = self.pollers.get("engine")
-        screen.query_one(StatusLine).show(
-            # Minutes: a clock in seconds would repaint the screen every second for nothing
-            # (a pass that stops coming shows as "stale" on this line anyway).
-            clock=time.strftime("%H:%M", time.localtime(now)),
-            plotting=plotting_words(self.plotting, now),
-            archiving=archiving_words(self.archiving),
-            look_s=engine.interval_s if engine is not None else LOOK_INTERVAL_S,
-            schedule_s=feed.schedule_interval_s
+        return (
+            engine.interval_s if engine is not None else LOOK_INTERVAL_S,
+            feed.schedule_interval_s
             if feed is not None
             else float(self.config.scheduling.polling_time_s),
-            pass_age_s=None if last is None else max(now - last, 0.0),
+            None if last is None else max(now - last, 0.0),
         )
-        self._show_dirs_screen()
+
+    def _source_of(self, screen: object) -> DashboardSource:
+        """The data a dashboard screen shows: a fleet host's, or this machine's."""
+        if isinstance(screen, DashboardScreen) and screen.source is not None:
+            return screen.source
+        return self.local
+
+    def _current(self) -> tuple[DashboardScreen, DashboardSource]:
+        """The dashboard the keys act on: the one on top (a host's), else this machine's."""
+        screen = self.screen
+        if isinstance(screen, DashboardScreen):
+            return screen, self._source_of(screen)
+        return self.dashboard, self.local
 
     def _update_job_screens(self) -> None:
         jobs = {job_key(job): job for job in self.state.snapshot.jobs}
@@ -857,6 +898,11 @@ class DashboardApp(App[int]):
                 timeout=10,
             )
             return
+        if self._fleet_screen in self.screen_stack:
+            # From a host's dashboard (or what it opened): back down to the fleet.
+            while len(self.screen_stack) > 1 and self.screen is not self._fleet_screen:
+                self.pop_screen()
+            return
         if self._fleet_screen is None:
             self._fleet_screen = FleetScreen(clock=self.clock)
             self._fleet_screen.show_views(self.fleet.views)
@@ -869,7 +915,43 @@ class DashboardApp(App[int]):
         self.fleet.views = message.views
         if self._fleet_screen is not None:
             self._fleet_screen.show_views(message.views)
+        self._update_host_dashboards()
         self._update_host_job_screens()
+
+    def on_fleet_hosts_table_selected(self, event: FleetHostsTable.Selected) -> None:
+        """Enter on a host's line: its dashboard, the same screen as this machine's, fed
+        from the host; this machine's line goes back to this machine's own."""
+        fleet = self.fleet
+        view = fleet.view(event.host) if fleet is not None else None
+        if view is None:
+            return
+        if view.local:
+            self.pop_screen()
+            return
+        source = HostSource(view, self.config)
+        screen = DashboardScreen(archiving=source.archiving_configured, source=source)
+        self.push_screen(screen)
+        self.call_after_refresh(screen.show_all, source, self.clock())
+
+    def _update_host_dashboards(self) -> None:
+        """Each open host dashboard shows its host's latest view (its tables redraw only the
+        rows that changed)."""
+        fleet = self.fleet
+        if fleet is None:
+            return
+        for screen in self.screen_stack:
+            if not isinstance(screen, DashboardScreen):
+                continue
+            source = screen.source
+            if not isinstance(source, HostSource) or source.host is None:
+                continue
+            view = fleet.view(source.host)
+            if view is not None and view is not source.view:
+                source.update(view)
+                if screen.is_mounted:
+                    screen.show_all(source, self.clock())
+        if self._host_view() is not None:
+            self.refresh_bindings()  # p and a say what they would do to the host now
 
     def _update_host_job_screens(self) -> None:
         """A host's job's details follow its host's news, as a local job's follow the scans."""
@@ -884,6 +966,27 @@ class DashboardApp(App[int]):
                     continue  # no news is not an end: the job may run on there
                 found = next((job for job in view.jobs if job_key(job) == screen.key), None)
                 screen.update_job(None if found is None else host_job(host, found))
+
+    def _host_view(self) -> HostView | None:
+        """The fleet host whose dashboard is on top (None: this machine's, or another
+        screen)."""
+        screen = self.screen
+        if not isinstance(screen, DashboardScreen) or screen.source is None:
+            return None
+        host = screen.source.host
+        return self.fleet.view(host) if self.fleet is not None and host is not None else None
+
+    def _switch_host_loop(self, loop: LoopName, enabled: bool) -> bool:
+        """On a fleet host's dashboard: pause (False) or resume its loop there. False on
+        this machine's dashboard (the key is this machine's)."""
+        view = self._host_view()
+        if view is None or self.fleet is None:
+            return False
+        self.notify(
+            f"{'resuming' if enabled else 'pausing'} {loop} on {view.name}…", title=loop, timeout=4
+        )
+        self.fleet.switch(view.name, loop, not enabled)
+        return True
 
     def action_fleet_loop(self, loop: LoopName) -> None:
         """``p`` or ``a`` on the fleet screen: pause or resume that loop on the selected host
@@ -926,7 +1029,9 @@ class DashboardApp(App[int]):
 
     def action_switch_plotting(self, enabled: bool) -> None:
         """``p``: pause (False) or resume (True) starting new jobs; the footer's label says
-        which (see check_action)."""
+        which (see check_action). On a fleet host's dashboard, that host's."""
+        if self._switch_host_loop("plotting", enabled):
+            return
         if enabled == self.plotting.enabled:
             return
         self.plotting.enabled = enabled
@@ -995,6 +1100,13 @@ class DashboardApp(App[int]):
         job = self._target_job()
         if job is None:
             return
+        if isinstance(job, HostJob) and not self._log_is_here(job):
+            self.notify(
+                f"the log of pid {job.pid} is on {job.host}: {job.log_file or 'none found'}",
+                title="log",
+                severity="warning",
+            )
+            return
         if job.log_file is None:
             self.notify(
                 f"pid {job.pid} has no log in {self.config.logging.plots}", severity="warning"
@@ -1031,59 +1143,82 @@ class DashboardApp(App[int]):
         # (False hides a binding from the footer, and the key goes on to the next one).
         if action == "fleet":
             return parameters == (self.fleet is not None,)
+        host = self._host_view()
         if action == "switch_plotting":
-            return parameters != (self.plotting.enabled,)
+            enabled = self.plotting.enabled if host is None else not host.plotting.paused
+            return parameters != (enabled,)
         if action == "switch_archiving":
-            if not self.archiving.configured:
+            configured = self.archiving.configured if host is None else host.archiving.configured
+            if not configured:
                 return parameters == (None,)
-            return parameters != (None,) and parameters != (self.archiving.enabled,)
+            enabled = self.archiving.enabled if host is None else not host.archiving.paused
+            return parameters != (None,) and parameters != (enabled,)
         return True
 
     def action_filter(self) -> None:
-        screen = self.dashboard
+        screen, source = self._current()
         screen.show_filter(True)
         field = screen.query_one("#filter", Input)
-        field.value = self.filter_text
+        field.value = source.filter_text
         # At once, not with focus() (which waits a turn of the loop): keys typed or pasted
         # right after "/" may be queued already, and must not reach the table's bindings.
         screen.set_focus(field)
 
     def action_clear_filter(self) -> None:
-        screen = self.dashboard
-        if not self.filter_text and not screen.filtering:
+        screen, source = self._current()
+        if not source.filter_text and not screen.filtering:
+            if source.host is not None and screen is self.screen:
+                self.pop_screen()  # a fleet host's dashboard: back to the fleet
             return
-        self.filter_text = ""
+        source.filter_text = ""
         screen.query_one("#filter", Input).value = ""
         self._close_filter()
-        self._show_jobs()
+        self._show_jobs_of(screen, source)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
-            self.filter_text = event.value.strip()
-            self._show_jobs()
+            screen, source = self._current()
+            source.filter_text = event.value.strip()
+            self._show_jobs_of(screen, source)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             self._close_filter()
 
     def _close_filter(self) -> None:
-        screen = self.dashboard
+        screen, _source = self._current()
         screen.show_filter(False)
         screen.set_focus(screen.query_one(JobsTable))  # at once, as in action_filter
 
+    def _show_jobs_of(self, screen: DashboardScreen, source: DashboardSource) -> None:
+        if source is self.local:
+            self._show_jobs()
+        else:
+            screen.show_jobs(source)
+
     def action_sort(self) -> None:
-        self._sort(self.jobs_order.next_column(self._columns()))
+        _screen, source = self._current()
+        self._sort(source.jobs_order.next_column(source.columns()))
 
     def action_reverse_sort(self) -> None:
-        self._sort(self.jobs_order.reversed())
+        _screen, source = self._current()
+        self._sort(source.jobs_order.reversed())
 
     def on_jobs_table_header_selected(self, event: JobsTable.HeaderSelected) -> None:
-        self._sort(self.jobs_order.by(event.column_id))
+        _screen, source = self._current()
+        self._sort(source.jobs_order.by(event.column_id))
 
     def on_jobs_table_selected(self, event: JobsTable.Selected) -> None:
         job = event.table.selected_job
         if job is not None and job_key(job) == event.key:
-            self.push_screen(JobScreen(job, live=self.live))
+            self.push_screen(JobScreen(job, live=self.live and self._log_is_here(job)))
+
+    def _log_is_here(self, job: Job) -> bool:
+        """Whether a job's log is on this machine: a fleet host's is on that host."""
+        if not isinstance(job, HostJob):
+            return True
+        view = self.fleet.view(job.host) if self.fleet is not None else None
+        return view is not None and view.local
 
     def action_help(self) -> None:
         # One help screen, kept: composing and rendering its tables anew costs a key press
@@ -1095,6 +1230,8 @@ class DashboardApp(App[int]):
     def action_switch_archiving(self, enabled: bool | None) -> None:
         """``a``: pause (False) or resume (True) starting transfers; None: archiving is not
         set up, and the notice says how."""
+        if enabled is not None and self._switch_host_loop("archiving", enabled):
+            return
         if enabled is None or not self.archiving.configured:
             self.notify(
                 "archiving is not set up: set [archiving] enabled = true and add an enabled "
@@ -1138,8 +1275,9 @@ class DashboardApp(App[int]):
         return {job_key(job): eta.estimate(job, now) for job in jobs}
 
     def _sort(self, order: SortOrder) -> None:
-        self.jobs_order = order
-        self._show_jobs()
+        screen, source = self._current()
+        source.jobs_order = order
+        self._show_jobs_of(screen, source)
 
     def _target_job(self) -> Job | None:
         """The job a key acts on: the details screen's, else the one under the cursor."""
@@ -1153,7 +1291,7 @@ class DashboardApp(App[int]):
         if isinstance(screen, FleetScreen):
             job = screen.selected_job()
         else:
-            job = self.dashboard.query_one(JobsTable).selected_job
+            job = self._current()[0].query_one(JobsTable).selected_job
         if job is None:
             self.notify("no job selected", severity="warning")
         return job

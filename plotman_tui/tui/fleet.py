@@ -14,22 +14,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 from textual.app import App
 from textual.worker import Worker
 
-from plotman_tui.config.schema import Config
+from plotman_tui.config.schema import ArchivingConfig, Config
+from plotman_tui.dirview import ArchiveRow
 from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.control import KillPlan
-from plotman_tui.farm.model import JobStatus, TempFile
-from plotman_tui.farm.units import human_bytes
-from plotman_tui.fleet.model import HostView
+from plotman_tui.farm.model import Job, JobStatus, Snapshot, TempFile
+from plotman_tui.farm.units import human_bytes, printable
+from plotman_tui.fleet.model import HostView, LoopState
 from plotman_tui.tui.messages import FleetChanged, FleetKillPrepared, JobControlDone
-from plotman_tui.tui.view import HostJob
+from plotman_tui.tui.view import (
+    DashboardState,
+    HostJob,
+    JobColumn,
+    SortOrder,
+    dir_prefixes,
+    host_job,
+    job_columns,
+)
 
 if TYPE_CHECKING:
+    from plotman_tui.farm.archive.replot import ReplotProgress
+
     # Imported when a fleet is configured (see FleetLink.start): a dashboard without one
     # loads no fleet client.
     from plotman_tui.fleet.client import FleetClient
@@ -242,3 +254,97 @@ class FleetLink:
                 self._done("cancel-kill", job.host, ok, words)
 
         self._run(work)
+
+
+# -- a host's own dashboard ----------------------------------------------------------------------
+
+#: A host's watch says something at least this often (its beat): the status line's "look".
+HOST_BEAT_S = 2.0
+
+
+def loop_words(loop: LoopState, name: str) -> tuple[str, str]:
+    """A host's plotting or archiving loop for the status line: ``(word, detail)``."""
+    if not loop.configured:
+        return "not set up", ""
+    reason = printable(loop.reason or "")
+    if loop.paused:
+        by = f"(by {printable(loop.paused_by)})" if loop.paused_by else ""
+        return "paused", "; ".join(part for part in (by, reason) if part)
+    if loop.running:
+        return "active", "; ".join(part for part in (reason, printable(loop.holder or "")) if part)
+    return "no loop", f"no {name} loop runs there" + (f"; {reason}" if reason else "")
+
+
+class HostSource:
+    """A fleet host's dashboard data, from its view (a :class:`DashboardSource`); its order
+    and filter are kept while the view changes (:meth:`update`)."""
+
+    def __init__(self, view: HostView, fallback: Config) -> None:
+        self.jobs_order = SortOrder()
+        self.filter_text = ""
+        self._fallback = fallback
+        self.state = DashboardState()
+        self.view = view
+        self.update(view)
+
+    @property
+    def host(self) -> str | None:
+        return self.view.name
+
+    @property
+    def config(self) -> Config:
+        """The host's own config, as its watch sent it; without one (it could not be read
+        here) this machine's, less its dirs (which are not the host's)."""
+        sent = self.view.config.config if self.view.config is not None else None
+        if sent is not None:
+            return sent
+        return replace(
+            self._fallback,
+            directories=replace(self._fallback.directories, tmp=(), dst=(), tmp2=None),
+            archiving=ArchivingConfig(),
+        )
+
+    @property
+    def archiving_configured(self) -> bool:
+        return self.view.archiving.configured
+
+    def update(self, view: HostView) -> None:
+        """The host's latest view: its jobs (as :class:`HostJob`), dirs and action log."""
+        self.view = view
+        state = self.state
+        if view.jobs is not self._jobs_from:
+            jobs = tuple(host_job(view.name, job) for job in view.jobs)
+            state.snapshot = Snapshot(jobs=jobs, updated=view.updated_at, problems=view.problems)
+        elif view.problems != state.snapshot.problems:
+            state.snapshot = replace(state.snapshot, problems=view.problems)
+        self._jobs_from = view.jobs
+        state.dir_of = view.dir_of
+        state.dirs = {info.path: info for info in view.dirs}
+        state.dirs_taken_at = view.dirs_taken_at
+        state.last_pass_at = view.news_at
+        if not state.actions or tuple(state.actions) != view.actions:
+            state.actions.clear()
+            state.actions.extend(view.actions)
+
+    _jobs_from: tuple[Job, ...] | None = None
+
+    def columns(self) -> list[JobColumn]:
+        # No progress nor ETA: the host's history is its own (its jobs show "-").
+        return job_columns(*dir_prefixes(self.config, self.state.snapshot.jobs))
+
+    def archive_view(self) -> tuple[list[ArchiveRow], Mapping[str, ReplotProgress] | None]:
+        return list(self.view.archive_rows), None
+
+    def replot_lines(self) -> tuple[str, ...]:
+        return ()
+
+    def plotting_words(self, now: float) -> tuple[str, str]:
+        return loop_words(self.view.plotting, "plotting")
+
+    def archiving_words(self) -> tuple[str, str]:
+        return loop_words(self.view.archiving, "archiving")
+
+    def cadence(self, now: float) -> tuple[float, float, float | None]:
+        news = self.view.news_at
+        schedule = float(self.config.scheduling.polling_time_s)
+        return HOST_BEAT_S, schedule, None if news is None else max(now - news, 0.0)

@@ -13,7 +13,7 @@ import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from plotman_tui import dirview
 from plotman_tui.config.schema import Config
@@ -41,6 +41,7 @@ from plotman_tui.report import Column, fit_cell, replot_progress_text, status_co
 
 if TYPE_CHECKING:
     from plotman_tui.farm.archive.engine import ArchivePassResult
+    from plotman_tui.farm.archive.replot import ReplotProgress
 
 #: How many action log entries the dashboard keeps and shows.
 ACTIONS_KEPT = 200
@@ -620,3 +621,43 @@ def fleet_columns(jobs: Sequence[Job]) -> list[JobColumn]:
     tmp_prefix = common_prefix([job.tmp_dir for job in jobs])
     dst_prefix = common_prefix([job.dst_dir for job in jobs])
     return _with_ids([HOST_COLUMN, *status_columns(tmp_prefix, dst_prefix)])
+
+
+# -- what a dashboard screen is fed --------------------------------------------------------------
+
+
+class DashboardSource(Protocol):
+    """What a dashboard screen shows, from wherever it comes: this machine's engines (the app)
+    or a fleet host's view. Its order and filter are its own."""
+
+    jobs_order: SortOrder
+    filter_text: str
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def state(self) -> DashboardState: ...
+
+    @property
+    def archiving_configured(self) -> bool: ...
+
+    @property
+    def host(self) -> str | None:
+        """The fleet host it shows (None: this machine's own dashboard)."""
+
+    def columns(self) -> list[JobColumn]:
+        """The jobs table's columns, with each job's progress and ETA as known now."""
+
+    def archive_view(self) -> tuple[list[ArchiveRow], Mapping[str, ReplotProgress] | None]:
+        """The archive table's rows and each replotting target's progress."""
+
+    def replot_lines(self) -> tuple[str, ...]: ...
+
+    def plotting_words(self, now: float) -> tuple[str, str]: ...
+
+    def archiving_words(self) -> tuple[str, str]: ...
+
+    def cadence(self, now: float) -> tuple[float, float, float | None]:
+        """How often it looks, how often it plans, and how old its last news is (None: none
+        yet), for the status line."""

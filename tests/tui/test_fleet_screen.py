@@ -286,3 +286,64 @@ async def test_keys_on_a_real_hosts_job_and_loop_act_there(
     actions = [entry.action for entry in log.entries()]
     assert actions[:2] == ["fleet-suspend", "fleet-resume"]
     assert "fleet-pause-plotting" in actions
+
+
+async def test_enter_on_a_host_opens_its_dashboard_fed_from_the_host() -> None:
+    from plotman_tui.tui.widgets.jobs_table import JobsTable
+    from plotman_tui.tui.widgets.prefixes_line import PrefixesLine
+    from plotman_tui.tui.widgets.status_line import StatusLine
+
+    app = fleet_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_fleet(pilot)
+        await pilot.press("down", "enter")  # plotter2's line
+        host = await until(
+            pilot,
+            lambda: app.screen if isinstance(app.screen, DashboardScreen) else None,
+            5,
+            "plotter2's dashboard",
+        )
+        assert host is not app.dashboard and host.source is not None
+        table = host.query_one(JobsTable)
+        await until(pilot, lambda: table.row_count == 3, 5, "plotter2's jobs")
+        pids = {table.cell_text(key, "pid") for key in table.row_keys}
+        assert pids == {str(job.pid) for job in plotter2_jobs()}
+        assert "plotter2: jobs 3" in str(host.query_one(PrefixesLine).render())
+        status = str(host.query_one("#status-plotting").render())
+        assert "paused" in status and "alice at 21:40" in status
+        assert isinstance(host.query_one(StatusLine), StatusLine)
+        # p on a paused host resumes it there: its footer says so.
+        assert app.check_action("switch_plotting", (True,))
+        assert not app.check_action("switch_plotting", (False,))
+
+        # Its host's news reaches it: a job's new phase.
+        views = list(fleet_views())
+        moved = replace(views[1].jobs[2], phase=Phase(4, 1))
+        views[1] = replace(views[1], jobs=(*views[1].jobs[:2], moved))
+        app.post_message(FleetChanged(tuple(views)))
+        key = next(k for k in table.row_keys if table.cell_text(k, "pid") == str(moved.pid))
+        await until(pilot, lambda: table.cell_text(key, "phase") == "4:1", 5, "the new phase")
+        # The local dashboard did not take the host's jobs.
+        assert not app.state.snapshot.jobs or all(
+            job.pid != moved.pid for job in app.state.snapshot.jobs
+        )
+
+        await pilot.press("escape")  # back to the fleet
+        assert app.screen is screen
+        await pilot.press("enter", "d")  # plotter2 again, and its dirs (the host's)
+        await pilot.pause()
+        dirs = app.screen
+        assert "paused" in str(dirs.query_one("#dirs-plotting").render())  # type: ignore[attr-defined]
+        await pilot.press("escape", "F")  # its dashboard; from there back to the fleet
+        await pilot.pause()
+        assert app.screen is screen
+
+
+async def test_this_machines_line_goes_back_to_the_local_dashboard() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_fleet(pilot)
+        assert screen.hosts_table.selected_host == "local"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is app.dashboard

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -13,6 +14,16 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from plotman_tui.tui.dashboard_layout import BORDER, Plan, Room, TableNeeds, plan
+from plotman_tui.tui.view import (
+    DashboardSource,
+    archive_prefix,
+    dir_prefixes,
+    dst_rows,
+    job_matches,
+    ordered_jobs,
+    phase_bins,
+    tmp_rows,
+)
 from plotman_tui.tui.widgets.action_log_panel import ActionLogPanel
 from plotman_tui.tui.widgets.archive_table import ArchiveTable
 from plotman_tui.tui.widgets.dst_table import DstTable
@@ -74,9 +85,11 @@ class DashboardScreen(Screen[None]):
     ]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]  # noqa: RUF012
 
-    def __init__(self, *, archiving: bool = False) -> None:
+    def __init__(self, *, archiving: bool = False, source: DashboardSource | None = None) -> None:
+        """``source``: a fleet host's (None: this machine's, fed by the app)."""
         super().__init__(classes="-archiving" if archiving else None)
         self.archiving = archiving
+        self.source = source
         self._focus_before_too_small: Widget | None = None
         self._layout: Plan | None = None
 
@@ -108,8 +121,73 @@ class DashboardScreen(Screen[None]):
         yield TooSmall(id="too-small")
         yield KeysFooter(compact=True)
 
+    # -- showing a source's data ------------------------------------------------------------------
+
+    def show_all(self, source: DashboardSource, now: float) -> None:
+        with self.app.batch_update():
+            self.show_jobs(source)
+            self.show_dirs(source)
+            self.show_archiving(source)
+            self.show_actions(source, now)
+            self.show_status(source, now)
+
+    def show_jobs(self, source: DashboardSource, *, afresh: bool = False) -> None:
+        config, jobs = source.config, source.state.snapshot.jobs
+        columns = source.columns()
+        tmp_prefix, dst_prefix = dir_prefixes(config, jobs)
+        shown = [
+            job
+            for job in ordered_jobs(jobs, columns, source.jobs_order)
+            if job_matches(job, source.filter_text, columns)
+        ]
+        self.query_one(JobsTable).show(shown, columns, afresh=afresh)
+        filtered = source.filter_text
+        summary = f"jobs {len(shown)}/{len(jobs)}" if filtered else f"jobs {len(jobs)}"
+        summary += f", {source.jobs_order.describe(columns)}"
+        if filtered:
+            summary += f", filter “{filtered}”"
+        if source.host is not None:
+            summary = f"{source.host}: {summary}"
+        self.query_one(PhaseHistogram).show(phase_bins(jobs))
+        problems = list(source.state.snapshot.problems)
+        archive = archive_prefix(config) if source.archiving_configured else None
+        self.query_one(PrefixesLine).show(tmp_prefix, dst_prefix, problems, summary, archive)
+
+    def show_dirs(self, source: DashboardSource) -> None:
+        config, state = source.config, source.state
+        jobs = state.snapshot.jobs
+        tmp_prefix, dst_prefix = dir_prefixes(config, jobs)
+        dirs, dir_of = state.dirs, state.dir_of
+        self.query_one(TmpTable).show(tmp_rows(config, jobs, dir_of, dirs), tmp_prefix)
+        with_priority = source.archiving_configured
+        rows = dst_rows(config, jobs, dir_of, dirs, with_priority=with_priority)
+        self.query_one(DstTable).show(rows, dst_prefix)
+
+    def show_archiving(self, source: DashboardSource) -> None:
+        if not source.archiving_configured:
+            return
+        rows, replot = source.archive_view()
+        self.query_one(ArchiveTable).show(rows, archive_prefix(source.config), replot)
+
+    def show_actions(self, source: DashboardSource, now: float) -> None:
+        self.query_one(ActionLogPanel).show(source.state.actions, today=now)
+
+    def show_status(self, source: DashboardSource, now: float) -> None:
+        look_s, schedule_s, pass_age_s = source.cadence(now)
+        self.query_one(StatusLine).show(
+            # Minutes: a clock in seconds would repaint the screen every second for nothing
+            # (a pass that stops coming shows as "stale" on this line anyway).
+            clock=time.strftime("%H:%M", time.localtime(now)),
+            plotting=source.plotting_words(now),
+            archiving=source.archiving_words(),
+            look_s=look_s,
+            schedule_s=schedule_s,
+            pass_age_s=pass_age_s,
+        )
+
     def on_mount(self) -> None:
-        self.query_one("#jobs").border_title = "jobs"
+        host = self.source.host if self.source is not None else None
+        self.query_one("#jobs").border_title = "jobs" if host is None else f"jobs on {host}"
         self.query_one("#tmp-table").border_title = "tmp dirs"
         self.query_one("#dst-table").border_title = "dst dirs"
         self.query_one("#archive-table").border_title = "archive dirs"
