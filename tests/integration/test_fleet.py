@@ -52,15 +52,22 @@ async def running(config_path: Path, **options: float) -> AsyncIterator[FleetCli
         await asyncio.wait_for(task, 10)
 
 
-async def until(predicate: Callable[[], T], timeout_s: float, what: str) -> T:
-    """Poll ``predicate`` on the event loop until it is true (its value) or the deadline."""
+async def until(
+    predicate: Callable[[], T],
+    timeout_s: float,
+    what: str,
+    client: FleetClient | None = None,
+) -> T:
+    """Poll ``predicate`` on the event loop until it is true (its value) or the deadline; a
+    timeout tells each host's state then (with ``client``)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    states = [(v.name, v.status.value, v.problem) for v in client.views()] if client else ""
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what} {states}")
 
 
 def up(client: FleetClient, name: str) -> HostView | None:
@@ -169,7 +176,9 @@ async def test_fleet_status_and_the_client_show_every_job_of_every_host_with_its
 
         async with running(config_path) as client:
             for host in hosts:
-                job = await until(lambda h=host: plot_job(client, h), 30, f"{host.name}'s job")
+                job = await until(
+                    lambda h=host: plot_job(client, h), 30, f"{host.name}'s job", client
+                )
                 assert (job.plot_id, job.phase) == (
                     expected[host.name].plot_id,
                     expected[host.name].phase,
@@ -187,7 +196,7 @@ async def test_suspend_resume_and_kill_on_a_remote_job_take_effect_there_and_are
         started = rig1.start_plot(k=22)
         hosts[1].start_plot(k=22)
         async with running(fleet_config(tmp_path, hosts)) as client:
-            job = await until(lambda: plot_job(client, rig1), 90, "rig1's job in phase 1")
+            job = await until(lambda: plot_job(client, rig1), 90, "rig1's job in phase 1", client)
             here = rig1.job_process(started).pid
 
             outcome = await control.suspend(client, "rig1", job, action_log=log)
@@ -248,7 +257,7 @@ async def test_pausing_a_remote_loop_stops_its_starts_until_it_is_resumed(tmp_pa
                 def starts() -> int:
                     return sum(1 for e in events if e.get("event") == "start")
 
-                await until(lambda: starts() >= 1, 60, f"the loop's first start: {events}")
+                await until(lambda: starts() >= 1, 60, f"the loop's first start: {events}", client)
                 outcome = await control.switch_loop(
                     client, "rig1", "plotting", True, action_log=log
                 )
@@ -260,6 +269,7 @@ async def test_pausing_a_remote_loop_stops_its_starts_until_it_is_resumed(tmp_pa
                     ),
                     30,
                     "the loop waiting, paused",
+                    client,
                 )
                 paused_at = starts()
                 # With no stagger the loop would start again at once: its jobs all ending
@@ -268,6 +278,7 @@ async def test_pausing_a_remote_loop_stops_its_starts_until_it_is_resumed(tmp_pa
                     lambda: (v := up(client, "rig1")) and v.plotting.paused and not v.jobs and v,
                     60,
                     "rig1 paused with no job left",
+                    client,
                 )
                 assert view.plotting.running
                 assert starts() == paused_at
@@ -276,7 +287,7 @@ async def test_pausing_a_remote_loop_stops_its_starts_until_it_is_resumed(tmp_pa
                     client, "rig1", "plotting", False, action_log=log
                 )
                 assert outcome.ok, outcome.message
-                await until(lambda: starts() > paused_at, 60, "a start after the resume")
+                await until(lambda: starts() > paused_at, 60, "a start after the resume", client)
         finally:
             # The loop itself, not the nsenter that started it (which passes no signal on).
             with contextlib.suppress(psutil.NoSuchProcess):
@@ -293,17 +304,18 @@ async def test_a_stopped_sshd_marks_its_host_down_while_the_others_go_on(tmp_pat
     with bed(tmp_path, ["rig1", "rig2"]) as hosts:
         rig1, rig2 = hosts
         async with running(fleet_config(tmp_path, hosts)) as client:
-            await until(lambda: up(client, "rig1") and up(client, "rig2"), 30, "both up")
+            await until(lambda: up(client, "rig1") and up(client, "rig2"), 60, "both up", client)
             rig2.server.stop()
             down = await until(
                 lambda: (v := client.view("rig2")) and v.status is HostStatus.DOWN and v,
                 10,
                 "rig2 marked down",
+                client,
             )
             assert down.problem and "127.0.0.1" in down.problem, down.problem
             # The other host still streams and answers commands.
             started = rig1.start_plot(k=22)
-            job = await until(lambda: plot_job(client, rig1), 90, "rig1's new job")
+            job = await until(lambda: plot_job(client, rig1), 90, "rig1's new job", client)
             result = await client.run_command("rig1", ["plotting", "status"])
             assert result.ok, result
             assert (await control.kill(client, "rig1", job)).ok
@@ -313,7 +325,7 @@ async def test_a_stopped_sshd_marks_its_host_down_while_the_others_go_on(tmp_pat
             # Back on the same port: a wake retries now, and the host comes back.
             rig2.server.start()
             client.wake("rig2")
-            await until(lambda: up(client, "rig2"), 30, "rig2 up again")
+            await until(lambda: up(client, "rig2"), 60, "rig2 up again", client)
 
 
 async def test_a_silent_watch_marks_its_host_down_and_it_comes_back_when_it_talks(
@@ -323,7 +335,7 @@ async def test_a_silent_watch_marks_its_host_down_and_it_comes_back_when_it_talk
     with bed(tmp_path, ["rig1"], namespaces=False) as hosts:
         (rig1,) = hosts
         async with running(fleet_config(tmp_path, hosts), silent_s=2.0) as client:
-            await until(lambda: up(client, "rig1"), 30, "rig1 up")
+            await until(lambda: up(client, "rig1"), 60, "rig1 up", client)
             (watch,) = watches(rig1)
             watch.suspend()  # a hung machine: the connection stays, nothing comes
             try:
@@ -331,13 +343,14 @@ async def test_a_silent_watch_marks_its_host_down_and_it_comes_back_when_it_talk
                     lambda: (v := client.view("rig1")) and v.status is HostStatus.DOWN and v,
                     10,
                     "rig1 down",
+                    client,
                 )
             finally:
                 with contextlib.suppress(psutil.NoSuchProcess):
                     watch.resume()
             assert view.problem == "no news from its watch for 2 s"
             assert view.retry_at is not None
-            await until(lambda: up(client, "rig1"), 30, "rig1 up again")
+            await until(lambda: up(client, "rig1"), 60, "rig1 up again", client)
 
 
 OLD_PLOTMAN_TUI = """\
@@ -403,11 +416,13 @@ async def test_refused_keys_wrong_commands_old_versions_and_garbage_each_say_so(
                 lambda: all(v and v.status is HostStatus.FAILED for v in map(client.view, names)),
                 30,
                 "every bad host failed",
+                client,
             )
             problems = {name: (client.view(name) or good).problem or "" for name in names}
-            await until(lambda: up(client, "good"), 30, f"good up: {client.view('good')}")
+            await until(lambda: up(client, "good"), 30, f"good up: {client.view('good')}", client)
             # This machine is a host too, first, its watch a child process.
-            local = await until(lambda: up(client, "local"), 30, "this machine up")
+            # Its first scan is of this whole box, busy with other tests' jobs: more time.
+            local = await until(lambda: up(client, "local"), 90, "this machine up", client)
             assert local.local and client.views()[0] is local
             assert (await client.run_command("local", ["plotting", "status"])).ok
             assert watches(good)
