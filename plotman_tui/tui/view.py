@@ -615,11 +615,16 @@ def _host_of(job: Job) -> str:
 HOST_COLUMN = Column("host", 0, _host_of, sort_key=lambda job: (0, _host_of(job)))
 
 
-def fleet_columns(jobs: Sequence[Job]) -> list[JobColumn]:
+def fleet_prefixes(jobs: Sequence[Job]) -> tuple[str, str]:
+    """The tmp and dst dir prefixes every host's jobs share."""
+    return common_prefix([job.tmp_dir for job in jobs]), common_prefix(
+        [job.dst_dir for job in jobs]
+    )
+
+
+def fleet_columns(tmp_prefix: str, dst_prefix: str) -> list[JobColumn]:
     """The fleet's jobs table's columns: ``host``, then ``status``'s (no progress nor ETA:
-    the hosts' histories are theirs), dirs after the prefix every host's jobs share."""
-    tmp_prefix = common_prefix([job.tmp_dir for job in jobs])
-    dst_prefix = common_prefix([job.dst_dir for job in jobs])
+    the hosts' histories are theirs), dirs after the prefixes (:func:`fleet_prefixes`)."""
     return _with_ids([HOST_COLUMN, *status_columns(tmp_prefix, dst_prefix)])
 
 

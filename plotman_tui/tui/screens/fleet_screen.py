@@ -29,6 +29,7 @@ from plotman_tui.tui.view import (
     JobColumn,
     SortOrder,
     fleet_columns,
+    fleet_prefixes,
     host_job,
     job_matches,
     ordered_jobs,
@@ -73,9 +74,13 @@ class FleetScreen(Screen[None]):
         self.order = SortOrder()
         self.filter_text = ""
         self._columns: list[JobColumn] = []
+        # The columns are kept (the same list) while the jobs' dir prefixes stay: the jobs
+        # table then keeps the cells of the jobs that did not change.
+        self._prefixes: tuple[str, str] | None = None
         # Per host: the jobs and state its rows came from, and its rows' HostJobs (made again
         # only when they changed: a view whose jobs did not keeps the same tuple). A host
         # that is not up shows no jobs (fleet_jobs): its last ones may have ended since.
+        self._jobs_signature: tuple[object, ...] | None = None
         self._jobs_of: dict[str, tuple[tuple[Job, ...], HostStatus, list[HostJob]]] = {}
 
     def compose(self) -> ComposeResult:
@@ -98,7 +103,7 @@ class FleetScreen(Screen[None]):
         self.query_one("#fleet-hosts").border_title = "hosts"
         self.query_one("#fleet-jobs").border_title = "jobs"
         self.query_one(FleetHostsTable).focus()
-        self.set_interval(AGE_REFRESH_S, self._show_hosts, name="fleet-ages")
+        self.set_interval(AGE_REFRESH_S, self._show_ages, name="fleet-ages")
         self._show()
 
     def on_resize(self) -> None:
@@ -116,9 +121,14 @@ class FleetScreen(Screen[None]):
         return self.query_one(FleetJobsTable)
 
     def show_views(self, views: Sequence[HostView]) -> None:
+        """The hosts' latest views: shown now when the screen is on top, else when it is
+        next (each host's beat brings a view every 2 s; a hidden screen does nothing)."""
         self.views = tuple(views)
-        if self.is_mounted:
+        if self.is_mounted and self.app.screen is self:
             self._show()
+
+    def on_screen_resume(self) -> None:
+        self._show()
 
     def selected_job(self) -> HostJob | None:
         """The job a key acts on: the one under the jobs table's cursor."""
@@ -140,7 +150,16 @@ class FleetScreen(Screen[None]):
     def _show(self) -> None:
         with self.app.batch_update():
             self._show_hosts()
-            self._show_jobs()
+            # A beat changes a host's view, not its jobs: the jobs table is worked out again
+            # only when some host's jobs (or whether they show) changed. The tuples are kept
+            # (_jobs_of) until then, so an id is never another tuple's meanwhile.
+            signature = tuple((view.name, id(view.jobs), view.status) for view in self.views)
+            if signature != self._jobs_signature:
+                self._show_jobs()
+
+    def _show_ages(self) -> None:
+        if self.app.screen is self:
+            self._show_hosts()
 
     def _show_hosts(self) -> None:
         now = self.clock()
@@ -174,9 +193,13 @@ class FleetScreen(Screen[None]):
         return jobs
 
     def _show_jobs(self) -> None:
+        self._jobs_signature = tuple((view.name, id(view.jobs), view.status) for view in self.views)
         jobs = self._host_jobs()
-        columns = fleet_columns(jobs)
-        self._columns = columns
+        prefixes = fleet_prefixes(jobs)
+        if prefixes != self._prefixes:
+            self._prefixes = prefixes
+            self._columns = fleet_columns(*prefixes)
+        columns = self._columns
         shown = [
             job
             for job in ordered_jobs(jobs, columns, self.order)

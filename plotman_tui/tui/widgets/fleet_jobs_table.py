@@ -1,15 +1,29 @@
 """The fleet's jobs: every host's jobs in one :class:`JobsTable`, a ``host`` column first, each
-row keyed by its host and job (two hosts may have a job of the same pid and start)."""
+row keyed by its host and job (two hosts may have a job of the same pid and start).
+
+Ten hosts of fifty jobs make 500 rows, and each host's news changes a few of them: a row whose
+job is the very object it was drawn from (the fleet screen keeps a host's jobs while they do
+not change) keeps its cells without working out their text again, until the slow columns are
+due (``SLOW_REFRESH_S``) or the columns change."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from plotman_tui.farm.model import Job
-from plotman_tui.tui.view import HostJob, fleet_job_key
+from plotman_tui.tui.view import HostJob, JobColumn, fleet_job_key
 from plotman_tui.tui.widgets.jobs_table import JobsTable
+from plotman_tui.tui.widgets.line_table import Cell
 
 
 class FleetJobsTable(JobsTable):
     """Every host's jobs (:class:`HostJob`); the cursor stays on its job as they move."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._drawn_from: dict[str, Job] = {}
+        self._last_columns: Sequence[JobColumn] | None = None
+        self._same_columns = False
 
     def key_of(self, job: Job) -> str:
         return fleet_job_key(job)
@@ -19,5 +33,19 @@ class FleetJobsTable(JobsTable):
         job = self.selected_job
         return job if isinstance(job, HostJob) else None
 
-    def select_job(self, job: Job) -> bool:
-        return self.select_key(fleet_job_key(job))
+    def show(
+        self, jobs: Sequence[Job], columns: Sequence[JobColumn], *, afresh: bool = False
+    ) -> None:
+        # The same list of columns (the screen keeps it while the dir prefixes stay) draws
+        # the same job the same way.
+        self._same_columns = columns is self._last_columns
+        self._last_columns = columns
+        super().show(jobs, columns, afresh=afresh)
+        self._drawn_from = {key: self._jobs[key] for key in self._cells}
+
+    def _row_cells(self, key: str, job: Job, slow_due: bool, quick: list[int]) -> tuple[Cell, ...]:
+        old = self._cells.get(key)
+        fresh = not slow_due and self._same_columns
+        if fresh and old is not None and self._drawn_from.get(key) is job:
+            return old
+        return super()._row_cells(key, job, slow_due, quick)
