@@ -928,6 +928,15 @@ class DashboardApp(App[int]):
         if view.local:
             self.pop_screen()
             return
+        if view.status is not HostStatus.UP and not view.jobs:
+            # Nothing of it to show yet: try it again now rather than at its back-off's end.
+            if fleet is not None and fleet.client is not None:
+                fleet.client.wake(view.name)
+            why = f": {view.problem}" if view.problem else ""
+            self.notify(
+                f"{view.name} is {view.status.value}{why}; trying it again now", title="fleet"
+            )
+            return
         source = HostSource(view, self.config)
         screen = DashboardScreen(archiving=source.archiving_configured, source=source)
         self.push_screen(screen)

@@ -3,6 +3,9 @@ client posts (``FleetChanged``) by an app without workers; then against real hos
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -194,6 +197,15 @@ def test_help_explains_every_column_of_the_hosts_table() -> None:
 # -- against real hosts ----------------------------------------------------------------------------
 
 
+async def until_here(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll ``predicate`` with no app running, until it holds or the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
 def _stopped(pid: int) -> bool:
     import psutil
 
@@ -283,6 +295,17 @@ async def test_keys_on_a_real_hosts_job_and_loop_act_there(
                 20,
                 "the pause on rig1's line",
             )
+
+            # Quitting with the question open lets the job run on there too.
+            await pilot.press("tab", "k")
+            await until(
+                pilot,
+                lambda: isinstance(app.screen, KillScreen),
+                30,
+                "the kill question again",
+            )
+            assert _stopped(here)
+        await until_here(lambda: _running(here), 20, "the job let run on after quitting")
     actions = [entry.action for entry in log.entries()]
     assert actions[:2] == ["fleet-suspend", "fleet-resume"]
     assert "fleet-pause-plotting" in actions
@@ -347,3 +370,15 @@ async def test_this_machines_line_goes_back_to_the_local_dashboard() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is app.dashboard
+
+
+async def test_enter_on_a_down_host_says_why_and_opens_nothing() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_fleet(pilot)
+        screen.hosts_table.select_host("plotter3")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen
+        notices = [notice.message for notice in app._notifications]
+        assert any(DOWN_PROBLEM in notice and "plotter3" in notice for notice in notices)
