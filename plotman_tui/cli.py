@@ -335,6 +335,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         )
     if command == "history":
         return _cmd_history(args)  # the action log is in the data dir: no config needed
+    if command in ("plotting", "archiving"):
+        return _cmd_loop_switch(args)  # the flag is in the data dir: no config needed either
     config = load_config_or_exit(args.config)
     if command in ("plot", "archive"):
         return _run_loop(
@@ -359,8 +361,6 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         "export": _cmd_export,
         "metrics": _cmd_metrics,
         "replot": _cmd_replot,
-        "plotting": _cmd_loop_switch,
-        "archiving": _cmd_loop_switch,
         "watch": _cmd_watch,
         "fleet": _cmd_fleet,
     }
@@ -575,7 +575,7 @@ def _cmd_files(config: Config, args: argparse.Namespace) -> int:
 _NO_JOBS = "No plot jobs running."
 
 
-def _cmd_loop_switch(config: Config, args: argparse.Namespace) -> int:
+def _cmd_loop_switch(args: argparse.Namespace) -> int:
     """``plotting|archiving pause|resume|status``: the host-wide flag in the data dir that
     every loop of this machine (``--no-ui``, ``plot``, ``archive``, the dashboard) obeys."""
     from plotman_tui.farm.actionlog import default_action_log

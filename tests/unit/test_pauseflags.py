@@ -192,3 +192,18 @@ def test_an_action_log_that_cannot_be_written_is_said_and_the_flag_is_set(
     )
     assert "action log not written" in said
     assert read_pause(Loop.PLOTTING, tmp_path).paused
+
+
+def test_the_switch_commands_need_no_config_only_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from plotman_tui.cli import main
+
+    monkeypatch.setenv("PLOTMAN_TUI_DATA_DIR", str(tmp_path / "data"))
+    missing = str(tmp_path / "no-such-config.toml")
+
+    assert main(["--config", missing, "plotting", "pause"]) == 0
+    assert main(["--config", missing, "plotting", "status"]) == 0
+
+    assert "paused" in capsys.readouterr().out
+    assert (tmp_path / "data" / "plotting.paused").exists()
