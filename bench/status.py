@@ -42,9 +42,15 @@ while True:
 
 
 def build_farm(
-    root: Path, n_jobs: int, n_dst: int = 1
+    root: Path,
+    n_jobs: int,
+    n_dst: int = 1,
+    *,
+    finished_logs: int = FINISHED_LOGS,
+    start: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
 ) -> tuple[Path, list[subprocess.Popen[bytes]]]:
-    """Lay out dirs, logs and temp files; start the jobs (spread over ``n_dst`` dst dirs).
+    """Lay out dirs, logs and temp files; start the jobs (spread over ``n_dst`` dst dirs) with
+    ``start`` (``Popen``'s arguments: bench/fleet.py starts them on a host of its own).
     Returns the config path and jobs."""
     log_dir = root / "logs"
     log_dir.mkdir()
@@ -61,7 +67,7 @@ def build_farm(
     lines = K32_LOG.read_text().splitlines(keepends=True)
     # Finished logs: the whole k32 log under distinct names, as a busy farm accumulates them.
     whole = "".join(lines).encode()
-    for index in range(FINISHED_LOGS):
+    for index in range(finished_logs):
         (log_dir / f"2021-01-01T00_00_{index:05d}.log").write_bytes(whole)
     config = root / "plotman.toml"
     config.write_text(
@@ -112,7 +118,7 @@ def build_farm(
             str(dst),
         ]
         with open(log, "ab") as handle:
-            jobs.append(subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=root))
+            jobs.append(start(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=root))
     return config, jobs
 
 
