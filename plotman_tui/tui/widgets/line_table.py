@@ -173,6 +173,8 @@ class LineTable(ScrollView):
         self._cells: dict[str, tuple[Cell, ...]] = {}
         self._natural: list[int] = []  # the width of every column's title and cells
         self._first_words: list[int] = []  # a reason column's widest first word, and "…"
+        # By row key: the cells last measured, their widths and first words' widths.
+        self._measured: dict[str, tuple[tuple[Cell, ...], tuple[int, ...], tuple[int, ...]]] = {}
         self._widths: list[int] = []  # every column's width as shown (see _fit)
         self._shown: list[int] = []  # indices of the columns on screen
         self._looks: _Looks | None = None
@@ -252,22 +254,33 @@ class LineTable(ScrollView):
         keep_key = self.selected_key
         counted = len(rows) != len(self._order)
         width_before = self.group_width(natural=True) if self._table_columns else -1
+        if self._table_columns != list(columns):
+            self._measured = {}
         self._table_columns = list(columns)
         self._cells = dict(rows)
         self._order = list(rows)
         self._index = {key: i for i, key in enumerate(self._order)}
         self._lines = {key: line for key, line in self._lines.items() if key in self._cells}
+        # Each row's widths are kept with the cells they were measured from: a row that kept
+        # its cells (most of them, on each update of 500 fleet jobs) is not measured again.
+        cuts = tuple(column.cut for column in columns)
+        measured: dict[str, tuple[tuple[Cell, ...], tuple[int, ...], tuple[int, ...]]] = {}
+        for key, row in rows.items():
+            kept = self._measured.get(key)
+            if kept is None or kept[0] is not row:
+                widths, first_words = _row_widths(row, cuts)
+                kept = (row, widths, first_words)
+            measured[key] = kept
+        self._measured = measured
+        titles = [cell_len(column.title) for column in columns]
         self._natural = [
-            max([cell_len(column.title), *(cell_len(row[i].text) for row in rows.values())])
-            for i, column in enumerate(columns)
+            max(column) for column in zip(titles, *(m[1] for m in measured.values()), strict=True)
         ]
         # A reason column keeps room for each reason's first word ("unreachable" is never
         # cut to a bare ellipsis), up to MAX_FIRST_WORD.
         self._first_words = [
-            max((_first_word_width(row[i].text) for row in rows.values()), default=0)
-            if column.cut
-            else 0
-            for i, column in enumerate(columns)
+            max(column)
+            for column in zip([0] * len(columns), *(m[2] for m in measured.values()), strict=True)
         ]
         self._relayout(keep_key)
         if counted or (self.WIDTH_IS_PLANNED and self.group_width(natural=True) != width_before):
@@ -552,6 +565,18 @@ def _line(cells: list[tuple[str, Style]], looks: _Looks, style: Style) -> Strip:
     if used < looks.width:
         segments.append(Segment(" " * (looks.width - used), style))
     return Strip(segments, used + max(looks.width - used, 0)).crop(0, looks.width)
+
+
+def _row_widths(
+    row: tuple[Cell, ...], cuts: tuple[bool, ...]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A row's cells' widths, and (in a reason column, else 0) their first words'."""
+    return (
+        tuple(cell_len(cell.text) for cell in row),
+        tuple(
+            _first_word_width(cell.text) if cut else 0 for cell, cut in zip(row, cuts, strict=True)
+        ),
+    )
 
 
 def _first_word_width(text: str) -> int:
