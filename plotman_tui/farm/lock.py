@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from plotman_tui.appdirs import data_dir, open_regular_file
+from plotman_tui.farm.units import clock_time
 
 # A holder() probe holds a shared lock for microseconds; an acquire() that meets one retries
 # for this long before deciding the lock is really taken.
@@ -62,7 +63,7 @@ class LockHolder:
         if self.hostname and self.hostname != socket.gethostname():
             text += f" on {self.hostname}"
         if self.since is not None:
-            text += f" since {_clock_time(self.since, time.time() if now is None else now)}"
+            text += f" since {clock_time(self.since, time.time() if now is None else now)}"
         command = self.command()
         return f"{text} ({command})" if command else text
 
@@ -88,14 +89,6 @@ class LockHolder:
         if not isinstance(argv, list) or not all(isinstance(arg, str) for arg in argv):
             raise ValueError(f"bad argv {argv!r}")
         return cls(pid=pid, since=float(since), hostname=hostname, argv=tuple(argv))
-
-
-def _clock_time(stamp: float, now: float) -> str:
-    """``14:02`` today, ``2026-11-23 14:02`` on another day (local time)."""
-    when, today = time.localtime(stamp), time.localtime(now)
-    if when[:3] == today[:3]:
-        return time.strftime("%H:%M", when)
-    return time.strftime("%Y-%m-%d %H:%M", when)
 
 
 class SchedulerLockHeld(RuntimeError):

@@ -29,8 +29,10 @@ from typing import Any
 from plotman_tui.appdirs import data_dir, file_kind, read_regular_file
 from plotman_tui.farm.actionlog import ActionLog
 from plotman_tui.farm.jobcontrol import JobControl
-from plotman_tui.farm.units import printable
+from plotman_tui.farm.units import clock_time, printable
 
+#: A flag's time past this (POSIX seconds, the year 5138) is not a time.
+_LATEST_TIME = 1e11
 #: A flag is a few hundred bytes; anything much larger is not ours.
 FLAG_MAX_BYTES = 64 * 1024
 # Text from the flag file is shown in one line: a pasted novel in ``by`` is cut short.
@@ -70,6 +72,8 @@ class PauseFlag:
     at: float | None = None
     problem: str | None = None
     via: str | None = None
+    #: ``resume`` can take the flag away (it unlinks it: not a directory in its place).
+    resume_clears: bool = True
 
     def describe(self, loop: Loop, now: float | None = None) -> str:
         """``plotting is paused on this machine since 10:02 (by alice@box via `plotman-tui
@@ -78,13 +82,14 @@ class PauseFlag:
             return f"{loop} is not paused on this machine"
         text = f"{loop} is paused on this machine"
         if self.at is not None:
-            text += f" since {_clock_time(self.at, time.time() if now is None else now)}"
+            text += f" since {clock_time(self.at, time.time() if now is None else now)}"
         who = [f"by {self.by}"] if self.by else []
         who += [f"via `{self.via}`"] if self.via else []
         if who:
             text += f" ({' '.join(who)})"
         if self.problem:
-            text += f"; its flag is damaged ({self.problem}): `plotman-tui {loop} resume` clears it"
+            how = f"`plotman-tui {loop} resume` clears it" if self.resume_clears else "remove it"
+            text += f"; its flag is damaged ({self.problem}): {how}"
         return text
 
 
@@ -107,7 +112,9 @@ def read_pause(loop: Loop, directory: Path | None = None) -> PauseFlag:
         return PauseFlag(paused=True, problem=f"{path} is a symbolic link, not a regular file")
     if not stat.S_ISREG(info.st_mode):
         return PauseFlag(
-            paused=True, problem=f"{path} is {file_kind(info.st_mode)}, not a regular file"
+            paused=True,
+            problem=f"{path} is {file_kind(info.st_mode)}, not a regular file",
+            resume_clears=not stat.S_ISDIR(info.st_mode),
         )
     try:
         data = read_regular_file(path, FLAG_MAX_BYTES)
@@ -264,7 +271,9 @@ def _time(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     stamp = float(value)
-    return stamp if math.isfinite(stamp) and stamp > 0 else None
+    # A flag's time is when it was set: never past the year 5000 (a damaged "1e300" would
+    # not survive a calendar, nor the wire's time checks).
+    return stamp if math.isfinite(stamp) and 0 < stamp < _LATEST_TIME else None
 
 
 def _via(found: dict[str, Any]) -> str | None:
@@ -293,9 +302,3 @@ def _short(text: str) -> str:
 
 def _why(error: OSError) -> str:
     return error.strerror or str(error)
-
-
-def _clock_time(stamp: float, now: float) -> str:
-    """``14:02`` today, ``2026-11-23 14:02`` on another day (local time)."""
-    when, today = time.localtime(stamp), time.localtime(now)
-    return time.strftime("%H:%M" if when[:3] == today[:3] else "%Y-%m-%d %H:%M", when)

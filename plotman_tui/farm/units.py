@@ -46,20 +46,46 @@ def human_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}"
 
 
+#: What a time that no calendar holds (read from a damaged file or another machine: ``1e300``)
+#: shows as.
+NO_TIME = "?"
+
+
+def _local(timestamp: float) -> time.struct_time | None:
+    """The local time of a POSIX timestamp; None when the platform's calendar cannot hold it
+    (a year past 9999, a negative or non-finite time)."""
+    try:
+        return time.localtime(timestamp)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def local_time(timestamp: float | None) -> str:
     """A POSIX timestamp as local ``YYYY-MM-DD HH:MM:SS``."""
     if timestamp is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+    when = _local(timestamp)
+    return NO_TIME if when is None else time.strftime("%Y-%m-%d %H:%M:%S", when)
 
 
 def short_time(timestamp: float, today: float) -> str:
     """A POSIX timestamp in few columns: ``HH:MM:SS`` on the local day of ``today``, else
     ``MM-DD HH:MM`` (``YYYY-MM-DD HH:MM`` in another year)."""
-    when, now = time.localtime(timestamp), time.localtime(today)
+    when, now = _local(timestamp), _local(today)
+    if when is None or now is None:
+        return NO_TIME
     if when[:3] == now[:3]:
         return time.strftime("%H:%M:%S", when)
     return time.strftime("%m-%d %H:%M" if when[0] == now[0] else "%Y-%m-%d %H:%M", when)
+
+
+def clock_time(timestamp: float, today: float) -> str:
+    """``14:02`` on the local day of ``today``, ``2026-11-23 14:02`` on another (a lock's or
+    a pause flag's "since")."""
+    when, now = _local(timestamp), _local(today)
+    if when is None or now is None:
+        return NO_TIME
+    return time.strftime("%H:%M" if when[:3] == now[:3] else "%Y-%m-%d %H:%M", when)
 
 
 def common_prefix(paths: Sequence[str | None]) -> str:

@@ -48,3 +48,47 @@ async def test_the_dashboard_shows_no_raw_control_character(
             assert not any(RAW_CONTROL.search(line) for line in log.lines), log.lines
             # The splitter drops colour codes; the bell and the NUL are left to be seen.
             assert any("cleared␇ and ␀ NUL" in line for line in log.lines), log.lines
+
+
+def test_a_hosts_kill_question_shows_its_plot_id_harmless() -> None:
+    # A fleet host's answer is untrusted: a plot id holding a title-setting and a
+    # screen-clearing escape reached the terminal through the kill question (a review's find).
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from plotman_tui.farm.model import Phase, TempFile
+    from plotman_tui.tui.fleet import kill_plan
+    from plotman_tui.tui.screens.kill_screen import plan_text
+    from plotman_tui.tui.view import host_job
+    from tests.tui.farmdata import make_job
+
+    nasty = "ab\x1b]0;PWNED\x07\x1b[2Jcd"
+    job = host_job("p1", replace(make_job(1, age_s=60, phase=Phase(1, 2)), plot_id=nasty))
+    plan = kill_plan(job, [TempFile(f"/t/plot-{nasty}.tmp", 5)], 5)
+    console = Console(width=200, force_terminal=False, color_system=None, record=True)
+    console.print(plan_text(plan))
+    shown = console.export_text()
+    assert "␛]0;PWNED␇␛[2Jcd" in shown, shown
+    assert not RAW_CONTROL.search(shown.replace("\n", "")), shown
+
+
+@pytest.mark.parametrize("seconds", [-1e12, -5.0, 1e12])
+def test_a_job_whose_phase_times_are_absurd_still_draws_its_timeline(seconds: float) -> None:
+    # A host sent phase times of -1e12 s: Enter on the job ended the dashboard (OverflowError).
+    from dataclasses import replace
+
+    from plotman_tui.farm.model import Phase
+    from plotman_tui.tui.screens.job_screen import phase_timeline
+    from tests.tui.farmdata import make_job
+
+    job = replace(
+        make_job(2, age_s=600, phase=Phase(3, 1)), phase_seconds=((1, seconds), (2, 300.0))
+    )
+    lines = phase_timeline(job).plain.splitlines()
+    assert [line.split()[:2] for line in lines[:3]] == [
+        ["phase", "1"],
+        ["phase", "2"],
+        ["phase", "3"],
+    ]
+    assert all(line.count("█") <= 20 for line in lines), lines

@@ -395,6 +395,15 @@ def test_the_dashboards_short_time_drops_only_what_the_day_makes_plain() -> None
     assert format_entry(entry).startswith(local_time(morning))  # history keeps the date
 
 
+def test_a_time_no_calendar_holds_shows_as_a_question_mark() -> None:
+    # An entry from another machine's log (the fleet) or a damaged one at 1e300 ended the
+    # host's dashboard with OverflowError.
+    noon = time.mktime((2026, 12, 2, 12, 0, 0, 0, 0, -1))
+    entry = ActionEntry(time=1e300, action="start", pid=7, result="ok", reason="")
+    assert short_time(1e300, noon) == local_time(1e300) == "?"
+    assert format_entry(entry, when=lambda at: short_time(at, noon)).startswith("?  start")
+
+
 def test_format_entry_without_ids() -> None:
     line = format_entry(ActionEntry(time=NOW, action="start", result="error: no such file"))
     assert line == f"{local_time(NOW)}  start     -         pid -        error: no such file"

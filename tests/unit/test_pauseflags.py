@@ -207,3 +207,28 @@ def test_the_switch_commands_need_no_config_only_the_data_dir(
 
     assert "paused" in capsys.readouterr().out
     assert (tmp_path / "data" / "plotting.paused").exists()
+
+
+@pytest.mark.parametrize("at", [1e300, 1e18, -5.0])
+def test_a_flag_set_at_no_real_time_pauses_and_reads_without_a_time(
+    tmp_path: Path, at: float
+) -> None:
+    # Found by a review: "at": 1e300 made `plotting status` print a traceback, ended the
+    # host's watch, and failed every plotting pass with OverflowError.
+    flag_path(Loop.PLOTTING, tmp_path).write_text(json.dumps({"by": "alice", "at": at}))
+
+    flag = read_pause(Loop.PLOTTING, tmp_path)
+
+    assert flag.paused and flag.at is None
+    assert flag.describe(Loop.PLOTTING) == "plotting is paused on this machine (by alice)"
+
+
+def test_a_directory_at_the_flag_path_says_to_remove_it_not_to_resume(tmp_path: Path) -> None:
+    flag_path(Loop.PLOTTING, tmp_path).mkdir()
+
+    flag = read_pause(Loop.PLOTTING, tmp_path)
+
+    assert flag.paused and flag.problem is not None and "a directory" in flag.problem
+    assert flag.describe(Loop.PLOTTING).endswith("not a regular file): remove it")
+    with pytest.raises(PauseFlagError, match="remove it by hand"):
+        set_pause(Loop.PLOTTING, False, action_log=None, directory=tmp_path)

@@ -30,7 +30,9 @@ _PHASE_STYLE = {1: "cyan", 2: "blue", 3: "magenta", 4: "green"}
 
 def phase_timeline(job: Job) -> Text:
     """A bar per phase, as long as it took; the phase under way so far, marked running."""
-    done = list(job.phase_seconds)
+    # A time below 0 (from a damaged log or another machine's answer) is drawn as none: it
+    # made a bar of billions of blocks (OverflowError).
+    done = [(number, max(seconds, 0.0)) for number, seconds in job.phase_seconds]
     rows: list[tuple[int, float, bool]] = [(number, seconds, False) for number, seconds in done]
     if not job.completed and job.phase is not None and job.phase.major >= 1:
         running_for = job.wall_seconds - sum(seconds for _, seconds in done)
@@ -43,7 +45,7 @@ def phase_timeline(job: Job) -> Text:
         return text
     longest = max(seconds for _, seconds, _ in rows) or 1.0
     for number, seconds, running in rows:
-        width = max(round(seconds / longest * _BAR_WIDTH), 1)
+        width = min(max(round(seconds / longest * _BAR_WIDTH), 1), _BAR_WIDTH)
         text.append(f"phase {number}  ")
         text.append("█" * width, _PHASE_STYLE.get(number, "yellow"))
         text.append(" " * (_BAR_WIDTH - width))

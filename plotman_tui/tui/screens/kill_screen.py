@@ -28,10 +28,12 @@ def plan_text(plan: KillPlan) -> Group:
     parts: list[RenderableType] = []
     plot_id = plan.job.plot_id
     if plot_id and plan.files:
-        parts.append(Text.assemble(("every file is named with plot id ", "dim"), (plot_id, "bold")))
+        # A fleet host's plot id came over the wire: shown harmless, as every table shows.
+        named = ("every file is named with plot id ", "dim")
+        parts.append(Text.assemble(named, (printable(plot_id), "bold")))
     if plan.files:
         parts.append(temp_files_grid(plan.files, plot_id))
-    parts.extend(Text(f"note: {note}", "yellow") for note in plan.notes)
+    parts.extend(Text(printable(f"note: {note}"), "yellow") for note in plan.notes)
     return Group(*parts)
 
 
@@ -79,7 +81,7 @@ class KillScreen(ModalScreen[KillAnswer]):
         where = f" on {self.host}" if self.host is not None else ""
         with Vertical(id="kill-dialog") as dialog:
             dialog.border_title = printable(f"Kill job {who} (pid {job.pid}){where}?")
-            yield Static(Text(self.plan.message), id="kill-message")
+            yield Static(Text(printable(self.plan.message)), id="kill-message")
             with VerticalScroll(id="kill-files"):
                 yield Static(plan_text(self.plan))
             with Horizontal(id="kill-buttons"):
