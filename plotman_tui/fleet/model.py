@@ -11,6 +11,7 @@ from plotman_tui.config.schema import Config
 from plotman_tui.dirview import ArchiveRow
 from plotman_tui.farm.actionlog import ActionEntry
 from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.eta import Estimate
 from plotman_tui.farm.model import Job
 
 #: The wire protocol's version: a watch speaking another one is refused with a clear message.
@@ -19,6 +20,10 @@ PROTOCOL = 1
 
 def _empty() -> Mapping[str, str]:
     return MappingProxyType({})
+
+
+#: A host's jobs' estimates when none is known (an older watch's, or before its history).
+NO_ESTIMATES: Mapping[str, Estimate] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,8 @@ class HostView:
     last line came from its watch (None: never). ``retry_at``: when a down or failed host is
     tried again. ``jobs`` are the host's jobs as its own scans saw them (pids are the host's);
     ``problems`` the scan's own (e.g. an unreadable log); ``dir_of`` as in
-    :class:`~plotman_tui.tui.messages.PassCompleted`.
+    :class:`~plotman_tui.tui.messages.PassCompleted`. ``estimates``: each job's progress and
+    ETA by its job key, from the host's own history (a job without one shows "-").
     """
 
     name: str
@@ -96,6 +102,7 @@ class HostView:
     actions: tuple[ActionEntry, ...] = ()
     plots_today: int | None = None
     config: HostConfig | None = None
+    estimates: Mapping[str, Estimate] = field(default_factory=lambda: NO_ESTIMATES)
 
     @property
     def local(self) -> bool:

@@ -8,8 +8,14 @@ Read-only: it takes neither the scheduler lock nor the archiver lock, starts and
 and connects nowhere. What it reads comes the way the dashboard reads it: a scan of the process
 table every LOOK_S, the log dir watched between scans (a phase shows within a fraction of a
 second), the dirs every DIRS_S, the loops' locks, pause flags and state files every STATE_S,
-the action log when it changed, the history (plots today) at start, when a job ends and every
-HISTORY_S.
+the action log when it changed, the history (plots today, and what each job's progress and ETA
+are learned from) at start, when a job ends and every HISTORY_S.
+
+Each job's progress and ETA (its :class:`~plotman_tui.farm.eta.Estimate`) is worked out at
+every scan as the dashboard works it out (an :class:`~plotman_tui.farm.eta.EtaModel` of the
+history's records), but sent with the job only when it moved by a whole percent or a minute
+(:func:`estimate_moved`): estimates move every second, and a job sent for each move would be a
+line per job per scan.
 
 Every read runs in a daemon thread (one for the quick reads, one each for the dirs and the
 history): the event loop only writes lines, and a stat stuck on a hung mount never keeps the
@@ -24,6 +30,7 @@ import concurrent.futures
 import contextlib
 import errno
 import functools
+import math
 import os
 import queue
 import signal
@@ -46,6 +53,7 @@ from plotman_tui.farm.actionlog import ActionEntry, ActionLog, default_action_lo
 from plotman_tui.farm.archive.transfer import find_transfers
 from plotman_tui.farm.dirs import DirInfo, probe_dir
 from plotman_tui.farm.discovery import Scanner
+from plotman_tui.farm.eta import UNKNOWN, Estimate, EtaModel
 from plotman_tui.farm.history import default_cache_path, read_history
 from plotman_tui.farm.history_stats import per_day
 from plotman_tui.farm.loopstate import LoopReport, loop_report
@@ -66,6 +74,8 @@ STATE_S: Final = 2.0
 ARCHIVE_S: Final = 5.0
 ACTIONS_S: Final = 2.0
 HISTORY_S: Final = 600.0
+#: An estimate is sent again once its ETA moved this much (s) or its progress a whole percent.
+ESTIMATE_STEP_S: Final = 60.0
 #: Temp space (a stat of every temp file) is measured this often at most (the dashboard's).
 TEMP_REFRESH_S: Final = 30.0
 #: How long one dir's free space may take before it counts as a hung mount.
@@ -211,10 +221,30 @@ def sample_dirs_within(tmp: Sequence[str], dst: Sequence[str]) -> list[DirInfo]:
     return found
 
 
-def plots_today(log_dir: str, now: float) -> int:
-    """Plots whose logs say they finished since this machine's local midnight."""
+def read_host_history(log_dir: str, now: float) -> tuple[int, EtaModel]:
+    """Plots whose logs say they finished since this machine's local midnight, and what the
+    finished runs say of how long each phase takes (the dashboard's history read does both)."""
     history = read_history(log_dir, default_cache_path())
-    return per_day(history.records, 1, now)[0].plots
+    return per_day(history.records, 1, now)[0].plots, EtaModel.from_records(history.records)
+
+
+def estimate_moved(sent: Estimate | None, now: Estimate | None) -> bool:
+    """Whether ``now`` says what ``sent`` said no more: its shown percent, or its ETA by
+    ESTIMATE_STEP_S, or its basis or lateness changed, or one is known that was not."""
+    if sent is None or now is None:
+        return sent is not now
+    if (sent.basis, sent.same_tmp, sent.late) != (now.basis, now.same_tmp, now.late):
+        return True
+    if _percent(sent.progress) != _percent(now.progress):
+        return True
+    if sent.eta_seconds is None or now.eta_seconds is None:
+        return sent.eta_seconds is not now.eta_seconds
+    return abs(sent.eta_seconds - now.eta_seconds) >= ESTIMATE_STEP_S
+
+
+def _percent(progress: float | None) -> int | None:
+    # As the table shows it ("42%"): a move within the percent shows nothing new.
+    return None if progress is None else math.floor(progress * 100)
 
 
 class _Watch:
@@ -242,6 +272,8 @@ class _Watch:
         self.loops = _Loops(LoopState(), LoopState(configured=self.archive_configured))
         self.archive_rows: tuple[ArchiveRow, ...] = ()
         self.plots_today: int | None = None
+        self.eta_model: EtaModel | None = None
+        self.estimates: dict[str, Estimate] = {}  # as last sent, by job key
         # Wake-ups: a new file in the log dir wakes a scan; a job that ends wakes the dirs
         # and the history.
         self.scan_now = asyncio.Event()
@@ -316,10 +348,36 @@ class _Watch:
 
     # -- what changed ---------------------------------------------------------------------------
 
+    def _estimated(self, jobs: tuple[Job, ...]) -> dict[str, Estimate]:
+        """Each job's estimate as it is to be sent: the one sent before while it says the
+        same (:func:`estimate_moved`); a job with nothing known has none."""
+        model = self.eta_model
+        if model is None:
+            return {}
+        now = time.time()
+        found = {}
+        for job in jobs:
+            key = wire.job_key(job)
+            estimate: Estimate | None = model.estimate(job, now)
+            if estimate == UNKNOWN:
+                estimate = None
+            sent = self.estimates.get(key)
+            if not estimate_moved(sent, estimate):
+                estimate = sent
+            if estimate is not None:
+                found[key] = estimate
+        self.estimates = found
+        return found
+
+    def _encoded(self, jobs: tuple[Job, ...]) -> dict[str, dict[str, Any]]:
+        estimates = self._estimated(jobs)
+        keyed = ((wire.job_key(job), job) for job in jobs)
+        return {key: wire.job_to_wire(job, estimates.get(key)) for key, job in keyed}
+
     def _jobs_changed(
         self, jobs: tuple[Job, ...], problems: tuple[str, ...], dir_of: dict[str, str]
     ) -> None:
-        encoded = {wire.job_key(job): wire.job_to_wire(job) for job in jobs}
+        encoded = self._encoded(jobs)
         changed = [data for key, data in encoded.items() if self.wire_jobs.get(key) != data]
         gone = [key for key in self.wire_jobs if key not in encoded]
         if changed or gone or problems != self.problems:
@@ -440,12 +498,16 @@ class _Watch:
 
     async def history(self) -> None:
         while True:
+            count: int | None
             try:
-                count: int | None = await self.history_worker.run(
-                    lambda: plots_today(self.log_dir, time.time())
+                count, model = await self.history_worker.run(
+                    lambda: read_host_history(self.log_dir, time.time())
                 )
             except Exception:  # the history is a nicety: a broken cache must not end the watch
-                count = None
+                count, model = None, None
+            if model is not None or self.eta_model is not None:
+                self.eta_model = model
+                self.scan_now.set()  # the jobs' estimates by the runs as they are now
             if count != self.plots_today:
                 self.plots_today = count
                 self._send_state()
@@ -473,7 +535,7 @@ class _Watch:
         config = await self.quick.run(self._config_text)
         dirs = await sampling
         self.problems, self.dir_of = problems, dir_of
-        self.wire_jobs = {wire.job_key(job): wire.job_to_wire(job) for job in jobs}
+        self.wire_jobs = self._encoded(jobs)
         self.loops, self.archive_rows = loops, rows or ()
         self.dirs, self.dirs_taken_at = tuple(dirs), taken_at
         self.send(
@@ -490,6 +552,7 @@ class _Watch:
                 actions=actions,
                 plots_today=None,
                 config=config,
+                estimates=self.estimates,
             )
         )
 

@@ -12,6 +12,11 @@ clock, POSIX seconds):
   rows, plots today), ``actions`` (new entries, oldest first): only what changed;
 - ``beat``: nothing changed for BEAT_S; ``error``: the watch cannot go on (it exits 1).
 
+A job may hold an ``estimate`` (its progress and ETA from the host's own history, as the
+host's dashboard works them out): an addition to protocol 1, not a new protocol, since a
+decoder reads only the fields it knows (an older client ignores it) and a job without one (an
+older watch's, or one with no finished run like it) shows "-".
+
 The lines come from another machine over SSH: a decoder that trusts them lets one broken or
 hostile host crash the dashboard. So :func:`decode_line` checks every field's type and range
 and raises only :class:`WireError`, whose text says what is wrong in one line.
@@ -22,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -31,9 +36,11 @@ from plotman_tui import __version__
 from plotman_tui.dirview import ArchiveRow
 from plotman_tui.farm.actionlog import ActionEntry
 from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.eta import Estimate
 from plotman_tui.farm.model import Job, JobStatus, TempFile
 from plotman_tui.fleet.model import (
     ACTIONS_KEPT,
+    NO_ESTIMATES,
     PROTOCOL,
     HostConfig,
     HostStatus,
@@ -102,6 +109,8 @@ class SnapshotMessage:
     actions: tuple[ActionEntry, ...]
     plots_today: int | None
     config: WireConfig
+    #: The jobs' estimates by :func:`job_key` (a job without one is not in it).
+    estimates: Mapping[str, Estimate] = field(default_factory=lambda: NO_ESTIMATES)
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,8 @@ class JobsMessage:
     changed: tuple[Job, ...]
     gone: tuple[str, ...]
     problems: tuple[str, ...]
+    #: The changed jobs' estimates by :func:`job_key` (a changed job not in it has none now).
+    estimates: Mapping[str, Estimate] = field(default_factory=lambda: NO_ESTIMATES)
 
 
 @dataclass(frozen=True)
@@ -182,9 +193,10 @@ def _line(kind: str, now: float, fields: Mapping[str, Any]) -> str:
     return line
 
 
-def job_to_wire(job: Job) -> dict[str, Any]:
-    """A job as a JSON object (the watch compares these to send only the jobs that changed)."""
-    return {
+def job_to_wire(job: Job, estimate: Estimate | None = None) -> dict[str, Any]:
+    """A job as a JSON object (the watch compares these to send only the jobs that changed),
+    with its ``estimate`` when one is given."""
+    data = {
         "pid": job.pid,
         "plotter": job.plotter,
         "argv": list(job.argv),
@@ -221,6 +233,21 @@ def job_to_wire(job: Job) -> dict[str, Any]:
         "iowait_seconds": _finite(job.iowait_seconds),
         "problems": list(job.problems),
         "plot_started_at": _finite(job.plot_started_at),
+    }
+    if estimate is not None:
+        data["estimate"] = estimate_to_wire(estimate)
+    return data
+
+
+def estimate_to_wire(estimate: Estimate) -> dict[str, Any]:
+    progress = estimate.progress
+    return {
+        # Out of range only by a bug; sent as unknown, not as a line the client refuses.
+        "progress": progress if progress is not None and 0.0 <= progress <= 1.0 else None,
+        "eta_seconds": _finite(estimate.eta_seconds),
+        "basis": estimate.basis,
+        "same_tmp": estimate.same_tmp,
+        "late": estimate.late,
     }
 
 
@@ -290,12 +317,15 @@ def encode_snapshot(
     actions: Sequence[ActionEntry],
     plots_today: int | None,
     config: WireConfig,
+    estimates: Mapping[str, Estimate] | None = None,
 ) -> str:
+    """``estimates``: the jobs' by :func:`job_key` (a job not in it is sent without)."""
+    found = estimates if estimates is not None else {}
     return _line(
         "snapshot",
         now,
         {
-            "jobs": [job_to_wire(job) for job in jobs],
+            "jobs": [job_to_wire(job, found.get(job_key(job))) for job in jobs],
             "problems": list(problems),
             "dirs": [dir_to_wire(info) for info in dirs],
             "dir_of": dict(dir_of),
@@ -548,6 +578,32 @@ def _job(data: object, where: str) -> Job:
     )
 
 
+def _estimate(data: object, where: str) -> Estimate:
+    fields = _Fields(data, where)
+    progress = fields.optional_number("progress", low=0.0)
+    if progress is not None and progress > 1.0:
+        raise WireError(f"{where}: 'progress' must be from 0 to 1, not {progress:g}")
+    return Estimate(
+        progress=progress,
+        eta_seconds=fields.optional_number("eta_seconds", low=0.0),
+        basis=fields.integer("basis"),
+        same_tmp=fields.flag("same_tmp"),
+        late=fields.flag("late"),
+    )
+
+
+def _estimated_jobs(fields: _Fields, key: str) -> tuple[tuple[Job, ...], Mapping[str, Estimate]]:
+    """The jobs under ``key``, and the estimates of those that hold one (an older watch's
+    jobs hold none)."""
+    jobs = fields.each(key, _job)
+    estimates = {
+        job_key(job): _estimate(item["estimate"], f"{fields.where}: {key}[{index}]: estimate")
+        for index, (job, item) in enumerate(zip(jobs, fields.items(key), strict=True))
+        if item.get("estimate") is not None
+    }
+    return jobs, MappingProxyType(estimates) if estimates else NO_ESTIMATES
+
+
 def _dir(data: object, where: str) -> DirInfo:
     fields = _Fields(data, where)
     levels = []
@@ -626,9 +682,10 @@ def _hello(fields: _Fields, now: float) -> Hello:
 def _snapshot(fields: _Fields, now: float) -> SnapshotMessage:
     plotting, archiving = _loops(fields)
     config = _Fields(fields.value("config"), "snapshot: config")
+    jobs, estimates = _estimated_jobs(fields, "jobs")
     return SnapshotMessage(
         time=now,
-        jobs=fields.each("jobs", _job),
+        jobs=jobs,
         problems=fields.texts("problems"),
         dirs=fields.each("dirs", _dir),
         dir_of=fields.text_map("dir_of"),
@@ -643,15 +700,18 @@ def _snapshot(fields: _Fields, now: float) -> SnapshotMessage:
             text=config.text("text", limit=MAX_CONFIG_CHARS),
             home=config.optional_text("home"),
         ),
+        estimates=estimates,
     )
 
 
 def _jobs(fields: _Fields, now: float) -> JobsMessage:
+    changed, estimates = _estimated_jobs(fields, "changed")
     return JobsMessage(
         time=now,
-        changed=fields.each("changed", _job),
+        changed=changed,
         gone=fields.texts("gone"),
         problems=fields.texts("problems"),
+        estimates=estimates,
     )
 
 
@@ -797,6 +857,7 @@ def apply(view: HostView, message: WireMessage, now: float) -> HostView:
             actions=message.actions[-ACTIONS_KEPT:],
             plots_today=message.plots_today,
             config=host_config(message.config),
+            estimates=message.estimates,
         )
     if isinstance(message, Beat):
         return replace(view, news_at=now)
@@ -812,13 +873,22 @@ def apply(view: HostView, message: WireMessage, now: float) -> HostView:
         raise WireError(f"a {_KINDS[type(message)]!r} line before the snapshot")
     if isinstance(message, JobsMessage):
         jobs = {job_key(job): job for job in view.jobs}
+        estimates = dict(view.estimates)
         for key in message.gone:
             jobs.pop(key, None)
+            estimates.pop(key, None)
         for job in message.changed:
-            jobs[job_key(job)] = job
+            key = job_key(job)
+            jobs[key] = job
+            estimate = message.estimates.get(key)
+            if estimate is None:
+                estimates.pop(key, None)
+            else:
+                estimates[key] = estimate
         return replace(
             view,
             jobs=_sorted_jobs(jobs.values()),
+            estimates=MappingProxyType(estimates) if estimates else NO_ESTIMATES,
             problems=message.problems,
             news_at=now,
             updated_at=now,

@@ -329,8 +329,11 @@ class HostSource:
     _jobs_from: tuple[Job, ...] | None = None
 
     def columns(self) -> list[JobColumn]:
-        # No progress nor ETA: the host's history is its own (its jobs show "-").
-        return job_columns(*dir_prefixes(self.config, self.state.snapshot.jobs))
+        # Progress and ETA as the host worked them out from its own history (an older
+        # watch sends none: "-").
+        return job_columns(
+            *dir_prefixes(self.config, self.state.snapshot.jobs), self.view.estimates
+        )
 
     def archive_view(self) -> tuple[list[ArchiveRow], Mapping[str, ReplotProgress] | None]:
         return list(self.view.archive_rows), None

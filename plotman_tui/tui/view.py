@@ -603,8 +603,12 @@ _JOB_FIELDS = tuple(f.name for f in fields(Job))
 
 def fleet_job_key(job: Job) -> str:
     """A fleet job's row: two hosts may have a job of the same pid and start."""
-    host = job.host if isinstance(job, HostJob) else ""
-    return f"{host}\0{job_key(job)}"
+    return fleet_key(_host_of(job), job_key(job))
+
+
+def fleet_key(host: str, key: str) -> str:
+    """The fleet's key of ``host``'s job whose :func:`job_key` is ``key``."""
+    return f"{host}\0{key}"
 
 
 def _host_of(job: Job) -> str:
@@ -622,10 +626,24 @@ def fleet_prefixes(jobs: Sequence[Job]) -> tuple[str, str]:
     )
 
 
-def fleet_columns(tmp_prefix: str, dst_prefix: str) -> list[JobColumn]:
-    """The fleet's jobs table's columns: ``host``, then ``status``'s (no progress nor ETA:
-    the hosts' histories are theirs), dirs after the prefixes (:func:`fleet_prefixes`)."""
-    return _with_ids([HOST_COLUMN, *status_columns(tmp_prefix, dst_prefix)])
+def fleet_columns(
+    tmp_prefix: str, dst_prefix: str, estimates: Mapping[str, Estimate]
+) -> list[JobColumn]:
+    """The fleet's jobs table's columns: ``host``, then ``status``'s with ``done`` and ``eta``,
+    dirs after the prefixes (:func:`fleet_prefixes`). Each job's :class:`Estimate` is in
+    ``estimates`` by :func:`fleet_job_key`, as its host worked it out from its own history
+    (none: "-"); the columns look it up as they draw, so a mapping that is kept up to date
+    keeps the same columns."""
+    return _with_ids(
+        [
+            HOST_COLUMN,
+            *status_columns(
+                tmp_prefix,
+                dst_prefix,
+                lambda job: estimates.get(fleet_job_key(job), UNKNOWN_ESTIMATE),
+            ),
+        ]
+    )
 
 
 # -- what a dashboard screen is fed --------------------------------------------------------------

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 from plotman_tui.config.loader import parse_config
+from plotman_tui.farm.eta import Estimate
 from plotman_tui.farm.loopstate import loop_lock
 from plotman_tui.farm.pauseflags import Loop
 from plotman_tui.fleet.model import HostStatus, HostView
-from plotman_tui.fleet.watch import run_watch
+from plotman_tui.fleet.watch import estimate_moved, run_watch
 from plotman_tui.fleet.wire import (
     ActionsMessage,
     ErrorMessage,
@@ -37,8 +38,9 @@ from plotman_tui.fleet.wire import (
 from plotman_tui.plotters.phase import Phase
 from plotman_tui.sandbox import Sandbox, StartedPlot, make_sandbox, start_plot
 from tests.conftest import require_chiapos
-from tests.fakejobs import chia_argv, install_fake_chia, k32_log, running
+from tests.fakejobs import K32_ID, chia_argv, install_fake_chia, k32_log, running
 from tests.integration.test_cli_readonly import PLOTMAN_TUI
+from tests.integration.test_cli_status_eta import COPY, PHASES, TOTAL, median, scaled_log
 
 PLOT_ID = "c0ffee" * 10 + "abcd"
 
@@ -222,6 +224,56 @@ def test_a_log_line_written_makes_a_jobs_line_with_the_new_phase(
         )
         assert isinstance(moved, JobsMessage)
         assert job_of(watch, proc.pid).plot_id == PLOT_ID
+
+
+def test_a_job_with_finished_runs_like_it_streams_its_progress_and_eta(
+    tmp_path: Path, sandbox: Sandbox, env: dict[str, str], watches: list[Watch]
+) -> None:
+    """The host's own history (three finished k32 runs on the job's tmp dir, the real log's
+    times scaled) gives its job a progress and ETA, as its dashboard would show them."""
+    tmp, dst = sandbox.tmp_dirs[0], sandbox.dst_dirs[0]
+    factors = [0.9, 1.0, 1.25]
+    for index, factor in enumerate(factors):
+        text = scaled_log(factor).replace(K32_ID, f"{index:02d}" * 32)
+        text = text.replace("/farm/yards/902/fake_tmp2", str(tmp))
+        text = text.replace("/farm/yards/902/fake_dst", str(dst))
+        text = text.replace("/farm/yards/902", str(tmp))
+        (sandbox.log_dir / f"2021-07-{index + 10:02d}T22_33_24.log").write_text(text)
+    script = install_fake_chia(tmp_path / "fakebin")
+    log = sandbox.log_dir / "job.log"
+    log.write_text(k32_log(900, plot_id=PLOT_ID, tmp=tmp, tmp2=tmp, dst=dst))  # in phase 3
+    with running(chia_argv(script, str(tmp), str(dst)), log) as proc:
+        watch = start_watch(watches, sandbox.config_path, env)
+        watch.until(
+            lambda _m: (
+                (job := job_of(watch, proc.pid)) is not None
+                and job_key(job) in watch.view.estimates
+            ),
+            30,
+            "the job's estimate",
+        )
+        key = job_key(job_of(watch, proc.pid))
+        estimate = watch.view.estimates[key]
+        final = median([(TOTAL - sum(PHASES.values()) + COPY) * f for f in factors])
+        typical = {n: median([PHASES[n] * f for f in factors]) for n in PHASES}
+        whole = sum(typical.values()) + final
+        # Seconds old, the job has been in phase 3 for no time by its log's phase 1 and 2
+        # times: all of phase 3 is ahead, and what is behind is phases 1 and 2.
+        assert (estimate.basis, estimate.same_tmp, estimate.late) == (3, True, False)
+        assert estimate.progress == pytest.approx((typical[1] + typical[2]) / whole, abs=1e-4)
+        assert estimate.eta_seconds == pytest.approx(typical[3] + typical[4] + final, abs=0.1)
+
+        # Scans go on; an estimate is sent again only once it moved by a percent or a minute.
+        sent: list[Estimate] = []
+
+        def carried(message: WireMessage) -> bool:
+            if isinstance(message, JobsMessage) and key in {job_key(j) for j in message.changed}:
+                sent.append(message.estimates[key])
+            return len(sent) >= 2
+
+        watch.until(carried, 30, "two more jobs lines with the job")
+        for before, after in zip([estimate, *sent], sent, strict=False):
+            assert before == after or estimate_moved(before, after)
 
 
 def test_archiving_and_a_missing_log_dir_are_in_the_snapshot(

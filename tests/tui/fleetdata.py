@@ -13,11 +13,13 @@ from pathlib import Path
 
 from plotman_tui.config.schema import FleetConfig, FleetHost
 from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.eta import Estimate
 from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.fleet.model import LOCAL_ADDRESS, HostConfig, HostStatus, HostView, LoopState
 from plotman_tui.plotters.phase import Phase
 from plotman_tui.tui.app import DashboardApp
 from plotman_tui.tui.messages import FleetChanged
+from plotman_tui.tui.view import job_key
 from tests.tui.farmdata import DST, GIB, NOW, TMP, farm_config, farm_jobs, make_job
 
 DOWN_PROBLEM = "no SSH answer from 10.0.0.13:22 within 10 s"
@@ -53,6 +55,16 @@ def plotter2_jobs() -> tuple[Job, ...]:
         ),
     )
     return tuple(replace(job, pid=job.pid + 10_000) for job in jobs)
+
+
+def plotter2_estimates() -> dict[str, Estimate]:
+    """What plotter2's watch says of its jobs' progress and ETA, from its own history: its
+    third job has no finished run like it there (it shows "-")."""
+    first, second, _third = plotter2_jobs()
+    return {
+        job_key(first): Estimate(progress=0.123, eta_seconds=24_000.0, basis=5, same_tmp=True),
+        job_key(second): Estimate(progress=0.551, eta_seconds=12_600.0, basis=5, same_tmp=True),
+    }
 
 
 def _dirs() -> tuple[DirInfo, ...]:
@@ -95,6 +107,7 @@ def fleet_views() -> tuple[HostView, ...]:
             news_at=NOW - 1,
             version="1.4.0",
             jobs=plotter2_jobs(),
+            estimates=plotter2_estimates(),
             dirs=_dirs(),
             dirs_taken_at=NOW - 5,
             plotting=replace(active, paused=True, paused_by="alice at 21:40"),

@@ -16,12 +16,12 @@ from plotman_tui.farm.model import JobStatus, TempFile
 from plotman_tui.fleet.model import HostStatus
 from plotman_tui.plotters.phase import Phase
 from plotman_tui.tui.app import DashboardApp
-from plotman_tui.tui.fleet import kill_plan
+from plotman_tui.tui.fleet import HostSource, kill_plan
 from plotman_tui.tui.messages import FleetChanged, FleetKillPrepared
 from plotman_tui.tui.screens.dashboard import DashboardScreen
 from plotman_tui.tui.screens.fleet_screen import FleetScreen
 from plotman_tui.tui.screens.kill_screen import KillScreen
-from plotman_tui.tui.view import fleet_job_key, host_job
+from plotman_tui.tui.view import fleet_job_key, host_job, job_key
 from tests.tui.farmdata import GIB, TMP, still_app
 from tests.tui.fleetdata import (
     DOWN_PROBLEM,
@@ -29,6 +29,7 @@ from tests.tui.fleetdata import (
     fleet_app,
     fleet_changed,
     fleet_views,
+    plotter2_estimates,
     plotter2_jobs,
 )
 from tests.tui.pilots import until
@@ -71,6 +72,61 @@ async def test_every_up_hosts_jobs_show_with_their_host_and_phase() -> None:
         ]
         assert job_rows(screen) == expected
         assert len(expected) == 8  # this machine's five and plotter2's three
+
+
+def test_a_hosts_dashboard_shows_the_progress_and_eta_its_watch_sent() -> None:
+    view = fleet_views()[1]
+    source = HostSource(view, view.config.config)  # type: ignore[union-attr]
+    columns = {column.id: column.column for column in source.columns()}
+    first, second, third = source.state.snapshot.jobs
+    assert [columns["done"].cell(job) for job in (first, second, third)] == ["12%", "55%", "-"]
+    assert [columns["eta"].cell(job) for job in (first, second, third)] == ["6:40", "3:30", "-"]
+    # An older watch sends no estimate: every job shows "-", as before.
+    older = HostSource(replace(view, estimates={}), view.config.config)  # type: ignore[union-attr]
+    columns = {column.id: column.column for column in older.columns()}
+    assert {
+        columns[name].cell(job) for name in ("done", "eta") for job in older.state.snapshot.jobs
+    } == {"-"}
+
+
+async def test_the_fleets_jobs_show_each_hosts_progress_and_eta() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_fleet(pilot)
+        table = screen.jobs_table
+        cells = table.drawn_cells()
+        first, second, third = (host_job("plotter2", job) for job in plotter2_jobs())
+        shown = {
+            job.pid: (cells[(fleet_job_key(job), "done")], cells[(fleet_job_key(job), "eta")])
+            for job in (first, second, third)
+        }
+        assert shown == {
+            first.pid: ("12%", "6:40"),
+            second.pid: ("55%", "3:30"),
+            third.pid: ("-", "-"),
+        }
+        # A job's news brings its new estimate; the table shows it.
+        views = list(fleet_views())
+        later = replace(plotter2_estimates()[job_key(first)], progress=0.2)
+        moved = replace(views[1].jobs[0], wall_seconds=views[1].jobs[0].wall_seconds + 600)
+        views[1] = replace(
+            views[1],
+            jobs=(moved, *views[1].jobs[1:]),
+            estimates={**plotter2_estimates(), job_key(moved): later},
+        )
+        app.post_message(FleetChanged(tuple(views)))
+        await until(
+            pilot,
+            lambda: table.cell_text(fleet_job_key(first), "done") == "20%",
+            5,
+            "the new progress",
+        )
+        # Sorted by time left (o, as on the dashboard): unknown first, then shortest first.
+        screen.order = screen.order.by("eta")
+        screen._show_jobs()
+        await pilot.pause()
+        rows = [key for key in table.row_keys if key.startswith("plotter2")]
+        assert rows == [fleet_job_key(job) for job in (third, second, first)]
 
 
 async def test_a_down_or_failed_host_says_why_and_shows_no_jobs() -> None:

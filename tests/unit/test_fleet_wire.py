@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from plotman_tui.dirview import ArchiveRow
 from plotman_tui.farm.actionlog import ActionEntry
 from plotman_tui.farm.dirs import DirInfo
+from plotman_tui.farm.eta import Estimate
 from plotman_tui.farm.model import Job, JobStatus, TempFile
 from plotman_tui.fleet.model import ACTIONS_KEPT, PROTOCOL, HostStatus, HostView, LoopState
 from plotman_tui.fleet.wire import (
@@ -37,6 +38,7 @@ from plotman_tui.fleet.wire import (
     encode_jobs,
     encode_snapshot,
     encode_state,
+    estimate_to_wire,
     job_key,
     job_to_wire,
 )
@@ -99,8 +101,17 @@ jobs = st.builds(
     plot_started_at=optional_times,
 )
 
+estimates = st.builds(
+    Estimate,
+    progress=st.none() | st.floats(min_value=0.0, max_value=1.0),
+    eta_seconds=st.none() | st.floats(min_value=0.0, max_value=4e7),
+    basis=st.integers(min_value=0, max_value=10_000),
+    same_tmp=st.booleans(),
+    late=st.booleans(),
+)
 
 PHASE_1_2 = Phase(1, 2)
+AN_ESTIMATE = Estimate(progress=0.4217, eta_seconds=5400.5, basis=3, same_tmp=True)
 
 
 def a_job(pid: int = 100, started_at: float = 1000.0, phase: Phase | None = PHASE_1_2) -> Job:
@@ -123,7 +134,11 @@ def a_job(pid: int = 100, started_at: float = 1000.0, phase: Phase | None = PHAS
 
 
 def snapshot_line(
-    *, jobs_sent: tuple[Job, ...] = (), text: str = CONFIG_TEXT, home: str = "/home/far"
+    *,
+    jobs_sent: tuple[Job, ...] = (),
+    text: str = CONFIG_TEXT,
+    home: str = "/home/far",
+    estimated: dict[str, Estimate] | None = None,
 ) -> str:
     return encode_snapshot(
         10.0,
@@ -138,6 +153,7 @@ def snapshot_line(
         actions=tuple(ActionEntry(float(n), "start", pid=n) for n in range(ACTIONS_KEPT + 5)),
         plots_today=3,
         config=WireConfig("/home/far/.config/plotman-tui/config.toml", text, home),
+        estimates=estimated,
     )
 
 
@@ -159,6 +175,48 @@ def test_a_job_round_trips_exactly(job: Job) -> None:
     assert isinstance(message, JobsMessage)
     assert message.changed == (job,)
     assert message.gone == (job_key(job),)
+
+
+@given(jobs, estimates)
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+def test_a_job_with_its_estimate_round_trips_exactly(job: Job, estimate: Estimate) -> None:
+    line = encode_jobs(1.0, changed=[job_to_wire(job, estimate)], gone=[], problems=[])
+    message = decode_line(line)
+    assert isinstance(message, JobsMessage)
+    assert message.changed == (job,)
+    assert dict(message.estimates) == {job_key(job): estimate}
+
+
+def test_an_estimate_out_of_range_is_refused_and_one_the_watch_cannot_hold_goes_unknown() -> None:
+    assert "'progress'" in refused(
+        job_line(estimate={**estimate_to_wire(AN_ESTIMATE), "progress": 1.5})
+    )
+    assert "'eta_seconds'" in refused(
+        job_line(estimate={**estimate_to_wire(AN_ESTIMATE), "eta_seconds": -1})
+    )
+    assert "'basis'" in refused(job_line(estimate={**estimate_to_wire(AN_ESTIMATE), "basis": "3"}))
+    assert "estimate: not a JSON object" in refused(job_line(estimate=[0.5]))
+    broken = Estimate(progress=float("nan"), eta_seconds=float("inf"), basis=2)
+    message = decode_line(
+        encode_jobs(1.0, changed=[job_to_wire(a_job(), broken)], gone=[], problems=[])
+    )
+    assert isinstance(message, JobsMessage)
+    assert message.estimates[job_key(a_job())] == Estimate(None, None, 2)
+
+
+def test_an_older_watchs_jobs_without_estimates_and_a_newer_ones_fields_both_decode() -> None:
+    """Protocol 1 grew the estimate: an older watch sends none (no estimate: "-"), and an
+    older client reads only the fields it knows, so a later addition is ignored the same way."""
+    message = decode_line(job_line())
+    assert isinstance(message, JobsMessage) and message.changed == (a_job(),)
+    assert dict(message.estimates) == {}
+    snapshot = decode_line(snapshot_line(jobs_sent=(a_job(),)))
+    assert isinstance(snapshot, SnapshotMessage) and dict(snapshot.estimates) == {}
+    later = json.loads(job_line(estimate=None, cpu_model="EPYC"))
+    later["hint"] = {"anything": [1, 2]}
+    message = decode_line(json.dumps(later))
+    assert isinstance(message, JobsMessage) and message.changed == (a_job(),)
+    assert dict(message.estimates) == {}
 
 
 def test_a_non_utf8_file_name_round_trips_on_a_utf8_line() -> None:
@@ -264,6 +322,8 @@ valid_lines = [
     encode_hello(1.0, "far", 42),
     snapshot_line(jobs_sent=(a_job(),)),
     encode_jobs(2.0, changed=[job_to_wire(a_job())], gone=["1@2.000"], problems=["p"]),
+    encode_jobs(2.0, changed=[job_to_wire(a_job(), AN_ESTIMATE)], gone=[], problems=[]),
+    snapshot_line(jobs_sent=(a_job(),), estimated={job_key(a_job()): AN_ESTIMATE}),
     encode_state(3.0, plotting=LoopState(), archiving=LoopState(), archive_rows=(), plots_today=1),
     encode_actions(4.0, [ActionEntry(5.0, "kill", pid=3)]),
 ]
@@ -378,6 +438,34 @@ def test_a_snapshot_then_deltas() -> None:
     assert view.news_at == 66.0 and view.status is HostStatus.UP
     view = apply(view, decode_line(encode_error(17.0, "log dir gone")), 67.0)
     assert view.status is HostStatus.FAILED and "log dir gone" in (view.problem or "")
+
+
+def test_estimates_come_with_their_jobs_and_go_with_them() -> None:
+    first, second = a_job(pid=100, started_at=1000.0), a_job(pid=200, started_at=2000.0)
+    later = Estimate(progress=0.5, eta_seconds=4000.0, basis=3, same_tmp=True)
+    line = snapshot_line(jobs_sent=(first, second), estimated={job_key(first): AN_ESTIMATE})
+    view = apply(HostView(name="far", address="far@x:22"), decode_line(line), 60.0)
+    assert dict(view.estimates) == {job_key(first): AN_ESTIMATE}
+
+    # A changed job brings its estimate; one that comes without has none any more.
+    changed = [job_to_wire(first), job_to_wire(second, later)]
+    view = apply(view, decode_line(encode_jobs(11.0, changed=changed, gone=[], problems=[])), 61.0)
+    assert dict(view.estimates) == {job_key(second): later}
+    # A job that did not change keeps its estimate; a job gone takes its own away.
+    view = apply(
+        view,
+        decode_line(
+            encode_jobs(12.0, changed=[job_to_wire(first, AN_ESTIMATE)], gone=[], problems=[])
+        ),
+        62.0,
+    )
+    assert dict(view.estimates) == {job_key(first): AN_ESTIMATE, job_key(second): later}
+    gone = encode_jobs(13.0, changed=[], gone=[job_key(second)], problems=[])
+    view = apply(view, decode_line(gone), 63.0)
+    assert dict(view.estimates) == {job_key(first): AN_ESTIMATE}
+    # A new watch's snapshot says them all anew.
+    view = apply(view, decode_line(snapshot_line(jobs_sent=(first,))), 64.0)
+    assert dict(view.estimates) == {}
 
 
 def test_a_delta_before_the_snapshot_is_refused() -> None:

@@ -20,6 +20,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from plotman_tui.farm.eta import Estimate
 from plotman_tui.farm.model import Job
 from plotman_tui.fleet.model import HostStatus, HostView
 from plotman_tui.fleet.summary import fleet_jobs, host_line
@@ -29,6 +30,7 @@ from plotman_tui.tui.view import (
     JobColumn,
     SortOrder,
     fleet_columns,
+    fleet_key,
     fleet_prefixes,
     host_job,
     job_matches,
@@ -82,6 +84,9 @@ class FleetScreen(Screen[None]):
         # that is not up shows no jobs (fleet_jobs): its last ones may have ended since.
         self._jobs_signature: tuple[object, ...] | None = None
         self._jobs_of: dict[str, tuple[tuple[Job, ...], HostStatus, list[HostJob]]] = {}
+        # Every shown job's estimate by its fleet key, filled again in place as the hosts'
+        # jobs change: the columns read it as they draw, so they stay the same list.
+        self._estimates: dict[str, Estimate] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="fleet"):
@@ -190,6 +195,10 @@ class FleetScreen(Screen[None]):
             kept[view.name] = old
             jobs.extend(old[2])
         self._jobs_of = kept
+        self._estimates.clear()
+        for view in self.views:
+            for key, estimate in view.estimates.items():
+                self._estimates[fleet_key(view.name, key)] = estimate
         return jobs
 
     def _show_jobs(self) -> None:
@@ -198,7 +207,7 @@ class FleetScreen(Screen[None]):
         prefixes = fleet_prefixes(jobs)
         if prefixes != self._prefixes:
             self._prefixes = prefixes
-            self._columns = fleet_columns(*prefixes)
+            self._columns = fleet_columns(*prefixes, self._estimates)
         columns = self._columns
         shown = [
             job

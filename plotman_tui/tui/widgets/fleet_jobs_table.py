@@ -4,7 +4,10 @@ row keyed by its host and job (two hosts may have a job of the same pid and star
 Ten hosts of fifty jobs make 500 rows, and each host's news changes a few of them: a row whose
 job is the very object it was drawn from (the fleet screen keeps a host's jobs while they do
 not change) keeps its cells without working out their text again, until the slow columns are
-due (``SLOW_REFRESH_S``) or the columns change."""
+due (``SLOW_REFRESH_S``) or the columns change.
+
+A host's job's progress and ETA are not slow columns here: they are its host's estimate, which
+comes with the job, only when it moved by a percent or a minute, and is shown at once."""
 
 from __future__ import annotations
 
@@ -15,6 +18,9 @@ from plotman_tui.tui.view import HostJob, JobColumn, fleet_job_key
 from plotman_tui.tui.widgets.jobs_table import JobsTable
 from plotman_tui.tui.widgets.line_table import Cell
 
+#: The columns of a host's estimate (see the module doc).
+ESTIMATE_COLUMNS = frozenset({"done", "eta"})
+
 
 class FleetJobsTable(JobsTable):
     """Every host's jobs (:class:`HostJob`); the cursor stays on its job as they move."""
@@ -24,6 +30,7 @@ class FleetJobsTable(JobsTable):
         self._drawn_from: dict[str, Job] = {}
         self._last_columns: Sequence[JobColumn] | None = None
         self._same_columns = False
+        self._estimate_columns: list[int] = []
 
     def key_of(self, job: Job) -> str:
         return fleet_job_key(job)
@@ -40,6 +47,7 @@ class FleetJobsTable(JobsTable):
         # the same job the same way.
         self._same_columns = columns is self._last_columns
         self._last_columns = columns
+        self._estimate_columns = [i for i, c in enumerate(columns) if c.id in ESTIMATE_COLUMNS]
         super().show(jobs, columns, afresh=afresh)
         self._drawn_from = {key: self._jobs[key] for key in self._cells}
 
@@ -48,4 +56,4 @@ class FleetJobsTable(JobsTable):
         fresh = not slow_due and self._same_columns
         if fresh and old is not None and self._drawn_from.get(key) is job:
             return old
-        return super()._row_cells(key, job, slow_due, quick)
+        return super()._row_cells(key, job, slow_due, [*quick, *self._estimate_columns])
