@@ -4,11 +4,12 @@ dashboard's fleet screen shows. Pure: views in, text out (no textual, no I/O).""
 from __future__ import annotations
 
 import os
+import shlex
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from plotman_tui.config.schema import Config
+from plotman_tui.config.schema import Config, FleetHost
 from plotman_tui.dirview import configured_dirs
 from plotman_tui.farm.dirs import DirInfo
 from plotman_tui.farm.model import Job
@@ -44,6 +45,19 @@ class HostLine:
     plotting: str
     archiving: str
     problems: str
+
+
+def ssh_hint(host: FleetHost, words: str) -> str:
+    """The command line a farmer types here to run ``plotman-tui <words>`` on ``host`` (as
+    the fleet reaches it: its user, port, key and command)."""
+    argv = ["ssh"]
+    if host.port != 22:
+        argv += ["-p", str(host.port)]
+    if host.identity_file is not None:
+        argv += ["-i", os.fspath(host.identity_file)]
+    argv.append(f"{host.user}@{host.host}" if host.user else host.host)
+    # The command is a shell line of the farmer's own: as written, not quoted again.
+    return f"{shlex.join(argv)} {host.command} {words}"
 
 
 def host_line(view: HostView, now: float) -> HostLine:

@@ -836,11 +836,31 @@ class DashboardApp(App[int]):
             )
 
     def action_history(self) -> None:
+        view = self._host_view()
+        if view is not None and not view.local:
+            # The history screen is this machine's logs: on a host's dashboard it would pass
+            # for the host's. Each machine keeps its own history; this says where it is.
+            self.notify(self._history_elsewhere(view.name), title="history", timeout=12)
+            return
         # One screen, kept (as help): its charts are drawn again only when the history or
         # the size changed, not on every h; mostly composed and drawn before the first h.
         if self._history_screen is None:
             self.install_screen(self._new_history_screen(), name="history")
         self.push_screen("history")
+
+    def _history_elsewhere(self, name: str) -> str:
+        from plotman_tui.fleet.summary import ssh_hint
+
+        host = next((host for host in self.config.fleet.hosts if host.name == name), None)
+        where = (
+            f"run `{ssh_hint(host, 'history')}` (or `analyze`)"
+            if host is not None
+            else "run `plotman-tui history` (or `analyze`) there"
+        )
+        return (
+            f"the history screen is this machine's plots only; {name}'s history is on {name}: "
+            f"{where}. h on this machine's dashboard shows this machine's."
+        )
 
     def _show_actions(self) -> None:
         screen = self._shown()

@@ -418,6 +418,32 @@ async def test_enter_on_a_host_opens_its_dashboard_fed_from_the_host() -> None:
         assert app.screen is screen
 
 
+async def test_h_on_a_hosts_dashboard_says_where_its_history_is_and_opens_none() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_fleet(pilot)
+        await pilot.press("down", "enter")  # plotter2's line
+        host = await until(
+            pilot,
+            lambda: app.screen if isinstance(app.screen, DashboardScreen) else None,
+            5,
+            "plotter2's dashboard",
+        )
+        await pilot.press("h")
+        await pilot.pause()
+        assert app.screen is host  # not this machine's history, passing for plotter2's
+        (notice,) = [n for n in app._notifications if n.title == "history"]
+        assert notice.severity == "information"
+        assert "this machine's" in notice.message
+        assert "ssh chia@10.0.0.12 plotman-tui history" in notice.message
+        assert "analyze" in notice.message
+        # This machine's dashboard's h is this machine's history, as ever.
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: app.screen is app.dashboard, 5, "this machine's dashboard")
+        await pilot.press("h")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "HistoryScreen", 5, "history")
+
+
 async def test_this_machines_line_goes_back_to_the_local_dashboard() -> None:
     app = fleet_app()
     async with app.run_test(size=(120, 40)) as pilot:

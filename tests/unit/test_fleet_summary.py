@@ -262,3 +262,25 @@ def test_fleet_status_text_and_json_show_each_host_its_why_and_the_jobs_of_hosts
     assert data["hosts"][0]["tmp_free_bytes"] == 4 * GIB
     assert data["hosts"][1]["problem"].startswith("plotter unreachable")
     assert [(j["host"], j["pid"], j["phase"]) for j in data["jobs"]] == [("rig1", 11, "2:1")]
+
+
+def test_ssh_hint_is_the_line_a_farmer_types_to_reach_the_host_as_the_fleet_does() -> None:
+    from pathlib import Path
+
+    from plotman_tui.config.schema import FleetHost
+    from plotman_tui.fleet.summary import ssh_hint
+
+    plain = FleetHost(name="rig", host="10.0.0.12")
+    assert ssh_hint(plain, "history") == "ssh 10.0.0.12 plotman-tui history"
+    odd = FleetHost(
+        name="rig",
+        host="rig.lan",
+        port=2222,
+        user="chia",
+        identity_file=Path("/home/me/my keys/rig"),
+        command="~/venv/bin/plotman-tui --config ~/rig.toml",
+    )
+    assert ssh_hint(odd, "analyze") == (
+        "ssh -p 2222 -i '/home/me/my keys/rig' chia@rig.lan "
+        "~/venv/bin/plotman-tui --config ~/rig.toml analyze"
+    )
