@@ -208,7 +208,9 @@ def ssh_problem(
     role = endpoint.role
     if isinstance(error, TimeoutError):
         if connected:
-            hung = f"{doing} on {where} did not finish within {timeout_s:g} s (a hung mount?)"
+            # df waits on every mount; a fleet host's command more likely on the network.
+            why = "a hung mount?" if doing == "df" else "a slow link or a busy host?"
+            hung = f"{doing} on {where} did not finish within {timeout_s:g} s ({why})"
             return hung, True
         return (f"{role} unreachable: no SSH answer from {where} within {timeout_s:g} s", False)
     if isinstance(error, asyncssh.HostKeyNotVerifiable):

@@ -51,6 +51,13 @@ STDERR_KEPT_BYTES: Final = 8 * 1024
 #: The most of a control command's stdout that is read (its answer is a line or a JSON list).
 COMMAND_OUTPUT_BYTES: Final = 4 * 1024 * 1024
 _CHUNK: Final = 64 * 1024
+#: A line under way keeps its host up while it comes at least this fast (bytes a second).
+LINE_PACE_BYTES: Final = 16 * 1024
+#: A session that served this long starts the back-off from its first step again when it ends;
+#: a host that sends its snapshot and dies each time backs off as one that never answers.
+SERVED_S: Final = 60.0
+#: Lines longer than this are decoded off the event loop (the keys answer meanwhile).
+DECODE_OFF_LOOP_BYTES: Final = 1024 * 1024
 #: How long a closing watch or connection is given before it is dropped.
 CLOSE_S: Final = 1.0
 
@@ -92,8 +99,10 @@ class _Silent(Exception):
 
 
 class _Lines:
-    """Lines from a byte stream, each at most ``limit`` bytes, with ``silent_s`` the most any
-    read may wait (a watch that goes quiet is down, even mid-line)."""
+    """Lines from a byte stream, each at most ``limit`` bytes. A line must end within
+    ``silent_s`` of its start, plus a second for every :data:`LINE_PACE_BYTES` of it come so
+    far: a watch that goes quiet is down, even mid-line, and so is one that trickles a byte
+    now and then (each read alone in time); a big snapshot on a slow link is not."""
 
     def __init__(self, reader: _Reader, limit: int, silent_s: float) -> None:
         self._reader = reader
@@ -104,6 +113,8 @@ class _Lines:
 
     async def next(self) -> bytes | None:
         """The next line without its newline; None at the end of the stream."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         while True:
             end = self._buffer.find(b"\n", self._scanned)
             if end >= 0:
@@ -114,8 +125,12 @@ class _Lines:
             if len(self._buffer) > self._limit:
                 raise _LineTooLong
             self._scanned = len(self._buffer)
+            allowed = self._silent_s + len(self._buffer) / LINE_PACE_BYTES
+            left = min(started + allowed - loop.time(), self._silent_s)
+            if left <= 0:
+                raise _Silent
             try:
-                async with asyncio.timeout(self._silent_s):
+                async with asyncio.timeout(left):
                     chunk = await self._reader.read(_CHUNK)
             except TimeoutError:
                 raise _Silent from None
@@ -233,9 +248,13 @@ class _Host:
         self.view = view
         self.wake = asyncio.Event()
         self.failures = 0
-        self.reached_up = False  # this session had its snapshot
+        self.up_since: float | None = None  # monotonic: when this session had its snapshot
         self.connection: asyncssh.SSHClientConnection | None = None
         self.connecting = asyncio.Lock()
+
+    def served(self, seconds: float) -> bool:
+        """Whether this session has been up (its snapshot in) for ``seconds``."""
+        return self.up_since is not None and time.monotonic() - self.up_since >= seconds
 
 
 class FleetClient:
@@ -313,14 +332,14 @@ class FleetClient:
         if view == state.view:
             return
         state.view = view
-        if view.status is HostStatus.UP:
-            state.reached_up = True
+        if view.status is HostStatus.UP and state.up_since is None:
+            state.up_since = time.monotonic()
         if self._on_change is not None:
             self._on_change(state.name)
 
     async def _keep_watching(self, state: _Host, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            state.reached_up = False
+            state.up_since = None
             now = self._clock()
             self._set(state, replace(state.view, status=HostStatus.CONNECTING, updated_at=now))
             try:
@@ -329,7 +348,7 @@ class FleetClient:
                 logger.exception("fleet host %s: watch session failed", state.name)
                 ended = _Ended(HostStatus.DOWN, f"fleet client error: {type(error).__name__}")
                 self._drop_connection(state)
-            if state.reached_up:  # it served for a while: back off from the start again
+            if state.served(SERVED_S):  # back off from the first step again
                 state.failures = 0
             delays = FAILED_BACKOFF_S if ended.status is HostStatus.FAILED else DOWN_BACKOFF_S
             delay = delays[min(state.failures, len(delays) - 1)]
@@ -474,7 +493,10 @@ class FleetClient:
             if not line.strip():
                 continue
             try:
-                message = decode_line(line)
+                if len(line) > DECODE_OFF_LOOP_BYTES:
+                    message = await asyncio.to_thread(decode_line, line)
+                else:
+                    message = decode_line(line)
             except WireError as error:
                 return _Ended(HostStatus.FAILED, f"garbage from its watch: {error}")
             try:

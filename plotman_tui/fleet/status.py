@@ -53,10 +53,16 @@ def fleet_status(config: Config, json_output: bool = False) -> int:
     views = asyncio.run(settled_views(config, SETTLE_S))
     now = time.time()
     if json_output:
-        print(json.dumps(fleet_to_json(views, now), ensure_ascii=False))
+        print(fleet_json_text(views, now))
     else:
         print(render_fleet(views, now, terminal_width()))
     return EXIT_OK if all(v.status is HostStatus.UP for v in views) else EXIT_HOST_PROBLEM
+
+
+def fleet_json_text(views: Sequence[HostView], now: float) -> str:
+    """``fleet status --json``'s output: ASCII with escapes, as ``status --json``'s, so a
+    host's path that is not UTF-8 (a surrogate here) keeps it valid and printable."""
+    return json.dumps(fleet_to_json(views, now))
 
 
 def _settled(view: HostView) -> bool:
