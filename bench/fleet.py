@@ -3,11 +3,12 @@
 Each "host" is a real OpenSSH sshd on 127.0.0.1 in a PID and mount namespace of its own
 (tests/nshosts.py, so it sees only its own processes), with bench/status.py's farm in it: 50
 long-lived fake chia jobs whose logs are the real k32 chia log cut at varied lines, temp files in
-place, 12 tmp dirs, 100 finished logs. Its fleet ``command`` runs this checkout's plotman-tui
-with the host's own config, data and cache dir. The dashboard runs in a PID namespace of its own
-too (an empty plotting machine: it sees none of the hosts' jobs but through SSH), in a private
-tmux server (a real pty) at 120x40, ``[fleet] include_local = false``, plotting paused. Needs
-root (or user namespaces), sshd and tmux.
+place, 12 tmp dirs, 100 finished logs; each job's memory changes every 3-6 s, so that every scan
+finds every job changed, as real plotting jobs' CPU times do. Its fleet ``command`` runs this
+checkout's plotman-tui with the host's own config, data and cache dir. The dashboard runs in a PID
+namespace of its own too (an empty plotting machine: it sees none of the hosts' jobs but through
+SSH), in a private tmux server (a real pty) at 120x40, ``[fleet] include_local = false``, plotting
+paused. Needs root (or user namespaces), sshd and tmux.
 
 After every host shows all its jobs on the fleet screen (``F``), for ``--seconds``:
 
@@ -75,6 +76,16 @@ from tests.realservices import sshd_available  # noqa: E402
 
 GOALS = {"stale": 2.0, "stale_median": 0.5, "cpu": 3.0, "watch": 1.0, "key": 100.0}
 FINISHED_LOGS = 100
+#: A job whose memory moves every few seconds, at no cost in CPU: each scan finds every job
+#: changed, as a real plotting job's CPU time, memory and I/O change between two scans.
+BUSY_CHIA = """\
+import random, signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+held = b""
+while True:
+    time.sleep(random.uniform(3.0, 6.0))
+    held = b"x" * random.randrange(1 << 20, 4 << 20)
+"""
 KEYS = (
     ("/", "/ (open)"),
     ("Enter", "Enter (close)"),
@@ -135,7 +146,9 @@ def make_host(base: Path, index: int, n_jobs: int) -> Host:
     def start_inside(argv: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
         return server.popen_inside(argv, **kwargs)
 
-    config, jobs = build_farm(root, n_jobs, 6, finished_logs=FINISHED_LOGS, start=start_inside)
+    config, jobs = build_farm(
+        root, n_jobs, 6, finished_logs=FINISHED_LOGS, start=start_inside, fake_chia=BUSY_CHIA
+    )
     return Host(f"plotter{index:02d}", root, server, config, jobs)
 
 

@@ -48,10 +48,11 @@ def build_farm(
     *,
     finished_logs: int = FINISHED_LOGS,
     start: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
+    fake_chia: str = FAKE_CHIA,
 ) -> tuple[Path, list[subprocess.Popen[bytes]]]:
     """Lay out dirs, logs and temp files; start the jobs (spread over ``n_dst`` dst dirs) with
-    ``start`` (``Popen``'s arguments: bench/fleet.py starts them on a host of its own).
-    Returns the config path and jobs."""
+    ``start`` (``Popen``'s arguments: bench/fleet.py starts them on a host of its own), each
+    running ``fake_chia``. Returns the config path and jobs."""
     log_dir = root / "logs"
     log_dir.mkdir()
     tmp_dirs = [root / "tmp" / f"{i:02d}" for i in range(N_TMP)]
@@ -63,7 +64,7 @@ def build_farm(
     bin_dir = root / "bin"
     bin_dir.mkdir()
     chia = bin_dir / "chia"
-    chia.write_text(FAKE_CHIA)
+    chia.write_text(fake_chia)
     lines = K32_LOG.read_text().splitlines(keepends=True)
     # Finished logs: the whole k32 log under distinct names, as a busy farm accumulates them.
     whole = "".join(lines).encode()
