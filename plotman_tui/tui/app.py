@@ -1017,9 +1017,10 @@ class DashboardApp(App[int]):
         self.fleet.switch(view.name, loop, not enabled)
         return True
 
-    def action_fleet_loop(self, loop: LoopName) -> None:
-        """``p`` or ``a`` on the fleet screen: pause or resume that loop on the selected host
-        (its line, or the selected job's host)."""
+    def action_fleet_loop(self, loop: LoopName, pause: bool | None = None) -> None:
+        """``p`` or ``a`` on the fleet screen: pause (``pause`` True) or resume that loop on
+        the selected host (its line, or the selected job's host), as the footer said; None
+        turns it the other way."""
         screen = self.screen
         fleet = self.fleet
         if not isinstance(screen, FleetScreen) or fleet is None:
@@ -1032,6 +1033,12 @@ class DashboardApp(App[int]):
         state = view.plotting if loop == "plotting" else view.archiving
         if not state.configured:
             self.notify(f"{loop} is not set up on {host}", title=loop, severity="warning")
+            return
+        if pause is not None and pause == state.paused:
+            # The host's state changed since the footer was drawn: nothing to turn.
+            word = "paused" if pause else "running"
+            self.notify(f"{loop} is {word} on {host} already", title=loop)
+            self.screen.refresh_bindings()
             return
         paused = not state.paused
         self.notify(

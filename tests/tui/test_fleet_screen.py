@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets._footer import FooterKey
 
 from plotman_tui.farm.model import JobStatus, TempFile
 from plotman_tui.fleet.model import HostStatus
@@ -127,6 +128,51 @@ async def test_the_fleets_jobs_show_each_hosts_progress_and_eta() -> None:
         await pilot.pause()
         rows = [key for key in table.row_keys if key.startswith("plotter2")]
         assert rows == [fleet_job_key(job) for job in (third, second, first)]
+
+
+def footer_keys(app: DashboardApp) -> list[str]:
+    """The footer's keys as ``key description`` (the screen is wide enough for them all)."""
+    return [f"{key.key_display} {key.description}" for key in app.screen.query(FooterKey)]
+
+
+async def test_p_and_a_say_what_they_will_do_to_the_selected_hosts_loops() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        screen = await open_fleet(pilot)
+        # This machine: plotting active, archiving not set up (a says so when pressed).
+        keys = footer_keys(app)
+        assert "p Pause plotting" in keys and "a Archiving" in keys
+        assert not {"p Resume plotting", "a Pause archiving", "a Resume archiving"} & set(keys)
+
+        await pilot.press("down")  # plotter2: plotting paused there by alice
+        await pilot.pause()
+        keys = footer_keys(app)
+        assert "p Resume plotting" in keys and "p Pause plotting" not in keys
+        await pilot.press("p")
+        await pilot.pause()
+        assert any("resuming plotting on plotter2" in n.message for n in app._notifications)
+
+        # Its news: resumed there (and archiving set up, running): the keys follow.
+        views = list(fleet_views())
+        views[1] = replace(
+            views[1],
+            plotting=replace(views[1].plotting, paused=False),
+            archiving=replace(views[1].plotting, paused=False),
+        )
+        app.post_message(FleetChanged(tuple(views)))
+        await until(pilot, lambda: "p Pause plotting" in footer_keys(app), 5, "Pause plotting")
+        assert "a Pause archiving" in footer_keys(app)
+
+        # From the jobs: the selected job's host's.
+        await pilot.press("tab")
+        await pilot.pause()
+        table = screen.jobs_table
+        local_row = next(i for i, k in enumerate(table.row_keys) if not k.startswith("plotter2"))
+        table._move_cursor(local_row)
+        await until(pilot, lambda: "a Archiving" in footer_keys(app), 5, "this machine's a")
+        plotter2_row = next(i for i, k in enumerate(table.row_keys) if k.startswith("plotter2"))
+        table._move_cursor(plotter2_row)
+        await until(pilot, lambda: "a Pause archiving" in footer_keys(app), 5, "plotter2's a")
 
 
 async def test_a_down_or_failed_host_says_why_and_shows_no_jobs() -> None:

@@ -4,7 +4,8 @@ The screen keeps its own order and filter; the app hands it every host's view as
 client reports them (:meth:`FleetScreen.show_views`). Only the rows that changed are drawn
 again (the hosts by name, the jobs by host and job). Keys on a job (s, r, k) act on it on its
 host; p and a on the selected host's line, or the selected job's host, pause or resume that
-host's plotting or archiving. Enter on a host opens its dashboard; on a job, its details.
+host's plotting or archiving (the footer says which, as the host's line is now). Enter on a
+host opens its dashboard; on a job, its details.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from textual.widgets import Input, Static
 
 from plotman_tui.farm.eta import Estimate
 from plotman_tui.farm.model import Job
-from plotman_tui.fleet.model import HostStatus, HostView
+from plotman_tui.fleet.model import HostStatus, HostView, LoopState
 from plotman_tui.fleet.summary import fleet_jobs, host_line
 from plotman_tui.tui.screens.job_screen import JobScreen
 from plotman_tui.tui.view import (
@@ -54,9 +55,15 @@ class FleetScreen(Screen[None]):
         Binding("s", "app.suspend_job", "Suspend"),
         Binding("r", "app.resume_job", "Resume"),
         Binding("k", "app.kill_job", "Kill"),
-        # Pause or resume, as the selected host's loop is now (its line says which).
-        Binding("p", "app.fleet_loop('plotting')", "Plotting"),
-        Binding("a", "app.fleet_loop('archiving')", "Archiving"),
+        # p and a have a binding per state of the selected host's loop, as on the dashboard:
+        # the one that would change it is shown and runs (check_action); with no host, or a
+        # loop not set up there, the last one, which says why.
+        Binding("p", "loop('plotting', True)", "Pause plotting"),
+        Binding("p", "loop('plotting', False)", "Resume plotting"),
+        Binding("p", "loop('plotting', None)", "Plotting"),
+        Binding("a", "loop('archiving', True)", "Pause archiving"),
+        Binding("a", "loop('archiving', False)", "Resume archiving"),
+        Binding("a", "loop('archiving', None)", "Archiving"),
         Binding("slash", "filter", "Filter", priority=True),
         Binding("o", "sort", "Sort"),
         Binding("O", "reverse_sort", "Reverse"),
@@ -87,6 +94,8 @@ class FleetScreen(Screen[None]):
         # Every shown job's estimate by its fleet key, filled again in place as the hosts'
         # jobs change: the columns read it as they draw, so they stay the same list.
         self._estimates: dict[str, Estimate] = {}
+        # What the footer's p and a were last shown for (see _loop_keys_shown).
+        self._loop_keys: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="fleet"):
@@ -161,6 +170,7 @@ class FleetScreen(Screen[None]):
             signature = tuple((view.name, id(view.jobs), view.status) for view in self.views)
             if signature != self._jobs_signature:
                 self._show_jobs()
+            self._loop_keys_shown()
 
     def _show_ages(self) -> None:
         if self.app.screen is self:
@@ -250,7 +260,43 @@ class FleetScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":
             return not isinstance(self.focused, Input)
+        if action == "loop":
+            loop, pause = parameters
+            state = self._loop_state(str(loop))
+            if state is None or not state.configured:
+                return pause is None
+            return pause is not None and pause != state.paused
         return True
+
+    def _loop_state(self, loop: str) -> LoopState | None:
+        """The selected host's plotting or archiving loop, as its line shows it (None: no
+        host selected)."""
+        host = self.selected_host()
+        view = self.view(host) if host is not None else None
+        if view is None:
+            return None
+        return view.plotting if loop == "plotting" else view.archiving
+
+    def _loop_keys_shown(self) -> None:
+        """The footer's p and a anew when the selected host, or its loops' states, changed."""
+        shown = (self.selected_host(), self._loop_state("plotting"), self._loop_state("archiving"))
+        if shown != self._loop_keys:
+            self._loop_keys = shown
+            self.refresh_bindings()
+
+    async def action_loop(self, loop: str, pause: bool | None) -> None:
+        """``p`` or ``a``: pause or resume that loop on the selected host, as the footer said
+        (None: say why it cannot)."""
+        await self.app.run_action(f"fleet_loop({loop!r}, {pause!r})")
+
+    def on_descendant_focus(self) -> None:
+        self._loop_keys_shown()
+
+    def on_fleet_hosts_table_cursor_moved(self) -> None:
+        self._loop_keys_shown()
+
+    def on_fleet_jobs_table_cursor_moved(self) -> None:
+        self._loop_keys_shown()
 
     def action_sort(self) -> None:
         self.order = self.order.next_column(self._columns)

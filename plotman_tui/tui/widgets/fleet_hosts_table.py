@@ -97,8 +97,17 @@ class FleetHostsTable(LineTable, can_focus=True):
             self.table = table
             self.host = host
 
+    class CursorMoved(Message):
+        """The cursor is on another host (the fleet screen's p and a say that host's)."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, zebra=True, cursor=True)
+
+    def _move_cursor(self, row: int) -> None:
+        before = self.selected_key
+        super()._move_cursor(row)
+        if self.selected_key != before:
+            self.post_message(self.CursorMoved())
 
     @property
     def selected_host(self) -> str | None:
