@@ -196,93 +196,34 @@ def _line(kind: str, now: float, fields: Mapping[str, Any]) -> str:
 def job_to_wire(job: Job, estimate: Estimate | None = None) -> dict[str, Any]:
     """A job as a JSON object (the watch compares these to send only the jobs that changed),
     with its ``estimate`` when one is given."""
-    data = {
-        "pid": job.pid,
-        "plotter": job.plotter,
-        "argv": list(job.argv),
-        "cwd": job.cwd,
-        "started_at": _finite(job.started_at) or 0.0,
-        "wall_seconds": _finite(job.wall_seconds) or 0.0,
-        "status": job.status.value,
-        "plot_id": job.plot_id,
-        "k": job.k,
-        "tmp_dir": job.tmp_dir,
-        "tmp2_dir": job.tmp2_dir,
-        "dst_dir": job.dst_dir,
-        "threads": job.threads,
-        "buckets": job.buckets,
-        "buffer_mib": job.buffer_mib,
-        "compression": job.compression,
-        "phase": None if job.phase is None else [job.phase.major, job.phase.minor],
-        "phase_seconds": [
-            [number, seconds]
-            for number, seconds in job.phase_seconds
-            if _finite(seconds) is not None
-        ],
-        "total_seconds": _finite(job.total_seconds),
-        "copy_seconds": _finite(job.copy_seconds),
-        "final_file": job.final_file,
-        "completed": job.completed,
-        "log_file": job.log_file,
-        "tmp_files": [[temp.path, temp.size_bytes] for temp in job.tmp_files],
-        "tmp_usage_bytes": job.tmp_usage_bytes,
-        "mem_rss_bytes": job.mem_rss_bytes,
-        "mem_vms_bytes": job.mem_vms_bytes,
-        "user_seconds": _finite(job.user_seconds),
-        "sys_seconds": _finite(job.sys_seconds),
-        "iowait_seconds": _finite(job.iowait_seconds),
-        "problems": list(job.problems),
-        "plot_started_at": _finite(job.plot_started_at),
-    }
+    data = _written(job, _JOB_FIELDS)
+    data["status"] = job.status.value
+    data["phase"] = None if job.phase is None else [job.phase.major, job.phase.minor]
+    data["phase_seconds"] = [
+        [number, seconds] for number, seconds in job.phase_seconds if _finite(seconds) is not None
+    ]
+    data["tmp_files"] = [[temp.path, temp.size_bytes] for temp in job.tmp_files]
     if estimate is not None:
         data["estimate"] = estimate_to_wire(estimate)
     return data
 
 
 def estimate_to_wire(estimate: Estimate) -> dict[str, Any]:
-    progress = estimate.progress
-    return {
-        # Out of range only by a bug; sent as unknown, not as a line the client refuses.
-        "progress": progress if progress is not None and 0.0 <= progress <= 1.0 else None,
-        "eta_seconds": _finite(estimate.eta_seconds),
-        "basis": estimate.basis,
-        "same_tmp": estimate.same_tmp,
-        "late": estimate.late,
-    }
+    return _written(estimate, _ESTIMATE_FIELDS)
 
 
 def dir_to_wire(info: DirInfo) -> dict[str, Any]:
-    return {
-        "path": info.path,
-        "total_bytes": info.total_bytes,
-        "free_bytes": info.free_bytes,
-        "plots": info.plots,
-        "plot_bytes": info.plot_bytes,
-        "error": info.error,
-        "plot_levels": [[level, count] for level, count in info.plot_levels],
-    }
+    data = _written(info, _DIR_FIELDS)
+    data["plot_levels"] = [[level, count] for level, count in info.plot_levels]
+    return data
 
 
 def loop_to_wire(state: LoopState) -> dict[str, Any]:
-    return {
-        "holder": state.holder,
-        "paused": state.paused,
-        "paused_by": state.paused_by,
-        "reason": state.reason,
-        "configured": state.configured,
-    }
+    return _written(state, _LOOP_FIELDS)
 
 
 def archive_row_to_wire(row: ArchiveRow) -> dict[str, Any]:
-    return {
-        "key": row.key,
-        "target": row.target,
-        "path": row.path,
-        "free_bytes": row.free_bytes,
-        "note": row.note,
-        "level": row.level,
-        "first": row.first,
-    }
+    return _written(row, _ARCHIVE_ROW_FIELDS)
 
 
 def _entries_to_wire(entries: Iterable[ActionEntry]) -> list[Any]:
@@ -519,6 +460,113 @@ def _count(value: object, where: str, high: int = _MAX_COUNT) -> int:
     return value
 
 
+# -- the records' fields --------------------------------------------------------------------------
+# Each record's plain fields in one table: how each is written (a time the decoder would refuse
+# goes as unknown) and read back (checked); the encoder and the decoder both follow it.
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _time(value: float) -> float:
+    return _finite(value) or 0.0
+
+
+def _progress(value: float | None) -> float | None:
+    # Out of 0-1 only by a bug; sent as unknown, not as a line the client refuses.
+    return value if value is not None and 0.0 <= value <= 1.0 else None
+
+
+def _read_progress(fields: _Fields, key: str) -> float | None:
+    progress = fields.optional_number(key, low=0.0)
+    if progress is not None and progress > 1.0:
+        raise WireError(f"{fields.where}: {key!r} must be from 0 to 1, not {progress:g}")
+    return progress
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    read: Callable[[_Fields, str], Any]
+    write: Callable[[Any], Any] = _as_is
+
+
+def _written(record: object, table: Sequence[_Field]) -> dict[str, Any]:
+    return {field.name: field.write(getattr(record, field.name)) for field in table}
+
+
+def _read(fields: _Fields, table: Sequence[_Field]) -> dict[str, Any]:
+    return {field.name: field.read(fields, field.name) for field in table}
+
+
+def _text_field(name: str) -> _Field:
+    return _Field(name, _Fields.text)
+
+
+def _optional_text_field(name: str) -> _Field:
+    return _Field(name, _Fields.optional_text)
+
+
+def _count_field(name: str, high: int = _MAX_COUNT) -> _Field:
+    return _Field(name, lambda fields, key: fields.optional_integer(key, high=high))
+
+
+def _seconds_field(name: str) -> _Field:
+    return _Field(name, _Fields.optional_number, _finite)
+
+
+# A job's status, phase, phase times and temp files have their own shapes (see _job).
+_JOB_FIELDS: Final = (
+    _Field("pid", lambda fields, key: fields.integer(key, low=1, high=_MAX_PID)),
+    _text_field("plotter"),
+    _Field("argv", _Fields.texts, list),
+    _optional_text_field("cwd"),
+    _Field("started_at", _Fields.number, _time),
+    _Field("wall_seconds", _Fields.number, _time),
+    _optional_text_field("plot_id"),
+    _count_field("k", 255),
+    *map(_optional_text_field, ("tmp_dir", "tmp2_dir", "dst_dir")),
+    *map(_count_field, ("threads", "buckets", "buffer_mib")),
+    _count_field("compression", 255),
+    *map(_seconds_field, ("total_seconds", "copy_seconds")),
+    _optional_text_field("final_file"),
+    _Field("completed", _Fields.flag),
+    _optional_text_field("log_file"),
+    *map(_count_field, ("tmp_usage_bytes", "mem_rss_bytes", "mem_vms_bytes")),
+    *map(_seconds_field, ("user_seconds", "sys_seconds", "iowait_seconds")),
+    _Field("problems", _Fields.texts, list),
+    _seconds_field("plot_started_at"),
+)
+_ESTIMATE_FIELDS: Final = (
+    _Field("progress", _read_progress, _progress),
+    _Field("eta_seconds", lambda fields, key: fields.optional_number(key, low=0.0), _finite),
+    _Field("basis", _Fields.integer),
+    _Field("same_tmp", _Fields.flag),
+    _Field("late", _Fields.flag),
+)
+# A dir's plot levels are pairs (see _dir).
+_DIR_FIELDS: Final = (
+    _text_field("path"),
+    *map(_count_field, ("total_bytes", "free_bytes")),
+    _Field("plots", _Fields.integer),
+    _Field("plot_bytes", _Fields.integer),
+    _optional_text_field("error"),
+)
+_LOOP_FIELDS: Final = (
+    _optional_text_field("holder"),
+    _Field("paused", _Fields.flag),
+    *map(_optional_text_field, ("paused_by", "reason")),
+    _Field("configured", _Fields.flag),
+)
+_ARCHIVE_ROW_FIELDS: Final = (
+    *map(_text_field, ("key", "target", "path")),
+    _count_field("free_bytes"),
+    *map(_text_field, ("note", "level")),
+    _Field("first", _Fields.flag),
+)
+
+
 def _job(data: object, where: str) -> Job:
     fields = _Fields(data, where)
     status_text = fields.text("status")
@@ -543,53 +591,16 @@ def _job(data: object, where: str) -> Job:
             TempFile(_text_item(path, f"{where}: tmp_files"), _count(size, f"{where}: tmp_files"))
         )
     return Job(
-        pid=fields.integer("pid", low=1, high=_MAX_PID),
-        plotter=fields.text("plotter"),
-        argv=fields.texts("argv"),
-        cwd=fields.optional_text("cwd"),
-        started_at=fields.number("started_at"),
-        wall_seconds=fields.number("wall_seconds"),
+        **_read(fields, _JOB_FIELDS),
         status=status,
-        plot_id=fields.optional_text("plot_id"),
-        k=fields.optional_integer("k", high=255),
-        tmp_dir=fields.optional_text("tmp_dir"),
-        tmp2_dir=fields.optional_text("tmp2_dir"),
-        dst_dir=fields.optional_text("dst_dir"),
-        threads=fields.optional_integer("threads"),
-        buckets=fields.optional_integer("buckets"),
-        buffer_mib=fields.optional_integer("buffer_mib"),
-        compression=fields.optional_integer("compression", high=255),
         phase=phase,
         phase_seconds=tuple(phase_seconds),
-        total_seconds=fields.optional_number("total_seconds"),
-        copy_seconds=fields.optional_number("copy_seconds"),
-        final_file=fields.optional_text("final_file"),
-        completed=fields.flag("completed"),
-        log_file=fields.optional_text("log_file"),
         tmp_files=tuple(tmp_files),
-        tmp_usage_bytes=fields.optional_integer("tmp_usage_bytes"),
-        mem_rss_bytes=fields.optional_integer("mem_rss_bytes"),
-        mem_vms_bytes=fields.optional_integer("mem_vms_bytes"),
-        user_seconds=fields.optional_number("user_seconds"),
-        sys_seconds=fields.optional_number("sys_seconds"),
-        iowait_seconds=fields.optional_number("iowait_seconds"),
-        problems=fields.texts("problems"),
-        plot_started_at=fields.optional_number("plot_started_at"),
     )
 
 
 def _estimate(data: object, where: str) -> Estimate:
-    fields = _Fields(data, where)
-    progress = fields.optional_number("progress", low=0.0)
-    if progress is not None and progress > 1.0:
-        raise WireError(f"{where}: 'progress' must be from 0 to 1, not {progress:g}")
-    return Estimate(
-        progress=progress,
-        eta_seconds=fields.optional_number("eta_seconds", low=0.0),
-        basis=fields.integer("basis"),
-        same_tmp=fields.flag("same_tmp"),
-        late=fields.flag("late"),
-    )
+    return Estimate(**_read(_Fields(data, where), _ESTIMATE_FIELDS))
 
 
 def _estimated_jobs(fields: _Fields, key: str) -> tuple[tuple[Job, ...], Mapping[str, Estimate]]:
@@ -610,39 +621,15 @@ def _dir(data: object, where: str) -> DirInfo:
     for item in fields.items("plot_levels"):
         level, count = _pair(item, f"{where}: plot_levels")
         levels.append((_count(level, f"{where}: plot_levels", 255), _count(count, where)))
-    return DirInfo(
-        path=fields.text("path"),
-        total_bytes=fields.optional_integer("total_bytes"),
-        free_bytes=fields.optional_integer("free_bytes"),
-        plots=fields.integer("plots"),
-        plot_bytes=fields.integer("plot_bytes"),
-        error=fields.optional_text("error"),
-        plot_levels=tuple(levels),
-    )
+    return DirInfo(**_read(fields, _DIR_FIELDS), plot_levels=tuple(levels))
 
 
 def _loop(data: object, where: str) -> LoopState:
-    fields = _Fields(data, where)
-    return LoopState(
-        holder=fields.optional_text("holder"),
-        paused=fields.flag("paused"),
-        paused_by=fields.optional_text("paused_by"),
-        reason=fields.optional_text("reason"),
-        configured=fields.flag("configured"),
-    )
+    return LoopState(**_read(_Fields(data, where), _LOOP_FIELDS))
 
 
 def _archive_row(data: object, where: str) -> ArchiveRow:
-    fields = _Fields(data, where)
-    return ArchiveRow(
-        key=fields.text("key"),
-        target=fields.text("target"),
-        path=fields.text("path"),
-        free_bytes=fields.optional_integer("free_bytes"),
-        note=fields.text("note"),
-        level=fields.text("level"),
-        first=fields.flag("first"),
-    )
+    return ArchiveRow(**_read(_Fields(data, where), _ARCHIVE_ROW_FIELDS))
 
 
 def _action(data: object, where: str) -> ActionEntry:
@@ -829,92 +816,82 @@ def apply(view: HostView, message: WireMessage, now: float) -> HostView:
     A view has had its snapshot when its status is UP: the client sets another status whenever
     it (re)connects, so a new watch's deltas wait for that watch's snapshot.
     """
+    if isinstance(message, Beat):
+        return replace(view, news_at=now)
     if isinstance(message, Hello):
         if message.protocol != PROTOCOL:
             raise WireError(
                 f"speaks fleet protocol {message.protocol}; this plotman-tui speaks {PROTOCOL}: "
                 "run the same version on both"
             )
-        return replace(
-            view, version=message.version, hostname=message.hostname, news_at=now, updated_at=now
-        )
+        return _news(view, now, version=message.version, hostname=message.hostname)
     if isinstance(message, SnapshotMessage):
-        return replace(
+        return _news(
             view,
+            now,
             status=HostStatus.UP,
             problem=None,
             retry_at=None,
-            updated_at=now,
-            news_at=now,
             jobs=_sorted_jobs(message.jobs),
-            problems=message.problems,
-            dirs=message.dirs,
-            dir_of=message.dir_of,
-            dirs_taken_at=message.dirs_taken_at,
-            plotting=message.plotting,
-            archiving=message.archiving,
-            archive_rows=message.archive_rows,
             actions=message.actions[-ACTIONS_KEPT:],
-            plots_today=message.plots_today,
             config=host_config(message.config),
-            estimates=message.estimates,
+            **_as_sent(message),
         )
-    if isinstance(message, Beat):
-        return replace(view, news_at=now)
     if isinstance(message, ErrorMessage):
-        return replace(
-            view,
-            status=HostStatus.FAILED,
-            problem=f"its watch stopped: {_short(message.message)}",
-            news_at=now,
-            updated_at=now,
-        )
+        problem = f"its watch stopped: {_short(message.message)}"
+        return _news(view, now, status=HostStatus.FAILED, problem=problem)
     if view.status is not HostStatus.UP:
         raise WireError(f"a {_KINDS[type(message)]!r} line before the snapshot")
     if isinstance(message, JobsMessage):
-        jobs = {job_key(job): job for job in view.jobs}
-        estimates = dict(view.estimates)
-        for key in message.gone:
-            jobs.pop(key, None)
+        return _news(view, now, problems=message.problems, **_jobs_applied(view, message))
+    if isinstance(message, DirsMessage | StateMessage):
+        return _news(view, now, **_as_sent(message))
+    return _news(view, now, actions=(view.actions + message.entries)[-ACTIONS_KEPT:])
+
+
+#: What each line sets in a view as it came (the view's fields of the same names).
+_AS_SENT: Final[dict[type, tuple[str, ...]]] = {
+    SnapshotMessage: (
+        "problems",
+        "dirs",
+        "dir_of",
+        "dirs_taken_at",
+        "plotting",
+        "archiving",
+        "archive_rows",
+        "plots_today",
+        "estimates",
+    ),
+    DirsMessage: ("dirs", "dir_of", "dirs_taken_at"),
+    StateMessage: ("plotting", "archiving", "archive_rows", "plots_today"),
+}
+
+
+def _as_sent(message: WireMessage) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in _AS_SENT[type(message)]}
+
+
+def _news(view: HostView, now: float, **changes: Any) -> HostView:
+    """``view`` with what a line brought, heard and brought at ``now``."""
+    return replace(view, news_at=now, updated_at=now, **changes)
+
+
+def _jobs_applied(view: HostView, message: JobsMessage) -> dict[str, Any]:
+    """The view's jobs and their estimates with a jobs line's changes and gone jobs."""
+    jobs = {job_key(job): job for job in view.jobs}
+    estimates = dict(view.estimates)
+    for key in message.gone:
+        jobs.pop(key, None)
+        estimates.pop(key, None)
+    for job in message.changed:
+        key = job_key(job)
+        jobs[key] = job
+        estimate = message.estimates.get(key)
+        if estimate is None:
             estimates.pop(key, None)
-        for job in message.changed:
-            key = job_key(job)
-            jobs[key] = job
-            estimate = message.estimates.get(key)
-            if estimate is None:
-                estimates.pop(key, None)
-            else:
-                estimates[key] = estimate
-        return replace(
-            view,
-            jobs=_sorted_jobs(jobs.values()),
-            estimates=MappingProxyType(estimates) if estimates else NO_ESTIMATES,
-            problems=message.problems,
-            news_at=now,
-            updated_at=now,
-        )
-    if isinstance(message, DirsMessage):
-        return replace(
-            view,
-            dirs=message.dirs,
-            dir_of=message.dir_of,
-            dirs_taken_at=message.dirs_taken_at,
-            news_at=now,
-            updated_at=now,
-        )
-    if isinstance(message, StateMessage):
-        return replace(
-            view,
-            plotting=message.plotting,
-            archiving=message.archiving,
-            archive_rows=message.archive_rows,
-            plots_today=message.plots_today,
-            news_at=now,
-            updated_at=now,
-        )
-    return replace(
-        view,
-        actions=(view.actions + message.entries)[-ACTIONS_KEPT:],
-        news_at=now,
-        updated_at=now,
-    )
+        else:
+            estimates[key] = estimate
+    return {
+        "jobs": _sorted_jobs(jobs.values()),
+        "estimates": MappingProxyType(estimates) if estimates else NO_ESTIMATES,
+    }

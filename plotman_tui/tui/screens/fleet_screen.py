@@ -292,10 +292,7 @@ class FleetScreen(Screen[None]):
     def on_descendant_focus(self) -> None:
         self._loop_keys_shown()
 
-    def on_fleet_hosts_table_cursor_moved(self) -> None:
-        self._loop_keys_shown()
-
-    def on_fleet_jobs_table_cursor_moved(self) -> None:
+    def on_cursor_table_cursor_moved(self) -> None:
         self._loop_keys_shown()
 
     def action_sort(self) -> None:

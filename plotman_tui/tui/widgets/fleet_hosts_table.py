@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from plotman_tui.fleet.model import HostStatus
 from plotman_tui.fleet.summary import HostLine
-from plotman_tui.tui.widgets.line_table import Cell, LineTable, TableColumn
+from plotman_tui.tui.widgets.cursor_table import CursorTable
+from plotman_tui.tui.widgets.line_table import Cell, TableColumn
 
 COLUMNS = (
     TableColumn("host", "host"),
@@ -78,15 +78,11 @@ def trouble_lines(lines: Sequence[HostLine]) -> list[Text]:
     ]
 
 
-class FleetHostsTable(LineTable, can_focus=True):
+class FleetHostsTable(CursorTable, can_focus=True):
     """Every host, in the fleet's order (this machine first); ``show`` takes their lines."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Host's dashboard", show=True),
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
     ]
 
     class Selected(Message):
@@ -97,17 +93,10 @@ class FleetHostsTable(LineTable, can_focus=True):
             self.table = table
             self.host = host
 
-    class CursorMoved(Message):
-        """The cursor is on another host (the fleet screen's p and a say that host's)."""
+    REPORTS_MOVES = True  # the fleet screen's p and a say the host's under the cursor
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, zebra=True, cursor=True)
-
-    def _move_cursor(self, row: int) -> None:
-        before = self.selected_key
-        super()._move_cursor(row)
-        if self.selected_key != before:
-            self.post_message(self.CursorMoved())
 
     @property
     def selected_host(self) -> str | None:
@@ -124,36 +113,7 @@ class FleetHostsTable(LineTable, can_focus=True):
         self.set_rows(COLUMNS, rows)
 
     def select_host(self, host: str) -> bool:
-        index = self._index.get(host)
-        if index is None:
-            return False
-        self._move_cursor(index)
-        return True
+        return self.select_key(host)
 
-    def action_select_cursor(self) -> None:
-        key = self.selected_key
-        if key is not None:
-            self.post_message(self.Selected(self, key))
-
-    def action_cursor_up(self) -> None:
-        self._move_cursor(self.cursor_row - 1)
-
-    def action_cursor_down(self) -> None:
-        self._move_cursor(self.cursor_row + 1)
-
-    def action_first(self) -> None:
-        self._move_cursor(0)
-
-    def action_last(self) -> None:
-        self._move_cursor(len(self._order) - 1)
-
-    def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None or offset.y == 0:
-            return
-        row = self.scroll_offset.y + offset.y - 1
-        if 0 <= row < len(self._order):
-            if row == self.cursor_row:
-                self.action_select_cursor()
-            else:
-                self._move_cursor(row)
+    def _select(self, key: str) -> None:
+        self.post_message(self.Selected(self, key))

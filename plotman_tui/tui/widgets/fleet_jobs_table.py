@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from textual.message import Message
-
 from plotman_tui.farm.model import Job
 from plotman_tui.tui.view import HostJob, JobColumn, fleet_job_key
 from plotman_tui.tui.widgets.jobs_table import JobsTable
@@ -34,14 +32,7 @@ class FleetJobsTable(JobsTable):
         self._same_columns = False
         self._estimate_columns: list[int] = []
 
-    class CursorMoved(Message):
-        """The cursor is on another job (the fleet screen's p and a say its host's)."""
-
-    def _move_cursor(self, row: int) -> None:
-        before = self.selected_key
-        super()._move_cursor(row)
-        if self.selected_key != before:
-            self.post_message(self.CursorMoved())
+    REPORTS_MOVES = True  # the fleet screen's p and a say the host of the job under it
 
     def key_of(self, job: Job) -> str:
         return fleet_job_key(job)

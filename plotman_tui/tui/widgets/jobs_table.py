@@ -17,14 +17,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from plotman_tui.farm.model import Job, JobStatus
 from plotman_tui.report import fit_columns
 from plotman_tui.tui.view import SLOW_COLUMNS, JobColumn, job_key
-from plotman_tui.tui.widgets.line_table import CELL_PADDING, Cell, LineTable, TableColumn
+from plotman_tui.tui.widgets.cursor_table import CursorTable
+from plotman_tui.tui.widgets.line_table import CELL_PADDING, Cell, TableColumn
 
 #: The columns in ``SLOW_COLUMNS`` are shown afresh at most this often (see the module doc).
 SLOW_REFRESH_S = 5.0
@@ -51,17 +51,13 @@ def _cell_style(job: Job, column: JobColumn) -> str:
     return ""
 
 
-class JobsTable(LineTable, can_focus=True):
+class JobsTable(CursorTable, can_focus=True):
     """Every job; ``show`` takes them in display order."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Details", show=True),
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
     ]
 
     class Selected(Message):
@@ -148,25 +144,10 @@ class JobsTable(LineTable, can_focus=True):
             for column, text in zip(self._columns, texts[3:], strict=True)
         )
 
-    def select_key(self, key: str) -> bool:
-        index = self._index.get(key)
-        if index is None:
-            return False
-        self._move_cursor(index)
-        return True
+    # -- keys and the mouse (CursorTable's) -------------------------------------------------------
 
-    # -- keys and the mouse ----------------------------------------------------------------------
-
-    def action_select_cursor(self) -> None:
-        key = self.selected_key
-        if key is not None:
-            self.post_message(self.Selected(self, key))
-
-    def action_cursor_up(self) -> None:
-        self._move_cursor(self.cursor_row - 1)
-
-    def action_cursor_down(self) -> None:
-        self._move_cursor(self.cursor_row + 1)
+    def _select(self, key: str) -> None:
+        self.post_message(self.Selected(self, key))
 
     def action_page_up(self) -> None:
         self._move_cursor(self.cursor_row - self._rows_on_screen())
@@ -174,27 +155,10 @@ class JobsTable(LineTable, can_focus=True):
     def action_page_down(self) -> None:
         self._move_cursor(self.cursor_row + self._rows_on_screen())
 
-    def action_first(self) -> None:
-        self._move_cursor(0)
-
-    def action_last(self) -> None:
-        self._move_cursor(len(self._order) - 1)
-
-    def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None:
-            return
-        if offset.y == 0:
-            column_id = self._column_at(offset.x)
-            if column_id is not None:
-                self.post_message(self.HeaderSelected(self, column_id))
-            return
-        row = self.scroll_offset.y + offset.y - 1
-        if 0 <= row < len(self._order):
-            if row == self.cursor_row:
-                self.action_select_cursor()
-            else:
-                self._move_cursor(row)
+    def _header_clicked(self, x: int) -> None:
+        column_id = self._column_at(x)
+        if column_id is not None:
+            self.post_message(self.HeaderSelected(self, column_id))
 
     def _column_at(self, x: int) -> str | None:
         for column_id, (start, end) in self.column_spans().items():
