@@ -358,7 +358,13 @@ class _Watch:
         found = {}
         for job in jobs:
             key = wire.job_key(job)
-            estimate: Estimate | None = model.estimate(job, now)
+            estimate: Estimate | None
+            try:
+                estimate = model.estimate(job, now)
+            except (ArithmeticError, ValueError, TypeError):
+                # The job comes from its log (untrusted): an odd one costs its own estimate,
+                # never the host's whole view.
+                estimate = None
             if estimate == UNKNOWN:
                 estimate = None
             sent = self.estimates.get(key)
