@@ -78,6 +78,9 @@ HISTORY_S: Final = 600.0
 ESTIMATE_STEP_S: Final = 60.0
 #: Temp space (a stat of every temp file) is measured this often at most (the dashboard's).
 TEMP_REFRESH_S: Final = 30.0
+#: A scan (or another read of the process table, the logs, the loops' state) under way this
+#: long is told as a problem of the host: its beats go on, its jobs are old news meanwhile.
+STUCK_S: Final = 30.0
 #: How long one dir's free space may take before it counts as a hung mount.
 DIR_TIMEOUT_S: Final = 5.0
 # A lone append to a log is read after this much quiet (ms), and writes that go on are read
@@ -89,6 +92,7 @@ _WATCH_DEBOUNCE_MS: Final = 500
 _WATCH_CHECK_S: Final = 5.0
 
 _T = TypeVar("_T")
+_STUCK = "its scan has not finished"
 
 
 class WatchError(Exception):
@@ -105,11 +109,23 @@ class _Worker:
 
     def __init__(self, name: str) -> None:
         self._work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        #: When the read under way began (monotonic; None: idle).
+        self.busy_since: float | None = None
         threading.Thread(target=self._serve, name=name, daemon=True).start()
 
     def _serve(self) -> None:
         while True:
-            self._work.get()()
+            work = self._work.get()
+            self.busy_since = time.monotonic()
+            try:
+                work()
+            finally:
+                self.busy_since = None
+
+    def busy_for(self) -> float:
+        """How long the read under way has taken so far (0: none)."""
+        since = self.busy_since
+        return 0.0 if since is None else time.monotonic() - since
 
     async def run(self, function: Callable[[], _T]) -> _T:
         loop = asyncio.get_running_loop()
@@ -384,12 +400,23 @@ class _Watch:
         self, jobs: tuple[Job, ...], problems: tuple[str, ...], dir_of: dict[str, str]
     ) -> None:
         encoded = self._encoded(jobs)
-        changed = [data for key, data in encoded.items() if self.wire_jobs.get(key) != data]
-        gone = [key for key in self.wire_jobs if key not in encoded]
-        if changed or gone or problems != self.problems:
+        sent = self.wire_jobs
+        # New jobs go whole; the others only with what changed (wire.job_delta).
+        changed = [data for key, data in encoded.items() if key not in sent]
+        updated = [
+            delta
+            for key, data in encoded.items()
+            if key in sent and (delta := wire.job_delta(key, sent[key], data)) is not None
+        ]
+        gone = [key for key in sent if key not in encoded]
+        if changed or updated or gone or problems != self.problems:
             self.wire_jobs = encoded
             self.problems = problems
-            self.send(wire.encode_jobs(time.time(), changed=changed, gone=gone, problems=problems))
+            self.send(
+                wire.encode_jobs(
+                    time.time(), changed=changed, updated=updated, gone=gone, problems=problems
+                )
+            )
         if gone:
             self.dirs_now.set()
             self.history_now.set()
@@ -526,6 +553,20 @@ class _Watch:
                 await asyncio.sleep(due)
                 continue
             self.send(wire.encode_beat(time.time()))
+            self._tell_stuck()
+
+    def _tell_stuck(self) -> None:
+        """A read hung (a dead mount under a temp file, a log on a stuck disk): the host
+        stays up, with this among its problems until the next scan's news replace them."""
+        stuck_for = self.quick.busy_for()
+        if stuck_for < STUCK_S or any(p.startswith(_STUCK) for p in self.problems):
+            return
+        since = short_time(time.time() - stuck_for, time.time())
+        self.problems = (
+            *self.problems,
+            f"{_STUCK} since {since} (a hung mount?): its jobs are as they were then",
+        )
+        self.send(wire.encode_jobs(time.time(), changed=[], gone=[], problems=self.problems))
 
     # -- the whole ------------------------------------------------------------------------------
 

@@ -114,13 +114,27 @@ class SnapshotMessage:
 
 
 @dataclass(frozen=True)
+class JobUpdate:
+    """What changed in a job sent before (by its :func:`job_key`): its fields of those names;
+    ``estimate`` only when ``estimate_sent`` (None: it has none now)."""
+
+    key: str
+    values: Mapping[str, Any]
+    estimate: Estimate | None = None
+    estimate_sent: bool = False
+
+
+@dataclass(frozen=True)
 class JobsMessage:
     time: float
+    #: New jobs, whole.
     changed: tuple[Job, ...]
     gone: tuple[str, ...]
     problems: tuple[str, ...]
     #: The changed jobs' estimates by :func:`job_key` (a changed job not in it has none now).
     estimates: Mapping[str, Estimate] = field(default_factory=lambda: NO_ESTIMATES)
+    #: Jobs sent before, only their fields that changed.
+    updated: tuple[JobUpdate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,7 +214,9 @@ def job_to_wire(job: Job, estimate: Estimate | None = None) -> dict[str, Any]:
     data["status"] = job.status.value
     data["phase"] = None if job.phase is None else [job.phase.major, job.phase.minor]
     data["phase_seconds"] = [
-        [number, seconds] for number, seconds in job.phase_seconds if _finite(seconds) is not None
+        [number, max(seconds, 0.0)]
+        for number, seconds in job.phase_seconds
+        if _finite(seconds) is not None
     ]
     data["tmp_files"] = [[temp.path, temp.size_bytes] for temp in job.tmp_files]
     if estimate is not None:
@@ -229,6 +245,8 @@ def archive_row_to_wire(row: ArchiveRow) -> dict[str, Any]:
 def _entries_to_wire(entries: Iterable[ActionEntry]) -> list[Any]:
     found = []
     for entry in entries:
+        if not 0.0 <= entry.time <= _MAX_TIME:
+            continue  # a damaged entry's time: the client would refuse the whole line
         try:
             found.append(json.loads(entry.to_json()))
         except (TypeError, ValueError):
@@ -287,13 +305,34 @@ def encode_jobs(
     changed: Iterable[Mapping[str, Any]],
     gone: Iterable[str],
     problems: Iterable[str],
+    updated: Iterable[Mapping[str, Any]] = (),
 ) -> str:
-    """``changed``: jobs as :func:`job_to_wire` made them (the watch has them at hand)."""
+    """``changed``: new jobs as :func:`job_to_wire` made them (the watch has them at hand);
+    ``updated``: jobs sent before, as :func:`job_delta` made them."""
     return _line(
         "jobs",
         now,
-        {"changed": [dict(job) for job in changed], "gone": list(gone), "problems": list(problems)},
+        {
+            "changed": [dict(job) for job in changed],
+            "updated": [dict(delta) for delta in updated],
+            "gone": list(gone),
+            "problems": list(problems),
+        },
     )
+
+
+def job_delta(key: str, sent: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A job's fields as :func:`job_to_wire` makes them ``now`` that differ from those
+    ``sent`` before, under its ``key`` (None: nothing changed). On a busy plotter every job
+    changes at every scan (its times, memory, I/O), and a whole job is kilobytes (its temp
+    files): only what changed goes, a few dozen bytes."""
+    delta = {name: value for name, value in now.items() if sent.get(name) != value}
+    if "estimate" in sent and "estimate" not in now:
+        delta["estimate"] = None
+    if not delta:
+        return None
+    delta["key"] = key
+    return delta
 
 
 def encode_dirs(
@@ -470,7 +509,7 @@ def _as_is(value: Any) -> Any:
 
 
 def _time(value: float) -> float:
-    return _finite(value) or 0.0
+    return max(_finite(value) or 0.0, 0.0)
 
 
 def _progress(value: float | None) -> float | None:
@@ -512,8 +551,15 @@ def _count_field(name: str, high: int = _MAX_COUNT) -> _Field:
     return _Field(name, lambda fields, key: fields.optional_integer(key, high=high))
 
 
+def _duration(value: float | None) -> float | None:
+    # A duration below 0 (a clock stepped back on the host) goes as none rather than as a
+    # line the client refuses whole.
+    value = _finite(value)
+    return None if value is None else max(value, 0.0)
+
+
 def _seconds_field(name: str) -> _Field:
-    return _Field(name, _Fields.optional_number, _finite)
+    return _Field(name, lambda fields, key: fields.optional_number(key, low=0.0), _duration)
 
 
 # A job's status, phase, phase times and temp files have their own shapes (see _job).
@@ -522,8 +568,8 @@ _JOB_FIELDS: Final = (
     _text_field("plotter"),
     _Field("argv", _Fields.texts, list),
     _optional_text_field("cwd"),
-    _Field("started_at", _Fields.number, _time),
-    _Field("wall_seconds", _Fields.number, _time),
+    _Field("started_at", lambda fields, key: fields.number(key, low=0.0), _time),
+    _Field("wall_seconds", lambda fields, key: fields.number(key, low=0.0), _time),
     _optional_text_field("plot_id"),
     _count_field("k", 255),
     *map(_optional_text_field, ("tmp_dir", "tmp2_dir", "dst_dir")),
@@ -567,35 +613,80 @@ _ARCHIVE_ROW_FIELDS: Final = (
 )
 
 
-def _job(data: object, where: str) -> Job:
-    fields = _Fields(data, where)
-    status_text = fields.text("status")
+def _status(fields: _Fields) -> JobStatus:
+    text = fields.text("status")
     try:
-        status = JobStatus(status_text)
+        return JobStatus(text)
     except ValueError:
-        raise WireError(f"{where}: no job status {status_text[:40]!r}") from None
-    phase_data = fields.value("phase")
-    phase = None
-    if phase_data is not None:
-        major, minor = _pair(phase_data, f"{where}: phase")
-        phase = Phase(_count(major, f"{where}: phase", 999), _count(minor, f"{where}: phase", 999))
-    phase_seconds = []
+        raise WireError(f"{fields.where}: no job status {text[:40]!r}") from None
+
+
+def _phase(fields: _Fields) -> Phase | None:
+    data = fields.value("phase")
+    if data is None:
+        return None
+    major, minor = _pair(data, f"{fields.where}: phase")
+    where = f"{fields.where}: phase"
+    return Phase(_count(major, where, 999), _count(minor, where, 999))
+
+
+def _phase_seconds(fields: _Fields) -> tuple[tuple[int, float], ...]:
+    where = f"{fields.where}: phase_seconds"
+    found = []
     for item in fields.items("phase_seconds"):
-        number, seconds = _pair(item, f"{where}: phase_seconds")
-        seconds_value = _Fields({"s": seconds}, f"{where}: phase_seconds").number("s")
-        phase_seconds.append((_count(number, f"{where}: phase_seconds", 999), seconds_value))
-    tmp_files = []
+        number, seconds = _pair(item, where)
+        # A duration: never below 0 (a bar of -1e12 s ended the details screen).
+        seconds_value = _Fields({"s": seconds}, where).number("s", low=0.0)
+        found.append((_count(number, where, 999), seconds_value))
+    return tuple(found)
+
+
+def _tmp_files(fields: _Fields) -> tuple[TempFile, ...]:
+    where = f"{fields.where}: tmp_files"
+    found = []
     for item in fields.items("tmp_files"):
-        path, size = _pair(item, f"{where}: tmp_files")
-        tmp_files.append(
-            TempFile(_text_item(path, f"{where}: tmp_files"), _count(size, f"{where}: tmp_files"))
-        )
-    return Job(
-        **_read(fields, _JOB_FIELDS),
-        status=status,
-        phase=phase,
-        phase_seconds=tuple(phase_seconds),
-        tmp_files=tuple(tmp_files),
+        path, size = _pair(item, where)
+        found.append(TempFile(_text_item(path, where), _count(size, where)))
+    return tuple(found)
+
+
+#: A job's fields with shapes of their own, each read by its function.
+_JOB_SHAPES: Final[dict[str, Callable[[_Fields], Any]]] = {
+    "status": _status,
+    "phase": _phase,
+    "phase_seconds": _phase_seconds,
+    "tmp_files": _tmp_files,
+}
+_JOB_TABLE: Final = {field.name: field for field in _JOB_FIELDS}
+
+
+def _job_values(fields: _Fields, names: Iterable[str]) -> dict[str, Any]:
+    """The job's fields of ``names`` (each must be there; a name no job has is let be: a
+    newer watch's field), read and checked."""
+    values: dict[str, Any] = {}
+    for name in names:
+        table_field = _JOB_TABLE.get(name)
+        if table_field is not None:
+            values[name] = table_field.read(fields, name)
+        elif name in _JOB_SHAPES:
+            values[name] = _JOB_SHAPES[name](fields)
+    return values
+
+
+def _job(data: object, where: str) -> Job:
+    return Job(**_job_values(_Fields(data, where), [*_JOB_TABLE, *_JOB_SHAPES]))
+
+
+def _job_update(data: object, where: str) -> JobUpdate:
+    fields = _Fields(data, where)
+    key = fields.text("key", limit=200)
+    estimate_sent = "estimate" in fields.data
+    estimate = fields.data.get("estimate")
+    return JobUpdate(
+        key=key,
+        values=_job_values(fields, [name for name in fields.data if name != "key"]),
+        estimate=None if estimate is None else _estimate(estimate, f"{where}: estimate"),
+        estimate_sent=estimate_sent,
     )
 
 
@@ -642,6 +733,8 @@ def _action(data: object, where: str) -> ActionEntry:
         raise WireError(f"{where}: not an action log entry: {error}") from None
     for text in (entry.action, entry.reason, entry.result, entry.plot_id or "", *entry.argv):
         _text_item(text, where)
+    if not 0.0 <= entry.time <= _MAX_TIME:
+        raise WireError(f"{where}: an entry's time {entry.time:g} is not a time")
     return entry
 
 
@@ -699,6 +792,7 @@ def _jobs(fields: _Fields, now: float) -> JobsMessage:
         gone=fields.texts("gone"),
         problems=fields.texts("problems"),
         estimates=estimates,
+        updated=fields.each("updated", _job_update) if "updated" in fields.data else (),
     )
 
 
@@ -891,6 +985,19 @@ def _jobs_applied(view: HostView, message: JobsMessage) -> dict[str, Any]:
             estimates.pop(key, None)
         else:
             estimates[key] = estimate
+    for update in message.updated:
+        old = jobs.get(update.key)
+        if old is None:
+            raise WireError(f"jobs: an update of job {update.key[:40]!r}, never sent whole")
+        job = replace(old, **update.values)
+        if job_key(job) != update.key:
+            raise WireError(f"jobs: an update that makes job {update.key[:40]!r} another job")
+        jobs[update.key] = job
+        if update.estimate_sent:
+            if update.estimate is None:
+                estimates.pop(update.key, None)
+            else:
+                estimates[update.key] = update.estimate
     return {
         "jobs": _sorted_jobs(jobs.values()),
         "estimates": MappingProxyType(estimates) if estimates else NO_ESTIMATES,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 from typing import Any
@@ -39,6 +40,7 @@ from plotman_tui.fleet.wire import (
     encode_snapshot,
     encode_state,
     estimate_to_wire,
+    job_delta,
     job_key,
     job_to_wire,
 )
@@ -326,6 +328,13 @@ valid_lines = [
     snapshot_line(jobs_sent=(a_job(),), estimated={job_key(a_job()): AN_ESTIMATE}),
     encode_state(3.0, plotting=LoopState(), archiving=LoopState(), archive_rows=(), plots_today=1),
     encode_actions(4.0, [ActionEntry(5.0, "kill", pid=3)]),
+    encode_jobs(
+        5.0,
+        changed=[],
+        updated=[{"key": job_key(a_job()), "phase": [2, 1], "estimate": None, "wall_seconds": 9}],
+        gone=[],
+        problems=[],
+    ),
 ]
 
 
@@ -358,8 +367,9 @@ def test_mutated_lines_raise_only_wire_error(line: str, data: st.DataObject) -> 
     except WireError:
         return
     # What decodes must fold into a view without anything but WireError either.
-    with contextlib.suppress(WireError):
-        apply(up_view(), message, 1.0)
+    for view in (up_view(), up_view(a_job())):
+        with contextlib.suppress(WireError):
+            apply(view, message, 1.0)
 
 
 @given(st.sampled_from(valid_lines), st.data())
@@ -392,8 +402,9 @@ def test_fields_of_the_wrong_type_raise_only_wire_error(line: str, data: st.Data
         message = decode_line(json.dumps(document))
     except WireError:
         return
-    with contextlib.suppress(WireError):
-        apply(up_view(), message, 1.0)
+    for view in (up_view(), up_view(a_job())):
+        with contextlib.suppress(WireError):
+            apply(view, message, 1.0)
 
 
 # -- the reducer ---------------------------------------------------------------------------------
@@ -489,3 +500,80 @@ def test_a_host_config_that_does_not_parse_is_a_problem_not_a_failure() -> None:
     assert view.status is HostStatus.UP
     assert view.config is not None and view.config.config is None
     assert view.config.problem and "\n" not in view.config.problem
+
+
+# -- deltas ---------------------------------------------------------------------------------------
+
+
+@given(jobs, jobs, st.none() | estimates, st.none() | estimates)
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+def test_a_jobs_delta_brings_the_job_and_its_estimate_as_they_are_now(
+    before: Job, after: Job, estimate_before: Estimate | None, estimate_after: Estimate | None
+) -> None:
+    after = dataclasses.replace(after, pid=before.pid, started_at=before.started_at)
+    key = job_key(before)
+    sent, now = job_to_wire(before, estimate_before), job_to_wire(after, estimate_after)
+    view = apply(up_view(), decode_line(encode_jobs(1.0, changed=[sent], gone=[], problems=[])), 2)
+    delta = job_delta(key, sent, now)
+    line = encode_jobs(3.0, changed=[], updated=[delta] if delta else [], gone=[], problems=[])
+    view = apply(view, decode_line(line), 4.0)
+    assert view.jobs == (after,)
+    assert view.estimates.get(key) == estimate_after
+    if delta is not None:  # only what changed went, under the job's key
+        assert set(delta) - {"key"} == {name for name in now if sent.get(name) != now[name]} | (
+            {"estimate"} if estimate_before is not None and estimate_after is None else set()
+        )
+
+
+def test_a_busy_jobs_delta_is_a_few_dozen_bytes_not_the_whole_job() -> None:
+    job = dataclasses.replace(
+        a_job(), tmp_files=tuple(TempFile(f"/t0/plot-{'ab' * 32}.t{n}.tmp", n) for n in range(99))
+    )
+    later = dataclasses.replace(job, wall_seconds=65.25, user_seconds=12.5, mem_rss_bytes=3 << 30)
+    whole = encode_jobs(1.0, changed=[job_to_wire(later)], gone=[], problems=[])
+    delta = job_delta(job_key(job), job_to_wire(job), job_to_wire(later))
+    assert delta == {
+        "key": job_key(job),
+        "wall_seconds": 65.25,
+        "user_seconds": 12.5,
+        "mem_rss_bytes": 3 << 30,
+    }
+    assert len(encode_jobs(1.0, changed=[], updated=[delta], gone=[], problems=[])) < 200
+    assert len(whole) > 9000
+
+
+def test_an_update_of_a_job_never_sent_or_one_that_makes_it_another_is_refused() -> None:
+    stray = encode_jobs(
+        1.0, changed=[], updated=[{"key": "100@1000.000", "phase": [2, 1]}], gone=[], problems=[]
+    )
+    with pytest.raises(WireError, match="never sent whole"):
+        apply(up_view(), decode_line(stray), 2.0)
+    other = encode_jobs(
+        1.0, changed=[], updated=[{"key": job_key(a_job()), "pid": 101}], gone=[], problems=[]
+    )
+    with pytest.raises(WireError, match="another job"):
+        apply(up_view(a_job()), decode_line(other), 2.0)
+
+
+def test_durations_below_zero_are_refused_and_a_watch_sends_them_as_zero() -> None:
+    # A host's phase time of -1e12 s ended the dashboard's details screen (a review's find).
+    assert "phase_seconds" in refused(job_line(phase_seconds=[[1, -5.0]]))
+    assert "'user_seconds'" in refused(job_line(user_seconds=-1.0))
+    assert "'wall_seconds'" in refused(job_line(wall_seconds=-1.0))
+    stepped = dataclasses.replace(
+        a_job(), phase_seconds=((1, -30.0),), user_seconds=-2.0, wall_seconds=-1.0
+    )
+    message = decode_line(encode_jobs(1.0, changed=[job_to_wire(stepped)], gone=[], problems=[]))
+    assert isinstance(message, JobsMessage)
+    (job,) = message.changed
+    assert (job.phase_seconds, job.user_seconds, job.wall_seconds) == (((1, 0.0),), 0.0, 0.0)
+
+
+def test_an_action_at_no_real_time_is_refused_and_a_watch_leaves_it_out() -> None:
+    # A damaged entry at 1e300 ended the host's dashboard (a review's find).
+    entry = json.loads(ActionEntry(1e300, "start", pid=3).to_json())
+    assert "not a time" in refused(json.dumps({"type": "actions", "time": 1, "entries": [entry]}))
+    entries = [ActionEntry(1e300, "kill", pid=3), ActionEntry(5.0, "kill", pid=4)]
+    message = decode_line(encode_actions(4.0, entries))
+    assert isinstance(message, ActionsMessage)
+    assert [entry.pid for entry in message.entries] == [4]
