@@ -594,6 +594,13 @@ class HostJob(Job):
 
 def host_job(host: str, job: Job) -> HostJob:
     """``job`` as one of ``host``'s."""
+    if type(job) is Job:
+        # A host's whole scan comes anew every few seconds (50 jobs a host): its fields as
+        # they are, without the frozen dataclass's __init__ setting each one (Job checks
+        # nothing in it).
+        made = object.__new__(HostJob)
+        made.__dict__.update(job.__dict__, host=host)
+        return made
     values = {name: getattr(job, name) for name in _JOB_FIELDS}
     return HostJob(**values, host=host)
 

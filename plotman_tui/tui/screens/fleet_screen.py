@@ -24,7 +24,7 @@ from textual.widgets import Input, Static
 from plotman_tui.farm.eta import Estimate
 from plotman_tui.farm.model import Job
 from plotman_tui.fleet.model import HostStatus, HostView, LoopState
-from plotman_tui.fleet.summary import fleet_jobs, host_line
+from plotman_tui.fleet.summary import HostLine, fleet_jobs, host_line
 from plotman_tui.tui.screens.job_screen import JobScreen
 from plotman_tui.tui.view import (
     HostJob,
@@ -96,6 +96,14 @@ class FleetScreen(Screen[None]):
         self._estimates: dict[str, Estimate] = {}
         # What the footer's p and a were last shown for (see _loop_keys_shown).
         self._loop_keys: tuple[object, ...] | None = None
+        # What the hosts' table, the trouble lines and the summary last showed: a host's beat
+        # (every 2 s each) changes only when its news came, which none of them shows, and a
+        # Static's update lays the whole screen out again.
+        self._host_lines: list[HostLine] | None = None
+        self._trouble: list[Text] | None = None
+        self._summary: Text | None = None
+        # The dirs (tmp, dst) of every shown job the prefixes were worked out from.
+        self._dirs: frozenset[tuple[str | None, str | None]] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="fleet"):
@@ -180,11 +188,15 @@ class FleetScreen(Screen[None]):
         now = self.clock()
         table = self.hosts_table
         lines = [host_line(view, now) for view in self.views]
-        table.show(lines)
-        trouble = trouble_lines(lines)
-        notes = self.query_one("#fleet-trouble", Static)
-        notes.display = bool(trouble)
-        notes.update(Text("\n").join(trouble))
+        if lines != self._host_lines:
+            self._host_lines = lines
+            table.show(lines)
+            trouble = trouble_lines(lines)
+            if trouble != self._trouble:
+                self._trouble = trouble
+                notes = self.query_one("#fleet-trouble", Static)
+                notes.display = bool(trouble)
+                notes.update(Text("\n").join(trouble))
         # As many lines as the hosts (a third of the screen at most, the rest scrolls), set
         # here: an auto height missed rows that came in the frame the table was laid out.
         room = max(self.size.height // 3, 4)
@@ -214,10 +226,15 @@ class FleetScreen(Screen[None]):
     def _show_jobs(self) -> None:
         self._jobs_signature = tuple((view.name, id(view.jobs), view.status) for view in self.views)
         jobs = self._host_jobs()
-        prefixes = fleet_prefixes(jobs)
-        if prefixes != self._prefixes:
-            self._prefixes = prefixes
-            self._columns = fleet_columns(*prefixes, self._estimates)
+        # The prefixes (a commonpath over every job's dirs) only when the set of dirs changed:
+        # 500 jobs share a few dozen, and their hosts' news comes twice a second.
+        dirs = frozenset((job.tmp_dir, job.dst_dir) for job in jobs)
+        if dirs != self._dirs or self._prefixes is None:
+            self._dirs = dirs
+            prefixes = fleet_prefixes(jobs)
+            if prefixes != self._prefixes:
+                self._prefixes = prefixes
+                self._columns = fleet_columns(*prefixes, self._estimates)
         columns = self._columns
         shown = [
             job
@@ -253,7 +270,9 @@ class FleetScreen(Screen[None]):
         text.append(f"  {jobs}, {self.order.describe(columns)}")
         if self.filter_text:
             text.append(f", filter “{self.filter_text}”")
-        self.query_one("#fleet-summary", Static).update(text)
+        if text != self._summary:
+            self._summary = text
+            self.query_one("#fleet-summary", Static).update(text)
 
     # -- keys --------------------------------------------------------------------------------
 

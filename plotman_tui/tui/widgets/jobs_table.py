@@ -60,6 +60,9 @@ class JobsTable(CursorTable, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
     ]
 
+    #: How often the slow columns are shown afresh (see the module doc).
+    slow_refresh_s: ClassVar[float] = SLOW_REFRESH_S
+
     class Selected(Message):
         """Enter, or a click on the cursor's row: the job's details are wanted."""
 
@@ -110,7 +113,7 @@ class JobsTable(CursorTable, can_focus=True):
         now = self._clock()
         slow_due = afresh or now >= self._slow_due_at
         if slow_due:
-            self._slow_due_at = now + SLOW_REFRESH_S
+            self._slow_due_at = now + self.slow_refresh_s
         quick = [i for i, c in enumerate(self._columns) if c.id not in SLOW_COLUMNS]
         cells = {key: self._row_cells(key, job, slow_due, quick) for key, job in self._jobs.items()}
         self._texts = {key: self._texts[key] for key in cells}
@@ -121,23 +124,22 @@ class JobsTable(CursorTable, can_focus=True):
     def _row_cells(self, key: str, job: Job, slow_due: bool, quick: list[int]) -> tuple[Cell, ...]:
         """The job's cells: its old ones while their text is the same (only the quick columns
         count when the slow ones are not due), else all of them afresh."""
-        texts = (
-            job.problems != (),
-            job.status,
-            job.phase,
-            *(c.column.cell(job) for c in self._columns),
-        )
+        head = (job.problems != (), job.status, job.phase)
         old = self._cells.get(key)
         old_texts = self._texts.get(key)
-        if old is not None and old_texts is not None:
-            same = (
-                texts == old_texts
-                if slow_due
-                else texts[:3] == old_texts[:3]
-                and all(texts[i + 3] == old_texts[i + 3] for i in quick)
-            )
-            if same:
-                return old
+        # Not due: only the quick columns' texts are worked out (a running job's CPU times
+        # change on every scan, so most rows get this far), and the first that differs ends it.
+        if (
+            old is not None
+            and old_texts is not None
+            and not slow_due
+            and head == old_texts[:3]
+            and all(self._columns[i].column.cell(job) == old_texts[i + 3] for i in quick)
+        ):
+            return old
+        texts = (*head, *(c.column.cell(job) for c in self._columns))
+        if old is not None and texts == old_texts:
+            return old
         self._texts[key] = texts
         return tuple(
             Cell(str(text), _cell_style(job, column))

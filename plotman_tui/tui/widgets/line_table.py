@@ -265,23 +265,31 @@ class LineTable(ScrollView):
         # its cells (most of them, on each update of 500 fleet jobs) is not measured again.
         cuts = tuple(column.cut for column in columns)
         measured: dict[str, tuple[tuple[Cell, ...], tuple[int, ...], tuple[int, ...]]] = {}
+        new = len(rows) != len(self._measured)
         for key, row in rows.items():
             kept = self._measured.get(key)
             if kept is None or kept[0] is not row:
                 widths, first_words = _row_widths(row, cuts)
                 kept = (row, widths, first_words)
+                new = True
             measured[key] = kept
         self._measured = measured
-        titles = [cell_len(column.title) for column in columns]
-        self._natural = [
-            max(column) for column in zip(titles, *(m[1] for m in measured.values()), strict=True)
-        ]
-        # A reason column keeps room for each reason's first word ("unreachable" is never
-        # cut to a bare ellipsis), up to MAX_FIRST_WORD.
-        self._first_words = [
-            max(column)
-            for column in zip([0] * len(columns), *(m[2] for m in measured.values()), strict=True)
-        ]
+        # The same rows measured as before (a fleet host's news that changed no cell): the
+        # widths are what they were.
+        if new or not self._natural:
+            titles = [cell_len(column.title) for column in columns]
+            self._natural = [
+                max(column)
+                for column in zip(titles, *(m[1] for m in measured.values()), strict=True)
+            ]
+            # A reason column keeps room for each reason's first word ("unreachable" is never
+            # cut to a bare ellipsis), up to MAX_FIRST_WORD.
+            self._first_words = [
+                max(column)
+                for column in zip(
+                    [0] * len(columns), *(m[2] for m in measured.values()), strict=True
+                )
+            ]
         self._relayout(keep_key)
         if counted or (self.WIDTH_IS_PLANNED and self.group_width(natural=True) != width_before):
             self.post_message(self.NeedsChanged(self))
@@ -426,6 +434,23 @@ class LineTable(ScrollView):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._looks = None  # the theme or a class may have changed the component styles
+        self._style_cache = None
+
+    _style_cache: dict[str, Style] | None = None
+
+    def _styles(self) -> dict[str, Style]:
+        """The table's and its components' styles, kept until a style update: Textual drops
+        its own copy on every refresh, and working them out again on each update of the
+        fleet's 500 jobs was a tenth of the fleet screen's time."""
+        if self._style_cache is None:
+            self._style_cache = {
+                "base": self.rich_style,
+                "header": self.get_component_rich_style("line-table--header"),
+                "even": self.get_component_rich_style("line-table--even-row"),
+                "cursor": self.get_component_rich_style("line-table--cursor"),
+                "blurred": self.get_component_rich_style("line-table--cursor-blurred"),
+            }
+        return self._style_cache
 
     def on_focus(self) -> None:
         self.refresh_line(self.cursor_row + 1)
@@ -440,11 +465,7 @@ class LineTable(ScrollView):
             right=tuple(self._table_columns[i].right for i in self._shown),
             cut=tuple(self._table_columns[i].cut for i in self._shown),
             width=self._group_room() if self._groups > 1 else self.scrollable_content_region.width,
-            base=self.rich_style,
-            header=self.get_component_rich_style("line-table--header"),
-            even=self.get_component_rich_style("line-table--even-row"),
-            cursor=self.get_component_rich_style("line-table--cursor"),
-            blurred=self.get_component_rich_style("line-table--cursor-blurred"),
+            **self._styles(),
         )
         self._looks = looks
         return looks
