@@ -45,6 +45,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -1430,4 +1431,8 @@ def run_dashboard(
             scanner.save_cache(cache)
             if metrics is not None:
                 metrics.close()
+            # On the terminal, once the screen is gone: a job quitting could not let run
+            # on on its host stays stopped there until someone resumes it.
+            for line in app.fleet.left_suspended if app.fleet is not None else ():
+                print(f"plotman-tui: {line}", file=sys.stderr)
     return EXIT_OK if app.return_code in (None, 0) else app.return_code

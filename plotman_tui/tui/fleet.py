@@ -39,6 +39,13 @@ from plotman_tui.tui.view import (
     job_columns,
 )
 
+
+def _job_ref(job: HostJob) -> str:
+    from plotman_tui.fleet.control import job_ref
+
+    return job_ref(job)
+
+
 if TYPE_CHECKING:
     from plotman_tui.farm.archive.replot import ReplotProgress
 
@@ -47,17 +54,39 @@ if TYPE_CHECKING:
     from plotman_tui.fleet.client import FleetClient
     from plotman_tui.fleet.control import ControlOutcome as Outcome
 
-#: On quit, how long resuming a job held for a kill question on its host, and closing the
-#: fleet's connections, may take.
+#: On quit, how long closing the fleet's connections may take.
 FLEET_STOP_S = 5.0
+#: On quit, how long resuming a job held for a kill question on its host may take: the
+#: command's own time limit (30 s) and a little. Quitting waits that long for a host that
+#: does not answer; a job left stopped there would stay so for hours.
+FLEET_RESUME_S = 35.0
+#: How long the notice that a job is still suspended on its host stays up.
+STILL_SUSPENDED_NOTICE_S = 120.0
+#: The words a fleet command's failure has when it ran on the host but did not answer in time
+#: (farm.ssh.ssh_problem's and the fleet client's): what it was to do may have been done.
+_UNANSWERED = "did not finish within"
 
 LoopName = Literal["plotting", "archiving"]
+
+
+def job_words(job: HostJob) -> str:
+    """``job 1a2b3c4d (pid 4242) on plotter2``."""
+    return f"job {(job.plot_id or '?')[:8]} (pid {job.pid}) on {job.host}"
+
+
+def still_suspended(
+    job: HostJob, why: str, *, may: bool = False, then: str = "press r on it on the fleet screen"
+) -> str:
+    """The loud line for a job a kill left stopped on its host (``may``: whether it was
+    stopped at all is not known); ``then``: what the farmer can do."""
+    state = "MAY BE STILL SUSPENDED" if may else "is STILL SUSPENDED"
+    return f"{job_words(job)} {state} ({why}): {then}"
 
 
 def kill_plan(job: HostJob, files: Sequence[TempFile], total_bytes: int) -> KillPlan:
     """The kill question's plan for a job stopped on its host, from the host's listing."""
     count = len(files)
-    who = f"job {(job.plot_id or '?')[:8]} (pid {job.pid}) on {job.host}"
+    who = job_words(job)
     if count:
         what = f"{count} temp file{'' if count == 1 else 's'} ({human_bytes(total_bytes)})"
         message = f"{who} is stopped; killing it deletes {what} there"
@@ -99,6 +128,9 @@ class FleetLink:
         # The job stopped on its host for the kill question (None: no question open).
         self.pending_kill: HostJob | None = None
         self._closing = False
+        #: Jobs quitting left stopped on their hosts (a resume that failed): one line each,
+        #: printed to the terminal once the app has gone (run_dashboard).
+        self.left_suspended: list[str] = []
 
     # -- the client --------------------------------------------------------------------------
 
@@ -132,8 +164,16 @@ class FleetLink:
         held, self.pending_kill = self.pending_kill, None
         client = self.client
         if held is not None and client is not None:
-            with contextlib.suppress(Exception, asyncio.TimeoutError):
-                await asyncio.wait_for(self._on_job(client, "resume", held), FLEET_STOP_S)
+            try:
+                resume = self._answer(self._on_job(client, "resume", held))
+                ok, message = await asyncio.wait_for(resume, FLEET_RESUME_S)
+            except TimeoutError:
+                ok, message = False, f"no answer within {FLEET_RESUME_S:g} s"
+            if not ok:
+                then = f"run `plotman-tui resume {_job_ref(held)}` on {held.host}"
+                self.left_suspended.append(
+                    still_suspended(held, f"resume failed: {message}", then=then)
+                )
         if self._stop is not None:
             self._stop.set()
         if self._worker is not None:
@@ -164,6 +204,10 @@ class FleetLink:
 
     def _done(self, action: str, host: str, ok: bool, message: str) -> None:
         self.app.post_message(JobControlDone(action=action, ok=ok, message=f"{host}: {message}"))
+
+    def _loud(self, line: str) -> None:
+        """A job left stopped on its host: an error notice that stays up a while."""
+        self.app.notify(line, title="kill", severity="error", timeout=STILL_SUSPENDED_NOTICE_S)
 
     def _on_job(
         self, client: FleetClient, action: Literal["suspend", "resume", "kill"], job: HostJob
@@ -212,6 +256,13 @@ class FleetLink:
         ok, message = await self._answer(self._on_job(client, "suspend", job))
         if not ok:
             self.pending_kill = None
+            if _UNANSWERED in message and job.status is not JobStatus.STP:
+                # It ran there but did not answer: the job may be stopped. Let it run on.
+                resumed, words = await self._answer(self._on_job(client, "resume", job))
+                if not resumed:
+                    why = f"its suspend did not answer ({message}); resume failed: {words}"
+                    self._loud(still_suspended(job, why, may=True))
+                    return
             self._done("kill", job.host, False, message)
             return
         try:
@@ -223,7 +274,11 @@ class FleetLink:
             # Stopped, but its files are not known: no question, and the job runs on.
             if self.pending_kill is job:
                 self.pending_kill = None
-                await self._answer(self._on_job(client, "resume", job))
+                resumed, words = await self._answer(self._on_job(client, "resume", job))
+                if not resumed:
+                    why = f"cannot list its temp files: {problem}; resume failed: {words}"
+                    self._loud(still_suspended(job, why))
+                    return
             self._done("kill", job.host, False, f"cannot list its temp files: {problem}")
             return
         if self.pending_kill is not job:  # quitting meanwhile: close() let it run on
@@ -250,8 +305,10 @@ class FleetLink:
                     self._done("cancel-kill", job.host, True, f"kill cancelled ({why})")
                     return
                 ok, message = await self._answer(self._on_job(client, "resume", job))
-                words = f"kill cancelled ({why}); {message}" if ok else message
-                self._done("cancel-kill", job.host, ok, words)
+                if not ok:
+                    self._loud(still_suspended(job, f"kill cancelled; resume failed: {message}"))
+                    return
+                self._done("cancel-kill", job.host, ok, f"kill cancelled ({why}); {message}")
 
         self._run(work)
 

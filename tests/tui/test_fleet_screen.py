@@ -5,25 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
 from plotman_tui.farm.model import JobStatus, TempFile
+from plotman_tui.fleet.client import RemoteResult
 from plotman_tui.fleet.model import HostStatus
 from plotman_tui.plotters.phase import Phase
 from plotman_tui.tui.app import DashboardApp
-from plotman_tui.tui.fleet import HostSource, kill_plan
+from plotman_tui.tui.fleet import FleetLink, HostSource, kill_plan
 from plotman_tui.tui.messages import FleetChanged, FleetKillPrepared
 from plotman_tui.tui.screens.dashboard import DashboardScreen
 from plotman_tui.tui.screens.fleet_screen import FleetScreen
 from plotman_tui.tui.screens.kill_screen import KillScreen
 from plotman_tui.tui.view import fleet_job_key, host_job, job_key
-from tests.tui.farmdata import GIB, TMP, still_app
+from plotman_tui.tui.widgets.fleet_jobs_table import FLEET_SLOW_REFRESH_S
+from tests.tui.farmdata import GIB, NOW, TMP, still_app
 from tests.tui.fleetdata import (
     DOWN_PROBLEM,
     FAILED_PROBLEM,
@@ -231,6 +235,94 @@ async def test_only_the_rows_that_changed_are_made_again() -> None:
         assert table.cell_text(fleet_job_key(host_job("plotter2", moved)), "phase") == "1:4"
 
 
+async def test_a_beat_draws_nothing_again() -> None:
+    """A host's beat (news, nothing else) every 2 s: the hosts' lines, the trouble under them,
+    the summary and the jobs are what they were, and none is drawn or laid out again."""
+    app = fleet_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_fleet(pilot)
+        updates: list[str] = []
+        for name in ("#fleet-trouble", "#fleet-summary"):
+            static = screen.query_one(name, Static)
+            update = static.update
+
+            def counted(*args: object, _name: str = name, _update: Any = update) -> None:
+                updates.append(_name)
+                _update(*args)
+
+            static.update = counted  # type: ignore[method-assign]
+        hosts_rows = dict(screen.hosts_table._cells)
+        jobs_rows = dict(screen.jobs_table._cells)
+        views = [replace(view, news_at=(view.news_at or NOW) + 2) for view in fleet_views()]
+        app.post_message(FleetChanged(tuple(views)))
+        await pilot.pause()
+        assert screen.views == tuple(views)
+        assert updates == []
+        assert all(screen.hosts_table._cells[key] is row for key, row in hosts_rows.items())
+        assert all(screen.jobs_table._cells[key] is row for key, row in jobs_rows.items())
+        # plotter2 goes down: its line, the trouble and the summary change, and show.
+        views[1] = replace(views[1], status=HostStatus.DOWN, problem="connection lost")
+        app.post_message(FleetChanged(tuple(views)))
+        await until(
+            pilot,
+            lambda: "plotter2" in str(screen.query_one("#fleet-trouble", Static).render()),
+            5,
+            "plotter2 in trouble",
+        )
+        assert sorted(updates) == ["#fleet-summary", "#fleet-trouble"]
+        assert screen.hosts_table.cell_text("plotter2", "state").startswith("down")
+        assert "2 down" in str(screen.query_one("#fleet-summary", Static).render())
+
+
+async def test_a_change_in_slow_columns_only_shows_once_they_are_due() -> None:
+    """A job whose memory and CPU times moved keeps its row until the fleet's slow refresh
+    is due; a new phase shows at once, with the rest of its row."""
+    app = fleet_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        screen = await open_fleet(pilot)
+        table = screen.jobs_table
+        now = [1000.0]
+        table._clock = lambda: now[0]
+        table._slow_due_at = now[0] + FLEET_SLOW_REFRESH_S
+        columns = screen._columns
+        views = list(fleet_views())
+        first, second, *rest = views[1].jobs
+        key = fleet_job_key(host_job("plotter2", first))
+        other = fleet_job_key(host_job("plotter2", second))
+        mem_before = table.cell_text(key, "mem")
+        grown = replace(first, mem_rss_bytes=first.mem_rss_bytes + 3 * GIB, user_seconds=9_999)
+        moved = replace(second, phase=Phase(2, 2), mem_rss_bytes=second.mem_rss_bytes + 5 * GIB)
+        views[1] = replace(views[1], jobs=(grown, moved, *rest))
+        now[0] += FLEET_SLOW_REFRESH_S - 1  # a dashboard's own 5 s are long past
+        app.post_message(FleetChanged(tuple(views)))
+        await until(pilot, lambda: table.cell_text(other, "phase") == "2:2", 5, "the new phase")
+        assert table.cell_text(key, "mem") == mem_before
+        assert table.cell_text(other, "mem") != table.cell_text(key, "mem")
+        assert screen._columns is columns  # the same dirs: the same prefixes and columns
+        # Due: the next news shows every job's slow columns as they are now.
+        now[0] += 2
+        views[1] = replace(views[1], jobs=(grown, moved, *rest), news_at=NOW + 5)
+        app.post_message(FleetChanged(tuple(views)))
+        await until(pilot, lambda: table.cell_text(key, "mem") != mem_before, 5, "the new mem")
+        assert table.cell_text(key, "user") != "-"
+
+
+async def test_a_job_in_a_new_dir_gets_new_prefixes() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        screen = await open_fleet(pilot)
+        columns = screen._columns
+        views = list(fleet_views())
+        first, *rest = views[1].jobs
+        away = replace(first, tmp_dir="/elsewhere/tmp", pid=first.pid + 1)
+        views[1] = replace(views[1], jobs=(away, *rest))
+        app.post_message(FleetChanged(tuple(views)))
+        key = fleet_job_key(host_job("plotter2", away))
+        await until(pilot, lambda: key in screen.jobs_table.row_keys, 5, "the job elsewhere")
+        assert screen._columns is not columns
+        assert screen.jobs_table.cell_text(key, "tmp").endswith("elsewhere/tmp")
+
+
 async def test_f_without_a_fleet_says_how_to_add_hosts() -> None:
     app = still_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -277,6 +369,94 @@ async def test_the_kill_question_lists_the_hosts_files_and_names_the_host() -> N
         await pilot.pause()
         assert isinstance(app.screen, FleetScreen)
         assert app.fleet.pending_kill is None  # type: ignore[union-attr]
+
+
+def answering(app: DashboardApp, answers: dict[str, RemoteResult]) -> tuple[FleetLink, list[str]]:
+    """The app's fleet link with a fleet client (not connected) whose commands on a host
+    answer as ``answers`` says, by command (``suspend``, ``files``, ``resume``); the
+    commands asked, in order."""
+    from plotman_tui.fleet.client import FleetClient
+
+    link = app.fleet
+    assert link is not None
+    client = FleetClient(app.config)
+    asked: list[str] = []
+
+    async def run_command(
+        name: str, argv: Sequence[str], *, timeout_s: float = 30.0
+    ) -> RemoteResult:
+        asked.append(argv[0])
+        return answers[argv[0]]
+
+    client.run_command = run_command  # type: ignore[method-assign]
+    link.client = client
+    return link, asked
+
+
+HUNG = RemoteResult(
+    None,
+    "",
+    "",
+    "resume pid:1@2 on chia@10.0.0.12:22 did not finish within 30 s (a slow link or a busy host?)",
+)
+
+
+def notices(app: DashboardApp) -> list[str]:
+    return [notice.message for notice in app._notifications if notice.severity == "error"]
+
+
+async def test_a_kill_whose_listing_and_resume_fail_says_the_job_is_still_suspended() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_fleet(pilot)
+        link, asked = answering(
+            app,
+            {
+                "suspend": RemoteResult(0, "suspended", ""),
+                "files": RemoteResult(1, "", "plotman-tui: cannot read /proc"),
+                "resume": HUNG,
+            },
+        )
+        job = host_job("plotter2", plotter2_jobs()[0])
+        link.kill(job)
+        await until(pilot, lambda: notices(app), 5, "the notice")
+        (notice,) = notices(app)
+        assert notice.startswith(f"job {job.plot_id[:8]} (pid {job.pid}) on plotter2 is STILL")  # type: ignore[index]
+        assert "cannot read /proc" in notice and "did not finish within 30 s" in notice
+        assert notice.endswith("press r on it on the fleet screen")
+        assert asked == ["suspend", "files", "resume"]
+        assert link.pending_kill is None
+
+
+async def test_a_kill_whose_suspend_did_not_answer_resumes_the_job_to_be_sure() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_fleet(pilot)
+        link, asked = answering(app, {"suspend": HUNG, "resume": HUNG})
+        link.kill(host_job("plotter2", plotter2_jobs()[0]))
+        await until(pilot, lambda: notices(app), 5, "the notice")
+        assert asked == ["suspend", "resume"]
+        assert "MAY BE STILL SUSPENDED (its suspend did not answer" in notices(app)[0]
+        # A suspend the host refused (it answered) did nothing there: no resume, no alarm.
+        app._notifications.clear()
+        link, asked = answering(app, {"suspend": RemoteResult(1, "", "no such job")})
+        link.kill(host_job("plotter2", plotter2_jobs()[1]))
+        await until(pilot, lambda: notices(app), 5, "the notice")
+        assert asked == ["suspend"]
+        assert notices(app) == ["plotter2: no such job"]
+
+
+async def test_quitting_with_the_question_open_says_when_the_job_stays_suspended() -> None:
+    app = fleet_app()
+    job = host_job("plotter2", plotter2_jobs()[0])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_fleet(pilot)
+        link, asked = answering(app, {"resume": HUNG})
+        link.pending_kill = job  # the question is open
+    assert asked == ["resume"]
+    (line,) = link.left_suspended
+    assert line.startswith(f"job {job.plot_id[:8]} (pid {job.pid}) on plotter2 is STILL")  # type: ignore[index]
+    assert line.endswith(f"run `plotman-tui resume pid:{job.pid}@{job.started_at:.3f}` on plotter2")
 
 
 def test_a_job_suspended_before_the_question_stays_so_when_it_is_called_off() -> None:
