@@ -274,6 +274,26 @@ async def test_a_beat_draws_nothing_again() -> None:
         assert "2 down" in str(screen.query_one("#fleet-summary", Static).render())
 
 
+async def test_a_hosts_line_follows_its_loops_and_a_down_hosts_age_the_clock() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_fleet(pilot)
+        hosts = screen.hosts_table
+        assert hosts.cell_text("plotter2", "plotting").startswith("paused")
+        views = list(fleet_views())
+        views[1] = replace(views[1], plotting=replace(views[1].plotting, paused=False))
+        app.post_message(FleetChanged(tuple(views)))
+        await until(
+            pilot, lambda: hosts.cell_text("plotter2", "plotting") == "active: stagger", 5, "active"
+        )
+        # Ten minutes on, with no news: the down host's age moves on (the ages' timer).
+        screen.clock = lambda: NOW + 600
+        screen._show_ages()
+        await until(
+            pilot, lambda: hosts.cell_text("plotter3", "state") == "down 12m", 5, "down 12m"
+        )
+
+
 async def test_a_change_in_slow_columns_only_shows_once_they_are_due() -> None:
     """A job whose memory and CPU times moved keeps its row until the fleet's slow refresh
     is due; a new phase shows at once, with the rest of its row."""

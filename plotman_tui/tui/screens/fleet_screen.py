@@ -48,6 +48,24 @@ TALL_FROM = 36
 AGE_REFRESH_S = 5.0
 
 
+#: A host's jobs as the screen keeps them: the view's jobs and state they came from, their
+#: HostJobs, and the (tmp, dst) dirs they are in.
+_HostJobs = tuple[tuple[Job, ...], HostStatus, list[HostJob], set[tuple[str | None, str | None]]]
+
+
+def _line_parts(view: HostView) -> tuple[object, ...]:
+    """What a host's line is made of besides its jobs, dirs and config (see host_line)."""
+    return (
+        view.address,
+        view.status,
+        view.problem,
+        view.plots_today,
+        view.plotting,
+        view.archiving,
+        view.problems,
+    )
+
+
 class FleetScreen(Screen[None]):
     """Every host and every host's jobs; the keys' actions are the app's."""
 
@@ -90,7 +108,9 @@ class FleetScreen(Screen[None]):
         # only when they changed: a view whose jobs did not keeps the same tuple). A host
         # that is not up shows no jobs (fleet_jobs): its last ones may have ended since.
         self._jobs_signature: tuple[object, ...] | None = None
-        self._jobs_of: dict[str, tuple[tuple[Job, ...], HostStatus, list[HostJob]]] = {}
+        self._jobs_of: dict[str, _HostJobs] = {}
+        # Per host: the view its line was made from, and the line (see _host_line).
+        self._lines_of: dict[str, tuple[HostView, HostLine]] = {}
         # Every shown job's estimate by its fleet key, filled again in place as the hosts'
         # jobs change: the columns read it as they draw, so they stay the same list.
         self._estimates: dict[str, Estimate] = {}
@@ -187,7 +207,7 @@ class FleetScreen(Screen[None]):
     def _show_hosts(self) -> None:
         now = self.clock()
         table = self.hosts_table
-        lines = [host_line(view, now) for view in self.views]
+        lines = [self._host_line(view, now) for view in self.views]
         if lines != self._host_lines:
             self._host_lines = lines
             table.show(lines)
@@ -206,29 +226,49 @@ class FleetScreen(Screen[None]):
         if table.styles.height is None or table.styles.height.value != height:
             table.styles.height = height
 
-    def _host_jobs(self) -> list[HostJob]:
+    def _host_line(self, view: HostView, now: float) -> HostLine:
+        """The host's line, kept while what it is made of stayed (a beat changes the view's
+        news time only): its jobs, dirs and config the same objects, the rest equal. A down
+        host's line says how long ago it went silent, so it is made anew each time."""
+        kept = self._lines_of.get(view.name)
+        if kept is not None and view.status is not HostStatus.DOWN:
+            old, line = kept
+            if (
+                old.jobs is view.jobs
+                and old.dirs is view.dirs
+                and old.config is view.config
+                and _line_parts(old) == _line_parts(view)
+            ):
+                return line
+        line = host_line(view, now)
+        self._lines_of[view.name] = (view, line)
+        return line
+
+    def _host_jobs(self) -> tuple[list[HostJob], frozenset[tuple[str | None, str | None]]]:
+        """Every shown job, and the (tmp, dst) dirs they are in."""
         jobs: list[HostJob] = []
-        kept: dict[str, tuple[tuple[Job, ...], HostStatus, list[HostJob]]] = {}
+        dirs: set[tuple[str | None, str | None]] = set()
+        kept: dict[str, _HostJobs] = {}
         for view in self.views:
             old = self._jobs_of.get(view.name)
             if old is None or old[0] is not view.jobs or old[1] is not view.status:
                 listed = [host_job(host, job) for host, job in fleet_jobs([view])]
-                old = (view.jobs, view.status, listed)
+                old = (view.jobs, view.status, listed, {(j.tmp_dir, j.dst_dir) for j in listed})
             kept[view.name] = old
             jobs.extend(old[2])
+            dirs |= old[3]
         self._jobs_of = kept
         self._estimates.clear()
         for view in self.views:
             for key, estimate in view.estimates.items():
                 self._estimates[fleet_key(view.name, key)] = estimate
-        return jobs
+        return jobs, frozenset(dirs)
 
     def _show_jobs(self) -> None:
         self._jobs_signature = tuple((view.name, id(view.jobs), view.status) for view in self.views)
-        jobs = self._host_jobs()
+        jobs, dirs = self._host_jobs()
         # The prefixes (a commonpath over every job's dirs) only when the set of dirs changed:
         # 500 jobs share a few dozen, and their hosts' news comes twice a second.
-        dirs = frozenset((job.tmp_dir, job.dst_dir) for job in jobs)
         if dirs != self._dirs or self._prefixes is None:
             self._dirs = dirs
             prefixes = fleet_prefixes(jobs)

@@ -141,6 +141,15 @@ class JobsTable(CursorTable, can_focus=True):
         if old is not None and texts == old_texts:
             return old
         self._texts[key] = texts
+        if old is not None and old_texts is not None and head == old_texts[:3]:
+            # The same state, phase and problems: the same styles. A cell whose text stayed
+            # is the one it was (a slow refresh of the fleet's 500 rows changes a few each).
+            return tuple(
+                cell if text == old_text else Cell(str(text), _cell_style(job, column))
+                for column, cell, text, old_text in zip(
+                    self._columns, old, texts[3:], old_texts[3:], strict=True
+                )
+            )
         return tuple(
             Cell(str(text), _cell_style(job, column))
             for column, text in zip(self._columns, texts[3:], strict=True)
