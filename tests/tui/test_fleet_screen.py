@@ -327,6 +327,35 @@ async def test_a_change_in_slow_columns_only_shows_once_they_are_due() -> None:
         assert table.cell_text(key, "user") != "-"
 
 
+async def test_news_that_changes_no_row_on_screen_draws_no_line() -> None:
+    app = fleet_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        screen = await open_fleet(pilot)
+        table = screen.jobs_table
+        table._slow_due_at = float("inf")
+        lines: list[int] = []
+        refresh_line = table.refresh_line
+
+        def counted(y: int) -> None:
+            lines.append(y)
+            refresh_line(y)
+
+        table.refresh_line = counted  # type: ignore[method-assign]
+        views = list(fleet_views())
+        first, *rest = views[1].jobs
+        views[1] = replace(views[1], jobs=(replace(first, user_seconds=5_555), *rest))
+        app.post_message(FleetChanged(tuple(views)))
+        await until(pilot, lambda: screen.views == tuple(views), 5, "the news")
+        await pilot.pause()
+        assert lines == []
+        # A new phase: that row's line (the cursor's stays where it was).
+        views[1] = replace(views[1], jobs=(replace(first, phase=Phase(1, 7)), *rest))
+        app.post_message(FleetChanged(tuple(views)))
+        key = fleet_job_key(host_job("plotter2", first))
+        await until(pilot, lambda: table.cell_text(key, "phase") == "1:7", 5, "the phase")
+        assert lines == [table.row_keys.index(key) + 1]
+
+
 async def test_a_job_in_a_new_dir_gets_new_prefixes() -> None:
     app = fleet_app()
     async with app.run_test(size=(200, 50)) as pilot:

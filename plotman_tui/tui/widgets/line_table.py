@@ -183,6 +183,7 @@ class LineTable(ScrollView):
         self._header: tuple[_Looks, Strip] | None = None
         # What each row index showed when the last repaint was asked for (see _repaint).
         self._drawn: list[tuple[str, tuple[Cell, ...]]] = []
+        self._drawn_cursor: int | None = None  # the cursor's row at that time
         self._groups = 1
 
     # -- what callers ask ------------------------------------------------------------------------
@@ -475,6 +476,7 @@ class LineTable(ScrollView):
         the layout did)."""
         drawn = [(key, self._cells[key]) for key in self._order]
         old, self._drawn = self._drawn, drawn
+        cursor_before, self._drawn_cursor = self._drawn_cursor, self.cursor_row
         looks_before = self._looks
         if looks_before != self._work_out_looks() or len(old) != len(drawn) or self._groups > 1:
             self.refresh()  # a flowed table (a few dirs) is drawn whole
@@ -484,7 +486,11 @@ class LineTable(ScrollView):
             row, before = drawn[index], old[index]
             if row[0] != before[0] or row[1] is not before[1]:
                 self.refresh_line(index + 1)
-        if self._has_cursor:
+        # The cursor's line only when the cursor moved (a row that changed under it is drawn
+        # above): the fleet's jobs are shown anew several times a second.
+        if self._has_cursor and self.cursor_row != cursor_before:
+            if cursor_before is not None:
+                self.refresh_line(cursor_before + 1)
             self.refresh_line(self.cursor_row + 1)
 
     def render_line(self, y: int) -> Strip:
