@@ -63,6 +63,7 @@ from dashboard import (  # noqa: E402
     PROBE_EVERY_S,
     Chatter,
     Tmux,
+    add_archiving,
     cpu_seconds,
     logs_by_id,
     process_state,
@@ -137,6 +138,26 @@ class Host:
         return "[[fleet.hosts]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
 
 
+def capture(tmux: Tmux, out: Path) -> None:
+    """The fleet screen and the first host's dashboard (its archive dirs too) as text, at
+    80x24, 120x40 and 200x60, into ``out``: for the eye, not a figure."""
+    out.mkdir(parents=True, exist_ok=True)
+    for size in ("80x24", "120x40", "200x60"):
+        width, height = size.split("x")
+        tmux.run("resize-window", "-t", "bench", "-x", width, "-y", height)
+        time.sleep(2.0)  # a redraw at the new size and a beat or two: this is a picture
+        (out / f"fleet-{size}.txt").write_text(tmux.screen())
+        tmux.send("Enter")  # the hosts table has the cursor: the first host's dashboard
+        if wait_screen(tmux, lambda s: "Plotting:" in s, 10.0) is None:
+            raise SystemExit("the host's dashboard did not open:\n" + tmux.screen())
+        time.sleep(2.0)
+        (out / f"host-{size}.txt").write_text(tmux.screen())
+        tmux.send("F")
+        if wait_screen(tmux, lambda s: "Fleet:" in s, 10.0) is None:
+            raise SystemExit("F did not go back to the fleet:\n" + tmux.screen())
+    print(f"captures in {out}")
+
+
 def make_host(base: Path, index: int, n_jobs: int) -> Host:
     root = base / f"plotter{index:02d}"
     root.mkdir()
@@ -149,6 +170,8 @@ def make_host(base: Path, index: int, n_jobs: int) -> Host:
     config, jobs = build_farm(
         root, n_jobs, 6, finished_logs=FINISHED_LOGS, start=start_inside, fake_chia=BUSY_CHIA
     )
+    if index == 1:  # a real farm's archive: two farmers of 40 disks each (local targets)
+        add_archiving(config, root, (40, 40), None)
     return Host(f"plotter{index:02d}", root, server, config, jobs)
 
 
@@ -306,6 +329,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                     f"{time.monotonic() - launched:.1f} s after launch",
                     flush=True,
                 )
+                if args.captures:
+                    capture(tmux, Path(args.captures))
+                    return {}
                 if args.look:
                     print(tmux.screen())
                     print(f"look: tmux -S {tmux.socket} attach (Enter here ends)")
@@ -380,6 +406,9 @@ def main() -> int:
     )
     parser.add_argument("--size", default="120x40", help="the terminal's WIDTHxHEIGHT")
     parser.add_argument("--look", action="store_true", help="show the fleet screen and wait")
+    parser.add_argument(
+        "--captures", metavar="DIR", help="write the screens at three sizes to DIR and end"
+    )
     args = parser.parse_args()
     dashboard.WIDTH, dashboard.HEIGHT = (int(n) for n in args.size.lower().split("x"))
     for tool, there in (
