@@ -6,7 +6,9 @@ event loop never waits on a host, and a host that does not answer costs only its
 A kill asks as a local one does: the job is stopped on its host and its temp files listed
 there, then the same question (:class:`~plotman_tui.tui.screens.kill_screen.KillScreen`) shows
 them; only a yes kills (``kill --force`` there), any other way out resumes the job there, and
-so does quitting with the question open.
+so does quitting with the question open. A resume that fails there is never quiet: the job
+would stay frozen for hours. The farmer is told it is STILL SUSPENDED (at quit, on the terminal
+once the screen has gone).
 """
 
 from __future__ import annotations
@@ -263,6 +265,7 @@ class FleetLink:
                     why = f"its suspend did not answer ({message}); resume failed: {words}"
                     self._loud(still_suspended(job, why, may=True))
                     return
+                message += "; resumed there to be sure"
             self._done("kill", job.host, False, message)
             return
         try:

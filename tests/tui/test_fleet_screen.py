@@ -486,6 +486,15 @@ async def test_a_kill_whose_suspend_did_not_answer_resumes_the_job_to_be_sure() 
         await until(pilot, lambda: notices(app), 5, "the notice")
         assert asked == ["suspend", "resume"]
         assert "MAY BE STILL SUSPENDED (its suspend did not answer" in notices(app)[0]
+        # The resume went through: the kill failed, and the job runs on.
+        app._notifications.clear()
+        link, asked = answering(app, {"suspend": HUNG, "resume": RemoteResult(0, "resumed", "")})
+        link.kill(host_job("plotter2", plotter2_jobs()[0]))
+        await until(pilot, lambda: notices(app), 5, "the notice")
+        assert asked == ["suspend", "resume"]
+        assert notices(app)[0].endswith(
+            "did not finish within 30 s (a slow link or a busy host?); resumed there to be sure"
+        )
         # A suspend the host refused (it answered) did nothing there: no resume, no alarm.
         app._notifications.clear()
         link, asked = answering(app, {"suspend": RemoteResult(1, "", "no such job")})
