@@ -1394,6 +1394,13 @@ def _plots_finished(before: tuple[Job, ...], after: tuple[Job, ...]) -> bool:
     return False
 
 
+def say_left_suspended(app: DashboardApp) -> None:
+    """On the terminal, once the screen is gone: each job quitting could not let run on on its
+    host, which stays stopped there until someone resumes it."""
+    for line in app.fleet.left_suspended if app.fleet is not None else ():
+        print(f"plotman-tui: {line}", file=sys.stderr)
+
+
 def run_dashboard(
     config: Config,
     config_path: Path,
@@ -1431,8 +1438,5 @@ def run_dashboard(
             scanner.save_cache(cache)
             if metrics is not None:
                 metrics.close()
-            # On the terminal, once the screen is gone: a job quitting could not let run
-            # on on its host stays stopped there until someone resumes it.
-            for line in app.fleet.left_suspended if app.fleet is not None else ():
-                print(f"plotman-tui: {line}", file=sys.stderr)
+            say_left_suspended(app)
     return EXIT_OK if app.return_code in (None, 0) else app.return_code

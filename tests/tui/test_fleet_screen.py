@@ -19,7 +19,7 @@ from plotman_tui.farm.model import JobStatus, TempFile
 from plotman_tui.fleet.client import RemoteResult
 from plotman_tui.fleet.model import HostStatus
 from plotman_tui.plotters.phase import Phase
-from plotman_tui.tui.app import DashboardApp
+from plotman_tui.tui.app import DashboardApp, say_left_suspended
 from plotman_tui.tui.fleet import FleetLink, HostSource, kill_plan
 from plotman_tui.tui.messages import FleetChanged, FleetKillPrepared
 from plotman_tui.tui.screens.dashboard import DashboardScreen
@@ -504,7 +504,9 @@ async def test_a_kill_whose_suspend_did_not_answer_resumes_the_job_to_be_sure() 
         assert notices(app) == ["plotter2: no such job"]
 
 
-async def test_quitting_with_the_question_open_says_when_the_job_stays_suspended() -> None:
+async def test_quitting_with_the_question_open_says_when_the_job_stays_suspended(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     app = fleet_app()
     job = host_job("plotter2", plotter2_jobs()[0])
     async with app.run_test(size=(120, 40)) as pilot:
@@ -515,6 +517,8 @@ async def test_quitting_with_the_question_open_says_when_the_job_stays_suspended
     (line,) = link.left_suspended
     assert line.startswith(f"job {job.plot_id[:8]} (pid {job.pid}) on plotter2 is STILL")  # type: ignore[index]
     assert line.endswith(f"run `plotman-tui resume pid:{job.pid}@{job.started_at:.3f}` on plotter2")
+    say_left_suspended(app)  # as run_dashboard does once the app has gone
+    assert capsys.readouterr().err == f"plotman-tui: {line}\n"
 
 
 def test_a_job_suspended_before_the_question_stays_so_when_it_is_called_off() -> None:
