@@ -273,6 +273,9 @@ class Chatter:
 class Probes:
     """Phase lines written to one job's log, and key presses, with their delays."""
 
+    #: The keys pressed in turn (bench/fleet.py's are the fleet screen's).
+    KEYS: tuple[tuple[str, str], ...] = KEYS
+
     def __init__(self, tmux: Tmux, log: Path, short_id: str, phase: str) -> None:
         self.tmux = tmux
         self.log = log
@@ -305,7 +308,7 @@ class Probes:
         self.phase = phase
 
     def key_probe(self) -> None:
-        key, what = KEYS[self.presses % len(KEYS)]
+        key, what = self.KEYS[self.presses % len(self.KEYS)]
         self.presses += 1
         before = self.tmux.screen()
         self.tmux.send(key)

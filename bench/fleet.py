@@ -62,6 +62,7 @@ from dashboard import (  # noqa: E402
     PHASE_LINES,
     PROBE_EVERY_S,
     Chatter,
+    Probes,
     Tmux,
     add_archiving,
     cpu_seconds,
@@ -247,16 +248,15 @@ def hosts_up(screen: str, n_hosts: int, n_jobs: int) -> bool:
     return up >= n_hosts
 
 
-class FleetProbes:
-    """Phase lines written to jobs' logs on their hosts, and keys, with their delays."""
+class FleetProbes(Probes):
+    """Phase lines written to jobs' logs on their hosts (each probe a job of the next host on
+    screen), and keys, with their delays."""
+
+    KEYS = KEYS
 
     def __init__(self, tmux: Tmux, logs: dict[str, Path]) -> None:
-        self.tmux = tmux
+        super().__init__(tmux, Path(), "", "")
         self.logs = logs
-        self.next_line = 0
-        self.stale: list[float] = []
-        self.keys: dict[str, list[float]] = {}
-        self.presses = 0
         self.turn = 0
 
     def phase_probe(self) -> None:
@@ -283,16 +283,6 @@ class FleetProbes:
         if delay is None:
             raise SystemExit(f"phase {phase} never showed for {short_id}:\n{self.tmux.screen()}")
         self.stale.append(delay)
-
-    def key_probe(self) -> None:
-        key, what = KEYS[self.presses % len(KEYS)]
-        self.presses += 1
-        before = self.tmux.screen()
-        self.tmux.send(key)
-        delay = wait_screen(self.tmux, lambda s: s != before, 5.0)
-        if delay is None:
-            raise SystemExit(f"the screen did not change after {key}")
-        self.keys.setdefault(what, []).append(delay)
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
