@@ -51,8 +51,10 @@ STDERR_KEPT_BYTES: Final = 8 * 1024
 #: The most of a control command's stdout that is read (its answer is a line or a JSON list).
 COMMAND_OUTPUT_BYTES: Final = 4 * 1024 * 1024
 _CHUNK: Final = 64 * 1024
-#: A line under way keeps its host up while it comes at least this fast (bytes a second).
-LINE_PACE_BYTES: Final = 16 * 1024
+#: A line under way keeps its host up while it comes at least this fast (bytes a second): a
+#: 50-job snapshot (some 270 KB) over a 32 kbit/s link still comes whole; a byte now and then
+#: does not keep a host up.
+LINE_PACE_BYTES: Final = 2 * 1024
 #: A session that served this long starts the back-off from its first step again when it ends;
 #: a host that sends its snapshot and dies each time backs off as one that never answers.
 SERVED_S: Final = 60.0

@@ -15,7 +15,9 @@ from plotman_tui.farm.eta import Estimate
 from plotman_tui.farm.model import Job
 
 #: The wire protocol's version: a watch speaking another one is refused with a clear message.
-PROTOCOL = 1
+#: 2: a job sent before comes as only its fields that changed (``updated``), which a client of
+#: protocol 1 would not apply: its jobs would stand still without a word.
+PROTOCOL = 2
 
 
 def _empty() -> Mapping[str, str]:

@@ -299,6 +299,7 @@ class _Watch:
         # The scanner's latest jobs, kept by the reading thread (a log read between two scans
         # goes on from the latest scan, whatever the event loop has sent yet).
         self.scanned_jobs: tuple[Job, ...] = ()
+        self.snapshot_sent = False
 
     # -- output ---------------------------------------------------------------------------------
 
@@ -559,6 +560,10 @@ class _Watch:
         """A read hung (a dead mount under a temp file, a log on a stuck disk): the host
         stays up, with this among its problems until the next scan's news replace them."""
         stuck_for = self.quick.busy_for()
+        if not self.snapshot_sent:
+            # No jobs line may come before the snapshot (the client would refuse it as out of
+            # turn); a first scan that hangs leaves the host "connecting", beating.
+            return
         if stuck_for < STUCK_S or any(p.startswith(_STUCK) for p in self.problems):
             return
         since = short_time(time.time() - stuck_for, time.time())
@@ -602,6 +607,7 @@ class _Watch:
                 estimates=self.estimates,
             )
         )
+        self.snapshot_sent = True
 
     async def run(self) -> None:
         self.send(wire.encode_hello(time.time(), socket.gethostname(), os.getpid()))

@@ -8,14 +8,14 @@ clock, POSIX seconds):
 - ``hello``: protocol, version, hostname, pid (first, once);
 - ``snapshot``: everything (second, once): jobs, problems, dirs, dir_of, dirs_taken_at,
   plotting, archiving, archive_rows, actions (the last ACTIONS_KEPT), plots_today, config;
-- ``jobs`` (changed jobs, keys gone, the scan's problems), ``dirs``, ``state`` (loops, archive
-  rows, plots today), ``actions`` (new entries, oldest first): only what changed;
+- ``jobs`` (new jobs whole, the others' changed fields under their keys, keys gone, the
+  scan's problems), ``dirs``, ``state`` (loops, archive rows, plots today), ``actions`` (new
+  entries, oldest first): only what changed;
 - ``beat``: nothing changed for BEAT_S; ``error``: the watch cannot go on (it exits 1).
 
 A job may hold an ``estimate`` (its progress and ETA from the host's own history, as the
-host's dashboard works them out): an addition to protocol 1, not a new protocol, since a
-decoder reads only the fields it knows (an older client ignores it) and a job without one (an
-older watch's, or one with no finished run like it) shows "-".
+host's dashboard works them out); a job without one (one with no finished run like it) shows
+"-". A decoder reads only the fields it knows: a newer watch's additions are let be.
 
 The lines come from another machine over SSH: a decoder that trusts them lets one broken or
 hostile host crash the dashboard. So :func:`decode_line` checks every field's type and range
@@ -70,8 +70,9 @@ class WireError(ValueError):
 
 def job_key(job: Job) -> str:
     """A job's identity across scans and hosts' lines: a reused pid with a new create time is
-    another job (the dashboard's job key too)."""
-    return f"{job.pid}@{job.started_at:.3f}"
+    another job (the dashboard's job key too). The start as the wire carries it (a time the
+    wire cannot carry goes as 0), so that a watch and its client key a job alike."""
+    return f"{job.pid}@{_time(job.started_at):.3f}"
 
 
 # -- messages -----------------------------------------------------------------------------------

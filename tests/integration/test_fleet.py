@@ -445,7 +445,7 @@ async def test_refused_keys_wrong_commands_old_versions_and_garbage_each_say_so(
         )
         assert problems["junk"].startswith("garbage from its watch: not a JSON line")
         assert problems["future"] == (
-            "its watch speaks fleet protocol 99; this plotman-tui speaks 1: run the same "
+            "its watch speaks fleet protocol 99; this plotman-tui speaks 2: run the same "
             "version on both"
         )
         # The host's own one-line error about its config, as it printed it.

@@ -25,6 +25,7 @@ from plotman_tui.fleet.model import HostStatus, HostView
 from plotman_tui.fleet.watch import estimate_moved, run_watch
 from plotman_tui.fleet.wire import (
     ActionsMessage,
+    Beat,
     ErrorMessage,
     Hello,
     JobsMessage,
@@ -485,3 +486,24 @@ def test_a_scan_that_hangs_is_a_problem_of_the_host_until_a_scan_comes_through(
         30,
         "the problem gone with the next scan",
     )
+
+
+def test_a_first_scan_that_hangs_sends_beats_and_no_line_out_of_turn(
+    tmp_path: Path, sandbox: Sandbox, env: dict[str, str], watches: list[Watch]
+) -> None:
+    # A review found the hung-scan problem sent as a jobs line before the snapshot: the client
+    # refused it as garbage and the host failed, again at every retry.
+    flag = tmp_path / "hang"
+    flag.touch()
+    program = tmp_path / "hanging_scans.py"
+    program.write_text(HANGING_SCANS)
+    env = {**env, "HANG_FLAG": str(flag)}
+    watch = Watch(sandbox.config_path, env, program=(sys.executable, str(program)))
+    watches.append(watch)
+    assert isinstance(watch.next(30), Hello)
+    # STUCK_S is 1 s here: three beats (6 s) are well past it.
+    for _ in range(3):
+        assert isinstance(watch.next(10), Beat)
+    flag.unlink()
+    watch.until(lambda m: isinstance(m, SnapshotMessage), 30, "the snapshot once the scan ran")
+    assert watch.view.status is HostStatus.UP

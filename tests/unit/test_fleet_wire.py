@@ -207,7 +207,7 @@ def test_an_estimate_out_of_range_is_refused_and_one_the_watch_cannot_hold_goes_
 
 
 def test_an_older_watchs_jobs_without_estimates_and_a_newer_ones_fields_both_decode() -> None:
-    """Protocol 1 grew the estimate: an older watch sends none (no estimate: "-"), and an
+    """A watch may send no estimate (no estimate: "-"), and an
     older client reads only the fields it knows, so a later addition is ignored the same way."""
     message = decode_line(job_line())
     assert isinstance(message, JobsMessage) and message.changed == (a_job(),)
@@ -315,7 +315,7 @@ def test_a_protocol_mismatch_says_what_to_do() -> None:
     hello = decode_line('{"type":"hello","time":1,"protocol":7}')
     with pytest.raises(
         WireError,
-        match="speaks fleet protocol 7; this plotman-tui speaks 1: run the same version on both",
+        match="speaks fleet protocol 7; this plotman-tui speaks 2: run the same version on both",
     ):
         apply(HostView("far", "far@x:22"), hello, 1.0)
 
