@@ -129,6 +129,8 @@ class FleetLink:
         self._worker: Worker[None] | None = None
         # The job stopped on its host for the kill question (None: no question open).
         self.pending_kill: HostJob | None = None
+        # That kill's suspend while it is on its way (close() waits for it before resuming).
+        self._suspending: asyncio.Future[tuple[bool, str]] | None = None
         self._closing = False
         #: Jobs quitting left stopped on their hosts (a resume that failed): one line each,
         #: printed to the terminal once the app has gone (run_dashboard).
@@ -165,16 +167,24 @@ class FleetLink:
         self._closing = True
         held, self.pending_kill = self.pending_kill, None
         client = self.client
+        suspending = self._suspending
+        if held is not None and suspending is not None and not suspending.done():
+            # A kill's suspend on its way: a resume sent now could land first, and the job
+            # stay stopped there with nothing said. It is waited for (its own time limit).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(suspending), FLEET_RESUME_S)
         if held is not None and client is not None:
             try:
                 resume = self._answer(self._on_job(client, "resume", held))
                 ok, message = await asyncio.wait_for(resume, FLEET_RESUME_S)
             except TimeoutError:
-                ok, message = False, f"no answer within {FLEET_RESUME_S:g} s"
+                ok, message = False, f"{_UNANSWERED} {FLEET_RESUME_S:g} s"
             if not ok:
                 then = f"run `plotman-tui resume {_job_ref(held)}` on {held.host}"
                 self.left_suspended.append(
-                    still_suspended(held, f"resume failed: {message}", then=then)
+                    still_suspended(
+                        held, f"resume failed: {message}", then=then, may=_UNANSWERED in message
+                    )
                 )
         if self._stop is not None:
             self._stop.set()
@@ -255,7 +265,14 @@ class FleetLink:
     async def _prepare_kill(self, client: FleetClient, job: HostJob) -> None:
         from plotman_tui.fleet import control
 
-        ok, message = await self._answer(self._on_job(client, "suspend", job))
+        suspend = asyncio.ensure_future(self._answer(self._on_job(client, "suspend", job)))
+        self._suspending = suspend
+        try:
+            ok, message = await suspend
+        finally:
+            self._suspending = None
+        if self._closing:
+            return  # quitting meanwhile: close() waited for this, and lets it run on
         if not ok:
             self.pending_kill = None
             if _UNANSWERED in message and job.status is not JobStatus.STP:
@@ -280,7 +297,7 @@ class FleetLink:
                 resumed, words = await self._answer(self._on_job(client, "resume", job))
                 if not resumed:
                     why = f"cannot list its temp files: {problem}; resume failed: {words}"
-                    self._loud(still_suspended(job, why))
+                    self._loud(still_suspended(job, why, may=_UNANSWERED in words))
                     return
             self._done("kill", job.host, False, f"cannot list its temp files: {problem}")
             return
@@ -299,7 +316,18 @@ class FleetLink:
             self.app.notify(f"killing pid {job.pid} on {job.host}…", title="kill", timeout=4)
 
             async def work(client: FleetClient) -> None:
-                self._done("kill", job.host, *await self._answer(self._on_job(client, "kill", job)))
+                ok, message = await self._answer(self._on_job(client, "kill", job))
+                if ok or not plan.resume_on_cancel:
+                    self._done("kill", job.host, ok, message)
+                    return
+                # Not killed (or not known to be): the job this question stopped must not
+                # stay frozen there. A job that is gone makes the resume fail too: "may".
+                resumed, words = await self._answer(self._on_job(client, "resume", job))
+                if not resumed:
+                    failed = f"kill failed: {message}; resume failed: {words}"
+                    self._loud(still_suspended(job, failed, may=True))
+                    return
+                self._done("kill", job.host, False, f"{message}; the job runs on there")
 
         else:
 
@@ -309,7 +337,8 @@ class FleetLink:
                     return
                 ok, message = await self._answer(self._on_job(client, "resume", job))
                 if not ok:
-                    self._loud(still_suspended(job, f"kill cancelled; resume failed: {message}"))
+                    failed = f"kill cancelled; resume failed: {message}"
+                    self._loud(still_suspended(job, failed, may=_UNANSWERED in message))
                     return
                 self._done("cancel-kill", job.host, ok, f"kill cancelled ({why}); {message}")
 
