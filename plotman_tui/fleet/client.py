@@ -531,33 +531,44 @@ class FleetClient:
         problem = ssh.identity_problem(host)
         if problem is not None:
             return RemoteResult(None, "", "", problem)
-        connected = False
-        try:
-            async with asyncio.timeout(timeout_s):
-                connection = await self._connect(state, host)
-                connected = True
-                process = await connection.create_process(
-                    control_command(host, argv), encoding=None, stdin=asyncssh.DEVNULL
-                )
-                try:
-                    stdout, stderr = await asyncio.gather(
-                        _read_capped(process.stdout), _read_capped(process.stderr)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        for attempt in (1, 2):
+            connected = started = False
+            try:
+                async with asyncio.timeout_at(deadline):
+                    connection = await self._connect(state, host)
+                    connected = True
+                    process = await connection.create_process(
+                        control_command(host, argv), encoding=None, stdin=asyncssh.DEVNULL
                     )
-                    await process.wait_closed()
-                finally:
-                    process.close()
-                return RemoteResult(process.exit_status, stdout, stderr)
-        except (TimeoutError, asyncssh.Error, OSError, ValueError) as error:
-            if not connected:
-                self._drop_connection(state)
-            text, _ = ssh.ssh_problem(
-                host,
-                error,
-                timeout_s=timeout_s if connected else self._connect_timeout_s,
-                connected=connected,
-                doing=shlex.join(argv),
-            )
-            return RemoteResult(None, "", "", text)
+                    started = True
+                    try:
+                        stdout, stderr = await asyncio.gather(
+                            _read_capped(process.stdout), _read_capped(process.stderr)
+                        )
+                        await process.wait_closed()
+                    finally:
+                        process.close()
+                    return RemoteResult(process.exit_status, stdout, stderr)
+            except (TimeoutError, asyncssh.Error, OSError, ValueError) as error:
+                if not connected:
+                    self._drop_connection(state)
+                elif not started and not isinstance(error, TimeoutError) and attempt == 1:
+                    # The kept connection went (the watch's side saw it go, or it is being
+                    # closed at quit) before the command could start: nothing ran there, so
+                    # once more on a new connection. A resume at quit failed so, and the job
+                    # held for a kill question stayed stopped.
+                    self._drop_connection(state)
+                    continue
+                text, _ = ssh.ssh_problem(
+                    host,
+                    error,
+                    timeout_s=timeout_s if connected else self._connect_timeout_s,
+                    connected=connected,
+                    doing=shlex.join(argv),
+                )
+                return RemoteResult(None, "", "", text)
+        raise AssertionError("unreachable: the second attempt returns")
 
 
 async def _read_capped(reader: _Reader) -> str:
