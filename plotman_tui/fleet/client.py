@@ -558,7 +558,8 @@ class FleetClient:
                     # closed at quit) before the command could start: nothing ran there, so
                     # once more on a new connection. A resume at quit failed so, and the job
                     # held for a kill question stayed stopped.
-                    self._drop_connection(state)
+                    if state.connection is connection:  # not one made meanwhile
+                        self._drop_connection(state)
                     continue
                 text, _ = ssh.ssh_problem(
                     host,
