@@ -362,10 +362,12 @@ def archive_rows(
     config: Config,
     spaces: Mapping[str, TargetSpace | None],
     transfers: Sequence[RunningTransfer] = (),
+    *,
+    unread: str = "not read yet",
 ) -> list[ArchiveRow]:
     """Every archive dir of every active target with its free space, or why it is unknown
-    (``spaces``: each target's last sample by name; missing or None: not read yet), and the
-    transfers on their way there."""
+    (``spaces``: each target's last sample by name; missing or None: ``unread``, the note),
+    and the transfers on their way there."""
     receiving: dict[tuple[str | None, str], list[int]] = {}
     for transfer in transfers:
         if transfer.archive_dir:
@@ -377,7 +379,7 @@ def archive_rows(
         for index, directory in enumerate(target.archive_dirs):
             free: int | None = None
             if space is None:
-                note, level = "not read yet", "unknown"
+                note, level = unread, "unknown"
             elif space.problem is not None:
                 note, level = space_problem_note(space), "problem"
             elif directory in space.dir_problems:

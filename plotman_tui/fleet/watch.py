@@ -338,7 +338,11 @@ class _Watch:
         rows = None
         if with_rows and self.archive_configured:
             targets = self.config.archiving.active_targets
-            rows = tuple(archive_rows(self.config, archiving.spaces, find_transfers(targets)))
+            # The free space comes from the archiving loop's reads: with no loop running
+            # there, "not read yet" would never end.
+            unread = "not read yet" if archiving.holder else "not read: no archiving loop runs"
+            transfers = find_transfers(targets)
+            rows = tuple(archive_rows(self.config, archiving.spaces, transfers, unread=unread))
         loops = _Loops(
             loop_state(plotting, now=now),
             loop_state(archiving, configured=self.archive_configured, now=now),

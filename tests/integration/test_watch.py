@@ -303,6 +303,8 @@ def test_archiving_and_a_missing_log_dir_are_in_the_snapshot(
     view = watch.view
     assert view.archiving.configured and not view.archiving.running
     assert [row.path for row in view.archive_rows] == [str(d) for d in farm.archive_dirs]
+    # No archiving loop runs there: nothing will read their free space, and they say so.
+    assert {row.note for row in view.archive_rows} == {"not read: no archiving loop runs"}
     assert any(str(farm.log_dir) in problem and "missing" in problem for problem in view.problems)
     # Without a watch of the log dir the scans come oftener: they still stream.
     watch.until(lambda m: len(watch.seen) >= 4, 15, "lines after the snapshot")
