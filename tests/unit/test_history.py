@@ -987,7 +987,9 @@ def test_a_heap_the_caller_froze_stays_frozen_after_a_history_read(
         assert frozen >= len(startup_heap)
         history = read_history(logs, cache_path=cache)
         assert len(history.records) == 1 and (history.read_paths == ()) == warm
-        assert gc.get_freeze_count() >= frozen
+        # A read that unfroze the heap leaves nearly nothing frozen; a few frozen objects may
+        # go meanwhile all the same, freed by another thread of this test process (CI saw 2).
+        assert gc.get_freeze_count() >= frozen - len(startup_heap)
         assert gc.isenabled()
     finally:
         gc.unfreeze()
