@@ -320,6 +320,19 @@ class Probes:
         self.keys.setdefault(what, []).append(delay)
 
 
+def probe_window(probes: Probes, seconds: float) -> float:
+    """Phase probes on a fixed grid (PROBE_EVERY_S) for ``seconds``; the window's length."""
+    start = time.monotonic()
+    end = start + seconds
+    probe_at = start
+    while probe_at < end:
+        time.sleep(max(probe_at - time.monotonic(), 0))
+        probes.phase_probe()
+        probe_at += PROBE_EVERY_S
+    time.sleep(max(end - time.monotonic(), 0))
+    return time.monotonic() - start
+
+
 def run(args: argparse.Namespace) -> dict[str, float]:
     program = (
         shlex.split(args.program)
@@ -369,17 +382,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 time.sleep(2.0)  # the watch's first batches, before measuring
 
                 # The event loop's thread is the main one (tid = pid); passes run in the others.
-                cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
+                cpu_before, ui_before = cpu_seconds(pid), cpu_seconds(pid, pid)
                 lines_before = chatter.lines
-                ui_before = cpu_seconds(pid, pid)
-                end = wall_before + args.seconds
-                probe_at = wall_before
-                while probe_at < end:
-                    time.sleep(max(probe_at - time.monotonic(), 0))
-                    probes.phase_probe()
-                    probe_at += PROBE_EVERY_S
-                time.sleep(max(end - time.monotonic(), 0))
-                wall = time.monotonic() - wall_before
+                wall = probe_window(probes, args.seconds)
                 chatter_rate = (chatter.lines - lines_before) / wall
                 cpu = (cpu_seconds(pid) - cpu_before) / wall * 100
                 ui_cpu = (cpu_seconds(pid, pid) - ui_before) / wall * 100

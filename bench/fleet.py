@@ -60,13 +60,13 @@ import dashboard  # noqa: E402
 from dashboard import (  # noqa: E402
     KEY_EVERY_S,
     PHASE_LINES,
-    PROBE_EVERY_S,
     Chatter,
     Probes,
     Tmux,
     add_archiving,
     cpu_seconds,
     logs_by_id,
+    probe_window,
     process_state,
     wait_screen,
 )
@@ -335,17 +335,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                     if len(watch_pids) < args.hosts:
                         raise SystemExit(f"only {len(watch_pids)} watch processes found")
                     watch_before = {w: cpu_seconds(w) for w in watch_pids}
-                    cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
-                    ui_before = cpu_seconds(pid, pid)
+                    cpu_before, ui_before = cpu_seconds(pid), cpu_seconds(pid, pid)
                     lines_before = chatter.lines
-                    end = wall_before + args.seconds
-                    probe_at = wall_before
-                    while probe_at < end:
-                        time.sleep(max(probe_at - time.monotonic(), 0))
-                        probes.phase_probe()
-                        probe_at += PROBE_EVERY_S
-                    time.sleep(max(end - time.monotonic(), 0))
-                    wall = time.monotonic() - wall_before
+                    wall = probe_window(probes, args.seconds)
                     cpu = (cpu_seconds(pid) - cpu_before) / wall * 100
                     ui_cpu = (cpu_seconds(pid, pid) - ui_before) / wall * 100
                     watch_cpu = [
