@@ -810,3 +810,51 @@ async def test_quitting_while_a_kills_suspend_is_on_its_way_resumes_after_it() -
         await asyncio.wait_for(closing, 10)
     assert order == ["suspend", "resume"]  # and no listing, no question
     assert link.left_suspended == []
+
+
+async def test_keys_answer_on_the_fleet_screen_while_a_host_never_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's promise: a host that hangs never holds up the keys. Its SSH port accepts
+    and never says a word; the fleet screen sorts, filters and opens help meanwhile, the host
+    still not up."""
+    from plotman_tui.sandbox import make_sandbox
+    from tests.fleethosts import load_fleet
+    from tests.realservices import SilentFarmer, _keygen
+
+    monkeypatch.setenv("PLOTMAN_TUI_DATA_DIR", str(tmp_path / "data"))
+    key = tmp_path / "id_ed25519"
+    _keygen(key, "the dashboard's key")
+    silent = SilentFarmer()
+    try:
+        text = make_sandbox(tmp_path / "dashboard").config_path.read_text(encoding="utf-8")
+        text += (
+            "\n[fleet]\ninclude_local = false\n\n[[fleet.hosts]]\n"
+            f'name = "hung"\nhost = "127.0.0.1"\nport = {silent.port}\n'
+            f'identity_file = "{key}"\nknown_hosts = "{tmp_path / "known_hosts"}"\n'
+        )
+        path = tmp_path / "fleet.toml"
+        path.write_text(text, encoding="utf-8")
+        app = DashboardApp(load_fleet(path), path, plotting_enabled=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("F")
+            screen = await until(
+                pilot,
+                lambda: app.screen if isinstance(app.screen, FleetScreen) else None,
+                10,
+                "the fleet screen",
+            )
+            await until(pilot, lambda: silent.accepted, 10, "the host's port reached")
+            summary = screen.query_one("#fleet-summary", Static)
+            before = str(summary.render())
+            await pilot.press("o")
+            await pilot.pause()
+            assert str(summary.render()) != before  # sorted by another column
+            await pilot.press("question_mark")
+            await until(pilot, lambda: app.screen is not screen, 5, "help over the fleet")
+            await pilot.press("question_mark")
+            await until(pilot, lambda: app.screen is screen, 5, "back to the fleet")
+            view = app.fleet.view("hung") if app.fleet is not None else None
+            assert view is not None and view.status is not HostStatus.UP
+    finally:
+        silent.close()
